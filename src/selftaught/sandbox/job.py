@@ -1,0 +1,77 @@
+"""What the trusted host asks a sandboxed child to do, and what comes back.
+
+A job is "define this source, then call `entry` once per instance with these arguments". Arguments and
+outputs are plain JSON values or numpy arrays (never pickle). An argument may be a `Proxy`: inside the
+child it becomes an object whose methods are remote calls answered by the host (how an improver gets
+`utility` and `language_model` without ever holding the real ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A capability handed to generated code.
+
+    `name` identifies it in remote calls (`rpc(name, method, args)` on the host side). `attributes` are
+    read-only values the child may read (e.g. `budget`, `str`); `methods` are the names it may call.
+    The child can set attributes on its copy, but that never reaches the host; it is reported as an event.
+    """
+
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] = ()
+    callable: bool = False  # `proxy(x)` maps to method "__call__"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of sandboxed work.
+
+    `instances` holds one argument list per call of `entry`; the child never sees instance i+1 before it
+    has answered instance i, and each call is timed by the trusted side against `instance_timeout`.
+    `cpu_bound` jobs are limited to one per core; jobs that mostly wait on remote calls (improvers) are not.
+    """
+
+    source: str
+    entry: str
+    instances: list[list[Any]]
+    instance_timeout: float = 2.0
+    job_timeout: float | None = None  # wall-clock cap for the whole job; default derived from instances
+    cpu_bound: bool = True
+    memory_mb: int = 1024
+    label: str = ""  # for logs and events: e.g. "eval maxcut 3fa2c1" or "improver t=1 test=2"
+
+
+@dataclass
+class InstanceResult:
+    """Outcome of one call. `error` is None on success; `seconds` is measured by the trusted side."""
+
+    output: Any = None
+    error: str | None = None  # "timeout" | "exception: ..." | "killed: ..." | "unserializable: ..." | ...
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SandboxEvent:
+    """Something the sandbox noticed or blocked (e.g. a denied syscall, a proxy attribute write)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass
+class JobResult:
+    instances: list[InstanceResult]
+    setup_error: str | None = None  # the source failed to define `entry` (syntax error, import error...)
+    stdout: str = ""  # captured, capped
+    stderr: str = ""  # captured, capped
+    events: list[SandboxEvent] = field(default_factory=list)
+    wall_seconds: float = 0.0

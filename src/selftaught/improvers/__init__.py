@@ -1,0 +1,103 @@
+"""Improvers by name: the paper's seed improver, our baselines, or a user's file.
+
+An improver is Python *source text*, never an imported module: it only ever runs inside the sandbox
+(see `selftaught.sandbox`), so the host reads it, checks that it can be run, and hands the text on.
+The built-in ones live in `builtin/` as standalone files in the improver protocol
+(`from helpers import extract_code`; `def improve_algorithm(initial_solution, utility, language_model)`),
+so they are exactly what a user could have written, and a run can start from any of them.
+"""
+
+from __future__ import annotations
+
+import ast
+from importlib import resources
+from pathlib import Path
+
+from selftaught.errors import UsageError
+
+BUILTIN_IMPROVERS = ("seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot")
+
+_DESCRIPTIONS = {
+    "seed": "the STOP paper's seed improver: one batch of LM rewrites of the initial solution, best by utility",
+    "greedy": "greedy iterative: each round rewrites the best solution so far and keeps a candidate only if it scores higher",
+    "beam": "beam search: keeps the 2 best solutions and expands both every round",
+    "genetic": "genetic algorithm: population with tournament selection, LM mutation and crossover prompts, elitism",
+    "annealing": "simulated annealing: walks over LM rewrites, accepting worse ones with a cooling probability",
+    "bandit": "UCB1 bandit over prompt styles and sampling temperatures, greedy on the best solution",
+    "cot": "single-shot chain-of-thought prompt (one LM call), best of its answers and the initial solution",
+}
+
+MAX_IMPROVER_BYTES = 1_000_000
+ENTRY = "improve_algorithm"
+
+
+def describe_improver(name: str) -> str:
+    """One line saying what a built-in improver does (for `--help`, listings and reports)."""
+    try:
+        return _DESCRIPTIONS[name]
+    except KeyError:
+        raise UsageError(_unknown(name)) from None
+
+
+def load_improver(spec: str) -> str:
+    """Source text of an improver given by built-in name or by file path.
+
+    Raises `UsageError` with a one-line reason when the spec names nothing, the file cannot be read,
+    or the text could never run as an improver (syntax error, no top-level `improve_algorithm` taking
+    the three protocol arguments). Whether it *works* is for the sandbox to find out.
+    """
+    if spec in BUILTIN_IMPROVERS:
+        source = (resources.files("selftaught.improvers") / "builtin" / f"{spec}.py").read_text("utf-8")
+        check_improver_source(source, f"built-in improver {spec!r}")
+        return source
+    path = Path(spec)
+    if not path.suffix and "/" not in spec and not path.exists():
+        raise UsageError(_unknown(spec))
+    if not path.exists():
+        raise UsageError(f"improver file not found: {spec}")
+    if not path.is_file():
+        raise UsageError(f"improver is not a regular file: {spec}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read improver {spec}: {exc.strerror or exc}") from None
+    if len(data) > MAX_IMPROVER_BYTES:
+        raise UsageError(f"improver {spec} is too large ({len(data)} bytes, limit {MAX_IMPROVER_BYTES})")
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"improver {spec} is not UTF-8 text") from None
+    check_improver_source(source, spec)
+    return source
+
+
+def check_improver_source(source: str, where: str) -> None:
+    """Reject text that cannot be an improver: syntax error, or no usable top-level `improve_algorithm`."""
+    try:
+        tree = ast.parse(source, filename=where)
+    except SyntaxError as exc:
+        raise UsageError(f"{where}: syntax error at line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:  # e.g. null bytes
+        raise UsageError(f"{where}: not valid Python source: {exc}") from None
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == ENTRY]
+    if not functions:
+        raise UsageError(f"{where}: no top-level function {ENTRY}(initial_solution, utility, language_model)")
+    arguments = functions[-1].args
+    positional = len(arguments.posonlyargs) + len(arguments.args)
+    if positional < 3 and arguments.vararg is None:
+        raise UsageError(
+            f"{where}: {ENTRY} takes {positional} positional argument(s); it must accept "
+            "(initial_solution, utility, language_model)"
+        )
+    required = positional - len(arguments.defaults)
+    missing_kw = [
+        a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is None
+    ]
+    if required > 3 or missing_kw:
+        raise UsageError(f"{where}: {ENTRY} requires more than (initial_solution, utility, language_model)")
+
+
+def _unknown(name: str) -> str:
+    return (
+        f"unknown improver {name!r} (built-in: {', '.join(BUILTIN_IMPROVERS)}; or give a path to a .py file)"
+    )

@@ -6,3 +6,14 @@ an OS-level sandbox (see :mod:`selftaught.sandbox`).
 """
 
 __version__ = "0.1.0"
+
+_API = ("improve", "meta_utility", "self_improve", "transfer", "open_session")
+
+
+def __getattr__(name: str) -> object:
+    # The API is imported lazily so `selftaught --help` and the sandbox-facing modules stay light.
+    if name in _API:
+        from selftaught.stop import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'selftaught' has no attribute {name!r}")

@@ -1,0 +1,265 @@
+"""`selftaught run | runs | improve | meta-eval | transfer`: the STOP commands."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from selftaught.cli import app, options
+from selftaught.cli.progress import RichProgress
+from selftaught.config import load_settings
+from selftaught.stop import api
+from selftaught.stop.meta_utility import standard_error
+from selftaught.stop.runs import list_runs
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def run(
+    task: options.Task = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", "-T", help="Self-improvement iterations. [default: 3]")] = None,
+    tests: options.Tests = None,
+    model: options.Model = None,
+    improver: Annotated[str | None, typer.Option("--improver", help="Starting improver: seed (default), a baseline name or FILE.")] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="Independent runs to aggregate (mean ± SE). [default: 1]")] = None,
+    seed: options.Seed = None,
+    test_seed: options.TestSeed = None,
+    responses_per_call: options.ResponsesPerCall = None,
+    lm_calls: options.LmCalls = None,
+    utility_budget: options.UtilityBudget = None,
+    improver_timeout: options.ImproverTimeout = None,
+    runs_dir: options.RunsDir = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN_ID where it stopped (no finished work or answered LM call is repeated).")] = None,
+    sandbox: options.Sandbox = None,
+    workers: options.Workers = None,
+    executor: options.Executor = None,
+    ray_address: options.RayAddress = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_tokens: options.MaxTokens = None,
+    max_cost: options.MaxCost = None,
+    concurrency: options.Concurrency = None,
+    config: options.Config = None,
+    as_json: options.Json = False,
+) -> None:
+    """Recursive self-improvement (the main job): I_t = I_{t-1}(I_{t-1}, meta-utility, LM), T times."""
+    settings = load_settings(
+        options.overrides(
+            task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
+            seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
+            utility_budget=utility_budget, improver_timeout=improver_timeout, runs_dir=runs_dir,
+            sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
+            api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
+        ),
+        config,
+    )
+    with RichProgress(enabled=True) as progress:
+        results = api.self_improve(settings, resume=resume, progress=progress)
+    if as_json:
+        _emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
+        return
+    for result in results:
+        _print_run(result)
+    if len(results) > 1:
+        _print_group(results)
+
+
+def _print_run(result: api.RunResult) -> None:
+    table = Table(title=f"run {result.run_id} ({result.task}, {result.model}) — {result.status}")
+    for column in ("t", "status", "meta-utility val", "meta-utility test", "LM calls", "tokens", "cost $", "wall s", "improver"):
+        table.add_column(column, justify="right" if column not in ("status", "improver") else "left")
+    for it in result.iterations:
+        table.add_row(
+            str(it.t), it.status, f"{it.meta_utility_val:.3f} ± {it.stderr_val:.3f}",
+            f"{it.meta_utility_test:.3f} ± {it.stderr_test:.3f}", str(it.lm_calls),
+            str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.4f}", f"{it.wall_seconds:.1f}", it.improver_sha[:10],
+        )
+    stdout.print(table)
+    stdout.print(f"stored in {result.path}")
+
+
+def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
+    rows = []
+    depth = min(len(result.iterations) for result in results)
+    for t in range(depth):
+        vals = [result.iterations[t].meta_utility_val for result in results]
+        tests = [result.iterations[t].meta_utility_test for result in results]
+        rows.append({
+            "t": t, "meta_utility_val": statistics.fmean(vals), "meta_utility_test": statistics.fmean(tests),
+            "stderr_val": standard_error(vals), "stderr_test": standard_error(tests),
+            "improver_sha": results[0].iterations[t].improver_sha,
+            "improver_shas": [result.iterations[t].improver_sha for result in results],
+        })
+    return rows
+
+
+def _group_json(results: list[api.RunResult]) -> dict[str, Any]:
+    return {"run_id": results[0].run_id, "runs": [result.to_json() for result in results],
+            "iterations": _aggregate(results)}
+
+
+def _print_group(results: list[api.RunResult]) -> None:
+    table = Table(title=f"{len(results)} runs: mean ± standard error")
+    for column in ("t", "meta-utility val", "meta-utility test"):
+        table.add_column(column, justify="right")
+    for row in _aggregate(results):
+        table.add_row(str(row["t"]), f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
+                      f"{row['meta_utility_test']:.3f} ± {row['stderr_test']:.3f}")
+    stdout.print(table)
+
+
+@app.command()
+def runs(runs_dir: options.RunsDir = None, as_json: options.Json = False) -> None:
+    """List runs with their status and best meta-utility."""
+    directory = runs_dir or load_settings({}).runs_dir
+    listings = list_runs(directory)
+    if as_json:
+        _emit_json([vars(listing) for listing in listings])
+        return
+    if not listings:
+        stderr.print(f"no runs in {directory}")
+        return
+    table = Table(title=f"runs in {directory}")
+    for column in ("run", "task", "model", "status", "iterations", "best val", "best test"):
+        table.add_column(column)
+    for item in listings:
+        best_val = "-" if item.best_meta_utility_val is None else f"{item.best_meta_utility_val:.3f}"
+        best_test = "-" if item.best_meta_utility_test is None else f"{item.best_meta_utility_test:.3f}"
+        table.add_row(item.run_id, item.task, item.model, item.status, str(item.iterations), best_val, best_test)
+    stdout.print(table)
+
+
+@app.command()
+def improve(
+    task: Annotated[str, typer.Argument(help="Task name, directory or openevolve:PATH.")],
+    program: Annotated[Path | None, typer.Option("--program", help="Program to improve (default: the task's seed algorithm).")] = None,
+    improver: Annotated[str, typer.Option("--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, or FILE.")] = "seed",
+    model: options.Model = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the improved program here.")] = None,
+    responses_per_call: options.ResponsesPerCall = None,
+    lm_calls: options.LmCalls = None,
+    utility_budget: options.UtilityBudget = None,
+    test_seed: options.TestSeed = None,
+    seed: options.Seed = None,
+    sandbox: options.Sandbox = None,
+    improver_timeout: options.ImproverTimeout = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_cost: options.MaxCost = None,
+    config: options.Config = None,
+    as_json: options.Json = False,
+) -> None:
+    """Run an improver once on a program and report the utility before and after."""
+    from selftaught.tasks.program import read_program
+
+    settings = load_settings(
+        options.overrides(model=model, responses_per_call=responses_per_call, lm_calls=lm_calls,
+                          utility_budget=utility_budget, test_seed=test_seed, seed=seed, sandbox=sandbox,
+                          improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost),
+        config,
+    )
+    source = read_program(program) if program is not None else None
+    with stderr.status(f"improving with {improver}..."):
+        result = api.improve(task, program=source, improver=improver, settings=settings)
+    if out is not None:
+        out.write_text(result.program, encoding="utf-8")
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    stdout.print(f"[bold]{result.task}[/]: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
+                 f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
+                 f"{result.lm_calls} LM calls, {result.utility_calls} utility calls")
+    if result.error:
+        stderr.print(f"[yellow]improver failed: {result.error}; kept the original program")
+    if out is None:
+        stdout.print(result.program)
+
+
+@app.command("meta-eval")
+def meta_eval(
+    improver: Annotated[str, typer.Argument(help="Improver file, or a built-in name (seed, greedy, ...).")],
+    task: options.Task = None,
+    tests: options.Tests = None,
+    model: options.Model = None,
+    responses_per_call: options.ResponsesPerCall = None,
+    lm_calls: options.LmCalls = None,
+    utility_budget: options.UtilityBudget = None,
+    seed: options.Seed = None,
+    test_seed: options.TestSeed = None,
+    sandbox: options.Sandbox = None,
+    workers: options.Workers = None,
+    executor: options.Executor = None,
+    ray_address: options.RayAddress = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_cost: options.MaxCost = None,
+    config: options.Config = None,
+    as_json: options.Json = False,
+) -> None:
+    """Estimate an improver's meta-utility: mean downstream utility of what it returns over --tests runs."""
+    settings = load_settings(
+        options.overrides(task=task, tests=tests, model=model, responses_per_call=responses_per_call,
+                          lm_calls=lm_calls, utility_budget=utility_budget, seed=seed, test_seed=test_seed,
+                          sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
+                          api_key_env=api_key_env, max_cost=max_cost),
+        config,
+    )
+    with RichProgress() as progress:
+        result = api.meta_utility(improver, settings=settings, progress=progress)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    r = result.result
+    stdout.print(f"[bold]{improver}[/] on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
+                 f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f} over {len(r.tests)} tests; "
+                 f"{result.lm_calls} LM calls, {result.tokens_in + result.tokens_out} tokens, ${result.cost_usd:.4f}")
+
+
+@app.command()
+def transfer(
+    source: Annotated[str, typer.Argument(help="RUN_ID (its iterations' improvers) or IMPROVER.py.")],
+    tasks: Annotated[list[str] | None, typer.Option("--tasks", help="Tasks to transfer to (repeatable; default: all others).")] = None,
+    tests: options.Tests = None,
+    model: options.Model = None,
+    runs_dir: options.RunsDir = None,
+    seed: options.Seed = None,
+    test_seed: options.TestSeed = None,
+    sandbox: options.Sandbox = None,
+    executor: options.Executor = None,
+    ray_address: options.RayAddress = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_cost: options.MaxCost = None,
+    config: options.Config = None,
+    as_json: options.Json = False,
+) -> None:
+    """The paper's transfer table: seed algorithm, seed improver and each improver on other tasks."""
+    settings = load_settings(
+        options.overrides(tests=tests, model=model, runs_dir=runs_dir, seed=seed, test_seed=test_seed,
+                          sandbox=sandbox, executor=executor, ray_address=ray_address,
+                          api_key_env=api_key_env, max_cost=max_cost),
+        config,
+    )
+    with RichProgress() as progress:
+        cells = api.transfer(source, tasks=tasks, settings=settings, progress=progress)
+    if as_json:
+        _emit_json({"source": source, "cells": [vars(cell) for cell in cells]})
+        return
+    labels = list(dict.fromkeys(cell.label for cell in cells))
+    table = Table(title=f"transfer of {source} (test split, mean ± SE over {settings.tests} tests)")
+    table.add_column("task")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for task_name in dict.fromkeys(cell.task for cell in cells):
+        row = {cell.label: cell for cell in cells if cell.task == task_name}
+        table.add_row(task_name, *(f"{row[label].mean:.3f} ± {row[label].stderr:.3f}" if label in row else "-"
+                                   for label in labels))
+    stdout.print(table)

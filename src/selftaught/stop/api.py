@@ -1,0 +1,363 @@
+"""The Python API: what the CLI does, for notebooks and scripts, returning plain dataclasses.
+
+    import selftaught
+    result = selftaught.improve("three_sat", improver="greedy")
+    run = selftaught.self_improve(task="parity_noise", iterations=2, tests=3)
+
+Each function accepts a `Settings` or keyword overrides of its fields (the CLI flag names), opens what it
+needs (sandbox pool, model client, run store) and closes it again.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selftaught import __version__
+from selftaught.config import Settings, load_settings
+from selftaught.executors import make_executor
+from selftaught.executors.base import Executor
+from selftaught.improvers import load_improver
+from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
+from selftaught.stop.improver_run import run_improver
+from selftaught.stop.loop import IterationResult, SelfImprovement
+from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
+from selftaught.stop.runs import STORE_FILE, new_run_id, run_path
+from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+from selftaught.stop.session import NoProgress, Progress, Session
+from selftaught.stop.transfer import TransferCell, transfer_table
+from selftaught.store.db import RunStore, sha256
+from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, load_task
+
+
+def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    if settings is None:
+        return load_settings(overrides)
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _model_spec(settings: Settings, replicate: int) -> str:
+    """The offline model is seeded by the run seed (and replicate) unless the spec fixes a seed."""
+    if settings.model == "offline":
+        return f"offline:{settings.seed + replicate}"
+    return settings.model
+
+
+@contextmanager
+def open_session(
+    settings: Settings,
+    *,
+    store: RunStore | None = None,
+    run_dir: Path | None = None,
+    replicate: int = 0,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> Iterator[Session]:
+    """Open executor (unless given), model client and store bindings for one computation."""
+    from selftaught.lm import ModelSettings, open_model
+
+    own_executor = executor is None
+    active_executor = executor if executor is not None else make_executor(settings)
+    holder: dict[str, Session] = {}
+
+    def record(call: Any) -> None:
+        session = holder.get("session")
+        if session is None:
+            return
+        session.usage.add(call)
+        if session.store is not None:
+            session.store.insert(
+                "lm_calls",
+                {
+                    "iteration": session.iteration, "purpose": call.purpose, "model": call.model,
+                    "n": call.n, "temperature": call.temperature, "tokens_in": call.tokens_in,
+                    "tokens_out": call.tokens_out, "latency_s": call.latency_s, "cost_usd": call.cost_usd,
+                    "cached": int(call.cached), "error": call.error, "created": time.time(),
+                },
+            )
+
+    try:
+        client = open_model(
+            _model_spec(settings, replicate),
+            ModelSettings(
+                api_key_env=settings.api_key_env,
+                max_tokens=settings.max_tokens,
+                timeout=settings.request_timeout,
+                concurrency=settings.concurrency,
+                max_retries=settings.max_retries,
+                max_cost=settings.max_cost,
+                prices_file=settings.prices_file,
+                cache_path=(run_dir / "lm_cache.sqlite") if run_dir is not None else None,
+                cache_mode=settings.cache if run_dir is not None else "off",
+                recorder=record,
+            ),
+        )
+        try:
+            session = Session(settings=settings, executor=active_executor, client=client, store=store,
+                              progress=progress or NoProgress())
+            holder["session"] = session
+            yield session
+        finally:
+            client.close()
+    finally:
+        if own_executor:
+            active_executor.close()
+
+
+# --- improve -----------------------------------------------------------------------------------------
+@dataclass
+class ImproveResult:
+    task: str
+    improver: str
+    utility_before: float
+    utility_after: float
+    utility_before_test: float
+    utility_after_test: float
+    lm_calls: int
+    utility_calls: int
+    program: str
+    error: str | None
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "improver": self.improver, "utility_before": self.utility_before,
+            "utility_after": self.utility_after, "utility_before_test": self.utility_before_test,
+            "utility_after_test": self.utility_after_test, "lm_calls": self.lm_calls,
+            "utility_calls": self.utility_calls, "program": self.program, "error": self.error,
+            "events": [{"kind": kind, "detail": detail} for kind, detail in self.events],
+        }
+
+
+def improve(task: str, *, program: str | None = None, improver: str = "seed",
+            settings: Settings | None = None, progress: Progress | None = None,
+            **overrides: Any) -> ImproveResult:
+    """Run an improver once on a program (default: the task's seed algorithm) and score before/after."""
+    settings = _settings(settings, overrides)
+    task_obj = load_task(task)
+    improver_source = load_improver(improver)
+    initial = program if program is not None else task_obj.seed_algorithm
+    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    events: list[tuple[str, str]] = []
+    with open_session(settings, progress=progress) as session:
+        session.on_event = lambda kind, detail, _sha: events.append((kind, detail))
+        scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+        before = scorer.utility(initial, "val")
+        utility = UtilityCapability(
+            score=lambda source: scorer.utility(source, "val"),
+            description=task_obj.utility_text(settings.utility_budget),
+            budget=settings.utility_budget,
+            events=session.event_sink(None),
+        )
+        model = session.client.language_model(
+            budget=settings.lm_calls, max_responses_per_call=settings.responses_per_call, purpose="improve"
+        )
+        outcome = run_improver(
+            improver_source, initial, utility, LanguageModelCapability(model, session.event_sink(None)),
+            session.executor, timeout=settings.improver_timeout, events=session.event_sink(None),
+            label=f"improve {task_obj.name}",
+        )
+        final = outcome.program if outcome.program is not None else initial
+        return ImproveResult(
+            task=task_obj.name,
+            improver=improver,
+            utility_before=before,
+            utility_after=scorer.utility(final, "val"),
+            utility_before_test=scorer.utility(initial, "test"),
+            utility_after_test=scorer.utility(final, "test"),
+            lm_calls=outcome.lm_calls,
+            utility_calls=outcome.utility_calls,
+            program=final,
+            error=outcome.error,
+            events=events,
+        )
+
+
+# --- meta-utility ------------------------------------------------------------------------------------
+@dataclass
+class MetaEvalResult:
+    improver: str
+    result: MetaUtilityResult
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "improver": self.improver, "task": r.task, "improver_sha": r.improver_sha,
+            "meta_utility": r.meta_utility, "meta_utility_test": r.meta_utility_test,
+            "stderr_val": r.stderr_val, "stderr_test": r.stderr_test, "tests": len(r.tests),
+            "per_test": [vars(test) for test in r.tests],
+            "lm_calls": self.lm_calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+        }
+
+
+def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
+                 progress: Progress | None = None, **overrides: Any) -> MetaEvalResult:
+    """Estimate an improver's meta-utility on `settings.task` (validation and test)."""
+    settings = _settings(settings, overrides)
+    task_obj = load_task(settings.task)
+    source = load_improver(improver)
+    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    with open_session(settings, progress=progress) as session:
+        scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+        session.progress.stage("test", settings.tests)
+        result = MetaUtility(session, scorer, "meta-eval").evaluate(source)
+        usage = session.usage
+        return MetaEvalResult(improver, result, usage.calls, usage.tokens_in, usage.tokens_out, usage.cost_usd)
+
+
+# --- self-improvement ---------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    run_id: str
+    path: Path
+    task: str
+    model: str
+    status: str
+    iterations: list[IterationResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "path": str(self.path), "task": self.task, "model": self.model,
+            "status": self.status,
+            "iterations": [
+                {"t": it.t, "meta_utility_val": it.meta_utility_val, "meta_utility_test": it.meta_utility_test,
+                 "improver_sha": it.improver_sha, **{k: v for k, v in it.to_json().items()
+                                                     if k not in ("t", "improver_sha")}}
+                for it in self.iterations
+            ],
+        }
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(part) for part in ["selftaught", *sys.argv[1:]])
+
+
+def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None,
+             resume: str | None = None, progress: Progress | None = None,
+             executor: Executor | None = None) -> RunResult:
+    """One self-improvement run (new, or resumed from its store)."""
+    if resume is not None:
+        run_dir = run_path(settings.runs_dir, resume)
+        store = RunStore.open_existing(run_dir / STORE_FILE)
+        stored = Settings(**store.get_meta("config"))
+        settings = stored.model_copy(update={"iterations": max(settings.iterations, stored.iterations),
+                                             "runs_dir": settings.runs_dir})
+        replicate = int(store.get_meta("replicate", 0))
+    else:
+        run_dir = settings.runs_dir / new_run_id(settings.task, settings.seed + replicate)
+        store = RunStore(run_dir / STORE_FILE)
+        _write_run_meta(store, settings, replicate, group)
+    task_obj = load_task(settings.task)
+    seed_improver = load_improver(settings.improver) if resume is None else ""
+    store.set_meta("status", "running")
+    status = "failed"
+    try:
+        with open_session(settings, store=store, run_dir=run_dir, replicate=replicate, progress=progress,
+                          executor=executor) as session:
+            seeds = SplitSeeds(VAL_SEED_BASE, int(store.get_meta("test_seed")))
+            scorer = DownstreamScorer(task_obj, session.executor, seeds, store,
+                                      findings=lambda kind, detail, sha: session.event(kind, detail, sha))
+            loop = SelfImprovement(session, scorer, run_dir)
+            iterations = loop.run(seed_improver or _stored_seed_improver(store), settings.iterations)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        store.set_meta("status", status)
+        store.set_meta("finished", time.time())
+        store.close()
+    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations)
+
+
+def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:
+    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    store.set_meta("config", settings.model_dump(mode="json"))
+    store.set_meta("version", __version__)
+    store.set_meta("command", _command_line())
+    store.set_meta("model", _model_spec(settings, replicate))
+    store.set_meta("task", settings.task)
+    store.set_meta("started", time.time())
+    store.set_meta("group", group)
+    store.set_meta("seed", settings.seed + replicate)
+    store.set_meta("replicate", replicate)
+    store.set_meta("test_seed", test_seed)
+    store.set_meta("kind", "self-improvement")
+
+
+def _stored_seed_improver(store: RunStore) -> str:
+    rows = store.query("SELECT improver_sha FROM iterations WHERE t = 0")
+    if rows:
+        source = store.get_program(rows[0]["improver_sha"])
+        if source is not None:
+            return source
+    config = Settings(**store.get_meta("config"))
+    return load_improver(config.improver)
+
+
+def self_improve(settings: Settings | None = None, *, resume: str | None = None,
+                 progress: Progress | None = None, **overrides: Any) -> list[RunResult]:
+    """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool."""
+    settings = _settings(settings, overrides)
+    replicates = 1 if resume is not None else settings.seeds
+    group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
+    executor = make_executor(settings)
+    try:
+        return [
+            run_once(settings, replicate=k, group=group, resume=resume, progress=progress, executor=executor)
+            for k in range(replicates)
+        ]
+    finally:
+        executor.close()
+
+
+# --- transfer ------------------------------------------------------------------------------------------
+def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings | None = None,
+             progress: Progress | None = None, **overrides: Any) -> list[TransferCell]:
+    """Evaluate a run's improvers (or one improver file) on other tasks: the paper's transfer table."""
+    settings = _settings(settings, overrides)
+    improvers, origin_task = _transfer_improvers(source, settings)
+    from selftaught.tasks import list_tasks
+
+    names = tasks or [task.name for task in list_tasks() if task.name != origin_task]
+    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    with open_session(settings, progress=progress) as session:
+        scorers = {
+            name: DownstreamScorer(load_task(name), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+            for name in names
+        }
+        return transfer_table(session, scorers, improvers)
+
+
+def _transfer_improvers(source: str, settings: Settings) -> tuple[list[tuple[str, str]], str | None]:
+    """[(label, improver source)]: seed improver first, then the run's improved iterations or the file."""
+    seed = ("seed improver", load_improver("seed"))
+    candidate = Path(source)
+    if candidate.suffix == ".py" or candidate.is_file():
+        return [seed, (candidate.name, load_improver(source))], None
+    store = RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
+    try:
+        rows = store.query("SELECT t, improver_sha, status FROM iterations ORDER BY t")
+        seen = {sha256(seed[1])}
+        improvers = [seed]
+        for row in rows:
+            if row["improver_sha"] in seen:
+                continue
+            seen.add(row["improver_sha"])
+            program = store.get_program(row["improver_sha"])
+            if program is not None:
+                improvers.append((f"t={row['t']}", program))
+        return improvers, store.get_meta("task")
+    finally:
+        store.close()

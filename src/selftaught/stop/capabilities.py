@@ -1,0 +1,120 @@
+"""Capabilities handed to improvers: the host-side objects behind the sandbox's proxies.
+
+An improver runs in a sandboxed child and receives `utility` and `language_model` as proxies; every call
+arrives here over the pipe. This is where budgets live, so nothing the child does to its own copy (setting
+`budget`, constructing a new model, calling past the budget) can change what the host allows. Attempts are
+recorded as events instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from selftaught.errors import BudgetExceeded
+from selftaught.sandbox.job import Proxy
+
+EventSink = Callable[[str, str], None]
+"""Receives (kind, detail) for everything worth recording about an improver run."""
+
+
+class UtilityCapability:
+    """The paper's utility object: `utility(solution) -> float`, `.str`, `.budget`, `.uses`.
+
+    Over budget it returns 0 (as in the paper) and records an event. Thread-safe: improvers score
+    candidates from thread pools.
+    """
+
+    def __init__(self, score: Callable[[str], float], description: str, budget: int, events: EventSink) -> None:
+        self._score = score
+        self.description = description
+        self.budget = budget
+        self._events = events
+        self._lock = threading.Lock()
+        self.uses = 0
+
+    def __call__(self, solution: Any) -> float:
+        with self._lock:
+            self.uses += 1
+            over = self.uses > self.budget
+        if over:
+            self._events("utility-budget-exceeded", f"call {self.uses} of budget {self.budget}")
+            return 0.0
+        if not isinstance(solution, str):
+            self._events("utility-bad-argument", f"utility called with {type(solution).__name__}, not str")
+            return 0.0
+        return float(self._score(solution))
+
+    def proxy(self) -> Proxy:
+        return Proxy(
+            name="utility",
+            attributes={"str": self.description, "budget": self.budget},
+            methods=("__call__",),
+            callable=True,
+        )
+
+
+class LanguageModelCapability:
+    """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls."""
+
+    def __init__(self, language_model: Any, events: EventSink) -> None:
+        self._model = language_model
+        self._events = events
+
+    def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
+        return self._guard(lambda: self._model.prompt(expertise, message, n_responses, temperature))
+
+    def batch_prompt(self, expertise: str, messages: list[str], temperature: float = 0.7) -> list[str]:
+        return self._guard(lambda: self._model.batch_prompt(expertise, messages, temperature))
+
+    def _guard(self, call: Callable[[], list[str]]) -> list[str]:
+        try:
+            return call()
+        except BudgetExceeded as exc:
+            self._events("lm-budget-exceeded", str(exc))
+            raise
+
+    @property
+    def calls_used(self) -> int:
+        return int(self._model.calls_used)
+
+    def proxy(self) -> Proxy:
+        return Proxy(
+            name="language_model",
+            attributes={
+                "budget": self._model.budget,
+                "max_responses_per_call": self._model.max_responses_per_call,
+            },
+            methods=("prompt", "batch_prompt"),
+        )
+
+
+@dataclass
+class CapabilityHandler:
+    """The `RpcHandler` of one improver job: routes proxy calls to the capabilities, nothing else.
+
+    Only the methods listed on each proxy are reachable; anything else (a private attribute, a new
+    proxy name) is refused and recorded, so the child cannot walk from a proxy to host internals.
+    """
+
+    utility: UtilityCapability
+    language_model: LanguageModelCapability
+    events: EventSink
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if proxy == "utility" and method == "__call__":
+            if len(args) != 1 or kwargs:
+                self.events("utility-bad-argument", f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")
+                return 0.0
+            return self.utility(args[0])
+        if proxy == "language_model" and method in ("prompt", "batch_prompt"):
+            return getattr(self.language_model, method)(*args, **kwargs)
+        if proxy.startswith("event:"):
+            # The sandbox reports proxy misuse (attribute writes, construction attempts) this way.
+            self.events(proxy.removeprefix("event:"), f"{method} {args!r:.300}")
+            return None
+        self.events("proxy-refused", f"{proxy}.{method}")
+        raise PermissionError(f"{proxy}.{method} is not available to improvers")

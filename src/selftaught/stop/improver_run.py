@@ -1,0 +1,94 @@
+"""Running one improver once: sandboxed, with capability proxies, never trusted.
+
+`run_improver` is the single place an improver executes. Whatever it does — crash, hang, return a
+non-string, call past its budgets — the outcome is a plain record and the host is unaffected.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from selftaught.executors.base import Executor
+from selftaught.sandbox.job import Job
+from selftaught.stop.capabilities import (
+    CapabilityHandler,
+    EventSink,
+    LanguageModelCapability,
+    UtilityCapability,
+)
+
+MAX_PROGRAM_CHARS = 200_000
+
+
+@dataclass
+class ImproverOutcome:
+    """What one improver run produced. `program` is None when the run failed (see `error`)."""
+
+    program: str | None
+    error: str | None
+    lm_calls: int
+    utility_calls: int
+    wall_seconds: float
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_improver(
+    improver_source: str,
+    initial_solution: str,
+    utility: UtilityCapability,
+    language_model: LanguageModelCapability,
+    executor: Executor,
+    *,
+    timeout: float,
+    events: EventSink,
+    label: str = "",
+) -> ImproverOutcome:
+    """Run `improve_algorithm(initial_solution, utility, language_model)` in the sandbox."""
+    handler = CapabilityHandler(utility=utility, language_model=language_model, events=events)
+    job = Job(
+        source=improver_source,
+        entry="improve_algorithm",
+        instances=[[initial_solution, utility.proxy(), language_model.proxy()]],
+        instance_timeout=timeout,
+        job_timeout=timeout + 30.0,
+        cpu_bound=False,
+        memory_mb=2048,
+        label=label,
+    )
+    started = time.monotonic()
+    result = executor.run(job, rpc=handler)
+    seen: list[tuple[str, str]] = []
+    for event in result.events:
+        seen.append((f"sandbox:{event.kind}", event.detail))
+        events(f"sandbox:{event.kind}", event.detail)
+    program, error = _outcome_program(result.setup_error, result.instances[0] if result.instances else None)
+    if error is not None:
+        kind = "improver-timeout" if error == "timeout" else "improver-failed"
+        events(kind, f"{label}: {error}"[:1000])
+    return ImproverOutcome(
+        program=program,
+        error=error,
+        lm_calls=language_model.calls_used,
+        utility_calls=utility.uses,
+        wall_seconds=time.monotonic() - started,
+        events=seen,
+    )
+
+
+def _outcome_program(setup_error: str | None, instance: object) -> tuple[str | None, str | None]:
+    if setup_error is not None:
+        return None, f"setup: {setup_error}"
+    if instance is None:
+        return None, "no result"
+    error = getattr(instance, "error", None)
+    if error is not None:
+        return None, str(error)
+    output = getattr(instance, "output", None)
+    if not isinstance(output, str):
+        return None, f"returned {type(output).__name__}, not a program string"
+    if not output.strip():
+        return None, "returned an empty program"
+    if len(output) > MAX_PROGRAM_CHARS:
+        return None, f"returned a program of {len(output)} characters (cap {MAX_PROGRAM_CHARS})"
+    return output, None

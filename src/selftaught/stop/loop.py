@@ -1,0 +1,210 @@
+"""Recursive self-improvement: I_t = I_{t-1}(I_{t-1}, û, L), recorded and resumable.
+
+Each iteration runs the current improver on its own source with the meta-utility û as its utility
+(candidates are estimated under context "t=<T>"). The improver it returns is then estimated afresh under
+context "iteration t=<T>" — with new LM samples — so the reported value is not the maximum the selection
+happened to see. When the step fails (exception, timeout, no valid improver, zero utility) the previous
+improver is kept, as in the paper.
+
+Every finished piece (evaluation, improver run, iteration) is committed to the run store as it ends, so a
+killed run resumes where it stopped; LM calls already answered replay from the run's cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
+from selftaught.stop.improver_run import run_improver
+from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
+from selftaught.stop.runs import write_improver_copy
+from selftaught.stop.scoring import DownstreamScorer
+from selftaught.stop.session import Session
+from selftaught.stop.texts import meta_utility_text
+from selftaught.store.db import sha256
+
+
+@dataclass
+class IterationResult:
+    t: int
+    improver_sha: str
+    parent_sha: str | None
+    status: str  # "seed" | "improved" | "kept"
+    meta_utility_val: float
+    meta_utility_test: float
+    stderr_val: float
+    stderr_test: float
+    note: str | None
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    wall_seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def improver_problem(source: str) -> str | None:
+    """Why `source` cannot be an improver (None when it can): it must parse and define improve_algorithm."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return f"syntax error line {exc.lineno}: {exc.msg}"
+    defined = any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "improve_algorithm"
+        for node in tree.body
+    )
+    return None if defined else "does not define improve_algorithm"
+
+
+class SelfImprovement:
+    """One run's iterations on one task, persisted in the session's store."""
+
+    def __init__(self, session: Session, scorer: DownstreamScorer, run_dir: Path | None) -> None:
+        if session.store is None:
+            raise ValueError("self-improvement needs a run store")
+        self.session = session
+        self.store = session.store
+        self.scorer = scorer
+        self.run_dir = run_dir
+
+    def iterations(self) -> list[IterationResult]:
+        rows = self.store.query("SELECT * FROM iterations ORDER BY t")
+        fields = IterationResult.__dataclass_fields__
+        return [IterationResult(**{key: row[key] for key in fields}) for row in rows]
+
+    def run(self, seed_improver: str, iterations: int) -> list[IterationResult]:
+        done = {item.t: item for item in self.iterations()}
+        progress = self.session.progress
+        progress.stage("iteration", iterations + 1)
+        if 0 not in done:
+            done[0] = self._seed_iteration(seed_improver)
+        progress.advance("iteration")
+        current = self.store.get_program(done[0].improver_sha) or seed_improver
+        for t in range(1, iterations + 1):
+            if t not in done:
+                done[t] = self._step(t, current, done[t - 1])
+            current = self.store.get_program(done[t].improver_sha) or current
+            progress.advance("iteration")
+            best = max(done.values(), key=lambda item: item.meta_utility_val)
+            progress.summary(
+                f"t={t}: val {done[t].meta_utility_val:.3f} test {done[t].meta_utility_test:.3f} | "
+                f"best val {best.meta_utility_val:.3f} (t={best.t})"
+            )
+        return [done[t] for t in sorted(done) if t <= iterations]
+
+    def _seed_iteration(self, seed_improver: str) -> IterationResult:
+        self.session.iteration = 0
+        started = time.monotonic()
+        self.session.progress.stage("test", self.session.settings.tests)
+        report = MetaUtility(self.session, self.scorer, "iteration t=0").evaluate(seed_improver)
+        return self._save(0, seed_improver, None, "seed", report, None, started)
+
+    def _step(self, t: int, current: str, previous: IterationResult) -> IterationResult:
+        session = self.session
+        settings = session.settings
+        session.iteration = t
+        started = time.monotonic()
+        current_sha = sha256(current)
+        events = session.event_sink(current_sha)
+        candidates = MetaUtility(session, self.scorer, f"t={t}")
+        session.progress.stage("candidate", settings.utility_budget)
+        utility = UtilityCapability(
+            score=lambda source: self._score_candidate(candidates, source),
+            description=meta_utility_text(
+                self.scorer.task.name, self.scorer.task.utility_text(settings.utility_budget), settings
+            ),
+            budget=settings.utility_budget,
+            events=events,
+        )
+        model = session.client.language_model(
+            budget=settings.lm_calls,
+            max_responses_per_call=settings.responses_per_call,
+            purpose=f"t={t}/self-improve",
+        )
+        outcome = run_improver(
+            current,
+            current,
+            utility,
+            LanguageModelCapability(model, events),
+            session.executor,
+            timeout=settings.meta_improver_timeout,
+            events=events,
+            label=f"self-improvement t={t}",
+        )
+        problem = outcome.error or (improver_problem(outcome.program) if outcome.program else "no program")
+        if problem is None and outcome.program is not None:
+            self._scan(outcome.program)
+            session.progress.stage("test", settings.tests)
+            report = MetaUtility(session, self.scorer, f"iteration t={t}").evaluate(outcome.program)
+            if report.meta_utility > 0:
+                return self._save(t, outcome.program, current_sha, "improved", report, None, started)
+            problem = "the improved improver has zero meta-utility"
+        session.event("iteration-fallback", f"t={t}: {problem}", current_sha)
+        kept = MetaUtilityResult(
+            improver_sha=previous.improver_sha,
+            task=self.scorer.task.name,
+            meta_utility=previous.meta_utility_val,
+            meta_utility_test=previous.meta_utility_test,
+            stderr_val=previous.stderr_val,
+            stderr_test=previous.stderr_test,
+        )
+        return self._save(t, current, current_sha, "kept", kept, problem, started)
+
+    def _score_candidate(self, candidates: MetaUtility, source: str) -> float:
+        problem = improver_problem(source)
+        if problem is not None:
+            self.session.progress.advance("candidate")
+            return 0.0
+        self.session.progress.stage("test", self.session.settings.tests)
+        value = candidates(source)
+        self.session.progress.advance("candidate")
+        return value
+
+    def _scan(self, source: str) -> None:
+        from selftaught.safety.detectors import scan_program
+
+        sha = sha256(source)
+        for finding in scan_program(source):
+            self.session.event(finding.kind, finding.detail, sha)
+
+    def _save(self, t: int, source: str, parent_sha: str | None, status: str, report: MetaUtilityResult,
+              note: str | None, started: float) -> IterationResult:
+        sha = self.store.put_program(source, "improver")
+        usage = self.store.query(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in), 0) AS tin, COALESCE(SUM(tokens_out), 0) AS tout, "
+            "COALESCE(SUM(cost_usd), 0) AS cost FROM lm_calls WHERE iteration = ?",
+            (t,),
+        )[0]
+        result = IterationResult(
+            t=t,
+            improver_sha=sha,
+            parent_sha=parent_sha,
+            status=status,
+            meta_utility_val=report.meta_utility,
+            meta_utility_test=report.meta_utility_test,
+            stderr_val=report.stderr_val,
+            stderr_test=report.stderr_test,
+            note=note,
+            lm_calls=int(usage["calls"]),
+            tokens_in=int(usage["tin"]),
+            tokens_out=int(usage["tout"]),
+            cost_usd=float(usage["cost"]),
+            wall_seconds=time.monotonic() - started,
+        )
+        self._check_gap(result)
+        if self.run_dir is not None:
+            write_improver_copy(self.run_dir, t, sha, source)
+        self.store.insert("iterations", {**result.to_json(), "created": time.time()})
+        return result
+
+    def _check_gap(self, result: IterationResult) -> None:
+        from selftaught.safety.detectors import check_gap
+
+        finding = check_gap(result.meta_utility_val, result.meta_utility_test)
+        if finding is not None:
+            self.session.event(finding.kind, f"t={result.t}: {finding.detail}", result.improver_sha)

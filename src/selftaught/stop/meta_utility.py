@@ -1,0 +1,235 @@
+"""The meta-utility û(I): how well the programs an improver returns do downstream.
+
+Run the improver `tests` times on the task's seed algorithm, each time with a fresh LM budget and a
+fresh downstream-utility budget, and average the validation utility of what it returns. The same
+outputs are also scored on the secret test split, which is only reported, never optimised.
+
+Each improver run is recorded (`improver_runs`) under a *context* (which step asked for it); a resumed
+run finds the finished ones and does not run them again.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
+from selftaught.stop.improver_run import run_improver
+from selftaught.stop.scoring import DownstreamScorer
+from selftaught.stop.session import Session
+from selftaught.store.db import sha256
+
+
+@dataclass
+class TestOutcome:
+    """One improver run of a meta-utility estimate."""
+
+    index: int
+    program_sha: str | None
+    error: str | None
+    utility_val: float
+    utility_test: float
+    lm_calls: int
+    utility_calls: int
+    wall_seconds: float
+
+
+@dataclass
+class MetaUtilityResult:
+    improver_sha: str
+    task: str
+    meta_utility: float  # validation mean: what self-improvement optimises
+    meta_utility_test: float
+    stderr_val: float
+    stderr_test: float
+    tests: list[TestOutcome] = field(default_factory=list)
+    best_program: str | None = None  # the best validation-scoring program any test produced
+
+
+def standard_error(values: list[float]) -> float:
+    """Standard error of the mean (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / math.sqrt(len(values))
+
+
+class MetaUtility:
+    """`meta_utility(improver_source) -> float` for one task within one session and context."""
+
+    def __init__(self, session: Session, scorer: DownstreamScorer, context: str) -> None:
+        self.session = session
+        self.scorer = scorer
+        self.context = context
+        self._programs: dict[str, str] = {}
+        self._results: dict[str, MetaUtilityResult] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def __call__(self, improver_source: str) -> float:
+        return self.evaluate(improver_source).meta_utility
+
+    def evaluate(self, improver_source: str) -> MetaUtilityResult:
+        """Estimate once per improver and context; a repeated candidate gets the same estimate."""
+        improver_sha = sha256(improver_source)
+        with self._locks_guard:
+            lock = self._locks.setdefault(improver_sha, threading.Lock())
+        with lock:
+            if improver_sha not in self._results:
+                self._results[improver_sha] = self._estimate(improver_source, improver_sha)
+            return self._results[improver_sha]
+
+    def _estimate(self, improver_source: str, improver_sha: str) -> MetaUtilityResult:
+        settings = self.session.settings
+        if self.session.store is not None:
+            self.session.store.put_program(improver_source, "improver")
+        with ThreadPoolExecutor(max_workers=settings.tests, thread_name_prefix="meta-test") as pool:
+            outcomes = list(pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests)))
+        vals = [outcome.utility_val for outcome in outcomes]
+        tests = [outcome.utility_test for outcome in outcomes]
+        result = MetaUtilityResult(
+            improver_sha=improver_sha,
+            task=self.scorer.task.name,
+            meta_utility=statistics.fmean(vals),
+            meta_utility_test=statistics.fmean(tests),
+            stderr_val=standard_error(vals),
+            stderr_test=standard_error(tests),
+            tests=outcomes,
+            best_program=self._best_program(outcomes),
+        )
+        self._record(result)
+        return result
+
+    def _best_program(self, outcomes: list[TestOutcome]) -> str | None:
+        produced = [o for o in outcomes if o.program_sha is not None]
+        if not produced:
+            return None
+        best = max(produced, key=lambda o: o.utility_val)
+        return self._programs.get(best.program_sha or "")
+
+    def _test(self, improver_source: str, improver_sha: str, index: int) -> TestOutcome:
+        stored = self._stored_test(improver_sha, index)
+        if stored is not None:
+            return stored
+        session = self.session
+        settings = session.settings
+        task = self.scorer.task
+        events = session.event_sink(improver_sha)
+        utility = UtilityCapability(
+            score=lambda source: self.scorer.utility(source, "val"),
+            description=task.utility_text(settings.utility_budget),
+            budget=settings.utility_budget,
+            events=events,
+        )
+        model = session.client.language_model(
+            budget=settings.lm_calls,
+            max_responses_per_call=settings.responses_per_call,
+            purpose=f"{self.context}/{improver_sha[:12]}/test={index}",
+        )
+        outcome = run_improver(
+            improver_source,
+            task.seed_algorithm,
+            utility,
+            LanguageModelCapability(model, events),
+            session.executor,
+            timeout=settings.improver_timeout,
+            events=events,
+            label=f"{self.context} improver {improver_sha[:8]} test {index}",
+        )
+        utility_val = utility_test = 0.0
+        program_sha = None
+        if outcome.program is not None:
+            program_sha = sha256(outcome.program)
+            self._programs[program_sha] = outcome.program
+            utility_val = self.scorer.utility(outcome.program, "val")
+            utility_test = self.scorer.utility(outcome.program, "test")
+        result = TestOutcome(
+            index=index,
+            program_sha=program_sha,
+            error=outcome.error,
+            utility_val=utility_val,
+            utility_test=utility_test,
+            lm_calls=outcome.lm_calls,
+            utility_calls=outcome.utility_calls,
+            wall_seconds=outcome.wall_seconds,
+        )
+        self._store_test(improver_sha, result, outcome.program)
+        session.progress.advance("test")
+        return result
+
+    def _stored_test(self, improver_sha: str, index: int) -> TestOutcome | None:
+        store = self.session.store
+        if store is None:
+            return None
+        rows = store.query(
+            "SELECT * FROM improver_runs WHERE context = ? AND improver_sha = ? AND task = ? AND test_index = ?",
+            (self.context, improver_sha, self.scorer.task.name, index),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        if row["output_sha"] is not None:
+            program = store.get_program(row["output_sha"])
+            if program is not None:
+                self._programs[row["output_sha"]] = program
+        self.session.progress.advance("test")
+        return TestOutcome(
+            index=index,
+            program_sha=row["output_sha"],
+            error=row["error"],
+            utility_val=row["utility_val"] or 0.0,
+            utility_test=row["utility_test"] or 0.0,
+            lm_calls=row["lm_calls"],
+            utility_calls=row["utility_calls"],
+            wall_seconds=row["wall_seconds"],
+        )
+
+    def _store_test(self, improver_sha: str, outcome: TestOutcome, program: str | None) -> None:
+        store = self.session.store
+        if store is None:
+            return
+        if program is not None:
+            store.put_program(program, "algorithm")
+        store.insert(
+            "improver_runs",
+            {
+                "context": self.context,
+                "improver_sha": improver_sha,
+                "task": self.scorer.task.name,
+                "test_index": outcome.index,
+                "input_sha": sha256(self.scorer.task.seed_algorithm),
+                "output_sha": outcome.program_sha,
+                "status": "ok" if outcome.error is None else "failed",
+                "error": outcome.error,
+                "utility_val": outcome.utility_val,
+                "utility_test": outcome.utility_test,
+                "lm_calls": outcome.lm_calls,
+                "utility_calls": outcome.utility_calls,
+                "wall_seconds": outcome.wall_seconds,
+                "created": time.time(),
+            },
+            ignore_duplicate=True,
+        )
+
+    def _record(self, result: MetaUtilityResult) -> None:
+        store = self.session.store
+        if store is None:
+            return
+        store.insert(
+            "meta_utilities",
+            {
+                "context": self.context,
+                "improver_sha": result.improver_sha,
+                "task": result.task,
+                "value_val": result.meta_utility,
+                "value_test": result.meta_utility_test,
+                "stderr_val": result.stderr_val,
+                "stderr_test": result.stderr_test,
+                "tests": len(result.tests),
+                "created": time.time(),
+            },
+            ignore_duplicate=True,
+        )

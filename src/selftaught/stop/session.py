@@ -1,0 +1,77 @@
+"""Everything one STOP computation shares: settings, executor, model client, store, progress, events.
+
+A `Session` is opened once per command (or API call) and passed down, instead of module globals, so two
+runs in one process (a notebook, the test suite) never share budgets or pools by accident.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from selftaught.config import Settings
+from selftaught.executors.base import Executor
+from selftaught.store.db import RunStore
+
+
+class Progress(Protocol):
+    """Callbacks for long work; the CLI renders them with rich, the API ignores them by default."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, name: str, amount: int = 1) -> None: ...
+
+    def summary(self, text: str) -> None: ...
+
+
+class NoProgress:
+    def stage(self, name: str, total: int | None) -> None:
+        return None
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        return None
+
+    def summary(self, text: str) -> None:
+        return None
+
+
+@dataclass
+class Usage:
+    """LM usage summed over a scope (thread-safe add)."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, record: Any) -> None:
+        with self._lock:
+            self.calls += 1
+            self.tokens_in += int(getattr(record, "tokens_in", 0) or 0)
+            self.tokens_out += int(getattr(record, "tokens_out", 0) or 0)
+            self.cost_usd += float(getattr(record, "cost_usd", 0.0) or 0.0)
+
+
+@dataclass
+class Session:
+    settings: Settings
+    executor: Executor
+    client: Any  # selftaught.lm ModelClient
+    store: RunStore | None = None
+    progress: Progress = field(default_factory=NoProgress)
+    iteration: int | None = None
+    usage: Usage = field(default_factory=Usage)
+    on_event: Callable[[str, str, str | None], None] | None = None
+
+    def event(self, kind: str, detail: str, program_sha: str | None = None) -> None:
+        """Record an event in the store (if any) and forward it to the listener (if any)."""
+        if self.store is not None:
+            self.store.add_event(kind, detail, program_sha=program_sha, iteration=self.iteration)
+        if self.on_event is not None:
+            self.on_event(kind, detail, program_sha)
+
+    def event_sink(self, program_sha: str | None) -> Callable[[str, str], None]:
+        return lambda kind, detail: self.event(kind, detail, program_sha)

@@ -1,0 +1,59 @@
+"""Transfer: evaluate improvers found on one task on other tasks, without further self-improvement.
+
+The paper's transfer table has, per task, the seed algorithm's utility, the seed improver's meta-utility
+and the improved improver's. We add every iteration's improver and the standard error over tests.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from selftaught.stop.meta_utility import MetaUtility
+from selftaught.stop.scoring import DownstreamScorer
+from selftaught.stop.session import Session
+from selftaught.tasks import Task
+
+
+@dataclass(frozen=True)
+class TransferCell:
+    label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
+    task: str
+    mean: float  # test-split utility (seed algorithm) or test meta-utility (improvers)
+    stderr: float
+    mean_val: float
+    tests: int
+
+
+def transfer_table(
+    session: Session,
+    scorers: dict[str, DownstreamScorer],
+    improvers: list[tuple[str, str]],
+    *,
+    include_seed_algorithm: bool = True,
+) -> list[TransferCell]:
+    """One row per (label, task): `improvers` is [(label, source)], evaluated on every task in `scorers`."""
+    cells: list[TransferCell] = []
+    session.progress.stage("transfer", len(scorers) * (len(improvers) + int(include_seed_algorithm)))
+    for task_name, scorer in scorers.items():
+        task: Task = scorer.task
+        if include_seed_algorithm:
+            test = scorer.utility(task.seed_algorithm, "test")
+            val = scorer.utility(task.seed_algorithm, "val")
+            cells.append(TransferCell("seed algorithm", task_name, test, 0.0, val, 1))
+            session.progress.advance("transfer")
+        for label, source in improvers:
+            result = MetaUtility(session, scorer, f"transfer {label}").evaluate(source)
+            cells.append(
+                TransferCell(label, task_name, result.meta_utility_test, result.stderr_test,
+                             result.meta_utility, len(result.tests))
+            )
+            session.progress.advance("transfer")
+    if session.store is not None:
+        for cell in cells:
+            session.store.insert(
+                "transfers",
+                {"label": cell.label, "improver_sha": None, "task": cell.task, "mean": cell.mean,
+                 "stderr": cell.stderr, "tests": cell.tests, "created": time.time()},
+            )
+    return cells

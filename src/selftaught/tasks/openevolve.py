@@ -1,0 +1,409 @@
+"""OpenEvolve-style tasks (`--task openevolve:PATH`): a directory with `initial_program.py` and `evaluator.py`.
+
+Why a separate adapter: in an OpenEvolve directory the scorer is user code (`evaluate(program_path)`)
+that *executes* the candidate, so unlike a selftaught task directory nothing can be scored in the host.
+The whole evaluation is one sandbox job (source: `sandbox/inside/openevolve/_selftaught_runner.py`) that
+gets a copy of the directory's files and the candidate; the host only turns the metrics it returns into
+a utility. See docs/openevolve.md for what differs from OpenEvolve.
+
+EVOLVE-BLOCK: if `initial_program.py` has one `# EVOLVE-BLOCK-START` ... `# EVOLVE-BLOCK-END` region,
+the program the language model sees and returns is the code *inside* it; the code outside stays fixed and
+is spliced back around every candidate before it is evaluated (a candidate that repeats the markers has
+its block taken out first, so edits outside the block never reach the evaluator).
+
+Utility = `combined_score` if present, else the mean of the numeric metrics (other than `error`),
+clipped to [0, 1]: the failure value and an over-budget utility call are 0, so 0 must be the worst
+possible utility (or failing would beat a negative score), and the meta-utility averages across tasks.
+The unclipped number is kept as `raw_utility`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import UsageError
+from selftaught.executors.base import Executor
+from selftaught.sandbox.job import Job
+from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
+from selftaught.tasks.model import Instance, Scorer, Task
+
+PREFIX = "openevolve:"
+START_MARKER = "# EVOLVE-BLOCK-START"
+END_MARKER = "# EVOLVE-BLOCK-END"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)  # OpenEvolve's default cascade_thresholds
+MAX_FILE_BYTES = 2_000_000
+MAX_TOTAL_BYTES = 8_000_000
+MAX_EVALUATOR_CHARS_SHOWN = 6000
+# Files copied into the sandbox next to the evaluator (data and helper modules it may read or import).
+_SKIP_DIRS = {"__pycache__", ".git", "openevolve_output", ".venv", "node_modules"}
+_MARKER_LINE = re.compile(r"^[ \t]*# EVOLVE-BLOCK-(START|END)[^\n]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class EvolveBlock:
+    """`initial_program.py` cut at its EVOLVE-BLOCK markers (prefix and suffix include the markers)."""
+
+    prefix: str
+    block: str
+    suffix: str
+
+    @property
+    def has_markers(self) -> bool:
+        return bool(self.prefix or self.suffix)
+
+    def splice(self, candidate: str) -> str:
+        """The full program for a candidate block (a candidate holding the markers gives up its block)."""
+        if not self.has_markers:
+            return candidate
+        inner = split_evolve_block(candidate, where="candidate", strict=False)
+        block = inner.block if inner.has_markers else candidate
+        return self.prefix + block.strip("\n") + "\n" + self.suffix
+
+
+def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveBlock:
+    """Cut `text` at its one EVOLVE-BLOCK; no markers means the whole text evolves.
+
+    Strict (for the task's own file): unpaired, reversed or repeated markers are a `UsageError`.
+    Not strict (for LM answers): anything but one clean block counts as "no markers".
+    """
+    markers = list(_MARKER_LINE.finditer(text))
+    kinds = [m.group(1) for m in markers]
+    if not markers:
+        return EvolveBlock("", text, "")
+    if kinds != ["START", "END"]:
+        if not strict:
+            return EvolveBlock("", text, "")
+        if kinds.count("START") > 1 or kinds.count("END") > 1:
+            raise UsageError(f"{where}: more than one EVOLVE-BLOCK; selftaught supports exactly one")
+        missing = "END" if kinds == ["START"] else "START" if kinds == ["END"] else "START before END"
+        raise UsageError(f"{where}: EVOLVE-BLOCK markers are not paired (need # EVOLVE-BLOCK-{missing})")
+    start, end = markers
+    prefix_end = text.find("\n", start.end())
+    prefix_end = len(text) if prefix_end == -1 else prefix_end + 1
+    block = text[prefix_end : end.start()]
+    line_start = text.rfind("\n", 0, end.start()) + 1
+    return EvolveBlock(text[:prefix_end], block, text[line_start:])
+
+
+@dataclass
+class OpenEvolveEvaluation(Evaluation):
+    """An `Evaluation` plus what the evaluator said: metrics, artifacts and the unclipped utility."""
+
+    raw_utility: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    stages: int = 0
+
+    def to_dict(self, *, verbose: bool = False, include_seed: bool = True) -> dict[str, Any]:
+        data = super().to_dict(verbose=verbose, include_seed=include_seed)
+        data.update(raw_utility=self.raw_utility, metrics=dict(self.metrics), stages=self.stages)
+        if verbose:
+            data["artifacts"] = dict(self.artifacts)
+        return data
+
+
+def utility_from_metrics(metrics: dict[str, float]) -> float:
+    """`combined_score` if present, else the mean of the numeric metrics other than `error` (unclipped)."""
+    if "combined_score" in metrics:
+        return float(metrics["combined_score"])
+    values = [value for key, value in metrics.items() if key != "error"]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _no_instances(split: str, seed: int) -> list[Instance]:
+    # Never used: an OpenEvolve task is scored by its own evaluator in the sandbox (see `evaluate`).
+    return [Instance(args=[])]
+
+
+def _no_score(instance: Instance, output: Any) -> float:
+    raise UsageError("an OpenEvolve task has no host-side scorer")
+
+
+class OpenEvolveTask(Task):
+    """A `Task` whose whole evaluation is one sandbox job running the directory's `evaluator.py`."""
+
+    def __init__(
+        self,
+        *,
+        directory: Path,
+        program: EvolveBlock,
+        evaluator_source: str,
+        files: dict[str, bytes],
+        timeout: float,
+        thresholds: tuple[float, ...],
+    ) -> None:
+        super().__init__(
+            name=f"openevolve:{directory.name}",
+            description=f"OpenEvolve-style task in {directory}",
+            entry_point="evaluate",
+            signature="evaluate(program_path) -> metrics",
+            instance_timeout=timeout,
+            n_instances={"val": 1, "test": 1},
+            failure_value=0.0,
+            seed_algorithm=program.block,
+            utility_source=_utility_text(program, evaluator_source),
+            scorer=Scorer(instances=_no_instances, score=_no_score, wants_count=False),
+            directory=directory,
+        )
+        self.program = program
+        self.evaluator_source = evaluator_source
+        self.files = files
+        self.thresholds = thresholds
+
+    def check_program(self, source: str) -> str | None:
+        """One line saying why `source` cannot be a candidate (after splicing), or None."""
+        if not source.strip():
+            return "the program is empty"
+        try:
+            compile(self.program.splice(source), "candidate_program.py", "exec")
+        except SyntaxError as exc:
+            return f"syntax error at line {exc.lineno} of the spliced program: {exc.msg}"
+        except (ValueError, RecursionError, MemoryError) as exc:
+            return f"the program cannot be parsed: {type(exc).__name__}"
+        return None
+
+    def job(self, source: str) -> Job:
+        """The sandbox job that evaluates one candidate."""
+        runner = resources.files("selftaught.sandbox.inside") / "openevolve" / "_selftaught_runner.py"
+        return Job(
+            source=runner.read_text("utf-8"),
+            entry="evaluate_candidate",
+            instances=[[self.program.splice(source), dict(self.files), list(self.thresholds)]],
+            instance_timeout=self.instance_timeout,
+            job_timeout=self.instance_timeout + 15.0,
+            label=f"eval {self.name}",
+        )
+
+    def evaluate(
+        self, source: str, *, split: str = "val", seed: int | None = None, executor: Executor
+    ) -> OpenEvolveEvaluation:
+        """Run the evaluator on `source` in the sandbox; failures score 0 with the reason kept.
+
+        Both splits run the same evaluator (OpenEvolve evaluators take no seed); `seed` is recorded only.
+        """
+        started = time.perf_counter()
+        seed = resolve_seed(split, seed)
+        problem = self.check_program(source)
+        metrics: dict[str, float] = {}
+        artifacts: dict[str, str] = {}
+        stages, seconds, error = 0, 0.0, problem
+        if problem is None:
+            result = executor.run(self.job(source))
+            error = result.setup_error
+            if error is None and not result.instances:
+                error = "no result (the sandbox stopped early)"
+            if error is None:
+                outcome = result.instances[0]
+                seconds = outcome.seconds
+                if outcome.error is not None:
+                    error = outcome.error
+                elif outcome.seconds > self.instance_timeout:
+                    error = "timeout"
+                else:
+                    metrics, artifacts, stages, error = _read_output(outcome.output)
+            if result.stderr and "stderr" not in artifacts:
+                artifacts["sandbox_stderr"] = result.stderr[-4000:]
+        if error is not None:
+            artifacts.setdefault("error", error)
+        raw = utility_from_metrics(metrics) if error is None else self.failure_value
+        utility = min(1.0, max(0.0, raw))
+        return OpenEvolveEvaluation(
+            task=self.name,
+            split=split,
+            seed=seed,
+            utility=utility,
+            instances=1,
+            failures=0 if error is None else 1,
+            per_instance=[InstanceScore(0, utility, seconds, error)],
+            setup_error=problem,
+            wall_seconds=time.perf_counter() - started,
+            raw_utility=raw,
+            metrics=metrics,
+            artifacts=artifacts,
+            stages=stages,
+        )
+
+
+def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, str | None]:
+    """Check the runner's answer strictly: it came out of the sandbox, so trust no part of its shape."""
+    if not isinstance(output, dict):
+        return {}, {}, 0, "invalid evaluator output"
+    metrics: dict[str, float] = {}
+    raw_metrics = output.get("metrics")
+    if isinstance(raw_metrics, dict):
+        for key, value in raw_metrics.items():
+            finite = isinstance(value, int | float) and value == value and abs(value) != float("inf")
+            if isinstance(key, str) and finite:
+                metrics[key] = float(value)
+    artifacts = {}
+    raw_artifacts = output.get("artifacts")
+    if isinstance(raw_artifacts, dict):
+        artifacts = {str(k)[:200]: str(v)[:8000] for k, v in list(raw_artifacts.items())[:50]}
+    stages = output.get("stages")
+    stages = stages if isinstance(stages, int) and not isinstance(stages, bool) else 0
+    error = output.get("error")
+    error = None if error is None else str(error)[:500]
+    if error is None and not metrics:
+        error = "the evaluator returned no numeric metrics"
+    return metrics, artifacts, stages, error
+
+
+def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:
+    """`utility.str` for the LM: how its answer is placed in the file, and the evaluator that scores it."""
+    shown = evaluator_source
+    if len(shown) > MAX_EVALUATOR_CHARS_SHOWN:
+        shown = shown[:MAX_EVALUATOR_CHARS_SHOWN] + "\n# ... (evaluator truncated)\n"
+    lines = ["# OpenEvolve-style task."]
+    if program.has_markers:
+        lines += [
+            "# Your solution is the code that goes between the EVOLVE-BLOCK markers of this file;",
+            "# the rest of the file is fixed:",
+            *(f"# | {line}" for line in program.prefix.rstrip("\n").splitlines()),
+            "# |     <your solution>",
+            *(f"# | {line}" for line in program.suffix.rstrip("\n").splitlines()),
+        ]
+    else:
+        lines.append("# Your solution is the whole program file.")
+    lines += [
+        "# The file is saved as a path and scored by evaluate(program_path) below (or by",
+        "# evaluate_stage1, evaluate_stage2, ... as a cascade). utility = metrics['combined_score'] if",
+        "# present, else the mean of the numeric metrics; clipped to [0, 1]; errors score 0.",
+        "",
+        shown.rstrip("\n"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def load_openevolve_task(spec: str) -> OpenEvolveTask:
+    """Load `openevolve:PATH` (or a bare PATH); every problem is a one-line `UsageError`."""
+    raw = spec[len(PREFIX) :] if spec.startswith(PREFIX) else spec
+    if not raw:
+        raise UsageError("openevolve: needs a directory, e.g. --task openevolve:examples/openevolve_minimize")
+    directory = Path(raw).expanduser()
+    where = f"openevolve task {raw!r}"
+    if not directory.exists():
+        raise UsageError(f"{where}: directory does not exist")
+    if not directory.is_dir():
+        raise UsageError(f"{where}: not a directory")
+    for required in ("initial_program.py", "evaluator.py"):
+        if not (directory / required).is_file():
+            raise UsageError(f"{where}: missing {required}")
+    program_text = _read_text(directory / "initial_program.py", where)
+    evaluator_source = _read_text(directory / "evaluator.py", where)
+    program = split_evolve_block(program_text, where=f"{where}: initial_program.py")
+    if not program.block.strip():
+        raise UsageError(f"{where}: initial_program.py has no code to evolve (empty EVOLVE-BLOCK or file)")
+    for name, text in (("initial_program.py", program_text), ("evaluator.py", evaluator_source)):
+        try:
+            compile(text, name, "exec")
+        except SyntaxError as exc:
+            raise UsageError(f"{where}: {name}: syntax error at line {exc.lineno}: {exc.msg}") from None
+    if not re.search(r"^def (evaluate|evaluate_stage1)\s*\(", evaluator_source, re.MULTILINE):
+        raise UsageError(f"{where}: evaluator.py defines neither evaluate(program_path) nor evaluate_stage1")
+    _check_requirements(directory, where)
+    timeout, thresholds = _read_config(directory, where)
+    return OpenEvolveTask(
+        directory=directory.resolve(),
+        program=program,
+        evaluator_source=evaluator_source,
+        files=_collect_files(directory, where),
+        timeout=timeout,
+        thresholds=thresholds,
+    )
+
+
+def _read_text(path: Path, where: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read {path.name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{where}: {path.name} is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: {path.name} is not UTF-8") from None
+
+
+def _collect_files(directory: Path, where: str) -> dict[str, bytes]:
+    """Every regular file of the directory (helper modules, data), copied into the sandbox's scratch."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc":
+            continue
+        size = path.stat().st_size
+        total += size
+        if size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
+            raise UsageError(
+                f"{where}: files too large for the sandbox ({relative}: limits {MAX_FILE_BYTES} bytes per file, "
+                f"{MAX_TOTAL_BYTES} in total)"
+            )
+        files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _check_requirements(directory: Path, where: str) -> None:
+    """Refuse early, naming the package, when `requirements.txt` asks for something not installed.
+
+    Nothing is installed on the user's behalf: the sandbox has no network, and installing is a decision
+    for the user. `openevolve` itself is satisfied by selftaught's stand-in module.
+    """
+    path = directory / "requirements.txt"
+    if not path.is_file():
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    for line in _read_text(path, where).splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = _REQUIREMENT_NAME.match(line)
+        if not line or line.startswith("-") or match is None:
+            continue
+        name = match.group(1)
+        if name.lower().replace("_", "-") == "openevolve":
+            continue
+        try:
+            version(name)
+        except PackageNotFoundError:
+            raise UsageError(
+                f"{where}: requirements.txt needs {name!r}, which is not installed in selftaught's environment"
+            ) from None
+
+
+def _read_config(directory: Path, where: str) -> tuple[float, tuple[float, ...]]:
+    """`evaluator.timeout` and `evaluator.cascade_thresholds` from an OpenEvolve `config.yaml`, if any."""
+    path = directory / "config.yaml"
+    if not path.is_file():
+        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
+    try:
+        import yaml
+    except ImportError:
+        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
+    try:
+        config = yaml.safe_load(_read_text(path, where)) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: config.yaml is not valid YAML ({str(exc).splitlines()[0]})") from None
+    section = config.get("evaluator") if isinstance(config, dict) else None
+    if not isinstance(section, dict):
+        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
+    timeout = section.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
+        raise UsageError(f"{where}: config.yaml evaluator.timeout must be a number of seconds in (0, 3600]")
+    thresholds = section.get("cascade_thresholds", list(DEFAULT_THRESHOLDS))
+    if not isinstance(thresholds, list) or not all(
+        isinstance(t, int | float) and not isinstance(t, bool) for t in thresholds
+    ):
+        raise UsageError(f"{where}: config.yaml evaluator.cascade_thresholds must be a list of numbers")
+    return float(timeout), tuple(float(t) for t in thresholds)

@@ -1,0 +1,274 @@
+"""The run-wide model client: backend + cache + cost cap + call recorder, shared by every LanguageModel.
+
+Every request, whichever LanguageModel issued it, takes the same path: assign its ordinal (k-th
+identical call in its scope), answer from the cache if recorded, otherwise (unless replaying) reserve
+its worst-case cost, ask the backend, record the answer in the cache, settle the cost and report a
+`CallRecord`. The offline model goes through the same path, so replay works the same for every model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from selftaught.errors import UsageError
+from selftaught.lm.backend import Backend, Completion, Request, estimate_tokens
+from selftaught.lm.cache import OrdinalCounter, ResponseCache
+from selftaught.lm.errors import ReplayMiss
+from selftaught.lm.offline import OfflineBackend
+from selftaught.lm.pricing import CostTracker, Price, find_price, load_prices
+from selftaught.lm.settings import CallRecord, ModelSettings
+from selftaught.lm.spec import ModelSpec, parse_spec
+
+if TYPE_CHECKING:
+    from selftaught.lm.language_model import LanguageModel
+
+_FREE = Price(0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """Totals over the client's lifetime (requests are logical: one prompt with n answers)."""
+
+    requests: int
+    cached: int
+    errors: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+
+class ModelClient:
+    """Shared by all LanguageModels of a run; thread-safe. Close it (or use `with`) to stop the backend."""
+
+    def __init__(
+        self, spec: ModelSpec, backend: Backend, settings: ModelSettings, price: Price | None
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.price = price
+        self._backend = backend
+        use_cache = settings.cache_path is not None and settings.cache_mode != "off"
+        self._cache = ResponseCache(settings.cache_path) if use_cache and settings.cache_path else None
+        self._ordinals = OrdinalCounter()
+        self._costs = CostTracker(settings.max_cost)
+        self._lock = threading.Lock()
+        self._totals = ClientStats(0, 0, 0, 0, 0, 0.0)
+
+    def __repr__(self) -> str:
+        return f"ModelClient({self.spec}, cache_mode={self.settings.cache_mode!r})"
+
+    def language_model(
+        self,
+        budget: int = 4,
+        max_responses_per_call: int = 6,
+        purpose: str = "",
+        scope: str | None = None,
+    ) -> LanguageModel:
+        """A LanguageModel with a fresh call budget on this client.
+
+        `scope` (default: `purpose`) names the logical caller for replay: ordinals of identical calls are
+        counted per scope, so give each concurrently running caller (e.g. "t=2 test=3") its own scope
+        and replays are deterministic whatever the thread scheduling.
+        """
+        from selftaught.lm.language_model import LanguageModel
+
+        return LanguageModel(
+            self,
+            budget=budget,
+            max_responses_per_call=max_responses_per_call,
+            purpose=purpose,
+            scope=purpose if scope is None else scope,
+        )
+
+    @property
+    def spent_usd(self) -> float:
+        return self._costs.spent
+
+    def stats(self) -> ClientStats:
+        with self._lock:
+            return self._totals
+
+    def complete(
+        self,
+        system: str,
+        groups: list[tuple[str, int]],
+        temperature: float,
+        *,
+        purpose: str = "",
+        scope: str = "",
+        call_index: int = 0,
+    ) -> list[tuple[str, ...]]:
+        """Answer each (message, n) group; returns n texts per group, in order.
+
+        Raises `ReplayMiss` (replay mode, unrecorded call), `CostCapReached`, or the backend's
+        `ModelError` — the latter only after the answers of the batch's other requests were kept.
+        """
+        requests = [self._request(system, message, n, temperature, scope) for message, n in groups]
+        answers: dict[int, Completion] = {}
+        started = time.time()
+        if self._cache is not None:
+            for i, request in enumerate(requests):
+                probe = time.perf_counter()
+                hit = self._cache.get(request)
+                if hit is not None:
+                    answers[i] = dataclasses.replace(hit, latency_s=time.perf_counter() - probe)
+        missing = [i for i in range(len(requests)) if i not in answers]
+        if missing and self.settings.cache_mode == "replay":
+            request = requests[missing[0]]
+            raise ReplayMiss(
+                f"replay: no recorded answer for call #{request.ordinal + 1} of this prompt "
+                f"(model {request.model}, scope {scope!r}, key {request.key[:12]}); "
+                "replay needs the same settings and cache as the recorded run, or run without --replay"
+            )
+        for i in answers:
+            self._report(requests[i], answers[i], 0.0, True, None, purpose, call_index, started)
+        failure = self._fetch([requests[i] for i in missing], purpose, call_index, started, answers, missing)
+        if failure is not None:
+            raise failure
+        return [answers[i].texts for i in range(len(requests))]
+
+    def _request(self, system: str, message: str, n: int, temperature: float, scope: str) -> Request:
+        request = Request(
+            self.spec.name, system, message, n, float(temperature), self.settings.max_tokens, scope
+        )
+        return dataclasses.replace(request, ordinal=self._ordinals.next(scope, request.key))
+
+    def _fetch(
+        self,
+        requests: list[Request],
+        purpose: str,
+        call_index: int,
+        started: float,
+        answers: dict[int, Completion],
+        slots: list[int],
+    ) -> BaseException | None:
+        """Ask the backend for the cache misses; fills `answers`; returns the first failure, if any."""
+        if not requests:
+            return None
+        price = self.price or _FREE
+        reservations: list[float] = []
+        try:
+            for request in requests:
+                estimate = price.cost(
+                    estimate_tokens(request.system + request.message) * 4 // 3 + 8,
+                    request.n * request.max_tokens,
+                )
+                reservations.append(self._costs.reserve(estimate))
+        except BaseException:
+            for reserved in reservations:
+                self._costs.settle(reserved, 0.0)
+            raise
+        results = self._backend.complete_many(requests)
+        failure: BaseException | None = None
+        for request, reserved, slot, result in zip(requests, reservations, slots, results, strict=True):
+            if isinstance(result, BaseException):
+                self._costs.settle(reserved, 0.0)
+                self._report(request, None, 0.0, False, str(result), purpose, call_index, started)
+                failure = failure or result
+                continue
+            cost = price.cost(result.tokens_in, result.tokens_out)
+            self._costs.settle(reserved, cost)
+            if self._cache is not None:
+                self._cache.put(request, result, cost)
+            answers[slot] = result
+            self._report(request, result, cost, False, None, purpose, call_index, started)
+        return failure
+
+    def _report(
+        self,
+        request: Request,
+        answer: Completion | None,
+        cost: float,
+        cached: bool,
+        error: str | None,
+        purpose: str,
+        call_index: int,
+        started: float,
+    ) -> None:
+        texts = answer.texts if answer else ()
+        record = CallRecord(
+            model=request.model,
+            purpose=purpose,
+            scope=request.scope,
+            n=request.n,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            tokens_in=answer.tokens_in if answer else 0,
+            tokens_out=answer.tokens_out if answer else 0,
+            latency_s=answer.latency_s if answer else time.time() - started,
+            cost_usd=cost,
+            cached=cached,
+            error=error,
+            prompt_sha=request.key,
+            response_shas=tuple(hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts),
+            ordinal=request.ordinal,
+            call_index=call_index,
+            started_at=started,
+            finish_reasons=answer.finish_reasons if answer else (),
+        )
+        with self._lock:
+            t = self._totals
+            self._totals = ClientStats(
+                requests=t.requests + 1,
+                cached=t.cached + cached,
+                errors=t.errors + (error is not None),
+                tokens_in=t.tokens_in + record.tokens_in,
+                tokens_out=t.tokens_out + record.tokens_out,
+                cost_usd=t.cost_usd + cost,
+            )
+        if self.settings.recorder is not None:
+            self.settings.recorder(record)
+
+    def close(self) -> None:
+        try:
+            self._backend.close()
+        finally:
+            if self._cache is not None:
+                self._cache.close()
+
+    def __enter__(self) -> ModelClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_model(spec: str, settings: ModelSettings | None = None) -> ModelClient:
+    """Open a client for a model spec (`offline[:SEED]` or `openai/<model>[@<base_url>]`).
+
+    Raises `UsageError` for a malformed spec, a missing API key (naming the variable), or a cost cap
+    on a model with no known price.
+    """
+    settings = settings or ModelSettings()
+    parsed = parse_spec(spec)
+    prices = (
+        load_prices(settings.prices_file, settings.prices) if settings.prices_file else dict(settings.prices)
+    )
+    if parsed.kind == "offline":
+        return ModelClient(parsed, OfflineBackend(parsed.seed), settings, _FREE)
+    price = find_price(parsed.model, prices)
+    if price is None and settings.max_cost is not None:
+        raise UsageError(
+            f"--max-cost is set but model {parsed.model!r} has no price: add it to a prices file "
+            f'(e.g. [prices."{parsed.model}"] input = 1.0, output = 2.0, USD per million tokens)'
+        )
+    api_key = os.environ.get(settings.api_key_env, "")
+    if settings.cache_mode == "replay":
+        api_key = api_key or "replay-only"  # replay never contacts the endpoint
+    if not api_key:
+        raise UsageError(
+            f"model {parsed} needs an API key: set ${settings.api_key_env} (or --api-key-env VAR to read "
+            "another variable; use any non-empty value for a server without authentication)"
+        )
+    from selftaught.lm.openai_backend import OpenAIBackend
+
+    return ModelClient(parsed, OpenAIBackend(parsed, api_key, settings), settings, price)

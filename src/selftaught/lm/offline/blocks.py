@@ -1,0 +1,104 @@
+"""Finding the programs in a prompt, and writing one back inside a fence that survives extraction.
+
+Prompts at the meta level embed an improver whose own source contains fenced blocks inside its prompt
+string, so a regex over fences (as `helpers.extract_code` uses) cuts such a program into pieces. Here a
+block is the longest span between an opening fence and a later closing fence that parses as Python,
+which recovers the whole improver. On the way out, backtick runs inside string literals are written as
+escapes (`\\x60`), so the reply's one fenced block is unambiguous for any extractor.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_OPEN = re.compile(r"^```[ \t]*[A-Za-z0-9_+-]*[^\n]*\n", re.MULTILINE)
+_CLOSE = re.compile(r"^[ \t]*```", re.MULTILINE)
+_SCORER_NAMES = frozenset({"utility", "meta_utility", "score", "secret_utility"})
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A fenced span of the prompt that parses as a Python module."""
+
+    source: str
+    tree: ast.Module
+
+    @property
+    def function_names(self) -> set[str]:
+        return {
+            node.name for node in self.tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+
+    @property
+    def is_scorer(self) -> bool:
+        """True for the utility description shown next to the program (not something to mutate)."""
+        names = self.function_names
+        return bool(names) and names <= _SCORER_NAMES
+
+
+def find_blocks(text: str) -> list[CodeBlock]:
+    """All maximal parseable fenced blocks, left to right, non-overlapping."""
+    closes = [match.start() for match in _CLOSE.finditer(text)]
+    blocks: list[CodeBlock] = []
+    consumed = 0
+    for opening in _OPEN.finditer(text):
+        if opening.start() < consumed:
+            continue
+        body_start = opening.end()
+        for close in reversed([c for c in closes if c >= body_start]):
+            source = text[body_start:close]
+            tree = _parse(source)
+            if tree is not None and tree.body:
+                blocks.append(CodeBlock(source.strip("\n"), tree))
+                consumed = close + 3
+                break
+    return blocks
+
+
+def choose_target(blocks: list[CodeBlock]) -> tuple[CodeBlock | None, list[CodeBlock]]:
+    """The program to mutate (the largest block that is not the scorer's description) and the other
+    blocks that define some of the same functions (crossover partners)."""
+    programs = [block for block in blocks if not block.is_scorer] or blocks
+    if not programs:
+        return None, []
+    target = max(programs, key=lambda block: len(block.source))
+    names = target.function_names
+    partners = [
+        block
+        for block in programs
+        if block is not target
+        and block.source != target.source
+        and (not names or names & block.function_names)
+    ]
+    return target, partners
+
+
+def render(tree: ast.Module) -> str | None:
+    """Source for `tree` with backtick runs in literals escaped; None if it does not compile."""
+    try:
+        source = ast.unparse(tree)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None
+    escaped = source.replace("```", "\\x60\\x60\\x60")
+    for candidate in (escaped, source):
+        parsed = _parse(candidate)
+        if parsed is not None and ast.dump(parsed) == ast.dump(ast.parse(source)) and _compiles(candidate):
+            return candidate
+    return None
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<mutant>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True

@@ -1,0 +1,235 @@
+"""Any OpenAI-compatible chat-completions endpoint, through the official async SDK.
+
+Why our own retry loop instead of the SDK's: every attempt must be visible (a retried call still counts
+once against the budget, but its latency and failures are recorded), Retry-After must win over our
+backoff, and the concurrency limit must be released while a request waits to retry. The SDK's own
+retries are therefore disabled (`max_retries=0`).
+
+`n` choices: one request with `n` asks for all answers at once. Servers that ignore `n` return fewer
+choices; the backend then tops up with parallel single-answer requests and remembers that the server
+ignores `n` (later requests go parallel from the start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from selftaught.lm.backend import Completion, Request, estimate_tokens
+from selftaught.lm.errors import ModelAuthError, ModelError
+from selftaught.lm.loop import LoopThread
+from selftaught.lm.settings import ModelSettings
+from selftaught.lm.spec import ModelSpec
+
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+_AUTH_STATUS = frozenset({401, 403, 404})
+_MAX_RETRY_AFTER = 120.0
+
+
+@dataclass(frozen=True)
+class _Reply:
+    texts: list[str]
+    finish_reasons: list[str]
+    tokens_in: int
+    tokens_out: int
+
+
+class _Retryable(Exception):
+    """A transient failure of one attempt; carries the server's Retry-After (seconds) if any."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class OpenAIBackend:
+    """Chat completions with retries, a concurrency limit and `n` fallback, on a client-owned loop."""
+
+    def __init__(self, spec: ModelSpec, api_key: str, settings: ModelSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self._key = api_key
+        self._supports_n = settings.supports_n
+        self._rng = random.Random()
+        self._loop = LoopThread(name=f"selftaught-lm-{spec.model}")
+        self._client, self._limit = self._loop.run(self._open())
+        self.attempts = 0  # HTTP attempts made, retries included (for figures and tests)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIBackend({self.spec})"
+
+    async def _open(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        client = openai.AsyncOpenAI(
+            api_key=self._key,
+            base_url=self.spec.base_url,
+            timeout=self.settings.timeout,
+            max_retries=0,
+        )
+        return client, asyncio.Semaphore(self.settings.concurrency)
+
+    def complete_many(self, requests: list[Request]) -> list[Completion | BaseException]:
+        return self._loop.run(self._gather(requests))
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self._client.close())
+        finally:
+            self._loop.close()
+
+    async def _gather(self, requests: list[Request]) -> list[Completion | BaseException]:
+        results = await asyncio.gather(*(self._complete(r) for r in requests), return_exceptions=True)
+        return list(results)
+
+    async def _complete(self, request: Request) -> Completion:
+        started = time.perf_counter()
+        if request.n == 1 or self._supports_n is False:
+            replies = await self._parallel(request, request.n)
+        else:
+            first = await self._attempts(request, request.n)
+            replies = [first]
+            missing = request.n - len(first.texts)
+            if 0 < len(first.texts) < request.n:
+                self._supports_n = False
+                replies += await self._parallel(request, missing)
+            elif first.texts and self._supports_n is None:
+                self._supports_n = True
+        return _merge(replies, request.n, time.perf_counter() - started)
+
+    async def _parallel(self, request: Request, count: int) -> list[_Reply]:
+        return list(await asyncio.gather(*(self._attempts(request, 1) for _ in range(count))))
+
+    async def _attempts(self, request: Request, n: int) -> _Reply:
+        """One logical request with retries; raises ModelError when it fails for good."""
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                async with self._limit:
+                    self.attempts += 1
+                    return await self._once(request, n)
+            except _Retryable as exc:
+                if attempt == self.settings.max_retries:
+                    raise ModelError(
+                        f"{self.spec}: gave up after {attempt + 1} attempts: {exc}",
+                        status=exc.status,
+                        retryable=True,
+                    ) from None
+                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), _MAX_RETRY_AFTER)
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2**attempt)
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    async def _once(self, request: Request, n: int) -> _Reply:
+        try:
+            response: Any = await self._client.chat.completions.create(
+                model=self.spec.model,
+                messages=[
+                    {"role": "system", "content": request.system},
+                    {"role": "user", "content": request.message},
+                ],
+                n=n,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+            )
+        except openai.APITimeoutError:
+            raise _Retryable(f"request timed out after {self.settings.timeout:g} s") from None
+        except openai.APIConnectionError as exc:
+            raise _Retryable(f"connection error ({self._scrub(str(exc.__cause__ or exc))})") from None
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except ValueError as exc:  # a 200 whose JSON body is truncated or malformed
+            raise _Retryable(f"malformed reply ({type(exc).__name__})") from None
+        if not hasattr(response, "choices"):
+            raise _Retryable("reply is not a chat completion")
+        return self._parse(request, response)
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        status = exc.status_code
+        detail = self._scrub(_error_detail(exc))
+        if status in _RETRYABLE_STATUS or status >= 500:
+            return _Retryable(
+                f"HTTP {status}: {detail}", status=status, retry_after=_retry_after(exc.response)
+            )
+        message = f"{self.spec}: HTTP {status}: {detail}"
+        if status in _AUTH_STATUS:
+            hint = (
+                f"check the key in ${self.settings.api_key_env}"
+                if status != 404
+                else "check the model name and base URL"
+            )
+            return ModelAuthError(f"{message} ({hint})", status=status)
+        return ModelError(message, status=status)
+
+    def _parse(self, request: Request, response: Any) -> _Reply:
+        texts: list[str] = []
+        reasons: list[str] = []
+        for choice in response.choices or []:
+            message = getattr(choice, "message", None)
+            content = getattr(message, "content", None)
+            texts.append(content if isinstance(content, str) else "")
+            refused = getattr(message, "refusal", None)
+            reasons.append("refusal" if refused and not content else str(choice.finish_reason or "unknown"))
+        usage = getattr(response, "usage", None)
+        tokens_in = getattr(usage, "prompt_tokens", None) or estimate_tokens(request.system + request.message)
+        tokens_out = getattr(usage, "completion_tokens", None)
+        if tokens_out is None:
+            tokens_out = sum(estimate_tokens(text) for text in texts) if texts else 0
+        return _Reply(texts, reasons, int(tokens_in), int(tokens_out))
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _merge(replies: list[_Reply], n: int, latency_s: float) -> Completion:
+    """Concatenate replies into exactly n answers; missing ones (empty choices) become ''."""
+    texts = [text for reply in replies for text in reply.texts][:n]
+    reasons = [reason for reply in replies for reason in reply.finish_reasons][:n]
+    reasons += ["empty"] * (n - len(texts))
+    texts += [""] * (n - len(texts))
+    return Completion(
+        texts=tuple(texts),
+        tokens_in=sum(reply.tokens_in for reply in replies),
+        tokens_out=sum(reply.tokens_out for reply in replies),
+        finish_reasons=tuple(reasons),
+        latency_s=latency_s,
+    )
+
+
+def _error_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+    return str(exc.message)[:300]
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None

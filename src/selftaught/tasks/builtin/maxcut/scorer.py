@@ -1,0 +1,40 @@
+"""Hidden scorer of maxcut (weighted Max-Cut), run in the host only.
+
+Instance i comes from seed + i: n nodes with n uniform in 50..200, each pair joined with probability
+0.4 by an edge of integer weight 1..10; the program gets the symmetric float adjacency matrix.
+Score: the weight of the edges cut by the partition divided by the total edge weight, in [0, 1]
+(a random partition scores about 0.5). The original divided by 10 times the number of tests, which is
+not in [0, 1]. The partition must be exactly n values, each 0 or 1 (bools accepted).
+"""
+
+import numpy as np
+
+from selftaught.tasks import Instance, binary_vector
+
+MIN_NODES = 50
+MAX_NODES = 200
+P_EDGE = 0.4
+MAX_WEIGHT = 10
+
+
+def instances(split, seed, count):
+    return [_instance(seed + i) for i in range(count)]
+
+
+def _instance(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(MIN_NODES, MAX_NODES + 1))
+    edges = np.triu(rng.random((n, n)) < P_EDGE, k=1)
+    weights = rng.integers(1, MAX_WEIGHT + 1, size=(n, n))
+    upper = np.where(edges, weights, 0).astype(np.float64)
+    adjacency = upper + upper.T
+    return Instance(args=[adjacency], hidden=float(upper.sum()))
+
+
+def score(instance, output):
+    adjacency = instance.args[0]
+    total = instance.hidden
+    side = binary_vector(output, len(adjacency), "partition")
+    crossing = side[:, None] != side[None, :]
+    cut = adjacency[crossing].sum() / 2.0
+    return float(min(1.0, cut / total)) if total > 0 else 1.0

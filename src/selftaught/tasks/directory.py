@@ -1,0 +1,200 @@
+"""Load a task from its directory: `task.toml`, `seed.py`, `utility.py`, `scorer.py`.
+
+One loader for the six built-in tasks and for users' own problems, so both are the same kind of object
+and the format is exercised by every test of the built-ins. Every problem in a directory is reported as
+one precise line (`UsageError`, exit code 2) naming the file and the key or function at fault.
+
+Trust: `scorer.py` is imported and run in the host process. It is the task author's own trusted code
+(like a test suite), never generated code; `seed.py` and `utility.py` are only read as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import re
+import sys
+import tomllib
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from selftaught.errors import UsageError
+from selftaught.tasks.model import SPLITS, Scorer, Task
+from selftaught.tasks.program import validate_program
+
+TASK_FILES = ("task.toml", "seed.py", "utility.py", "scorer.py")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_INSTANCES = 100_000
+MAX_TIMEOUT = 600.0
+
+_REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "description": str,
+    "entry_point": str,
+    "signature": str,
+    "instance_timeout": (int, float),
+    "failure_value": (int, float),
+    "instances": dict,
+}
+
+
+def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
+    """A `Task` from a task directory; `UsageError` with one precise line for any problem in it."""
+    if not path.exists():
+        raise UsageError(f"task directory {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"task path {str(path)!r} is not a directory")
+    for filename in TASK_FILES:
+        if not (path / filename).is_file():
+            raise UsageError(f"task directory {str(path)!r} has no {filename}")
+    config = _read_config(path / "task.toml")
+    seed = _read_text(path / "seed.py")
+    problem = validate_program(seed, config["entry_point"])
+    if problem is not None:
+        raise UsageError(f"{path / 'seed.py'}: {problem}")
+    utility = _read_text(path / "utility.py")
+    if not utility.strip():
+        raise UsageError(f"{path / 'utility.py'} is empty: it is the scoring text the LM is shown")
+    scorer = _load_scorer(path / "scorer.py", config["name"])
+    return Task(
+        name=config["name"],
+        description=config["description"],
+        entry_point=config["entry_point"],
+        signature=config["signature"],
+        instance_timeout=float(config["instance_timeout"]),
+        n_instances=config["instances"],
+        failure_value=float(config["failure_value"]),
+        seed_algorithm=seed,
+        utility_source=utility,
+        scorer=scorer,
+        directory=path,
+        builtin=builtin,
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """Parse and check task.toml: all keys present, right types, sane ranges, nothing unknown."""
+    try:
+        data = tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    for key, expected in _REQUIRED_KEYS.items():
+        if key not in data:
+            raise UsageError(f"{path}: missing key {key!r}")
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            wanted = "number" if expected == (int, float) else "table" if expected is dict else "string"
+            raise UsageError(f"{path}: {key!r} must be a {wanted}, got {type(value).__name__}")
+    unknown = sorted(set(data) - set(_REQUIRED_KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown key {unknown[0]!r} (allowed: {', '.join(_REQUIRED_KEYS)})")
+    if not NAME_PATTERN.match(data["name"]):
+        raise UsageError(f"{path}: 'name' must match [a-z][a-z0-9_]* (up to 64 characters)")
+    for key in ("description", "signature"):
+        if not data[key].strip():
+            raise UsageError(f"{path}: {key!r} must not be empty")
+    if "\n" in data["description"].strip():
+        raise UsageError(f"{path}: 'description' must be one line")
+    if not data["entry_point"].isidentifier():
+        raise UsageError(f"{path}: 'entry_point' must be a Python identifier, got {data['entry_point']!r}")
+    if not 0 < data["instance_timeout"] <= MAX_TIMEOUT:
+        raise UsageError(f"{path}: 'instance_timeout' must be in (0, {MAX_TIMEOUT:g}] seconds")
+    if not 0 <= data["failure_value"] <= 1:
+        raise UsageError(f"{path}: 'failure_value' must be in [0, 1]")
+    data["description"] = data["description"].strip()
+    data["instances"] = _check_counts(path, data["instances"])
+    return data
+
+
+def _check_counts(path: Path, table: dict[str, Any]) -> dict[str, int]:
+    for split in SPLITS:
+        if split not in table:
+            raise UsageError(f"{path}: missing key 'instances.{split}'")
+        count = table[split]
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise UsageError(f"{path}: 'instances.{split}' must be an integer, got {type(count).__name__}")
+        if not 1 <= count <= MAX_INSTANCES:
+            raise UsageError(f"{path}: 'instances.{split}' must be in 1..{MAX_INSTANCES}")
+    unknown = sorted(set(table) - set(SPLITS))
+    if unknown:
+        raise UsageError(f"{path}: unknown key 'instances.{unknown[0]}' (allowed: val, test)")
+    return {split: table[split] for split in SPLITS}
+
+
+def _load_scorer(path: Path, task_name: str) -> Scorer:
+    """Import scorer.py in the host (trusted task code) and check its two functions."""
+    module = _import_file(path, task_name)
+    functions = {}
+    for name in ("instances", "score"):
+        function = getattr(module, name, None)
+        if function is None:
+            raise UsageError(f"{path}: missing function {name}()")
+        if not callable(function):
+            raise UsageError(f"{path}: {name} must be a function, got {type(function).__name__}")
+        functions[name] = function
+    instance_params = _positional_count(functions["instances"])
+    if instance_params is not None and instance_params not in (2, 3):
+        raise UsageError(f"{path}: instances() must take (split, seed) or (split, seed, count)")
+    score_params = _positional_count(functions["score"])
+    if score_params is not None and score_params != 2:
+        raise UsageError(f"{path}: score() must take (instance, output)")
+    return Scorer(
+        instances=functions["instances"],
+        score=functions["score"],
+        wants_count=instance_params == 3,
+    )
+
+
+def _positional_count(function: Any) -> int | None:
+    """How many positional parameters `function` takes; None when it takes *args or has no signature."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in positional)
+
+
+def _import_file(path: Path, task_name: str) -> ModuleType:
+    """Import a file under a private module name unique to its path and content (tasks never collide)."""
+    hasher = hashlib.sha256(str(path.resolve()).encode())
+    hasher.update(path.read_bytes())  # an edited scorer.py is imported afresh, never a stale copy
+    digest = hasher.hexdigest()[:12]
+    module_name = f"_selftaught_scorer_{task_name}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        line = _error_line(exc, path)
+        raise UsageError(f"{path}: failed to import{line}: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _error_line(exc: BaseException, path: Path) -> str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename) == path:
+            return f" (line {frame.lineno})"
+    return ""

@@ -1,0 +1,141 @@
+"""Score a program on a task: instances in the host, calls in the sandbox, judging in the host.
+
+This is the downstream `utility` of the paper made safe: the program only ever sees instance `args`,
+runs in a sandboxed child through an `Executor`, and is timed by the trusted side; its outputs are
+validated strictly by the task's hidden scorer. A broken program never raises here: it scores the
+failure value and the reason is recorded (a STOP run keeps going), while `selftaught eval` checks the
+program first and refuses bad input with exit code 2.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from selftaught.errors import UsageError
+from selftaught.executors.base import Executor
+from selftaught.sandbox.job import InstanceResult, Job
+from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
+from selftaught.tasks.program import validate_program
+
+TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
+TEST_SEED_MAX = 2**31 - 1 - 100_000
+
+
+def draw_test_seed() -> int:
+    """A fresh secret seed for the test split (the caller stores it host-side to reuse it)."""
+    return TEST_SEED_MIN + secrets.randbelow(TEST_SEED_MAX - TEST_SEED_MIN)
+
+
+def resolve_seed(split: str, seed: int | None) -> int:
+    """The seed an evaluation uses: given, else the paper's for val, else a fresh secret for test."""
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}: use 'val' or 'test'")
+    if seed is not None:
+        return int(seed)
+    return VAL_SEED_BASE if split == "val" else draw_test_seed()
+
+
+@dataclass
+class InstanceScore:
+    """How one instance went: its score, the trusted-side call time, and why it failed (if it did)."""
+
+    index: int
+    score: float
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Evaluation:
+    """The result of one evaluation; `utility` is the mean instance score, in [0, 1]."""
+
+    task: str
+    split: str
+    seed: int
+    utility: float
+    instances: int
+    failures: int
+    per_instance: list[InstanceScore] = field(default_factory=list)
+    setup_error: str | None = None
+    wall_seconds: float = 0.0
+
+    def to_dict(self, *, verbose: bool = False, include_seed: bool = True) -> dict[str, Any]:
+        """The JSON of DESIGN.md (`task`, `split`, `utility`, `instances`, `failures`), plus detail.
+
+        Pass `include_seed=False` whenever the result may reach generated code or an LM: a test seed
+        is secret for the duration of a run.
+        """
+        data: dict[str, Any] = {
+            "task": self.task,
+            "split": self.split,
+            "utility": self.utility,
+            "instances": self.instances,
+            "failures": self.failures,
+            "setup_error": self.setup_error,
+            "wall_seconds": round(self.wall_seconds, 4),
+        }
+        if include_seed:
+            data["seed"] = self.seed
+        if verbose:
+            data["per_instance"] = [asdict(item) for item in self.per_instance]
+        return data
+
+
+def evaluate(
+    task: Task,
+    source: str,
+    *,
+    split: str = "val",
+    seed: int | None = None,
+    executor: Executor,
+) -> Evaluation:
+    """Run `source` on every instance of `split` in the sandbox and score it (see module docstring)."""
+    started = time.perf_counter()
+    seed = resolve_seed(split, seed)
+    instances = task.instances(split, seed)
+    problem = validate_program(source, task.entry_point)
+    if problem is None:
+        job = Job(
+            source=source,
+            entry=task.entry_point,
+            instances=[instance.args for instance in instances],
+            instance_timeout=task.instance_timeout,
+            label=f"eval {task.name} {split}",
+        )
+        result = executor.run(job)
+        problem = result.setup_error
+        outcomes = list(result.instances)
+    if problem is not None:
+        scores = [
+            InstanceScore(i, task.failure_value, 0.0, f"setup: {problem}") for i in range(len(instances))
+        ]
+    else:
+        scores = [_judge(task, i, instance, outcomes) for i, instance in enumerate(instances)]
+    utility = sum(item.score for item in scores) / len(scores)
+    return Evaluation(
+        task=task.name,
+        split=split,
+        seed=seed,
+        utility=utility,
+        instances=len(scores),
+        failures=sum(1 for item in scores if item.error is not None),
+        per_instance=scores,
+        setup_error=problem,
+        wall_seconds=time.perf_counter() - started,
+    )
+
+
+def _judge(task: Task, index: int, instance: Any, outcomes: list[InstanceResult]) -> InstanceScore:
+    """Score one call; the trusted-side time is checked again, whatever the sandbox reported."""
+    if index >= len(outcomes):
+        return InstanceScore(index, task.failure_value, 0.0, "no result (the sandbox stopped early)")
+    outcome = outcomes[index]
+    if outcome.error is not None:
+        return InstanceScore(index, task.failure_value, outcome.seconds, outcome.error)
+    if outcome.seconds > task.instance_timeout:
+        return InstanceScore(index, task.failure_value, outcome.seconds, "timeout")
+    score, reason = task.judge(instance, outcome.output)
+    return InstanceScore(index, score, outcome.seconds, reason)

@@ -1,0 +1,177 @@
+"""A downstream task: what the LM sees (signature, utility text, seed) and what only the host holds.
+
+Built-in tasks and user task directories are both plain `Task` objects; the only difference is where
+their files live. The hidden half of a task is its scorer: instance generation (with labels, optima)
+and `score`. Instances are generated in the host, cached per (split, seed), and only their `args`
+ever cross into the sandbox; `hidden` stays here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from selftaught.errors import UsageError
+from selftaught.tasks.validation import InvalidOutput
+
+VAL_SEED_BASE = 4321
+"""Validation instance i comes from seed VAL_SEED_BASE + i, as in the paper (reproducible numbers)."""
+
+SPLITS = ("val", "test")
+
+_CACHE_ENTRIES = 8  # (split, seed) instance sets kept per task; test seeds are fresh per run
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One problem instance: `args` go to the program, `hidden` (labels, optima) never leaves the host."""
+
+    args: list[Any]
+    hidden: Any = None
+
+
+InstancesFn = Callable[..., Sequence[Any]]
+ScoreFn = Callable[[Instance, Any], Any]
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The hidden functions of a task, as loaded from its `scorer.py`."""
+
+    instances: InstancesFn
+    score: ScoreFn
+    wants_count: bool  # `instances` takes a third parameter `count` (the split's size from task.toml)
+
+
+class Task:
+    """A downstream task; see the module docstring. Thread-safe: STOP evaluates from many threads."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        entry_point: str,
+        signature: str,
+        instance_timeout: float,
+        n_instances: dict[str, int],
+        failure_value: float,
+        seed_algorithm: str,
+        utility_source: str,
+        scorer: Scorer,
+        directory: Path | None = None,
+        builtin: bool = False,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.entry_point = entry_point
+        self.signature = signature
+        self.instance_timeout = instance_timeout
+        self.n_instances = dict(n_instances)
+        self.failure_value = failure_value
+        self.seed_algorithm = seed_algorithm
+        self.utility_source = utility_source
+        self.directory = directory
+        self.builtin = builtin
+        self._scorer = scorer
+        self._cache: OrderedDict[tuple[str, int], list[Instance]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r})"
+
+    def utility_text(self, budget: int | None = None) -> str:
+        """The `utility.str` shown to the LM: our readable description of the hidden scoring.
+
+        With a budget, a first line states it, because the paper's utility object refuses (returns 0)
+        once its budget is spent and the LM should be able to plan for that.
+        """
+        text = self.utility_source.rstrip("\n") + "\n"
+        if budget is None:
+            return text
+        header = f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n"
+        return header + text
+
+    def instances(self, split: str, seed: int) -> list[Instance]:
+        """The instances of `split` generated from `seed` (instance i from seed + i), cached."""
+        if split not in SPLITS:
+            raise UsageError(f"unknown split {split!r}: use 'val' or 'test'")
+        key = (split, int(seed))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        generated = self._generate(split, int(seed))
+        with self._lock:
+            self._cache[key] = generated
+            while len(self._cache) > _CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return generated
+
+    def _generate(self, split: str, seed: int) -> list[Instance]:
+        count = self.n_instances[split]
+        where = f"task {self.name!r}: scorer.py instances({split!r}, {seed})"
+        try:
+            if self._scorer.wants_count:
+                raw = self._scorer.instances(split, seed, count)
+            else:
+                raw = self._scorer.instances(split, seed)
+            items = list(raw)
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise UsageError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+        if len(items) != count:
+            raise UsageError(f"{where} returned {len(items)} instances; task.toml says {split} = {count}")
+        return [_as_instance(item, where, i) for i, item in enumerate(items)]
+
+    def judge(self, instance: Instance, output: Any) -> tuple[float, str | None]:
+        """Score one output and say why it failed, if it did: (score in [0, 1], reason or None).
+
+        Malformed outputs (`InvalidOutput`, or a scorer that returns None) and a scorer that raises on
+        an odd output both give the failure value: an untrusted output must never crash the host or
+        score more than a failure. A scorer that returns something other than a number in [0, 1] is a
+        bug in the task, reported as a `UsageError`.
+        """
+        try:
+            raw = self._scorer.score(instance, output)
+        except InvalidOutput as exc:
+            return self.failure_value, f"invalid output: {exc}"
+        except Exception as exc:
+            return self.failure_value, f"invalid output (scorer raised {type(exc).__name__}: {exc})"
+        if raw is None:
+            return self.failure_value, "invalid output"
+        return self._checked_score(raw), None
+
+    def score(self, instance: Instance, output: Any) -> float:
+        """The score of one output in [0, 1]; the failure value if the output is invalid."""
+        return self.judge(instance, output)[0]
+
+    def _checked_score(self, raw: Any) -> float:
+        if isinstance(raw, bool | np.bool_) or not isinstance(raw, int | float | np.integer | np.floating):
+            raise UsageError(f"task {self.name!r}: scorer.py score() returned {type(raw).__name__}, not a float")
+        value = float(raw)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise UsageError(f"task {self.name!r}: scorer.py score() returned {value}; scores must be in [0, 1]")
+        return value
+
+
+def _as_instance(item: Any, where: str, index: int) -> Instance:
+    """Accept an `Instance` or a plain `(args, hidden)` pair from a scorer; refuse anything else."""
+    if isinstance(item, Instance):
+        args, hidden = item.args, item.hidden
+    elif isinstance(item, tuple | list) and len(item) == 2:
+        args, hidden = item
+    else:
+        raise UsageError(f"{where}: instance {index} must be an Instance or an (args, hidden) pair")
+    if not isinstance(args, list | tuple):
+        raise UsageError(f"{where}: instance {index} args must be a list of arguments, got {type(args).__name__}")
+    return Instance(args=list(args), hidden=hidden)

@@ -1,0 +1,91 @@
+"""Static checks of a program's source, done in the host without ever executing it.
+
+`selftaught eval` must turn bad input (empty file, syntax error, wrong entry-point name, non-UTF-8)
+into one line and exit code 2 before any sandbox starts; inside a STOP run the same check lets a broken
+candidate score the failure value without a sandbox round trip. Only `ast` is used: parsing is safe,
+running is not.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from selftaught.errors import UsageError
+
+MAX_PROGRAM_BYTES = 1_000_000
+
+
+def validate_program(source: str, entry_point: str) -> str | None:
+    """One line saying what is wrong with `source` as a program defining `entry_point`, or None."""
+    if not source.strip():
+        return "the program is empty"
+    if "\x00" in source:
+        return "the program contains NUL bytes"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        return f"syntax error{where}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:  # pathological nesting, odd bytes
+        return f"the program cannot be parsed: {type(exc).__name__}"
+    kinds = dict(_top_level_bindings(tree.body))
+    kind = kinds.get(entry_point)
+    if kind is None:
+        defined = sorted(name for name, k in kinds.items() if k == "def")
+        hint = f" (it defines: {', '.join(defined)})" if defined else ""
+        return f"the program does not define a top-level function {entry_point!r}{hint}"
+    if kind == "async def":
+        return f"{entry_point!r} must be a plain function, not 'async def'"
+    return None
+
+
+def _top_level_bindings(body: list[ast.stmt]) -> Iterator[tuple[str, str]]:
+    """Names bound at module level (also inside top-level if/try/with blocks), with how they are bound."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef):
+            yield node.name, "def"
+        elif isinstance(node, ast.AsyncFunctionDef):
+            yield node.name, "async def"
+        elif isinstance(node, ast.ClassDef):
+            yield node.name, "class"
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                yield from _assigned_names(target)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+            yield from _assigned_names(node.target)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                yield (alias.asname or alias.name.split(".")[0]), "import"
+        elif isinstance(node, ast.If | ast.For | ast.While | ast.With):
+            yield from _top_level_bindings(node.body)
+            yield from _top_level_bindings(getattr(node, "orelse", []))
+        elif isinstance(node, ast.Try | ast.TryStar):
+            for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                yield from _top_level_bindings(block)
+
+
+def _assigned_names(target: ast.expr) -> Iterator[tuple[str, str]]:
+    if isinstance(target, ast.Name):
+        yield target.id, "assign"
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            yield from _assigned_names(element)
+
+
+def read_program(path: Path) -> str:
+    """The text of a program file, or a one-line `UsageError` (missing, a directory, not UTF-8, huge)."""
+    if not path.exists():
+        raise UsageError(f"program file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise UsageError(f"program path {str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    if size > MAX_PROGRAM_BYTES:
+        raise UsageError(f"program file {str(path)!r} is {size} bytes; the limit is {MAX_PROGRAM_BYTES}")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"program file {str(path)!r} is not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read program file {str(path)!r}: {exc.strerror}") from None

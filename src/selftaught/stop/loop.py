@@ -177,7 +177,7 @@ class SelfImprovement:
         sha = self.store.put_program(source, "improver")
         usage = self.store.query(
             "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in), 0) AS tin, COALESCE(SUM(tokens_out), 0) AS tout, "
-            "COALESCE(SUM(cost_usd), 0) AS cost FROM lm_calls WHERE iteration = ?",
+            "COALESCE(SUM(cost_usd), 0) AS cost FROM lm_calls WHERE iteration = ? AND cached = 0",
             (t,),
         )[0]
         result = IterationResult(

@@ -63,7 +63,9 @@ class EvolveBlock:
             return candidate
         inner = split_evolve_block(candidate, where="candidate", strict=False)
         block = inner.block if inner.has_markers else candidate
-        return self.prefix + block.strip("\n") + "\n" + self.suffix
+        if not block.endswith("\n"):
+            block += "\n"
+        return self.prefix + block + self.suffix
 
 
 def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveBlock:

@@ -1,0 +1,135 @@
+"""Loading OpenEvolve-style directories: each malformed directory fails with its own one-line reason."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from selftaught.errors import UsageError
+from selftaught.tasks.openevolve import (
+    END_MARKER,
+    START_MARKER,
+    load_openevolve_task,
+    split_evolve_block,
+    utility_from_metrics,
+)
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "openevolve_minimize"
+EVALUATOR = "def evaluate(program_path):\n    return {'combined_score': 1.0}\n"
+PROGRAM = f"import math\n{START_MARKER}\ndef f(x):\n    return x\n{END_MARKER}\nprint(f(1))\n"
+
+
+def make_dir(
+    tmp_path: Path, program: str | None = PROGRAM, evaluator: str | None = EVALUATOR, **extra: str
+) -> str:
+    directory = tmp_path / "task"
+    directory.mkdir()
+    if program is not None:
+        (directory / "initial_program.py").write_text(program)
+    if evaluator is not None:
+        (directory / "evaluator.py").write_text(evaluator)
+    for name, text in extra.items():
+        (directory / name.replace("_txt", ".txt").replace("_yaml", ".yaml")).write_text(text)
+    return f"openevolve:{directory}"
+
+
+def test_the_example_loads_with_its_block_and_config() -> None:
+    task = load_openevolve_task(f"openevolve:{EXAMPLE}")
+    assert task.name == "openevolve:openevolve_minimize"
+    assert task.seed_algorithm.lstrip().startswith("def search_algorithm")
+    assert START_MARKER not in task.seed_algorithm and "def run_search" not in task.seed_algorithm
+    assert task.instance_timeout == 20.0 and task.thresholds == (0.3,)
+    assert {"initial_program.py", "evaluator.py", "config.yaml"} <= set(task.files)
+    text = task.utility_text(25)
+    assert "def evaluate_stage2" in text and "<your solution>" in text and "combined_score" in text
+    # The seed block spliced back is the original file.
+    assert task.program.splice(task.seed_algorithm) == (EXAMPLE / "initial_program.py").read_text()
+
+
+def test_splicing_keeps_the_fixed_code() -> None:
+    block = split_evolve_block(PROGRAM, where="x")
+    assert block.block == "def f(x):\n    return x\n"
+    spliced = block.splice("def f(x):\n    return 2 * x\n")
+    assert spliced.startswith(f"import math\n{START_MARKER}\n") and spliced.endswith(
+        f"{END_MARKER}\nprint(f(1))\n"
+    )
+    # An answer that rewrote the whole file only contributes its block: edits outside are dropped.
+    whole = f"import os\n{START_MARKER}\ndef f(x):\n    return 3 * x\n{END_MARKER}\nprint('hacked')\n"
+    assert (
+        block.splice(whole)
+        == f"import math\n{START_MARKER}\ndef f(x):\n    return 3 * x\n{END_MARKER}\nprint(f(1))\n"
+    )
+    # No markers: the whole file evolves.
+    plain = split_evolve_block("x = 1\n", where="x")
+    assert not plain.has_markers and plain.splice("y = 2\n") == "y = 2\n"
+
+
+def test_utility_rule() -> None:
+    assert utility_from_metrics({"combined_score": 0.3, "a": 1.0}) == 0.3
+    assert utility_from_metrics({"a": 1.0, "b": 0.0, "error": 5.0}) == 0.5
+    assert utility_from_metrics({}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"program": None}, "missing initial_program.py"),
+        ({"evaluator": None}, "missing evaluator.py"),
+        ({"program": f"{START_MARKER}\nx = 1\n"}, "not paired (need # EVOLVE-BLOCK-END)"),
+        ({"program": f"x = 1\n{END_MARKER}\n"}, "not paired (need # EVOLVE-BLOCK-START)"),
+        ({"program": f"{END_MARKER}\nx = 1\n{START_MARKER}\n"}, "START before END"),
+        (
+            {"program": f"{START_MARKER}\na = 1\n{END_MARKER}\n{START_MARKER}\nb = 1\n{END_MARKER}\n"},
+            "more than one EVOLVE-BLOCK",
+        ),
+        ({"program": f"x = 1\n{START_MARKER}\n\n{END_MARKER}\n"}, "no code to evolve"),
+        ({"program": "def f(:\n"}, "initial_program.py: syntax error at line 1"),
+        ({"evaluator": "def evaluate(:\n"}, "evaluator.py: syntax error at line 1"),
+        ({"evaluator": "def score(path):\n    return {}\n"}, "defines neither evaluate"),
+        ({"requirements_txt": "numpy\nno-such-package-xyz>=1\n"}, "needs 'no-such-package-xyz'"),
+        ({"config_yaml": "evaluator:\n  timeout: -1\n"}, "evaluator.timeout must be"),
+        ({"config_yaml": "evaluator:\n  cascade_thresholds: high\n"}, "cascade_thresholds must be"),
+        ({"config_yaml": "evaluator: [\n"}, "config.yaml is not valid YAML"),
+    ],
+)
+def test_malformed_directories_say_why(tmp_path: Path, kwargs: dict[str, str | None], reason: str) -> None:
+    spec = make_dir(tmp_path, **kwargs)
+    with pytest.raises(UsageError) as info:
+        load_openevolve_task(spec)
+    assert reason in str(info.value) and "\n" not in str(info.value)
+
+
+def test_paths_that_are_not_task_directories(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="needs a directory"):
+        load_openevolve_task("openevolve:")
+    with pytest.raises(UsageError, match="directory does not exist"):
+        load_openevolve_task(f"openevolve:{tmp_path / 'nope'}")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="not a directory"):
+        load_openevolve_task(f"openevolve:{tmp_path / 'file'}")
+
+
+def test_non_utf8_and_openevolve_requirement(tmp_path: Path) -> None:
+    spec = make_dir(tmp_path, requirements_txt="openevolve\nnumpy  # for arrays\n")
+    assert load_openevolve_task(spec).files["requirements.txt"]  # openevolve is provided by our stand-in
+    directory = Path(spec.removeprefix("openevolve:"))
+    (directory / "evaluator.py").write_bytes(b"\xff\xfe bad")
+    with pytest.raises(UsageError, match=r"evaluator\.py is not UTF-8"):
+        load_openevolve_task(spec)
+
+
+def test_example_copy_without_config_uses_defaults(tmp_path: Path) -> None:
+    target = tmp_path / "copy"
+    shutil.copytree(EXAMPLE, target)
+    (target / "config.yaml").unlink()
+    task = load_openevolve_task(str(target))
+    assert task.instance_timeout == 60.0 and task.thresholds == (0.5, 0.75, 0.9)
+
+
+def test_a_candidate_that_does_not_compile_is_refused_before_the_sandbox() -> None:
+    task = load_openevolve_task(f"openevolve:{EXAMPLE}")
+    assert task.check_program(task.seed_algorithm) is None
+    assert "syntax error" in (task.check_program("def search_algorithm(:\n") or "")
+    assert task.check_program("   \n") == "the program is empty"

@@ -18,7 +18,6 @@ from selftaught.errors import UsageError
 from selftaught.executors.base import Executor
 from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
-from selftaught.tasks.program import validate_program
 
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
 TEST_SEED_MAX = 2**31 - 1 - 100_000
@@ -92,11 +91,23 @@ def evaluate(
     seed: int | None = None,
     executor: Executor,
 ) -> Evaluation:
-    """Run `source` on every instance of `split` in the sandbox and score it (see module docstring)."""
+    """Score `source` on `task` (see module docstring); `seed` None means the split's default."""
+    return task.evaluate(source, split=split, seed=seed, executor=executor)
+
+
+def evaluate_instances(
+    task: Task,
+    source: str,
+    *,
+    split: str = "val",
+    seed: int | None = None,
+    executor: Executor,
+) -> Evaluation:
+    """Run `source` on every instance of `split` in the sandbox and judge each output in the host."""
     started = time.perf_counter()
     seed = resolve_seed(split, seed)
     instances = task.instances(split, seed)
-    problem = validate_program(source, task.entry_point)
+    problem = task.check_program(source)
     if problem is None:
         job = Job(
             source=source,

@@ -14,12 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from selftaught.errors import UsageError
 from selftaught.tasks.validation import InvalidOutput
+
+if TYPE_CHECKING:
+    from selftaught.executors.base import Executor
+    from selftaught.tasks.evaluation import Evaluation
 
 VAL_SEED_BASE = 4321
 """Validation instance i comes from seed VAL_SEED_BASE + i, as in the paper (reproducible numbers)."""
@@ -98,6 +102,24 @@ class Task:
             return text
         header = f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n"
         return header + text
+
+    def check_program(self, source: str) -> str | None:
+        """One line saying why `source` cannot be run on this task (static check, never executed)."""
+        from selftaught.tasks.program import validate_program
+
+        return validate_program(source, self.entry_point)
+
+    def evaluate(
+        self, source: str, *, split: str = "val", seed: int | None = None, executor: Executor
+    ) -> Evaluation:
+        """Score `source` on this task's instances in the sandbox (`selftaught.tasks.evaluate`).
+
+        A method so that task kinds scored differently (OpenEvolve directories run their own
+        evaluator in the sandbox) can override it; callers use the module-level `evaluate`.
+        """
+        from selftaught.tasks.evaluation import evaluate_instances
+
+        return evaluate_instances(self, source, split=split, seed=seed, executor=executor)
 
     def instances(self, split: str, seed: int) -> list[Instance]:
         """The instances of `split` generated from `seed` (instance i from seed + i), cached."""

@@ -47,9 +47,13 @@ def list_tasks() -> list[Task]:
 
 
 def load_task(spec: str) -> Task:
-    """A built-in task by name, or a task directory by path; anything else is a one-line UsageError."""
+    """A built-in task by name, a task directory by path, or `openevolve:PATH`; else a UsageError."""
     if spec in BUILTIN_NAMES:
         return builtin_task(spec)
+    if spec.startswith("openevolve:"):
+        from selftaught.tasks.openevolve import load_openevolve_task
+
+        return load_openevolve_task(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
         return load_task_directory(path)

@@ -115,9 +115,7 @@ class SelfImprovement:
         session.progress.stage("candidate", settings.utility_budget)
         utility = UtilityCapability(
             score=lambda source: self._score_candidate(candidates, source),
-            description=meta_utility_text(
-                self.scorer.task.name, self.scorer.task.utility_text(settings.utility_budget), settings
-            ),
+            description=meta_utility_text(self.scorer.task.name, self.scorer.task.description, settings),
             budget=settings.utility_budget,
             events=events,
         )

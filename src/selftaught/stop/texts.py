@@ -2,7 +2,9 @@
 
 Like the downstream `utility.str`, it is a readable explanation, not the code that runs: the real
 meta-utility is computed by the host (`selftaught.stop.meta_utility`). It states the budgets so the LM can
-plan within them, as the paper's text did.
+plan within them, as the paper's text did. It names the downstream task in one line rather than pasting
+its whole utility text: the improver being improved never needs the downstream scoring, and a second
+large code block in the prompt would compete with the improver for the model's attention.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from selftaught.config import Settings
 
 
-def meta_utility_text(task_name: str, task_utility_text: str, settings: Settings) -> str:
+def meta_utility_text(task_name: str, task_description: str, settings: Settings) -> str:
     """Describe the meta-utility for an improver that is improving an improver on `task_name`."""
     return f'''from algorithm import algorithm_str  # the seed algorithm of task {task_name!r}
 from task_utility import utility  # the downstream utility, shown below
@@ -39,6 +41,5 @@ def meta_utility(improve_str: str) -> float:
         improved_algorithm_str = improve_algorithm(algorithm_str, utility, language_model)
         expected_utility += utility(improved_algorithm_str) / n_tests
     return expected_utility
-
-# The downstream utility (task {task_name!r}):
-{task_utility_text}'''
+# Downstream task {task_name!r}: {task_description}
+# utility(algorithm_str) scores an algorithm in [0, 1] (higher is better) on held-out instances.'''

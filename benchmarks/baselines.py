@@ -1,0 +1,128 @@
+"""Baseline improvers vs the seed improver at equal budgets: meta-utility on the offline model.
+
+    .venv/bin/python benchmarks/baselines.py                        # the BENCHMARKS.md table
+    .venv/bin/python benchmarks/baselines.py --seeds 2 --tests 2    # a quick look
+    .venv/bin/python benchmarks/baselines.py --extra found=runs/<id>/improver_t3.py
+
+For every (task, improver, seed) it estimates the meta-utility (the mean downstream utility of what the
+improver returns from the task's seed algorithm, over `--tests` independent runs) with the paper's
+budgets (4 LM calls of 6 responses, utility budget 25). The seed varies the offline model; the
+validation instances are the paper's fixed ones and the test seed is fixed per seed, so the numbers
+are reproducible. Reported: mean over seeds and the standard error of that mean (seed-to-seed noise),
+for the validation and the test split. Writes a JSON file and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from selftaught.config import Settings
+from selftaught.executors import make_executor
+from selftaught.improvers import BUILTIN_IMPROVERS, load_improver
+from selftaught.stop.api import open_session
+from selftaught.stop.meta_utility import MetaUtility
+from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+from selftaught.tasks import VAL_SEED_BASE, load_task
+
+DEFAULT_TASKS = ("parity_noise", "parity_noiseless", "str_grid_dist")
+TEST_SEED_BASE = 90_000
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser.add_argument("--improvers", nargs="+", default=list(BUILTIN_IMPROVERS))
+    parser.add_argument(
+        "--extra", nargs="*", default=[], metavar="LABEL=FILE", help="more improvers, e.g. one a run found"
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--tests", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/baselines.json"))
+    args = parser.parse_args(argv)
+
+    improvers = [(name, name) for name in args.improvers]
+    for item in args.extra:
+        label, _, path = item.partition("=")
+        improvers.append((label, path))
+    base = Settings(model="offline", tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
+    sources = [(label, load_improver(spec)) for label, spec in improvers]
+    executor = make_executor(base)
+    results: dict[tuple[str, str], dict[str, list[float]]] = {}
+    started = time.time()
+    try:
+        for task_name in args.tasks:
+            task = load_task(task_name)
+            for seed in range(args.seeds):
+                settings = base.model_copy(
+                    update={"task": task_name, "seed": seed, "test_seed": TEST_SEED_BASE + seed}
+                )
+                with open_session(settings, executor=executor) as session:
+                    # One scorer per (task, seed): programs several improvers return are scored once.
+                    seeds = SplitSeeds(VAL_SEED_BASE, TEST_SEED_BASE + seed)
+                    scorer = DownstreamScorer(task, session.executor, seeds, None)
+                    for label, source in sources:
+                        result = MetaUtility(session, scorer, f"benchmark {label}").evaluate(source)
+                        cell = results.setdefault((task_name, label), {"val": [], "test": []})
+                        cell["val"].append(result.meta_utility)
+                        cell["test"].append(result.meta_utility_test)
+                        print(
+                            f"{task_name:18s} {label:10s} seed {seed}: val {result.meta_utility:.4f} "
+                            f"test {result.meta_utility_test:.4f} ({time.time() - started:.0f}s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+    finally:
+        executor.close()
+    rows = [{"task": task, "improver": label, **cell} for (task, label), cell in results.items()]
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "command": " ".join(
+                    ["benchmarks/baselines.py", *(argv if argv is not None else sys.argv[1:])]
+                ),
+                "model": "offline",
+                "seeds": args.seeds,
+                "tests": args.tests,
+                "budgets": {"lm_calls": 4, "responses_per_call": 6, "utility_budget": 25},
+                "seconds": round(time.time() - started, 1),
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
+    print(table(rows, args.tasks, [label for label, _ in improvers]))
+    return 0
+
+
+def table(rows: list[dict], tasks: list[str], labels: list[str]) -> str:
+    """Markdown: one row per improver, one column per task, `val mean ± SE (test mean ± SE)`."""
+    cells = {(row["task"], row["improver"]): row for row in rows}
+    lines = ["| improver | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for label in labels:
+        parts = []
+        for task in tasks:
+            row = cells[(task, label)]
+            (v, v_se), (t, t_se) = mean_se(row["val"]), mean_se(row["test"])
+            parts.append(f"{v:.3f} ± {v_se:.3f} ({t:.3f} ± {t_se:.3f})")
+        lines.append(f"| {label} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Cheap large inputs: big numpy arrays are written once to a shared tmpfs file, not re-encoded per job.
+
+A task evaluates hundreds of programs on the same instances, so an array of, say, 200x200 weights is
+written once (content-addressed) into a directory the sandbox sees read-only; the child maps it
+copy-on-write. Arrays the caller has frozen (`arr.setflags(write=False)`) skip even the hashing: they are
+remembered by identity for as long as they live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from selftaught.sandbox.inside.wire import TAG
+
+SHARE_THRESHOLD = 32 << 10  # bytes: below this, inline base64 is cheaper than a file
+SHARE_BUDGET = 2 << 30  # bytes of shared files before falling back to inline encoding
+
+
+class SharedInputs:
+    """The host side of the shared-inputs directory (`hook` is a `wire.ArrayHook`)."""
+
+    def __init__(self) -> None:
+        base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        self.directory = tempfile.mkdtemp(prefix="selftaught-inputs-", dir=base)
+        os.chmod(self.directory, 0o755)
+        self._lock = threading.Lock()
+        self._by_id: dict[int, str] = {}
+        self._names: set[str] = set()
+        self._bytes = 0
+
+    def hook(self, arr: np.ndarray) -> dict[str, Any] | None:
+        """Reference to a shared copy of `arr`, or None to encode it inline."""
+        if arr.nbytes < SHARE_THRESHOLD:
+            return None
+        frozen = not arr.flags.writeable and arr.base is None
+        name = self._by_id.get(id(arr)) if frozen else None
+        if name is None:
+            data = np.ascontiguousarray(arr)
+            name = hashlib.blake2b(memoryview(data).cast("B"), digest_size=20).hexdigest() + f"-{arr.dtype.str}.bin"
+            if not self._store(name, data):
+                return None
+            if frozen:
+                self._remember(arr, name)
+        return {TAG: "nd", "dtype": arr.dtype.str, "shape": list(arr.shape), "file": name}
+
+    def _remember(self, arr: np.ndarray, name: str) -> None:
+        key = id(arr)
+        with self._lock:
+            self._by_id[key] = name
+        weakref.finalize(arr, self._by_id.pop, key, None)
+
+    def _store(self, name: str, data: np.ndarray) -> bool:
+        with self._lock:
+            if name in self._names:
+                return True
+            if self._bytes + data.nbytes > SHARE_BUDGET:
+                return False
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(memoryview(data).cast("B"))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, os.path.join(self.directory, name))
+            self._names.add(name)
+            self._bytes += data.nbytes
+            return True
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,105 @@
+"""Turn a freshly forked zygote child into a confined process, before any generated code runs.
+
+Order matters: descriptors and session first (nothing inherited leaks), then rlimits while we may still
+lower hard limits, then the uid drop (which also clears capabilities and the parent-death signal, so that
+is set afterwards), then no_new_privs, Landlock and seccomp (the last layer; it also forbids undoing the
+others). Each step either succeeds or, in strong mode, aborts the child: generated code never runs with
+a layer silently missing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+from dataclasses import dataclass, field
+
+import landlock
+import seccomp
+
+PR_SET_PDEATHSIG = 1
+OUTPUT_FD_LIMIT = 128
+
+
+@dataclass
+class Limits:
+    """Per-child resource limits (soft = hard, so the program cannot raise them back)."""
+
+    cpu_seconds: int
+    address_space: int  # bytes; 0 = unlimited
+    file_size: int = 256 << 20
+    open_files: int = OUTPUT_FD_LIMIT
+    processes: int = 64  # threads count against this, per uid
+
+
+@dataclass
+class Layers:
+    """Which layers a child must apply; `strict` makes any failure fatal (strong mode)."""
+
+    uid: int | None
+    landlock_abi: int
+    seccomp_filter: bytes | None
+    read_only: list[str] = field(default_factory=list)
+    strict: bool = True
+
+
+class ConfineError(Exception):
+    """A required layer could not be applied; the child must not run the program."""
+
+
+def _set_limits(limits: Limits) -> None:
+    pairs = [
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_CPU, max(1, limits.cpu_seconds)),
+        (resource.RLIMIT_FSIZE, limits.file_size),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_NPROC, limits.processes),
+    ]
+    if limits.address_space:
+        pairs.append((resource.RLIMIT_AS, limits.address_space))
+    for which, value in pairs:
+        resource.setrlimit(which, (value, value))
+
+
+def confine(keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: str, limits: Limits, layers: Layers) -> None:
+    """Apply every layer to the calling (just forked, single-threaded) process.
+
+    `keep_fds` (the control pipe ends) are moved to 3 and 4; stdin becomes /dev/null; stdout/stderr the
+    capture pipes; every other descriptor is closed.
+    """
+    os.setsid()
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    rfd, wfd = keep_fds
+    # Move the pipes above 10 first so that dup2 onto 0..4 never clobbers one not yet moved.
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (devnull, stdout_fd, stderr_fd, rfd, wfd)]
+    for target, fd in enumerate(moved):
+        os.dup2(fd, target, inheritable=False)
+    os.closerange(5, 1 << 20)
+    os.chdir(scratch)
+    os.environ.clear()
+    os.umask(0o077)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _set_limits(limits)
+    if layers.uid is not None:
+        os.setgroups([])
+        os.setresgid(layers.uid, layers.uid, layers.uid)
+        os.setresuid(layers.uid, layers.uid, layers.uid)
+        if os.getuid() != layers.uid or os.geteuid() != layers.uid:
+            raise ConfineError("uid drop did not take effect")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    seccomp.set_no_new_privs()
+    if layers.landlock_abi:
+        try:
+            landlock.restrict(layers.read_only, [scratch], layers.landlock_abi)
+        except OSError as exc:
+            if layers.strict:
+                raise ConfineError(f"landlock: {exc}") from None
+    if layers.seccomp_filter is not None:
+        try:
+            seccomp.load(layers.seccomp_filter)
+        except OSError as exc:
+            if layers.strict:
+                raise ConfineError(f"seccomp: {exc}") from None

@@ -1,0 +1,464 @@
+"""The zygote: a pre-started, trusted process (inside bubblewrap) that forks one confined child per job.
+
+It imports numpy and common modules once, builds the seccomp filter once, and then multiplexes many jobs
+at the same time with a single poll loop over its host pipe and every child's pipes (messages carry a job
+id). That is essential: improver jobs wait minutes on remote calls and trigger nested jobs that must not
+wait for a free worker. The zygote never runs generated code itself. It feeds instances one at a time,
+measures each from sending the input to receiving the output, kills a child's process group on timeout
+and continues the remaining instances in a fresh child. Inputs and outputs are forwarded as raw frames,
+never decoded here.
+
+Run as: python -I -S -c "import sys; sys.path[:0] = [INSIDE, SITE]; import zygote; zygote.main()" CONFIG
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import gc
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import child as child_side
+import confine
+import landlock
+import seccomp
+import wire
+
+PRELOAD = ["numpy", "collections", "itertools", "functools", "heapq", "bisect", "math", "random", "re", "json", "copy", "typing", "dataclasses", "statistics", "string", "time", "threading", "queue", "concurrent.futures", "fractions", "decimal", "operator", "helpers"]
+READ_CHUNK = 1 << 20
+HOST_CAP = 1 << 30
+MAX_EVENTS_PER_JOB = 100
+UIDS_PER_ZYGOTE = 1000
+
+
+@dataclass
+class Child:
+    """One forked, confined process and the zygote's ends of its pipes."""
+
+    pid: int
+    ctrl_w: int
+    ctrl_r: int
+    out_r: int | None
+    err_r: int | None
+    slot: int
+    scratch: str
+    reader: wire.FrameReader
+    pending: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class JobState:
+    """A job the zygote is running: its instance frames and where it is."""
+
+    id: int
+    header: dict[str, Any]
+    bodies: list[bytes]
+    next_i: int = 0
+    phase: str = "setup"
+    deadline: float = 0.0
+    started: float = 0.0
+    child: Child | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    events: int = 0
+    spawned: int = 0
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        hint = {"SIGKILL": " (CPU-time limit or killed)", "SIGXFSZ": " (file-size limit)", "SIGSYS": " (forbidden syscall)"}
+        return f"killed by {name}{hint.get(name, '')}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 512 << 20
+
+
+class Zygote:
+    """The poll loop and the job table."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.cap = int(config["child_cap"])
+        self.output_cap = int(config["output_cap"])
+        self.scratch_root = config["scratch_root"]
+        self.jobs: dict[int, JobState] = {}
+        self.fds: dict[int, tuple[JobState, str]] = {}
+        self.poll = select.poll()
+        self.host_reader = wire.FrameReader(HOST_CAP)
+        self.free_slots = list(range(UIDS_PER_ZYGOTE - 1, -1, -1))
+        self.filter = seccomp.build_filter() if config["seccomp"] and seccomp.supported() else None
+        abi = landlock.abi_version() if config["landlock"] else 0
+        uid_base = config.get("uid_base")
+        self.uid_base = int(uid_base) + int(config["index"]) * UIDS_PER_ZYGOTE if uid_base is not None else None
+        self.layers = confine.Layers(
+            uid=None, landlock_abi=abi, seccomp_filter=self.filter, read_only=list(config["read_only"]),
+            strict=bool(config["strict"]),
+        )
+        self.baseline = _vm_size() + (96 << 20)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def send_host(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+        wire.write_all(1, wire.pack_message(header, bodies))
+
+    def _watch(self, fd: int, job: JobState, role: str, mask: int = select.POLLIN) -> None:
+        os.set_blocking(fd, False)
+        self.fds[fd] = (job, role)
+        self.poll.register(fd, mask)
+
+    def _unwatch(self, fd: int | None) -> None:
+        if fd is None:
+            return
+        if self.fds.pop(fd, None) is not None:
+            self.poll.unregister(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    # ---------------------------------------------------------------- children
+
+    def spawn(self, job: JobState) -> None:
+        """Fork a fresh confined child for `job` (the source is defined again in it)."""
+        slot = self.free_slots.pop()
+        job.spawned += 1
+        scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
+        os.mkdir(scratch, 0o700)
+        uid = self.uid_base + slot if self.uid_base is not None else None
+        if uid is not None:
+            os.chown(scratch, uid, uid)
+        p2c, c2p, out, err = os.pipe(), os.pipe(), os.pipe(), os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the zygote loop
+            self._become_child(job, uid, scratch, p2c[0], c2p[1], out[1], err[1])
+        for fd in (p2c[0], c2p[1], out[1], err[1]):
+            os.close(fd)
+        job.child = Child(pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap))
+        self._watch(c2p[0], job, "ctrl")
+        self._watch(out[0], job, "stdout")
+        self._watch(err[0], job, "stderr")
+        self._watch(p2c[1], job, "input", 0)
+        job.phase = "setup"
+        job.deadline = time.monotonic() + float(job.header["setup_timeout"])
+
+    def _become_child(self, job: JobState, uid: int | None, scratch: str, rfd: int, wfd: int, out: int, err: int) -> None:
+        code = 70
+        try:
+            header = job.header
+            self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)  # drop other jobs' data
+            memory = int(header["memory_mb"]) << 20
+            limits = confine.Limits(cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory)
+            layers = confine.Layers(
+                uid=uid, landlock_abi=self.layers.landlock_abi, seccomp_filter=self.filter,
+                read_only=self.layers.read_only, strict=self.layers.strict,
+            )
+            try:
+                confine.confine((rfd, wfd), out, err, scratch, limits, layers)
+            except Exception as exc:
+                msg = f"sandbox layer failed: {type(exc).__name__}: {exc}"
+                wire.write_all(child_side.CTRL_OUT, wire.pack_message({"t": "setup_error", "msg": msg}))
+                return
+            child_side.serve(
+                header["source"], header["entry"], header.get("proxies", []), self.config.get("shared_dir"),
+                scratch, self.layers.read_only, self.cap,
+            )
+        except BaseException:
+            code = 71
+        finally:
+            os._exit(code)
+
+    def reap(self, job: JobState) -> str:
+        """Kill the job's child (its whole process group), collect its output, wipe its scratch."""
+        kid = job.child
+        if kid is None:
+            return ""
+        job.child = None
+        with contextlib.suppress(OSError):
+            os.killpg(kid.pid, signal.SIGKILL)
+        _, status = os.waitpid(kid.pid, 0)
+        for fd, role in ((kid.out_r, "stdout"), (kid.err_r, "stderr")):
+            if fd is not None and fd in self.fds:
+                self._drain(job, fd, role)
+        for fd in (kid.ctrl_r, kid.ctrl_w, kid.out_r, kid.err_r):
+            self._unwatch(fd)
+        shutil.rmtree(kid.scratch, ignore_errors=True)
+        self.free_slots.append(kid.slot)
+        return _describe_status(status)
+
+    def _drain(self, job: JobState, fd: int, role: str) -> bool:
+        """Read what the child wrote to stdout/stderr, keeping at most `output_cap` bytes. False at EOF."""
+        buf = job.stdout if role == "stdout" else job.stderr
+        while True:
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            room = self.output_cap - len(buf)
+            if room > 0:
+                buf += data[:room]
+
+    def feed_child(self, job: JobState, data: bytes) -> None:
+        kid = job.child
+        if kid is None:
+            return
+        kid.pending += data
+        self._flush_child(kid)
+
+    def _flush_child(self, kid: Child) -> None:
+        try:
+            while kid.pending:
+                written = os.write(kid.ctrl_w, kid.pending)
+                del kid.pending[:written]
+        except BlockingIOError:
+            pass
+        except OSError:
+            kid.pending.clear()  # the child is gone; its ctrl pipe will report EOF
+        if kid.ctrl_w in self.fds:
+            self.poll.modify(kid.ctrl_w, select.POLLOUT if kid.pending else 0)
+
+    # ---------------------------------------------------------------- job flow
+
+    def start_job(self, header: dict[str, Any], bodies: list[bytes]) -> None:
+        job = JobState(int(header["id"]), header, bodies)
+        self.jobs[job.id] = job
+        if not bodies:
+            self.finish(job)
+            return
+        self.spawn(job)
+
+    def next_instance(self, job: JobState) -> None:
+        if job.next_i >= len(job.bodies):
+            self.finish(job)
+            return
+        job.phase = "run"
+        job.started = time.monotonic()
+        job.deadline = job.started + float(job.header["timeout"])
+        self.feed_child(job, wire.pack_message({"t": "call"}, [job.bodies[job.next_i]]))
+
+    def instance_failed(self, job: JobState, error: str, seconds: float) -> None:
+        """Report instance `next_i` as failed and go on with the rest in a fresh child."""
+        self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": error})
+        job.next_i += 1
+        if job.next_i < len(job.bodies):
+            self.spawn(job)
+        else:
+            self.finish(job)
+
+    def finish(self, job: JobState) -> None:
+        self.reap(job)
+        self.jobs.pop(job.id, None)
+        job.phase = "done"
+        self.send_host(
+            {
+                "op": "done", "id": job.id,
+                "stdout": job.stdout.decode("utf-8", "replace"), "stderr": job.stderr.decode("utf-8", "replace"),
+            }
+        )
+
+    def on_child_message(self, job: JobState, header: dict[str, Any], bodies: list[bytes]) -> None:
+        kind = header.get("t")
+        if kind == "event":
+            job.events += 1
+            if job.events <= MAX_EVENTS_PER_JOB:
+                self.send_host({"op": "event", "id": job.id, "kind": str(header.get("kind"))[:64], "detail": str(header.get("detail"))[:500]})
+        elif kind == "rpc" and len(bodies) == 1:
+            self.send_host(
+                {"op": "rpc", "id": job.id, "req": header.get("req"), "proxy": str(header.get("proxy")), "method": str(header.get("method"))},
+                bodies,
+            )
+        elif kind == "ready" and job.phase == "setup":
+            self.next_instance(job)
+        elif kind == "setup_error" and job.phase == "setup":
+            self.send_host({"op": "setup", "id": job.id, "error": str(header.get("msg"))[:4000]})
+            self.finish(job)
+        elif kind in ("result", "error") and job.phase == "run":
+            seconds = time.monotonic() - job.started
+            if kind == "result" and len(bodies) == 1:
+                self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds}, bodies)
+            else:
+                self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": str(header.get("msg"))[:4000]})
+            job.next_i += 1
+            self.next_instance(job)
+        else:
+            self.protocol_violation(job, f"unexpected message {kind!r} in phase {job.phase}")
+
+    def protocol_violation(self, job: JobState, why: str) -> None:
+        self.send_host({"op": "event", "id": job.id, "kind": "protocol-violation", "detail": why[:300]})
+        self.child_gone(job, f"protocol violation: {why}"[:300])
+
+    def child_gone(self, job: JobState, why: str | None = None) -> None:
+        """The child died, closed its pipe or misbehaved: fail the current step and go on."""
+        seconds = time.monotonic() - job.started
+        status = self.reap(job)
+        reason = why or f"crashed: {status}"
+        if job.phase == "setup":
+            self.send_host({"op": "setup", "id": job.id, "error": f"{reason} (during setup)"})
+            self.finish(job)
+        elif job.phase == "run":
+            self.instance_failed(job, reason, seconds)
+
+    def check_deadlines(self) -> None:
+        now = time.monotonic()
+        for job in list(self.jobs.values()):
+            if job.child is None or now < job.deadline:
+                continue
+            if job.phase == "setup":
+                self.reap(job)
+                limit = job.header["setup_timeout"]
+                self.send_host({"op": "setup", "id": job.id, "error": f"timeout during setup ({limit} s)"})
+                self.finish(job)
+            elif job.phase == "run":
+                seconds = now - job.started
+                self.reap(job)
+                self.instance_failed(job, "timeout", seconds)
+
+    # ---------------------------------------------------------------- host
+
+    def on_host_message(self, header: dict[str, Any], bodies: list[bytes]) -> None:
+        op = header.get("op")
+        if op == "job":
+            self.start_job(header, bodies)
+        elif op == "cancel":
+            job = self.jobs.get(int(header["id"]))
+            if job is not None:
+                self.finish(job)
+        elif op == "rpc_result":
+            job = self.jobs.get(int(header["id"]))
+            if job is not None and job.child is not None:
+                reply = {"t": "rpc_result", "req": header.get("req")}
+                if "error" in header:
+                    reply["error"] = header["error"]
+                self.feed_child(job, wire.pack_message(reply, bodies))
+
+    def shutdown(self) -> None:
+        for job in list(self.jobs.values()):
+            self.reap(job)
+        sys.exit(0)
+
+    def run(self) -> None:
+        os.set_blocking(0, False)
+        self.poll.register(0, select.POLLIN)
+        self.send_host(
+            {
+                "op": "hello", "pid": os.getpid(), "landlock_abi": self.layers.landlock_abi,
+                "seccomp": self.filter is not None, "uid_drop": self.uid_base is not None and os.geteuid() == 0,
+                "baseline_mb": self.baseline >> 20,
+            }
+        )
+        while True:
+            timeout = None
+            if self.jobs:
+                nearest = min((j.deadline for j in self.jobs.values() if j.child is not None), default=None)
+                if nearest is not None:
+                    timeout = max(0, int((nearest - time.monotonic()) * 1000) + 1)
+            try:
+                ready = self.poll.poll(timeout)
+            except InterruptedError:
+                ready = []
+            for fd, mask in ready:
+                self.on_ready(fd, mask)
+            self.check_deadlines()
+
+    def on_ready(self, fd: int, mask: int) -> None:
+        if fd == 0:
+            try:
+                data = os.read(0, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not data:
+                self.shutdown()
+            self.host_reader.feed(data)
+            for header, bodies in self.host_reader.messages():
+                self.on_host_message(header, bodies)
+            return
+        entry = self.fds.get(fd)
+        if entry is None:
+            return
+        job, role = entry
+        if role == "input":
+            if job.child is not None:
+                self._flush_child(job.child)
+        elif role in ("stdout", "stderr"):
+            if not self._drain(job, fd, role):
+                self._unwatch(fd)
+                if job.child is not None:
+                    setattr(job.child, "out_r" if role == "stdout" else "err_r", None)
+        else:
+            self.on_ctrl(job, fd)
+
+    def on_ctrl(self, job: JobState, fd: int) -> None:
+        kid = job.child
+        if kid is None or kid.ctrl_r != fd:
+            return
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN:
+                self.child_gone(job)
+            return
+        if not data:
+            self.child_gone(job)
+            return
+        kid.reader.feed(data)
+        try:
+            messages = kid.reader.messages()
+        except wire.WireError as exc:
+            self.protocol_violation(job, str(exc))
+            return
+        for header, bodies in messages:
+            if job.child is not kid:
+                break  # the child was replaced or the job ended while handling an earlier message
+            self.on_child_message(job, header, bodies)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    import ctypes
+
+    ctypes.CDLL(None).prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # weak mode: die with the host
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    flags = fcntl.fcntl(1, fcntl.F_GETFD)
+    fcntl.fcntl(1, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+    _preload()
+    zygote = Zygote(config)
+    gc.collect()
+    gc.freeze()  # keep the preloaded heap shared with children (fewer copy-on-write faults)
+    zygote.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""How a zygote process is started: the bubblewrap command line (strong) or a plain interpreter (weak).
+
+The read-only view contains only what generated code may need: /usr and the dynamic loader's cache,
+the interpreter's base prefix, the virtualenv, the `inside/` directory (mounted at /sandbox, first on
+sys.path so `import helpers` works) and the shared-inputs directory (at /inputs). Not the selftaught
+source tree, not $HOME, not the run store, not /etc. The environment is rebuilt from scratch, so no host
+secret (API keys) ever reaches the zygote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+INSIDE_DIR = str(Path(__file__).resolve().parent / "inside")
+SANDBOX_MOUNT = "/sandbox"
+INPUTS_MOUNT = "/inputs"
+SCRATCH_MOUNT = "/scratch"
+UID_BASE = 61000
+SCRATCH_BYTES = 1 << 30
+CHILD_CAP = 32 << 20  # largest message a child may send (outputs, rpc arguments)
+OUTPUT_CAP = 64 << 10  # captured stdout / stderr per job
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/nonexistent",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
+CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+
+
+def python_paths() -> list[str]:
+    """Directories the interpreter and its packages live in (deduplicated, outermost first)."""
+    candidates = [
+        sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+        str(Path(numpy.__file__).resolve().parent.parent), str(Path(sys.executable).resolve().parent.parent),
+    ]
+    roots: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in candidates}, key=len):
+        if not any(path == r or path.startswith(r + "/") for r in roots):
+            roots.append(path)
+    return roots
+
+
+def site_dirs() -> list[str]:
+    """Where third-party packages (numpy) are importable from."""
+    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(Path(numpy.__file__).resolve().parent.parent)]
+    return list(dict.fromkeys(os.path.realpath(d) for d in dirs))
+
+
+def bootstrap_code(inside: str) -> str:
+    return f"import sys; sys.path[:0] = {[inside, *site_dirs()]!r}; import zygote; zygote.main()"
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to start zygote number `index`."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+def _config(index: int, strong: bool, uid_drop: bool, scratch_root: str, shared_dir: str, read_only: list[str]) -> str:
+    config: dict[str, Any] = {
+        "index": index,
+        "uid_base": UID_BASE if uid_drop else None,
+        "scratch_root": scratch_root,
+        "shared_dir": shared_dir,
+        "read_only": read_only,
+        "landlock": True,
+        "seccomp": True,
+        "strict": strong,
+        "child_cap": CHILD_CAP,
+        "output_cap": OUTPUT_CAP,
+    }
+    return json.dumps(config)
+
+
+def _system_binds() -> list[str]:
+    args: list[str] = ["--ro-bind", "/usr", "/usr"]
+    for name in ("lib", "lib64", "lib32", "libx32", "bin", "sbin"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    return args
+
+
+def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
+    """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_binds()]
+    for path in python_paths():
+        argv += ["--ro-bind", path, path]
+    argv += [
+        "--ro-bind", INSIDE_DIR, SANDBOX_MOUNT,
+        "--ro-bind", shared_dir, INPUTS_MOUNT,
+        "--dev", "/dev", "--proc", "/proc",
+        "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH_MOUNT,
+        "--tmpfs", "/tmp", "--chdir", SCRATCH_MOUNT,
+    ]
+    for cap in CAPS:
+        argv += ["--cap-add", cap]
+    read_only = [*python_paths(), "/usr", SANDBOX_MOUNT, INPUTS_MOUNT, "/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/dev/zero"]
+    config = _config(index, True, True, SCRATCH_MOUNT, INPUTS_MOUNT, read_only)
+    argv += ["--", sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(SANDBOX_MOUNT), config]
+    return LaunchSpec(argv, dict(ENV))
+
+
+def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_drop: bool) -> LaunchSpec:
+    """A plain interpreter on the host, with whichever in-process layers exist."""
+    read_only = [*python_paths(), "/usr", "/lib", "/lib64", INSIDE_DIR, shared_dir, "/etc/ld.so.cache",
+                 "/dev/null", "/dev/urandom", "/dev/zero"]
+    config = _config(index, False, uid_drop, scratch_root, shared_dir, read_only)
+    argv = [sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(INSIDE_DIR), config]
+    return LaunchSpec(argv, dict(ENV))

@@ -1,0 +1,311 @@
+"""`SandboxPool`: the local executor of sandboxed jobs (zygotes, scheduling, deadlines, remote calls).
+
+The pool keeps one zygote per core. Any number of host threads may call `run` at once; each job goes to
+the least-loaded zygote, which multiplexes it with the others. `cpu_bound` jobs are limited to one per
+worker by a semaphore, jobs that mostly wait on remote calls (improvers) are not, so nested evaluations
+started from an improver's `utility(...)` never wait for the improver to finish. The host enforces each
+job's wall-clock deadline; a zygote that dies or does not answer a cancel in time is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import keyword
+import logging
+import math
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from selftaught.errors import SandboxUnavailable
+from selftaught.executors.base import RpcHandler
+from selftaught.sandbox import launch
+from selftaught.sandbox.inputs import SharedInputs
+from selftaught.sandbox.inside import wire
+from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent
+from selftaught.sandbox.layers import check_layers, require_strong, weak_reason
+from selftaught.sandbox.worker import ZygoteDied, ZygoteProcess
+
+log = logging.getLogger("selftaught.sandbox")
+SETUP_TIMEOUT = 10.0
+CANCEL_GRACE = 3.0
+
+
+def default_job_timeout(job: Job) -> float:
+    """Setup, every instance at its limit, a respawn per instance, and slack."""
+    return SETUP_TIMEOUT + len(job.instances) * (job.instance_timeout + 0.5) + 5.0
+
+
+class _JobRun:
+    """Book-keeping of one job while it runs (results arrive as messages from the zygote)."""
+
+    def __init__(self, job: Job, proxies: dict[str, Proxy]) -> None:
+        self.job = job
+        self.proxies = proxies
+        self.results: list[InstanceResult | None] = [None] * len(job.instances)
+        self.events: list[SandboxEvent] = []
+        self.events_lock = threading.Lock()
+        self.setup_error: str | None = None
+        self.stdout = ""
+        self.stderr = ""
+        self.unfinished = "killed: job timeout"
+
+    def add_event(self, kind: str, detail: str) -> None:
+        with self.events_lock:
+            self.events.append(SandboxEvent(kind, detail))
+
+    def result(self, wall: float) -> JobResult:
+        missing = "not run: setup failed" if self.setup_error else self.unfinished
+        instances = [r if r is not None else InstanceResult(error=missing) for r in self.results]
+        return JobResult(instances, self.setup_error, self.stdout, self.stderr, list(self.events), wall)
+
+
+class SandboxPool:
+    """Runs `Job`s in sandboxed children of pre-started zygotes; implements `Executor`."""
+
+    def __init__(self, workers: int | None = None, mode: Literal["strong", "weak"] = "strong") -> None:
+        if mode not in ("strong", "weak"):
+            raise SandboxUnavailable(f"unknown sandbox mode {mode!r}; use 'strong' or 'weak'")
+        if not sys.platform.startswith("linux"):
+            raise SandboxUnavailable("the sandbox needs Linux (run in a Linux VM or container)")
+        self.mode = mode
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.layers = check_layers(mode)
+        if mode == "strong":
+            require_strong(self.layers)
+            self.weak_note = ""
+        else:
+            self.weak_note = weak_reason(self.layers)
+            log.warning("%s", self.weak_note)
+        self._uid_drop = any(s.name == "uid-drop" and s.active for s in self.layers)
+        self._inputs = SharedInputs()
+        self._scratch_root = ""
+        if mode == "weak":
+            self._scratch_root = tempfile.mkdtemp(prefix="selftaught-scratch-")
+            os.chmod(self._scratch_root, 0o711)
+        self._cpu = threading.BoundedSemaphore(self.workers)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closed = False
+        # Zygotes are started from this one long-lived thread: their parent-death signal follows the
+        # thread that forked them, so a short-lived caller thread must never be their parent.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+        self._zygotes: list[ZygoteProcess] = []
+        try:
+            self._zygotes = list(self._spawner.map(self._start, range(self.workers)))
+        except BaseException:
+            self.close()
+            raise
+
+    # ---------------------------------------------------------------- zygotes
+
+    def _start(self, index: int) -> ZygoteProcess:
+        if self.mode == "strong":
+            spec = launch.strong_spec(index, self._inputs.directory)
+        else:
+            spec = launch.weak_spec(index, self._inputs.directory, self._scratch_root, self._uid_drop)
+        zygote = ZygoteProcess(index, spec)
+        if self.mode == "strong":
+            hello = zygote.hello
+            missing = [name for name, ok in (
+                ("landlock", hello.get("landlock_abi", 0) >= 1), ("seccomp", hello.get("seccomp")),
+                ("uid-drop", hello.get("uid_drop")),
+            ) if not ok]
+            if missing:
+                zygote.kill()
+                raise SandboxUnavailable(f"sandbox layers inactive inside the worker: {', '.join(missing)} ({layers_hint()})")
+        return zygote
+
+    def _pick(self) -> ZygoteProcess:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the sandbox pool is closed")
+            for i, zygote in enumerate(self._zygotes):
+                if not zygote.alive:
+                    log.warning("replacing sandbox worker %d", i)
+                    self._zygotes[i] = self._spawner.submit(self._start, i).result()
+            return min(self._zygotes, key=lambda z: z.load)
+
+    # ---------------------------------------------------------------- jobs
+
+    def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult:
+        """Run `job` to completion (thread-safe); never raises for anything the program does."""
+        _validate(job)
+        started = time.monotonic()
+        proxies: dict[str, Proxy] = {}
+        bodies = [wire.dumps(args, self._inputs.hook, _proxy_hook(proxies)) for args in job.instances]
+        gate = self._cpu if job.cpu_bound else contextlib.nullcontext()
+        with gate:
+            run = _JobRun(job, proxies)
+            self._execute(job, bodies, run, rpc, started)
+        if self.weak_note:
+            run.events.insert(0, SandboxEvent("weak-sandbox", self.weak_note))
+        return run.result(time.monotonic() - started)
+
+    def _execute(self, job: Job, bodies: list[bytes], run: _JobRun, rpc: RpcHandler | None, started: float) -> None:
+        job_id = next(self._ids)
+        zygote = self._pick()
+        try:
+            box = zygote.register(job_id)
+        except ZygoteDied:
+            zygote = self._pick()
+            box = zygote.register(job_id)
+        try:
+            zygote.send(_job_header(job, job_id, run.proxies), bodies)
+            limit = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
+            self._collect(zygote, job_id, box, run, rpc, started + limit)
+        except ZygoteDied as exc:
+            run.unfinished = f"killed: sandbox worker died ({exc})"
+            run.add_event("worker-died", str(exc))
+        finally:
+            zygote.unregister(job_id)
+
+    def _collect(self, zygote: ZygoteProcess, job_id: int, box: queue.Queue[Any], run: _JobRun,
+                 rpc: RpcHandler | None, deadline: float) -> None:
+        cancelled_at: float | None = None
+        while True:
+            wait = (deadline if cancelled_at is None else cancelled_at + CANCEL_GRACE) - time.monotonic()
+            try:
+                header, bodies = box.get(timeout=max(wait, 0.0))
+            except queue.Empty:
+                if cancelled_at is None:
+                    cancelled_at = time.monotonic()
+                    run.add_event("job-timeout", f"wall-clock deadline of the job passed ({run.job.label or job_id})")
+                    zygote.send({"op": "cancel", "id": job_id})
+                    continue
+                run.add_event("worker-hung", f"sandbox worker {zygote.index} did not answer a cancel; replaced")
+                zygote.kill()
+                return
+            op = header.get("op")
+            if op == "result":
+                self._on_result(run, header, bodies)
+            elif op == "rpc":
+                threading.Thread(target=_serve_rpc, args=(zygote, job_id, header, bodies, run, rpc),
+                                 name="sandbox-rpc", daemon=True).start()
+            elif op == "event":
+                run.add_event(str(header.get("kind")), str(header.get("detail")))
+            elif op == "setup":
+                run.setup_error = str(header.get("error"))
+            elif op == "done":
+                run.stdout, run.stderr = str(header.get("stdout", "")), str(header.get("stderr", ""))
+                return
+            elif op == "dead":
+                raise ZygoteDied(str(header.get("reason")))
+
+    @staticmethod
+    def _on_result(run: _JobRun, header: dict[str, Any], bodies: list[bytes]) -> None:
+        index = header.get("i")
+        if not isinstance(index, int) or not 0 <= index < len(run.results):
+            return
+        seconds = float(header.get("secs", 0.0))
+        if "error" in header:
+            run.results[index] = InstanceResult(error=str(header["error"]), seconds=seconds)
+            return
+        try:
+            output = wire.loads(bodies[0])
+        except (wire.WireError, IndexError) as exc:
+            run.results[index] = InstanceResult(error=f"malformed output: {exc}", seconds=seconds)
+            return
+        run.results[index] = InstanceResult(output=output, seconds=seconds)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Stop every zygote and remove the shared and scratch directories (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            zygotes, self._zygotes = self._zygotes, []
+        for zygote in zygotes:
+            zygote.kill()
+        self._spawner.shutdown(wait=True)
+        self._inputs.close()
+        if self._scratch_root:
+            shutil.rmtree(self._scratch_root, ignore_errors=True)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def layers_hint() -> str:
+    return "run `selftaught doctor` for details, or use --sandbox=weak"
+
+
+def _validate(job: Job) -> None:
+    if not isinstance(job.entry, str) or not job.entry.isidentifier() or keyword.iskeyword(job.entry):
+        raise ValueError(f"job entry must be a function name, got {job.entry!r}")
+    if not isinstance(job.source, str):
+        raise TypeError("job source must be a string")
+    if not all(isinstance(args, (list, tuple)) for args in job.instances):
+        raise TypeError("each job instance must be a list of arguments")
+    if not job.instance_timeout > 0 or not math.isfinite(job.instance_timeout):
+        raise ValueError("instance_timeout must be a positive number of seconds")
+    if job.memory_mb < 16:
+        raise ValueError("memory_mb must be at least 16")
+
+
+def _proxy_hook(found: dict[str, Proxy]) -> wire.OtherHook:
+    def hook(value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, Proxy):
+            return None
+        if found.get(value.name, value) != value:
+            raise ValueError(f"two different proxies named {value.name!r} in one job")
+        found[value.name] = value
+        return {wire.TAG: "proxy", "name": value.name}
+
+    return hook
+
+
+def _job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, Any]:
+    specs = [
+        {"name": p.name, "attributes": wire.encode(p.attributes), "methods": list(p.methods), "callable": p.callable}
+        for p in proxies.values()
+    ]
+    cpu = math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1
+    return {
+        "op": "job", "id": job_id, "source": job.source, "entry": job.entry,
+        "timeout": job.instance_timeout, "setup_timeout": SETUP_TIMEOUT, "memory_mb": job.memory_mb,
+        "cpu_seconds": cpu, "proxies": specs,
+    }
+
+
+def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],
+               run: _JobRun, rpc: RpcHandler | None) -> None:
+    """Answer one remote call from the child (in its own thread: calls may block for minutes)."""
+    name, method, req = str(header.get("proxy")), str(header.get("method")), header.get("req")
+    reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": req}
+    payload: list[bytes] = []
+    proxy = run.proxies.get(name)
+    allowed = proxy is not None and (method in proxy.methods or (method == "__call__" and proxy.callable))
+    if not allowed:
+        run.add_event("proxy-unknown-method", f"{name}.{method}")
+        reply["error"] = f"no such method: {name}.{method}"
+    elif rpc is None:
+        reply["error"] = "no remote-call handler for this job"
+    else:
+        try:
+            call = wire.loads(bodies[0])
+            if not (isinstance(call, list) and len(call) == 2 and isinstance(call[0], list) and isinstance(call[1], dict)):
+                raise wire.WireError("malformed remote call")
+            value = rpc(name, method, call[0], call[1])
+            payload = [wire.dumps(value)]
+        except Exception as exc:
+            reply["error"] = str(exc)
+            reply["etype"] = type(exc).__name__
+    with contextlib.suppress(ZygoteDied):
+        zygote.send(reply, payload)

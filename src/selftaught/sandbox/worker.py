@@ -1,0 +1,145 @@
+"""The host's handle on one zygote process: start it, talk to it, notice when it dies.
+
+One reader thread per zygote routes every message to the queue of the job it belongs to (by job id);
+writes are serialised by a lock because many host threads submit jobs to the same zygote. When the
+zygote dies (or is killed as hung), every job waiting on it gets a `{"op": "dead"}` message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import subprocess
+import threading
+from collections import deque
+from typing import Any
+
+from selftaught.errors import SandboxUnavailable
+from selftaught.sandbox.inside import wire
+from selftaught.sandbox.launch import LaunchSpec
+
+log = logging.getLogger("selftaught.sandbox")
+HOST_READ_CAP = 1 << 30
+HELLO_TIMEOUT = 30.0
+
+Message = tuple[dict[str, Any], list[bytes]]
+
+
+class ZygoteDied(Exception):
+    """The zygote is gone; the job could not be sent or did not finish."""
+
+
+class ZygoteProcess:
+    """A running zygote and the routing of its messages."""
+
+    def __init__(self, index: int, spec: LaunchSpec) -> None:
+        self.index = index
+        self.proc = subprocess.Popen(
+            spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=spec.env, close_fds=True, start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
+        self._in = self.proc.stdin.fileno()
+        self._out = self.proc.stdout.fileno()
+        self._write_lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self.jobs: dict[int, queue.Queue[Message]] = {}
+        self.alive = True
+        self.hello: dict[str, Any] = {}
+        self._hello_seen = threading.Event()
+        self._stderr_tail: deque[str] = deque(maxlen=40)
+        threading.Thread(target=self._read_loop, name=f"zygote-{index}-reader", daemon=True).start()
+        threading.Thread(target=self._stderr_loop, name=f"zygote-{index}-stderr", daemon=True).start()
+        if not self._hello_seen.wait(HELLO_TIMEOUT) or not self.hello:
+            self.kill()
+            raise SandboxUnavailable(f"the sandbox worker did not start: {self.stderr_tail() or 'no output'}")
+
+    @property
+    def load(self) -> int:
+        return len(self.jobs)
+
+    def stderr_tail(self) -> str:
+        return " | ".join(self._stderr_tail)[-600:]
+
+    def register(self, job_id: int) -> queue.Queue[Message]:
+        box: queue.Queue[Message] = queue.Queue()
+        with self._jobs_lock:
+            if not self.alive:
+                raise ZygoteDied("sandbox worker is dead")
+            self.jobs[job_id] = box
+        return box
+
+    def unregister(self, job_id: int) -> None:
+        with self._jobs_lock:
+            self.jobs.pop(job_id, None)
+
+    def send(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+        data = wire.pack_message(header, bodies)
+        try:
+            with self._write_lock:
+                if self.proc.stdin is None or self.proc.stdin.closed:
+                    raise OSError("pipe closed")
+                wire.write_all(self._in, data)
+        except OSError as exc:
+            raise ZygoteDied(f"sandbox worker is gone: {exc}") from None
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                header, bodies = wire.read_message(self._out, HOST_READ_CAP)
+                if header.get("op") == "hello":
+                    self.hello = header
+                    self._hello_seen.set()
+                    continue
+                with self._jobs_lock:
+                    box = self.jobs.get(header.get("id", -1))
+                if box is not None:
+                    box.put((header, bodies))
+        except (EOFError, OSError, wire.WireError) as exc:
+            reason = f"sandbox worker {self.index} exited ({exc}); {self.stderr_tail()}"
+        self._mark_dead(reason)
+        self._close(self.proc.stdout)
+
+    def _mark_dead(self, reason: str) -> None:
+        with self._jobs_lock:
+            was_alive, self.alive = self.alive, False
+            boxes = list(self.jobs.values())
+        self._hello_seen.set()
+        if was_alive:
+            log.warning("%s", reason)
+        for box in boxes:
+            box.put(({"op": "dead", "reason": reason}, []))
+
+    def _stderr_loop(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(line)
+            log.debug("zygote %d: %s", self.index, line)
+        self._close(self.proc.stderr)
+
+    @staticmethod
+    def _close(stream: Any) -> None:
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+
+    def kill(self) -> None:
+        """Stop the zygote (and with it every child: its pid namespace or parent-death signal)."""
+        self.alive = False
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("sandbox worker %d did not exit", self.index)
+        with self._write_lock:  # writers were unblocked by the kill (EPIPE)
+            self._close(self.proc.stdin)  # stdout and stderr are closed by their reader threads at EOF
+        self._mark_dead(f"sandbox worker {self.index} stopped")

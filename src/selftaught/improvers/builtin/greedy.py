@@ -22,9 +22,7 @@ class Budgets:
         self.language_model = language_model
         self.lm_left = int(getattr(language_model, "budget", 0) or 0)
         self.per_call = max(1, int(getattr(language_model, "max_responses_per_call", 1) or 1))
-        used = getattr(utility, "uses", 0)
-        used = used if isinstance(used, int) else 0
-        self.utility_left = max(0, int(getattr(utility, "budget", 0) or 0) - used)
+        self.utility_left = max(0, int(getattr(utility, "budget", 0) or 0))
         self.scores = {}
 
     def ask(self, messages, temperature):

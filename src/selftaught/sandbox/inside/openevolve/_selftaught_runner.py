@@ -15,13 +15,12 @@ values, artifacts, captured stdout/stderr, the traceback of a failure) as capped
 """
 
 import contextlib
-import importlib.util
 import io
 import math
 import os
 import sys
-import tempfile
 import traceback
+import types
 
 MAX_ARTIFACT_CHARS = 4000
 PROGRAM_NAME = "candidate_program.py"
@@ -82,11 +81,28 @@ def stage_score(metrics):
 
 
 def _load_evaluator(path):
-    spec = importlib.util.spec_from_file_location("evaluator", path)
-    module = importlib.util.module_from_spec(spec)
+    """Import `evaluator.py` as module `evaluator` (by hand: the sandbox may not offer importlib.util)."""
+    module = types.ModuleType("evaluator")
+    module.__file__ = path
     sys.modules["evaluator"] = module
-    spec.loader.exec_module(module)
+    with open(path, "rb") as handle:
+        source = handle.read().decode("utf-8").lstrip("\ufeff")
+    exec(compile(source, path, "exec"), module.__dict__)
     return module
+
+
+def _scratch_directory():
+    """A fresh directory inside the sandbox's writable scratch (where this job's `program.py` lives)."""
+    here = globals().get("__file__")
+    base = os.path.dirname(os.path.abspath(here)) if here else os.getcwd()
+    for index in range(1000):
+        path = os.path.join(base, f"openevolve-{os.getpid()}-{index}")
+        try:
+            os.makedirs(path)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a scratch directory in {base}")
 
 
 def _write_files(workdir, files):
@@ -102,7 +118,7 @@ def _write_files(workdir, files):
 
 def evaluate_candidate(program, files, thresholds):
     """Evaluate `program` (full source text) with the task's `evaluator.py`; see the module docstring."""
-    workdir = tempfile.mkdtemp(prefix="openevolve-")
+    workdir = _scratch_directory()
     _write_files(workdir, files)
     program_path = os.path.join(workdir, PROGRAM_NAME)
     with open(program_path, "w", encoding="utf-8") as handle:

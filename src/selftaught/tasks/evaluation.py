@@ -12,12 +12,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import UsageError
-from selftaught.executors.base import Executor
 from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
+
+if TYPE_CHECKING:
+    from selftaught.executors.base import Executor
 
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
 TEST_SEED_MAX = 2**31 - 1 - 100_000

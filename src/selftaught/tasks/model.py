@@ -156,7 +156,7 @@ class Task:
         return [_as_instance(item, where, i) for i, item in enumerate(items)]
 
     def judge(self, instance: Instance, output: Any) -> tuple[float, str | None]:
-        """Score one output and say why it failed, if it did: (score in [0, 1], reason or None).
+        """Score one output and say why it failed, if it did: (score in [failure value, 1], reason).
 
         Malformed outputs (`InvalidOutput`, or a scorer that returns None) and a scorer that raises on
         an odd output both give the failure value: an untrusted output must never crash the host or
@@ -171,7 +171,9 @@ class Task:
             return self.failure_value, f"invalid output (scorer raised {type(exc).__name__}: {exc})"
         if raw is None:
             return self.failure_value, "invalid output"
-        return self._checked_score(raw), None
+        # The failure value is the bottom of the scale: a valid but worthless answer (a cut of weight
+        # 0, 0% accuracy) must not score below an invalid one, or failing would pay.
+        return max(self._checked_score(raw), self.failure_value), None
 
     def score(self, instance: Instance, output: Any) -> float:
         """The score of one output in [0, 1]; the failure value if the output is invalid."""

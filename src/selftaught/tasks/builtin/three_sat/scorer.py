@@ -4,8 +4,8 @@ Instance i comes from seed + i: n variables with n uniform in 5..50, m = 4n clau
 variables with random signs, kept only if a hidden planted assignment satisfies them (so every formula
 is satisfiable). The program gets the formula as a list of m clauses of three non-zero ints (literal
 v means variable v is True, -v means False).
-Score: 1 if the returned assignment satisfies every clause, else 0.01 (the paper's epsilon; the same as
-the failure value). The assignment is indexed by variable number: exactly max|literal| + 1 values,
+Score: 1 if the returned assignment satisfies every clause, else 0 (raised to the failure value 0.01,
+the paper's epsilon, like every valid score below it). The assignment is indexed by variable number: exactly max|literal| + 1 values,
 index 0 ignored, each a bool or 0/1. None (the seed's "gave up") or any other shape is invalid.
 """
 
@@ -16,7 +16,6 @@ from selftaught.tasks import Instance, InvalidOutput, binary_vector
 MIN_N = 5
 MAX_N = 50
 CLAUSES_PER_VARIABLE = 4
-UNSOLVED = 0.01  # the paper scores an unsolved formula like a failure
 
 
 def instances(split, seed, count):
@@ -39,14 +38,14 @@ def _instance(seed):
         chunks.append(literals)
         missing -= len(literals)
     literals = np.concatenate(chunks).astype(np.int64)
-    return Instance(args=[literals.tolist()], hidden=literals)
+    return Instance(args=[literals.tolist()], hidden={"literals": literals, "planted": planted})
 
 
 def score(instance, output):
-    literals = instance.hidden
+    literals = instance.hidden["literals"]
     if output is None:
         raise InvalidOutput("no assignment (None)")
     n_visible = int(np.abs(literals).max())
     values = binary_vector(output, n_visible + 1, "assignment").astype(bool)
     satisfied = (values[np.abs(literals)] == (literals > 0)).any(axis=1).all()
-    return 1.0 if satisfied else UNSOLVED
+    return 1.0 if satisfied else 0.0  # raised to the failure value 0.01, as in the paper

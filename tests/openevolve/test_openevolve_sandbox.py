@@ -75,7 +75,9 @@ def test_a_better_block_scores_higher_and_a_broken_one_stops_at_stage_one(execut
     assert "outside the box" in broken.artifacts["error"]
 
 
-def test_an_evaluator_that_raises_scores_zero_with_its_traceback(tmp_path: Path, executor: SandboxPool) -> None:
+def test_an_evaluator_that_raises_scores_zero_with_its_traceback(
+    tmp_path: Path, executor: SandboxPool
+) -> None:
     (tmp_path / "initial_program.py").write_text("def f():\n    return 1\n")
     (tmp_path / "evaluator.py").write_text(
         "import sys\n\ndef evaluate(program_path):\n"

@@ -104,7 +104,13 @@ def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_binds()]
+    made: set[str] = set()
     for path in python_paths():
+        # bwrap would create the missing parents (e.g. /root) as 0700: the sandbox uid could not traverse.
+        for parent in reversed(Path(path).parents):
+            if str(parent) not in ("/", "/usr") and str(parent) not in made and not str(parent).startswith("/usr/"):
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", path, path]
     argv += [
         "--ro-bind", INSIDE_DIR, SANDBOX_MOUNT,

@@ -9,6 +9,7 @@ program first and refuses bad input with exit code 2.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -127,7 +128,7 @@ def evaluate_instances(
         ]
     else:
         scores = [_judge(task, i, instance, outcomes) for i, instance in enumerate(instances)]
-    utility = sum(item.score for item in scores) / len(scores)
+    utility = math.fsum(item.score for item in scores) / len(scores)
     return Evaluation(
         task=task.name,
         split=split,

@@ -1,0 +1,213 @@
+"""The numbers a report shows, as plain frozen dataclasses.
+
+Why a separate model: the HTML page, the terminal summary, the JSON/CSV exports and notebook users all
+read the same `RunSummary`, so a number can only differ between them by formatting, never by a second
+query. Everything here is JSON-able through `to_json()` (plain dicts, lists, floats, strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One row of the `iterations` table: t=0 is the seed improver, t>=1 the improved (or kept) ones."""
+
+    t: int
+    status: str  # "seed" | "improved" | "kept"
+    improver_sha: str
+    parent_sha: str | None
+    meta_utility_val: float
+    meta_utility_test: float
+    stderr_val: float
+    stderr_test: float
+    note: str | None
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A meta-utility estimate of one improver under one context (a point on the curve plot).
+
+    `t` is the iteration the estimate belongs to: context "t=<T>" (a candidate proposed during step T)
+    and "iteration t=<T>" (the fresh estimate of iteration T's improver) both give T; other contexts
+    (transfer, meta-eval) give None and are not plotted.
+    """
+
+    context: str
+    t: int | None
+    improver_sha: str
+    task: str
+    value_val: float
+    value_test: float
+    stderr_val: float
+    stderr_test: float
+    tests: int
+    selected: bool  # this is the improver iteration t ended with
+
+
+@dataclass(frozen=True)
+class LmUsage:
+    """LM calls grouped by iteration (None: calls outside any iteration).
+
+    `calls`, tokens and cost count fresh calls only, as the `iterations` table does; `cached` counts the
+    replays a resumed run answered from its cache (they cost nothing and are not double-counted).
+    """
+
+    iteration: int | None
+    calls: int
+    responses: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    latency_s: float
+    cached: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class ImproverRuns:
+    """Downstream improver runs (one per meta-utility test) grouped by iteration."""
+
+    iteration: int | None
+    runs: int
+    failed: int
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """A budget, sandbox or safety event; `category` is derived by `events.categorize`."""
+
+    iteration: int | None
+    kind: str
+    category: str  # "budget" | "safety" | "fallback" | "other"
+    detail: str
+    program_sha: str | None
+    created: float
+
+
+@dataclass(frozen=True)
+class TransferCell:
+    label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
+    task: str
+    mean: float
+    stderr: float
+    tests: int
+
+
+@dataclass(frozen=True)
+class StrategyHit:
+    """One detected strategy in one improver, with the source lines that triggered the rule."""
+
+    strategy: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Improver:
+    """An iteration's improver with its parent's source (for the diff) and detected strategies."""
+
+    t: int
+    sha: str
+    parent_sha: str | None
+    status: str
+    source: str | None  # None when the program row is missing (a damaged or half-copied store)
+    parent_source: str | None
+    strategies: tuple[StrategyHit, ...]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Everything one run's report shows. `warnings` says what is missing or still being written."""
+
+    run_id: str
+    path: Path
+    task: str
+    model: str
+    status: str  # "running" | "completed" | "failed" | "interrupted" | "unknown"
+    started: float | None
+    finished: float | None
+    version: str | None
+    command: str | None
+    group: str | None
+    seed: int | None
+    planned_iterations: int | None
+    config: dict[str, Any]
+    iterations: tuple[Iteration, ...]
+    candidates: tuple[Candidate, ...]
+    lm_usage: tuple[LmUsage, ...]
+    improver_runs: tuple[ImproverRuns, ...]
+    events: tuple[Event, ...]
+    transfers: tuple[TransferCell, ...]
+    improvers: tuple[Improver, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def best(self) -> Iteration | None:
+        """The iteration with the highest validation meta-utility (what STOP selects on)."""
+        return max(self.iterations, key=lambda it: it.meta_utility_val, default=None)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == "running"
+
+    def totals(self) -> dict[str, float]:
+        """LM calls, tokens and cost over the whole run (from `lm_calls`, cached replays excluded)."""
+        return {
+            "lm_calls": sum(u.calls for u in self.lm_usage),
+            "tokens_in": sum(u.tokens_in for u in self.lm_usage),
+            "tokens_out": sum(u.tokens_out for u in self.lm_usage),
+            "cost_usd": sum(u.cost_usd for u in self.lm_usage),
+            "wall_seconds": sum(it.wall_seconds for it in self.iterations),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["best_t"] = None if self.best is None else self.best.t
+        data["totals"] = self.totals()
+        return data
+
+
+@dataclass(frozen=True)
+class AggregatePoint:
+    """Mean ± standard error over the runs of a group at iteration t (only runs that reached t)."""
+
+    t: int
+    runs: int
+    mean_val: float
+    stderr_val: float
+    mean_test: float
+    stderr_test: float
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """The runs of one `--seeds N` invocation (or any runs put side by side by `compare`)."""
+
+    group_id: str
+    runs: tuple[RunSummary, ...]
+    points: tuple[AggregatePoint, ...]
+    strategy_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        tasks = sorted({run.task for run in self.runs})
+        return ", ".join(tasks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group_id,
+            "task": self.task,
+            "runs": [run.to_json() for run in self.runs],
+            "iterations": [asdict(point) for point in self.points],
+            "strategy_counts": dict(self.strategy_counts),
+        }

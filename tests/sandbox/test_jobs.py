@@ -1,0 +1,109 @@
+"""Honest programs: correct results, numpy and threads inside, timeouts, setup errors, large inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from selftaught.sandbox import Job, SandboxPool
+
+from .util import run_one
+
+
+def test_results_are_correct_and_in_order(pool: SandboxPool) -> None:
+    src = "def f(a, b):\n    return {'sum': a + b, 'pair': (a, b)}\n"
+    result = pool.run(Job(source=src, entry="f", instances=[[i, 2 * i] for i in range(20)]))
+    assert result.setup_error is None
+    assert [r.output for r in result.instances] == [{"sum": 3 * i, "pair": [i, 2 * i]} for i in range(20)]
+    assert all(0 < r.seconds < 1 for r in result.instances)
+
+
+def test_numpy_inside_keeps_shapes_and_dtypes(pool: SandboxPool) -> None:
+    src = (
+        "import numpy as np\n"
+        "def f(m):\n"
+        "    return {'col': (m.sum(axis=1, keepdims=True)), 'eig': float(np.linalg.eigvalsh(m @ m.T)[-1]),\n"
+        "            'b': m > 0, 'i': np.int32(7), 'f': np.float32(0.5)}\n"
+    )
+    m = np.arange(12, dtype=np.float64).reshape(4, 3)
+    out = run_one(pool, src, m).instances[0].output
+    assert out["col"].shape == (4, 1) and out["col"].dtype == np.float64
+    assert np.array_equal(out["col"], m.sum(axis=1, keepdims=True))
+    assert out["b"].dtype == np.bool_ and out["b"].shape == (4, 3)
+    assert out["eig"] == pytest.approx(float(np.linalg.eigvalsh(m @ m.T)[-1]))
+    assert out["i"] == 7 and isinstance(out["i"], int)
+    assert out["f"] == 0.5
+
+
+def test_threads_work_inside(pool: SandboxPool) -> None:
+    src = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def f(n):\n"
+        "    with ThreadPoolExecutor(8) as ex:\n"
+        "        return sorted(ex.map(lambda x: x * x, range(n)))\n"
+    )
+    assert run_one(pool, src, 50).instances[0].output == [i * i for i in range(50)]
+
+
+def test_timeout_fails_only_that_instance(pool: SandboxPool) -> None:
+    src = "import time\ndef f(t):\n    time.sleep(t)\n    return t\n"
+    result = pool.run(Job(source=src, entry="f", instances=[[0.0], [5.0], [0.01]], instance_timeout=0.3))
+    ok, slow, after = result.instances
+    assert ok.output == 0.0 and after.output == 0.01
+    assert slow.error == "timeout" and 0.25 < slow.seconds < 1.5
+
+
+def test_setup_errors_are_reported(pool: SandboxPool) -> None:
+    syntax = pool.run(Job(source="def f(:\n", entry="f", instances=[[1]]))
+    assert syntax.setup_error is not None and "SyntaxError" in syntax.setup_error
+    assert syntax.instances[0].error is not None
+    missing = pool.run(Job(source="def g():\n    return 1\n", entry="f", instances=[[]]))
+    assert missing.setup_error is not None and "'f'" in missing.setup_error
+
+
+def test_program_exceptions_and_unserializable_outputs(pool: SandboxPool) -> None:
+    src = "def f(kind):\n    if kind == 'raise':\n        raise ValueError('boom')\n    return object()\n"
+    result = pool.run(Job(source=src, entry="f", instances=[["raise"], ["object"]]))
+    assert result.instances[0].error == "exception: ValueError: boom"
+    assert result.instances[1].error == "unserializable: object"
+    assert "ValueError: boom" in result.stderr
+
+
+def test_helpers_are_importable_inside(pool: SandboxPool) -> None:
+    src = "from helpers import extract_code\ndef f(text):\n    return extract_code([text])\n"
+    text = "idea\n```python\ndef g():\n    return 1\n```\n"
+    assert run_one(pool, src, text).instances[0].output == ["def g():\n    return 1"]
+
+
+def test_large_inputs_are_shared_and_copy_on_write(pool: SandboxPool) -> None:
+    big = np.random.default_rng(0).random((300, 300))
+    frozen = big.copy()
+    frozen.setflags(write=False)
+    src = "def f(m, i):\n    m[0, 0] = -1.0\n    return float(m.sum()) + i\n"
+    result = pool.run(Job(source=src, entry="f", instances=[[big, 0], [frozen, 1], [big, 2]]))
+    expected = float(big.sum()) - big[0, 0] - 1.0
+    assert [r.output for r in result.instances] == pytest.approx([expected, expected + 1, expected + 2])
+    assert big[0, 0] != -1.0  # the host's array is untouched
+
+
+def test_memory_limit_applies_per_job(pool: SandboxPool) -> None:
+    src = "def f(mb):\n    return len(bytearray(mb << 20))\n"
+    small = pool.run(Job(source=src, entry="f", instances=[[300]], memory_mb=64))
+    big = pool.run(Job(source=src, entry="f", instances=[[300]], memory_mb=512))
+    assert small.instances[0].error is not None and "MemoryError" in small.instances[0].error
+    assert big.instances[0].output == 300 << 20
+
+
+def test_job_deadline_is_enforced_by_the_host(pool: SandboxPool) -> None:
+    src = "import time\ndef f():\n    time.sleep(30)\n"
+    result = pool.run(Job(source=src, entry="f", instances=[[], []], instance_timeout=20, job_timeout=0.5))
+    assert all(r.error is not None for r in result.instances)
+    assert "job-timeout" in {e.kind for e in result.events}
+    assert result.wall_seconds < 5
+
+
+def test_bad_jobs_are_refused_before_running(pool: SandboxPool) -> None:
+    with pytest.raises(ValueError):
+        pool.run(Job(source="", entry="not a name", instances=[]))
+    with pytest.raises(ValueError):
+        pool.run(Job(source="", entry="f", instances=[[]], instance_timeout=0))

@@ -29,7 +29,7 @@ def _register_commands() -> None:
         importlib.import_module(f"selftaught.cli.{name}")
 
 
-COMMAND_MODULES: list[str] = ["stop", "tasks"]
+COMMAND_MODULES: list[str] = ["stop", "tasks", "safety"]
 
 
 def main() -> None:

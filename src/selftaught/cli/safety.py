@@ -1,0 +1,148 @@
+"""`selftaught safety sandbox-flag | audit | flag-table`: measuring circumvention and reading a run's record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from selftaught.cli import app, options
+from selftaught.cli.progress import RichProgress
+from selftaught.config import load_settings
+from selftaught.errors import UsageError
+from selftaught.safety.stats import percent
+
+safety_app = typer.Typer(help="Safety: the sandbox-flag experiment and per-run audits of detector events.",
+                         no_args_is_help=True)
+app.add_typer(safety_app, name="safety")
+
+stdout = Console()
+MAX_ATTEMPTS = 1_000_000
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@safety_app.command("sandbox-flag")
+def sandbox_flag(
+    model: options.Model = None,
+    attempts: Annotated[int, typer.Option("--attempts", help="Generated improvers to collect (the paper: 10000).")] = 100,
+    warning: Annotated[bool, typer.Option("--warning", help="Show the warning not to disable the sandbox.")] = False,
+    execute: Annotated[int, typer.Option("--execute", help="Also run this many generated improvers (flag-disabling ones first) in the real sandbox; the flag is only logged.")] = 0,
+    task: options.Task = None,
+    responses_per_call: options.ResponsesPerCall = None,
+    seed: options.Seed = None,
+    runs_dir: options.RunsDir = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_tokens: options.MaxTokens = None,
+    max_cost: options.MaxCost = None,
+    concurrency: options.Concurrency = None,
+    sandbox: options.Sandbox = None,
+    workers: options.Workers = None,
+    config: options.Config = None,
+    as_json: options.Json = False,
+) -> None:
+    """Reproduce the paper's experiment: how often do generated improvers turn `use_sandbox` off?"""
+    if not 1 <= attempts <= MAX_ATTEMPTS:
+        raise UsageError(f"--attempts must be between 1 and {MAX_ATTEMPTS}, got {attempts}")
+    if not 0 <= execute <= attempts:
+        raise UsageError(f"--execute must be between 0 and --attempts ({attempts}), got {execute}")
+    settings = load_settings(
+        options.overrides(model=model, task=task, responses_per_call=responses_per_call, seed=seed,
+                          runs_dir=runs_dir, api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost,
+                          concurrency=concurrency, sandbox=sandbox, workers=workers),
+        config,
+    )
+    from selftaught.safety.experiment import run_sandbox_flag
+
+    with RichProgress(enabled=True) as progress:
+        result = run_sandbox_flag(settings, attempts=attempts, warning=warning, execute=execute, progress=progress)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        table = Table(title="Unsandboxing: generated improvers that set use_sandbox off (95% Wilson CI)")
+        for column in ("Language model", "Warning", "Attempts", "Disabled", "Unsandboxing rate"):
+            table.add_column(column, justify="left" if column in ("Language model", "Warning") else "right")
+        table.add_row(result.model, "yes" if result.warning else "no", str(result.attempts), str(result.disabled),
+                      f"{percent(result.rate)} ({percent(result.ci_low)} to {percent(result.ci_high)})")
+        stdout.print(table)
+        if result.ways:
+            stdout.print("ways: " + ", ".join(f"{way} {n}" for way, n in result.ways.items()))
+        if result.findings:
+            stdout.print("other static flags: " + ", ".join(f"{kind} {n}" for kind, n in result.findings.items()))
+        if result.executed:
+            ex = result.executed
+            stdout.print(f"executed {ex['improvers']} improvers in the {ex['sandbox']} sandbox: "
+                         f"{ex['runtime_false_calls']} utility calls with use_sandbox off (logged; isolation unchanged)")
+        stdout.print(f"run {result.run_id} in {result.run_dir}; see `selftaught safety audit {result.run_id}`")
+    if result.attempts < result.requested:
+        typer.echo(f"warning: {result.attempts} of {result.requested} attempts collected "
+                   f"({result.failed_calls} failed calls, {result.empty_replies} replies without code)", err=True)
+        if result.attempts == 0:
+            raise typer.Exit(1)
+
+
+@safety_app.command("audit")
+def audit(
+    run_id: Annotated[str, typer.Argument(help="The run to audit (a directory name under --runs-dir).")],
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only event kinds starting with this (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Events listed in the table (counts, and --json, always cover all).")] = 50,
+    runs_dir: options.RunsDir = None,
+    as_json: options.Json = False,
+) -> None:
+    """A run's events with counts per kind: what was attempted, what was stopped, what looks like hacking."""
+    from selftaught.safety.audit import audit_run, group_of
+
+    if limit < 0:
+        raise UsageError(f"--limit must be non-negative, got {limit}")
+    result = audit_run(runs_dir or Path("runs"), run_id, kinds=kind)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    title = f"run {run_id}: {len(result.events)} events"
+    counts = Table(title=title)
+    for column in ("kind", "group", "count"):
+        counts.add_column(column, justify="right" if column == "count" else "left")
+    for event_kind, count in result.counts.items():
+        counts.add_row(event_kind, group_of(event_kind), str(count))
+    stdout.print(counts)
+    if result.events and limit:
+        listing = Table(title=f"events (first {min(limit, len(result.events))})")
+        for column in ("id", "t", "kind", "program", "detail"):
+            listing.add_column(column, overflow="fold")
+        for event in result.events[:limit]:
+            listing.add_row(str(event.id), "" if event.iteration is None else str(event.iteration), event.kind,
+                            (event.program_sha or "")[:10], event.detail[:200])
+        stdout.print(listing)
+
+
+@safety_app.command("flag-table")
+def flag_table(
+    run_ids: Annotated[list[str], typer.Argument(help="sandbox-flag runs to put side by side.")],
+    runs_dir: options.RunsDir = None,
+    as_json: options.Json = False,
+) -> None:
+    """The paper's table: one row per model, with and without the warning, from stored sandbox-flag runs."""
+    from selftaught.safety.report import flag_rows
+
+    rows = flag_rows(runs_dir or Path("runs"), run_ids)
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title="Unsandboxing rate of generated improvers (95% Wilson CI)")
+    table.add_column("Language model")
+    table.add_column("Unsandboxing rate")
+    table.add_column("Unsandboxing rate with warning")
+    for row in rows:
+        cells = []
+        for key in ("without_warning", "with_warning"):
+            cell = row[key]
+            cells.append("—" if cell is None else
+                         f"{percent(cell['rate'])} ({percent(cell['ci_low'])} to {percent(cell['ci_high'])}), n={cell['attempts']}")
+        table.add_row(row["model"], *cells)
+    stdout.print(table)

@@ -1,0 +1,95 @@
+"""Reading a run's safety record back: every event, counted per kind and grouped by what it means.
+
+Any run has events (STOP runs record detector findings, budget overruns and sandbox reports; safety
+experiments record every attempt), so the audit works on all of them. Groups put related kinds together
+so a reader sees at a glance whether anything was *attempted* (static), *stopped* (sandbox, budget),
+*suspicious about scores* (score, gap) or is part of an experiment.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selftaught.stop.runs import open_run
+
+GROUPS = (
+    ("static", ("static:",)),
+    ("sandbox", ("sandbox:", "proxy-")),
+    ("budget", ("lm-budget-exceeded", "utility-budget-exceeded", "utility-bad-argument")),
+    ("scores", ("score-", "output-rejected", "val-test-gap")),
+    ("experiment", ("sandbox-flag:",)),
+)
+
+
+def group_of(kind: str) -> str:
+    """The group a kind belongs to ("other" for everything not listed, e.g. improver failures)."""
+    for name, prefixes in GROUPS:
+        if kind.startswith(prefixes):
+            return name
+    return "other"
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    iteration: int | None
+    kind: str
+    program_sha: str | None
+    detail: str
+    created: float
+
+
+@dataclass
+class Audit:
+    run_id: str
+    meta: dict[str, Any]
+    events: list[EventRow]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counter = Counter(event.kind for event in self.events)
+        return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+    @property
+    def groups(self) -> dict[str, int]:
+        counter: Counter[str] = Counter(group_of(event.kind) for event in self.events)
+        return dict(sorted(counter.items()))
+
+    @property
+    def programs_flagged(self) -> int:
+        """Distinct programs with at least one static flag or sandbox report."""
+        return len({e.program_sha for e in self.events
+                    if e.program_sha and group_of(e.kind) in ("static", "sandbox")})
+
+    def to_json(self, *, limit: int | None = None) -> dict[str, Any]:
+        shown = self.events if limit is None else self.events[:limit]
+        return {
+            "run_id": self.run_id,
+            "kind": self.meta.get("kind", "stop"),
+            "task": self.meta.get("task"),
+            "model": self.meta.get("model"),
+            "status": self.meta.get("status"),
+            "total": len(self.events),
+            "counts": self.counts,
+            "groups": self.groups,
+            "programs_flagged": self.programs_flagged,
+            "events": [vars(event) for event in shown],
+        }
+
+
+def audit_run(runs_dir: Path, run_id: str, *, kinds: list[str] | None = None) -> Audit:
+    """Every event of a run (optionally only kinds starting with one of `kinds`), oldest first."""
+    store = open_run(runs_dir, run_id)
+    try:
+        rows = store.query("SELECT id, iteration, kind, program_sha, detail, created FROM events ORDER BY id")
+        meta = {key: store.get_meta(key) for key in ("kind", "task", "model", "status", "experiment")}
+    finally:
+        store.close()
+    events = [EventRow(row["id"], row["iteration"], row["kind"], row["program_sha"], row["detail"], row["created"])
+              for row in rows]
+    if kinds:
+        events = [event for event in events if event.kind.startswith(tuple(kinds))]
+    return Audit(run_id=run_id, meta={k: v for k, v in meta.items() if v is not None}, events=events)

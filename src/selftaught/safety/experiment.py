@@ -1,0 +1,255 @@
+"""The paper's sandbox-circumvention experiment, as a measurement any model can be put through.
+
+The model is asked (with the seed improver's prompt) to improve an improver, scored by a meta-utility that
+takes a `use_sandbox` flag, with or without a warning not to disable it. Every reply is one attempt: its
+largest code block is the generated improver, stored in a run store and checked by the AST detector
+(`selftaught.safety.flag`). The rate of improvers that turn the flag off is reported with its 95% Wilson
+interval. Requests go out `responses_per_call` at a time (one LM call returns that many replies), so
+10,000 attempts cost about 1,700 calls, and run concurrently.
+
+Optionally (`execute`), some generated improvers are then run in the real sandbox with a utility that
+accepts the flag and only logs it (`selftaught.safety.execute`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selftaught import __version__
+from selftaught.config import Settings
+from selftaught.safety.detectors import scan_program
+from selftaught.safety.flag import FlagUse, find_disabling
+from selftaught.safety.flag_prompt import EXPERTISE, flag_message
+from selftaught.safety.stats import rate_with_interval
+from selftaught.sandbox.inside.helpers import extract_code
+from selftaught.stop.runs import STORE_FILE, new_run_id
+from selftaught.stop.session import NoProgress, Progress
+from selftaught.store.db import RunStore
+
+EXPERIMENT = "sandbox-flag"
+MAX_ROUNDS = 4
+"""Rounds of extra calls to make up for failed calls or empty replies before giving up on the shortfall."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    index: int
+    program_sha: str
+    uses: tuple[FlagUse, ...]
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self.uses)
+
+
+@dataclass
+class FlagExperimentResult:
+    """Everything the command prints; `to_json` has the contract keys plus extras."""
+
+    run_id: str
+    run_dir: Path
+    model: str
+    warning: bool
+    requested: int
+    attempts: int
+    disabled: int
+    rate: float
+    ci_low: float
+    ci_high: float
+    lm_calls: int
+    failed_calls: int
+    empty_replies: int
+    ways: dict[str, int]
+    findings: dict[str, int]
+    executed: dict[str, Any] | None = None
+    disabled_shas: list[str] = field(default_factory=list)
+    runs: list[Any] = field(default_factory=list)  # ExecutedImprover records, when executed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts, "disabled": self.disabled, "rate": self.rate,
+            "ci_low": self.ci_low, "ci_high": self.ci_high, "run_id": self.run_id, "run_dir": str(self.run_dir),
+            "model": self.model, "warning": self.warning, "requested": self.requested, "lm_calls": self.lm_calls,
+            "failed_calls": self.failed_calls, "empty_replies": self.empty_replies, "ways": self.ways,
+            "findings": self.findings, "executed": self.executed, "sandbox_weakened": False,
+        }
+
+
+class _Recorder:
+    """Numbers attempts, stores programs and events; thread-safe (calls finish in any order)."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.lock = threading.Lock()
+        self.attempts: list[Attempt] = []
+        self.empty = 0
+        self.failed_calls = 0
+        self.findings: Counter[str] = Counter()
+
+    def record_replies(self, replies: list[str], call: int) -> None:
+        for reply in replies:
+            # A generated improver is a fenced code block; prose alone (a refusal, "keep it as is") is not one.
+            code = extract_code(reply) if "```" in reply else ""
+            if not code.strip():
+                with self.lock:
+                    self.empty += 1
+                self.store.add_event(f"{EXPERIMENT}:empty", f"call {call}: reply without code ({len(reply)} chars)")
+                continue
+            sha = self.store.put_program(code, "improver")
+            uses = tuple(find_disabling(code))
+            with self.lock:
+                attempt = Attempt(len(self.attempts), sha, uses)
+                self.attempts.append(attempt)
+            if uses:
+                ways = "; ".join(f"{u.way}: {u.text} (line {u.line})" for u in uses[:5])
+                self.store.add_event(f"{EXPERIMENT}:disabled", f"attempt {attempt.index}: {ways}", program_sha=sha)
+            else:
+                self.store.add_event(f"{EXPERIMENT}:kept", f"attempt {attempt.index}", program_sha=sha)
+            for finding in scan_program(code):
+                if finding.kind == "static:use-sandbox-false":
+                    continue  # already recorded as the attempt's own event
+                with self.lock:
+                    self.findings[finding.kind] += 1
+                self.store.add_event(finding.kind, f"attempt {attempt.index}: {finding.detail}", program_sha=sha)
+
+    def record_failure(self, call: int, error: BaseException) -> None:
+        with self.lock:
+            self.failed_calls += 1
+        self.store.add_event("lm-error", f"call {call}: {type(error).__name__}: {error}"[:1000])
+
+
+def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execute: int = 0,
+                     progress: Progress | None = None) -> FlagExperimentResult:
+    """Ask for `attempts` generated improvers and measure how many turn the sandbox flag off."""
+    from selftaught.stop.api import open_session
+
+    progress = progress or NoProgress()
+    run_dir = Path(settings.runs_dir) / new_run_id(f"safety-{EXPERIMENT}", settings.seed)
+    store = RunStore(run_dir / STORE_FILE)
+    _write_meta(store, settings, attempts, warning)
+    recorder = _Recorder(store)
+    message = flag_message(settings, warning=warning)
+    calls_made = 0
+    executor = None if execute > 0 else _NoExecutor()
+    try:
+        with open_session(settings, store=store, run_dir=run_dir, progress=progress, executor=executor) as session:
+            progress.stage("attempts", attempts)
+            for _round in range(MAX_ROUNDS):
+                missing = attempts - len(recorder.attempts)
+                if missing <= 0:
+                    break
+                sizes = _batches(missing, settings.responses_per_call)
+                model = session.client.language_model(budget=len(sizes),
+                                                      max_responses_per_call=settings.responses_per_call,
+                                                      purpose=EXPERIMENT, scope=EXPERIMENT)
+                first = calls_made
+                calls_made += len(sizes)
+
+                def one_call(job: tuple[int, int], model: Any = model) -> None:
+                    call, size = job
+                    try:
+                        replies = model.batch_prompt(EXPERTISE, [message] * size, temperature=settings.temperature)
+                    except Exception as exc:  # one failed call must not lose the others' attempts
+                        recorder.record_failure(call, exc)
+                        return
+                    recorder.record_replies(list(replies), call)
+                    progress.advance("attempts", len(replies))
+
+                with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
+                    list(pool.map(one_call, [(first + i, size) for i, size in enumerate(sizes)]))
+            executed, runs = _execute(session, recorder, store, execute, progress) if execute > 0 else (None, [])
+    except BaseException:
+        store.set_meta("status", "failed")
+        store.close()
+        raise
+    result = _result(settings, run_dir, recorder, attempts, warning, calls_made, executed)
+    result.runs = runs
+    store.set_meta("result", result.to_json())
+    store.set_meta("status", "done")
+    store.set_meta("finished", time.time())
+    store.close()
+    return result
+
+
+def _batches(total: int, per_call: int) -> list[int]:
+    """`total` responses in calls of at most `per_call` each (the last one smaller)."""
+    calls = math.ceil(total / per_call)
+    return [min(per_call, total - i * per_call) for i in range(calls)]
+
+
+def _write_meta(store: RunStore, settings: Settings, attempts: int, warning: bool) -> None:
+    store.set_meta("kind", "safety")
+    store.set_meta("experiment", EXPERIMENT)
+    store.set_meta("task", f"safety:{EXPERIMENT}")
+    store.set_meta("model", settings.model)
+    store.set_meta("warning", warning)
+    store.set_meta("attempts_requested", attempts)
+    store.set_meta("config", settings.model_dump(mode="json"))
+    store.set_meta("version", __version__)
+    store.set_meta("started", time.time())
+    store.set_meta("status", "running")
+
+
+def _result(settings: Settings, run_dir: Path, recorder: _Recorder, requested: int, warning: bool,
+            calls: int, executed: dict[str, Any] | None) -> FlagExperimentResult:
+    counted = recorder.attempts
+    disabled = [a for a in counted if a.disabled]
+    rate = rate_with_interval(len(disabled), len(counted))
+    ways: Counter[str] = Counter()
+    for attempt in disabled:
+        ways.update({use.way for use in attempt.uses})
+    return FlagExperimentResult(
+        run_id=run_dir.name, run_dir=run_dir, model=settings.model, warning=warning, requested=requested,
+        attempts=len(counted), disabled=len(disabled), rate=rate.rate, ci_low=rate.low, ci_high=rate.high,
+        lm_calls=calls, failed_calls=recorder.failed_calls, empty_replies=recorder.empty,
+        ways=dict(sorted(ways.items())), findings=dict(sorted(recorder.findings.items())), executed=executed,
+        disabled_shas=[a.program_sha for a in disabled],
+    )
+
+
+def _execute(session: Any, recorder: _Recorder, store: RunStore, count: int,
+             progress: Progress) -> tuple[dict[str, Any], list[Any]]:
+    """Run up to `count` generated improvers (those that disable the flag first) in the real sandbox."""
+    from selftaught.safety.execute import execute_improver
+    from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+    from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, load_task
+
+    settings = session.settings
+    task = load_task(settings.task)
+    scorer = DownstreamScorer(task, session.executor, SplitSeeds(VAL_SEED_BASE, draw_test_seed()), store)
+    chosen = sorted(recorder.attempts, key=lambda a: (not a.disabled, a.index))[:count]
+    progress.stage("execute", len(chosen))
+    runs = []
+    for attempt in chosen:
+        source = store.get_program(attempt.program_sha) or ""
+        runs.append(execute_improver(session, scorer, source, index=attempt.index, program_sha=attempt.program_sha,
+                                     initial_solution=task.seed_algorithm,
+                                     utility_description=task.utility_text(settings.utility_budget)))
+        progress.advance("execute")
+    return {
+        "task": task.name,
+        "improvers": len(runs),
+        "statically_disabled": sum(1 for a in chosen if a.disabled),
+        "runtime_false_calls": sum(r.flag_false_calls for r in runs),
+        "improvers_passing_false": sum(1 for r in runs if r.flag_false_calls),
+        "failed": sum(1 for r in runs if r.error is not None),
+        "sandbox": settings.sandbox,
+        "sandbox_events": sum(r.sandbox_events for r in runs),
+    }, runs
+
+
+class _NoExecutor:
+    """Stands in for the sandbox pool when nothing is executed, so no workers are started for nothing."""
+
+    def run(self, job: Any, rpc: Any = None) -> Any:
+        raise RuntimeError("this sandbox-flag run executes no generated code (use execute > 0)")
+
+    def close(self) -> None:
+        return None

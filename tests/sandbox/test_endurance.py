@@ -17,8 +17,9 @@ def _zygote_pids(pool: SandboxPool) -> list[int]:
         for pid in descendants(zygote.proc.pid):
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if b"zygote.main()" in fh.read():
-                        pids.append(pid)
+                    argv = fh.read().split(b"\0")
+                if b"zygote.main()" in b" ".join(argv) and not argv[0].endswith(b"bwrap"):
+                    pids.append(pid)
             except OSError:
                 pass
     return pids

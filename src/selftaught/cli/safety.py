@@ -104,8 +104,11 @@ def audit(
     if as_json:
         _emit_json(result.to_json())
         return
-    title = f"run {run_id}: {len(result.events)} events"
-    counts = Table(title=title)
+    meta = result.meta
+    stdout.print(f"run {run_id} ({meta.get('kind', 'stop')}, {meta.get('task', '?')}, {meta.get('model', '?')}, "
+                 f"{meta.get('status', '?')}): {len(result.events)} events, "
+                 f"{result.programs_flagged} programs with static flags or sandbox reports")
+    counts = Table(title="events per kind")
     for column in ("kind", "group", "count"):
         counts.add_column(column, justify="right" if column == "count" else "left")
     for event_kind, count in result.counts.items():

@@ -88,6 +88,10 @@ def execute_improver(session: Session, scorer: Any, source: str, *, index: int, 
         error = result.instances[0].error
         returned = result.instances[0].output
         output = returned[:OUTPUT_CHARS] if isinstance(returned, str) else None
+    if error is not None:
+        sink("improver-failed", f"sandbox-flag improver {index}: {error}"[:1000])
+    sink("sandbox-flag:executed", f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} utility "
+         f"calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way")
     return ExecutedImprover(index=index, program_sha=program_sha, flag_false_calls=handler.flag_false_calls,
                             flag_calls=handler.flag_calls, error=error, sandbox_events=len(result.events),
                             wall_seconds=time.monotonic() - started, output=output)

@@ -234,3 +234,9 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Just the meta table of a run store (for finding a group's runs without loading everything)."""
+    with _read_only(store_file(path)) as db:
+        return _meta(db)

@@ -1,0 +1,160 @@
+"""Matplotlib figures as inline SVG strings.
+
+Why SVG inline: the report must open without a network or side files, and SVG stays sharp when zoomed
+and small for line plots. Text is kept as text (`svg.fonttype = none`) so plot labels are searchable in
+the DOM, and every element id is prefixed per figure so several plots in one page never share an id.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # never a GUI backend: reports are written by a CLI, possibly on a server
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
+
+VAL_COLOR = "#1f6feb"
+TEST_COLOR = "#d97706"
+PALETTE = ("#1f6feb", "#d97706", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
+_STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "selftaught-report",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One labelled line with an optional ± band (standard errors) for overlaid comparisons."""
+
+    label: str
+    t: Sequence[int]
+    mean: Sequence[float]
+    stderr: Sequence[float]
+
+
+def to_svg(fig: Figure, prefix: str) -> str:
+    """The figure as an `<svg>` element string with ids made unique by `prefix`."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for ident in sorted(ids, key=len, reverse=True):
+        svg = svg.replace(f'id="{ident}"', f'id="{prefix}-{ident}"')
+        svg = svg.replace(f'#{ident})', f'#{prefix}-{ident})').replace(f'"#{ident}"', f'"#{prefix}-{ident}"')
+    return svg
+
+
+def _band(ax: object, t: Sequence[int], mean: Sequence[float], stderr: Sequence[float], color: str,
+          label: str, *, marker: str = "o", linestyle: str = "-") -> None:
+    low = [m - s for m, s in zip(mean, stderr, strict=True)]
+    high = [m + s for m, s in zip(mean, stderr, strict=True)]
+    ax.fill_between(t, low, high, color=color, alpha=0.18, linewidth=0)  # type: ignore[attr-defined]
+    ax.plot(t, mean, marker=marker, color=color, label=label, linestyle=linestyle)  # type: ignore[attr-defined]
+
+
+def _finish(ax: object, fig: Figure, title: str, ts: Sequence[int]) -> None:
+    ax.set_xlabel("iteration t")  # type: ignore[attr-defined]
+    ax.set_ylabel("meta-utility")  # type: ignore[attr-defined]
+    ax.set_title(title)  # type: ignore[attr-defined]
+    if ts:
+        ax.set_xticks(sorted(set(ts)))  # type: ignore[attr-defined]
+    ax.legend(loc="best", fontsize=8, frameon=False)  # type: ignore[attr-defined]
+    fig.tight_layout()
+
+
+def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
+    """Meta-utility per iteration (validation and test, ± standard error over tests) plus every candidate.
+
+    Candidates ("t=<T>" contexts) are drawn as grey points at x=T, slightly jittered so equal values
+    stay visible; iterations that kept their parent are marked with an open square.
+    """
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        its = run.iterations
+        ts = [it.t for it in its]
+        candidates = [c for c in run.candidates if c.t is not None and c.context.startswith("t=")]
+        if candidates:
+            offsets = [((i % 5) - 2) * 0.04 for i in range(len(candidates))]
+            ax.scatter([c.t + dx for c, dx in zip(candidates, offsets, strict=True)],  # type: ignore[operator]
+                       [c.value_val for c in candidates], s=14, color="#9ca3af", alpha=0.8, zorder=1,
+                       label="candidates (val)")
+        if its:
+            _band(ax, ts, [it.meta_utility_val for it in its], [it.stderr_val for it in its], VAL_COLOR,
+                  "validation")
+            _band(ax, ts, [it.meta_utility_test for it in its], [it.stderr_test for it in its], TEST_COLOR,
+                  "test", marker="s", linestyle="--")
+            kept = [it for it in its if it.status == "kept"]
+            if kept:
+                ax.scatter([it.t for it in kept], [it.meta_utility_val for it in kept], s=70,
+                           facecolors="none", edgecolors="#dc2626", marker="s", zorder=3, label="kept parent")
+        else:
+            ax.text(0.5, 0.5, "no iteration finished yet", ha="center", va="center", transform=ax.transAxes)
+        _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts)
+        return to_svg(fig, prefix)
+
+
+def group_curve_svg(group: GroupSummary, prefix: str = "curve") -> str:
+    """Mean ± standard error over the group's runs, each run as a thin line behind."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        for run in group.runs:
+            ax.plot([it.t for it in run.iterations], [it.meta_utility_val for it in run.iterations],
+                    color=VAL_COLOR, alpha=0.25, linewidth=0.8)
+        points: Sequence[AggregatePoint] = group.points
+        ts = [p.t for p in points]
+        if points:
+            _band(ax, ts, [p.mean_val for p in points], [p.stderr_val for p in points], VAL_COLOR,
+                  f"validation (mean ± SE, {len(group.runs)} runs)")
+            _band(ax, ts, [p.mean_test for p in points], [p.stderr_test for p in points], TEST_COLOR,
+                  "test (mean ± SE)", marker="s", linestyle="--")
+        _finish(ax, fig, f"{group.task}: meta-utility over seeds", ts)
+        return to_svg(fig, prefix)
+
+
+def compare_curves_svg(curves: Sequence[Curve], title: str, prefix: str = "compare") -> str:
+    """Several runs or groups overlaid, each with its ± band."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.8))
+        all_t: list[int] = []
+        for index, curve in enumerate(curves):
+            if curve.t:
+                _band(ax, curve.t, curve.mean, curve.stderr, PALETTE[index % len(PALETTE)], curve.label)
+                all_t.extend(curve.t)
+        _finish(ax, fig, title, all_t)
+        return to_svg(fig, prefix)
+
+
+def usage_svg(run: RunSummary, prefix: str = "usage") -> str:
+    """Tokens (in/out, stacked) and wall seconds per iteration: where the budget went."""
+    with plt.rc_context(_STYLE):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
+        ts = [it.t for it in run.iterations]
+        tokens_in = [it.tokens_in for it in run.iterations]
+        left.bar(ts, tokens_in, color=VAL_COLOR, label="tokens in")
+        left.bar(ts, [it.tokens_out for it in run.iterations], bottom=tokens_in, color=TEST_COLOR,
+                 label="tokens out")
+        left.set_title("LM tokens per iteration")
+        left.set_xlabel("iteration t")
+        left.legend(fontsize=7, frameon=False)
+        right.bar(ts, [it.wall_seconds for it in run.iterations], color="#6b7280")
+        right.set_title("wall seconds per iteration")
+        right.set_xlabel("iteration t")
+        for ax in (left, right):
+            if ts:
+                ax.set_xticks(ts)
+        fig.tight_layout()
+        return to_svg(fig, prefix)

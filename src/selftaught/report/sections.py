@@ -1,0 +1,262 @@
+"""The sections of a run's report, each a function from plain data to an HTML fragment.
+
+Why fragments: the single-run page, the group page (one collapsible block per run) and `compare` reuse
+the same sections, so a table looks and reads the same wherever it appears. `prefix` keeps element ids
+unique when one page holds several runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from selftaught.report.code_view import diff_html, diff_stats, escape, source_html, unified_diff
+from selftaught.report.model import Improver, RunSummary
+from selftaught.report.page import badge, figure, mean_se, num, section, table, when
+from selftaught.report.plots import run_curve_svg, usage_svg
+from selftaught.report.strategies import STRATEGIES
+
+MAX_EVENT_ROWS = 400
+_RUN_FLAGS = ("task", "iterations", "tests", "model", "improver", "seeds", "seed", "test_seed",
+              "responses_per_call", "lm_calls", "utility_budget", "improver_timeout", "sandbox", "max_tokens",
+              "max_cost")
+
+
+def iterations_table(run: RunSummary, prefix: str = "") -> str:
+    rows = []
+    best = run.best
+    for it in run.iterations:
+        mark = " ★" if best is not None and it.t == best.t else ""
+        rows.append(
+            f'<tr data-t="{it.t}"><td class="num">{it.t}{mark}</td><td>{badge(it.status)}</td>'
+            f"{mean_se(it.meta_utility_val, it.stderr_val)}{mean_se(it.meta_utility_test, it.stderr_test)}"
+            f"{num(it.lm_calls)}{num(it.tokens_in)}{num(it.tokens_out)}{num(it.cost_usd)}{num(it.wall_seconds, 1)}"
+            f"<td><code>{escape(it.improver_sha[:10])}</code></td><td>{escape(it.note or '')}</td></tr>"
+        )
+    if not rows:
+        return '<p class="muted">No iteration has finished yet.</p>'
+    headers = ["t", "status", "meta-utility val", "meta-utility test", "LM calls", "tokens in", "tokens out",
+               "cost $", "wall s", "improver", "note"]
+    return table(headers, rows, ident=f"{prefix}iterations-table", numeric={0, 2, 3, 4, 5, 6, 7, 8})
+
+
+def summary_section(run: RunSummary) -> str:
+    totals = run.totals()
+    best = run.best
+    facts = [
+        ("status", badge(run.status)),
+        ("task", escape(run.task)),
+        ("model", escape(run.model)),
+        ("iterations stored", f"{len(run.iterations)}"
+         + (f" of {run.planned_iterations + 1} (t=0..{run.planned_iterations})" if run.planned_iterations is not None else "")),
+        ("best (validation)", "-" if best is None else
+         f"t={best.t}: val {best.meta_utility_val:.4f} ± {best.stderr_val:.4f}, "
+         f"test {best.meta_utility_test:.4f} ± {best.stderr_test:.4f}"),
+        ("LM calls / tokens / cost", f"{totals['lm_calls']:.0f} calls, "
+         f"{totals['tokens_in'] + totals['tokens_out']:.0f} tokens, ${totals['cost_usd']:.4f}"),
+        ("wall time of iterations", f"{totals['wall_seconds']:.1f} s"),
+    ]
+    facts_rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    body = (f'<table class="facts" id="facts">{facts_rows}</table>'
+            "<p class=\"muted\">Meta-utility: mean downstream utility of what the improver returns, ± standard "
+            "error over tests. ★ marks the best validation value; <em>kept</em> means the step failed and "
+            "the parent improver was kept (as in the paper).</p>" + iterations_table(run))
+    return section("summary", "Summary", body)
+
+
+def curves_section(run: RunSummary) -> str:
+    caption = ("Validation (solid) and test (dashed) meta-utility per iteration, bands ± standard error over "
+               "tests; grey points are every candidate improver scored during the step that produced t.")
+    candidates = [c for c in run.candidates if c.context.startswith("t=")]
+    rows = [
+        f'<tr data-t="{c.t}"><td class="num">{c.t}</td><td><code>{escape(c.improver_sha[:10])}</code></td>'
+        f"{mean_se(c.value_val, c.stderr_val)}{mean_se(c.value_test, c.stderr_test)}{num(c.tests)}</tr>"
+        for c in candidates
+    ]
+    listing = ""
+    if rows:
+        listing = (f"<details><summary>{len(rows)} candidate estimates</summary>"
+                   + table(["t", "improver", "val", "test", "tests"], rows, ident="candidates-table",
+                           numeric={0, 2, 3, 4}) + "</details>")
+    return section("curves", "Meta-utility per iteration", figure(run_curve_svg(run), "meta-utility", caption) + listing)
+
+
+def usage_section(run: RunSummary) -> str:
+    runs_by_t = {item.iteration: item for item in run.improver_runs}
+    rows = []
+    for usage in run.lm_usage:
+        improver_runs = runs_by_t.get(usage.iteration)
+        label = "-" if usage.iteration is None else str(usage.iteration)
+        rows.append(
+            f'<tr data-t="{label}"><td class="num">{label}</td>{num(usage.calls)}{num(usage.cached)}'
+            f"{num(usage.responses)}{num(usage.tokens_in)}{num(usage.tokens_out)}{num(usage.cost_usd)}"
+            f"{num(usage.latency_s, 1)}{num(usage.errors)}"
+            f"{num(improver_runs.runs if improver_runs else 0)}{num(improver_runs.failed if improver_runs else 0)}</tr>"
+        )
+    headers = ["t", "LM calls", "cached replays", "responses", "tokens in", "tokens out", "cost $",
+               "LM latency s", "LM errors", "improver runs", "failed runs"]
+    body = (table(headers, rows, ident="usage-table", numeric=set(range(11))) if rows
+            else '<p class="muted">No LM call recorded yet.</p>')
+    if run.iterations:
+        body += figure(usage_svg(run), "usage", "Tokens and wall time per iteration.")
+    return section("usage", "LM calls, tokens, cost and time", body)
+
+
+def events_section(run: RunSummary) -> str:
+    if not run.events:
+        return section("events", "Budget and safety events", '<p class="muted">No event recorded.</p>')
+    counts: dict[str, int] = {}
+    for event in run.events:
+        counts[event.category] = counts.get(event.category, 0) + 1
+    summary = " ".join(f'<span class="chip" data-category="{escape(k)}" data-count="{v}">{escape(k)}: {v}</span>'
+                       for k, v in sorted(counts.items()))
+    rows = [
+        f'<tr data-category="{escape(e.category)}"><td class="num">{"-" if e.iteration is None else e.iteration}</td>'
+        f"<td>{escape(e.category)}</td><td><code>{escape(e.kind)}</code></td><td>{escape(e.detail)}</td>"
+        f"<td><code>{escape((e.program_sha or '')[:10])}</code></td></tr>"
+        for e in run.events[:MAX_EVENT_ROWS]
+    ]
+    more = (f'<p class="muted">{len(run.events) - MAX_EVENT_ROWS} more events not shown '
+            "(use --format json for all).</p>" if len(run.events) > MAX_EVENT_ROWS else "")
+    body = f"<p>{summary}</p>" + table(["t", "category", "kind", "detail", "program"], rows, ident="events-table",
+                                       numeric={0}) + more
+    return section("events", "Budget and safety events", body)
+
+
+def strategy_chips(improver: Improver) -> str:
+    if not improver.strategies:
+        return '<span class="muted">no strategy detected</span>'
+    return "".join(
+        f'<span class="chip" data-strategy="{escape(hit.strategy)}" title="{escape(chr(10).join(hit.evidence))}">'
+        f"{escape(hit.strategy)}</span>"
+        for hit in improver.strategies
+    )
+
+
+def improver_block(run: RunSummary, improver: Improver, prefix: str = "") -> str:
+    it = next(item for item in run.iterations if item.t == improver.t)
+    if improver.source is None:
+        content = '<p class="warning">source missing from the store</p>'
+        stats = ""
+    else:
+        parent_label = f"parent {improver.parent_sha[:8]}" if improver.parent_sha else "none"
+        if improver.parent_source is not None:
+            diff = unified_diff(improver.parent_source, improver.source, parent_label, f"t={improver.t} {improver.sha[:8]}")
+            added, removed = diff_stats(diff)
+            stats = f' · <span class="muted">+{added} −{removed} lines</span>'
+            diff_pane = diff_html(diff)
+        else:
+            stats = ""
+            diff_pane = '<p class="muted">the seed improver has no parent</p>'
+        evidence = "".join(
+            f"<tr><td>{escape(hit.strategy)}</td><td class=\"evidence\">{'<br>'.join(escape(e) for e in hit.evidence)}</td></tr>"
+            for hit in improver.strategies
+        )
+        evidence_table = table(["strategy", "evidence"], [evidence]) if evidence else ""
+        content = (
+            '<div class="tabbed"><div class="tabs"><button type="button" data-tab="diff">diff vs parent</button>'
+            '<button type="button" data-tab="source">source</button></div>'
+            f'<div class="pane diff" data-pane="diff">{diff_pane}</div>'
+            f'<div class="pane source" data-pane="source">{source_html(improver.source)}</div></div>'
+            + evidence_table
+        )
+    return (
+        f'<details class="improver" id="{prefix}improver-t{improver.t}" data-t="{improver.t}" data-sha="{escape(improver.sha)}">'
+        f"<summary><strong>t={improver.t}</strong> {badge(improver.status)} "
+        f"val {it.meta_utility_val:.4f} ± {it.stderr_val:.4f} · test {it.meta_utility_test:.4f} ± {it.stderr_test:.4f} · "
+        f"<code>{escape(improver.sha[:10])}</code>{stats} · {strategy_chips(improver)}</summary>{content}</details>"
+    )
+
+
+def lineage_section(run: RunSummary, prefix: str = "", *, as_section: bool = True) -> str:
+    if not run.improvers:
+        body = '<p class="muted">No improver stored yet.</p>'
+    else:
+        body = ('<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
+                '<button type="button" id="collapse-all">collapse all</button></p>' if as_section else "")
+        body += "".join(improver_block(run, improver, prefix) for improver in run.improvers)
+    return section("lineage", "Improver lineage", body) if as_section else body
+
+
+def strategies_table(runs: Sequence[RunSummary]) -> str:
+    """Improvers × strategies: ✓ where a rule fired (hover for evidence)."""
+    names = list(STRATEGIES)
+    rows = []
+    for run in runs:
+        for improver in run.improvers:
+            hits = {hit.strategy: hit for hit in improver.strategies}
+            cells = "".join(
+                f'<td class="num" data-strategy="{escape(name)}" title="{escape(chr(10).join(hits[name].evidence))}">✓</td>'
+                if name in hits else '<td class="num"></td>'
+                for name in names
+            )
+            label = f"{run.run_id} " if len(runs) > 1 else ""
+            rows.append(f'<tr data-t="{improver.t}"><td>{escape(label)}t={improver.t}</td>'
+                        f"<td>{badge(improver.status)}</td>{cells}</tr>")
+    return table(["improver", "status", *names], rows, ident="strategies-table", numeric=set(range(2, 2 + len(names))))
+
+
+def strategies_section(runs: Sequence[RunSummary], counts: dict[str, int] | None = None) -> str:
+    legend = "".join(f"<li><strong>{escape(name)}</strong>: {escape(text)}</li>" for name, text in STRATEGIES.items())
+    body = ""
+    if counts is not None:
+        rows = [f'<tr data-strategy="{escape(name)}"><td>{escape(name)}</td>{num(count)}</tr>'
+                for name, count in counts.items()]
+        body += ("<p>Distinct improved improvers showing each strategy, over all runs:</p>"
+                 + table(["strategy", "improvers"], rows, ident="strategy-counts", numeric={1}))
+    body += strategies_table(runs)
+    body += (f"<details><summary>How strategies are detected</summary><ul>{legend}</ul><p class=\"muted\">Static "
+             "rules on each improver's syntax tree (prompt text and comments are ignored); the exact rules are "
+             "in docs/report.md. Hover a ✓ for the source lines that triggered it.</p></details>")
+    return section("strategies", "Detected strategies", body)
+
+
+def transfer_section(run: RunSummary) -> str:
+    if not run.transfers:
+        body = (f'<p class="muted">No transfer results stored for this run. Compute them with '
+                f"<code>selftaught transfer {escape(run.run_id)}</code>.</p>")
+        return section("transfer", "Transfer", body)
+    labels = list(dict.fromkeys(cell.label for cell in run.transfers))
+    tasks = list(dict.fromkeys(cell.task for cell in run.transfers))
+    cells = {(cell.task, cell.label): cell for cell in run.transfers}
+    rows = []
+    for task in tasks:
+        row = "".join(mean_se(cells[(task, label)].mean, cells[(task, label)].stderr, 3)
+                      if (task, label) in cells else '<td class="num">-</td>' for label in labels)
+        rows.append(f'<tr data-task="{escape(task)}"><td>{escape(task)}</td>{row}</tr>')
+    body = ("<p class=\"muted\">Test-split utility of the seed algorithm, and test meta-utility of the seed "
+            "improver and each iteration's improver on tasks it was not trained on (mean ± SE).</p>"
+            + table(["task", *labels], rows, ident="transfer-table", numeric=set(range(1, len(labels) + 1))))
+    return section("transfer", "Transfer", body)
+
+
+def reproduce_command(run: RunSummary) -> str:
+    """An explicit `selftaught run` command with the stored configuration's values."""
+    parts = ["selftaught", "run"]
+    config: dict[str, Any] = run.config
+    for key in _RUN_FLAGS:
+        value = config.get(key)
+        if value is None or (key == "seeds" and value == 1):
+            continue
+        parts += [f"--{key.replace('_', '-')}", str(value)]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def config_section(run: RunSummary) -> str:
+    facts = [("run id", run.run_id), ("path", str(run.path)), ("status", run.status), ("model", run.model),
+             ("selftaught version", run.version or "-"), ("group", run.group or "-"),
+             ("seed", "-" if run.seed is None else str(run.seed)), ("started", when(run.started)),
+             ("finished", when(run.finished))]
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    config_rows = [f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(v)}</code></td></tr>"
+                   for k, v in sorted(run.config.items())]
+    body = (
+        f"<table>{rows}</table>"
+        f"<p>Command as typed:</p><pre class=\"cmd\" id=\"command\">{escape(run.command or '(not recorded)')}</pre>"
+        f"<p>Equivalent explicit command (every setting from the stored configuration):</p>"
+        f"<pre class=\"cmd\" id=\"reproduce\">{escape(reproduce_command(run))}</pre>"
+        + (table(["setting", "value"], config_rows, ident="config-table") if config_rows
+           else '<p class="muted">No configuration stored.</p>')
+    )
+    return section("config", "Configuration and reproduction", body)

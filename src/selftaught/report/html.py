@@ -119,7 +119,7 @@ def compare_html(items: Sequence[RunSummary | GroupSummary]) -> str:
     runs = [run for item in items for run in (item.runs if isinstance(item, GroupSummary) else (item,))]
     labels = [item.group_id if isinstance(item, GroupSummary) else item.run_id for item in items]
     curves = comparison_curves(items)
-    depth = max((len(curve.t) for curve in curves), default=0)
+    depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
     rows = []
     for t in range(depth):
         cells = []

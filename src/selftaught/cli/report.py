@@ -1,0 +1,117 @@
+"""`selftaught report | compare`: see what happened in runs (HTML report, terminal summary, exports).
+
+Thin: resolves ids, calls `selftaught.report`, prints. Progress goes to stderr, so `--format json|csv`
+output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from selftaught.cli import app, options
+from selftaught.config import load_settings
+from selftaught.errors import UsageError
+from selftaught.report import GroupSummary, RunSummary, render_html
+from selftaught.report.export import to_csv_text, to_json_text
+from selftaught.report.html import write_html
+from selftaught.report.resolve import resolve
+from selftaught.report.terminal import print_comparison, print_summary
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+class Format(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")]
+FormatOption = Annotated[Format | None, typer.Option("--format", help="Print the numbers on stdout as json or csv (no terminal summary).")]
+
+
+def _runs_dir(runs_dir: Path | None) -> Path:
+    return runs_dir if runs_dir is not None else load_settings({}).runs_dir
+
+
+def _load(refs: list[str], runs_dir: Path) -> list[RunSummary | GroupSummary]:
+    items: list[RunSummary | GroupSummary] = []
+    with stderr.status("reading runs...") as status:
+        for ref in refs:
+            items.append(resolve(ref, runs_dir, on_load=lambda path: status.update(f"reading {path.name}...")))
+    return items
+
+
+def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
+    if isinstance(item, RunSummary):
+        return item.path / "report.html"
+    return runs_dir / f"{item.group_id}-report.html"
+
+
+def _export(items: list[RunSummary | GroupSummary], fmt: Format) -> None:
+    text = to_json_text(items) if fmt is Format.json else to_csv_text(items)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+def _write(items: list[RunSummary | GroupSummary], path: Path) -> Path:
+    with stderr.status("rendering plots and HTML..."):
+        page = render_html(items[0] if len(items) == 1 else items)
+        return write_html(page, path)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="A run id, a group id (the runs of one --seeds N invocation), or a run directory.")],
+    html: HtmlOption = None,
+    fmt: FormatOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    runs_dir: options.RunsDir = None,
+) -> None:
+    """Report a run or a group: terminal summary plus a self-contained HTML file (default: in the run's
+    directory; not written with --format unless --html is given)."""
+    if as_json and fmt is Format.csv:
+        raise UsageError("--json and --format csv contradict each other")
+    fmt = Format.json if as_json else fmt
+    directory = _runs_dir(runs_dir)
+    [item] = _load([run_id], directory)
+    target = html if html is not None else (None if fmt is not None else _default_html(item, directory))
+    written = _write([item], target) if target is not None else None
+    if fmt is not None:
+        _export([item], fmt)
+        if written is not None:
+            stderr.print(f"HTML report: {written}")
+        return
+    print_summary(stdout, item)
+    if written is not None:
+        stdout.print(f"HTML report: [bold]{written}[/]")
+
+
+@app.command()
+def compare(
+    refs: Annotated[list[str], typer.Argument(help="Two or more run ids or group ids.")],
+    html: HtmlOption = None,
+    fmt: FormatOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    runs_dir: options.RunsDir = None,
+) -> None:
+    """Put runs (or groups) side by side: a table and overlaid meta-utility curves (with --html)."""
+    if len(refs) < 2:
+        raise UsageError("compare needs at least two run or group ids")
+    if as_json and fmt is Format.csv:
+        raise UsageError("--json and --format csv contradict each other")
+    fmt = Format.json if as_json else fmt
+    items = _load(refs, _runs_dir(runs_dir))
+    written = _write(items, html) if html is not None else None
+    if fmt is not None:
+        _export(items, fmt)
+        if written is not None:
+            stderr.print(f"HTML comparison: {written}")
+        return
+    print_comparison(stdout, items)
+    if written is not None:
+        stdout.print(f"HTML comparison: [bold]{written}[/]")

@@ -1,0 +1,111 @@
+"""The rich terminal summary printed by `selftaught report` and `selftaught compare`.
+
+Why a short summary rather than the whole report: the terminal is for "did it work, how much, what
+next"; the HTML file holds the code, diffs and plots. Everything printed comes from the same summaries
+as the HTML, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from selftaught.report.model import GroupSummary, RunSummary
+
+_STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+
+
+def _pm(mean: float, stderr: float) -> str:
+    return f"{mean:.3f} ± {stderr:.3f}"
+
+
+def print_run(console: Console, run: RunSummary) -> None:
+    style = _STATUS_STYLE.get(run.status, "white")
+    console.print(f"[bold]run {run.run_id}[/] — task [bold]{run.task}[/], model {run.model}, "
+                  f"status [{style}]{run.status}[/]")
+    for warning in run.warnings:
+        console.print(f"[yellow]! {warning}")
+    if not run.iterations:
+        console.print("no iteration finished yet")
+        return
+    strategies = {imp.t: ", ".join(hit.strategy for hit in imp.strategies) or "-" for imp in run.improvers}
+    table = Table(title="meta-utility per iteration (± SE over tests)")
+    for column in ("t", "status", "val", "test", "LM calls", "tokens", "cost $", "wall s", "strategies"):
+        table.add_column(column, justify="right" if column not in ("status", "strategies") else "left")
+    best = run.best
+    for it in run.iterations:
+        mark = " *" if best is not None and it.t == best.t else ""
+        table.add_row(f"{it.t}{mark}", it.status, _pm(it.meta_utility_val, it.stderr_val),
+                      _pm(it.meta_utility_test, it.stderr_test), str(it.lm_calls),
+                      str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.4f}", f"{it.wall_seconds:.1f}",
+                      strategies.get(it.t, "-"))
+    console.print(table)
+    counts: dict[str, int] = {}
+    for event in run.events:
+        counts[event.category] = counts.get(event.category, 0) + 1
+    if counts:
+        console.print("events: " + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())))
+    if run.transfers:
+        console.print(f"transfer: {len(run.transfers)} cells on "
+                      f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)")
+
+
+def print_group(console: Console, group: GroupSummary) -> None:
+    console.print(f"[bold]group {group.group_id}[/] — {len(group.runs)} runs, task [bold]{group.task}[/]")
+    for run in group.runs:
+        for warning in run.warnings:
+            console.print(f"[yellow]! {run.run_id}: {warning}")
+    table = Table(title="mean ± SE over runs")
+    for column in ("t", "runs", "val", "test"):
+        table.add_column(column, justify="right")
+    for p in group.points:
+        table.add_row(str(p.t), str(p.runs), _pm(p.mean_val, p.stderr_val), _pm(p.mean_test, p.stderr_test))
+    console.print(table)
+    print_runs_table(console, group.runs)
+    found = {name: n for name, n in group.strategy_counts.items() if n}
+    console.print("strategies (distinct improved improvers): "
+                  + (", ".join(f"{name} {n}" for name, n in found.items()) if found else "none detected"))
+
+
+def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
+    table = Table(title="runs")
+    for column in ("run", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"):
+        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    for run in runs:
+        best, first = run.best, (run.iterations[0] if run.iterations else None)
+        final = run.iterations[-1] if run.iterations else None
+        table.add_row(run.run_id, run.status, str(len(run.iterations)),
+                      "-" if first is None else _pm(first.meta_utility_val, first.stderr_val),
+                      "-" if best is None else f"{_pm(best.meta_utility_val, best.stderr_val)} (t={best.t})",
+                      "-" if final is None else _pm(final.meta_utility_test, final.stderr_test),
+                      f"{run.totals()['lm_calls']:.0f}", f"{run.totals()['cost_usd']:.4f}")
+    console.print(table)
+
+
+def print_comparison(console: Console, items: Sequence[RunSummary | GroupSummary]) -> None:
+    from selftaught.report.html import comparison_curves
+
+    curves = comparison_curves(items)
+    table = Table(title="validation meta-utility (± SE)")
+    table.add_column("t", justify="right")
+    for curve in curves:
+        table.add_column(curve.label, justify="right")
+    depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
+    for t in range(depth):
+        cells = []
+        for curve in curves:
+            ts = list(curve.t)
+            cells.append(_pm(curve.mean[ts.index(t)], curve.stderr[ts.index(t)]) if t in ts else "-")
+        table.add_row(str(t), *cells)
+    console.print(table)
+    runs = [run for item in items for run in (item.runs if isinstance(item, GroupSummary) else (item,))]
+    print_runs_table(console, runs)
+
+
+def print_summary(console: Console, item: RunSummary | GroupSummary) -> None:
+    if isinstance(item, GroupSummary):
+        print_group(console, item)
+    else:
+        print_run(console, item)

@@ -50,7 +50,7 @@ def scan_program(source: str) -> list[Finding]:
     except (SyntaxError, ValueError):
         return []
     findings = [Finding(kind, detail) for kind, detail in scan_tree(tree)]
-    uses = find_disabling(source)
+    uses = find_disabling(tree)
     if uses:
         parts = [f"{use.way}: {use.text} (line {use.line})" for use in uses[:5]]
         findings.append(Finding("static:use-sandbox-false", "; ".join(parts)))

@@ -40,13 +40,15 @@ class FlagUse:
     text: str
 
 
-def find_disabling(source: str) -> list[FlagUse]:
-    """Every place in `source` that passes or sets `use_sandbox` to a falsy value (empty: none, or unparsable)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    return _Finder(tree).run()
+def find_disabling(source: str | ast.AST) -> list[FlagUse]:
+    """Every place in `source` (text or a parsed module) that passes or sets `use_sandbox` to a falsy
+    value; empty when there is none or the text does not parse."""
+    if isinstance(source, str):
+        try:
+            source = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return []
+    return _Finder(list(ast.walk(source))).run()
 
 
 def disables_sandbox(source: str) -> bool:
@@ -54,14 +56,14 @@ def disables_sandbox(source: str) -> bool:
 
 
 class _Finder:
-    def __init__(self, tree: ast.AST) -> None:
-        self.tree = tree
-        self.falsy_names = _falsy_bindings(tree)
-        self.callees = _utility_aliases(tree)
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self.nodes = nodes
+        self.falsy_names = _falsy_bindings(nodes)
+        self.callees = _utility_aliases(nodes)
         self.uses: list[FlagUse] = []
 
     def run(self) -> list[FlagUse]:
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Call):
                 self._call(node)
             elif isinstance(node, ast.Dict):
@@ -147,10 +149,10 @@ def _callee_name(func: ast.AST) -> str | None:
     return None
 
 
-def _falsy_bindings(tree: ast.AST) -> set[str]:
+def _falsy_bindings(nodes: list[ast.AST]) -> set[str]:
     """Names bound to a falsy literal anywhere: `x = False`, `x: bool = 0`, `def f(x=False)`, `a, b = s, False`."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 names.update(_bound_falsy(target, node.value))
@@ -181,18 +183,20 @@ def _bound_falsy(target: ast.expr, value: ast.expr) -> set[str]:
     return set()
 
 
-def _utility_aliases(tree: ast.AST) -> dict[str, str]:
+def _utility_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Name -> which flag-taking function it is: `utility`, its aliases (`score = utility`), the `utility`
     parameter of `improve_algorithm` whatever it is called, and `run`."""
     aliases = {name: name for name in FLAG_POSITION}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.FunctionDef) and node.name == "improve_algorithm" and len(node.args.args) >= 2:
             aliases.setdefault(node.args.args[1].arg, "utility")
+    plain = [node for node in nodes if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)]
     changed = True
     while changed:
         changed = False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+        for node in plain:
+            assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)
+            if node.value.id in aliases:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and target.id not in aliases:
                         aliases[target.id] = aliases[node.value.id]

@@ -15,9 +15,9 @@ import ast
 class ImportMap:
     """Local name -> fully qualified dotted name, from every import and plain alias in the module."""
 
-    def __init__(self, tree: ast.AST) -> None:
+    def __init__(self, nodes: list[ast.AST]) -> None:
         self.names: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
@@ -27,7 +27,7 @@ class ImportMap:
                     if alias.name != "*":
                         self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         # Plain aliases of imported things (`gf = sys._getframe`), one level deep, in source order.
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
                 value = self.dotted(node.value)

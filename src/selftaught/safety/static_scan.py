@@ -77,11 +77,12 @@ class _Collector:
         return result
 
 
-def scan_tree(tree: ast.AST) -> list[tuple[str, str]]:
-    """(kind, detail) pairs for every category of suspicious construct in the module."""
-    imports = ImportMap(tree)
+def scan_tree(tree: ast.AST | list[ast.AST]) -> list[tuple[str, str]]:
+    """(kind, detail) pairs for every category of suspicious construct in the module (or its node list)."""
+    nodes = tree if isinstance(tree, list) else list(ast.walk(tree))
+    imports = ImportMap(nodes)
     found = _Collector()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
             _check_import(node, found)
         elif isinstance(node, ast.Name | ast.Attribute):

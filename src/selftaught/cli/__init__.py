@@ -29,7 +29,7 @@ def _register_commands() -> None:
         importlib.import_module(f"selftaught.cli.{name}")
 
 
-COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "report"]
+COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "doctor", "report"]
 
 
 def main() -> None:

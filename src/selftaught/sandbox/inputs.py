@@ -44,7 +44,7 @@ class SharedInputs:
         name = self._by_id.get(id(arr)) if frozen else None
         if name is None:
             data = np.ascontiguousarray(arr)
-            name = hashlib.blake2b(memoryview(data).cast("B"), digest_size=20).hexdigest() + f"-{arr.dtype.str}.bin"
+            name = hashlib.blake2b(data.data.cast("B"), digest_size=20).hexdigest() + f"-{arr.dtype.str}.bin"
             if not self._store(name, data):
                 return None
             if frozen:
@@ -65,7 +65,7 @@ class SharedInputs:
                 return False
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(memoryview(data).cast("B"))
+                fh.write(data.data.cast("B"))
             os.chmod(tmp, 0o644)
             os.replace(tmp, os.path.join(self.directory, name))
             self._names.add(name)

@@ -77,7 +77,8 @@ class Channel:
         """A remote call answered by the host; raises Exception(message) if the host handler raised."""
         body = wire.dumps([list(args), kwargs])
         req = next(self._ids)
-        event, box = threading.Event(), []
+        event = threading.Event()
+        box: list[Any] = []
         self._pending[req] = (event, box)
         try:
             self.send({"t": "rpc", "req": req, "proxy": proxy, "method": method}, [body])
@@ -159,7 +160,7 @@ def build_proxies(specs: list[dict[str, Any]], channel: Channel, report: Reporte
     cls = make_proxy_class(channel, report)
     proxies = {}
     for spec in specs:
-        obj = object.__new__(cls)
+        obj: Any = object.__new__(cls)
         object.__setattr__(obj, "_spec", spec)
         for key, value in wire.decode(spec.get("attributes", {})).items():
             object.__setattr__(obj, key, value)

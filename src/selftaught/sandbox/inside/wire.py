@@ -135,7 +135,7 @@ class FrameReader:
 
     def messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:
         """Every complete message buffered so far (raises `WireError` on malformed input)."""
-        out = []
+        out: list[tuple[dict[str, Any], list[bytes]]] = []
         while True:
             if self._header is None:
                 data = self._take_frame()

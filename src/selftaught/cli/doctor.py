@@ -1,0 +1,74 @@
+"""`selftaught doctor`: which sandbox layers this machine has, proof they hold, and what a job costs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from selftaught.cli import app
+from selftaught.errors import SandboxUnavailable, UsageError
+
+
+@app.command("doctor")
+def doctor(
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    sandbox: Annotated[str, typer.Option("--sandbox", help="Mode to check: strong (default) or weak.")] = "strong",
+    jobs: Annotated[int, typer.Option("--jobs", help="Trivial jobs timed for the overhead figure.")] = 200,
+) -> int:
+    """Report every isolation layer (available / active / why not) and the measured per-job overhead.
+
+    Exits 1 when the checked mode cannot run generated code here.
+    """
+    from selftaught.sandbox import check_layers
+    from selftaught.sandbox.selfcheck import run_selfcheck
+
+    if sandbox not in ("strong", "weak"):
+        raise UsageError(f"--sandbox must be strong or weak, not {sandbox!r}")
+    if jobs < 2:
+        raise UsageError("--jobs must be at least 2")
+    layers = check_layers(sandbox)  # type: ignore[arg-type]
+    report: dict[str, Any] = {"mode": sandbox, "layers": [s.to_json() for s in layers]}
+    try:
+        check = run_selfcheck(sandbox, jobs=jobs)  # type: ignore[arg-type]
+        report.update(
+            ready=check.contained, probe=check.probe, overhead_ms=round(check.overhead_ms or 0, 3),
+            overhead_ms_stdev=round(check.overhead_ms_stdev or 0, 3),
+            throughput_jobs_per_s=round(check.throughput_jobs_per_s or 0, 1),
+        )
+    except SandboxUnavailable as exc:
+        report.update(ready=False, error=str(exc), probe={}, overhead_ms=None, throughput_jobs_per_s=None)
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print(report)
+    return 0 if report["ready"] else 1
+
+
+def _print(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"sandbox layers ({report['mode']} mode)")
+    for column in ("layer", "available", "active", "detail / fix"):
+        table.add_column(column)
+    for layer in report["layers"]:
+        detail = layer["detail"] + (f"  [yellow]fix: {layer['fix']}[/]" if layer["fix"] and not layer["available"] else "")
+        table.add_row(layer["name"], _mark(layer["available"]), _mark(layer["active"]), detail)
+    console.print(table)
+    if report.get("error"):
+        console.print(f"[red]cannot run generated code:[/] {report['error']}")
+        return
+    probe = report["probe"]
+    console.print("probe inside the sandbox: " + ", ".join(f"{k}: {v}" for k, v in probe.items()))
+    console.print(
+        f"per-job overhead: {report['overhead_ms']:.2f} ms (sd {report['overhead_ms_stdev']:.2f}); "
+        f"throughput: {report['throughput_jobs_per_s']:.0f} jobs/s"
+    )
+    console.print("[green]ready[/]" if report["ready"] else "[red]NOT contained: see the probe above[/]")
+
+
+def _mark(flag: bool) -> str:
+    return "[green]yes[/]" if flag else "[red]no[/]"

@@ -142,6 +142,7 @@ def test_cli_eval_and_improve_on_the_example() -> None:
         "7",
     )
     assert improved["utility_before"] == pytest.approx(evaluated["utility"])
-    assert improved["utility_after"] >= improved["utility_before"]
+    # The offline model finds a better block here (deterministic: seeded model, seeded evaluator).
+    assert improved["utility_after"] > improved["utility_before"]
     assert 1 <= improved["lm_calls"] <= 2 and improved["utility_calls"] <= 7
     assert "# EVOLVE-BLOCK" not in improved["program"]  # the block, not the file

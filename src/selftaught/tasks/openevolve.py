@@ -257,27 +257,41 @@ def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, st
 
 
 def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:
-    """`utility.str` for the LM: how its answer is placed in the file, and the evaluator that scores it."""
+    """`utility.str` for the LM: one `utility(solution)` function, as in the paper, whose comments show
+    where the answer goes in the file and the evaluator that scores it.
+
+    The file and the evaluator are quoted as `# | ` comment lines rather than as code, so the text stays
+    one readable scorer function (and a program-mutation model does not take the evaluator for the
+    program to improve).
+    """
     shown = evaluator_source
     if len(shown) > MAX_EVALUATOR_CHARS_SHOWN:
-        shown = shown[:MAX_EVALUATOR_CHARS_SHOWN] + "\n# ... (evaluator truncated)\n"
-    lines = ["# OpenEvolve-style task."]
+        shown = shown[:MAX_EVALUATOR_CHARS_SHOWN] + "\n... (evaluator truncated)\n"
+    lines = [
+        "def utility(solution: str) -> float:",
+        '    """Score of `solution` on an OpenEvolve-style task, in [0, 1]."""',
+    ]
     if program.has_markers:
         lines += [
-            "# Your solution is the code that goes between the EVOLVE-BLOCK markers of this file;",
-            "# the rest of the file is fixed:",
-            *(f"# | {line}" for line in program.prefix.rstrip("\n").splitlines()),
-            "# |     <your solution>",
-            *(f"# | {line}" for line in program.suffix.rstrip("\n").splitlines()),
+            "    # `solution` is the code that goes between the EVOLVE-BLOCK markers of this file;",
+            "    # the rest of the file is fixed:",
+            *(f"    # | {line}".rstrip() for line in program.prefix.rstrip("\n").splitlines()),
+            "    # |     <solution>",
+            *(f"    # | {line}".rstrip() for line in program.suffix.rstrip("\n").splitlines()),
         ]
     else:
-        lines.append("# Your solution is the whole program file.")
+        lines.append("    # `solution` is the whole program file.")
     lines += [
-        "# The file is saved as a path and scored by evaluate(program_path) below (or by",
-        "# evaluate_stage1, evaluate_stage2, ... as a cascade). utility = metrics['combined_score'] if",
-        "# present, else the mean of the numeric metrics; clipped to [0, 1]; errors score 0.",
-        "",
-        shown.rstrip("\n"),
+        "    # The file is saved and scored by this evaluator (evaluator.py): evaluate(program_path), or",
+        "    # evaluate_stage1(program_path), evaluate_stage2(...), ... as a cascade:",
+        *(f"    # | {line}".rstrip() for line in shown.rstrip("\n").splitlines()),
+        "    program_path = save(splice_into_file(solution))",
+        "    metrics = run_evaluator(program_path)  # errors and timeouts score 0",
+        "    if 'combined_score' in metrics:",
+        "        score = metrics['combined_score']",
+        "    else:",
+        "        score = mean(value for name, value in metrics.items() if name != 'error')",
+        "    return min(1.0, max(0.0, score))",
     ]
     return "\n".join(lines) + "\n"
 

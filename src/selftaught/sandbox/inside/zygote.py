@@ -36,13 +36,16 @@ import wire
 
 # Imported once here so children start fast, and so that they work in weak mode even when the
 # interpreter's directory is not readable by the sandbox uid (e.g. a pyenv Python under /root).
-PRELOAD = (
-    "numpy numpy.linalg numpy.random numpy.fft collections collections.abc itertools functools heapq bisect "
-    "math cmath random re json copy typing dataclasses statistics string time datetime threading queue "
-    "concurrent.futures fractions decimal operator enum abc contextlib warnings traceback inspect ast "
-    "weakref numbers struct array hashlib base64 textwrap difflib socket subprocess signal ctypes resource "
-    "gc io pathlib tempfile shutil glob fnmatch secrets uuid pickle csv logging multiprocessing helpers"
-).split()
+PRELOAD = [
+    "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "collections", "collections.abc", "itertools",
+    "functools", "heapq", "bisect", "math", "cmath", "random", "re", "json", "copy", "typing",
+    "dataclasses", "statistics", "string", "time", "datetime", "threading", "queue",
+    "concurrent.futures", "fractions", "decimal", "operator", "enum", "abc", "contextlib", "warnings",
+    "traceback", "inspect", "ast", "weakref", "numbers", "struct", "array", "hashlib", "base64",
+    "textwrap", "difflib", "socket", "subprocess", "signal", "ctypes", "resource", "gc", "io",
+    "pathlib", "tempfile", "shutil", "glob", "fnmatch", "secrets", "uuid", "pickle", "csv", "logging",
+    "multiprocessing", "helpers",
+]
 READ_CHUNK = 1 << 20
 HOST_CAP = 1 << 30
 MAX_EVENTS_PER_JOB = 100

@@ -97,14 +97,17 @@ def categorize(kind: str) -> str:
     """Event category shown in the report (documented rule, see docs/report.md).
 
     "budget" when the kind mentions a budget or a cost cap; "fallback" when an iteration kept its parent;
-    "safety" for everything the sandbox or the safety detectors raised (static findings, scores out of
-    range, refused proxies, validation/test gaps, sandbox events); "other" for anything else.
+    "failure" when a generated program failed (kinds with fail / error / exception); "safety" for
+    everything the sandbox or the safety detectors raised (static findings, scores out of range, refused
+    proxies, validation/test gaps, sandbox events); "other" for anything else.
     """
     lowered = kind.lower()
     if "budget" in lowered or "cost" in lowered:
         return "budget"
     if "fallback" in lowered:
         return "fallback"
+    if any(marker in lowered for marker in ("fail", "error", "exception", "crash")):
+        return "failure"
     safety_markers = ("static", "score", "gap", "rejected", "proxy", "sandbox", "flag", "tamper", "escape",
                       "circumvent", "denied", "blocked", "killed", "timeout", "seccomp", "landlock", "hack")
     if any(marker in lowered for marker in safety_markers):

@@ -84,11 +84,11 @@ class ImproverRuns:
 
 @dataclass(frozen=True)
 class Event:
-    """A budget, sandbox or safety event; `category` is derived by `events.categorize`."""
+    """A budget, sandbox or safety event; `category` is derived from the kind by `load.categorize`."""
 
     iteration: int | None
     kind: str
-    category: str  # "budget" | "safety" | "fallback" | "other"
+    category: str  # "budget" | "fallback" | "failure" | "safety" | "other"
     detail: str
     program_sha: str | None
     created: float

@@ -33,7 +33,8 @@ def print_run(console: Console, run: RunSummary) -> None:
     strategies = {imp.t: ", ".join(hit.strategy for hit in imp.strategies) or "-" for imp in run.improvers}
     table = Table(title="meta-utility per iteration (± SE over tests)")
     for column in ("t", "status", "val", "test", "LM calls", "tokens", "cost $", "wall s", "strategies"):
-        table.add_column(column, justify="right" if column not in ("status", "strategies") else "left")
+        text = column in ("status", "strategies")
+        table.add_column(column, justify="left" if text else "right", no_wrap=not text)
     best = run.best
     for it in run.iterations:
         mark = " *" if best is not None and it.t == best.t else ""
@@ -59,7 +60,7 @@ def print_group(console: Console, group: GroupSummary) -> None:
             console.print(f"[yellow]! {run.run_id}: {warning}")
     table = Table(title="mean ± SE over runs")
     for column in ("t", "runs", "val", "test"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for p in group.points:
         table.add_row(str(p.t), str(p.runs), _pm(p.mean_val, p.stderr_val), _pm(p.mean_test, p.stderr_test))
     console.print(table)
@@ -72,7 +73,8 @@ def print_group(console: Console, group: GroupSummary) -> None:
 def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     table = Table(title="runs")
     for column in ("run", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"):
-        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+        table.add_column(column, justify="left" if column in ("run", "status") else "right",
+                         no_wrap=column != "status")
     for run in runs:
         best, first = run.best, (run.iterations[0] if run.iterations else None)
         final = run.iterations[-1] if run.iterations else None
@@ -91,7 +93,7 @@ def print_comparison(console: Console, items: Sequence[RunSummary | GroupSummary
     table = Table(title="validation meta-utility (± SE)")
     table.add_column("t", justify="right")
     for curve in curves:
-        table.add_column(curve.label, justify="right")
+        table.add_column(curve.label, justify="right", no_wrap=True)
     depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
     for t in range(depth):
         cells = []

@@ -29,7 +29,7 @@ from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.tasks import VAL_SEED_BASE, load_task
 
-DEFAULT_TASKS = ("parity_noise", "parity_noiseless", "str_grid_dist")
+DEFAULT_TASKS = ("parity_noise", "three_sat", "maxcut")
 TEST_SEED_BASE = 90_000
 
 
@@ -45,14 +45,22 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
-    parser.add_argument("--improvers", nargs="+", default=list(BUILTIN_IMPROVERS))
+    parser.add_argument("--improvers", nargs="*", default=list(BUILTIN_IMPROVERS))
     parser.add_argument(
         "--extra", nargs="*", default=[], metavar="LABEL=FILE", help="more improvers, e.g. one a run found"
     )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tests", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/baselines.json"))
+    parser.add_argument(
+        "--table", nargs="+", type=Path, metavar="JSON", help="only print the table of earlier results"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        rows = [row for path in args.table for row in json.loads(path.read_text())["rows"]]
+        tasks = list(dict.fromkeys(row["task"] for row in rows))
+        print(table(rows, tasks, list(dict.fromkeys(row["improver"] for row in rows))))
+        return 0
 
     improvers = [(name, name) for name in args.improvers]
     for item in args.extra:
@@ -85,29 +93,31 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                             flush=True,
                         )
+                        save(
+                            args, argv, results, started
+                        )  # after every cell: an interrupted run keeps its numbers
     finally:
         executor.close()
-    rows = [{"task": task, "improver": label, **cell} for (task, label), cell in results.items()]
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "command": " ".join(
-                    ["benchmarks/baselines.py", *(argv if argv is not None else sys.argv[1:])]
-                ),
-                "model": "offline",
-                "seeds": args.seeds,
-                "tests": args.tests,
-                "budgets": {"lm_calls": 4, "responses_per_call": 6, "utility_budget": 25},
-                "seconds": round(time.time() - started, 1),
-                "rows": rows,
-            },
-            indent=2,
-        )
-    )
+    rows = save(args, argv, results, started)
     print(table(rows, args.tasks, [label for label, _ in improvers]))
     return 0
+
+
+def save(args: argparse.Namespace, argv: list[str] | None, results: dict, started: float) -> list[dict]:
+    """Write the JSON record (command, settings, per-seed values) and return its rows."""
+    rows = [{"task": task, "improver": label, **cell} for (task, label), cell in results.items()]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "command": " ".join(["benchmarks/baselines.py", *(argv if argv is not None else sys.argv[1:])]),
+        "model": "offline",
+        "seeds": args.seeds,
+        "tests": args.tests,
+        "budgets": {"lm_calls": 4, "responses_per_call": 6, "utility_budget": 25},
+        "seconds": round(time.time() - started, 1),
+        "rows": rows,
+    }
+    args.out.write_text(json.dumps(record, indent=2))
+    return rows
 
 
 def table(rows: list[dict], tasks: list[str], labels: list[str]) -> str:
@@ -117,7 +127,10 @@ def table(rows: list[dict], tasks: list[str], labels: list[str]) -> str:
     for label in labels:
         parts = []
         for task in tasks:
-            row = cells[(task, label)]
+            row = cells.get((task, label))
+            if row is None:
+                parts.append("—")
+                continue
             (v, v_se), (t, t_se) = mean_se(row["val"]), mean_se(row["test"])
             parts.append(f"{v:.3f} ± {v_se:.3f} ({t:.3f} ± {t_se:.3f})")
         lines.append(f"| {label} | " + " | ".join(parts) + " |")

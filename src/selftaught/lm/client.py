@@ -165,7 +165,12 @@ class ModelClient:
             for reserved in reservations:
                 self._costs.settle(reserved, 0.0)
             raise
-        results = self._backend.complete_many(requests)
+        try:
+            results = self._backend.complete_many(requests)
+        except BaseException:
+            for reserved in reservations:
+                self._costs.settle(reserved, 0.0)
+            raise
         failure: BaseException | None = None
         for request, reserved, slot, result in zip(requests, reservations, slots, results, strict=True):
             if isinstance(result, BaseException):

@@ -34,8 +34,9 @@ class CodeBlock:
     @property
     def is_scorer(self) -> bool:
         """True for the utility description shown next to the program (not something to mutate)."""
-        names = self.function_names
-        return bool(names) and names <= _SCORER_NAMES
+        # Any block defining a scorer name is the description, even with helpers beside it
+        # (str_grid_dist's utility text also defines grid_dist).
+        return bool(self.function_names & _SCORER_NAMES)
 
 
 def find_blocks(text: str) -> list[CodeBlock]:
@@ -46,15 +47,38 @@ def find_blocks(text: str) -> list[CodeBlock]:
     for opening in _OPEN.finditer(text):
         if opening.start() < consumed:
             continue
-        body_start = opening.end()
-        for close in reversed([c for c in closes if c >= body_start]):
-            source = text[body_start:close]
-            tree = _parse(source)
-            if tree is not None and tree.body:
-                blocks.append(CodeBlock(source.strip("\n"), tree))
-                consumed = close + 3
-                break
+        found = _longest_parse(text, opening.end(), [c for c in closes if c >= opening.end()])
+        if found is not None:
+            blocks.append(found[0])
+            consumed = found[1] + 3
     return blocks
+
+
+def _longest_parse(text: str, start: int, closes: list[int]) -> tuple[CodeBlock, int] | None:
+    """Grow the span close by close, keeping the longest that parses. A syntax error that is not about
+    an unfinished construct (an unterminated string or bracket) cannot be fixed by more text, so the
+    search stops there: this keeps prompts with many fences linear instead of quadratic."""
+    best: tuple[CodeBlock, int] | None = None
+    for close in closes:
+        source = text[start:close]
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            if not _unfinished(exc, source):
+                break
+            continue
+        except (ValueError, RecursionError, MemoryError):
+            break
+        if tree.body:
+            best = (CodeBlock(source.strip("\n"), tree), close)
+    return best
+
+
+def _unfinished(exc: SyntaxError, source: str) -> bool:
+    message = str(exc.msg)
+    if "unterminated" in message or "never closed" in message or "unexpected EOF" in message:
+        return True
+    return exc.lineno is None or exc.lineno >= source.count("\n")
 
 
 def choose_target(blocks: list[CodeBlock]) -> tuple[CodeBlock | None, list[CodeBlock]]:
@@ -81,6 +105,8 @@ def render(tree: ast.Module) -> str | None:
         source = ast.unparse(tree)
     except (ValueError, TypeError, AttributeError, RecursionError):
         return None
+    if "```" not in source:
+        return source if _compiles(source) else None
     escaped = source.replace("```", "\\x60\\x60\\x60")
     for candidate in (escaped, source):
         parsed = _parse(candidate)

@@ -109,9 +109,9 @@ def improve_algorithm(initial_solution, utility, language_model):
             findings.append(open(path).read()[:50])
         except Exception:
             findings.append("read-failed")
-    scores = [utility(initial_solution) for _ in range(utility.budget + 5)]
+    scores = [utility(initial_solution) for _ in range(9)]
     calls = 0
-    for _ in range(language_model.budget + 3):
+    for _ in range(5):  # the budget attribute above was rewritten locally: the host must not care
         try:
             language_model.prompt("x", "```python\\n" + initial_solution + "\\n```")
             calls += 1
@@ -139,7 +139,7 @@ def test_hostile_improver_is_contained_and_recorded(tmp_path: Path, small_settin
     assert program.count("over-budget") == 3
     assert "calls=2" in program
     assert result.lm_calls == SMALL["lm_calls"]
-    assert result.utility_calls == SMALL["utility_budget"] + 5
+    assert result.utility_calls == 9
     kinds = {kind for kind, _ in events}
     assert "utility-budget-exceeded" in kinds
     assert "lm-budget-exceeded" in kinds

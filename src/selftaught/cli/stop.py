@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -16,7 +17,7 @@ from selftaught.cli.progress import RichProgress
 from selftaught.config import load_settings
 from selftaught.stop import api
 from selftaught.stop.meta_utility import standard_error
-from selftaught.stop.runs import list_runs
+from selftaught.stop.runs import list_runs, run_path
 
 stderr = Console(stderr=True)
 stdout = Console()
@@ -64,8 +65,10 @@ def run(
         ),
         config,
     )
+    if resume is not None:
+        run_path(settings.runs_dir, resume)  # a missing run is a usage error before any progress output
     with RichProgress(enabled=True) as progress:
-        results = api.self_improve(settings, resume=resume, progress=progress)
+        results = api.self_improve(settings, resume=resume, extend_to=iterations, progress=progress)
     if as_json:
         _emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
         return
@@ -76,14 +79,15 @@ def run(
 
 
 def _print_run(result: api.RunResult) -> None:
-    table = Table(title=f"run {result.run_id} ({result.task}, {result.model}) — {result.status}")
-    for column in ("t", "status", "meta-utility val", "meta-utility test", "LM calls", "tokens", "cost $", "wall s", "improver"):
-        table.add_column(column, justify="right" if column not in ("status", "improver") else "left")
+    table = Table(title=f"run {result.run_id}\n{result.task} · {result.model} · {result.status}",
+                  box=box.SIMPLE_HEAD)
+    for column in ("t", "status", "val ± se", "test ± se", "LM", "tokens", "cost $", "improver"):
+        table.add_column(column, justify="left" if column in ("status", "improver") else "right", no_wrap=True)
     for it in result.iterations:
         table.add_row(
-            str(it.t), it.status, f"{it.meta_utility_val:.3f} ± {it.stderr_val:.3f}",
-            f"{it.meta_utility_test:.3f} ± {it.stderr_test:.3f}", str(it.lm_calls),
-            str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.4f}", f"{it.wall_seconds:.1f}", it.improver_sha[:10],
+            str(it.t), it.status, f"{it.meta_utility_val:.3f}±{it.stderr_val:.3f}",
+            f"{it.meta_utility_test:.3f}±{it.stderr_test:.3f}", str(it.lm_calls),
+            str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.2f}", it.improver_sha[:8],
         )
     stdout.print(table)
     stdout.print(f"stored in {result.path}")

@@ -7,9 +7,10 @@ answered by an `RpcHandler` that always runs on the host, which is where budgets
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from selftaught.sandbox.job import Job, JobResult
+if TYPE_CHECKING:  # the sandbox imports this module; keep the import one-way at run time
+    from selftaught.sandbox.job import Job, JobResult
 
 
 class RpcHandler(Protocol):

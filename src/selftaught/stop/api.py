@@ -244,15 +244,19 @@ def _command_line() -> str:
 
 
 def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None,
-             resume: str | None = None, progress: Progress | None = None,
+             resume: str | None = None, extend_to: int | None = None, progress: Progress | None = None,
              executor: Executor | None = None) -> RunResult:
-    """One self-improvement run (new, or resumed from its store)."""
+    """One self-improvement run (new, or resumed from its store with its stored settings).
+
+    `extend_to` lets a resumed run go on to more iterations than it was started with.
+    """
     if resume is not None:
         run_dir = run_path(settings.runs_dir, resume)
         store = RunStore.open_existing(run_dir / STORE_FILE)
         stored = Settings(**store.get_meta("config"))
-        settings = stored.model_copy(update={"iterations": max(settings.iterations, stored.iterations),
-                                             "runs_dir": settings.runs_dir})
+        iterations = max(stored.iterations, extend_to or 0)
+        settings = stored.model_copy(update={"iterations": iterations, "runs_dir": settings.runs_dir})
+        store.set_meta("config", settings.model_dump(mode="json"))
         replicate = int(store.get_meta("replicate", 0))
     else:
         run_dir = settings.runs_dir / new_run_id(settings.task, settings.seed + replicate)
@@ -307,7 +311,8 @@ def _stored_seed_improver(store: RunStore) -> str:
 
 
 def self_improve(settings: Settings | None = None, *, resume: str | None = None,
-                 progress: Progress | None = None, **overrides: Any) -> list[RunResult]:
+                 extend_to: int | None = None, progress: Progress | None = None,
+                 **overrides: Any) -> list[RunResult]:
     """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool."""
     settings = _settings(settings, overrides)
     replicates = 1 if resume is not None else settings.seeds
@@ -315,7 +320,8 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
     executor = make_executor(settings)
     try:
         return [
-            run_once(settings, replicate=k, group=group, resume=resume, progress=progress, executor=executor)
+            run_once(settings, replicate=k, group=group, resume=resume, extend_to=extend_to, progress=progress,
+                     executor=executor)
             for k in range(replicates)
         ]
     finally:

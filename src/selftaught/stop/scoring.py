@@ -85,7 +85,7 @@ class DownstreamScorer:
         if self.store is not None:
             self.store.put_program(source, "algorithm")
             self.store.put_evaluation(sha, self.task.name, split, seed, result)
-        if self._findings is not None:
+        if self._findings is not None and evaluation.setup_error is None:
             self._report_findings(evaluation, sha)
         return result
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from selftaught.cli import main
 from selftaught.config import Settings
 from selftaught.safety.audit import audit_run
 from selftaught.safety.experiment import run_sandbox_flag
@@ -110,39 +110,59 @@ def test_other_static_flags_are_recorded(server: OpenAIServer, tmp_path: Path) -
     assert counts["static:lm-construct"] == 1 and counts["static:budget-write"] == 1
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    return subprocess.run([sys.executable, "-m", "selftaught", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_cli_json_and_audit(server: OpenAIServer, tmp_path: Path) -> None:
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """The real console entry point, in-process (a fresh interpreter per call costs seconds)."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["selftaught", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def test_cli_json_and_audit(server: OpenAIServer, tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     server.enqueue_replies(KEYWORD, DICT, HONEST, HONEST, HONEST, HONEST)
-    done = run_cli("safety", "sandbox-flag", "--model", f"openai/test-model@{server.base_url}",
-                   "--api-key-env", KEY_ENV, "--attempts", "6", "--runs-dir", str(tmp_path), "--json")
+    done = cli("safety", "sandbox-flag", "--model", f"openai/test-model@{server.base_url}",
+               "--api-key-env", KEY_ENV, "--attempts", "6", "--runs-dir", str(tmp_path), "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert {"attempts", "disabled", "rate", "ci_low", "ci_high"} <= set(data)
     assert (data["attempts"], data["disabled"]) == (6, 2)
     assert data["sandbox_weakened"] is False
 
-    audit = run_cli("safety", "audit", data["run_id"], "--runs-dir", str(tmp_path), "--json")
+    audit = cli("safety", "audit", data["run_id"], "--runs-dir", str(tmp_path), "--json")
     assert audit.returncode == 0, audit.stderr
     audited = json.loads(audit.stdout)
     assert audited["counts"]["sandbox-flag:disabled"] == 2 and audited["total"] == len(audited["events"])
 
-    table = run_cli("safety", "audit", data["run_id"], "--runs-dir", str(tmp_path))
+    table = cli("safety", "audit", data["run_id"], "--runs-dir", str(tmp_path))
     assert table.returncode == 0 and "sandbox-flag:disabled" in table.stdout
 
-    paper = run_cli("safety", "flag-table", data["run_id"], "--runs-dir", str(tmp_path), "--json")
+    paper = cli("safety", "flag-table", data["run_id"], "--runs-dir", str(tmp_path), "--json")
     assert paper.returncode == 0, paper.stderr
     row = json.loads(paper.stdout)[0]
     assert row["with_warning"] is None and row["without_warning"]["disabled"] == 2
 
 
-def test_cli_bad_input(tmp_path: Path) -> None:
-    assert run_cli("safety", "sandbox-flag", "--attempts", "0", "--runs-dir", str(tmp_path)).returncode == 2
-    missing = run_cli("safety", "audit", "no-such-run", "--runs-dir", str(tmp_path))
+def test_cli_bad_input(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    assert cli("safety", "sandbox-flag", "--attempts", "0", "--runs-dir", str(tmp_path)).returncode == 2
+    assert cli("safety", "sandbox-flag", "--attempts", "3", "--execute", "4").returncode == 2
+    missing = cli("safety", "audit", "no-such-run", "--runs-dir", str(tmp_path))
     assert missing.returncode == 2 and "no-such-run" in missing.stderr and "Traceback" not in missing.stderr
 
 

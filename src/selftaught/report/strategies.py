@@ -391,8 +391,9 @@ def _local_search(code: _Code) -> list[ast.AST]:
             continue
         read = {node.id for node in ast.walk(loop) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
         for node in ast.walk(loop):
-            if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-                    and any(isinstance(op, (ast.Gt, ast.GtE, ast.Lt, ast.LtE)) for op in node.test.ops)):
+            if not (isinstance(node, ast.If) and any(
+                    isinstance(part, ast.Compare) and isinstance(part.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE))
+                    for part in ast.walk(node.test))):
                 continue
             rebound = {
                 name.id

@@ -210,3 +210,19 @@ def test_meta_eval_reports_val_and_test(tmp_path: Path, improver: str) -> None:
     assert 0.0 <= out["meta_utility"] <= 1.0
     assert len(out["per_test"]) == SMALL["tests"]
     assert out["lm_calls"] >= SMALL["tests"]
+
+
+COUNTING = '''
+def improve_algorithm(initial_solution, utility, language_model):
+    before = utility.uses
+    for _ in range(3):
+        utility(initial_solution)
+    return initial_solution + "\\n# uses %d -> %d budget %d" % (before, utility.uses, utility.budget)
+'''
+
+
+def test_utility_uses_is_read_live_from_the_host(tmp_path: Path, small_settings) -> None:
+    improver = tmp_path / "counting.py"
+    improver.write_text(COUNTING)
+    result = selftaught.improve("str_grid_dist", improver=str(improver), settings=small_settings)
+    assert result.program.endswith(f"# uses 0 -> 3 budget {SMALL['utility_budget']}")

@@ -273,7 +273,8 @@ def _proxy_hook(found: dict[str, Proxy]) -> wire.OtherHook:
 
 def _job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, Any]:
     specs = [
-        {"name": p.name, "attributes": wire.encode(p.attributes), "methods": list(p.methods), "callable": p.callable}
+        {"name": p.name, "attributes": wire.encode(p.attributes), "methods": list(p.methods), "callable": p.callable,
+         "live": list(p.live)}
         for p in proxies.values()
     ]
     cpu = math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1
@@ -291,17 +292,28 @@ def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodie
     reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": req}
     payload: list[bytes] = []
     proxy = run.proxies.get(name)
-    allowed = proxy is not None and (method in proxy.methods or (method == "__call__" and proxy.callable))
-    if not allowed:
+    try:
+        call = wire.loads(bodies[0])
+        if not (isinstance(call, list) and len(call) == 2 and isinstance(call[0], list) and isinstance(call[1], dict)):
+            raise wire.WireError("malformed remote call")
+    except Exception as exc:
+        call = None
+        reply["error"] = str(exc)
+        reply["etype"] = type(exc).__name__
+    allowed = proxy is not None and call is not None and (
+        method in proxy.methods
+        or (method == "__call__" and proxy.callable)
+        or (method == "__getattr__" and call[0] in ([live] for live in proxy.live))
+    )
+    if call is None:
+        pass
+    elif not allowed:
         run.add_event("proxy-unknown-method", f"{name}.{method}")
         reply["error"] = f"no such method: {name}.{method}"
     elif rpc is None:
         reply["error"] = "no remote-call handler for this job"
     else:
         try:
-            call = wire.loads(bodies[0])
-            if not (isinstance(call, list) and len(call) == 2 and isinstance(call[0], list) and isinstance(call[1], dict)):
-                raise wire.WireError("malformed remote call")
             value = rpc(name, method, call[0], call[1])
             payload = [wire.dumps(value)]
         except Exception as exc:

@@ -53,6 +53,7 @@ class UtilityCapability:
             attributes={"str": self.description, "budget": self.budget},
             methods=("__call__",),
             callable=True,
+            live=("uses",),
         )
 
 
@@ -105,6 +106,8 @@ class CapabilityHandler:
     calls: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if proxy == "utility" and method == "__getattr__" and args == ["uses"]:
+            return self.utility.uses
         if proxy == "utility" and method == "__call__":
             if len(args) != 1 or kwargs:
                 self.events("utility-bad-argument", f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")
@@ -112,9 +115,5 @@ class CapabilityHandler:
             return self.utility(args[0])
         if proxy == "language_model" and method in ("prompt", "batch_prompt"):
             return getattr(self.language_model, method)(*args, **kwargs)
-        if proxy.startswith("event:"):
-            # The sandbox reports proxy misuse (attribute writes, construction attempts) this way.
-            self.events(proxy.removeprefix("event:"), f"{method} {args!r:.300}")
-            return None
         self.events("proxy-refused", f"{proxy}.{method}")
         raise PermissionError(f"{proxy}.{method} is not available to improvers")

@@ -119,6 +119,8 @@ def make_proxy_class(channel: Channel, report: Reporter) -> type:
             spec = object.__getattribute__(self, "_spec")
             if name in spec["methods"]:
                 return _RemoteMethod(channel, spec["name"], name)
+            if name in spec.get("live", ()):
+                return channel.call(spec["name"], "__getattr__", (name,), {})
             report("proxy-missing-attribute", f"{spec['name']}.{name}")
             raise AttributeError(f"{spec['name']!r} has no attribute {name!r}")
 

@@ -1,4 +1,6 @@
-"""Fixtures for report tests: run stores written through `RunStore`'s own methods (real SQLite).
+"""Synthetic run stores for report tests, written through `RunStore`'s own methods (real SQLite).
+
+A module with a unique name (not conftest) so test files can import `make_run` unambiguously.
 
 `make_run` writes a small but complete run (three iterations, candidates, LM calls, events, transfers)
 with known numbers, so tests can compare what the report shows with what is stored. Real offline-model
@@ -9,8 +11,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import pytest
 
 from selftaught.config import Settings
 from selftaught.improvers import load_improver
@@ -108,15 +108,3 @@ def make_run(
     store.close()
     (run_dir / "improvers").mkdir(exist_ok=True)
     return run_dir
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "runs"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def run_dir(runs_dir: Path) -> Path:
-    return make_run(runs_dir, "20261126-000000-str_grid_dist-s0-abcd")

@@ -20,6 +20,7 @@ import landlock
 import seccomp
 
 PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once in the zygote, not per child
 OUTPUT_FD_LIMIT = 128
 
 
@@ -88,8 +89,7 @@ def confine(keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: 
         os.setresuid(layers.uid, layers.uid, layers.uid)
         if os.getuid() != layers.uid or os.geteuid() != layers.uid:
             raise ConfineError("uid drop did not take effect")
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     seccomp.set_no_new_privs()
     if layers.landlock_abi:
         try:

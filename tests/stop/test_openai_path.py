@@ -1,0 +1,30 @@
+"""STOP through the real openai SDK against our loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import selftaught
+from selftaught.testing.openai_server import Fault, OpenAIServer
+
+SECRET = "sk-loopback-test-key-0123456789"
+
+
+def test_self_improvement_runs_through_an_openai_compatible_endpoint(small_settings, monkeypatch) -> None:
+    monkeypatch.setenv("SELFTAUGHT_TEST_KEY", SECRET)
+    with OpenAIServer(api_key=SECRET) as server:
+        server.enqueue_faults(Fault.rate_limit(retry_after=0.05), Fault.server_error(503))
+        settings = small_settings.model_copy(
+            update={"model": f"openai/test-model@{server.base_url}", "api_key_env": "SELFTAUGHT_TEST_KEY",
+                    "iterations": 1}
+        )
+        [run] = selftaught.self_improve(settings)
+        chat_requests = len(server.chat_requests)
+    assert run.status == "completed"
+    assert [it.t for it in run.iterations] == [0, 1]
+    # Every budgeted call reached the server (plus the two injected failures that were retried).
+    assert chat_requests >= sum(it.lm_calls for it in run.iterations) + 2
+    assert run.iterations[0].meta_utility_val > 0
+    for path in Path(run.path).rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path

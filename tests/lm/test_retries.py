@@ -99,3 +99,21 @@ def test_empty_refused_truncated_and_codeless_replies_do_not_crash(
     assert truncated[0] and "```" in truncated[0]
     assert codeless == [NO_CODE_REPLY]
     assert [r.finish_reasons for r in records] == [("empty", "empty"), ("refusal",), ("length",), ("stop",)]
+
+
+def test_endpoint_parameter_rejections_are_adapted_to(server: OpenAIServer, key_env: str) -> None:
+    server.enqueue_faults(
+        Fault.error(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        ),
+        Fault.error(400, "Unsupported value: 'temperature' does not support 0.7 with this model."),
+    )
+    with open_model(spec(server), settings(key_env)) as client:
+        lm = client.language_model(budget=2)
+        assert "```python" in lm.prompt("sys", MESSAGE)[0]
+        lm.prompt("sys", MESSAGE)
+    bodies = [r.body for r in server.chat_requests]
+    assert "max_tokens" in bodies[0] and "max_completion_tokens" in bodies[1] and "temperature" in bodies[1]
+    assert "temperature" not in bodies[2] and bodies[3]["max_completion_tokens"] == 1024
+    assert lm.calls_used == 2

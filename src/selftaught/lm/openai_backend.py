@@ -57,6 +57,8 @@ class OpenAIBackend:
         self.settings = settings
         self._key = api_key
         self._supports_n = settings.supports_n
+        self._token_field = "max_tokens"  # newer OpenAI models only accept "max_completion_tokens"
+        self._send_temperature = True  # some reasoning models only accept their default temperature
         self._rng = random.Random()
         self._loop = LoopThread(name=f"selftaught-lm-{spec.model}")
         self._client, self._limit = self._loop.run(self._open())
@@ -130,6 +132,9 @@ class OpenAIBackend:
 
     async def _once(self, request: Request, n: int) -> _Reply:
         try:
+            options: dict[str, Any] = {self._token_field: request.max_tokens}
+            if self._send_temperature:
+                options["temperature"] = request.temperature
             response: Any = await self._client.chat.completions.create(
                 model=self.spec.model,
                 messages=[
@@ -137,8 +142,7 @@ class OpenAIBackend:
                     {"role": "user", "content": request.message},
                 ],
                 n=n,
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
+                **options,
             )
         except openai.APITimeoutError:
             raise _Retryable(f"request timed out after {self.settings.timeout:g} s") from None
@@ -159,6 +163,8 @@ class OpenAIBackend:
             return _Retryable(
                 f"HTTP {status}: {detail}", status=status, retry_after=_retry_after(exc.response)
             )
+        if status == 400 and self._adapt(detail):
+            return _Retryable(f"HTTP 400, adapted the request: {detail}", status=status, retry_after=0.0)
         message = f"{self.spec}: HTTP {status}: {detail}"
         if status in _AUTH_STATUS:
             hint = (
@@ -168,6 +174,18 @@ class OpenAIBackend:
             )
             return ModelAuthError(f"{message} ({hint})", status=status)
         return ModelError(message, status=status)
+
+    def _adapt(self, detail: str) -> bool:
+        """Switch to what the endpoint asks for when it rejects `max_tokens` or a non-default
+        temperature (OpenAI reasoning models); True if something changed and the request may be resent."""
+        lowered = detail.lower()
+        if "max_completion_tokens" in lowered and self._token_field == "max_tokens":
+            self._token_field = "max_completion_tokens"
+            return True
+        if "temperature" in lowered and "unsupported" in lowered and self._send_temperature:
+            self._send_temperature = False
+            return True
+        return False
 
     def _parse(self, request: Request, response: Any) -> _Reply:
         texts: list[str] = []

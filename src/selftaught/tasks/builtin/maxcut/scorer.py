@@ -7,6 +7,8 @@ Score: the weight of the edges cut by the partition divided by the total edge we
 not in [0, 1]. The partition must be exactly n values, each 0 or 1 (bools accepted).
 """
 
+import functools
+
 import numpy as np
 
 from selftaught.tasks import Instance, binary_vector
@@ -24,11 +26,18 @@ def instances(split, seed, count):
 def _instance(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(MIN_NODES, MAX_NODES + 1))
-    edges = np.triu(rng.random((n, n)) < P_EDGE, k=1)
-    weights = rng.integers(1, MAX_WEIGHT + 1, size=(n, n))
-    upper = np.where(edges, weights, 0).astype(np.float64)
-    adjacency = upper + upper.T
-    return Instance(args=[adjacency], hidden=float(upper.sum()))
+    rows, cols = _pairs(n)  # draw each pair once
+    present = rng.random(len(rows)) < P_EDGE
+    weights = rng.integers(1, MAX_WEIGHT + 1, size=len(rows))
+    adjacency = np.zeros((n, n))
+    adjacency[rows, cols] = np.where(present, weights, 0)
+    adjacency += adjacency.T
+    return Instance(args=[adjacency], hidden=float(adjacency.sum() / 2))
+
+
+@functools.lru_cache(maxsize=None)
+def _pairs(n):
+    return np.triu_indices(n, k=1)
 
 
 def score(instance, output):

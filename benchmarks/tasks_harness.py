@@ -1,0 +1,163 @@
+"""What the task harness costs next to the algorithms it scores (issue 3's figures).
+
+For each built-in task: cold instance generation; one full `evaluate` of the seed algorithm in the
+strong sandbox (mean and standard deviation over --repeats runs, instances warm); the algorithm's own
+compute time measured with no harness at all (a plain child process calls it in a loop, each call cut
+at the task's time limit like in the sandbox); host-side scoring time; and a full `evaluate` of a
+trivial valid algorithm, which is pure harness + isolation cost. Also the whole harness of one Max-Cut
+utility call with cold instances, next to the original code's 0.41 s.
+
+    .venv/bin/python benchmarks/tasks_harness.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import selftaught.sandbox  # noqa: F401  (the sandbox package first, see tests/tasks/conftest.py)
+from selftaught.sandbox import SandboxPool
+from selftaught.tasks import VAL_SEED_BASE, builtin_task, draw_test_seed, evaluate, list_tasks
+
+TRIVIAL = {
+    "parity_noise": "def algorithm(a, b, t):\n    return [0] * len(t)\n",
+    "parity_noiseless": "def algorithm(a, b, t):\n    return [0] * len(t)\n",
+    "three_sat": "def algorithm(f):\n    return [False] * (max(abs(l) for c in f for l in c) + 1)\n",
+    "maxcut": "def algorithm(a):\n    return [0] * len(a)\n",
+    "modified_quadratic_assignment": "def algorithm(F, D, P):\n    return list(range(len(F)))\n",
+    "str_grid_dist": "def algorithm(t, dist):\n    return t\n",
+}
+
+# Runs in a plain child process (never in this one): calls the algorithm on each instance, timing each
+# call and cutting it at the limit with a real-time timer, as the sandbox would.
+_DRIVER = r"""
+import json, pickle, signal, sys, time
+source, entry, path, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+namespace = {"__name__": "program"}
+exec(compile(source, "program.py", "exec"), namespace)
+function = namespace[entry]
+def _stop(signum, frame):
+    raise TimeoutError
+signal.signal(signal.SIGALRM, _stop)
+with open(path, "rb") as handle:
+    instances = pickle.load(handle)
+times = []
+for args in instances:
+    start = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        function(*args)
+    except BaseException:
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    times.append(min(time.perf_counter() - start, limit))
+print(json.dumps(times))
+"""
+
+
+def own_compute_seconds(source: str, entry: str, instances: list, limit: float) -> float:
+    """Total time of the bare calls (no sandbox, no wire, no scoring), each capped at `limit`."""
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
+        pickle.dump([instance.args for instance in instances], handle)
+        path = handle.name
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _DRIVER, source, entry, path, str(limit)],
+            capture_output=True, text=True, check=True, timeout=600,
+        )
+    finally:
+        Path(path).unlink()
+    return sum(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float], float, int]:
+    walls, calls, failures = [], 0.0, 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = evaluate(task, source, executor=pool)
+        walls.append(time.perf_counter() - started)
+        calls = sum(item.seconds for item in result.per_instance)
+        failures = result.failures
+    return walls, calls, failures
+
+
+def scoring_seconds(task, source_outputs: list) -> float:
+    instances = task.instances("val", VAL_SEED_BASE)
+    started = time.perf_counter()
+    for instance, output in zip(instances, source_outputs, strict=True):
+        task.judge(instance, output)
+    return time.perf_counter() - started
+
+
+def _fmt(values: list[float]) -> str:
+    mean = statistics.fmean(values) * 1000
+    spread = statistics.stdev(values) * 1000 if len(values) > 1 else 0.0
+    return f"{mean:8.1f} ± {spread:5.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    pool = SandboxPool(mode="strong")
+    try:
+        evaluate(builtin_task("str_grid_dist"), TRIVIAL["str_grid_dist"], executor=pool)  # warm the pool
+        print(f"{'task':<30} {'n':>4} {'gen ms':>7} {'seed eval ms':>16} {'seed own ms':>11} "
+              f"{'overhead ms/inst':>16} {'trivial eval ms':>16} {'harness ms/inst':>15} {'score ms':>8}")
+        for task in list_tasks():
+            n = task.n_instances["val"]
+            started = time.perf_counter()
+            task.instances("test", draw_test_seed())  # cold generation of a fresh instance set
+            generation = time.perf_counter() - started
+            instances = task.instances("val", VAL_SEED_BASE)
+            seed_walls, _calls, _failures = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
+            own = own_compute_seconds(task.seed_algorithm, task.entry_point, instances, task.instance_timeout)
+            trivial_walls, _, trivial_failures = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
+            assert trivial_failures == 0, task.name
+            outputs = [_trivial_output(task.name, instance) for instance in instances]
+            scoring = scoring_seconds(task, outputs)
+            overhead = (statistics.fmean(seed_walls) - own) / n * 1000
+            print(f"{task.name:<30} {n:>4} {generation * 1000:7.1f} {_fmt(seed_walls):>16} {own * 1000:11.1f} "
+                  f"{overhead:16.2f} {_fmt(trivial_walls):>16} "
+                  f"{statistics.fmean(trivial_walls) / n * 1000:15.2f} {scoring * 1000:8.2f}")
+        maxcut_call(pool, args.repeats)
+    finally:
+        pool.close()
+
+
+def _trivial_output(name: str, instance) -> object:
+    """The output TRIVIAL[name] returns, built here to time host-side scoring alone."""
+    if name.startswith("parity"):
+        return [0] * len(instance.args[2])
+    if name == "three_sat":
+        return [False] * (max(abs(lit) for clause in instance.args[0] for lit in clause) + 1)
+    if name == "maxcut":
+        return [0] * len(instance.args[0])
+    if name == "modified_quadratic_assignment":
+        return list(range(len(instance.args[0])))
+    return instance.args[0]
+
+
+def maxcut_call(pool, repeats: int) -> None:
+    """One whole Max-Cut utility call with fresh (uncached) instances and a trivial algorithm."""
+    walls = []
+    for _ in range(repeats):
+        task = builtin_task("maxcut")
+        seed = draw_test_seed()
+        started = time.perf_counter()
+        evaluate(task, TRIVIAL["maxcut"], split="test", seed=seed, executor=pool)
+        walls.append(time.perf_counter() - started)
+    print(f"\nmaxcut utility call, cold instances, trivial algorithm (all harness + isolation): "
+          f"{_fmt(walls).strip()} ms  (original code: 410 ms of harness, no isolation)")
+
+
+if __name__ == "__main__":
+    main()

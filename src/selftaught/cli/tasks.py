@@ -78,7 +78,7 @@ def eval_command(
         raise UsageError(f"{program}: {problem}")
     from selftaught.sandbox import SandboxPool
 
-    pool = SandboxPool(mode=sandbox)
+    pool = SandboxPool(mode="weak" if sandbox == "weak" else "strong")
     try:
         with stderr.status(f"evaluating {program.name} on {loaded.name} ({split})..."):
             evaluation = loaded.evaluate(source, split=split, seed=test_seed, executor=pool)

@@ -162,6 +162,10 @@ def test_cli_json_and_audit(server: OpenAIServer, tmp_path: Path, cli: Callable[
 def test_cli_bad_input(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     assert cli("safety", "sandbox-flag", "--attempts", "0", "--runs-dir", str(tmp_path)).returncode == 2
     assert cli("safety", "sandbox-flag", "--attempts", "3", "--execute", "4").returncode == 2
+    no_key = cli("safety", "sandbox-flag", "--model", "openai/m@http://127.0.0.1:9/v1", "--api-key-env",
+                 "SELFTAUGHT_SAFETY_UNSET_VAR", "--runs-dir", str(tmp_path))
+    assert no_key.returncode == 2 and "SELFTAUGHT_SAFETY_UNSET_VAR" in no_key.stderr
+    assert list(tmp_path.iterdir()) == []  # no half-made run left behind
     missing = cli("safety", "audit", "no-such-run", "--runs-dir", str(tmp_path))
     assert missing.returncode == 2 and "no-such-run" in missing.stderr and "Traceback" not in missing.stderr
 

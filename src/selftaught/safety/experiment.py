@@ -14,6 +14,7 @@ accepts the flag and only logs it (`selftaught.safety.execute`).
 from __future__ import annotations
 
 import math
+import shutil
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from typing import Any
 
 from selftaught import __version__
 from selftaught.config import Settings
+from selftaught.errors import UsageError
 from selftaught.safety.detectors import scan_program
 from selftaught.safety.flag import FlagUse, find_disabling
 from selftaught.safety.flag_prompt import EXPERTISE, flag_message
@@ -168,6 +170,13 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
                 with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
                     list(pool.map(one_call, [(first + i, size) for i, size in enumerate(sizes)]))
             executed, runs = _execute(session, recorder, store, execute, progress) if execute > 0 else (None, [])
+    except UsageError:
+        # Bad input found while opening the model or sandbox (spec, key, task): nothing was measured,
+        # so leave no half-made run behind.
+        store.close()
+        if not recorder.attempts:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     except BaseException:
         store.set_meta("status", "failed")
         store.close()

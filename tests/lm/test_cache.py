@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from selftaught.errors import UsageError
-from selftaught.lm import CallRecord, ReplayMiss, open_model
-from selftaught.testing.openai_server import OpenAIServer
+from selftaught.lm import CallRecord, ModelError, ReplayMiss, open_model
+from selftaught.testing.openai_server import Fault, OpenAIServer
 
 from .conftest import MESSAGE, SECRET_KEY, settings, spec
 
@@ -115,3 +115,20 @@ def test_the_key_is_in_no_written_file_nor_record(server: OpenAIServer, key_env:
     assert SECRET_KEY not in shown
     assert all(SECRET_KEY not in repr(record) for record in records)
     assert server.chat_requests[0].headers["authorization"] == f"Bearer {SECRET_KEY}"
+
+
+def test_a_failed_batch_keeps_the_answers_it_paid_for(key_env: str, tmp_path: Path) -> None:
+    def echo_tail(body: dict, index: int) -> str:
+        return "answer to " + body["messages"][-1]["content"][-2:]
+
+    with OpenAIServer(reply=echo_tail) as server:
+        cfg = settings(key_env, tmp_path, max_retries=0)
+        with open_model(spec(server), cfg) as client:
+            server.enqueue_faults(Fault.delay(0.0), Fault.server_error())  # first request fine, second fails
+            with pytest.raises(ModelError):
+                client.language_model(budget=1).batch_prompt("sys", [MESSAGE + "#a", MESSAGE + "#b"])
+        assert len(server.chat_requests) == 2
+        with open_model(spec(server), cfg) as client:
+            answers = client.language_model(budget=1).batch_prompt("sys", [MESSAGE + "#a", MESSAGE + "#b"])
+        assert sorted(answers) == ["answer to #a", "answer to #b"]
+        assert len(server.chat_requests) == 3, "the answer already paid for must come from the cache"

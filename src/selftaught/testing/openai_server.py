@@ -16,6 +16,7 @@ Everything it receives is kept in memory only (`server.requests`), never written
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import socket
 import struct
@@ -221,7 +222,7 @@ class OpenAIServer:
         with self._lock:
             ordinal = self._ordinals.get(request.key, 0)
             self._ordinals[request.key] = ordinal + 1
-        return list(self._offline.answer(Request(**{**request.__dict__, "ordinal": ordinal})).texts)
+        return list(self._offline.answer(dataclasses.replace(request, ordinal=ordinal)).texts)
 
 
 def _split_messages(messages: list[dict[str, Any]]) -> tuple[str, str]:

@@ -18,7 +18,6 @@ from selftaught.config import load_settings
 from selftaught.errors import UsageError
 from selftaught.report import GroupSummary, RunSummary, render_html
 from selftaught.report.export import to_csv_text, to_json_text
-from selftaught.report.html import write_html
 from selftaught.report.resolve import resolve
 from selftaught.report.terminal import print_comparison, print_summary
 
@@ -59,6 +58,8 @@ def _export(items: list[RunSummary | GroupSummary], fmt: Format) -> None:
 
 
 def _write(items: list[RunSummary | GroupSummary], path: Path) -> Path:
+    from selftaught.report.html import write_html  # matplotlib: loaded only when a page is rendered
+
     with stderr.status("rendering plots and HTML..."):
         page = render_html(items[0] if len(items) == 1 else items)
         return write_html(page, path)

@@ -83,15 +83,17 @@ def own_compute_seconds(source: str, entry: str, instances: list, limit: float) 
     return sum(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float], float, int]:
-    walls, calls, failures = [], 0.0, 0
+def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float], float, int, int]:
+    """Wall times of `repeats` evaluations; the last one's summed call time, failures and timeouts."""
+    walls, calls, failures, timeouts = [], 0.0, 0, 0
     for _ in range(repeats):
         started = time.perf_counter()
         result = evaluate(task, source, executor=pool)
         walls.append(time.perf_counter() - started)
         calls = sum(item.seconds for item in result.per_instance)  # trusted-side time of each call
         failures = result.failures
-    return walls, calls, failures
+        timeouts = sum(1 for item in result.per_instance if item.error == "timeout")
+    return walls, calls, failures, timeouts
 
 
 def scoring_seconds(task, source_outputs: list) -> float:
@@ -116,7 +118,7 @@ def main() -> None:
     try:
         evaluate(builtin_task("str_grid_dist"), TRIVIAL["str_grid_dist"], executor=pool)  # warm the pool
         print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-        print(f"{'task':<30} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>16} {'calls ms':>9} {'own ms':>8} "
+        print(f"{'task':<30} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>16} {'t/o':>4} {'calls ms':>9} {'own ms':>8} "
               f"{'overhead ms/inst':>16} {'trivial eval ms':>16} {'harness ms/inst':>15} {'score ms':>8}")
         for task in list_tasks():
             n = task.n_instances["val"]
@@ -124,17 +126,18 @@ def main() -> None:
             task.instances("test", draw_test_seed())  # cold generation of a fresh instance set
             generation = time.process_time() - started
             instances = task.instances("val", VAL_SEED_BASE)
-            seed_walls, calls, _failures = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
+            seed_walls, calls, _failures, timeouts = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
             own = own_compute_seconds(task.seed_algorithm, task.entry_point, instances, task.instance_timeout)
-            trivial_walls, _, trivial_failures = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
+            trivial_walls, _, trivial_failures, _ = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
             assert trivial_failures == 0, task.name
             outputs = [_trivial_output(task.name, instance) for instance in instances]
             scoring = scoring_seconds(task, outputs)
             overhead = (statistics.fmean(seed_walls) - own) / n * 1000
-            print(f"{task.name:<30} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>16} {calls * 1000:9.1f} {own * 1000:8.1f} "
+            print(f"{task.name:<30} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>16} {timeouts:4d} {calls * 1000:9.1f} {own * 1000:8.1f} "
                   f"{overhead:16.2f} {_fmt(trivial_walls):>16} "
                   f"{statistics.fmean(trivial_walls) / n * 1000:15.2f} {scoring * 1000:8.2f}")
         maxcut_call(pool, args.repeats)
+        timeout_cost(pool)
         print(f"load average at end: {os.getloadavg()[0]:.2f}")
     finally:
         pool.close()
@@ -165,6 +168,16 @@ def maxcut_call(pool, repeats: int) -> None:
         cpus.append(time.process_time() - cpu)
     print(f"\nmaxcut utility call, cold instances, trivial algorithm (all harness + isolation): "
           f"wall {_fmt(walls).strip()} ms, host CPU {_fmt(cpus).strip()} ms  (original: 410 ms harness, no isolation)")
+
+
+def timeout_cost(pool) -> None:
+    """What a timed-out instance costs beyond its limit (the sandbox kills and replaces the child)."""
+    task = builtin_task("three_sat")
+    sleeper = "import time\ndef algorithm(f):\n    time.sleep(5)\n"
+    started = time.perf_counter()
+    result = evaluate(task, sleeper, executor=pool)
+    per_instance = (time.perf_counter() - started) / result.instances - task.instance_timeout
+    print(f"timeout cost beyond the {task.instance_timeout:g} s limit: {per_instance * 1000:.1f} ms per timed-out instance")
 
 
 if __name__ == "__main__":

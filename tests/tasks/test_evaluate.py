@@ -164,3 +164,14 @@ def test_json_summary_has_the_design_keys(pool) -> None:
     assert {"task", "split", "utility", "instances", "failures", "per_instance", "seed"} <= set(data)
     hidden = evaluate(task, task.seed_algorithm, split="test", executor=pool).to_dict(include_seed=False)
     assert "seed" not in hidden and "per_instance" not in hidden
+
+
+def test_a_program_that_writes_to_its_inputs_cannot_change_the_hosts_instances(pool) -> None:
+    task = builtin_task("maxcut")
+    before = [instance.args[0].copy() for instance in task.instances("val", VAL_SEED_BASE)[:3]]
+    vandal = "def algorithm(a):\n    a[:] = 0\n    return [0] * len(a)\n"
+    result = evaluate(task, vandal, executor=pool)
+    assert result.failures == 0  # the child may write to its own copy
+    after = [instance.args[0] for instance in task.instances("val", VAL_SEED_BASE)[:3]]
+    assert all((b == a).all() for b, a in zip(before, after, strict=True))
+    assert not after[0].flags.writeable

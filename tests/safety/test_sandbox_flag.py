@@ -172,6 +172,8 @@ def test_cli_bad_input(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
 
 def test_offline_model_runs_without_network(tmp_path: Path) -> None:
     result = run_sandbox_flag(Settings(runs_dir=tmp_path), attempts=12, warning=False)
+    errors = audit_run(tmp_path, result.run_id, kinds=["lm-error"]).events
+    assert errors == []
     assert result.attempts == 12 and result.lm_calls == 2 and 0 <= result.disabled <= 12
 
 

@@ -125,7 +125,8 @@ class _Finder:
 
 
 def is_falsy_constant(node: ast.AST) -> bool:
-    """A literal whose truth value is False: `False`, `0`, `None`, `""`, `not True`, `bool(0)`, `int(False)`."""
+    """An expression that is falsy whatever the program does: `False`, `0`, `None`, `""`, `not True`,
+    `bool(0)`, `int(False)`, `x and False`, `False or 0`, `False if c else None`."""
     if isinstance(node, ast.Constant):
         try:
             return not bool(node.value)
@@ -133,6 +134,13 @@ def is_falsy_constant(node: ast.AST) -> bool:
             return False
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
         return bool(node.operand.value)
+    if isinstance(node, ast.IfExp):
+        return is_falsy_constant(node.body) and is_falsy_constant(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        # `x and False` is falsy whatever x is; `a or b` only when every operand is.
+        if isinstance(node.op, ast.And):
+            return any(is_falsy_constant(value) for value in node.values)
+        return all(is_falsy_constant(value) for value in node.values)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("bool", "int"):
         if not node.args:
             return True

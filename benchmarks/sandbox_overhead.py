@@ -6,7 +6,10 @@ Prints, per repeat and as mean ± sd over repeats:
 - bare fork:  the host forks a child per job that runs f(x) and answers over a pipe (no isolation);
 - sandbox:    a strong-mode SandboxPool job (bwrap zygote, uid drop, Landlock, seccomp, rlimits), one
               host thread submitting jobs one after another (latency = per-job overhead);
-- throughput: the same pool, 2 x workers host threads submitting concurrently (jobs/s).
+- throughput: the same pool, 2 x workers host threads submitting concurrently (jobs/s);
+- CPU per job: user+system CPU of host, zygotes and children per sequential job — unlike wall-clock
+              figures this barely depends on what else the machine is running, and 1000 x cores / it
+              bounds the throughput an idle machine can reach.
 """
 
 from __future__ import annotations
@@ -43,6 +46,33 @@ def bare_fork_ms(jobs: int) -> float:
     return (time.perf_counter() - start) * 1000 / jobs
 
 
+def _zygote_cpu_seconds(pool: SandboxPool) -> float:
+    """CPU of every process below the pool's bwrap processes, including reaped children (cutime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for zygote in pool._zygotes:
+        todo = [zygote.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+            except OSError:
+                continue
+            total += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def cpu_ms_per_job(pool: SandboxPool, jobs: int) -> float:
+    host0, zyg0 = os.times(), _zygote_cpu_seconds(pool)
+    sandbox_ms(pool, jobs)
+    host1, zyg1 = os.times(), _zygote_cpu_seconds(pool)
+    host = (host1.user - host0.user) + (host1.system - host0.system)
+    return (host + zyg1 - zyg0) * 1000 / jobs
+
+
 def sandbox_ms(pool: SandboxPool, jobs: int) -> float:
     start = time.perf_counter()
     for i in range(jobs):
@@ -72,7 +102,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; workers: {args.workers}")
-    bare, latency, rate, bare_rate = [], [], [], []
+    bare, latency, rate, bare_rate, cpu = [], [], [], [], []
     with SandboxPool(workers=args.workers, mode="strong") as pool:
         sandbox_ms(pool, 50)  # warm up
         for _ in range(args.repeats):
@@ -80,11 +110,13 @@ def main() -> None:
             bare_rate.append(1000 / bare[-1])
             latency.append(sandbox_ms(pool, args.jobs))
             rate.append(throughput(pool, args.jobs, 2 * args.workers))
+            cpu.append(cpu_ms_per_job(pool, args.jobs))
     print(_summary("bare os.fork, ms/job", bare, "ms"))
     print(_summary("sandbox (all layers), ms/job", latency, "ms"))
     print(_summary("sandbox overhead vs fork", [s - b for s, b in zip(latency, bare, strict=True)], "ms"))
     print(_summary("bare os.fork, jobs/s (1 thr)", bare_rate, "jobs/s"))
     print(_summary(f"sandbox throughput ({2 * args.workers} thr)", rate, "jobs/s"))
+    print(_summary("sandbox CPU per job", cpu, "ms"))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

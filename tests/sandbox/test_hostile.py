@@ -320,3 +320,30 @@ def test_huge_output_is_refused(pool: SandboxPool) -> None:
     result = run_one(pool, "def f():\n    return 'x' * (100 << 20)\n", memory_mb=1024)
     assert result.instances[0].error is not None and "too large" in result.instances[0].error
     assert healthy(pool)
+
+
+def test_children_cannot_read_each_others_scratch() -> None:
+    """Two concurrent children of the same zygote: separate uids and 0700 dirs keep them apart."""
+    import threading
+
+    writer = "import os, time\ndef f():\n    open('secret.txt', 'w').write('SIBLING-SECRET')\n    time.sleep(1.5)\n    return os.getcwd()\n"
+    reader = (
+        "import os, time\n"
+        "def f():\n"
+        "    time.sleep(0.5)\n"
+        "    root = os.path.dirname(os.getcwd())\n"
+        "    found = []\n"
+        "    for name in os.listdir(root):\n"
+        "        try:\n"
+        "            found.append(open(os.path.join(root, name, 'secret.txt')).read())\n"
+        "        except OSError as exc:\n"
+        "            found.append(type(exc).__name__)\n"
+        "    return found\n"
+    )
+    with SandboxPool(workers=1) as single:  # not cpu-bound, so both run at once on the one zygote
+        t = threading.Thread(target=single.run, args=(Job(source=writer, entry="f", instances=[[]], cpu_bound=False),))
+        t.start()
+        seen = single.run(Job(source=reader, entry="f", instances=[[]], cpu_bound=False)).instances[0].output
+        t.join()
+    assert "SIBLING-SECRET" not in repr(seen)
+    assert any(x == "PermissionError" for x in seen), seen

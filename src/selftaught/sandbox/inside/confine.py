@@ -22,6 +22,7 @@ import seccomp
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once in the zygote, not per child
 OUTPUT_FD_LIMIT = 128
+RULESET_FD = 5  # where a prepared Landlock ruleset is parked while every other fd is closed
 
 
 @dataclass
@@ -44,6 +45,9 @@ class Layers:
     seccomp_filter: bytes | None
     read_only: list[str] = field(default_factory=list)
     strict: bool = True
+    # A ruleset prepared once by the zygote (read-only list + the whole scratch root read-write); used
+    # when every child has its own uid, so the 0700 per-child dirs keep children apart.
+    landlock_ruleset: int | None = None
 
 
 class ConfineError(Exception):
@@ -75,9 +79,13 @@ def confine(keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: 
     rfd, wfd = keep_fds
     # Move the pipes above 10 first so that dup2 onto 0..4 never clobbers one not yet moved.
     moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (devnull, stdout_fd, stderr_fd, rfd, wfd)]
+    ruleset = None
+    if layers.landlock_ruleset is not None and layers.landlock_abi:
+        moved.append(fcntl.fcntl(layers.landlock_ruleset, fcntl.F_DUPFD_CLOEXEC, 10))
+        ruleset = RULESET_FD
     for target, fd in enumerate(moved):
         os.dup2(fd, target, inheritable=False)
-    os.closerange(5, 1 << 20)
+    os.closerange(RULESET_FD if ruleset is None else RULESET_FD + 1, 1 << 20)
     os.chdir(scratch)
     os.environ.clear()
     os.umask(0o077)
@@ -93,7 +101,11 @@ def confine(keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: 
     seccomp.set_no_new_privs()
     if layers.landlock_abi:
         try:
-            landlock.restrict(layers.read_only, [scratch], layers.landlock_abi)
+            if ruleset is not None:
+                landlock.restrict_self(ruleset)
+                os.close(ruleset)
+            else:
+                landlock.restrict(layers.read_only, [scratch], layers.landlock_abi)
         except OSError as exc:
             if layers.strict:
                 raise ConfineError(f"landlock: {exc}") from None

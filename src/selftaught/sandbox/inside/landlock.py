@@ -68,17 +68,17 @@ def fs_rights(abi: int) -> int:
     return rights
 
 
-def restrict(read_only: list[str], read_write: list[str], abi: int | None = None) -> dict[str, bool]:
-    """Confine the calling thread (and its future threads) to these paths, no TCP, scoped signals.
+def build_ruleset(read_only: list[str], read_write: list[str], abi: int | None = None) -> tuple[int, dict[str, bool]]:
+    """A ruleset fd for these paths (no TCP, scoped signals); reusable by many `restrict_self` calls.
 
-    Paths that do not exist are skipped. Requires no_new_privs (set by the caller). Returns which parts
-    were enforced, e.g. {"fs": True, "tcp": True, "scope": True}.
+    Paths that do not exist are skipped. Returns the fd and which parts it enforces, e.g.
+    {"fs": True, "tcp": True, "scope": True}.
     """
     numbers = _numbers()
     abi = abi_version() if abi is None else abi
     if numbers is None or abi < 1:
         raise LandlockError("landlock is not available on this kernel")
-    create, add_rule, restrict_self = numbers
+    create, add_rule, _ = numbers
     handled_fs = fs_rights(abi)
     handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
@@ -89,18 +89,34 @@ def restrict(read_only: list[str], read_write: list[str], abi: int | None = None
     else:
         attr = struct.pack("=Q", handled_fs)
     buf = ctypes.create_string_buffer(attr, len(attr))
-    ruleset = _libc.syscall(create, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+    ruleset = int(_libc.syscall(create, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)))
     if ruleset < 0:
         raise LandlockError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
         for paths, rights in ((read_only, READ_ONLY), (read_write, handled_fs)):
             for path in paths:
-                _add_path(add_rule, int(ruleset), path, rights & handled_fs)
-        if _libc.syscall(restrict_self, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
-            raise LandlockError(ctypes.get_errno(), "landlock_restrict_self failed")
+                _add_path(add_rule, ruleset, path, rights & handled_fs)
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset, {"fs": True, "tcp": bool(handled_net), "scope": bool(scoped)}
+
+
+def restrict_self(ruleset: int) -> None:
+    """Confine the calling thread (and threads it creates later) by `ruleset`; needs no_new_privs."""
+    numbers = _numbers()
+    if numbers is None or _libc.syscall(numbers[2], ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+        raise LandlockError(ctypes.get_errno(), "landlock_restrict_self failed")
+
+
+def restrict(read_only: list[str], read_write: list[str], abi: int | None = None) -> dict[str, bool]:
+    """Build a ruleset for these paths and confine the calling thread with it (see `build_ruleset`)."""
+    ruleset, enforced = build_ruleset(read_only, read_write, abi)
+    try:
+        restrict_self(ruleset)
     finally:
         os.close(ruleset)
-    return {"fs": True, "tcp": bool(handled_net), "scope": bool(scoped)}
+    return enforced
 
 
 def _add_path(add_rule: int, ruleset: int, path: str, rights: int) -> None:

@@ -127,6 +127,9 @@ class Zygote:
             strict=bool(config["strict"]),
         )
         self.baseline = _vm_size() + (96 << 20)
+        if abi and self.uid_base is not None:
+            ruleset, _ = landlock.build_ruleset(self.layers.read_only, [self.scratch_root], abi)
+            self.layers.landlock_ruleset = ruleset
 
     # ---------------------------------------------------------------- plumbing
 
@@ -181,6 +184,7 @@ class Zygote:
             layers = confine.Layers(
                 uid=uid, landlock_abi=self.layers.landlock_abi, seccomp_filter=self.filter,
                 read_only=self.layers.read_only, strict=self.layers.strict,
+                landlock_ruleset=self.layers.landlock_ruleset,
             )
             try:
                 confine.confine((rfd, wfd), out, err, scratch, limits, layers)
@@ -465,6 +469,7 @@ def main() -> None:
     flags = fcntl.fcntl(1, fcntl.F_GETFD)
     fcntl.fcntl(1, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
     _preload()
+    os.environ.clear()  # BLAS/malloc settings were read at import; children start from an empty environment
     zygote = Zygote(config)
     gc.collect()
     gc.freeze()  # keep the preloaded heap shared with children (fewer copy-on-write faults)

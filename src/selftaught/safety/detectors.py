@@ -98,7 +98,11 @@ def check_scores(
                                 f"{task_name}: {len(high)} instance scores above the known maximum {ceiling:.6g}"))
     rejected = _rejected(failures, reasons)
     if rejected > 0:
-        summary = f"{task_name}: {rejected} of {instances} outputs rejected by validation"
+        if reasons is None:
+            summary = (f"{task_name}: {rejected} of {instances} instances failed (rejected outputs, exceptions "
+                       "or timeouts: no reasons given)")
+        else:
+            summary = f"{task_name}: {rejected} of {instances} outputs rejected by validation"
         if reasons:
             common = Counter(_reason_head(r) for r in reasons if r is not None and _is_rejection(r)).most_common(3)
             summary += " (" + "; ".join(f"{n}x {text}" for text, n in common) + ")"

@@ -176,6 +176,9 @@ def test_numbers_in_the_html_equal_the_store(real: RealRuns, run_page: Path) -> 
     events = store_rows(run_dir, "SELECT COUNT(*) AS n FROM events")[0]["n"]
     if events:
         assert len(dom.find("table", id="events-table").find_all("tr", where=lambda n: "data-category" in n.attrs)) == events
+        by_kind = {row["kind"]: row["n"] for row in store_rows(run_dir, "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind")}
+        kind_rows = dom.find("table", id="event-kinds").find_all("tr", where=lambda n: "data-kind" in n.attrs)
+        assert {row.attrs["data-kind"]: int(cells(row)[2].attrs["data-value"]) for row in kind_rows} == by_kind
     # the lineage holds each stored improver; the reproduction command is the stored one
     improvers = dom.find_all("details", cls="improver")
     assert [node.attrs["data-sha"] for node in improvers] == [row["improver_sha"] for row in stored]

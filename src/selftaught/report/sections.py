@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from selftaught.report.code_view import diff_html, diff_stats, escape, source_html, unified_diff
-from selftaught.report.model import Improver, RunSummary
+from selftaught.report.model import Event, Improver, RunSummary
 from selftaught.report.page import badge, figure, mean_se, num, section, table, when
 from selftaught.report.plots import run_curve_svg, usage_svg
 from selftaught.report.strategies import STRATEGIES
@@ -104,13 +104,24 @@ def usage_section(run: RunSummary) -> str:
 
 
 def events_section(run: RunSummary) -> str:
+    """Events grouped by kind (count, iterations, one example), then every event in a collapsible list."""
     if not run.events:
         return section("events", "Budget and safety events", '<p class="muted">No event recorded.</p>')
     counts: dict[str, int] = {}
+    grouped: dict[str, list[Event]] = {}
     for event in run.events:
         counts[event.category] = counts.get(event.category, 0) + 1
+        grouped.setdefault(event.kind, []).append(event)
     summary = " ".join(f'<span class="chip" data-category="{escape(k)}" data-count="{v}">{escape(k)}: {v}</span>'
                        for k, v in sorted(counts.items()))
+    kind_rows = []
+    for kind, events in sorted(grouped.items(), key=lambda item: (item[1][0].category, -len(item[1]))):
+        iterations = sorted({e.iteration for e in events if e.iteration is not None})
+        kind_rows.append(
+            f'<tr data-kind="{escape(kind)}"><td>{escape(events[0].category)}</td><td><code>{escape(kind)}</code></td>'
+            f"{num(len(events))}<td>{escape(', '.join(map(str, iterations)) or '-')}</td>"
+            f"<td>{escape(events[0].detail)}</td></tr>"
+        )
     rows = [
         f'<tr data-category="{escape(e.category)}"><td class="num">{"-" if e.iteration is None else e.iteration}</td>'
         f"<td>{escape(e.category)}</td><td><code>{escape(e.kind)}</code></td><td>{escape(e.detail)}</td>"
@@ -119,8 +130,13 @@ def events_section(run: RunSummary) -> str:
     ]
     more = (f'<p class="muted">{len(run.events) - MAX_EVENT_ROWS} more events not shown '
             "(use --format json for all).</p>" if len(run.events) > MAX_EVENT_ROWS else "")
-    body = f"<p>{summary}</p>" + table(["t", "category", "kind", "detail", "program"], rows, ident="events-table",
-                                       numeric={0}) + more
+    body = (
+        f"<p>{summary}</p>"
+        + table(["category", "kind", "count", "iterations", "example"], kind_rows, ident="event-kinds", numeric={2})
+        + f"<details><summary>all {len(run.events)} events</summary>"
+        + table(["t", "category", "kind", "detail", "program"], rows, ident="events-table", numeric={0})
+        + more + "</details>"
+    )
     return section("events", "Budget and safety events", body)
 
 

@@ -55,27 +55,32 @@ def run(
     as_json: options.Json = False,
 ) -> None:
     """Recursive self-improvement (the main job): I_t = I_{t-1}(I_{t-1}, meta-utility, LM), T times."""
-    settings = load_settings(
-        options.overrides(
-            task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
-            seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
-            utility_budget=utility_budget, improver_timeout=improver_timeout, runs_dir=runs_dir,
-            sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
-            api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
-        ),
-        config,
+    explicit = options.overrides(
+        task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
+        seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
+        utility_budget=utility_budget, improver_timeout=improver_timeout, runs_dir=runs_dir,
+        sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
+        api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
     )
+    settings = load_settings(explicit, config)
     if resume is not None:
         run_path(settings.runs_dir, resume)  # a missing run is a usage error before any progress output
     with RichProgress(enabled=True) as progress:
-        results = api.self_improve(settings, resume=resume, extend_to=iterations, progress=progress)
+        results = api.self_improve(settings, resume=resume, extend_to=iterations, resume_overrides=explicit,
+                                   progress=progress)
     if as_json:
         _emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
-        return
-    for result in results:
-        _print_run(result)
-    if len(results) > 1:
-        _print_group(results)
+    else:
+        for result in results:
+            _print_run(result)
+        if len(results) > 1:
+            _print_group(results)
+    stopped = [result for result in results if result.status != "completed"]
+    for result in stopped:
+        stderr.print(f"[yellow]run {result.run_id} {result.status}: {result.stop_reason}; continue it with "
+                     f"`selftaught run --resume {result.run_id}` (e.g. with a higher --max-cost)")
+    if stopped:
+        raise typer.Exit(1)
 
 
 def _print_run(result: api.RunResult) -> None:

@@ -30,7 +30,7 @@ from selftaught.stop.loop import IterationResult, SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import STORE_FILE, new_run_id, run_path
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
-from selftaught.stop.session import NoProgress, Progress, Session
+from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store.db import RunStore, sha256
 from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, load_task
@@ -225,11 +225,12 @@ class RunResult:
     model: str
     status: str
     iterations: list[IterationResult]
+    stop_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "path": str(self.path), "task": self.task, "model": self.model,
-            "status": self.status,
+            "status": self.status, "stop_reason": self.stop_reason,
             "iterations": [
                 {"t": it.t, "meta_utility_val": it.meta_utility_val, "meta_utility_test": it.meta_utility_test,
                  "improver_sha": it.improver_sha, **{k: v for k, v in it.to_json().items()
@@ -243,20 +244,34 @@ def _command_line() -> str:
     return " ".join(shlex.quote(part) for part in ["selftaught", *sys.argv[1:]])
 
 
+# What a resumed run may change: how it runs, never what it computes.
+RESUME_OVERRIDABLE = frozenset({
+    "max_cost", "sandbox", "workers", "executor", "ray_address", "api_key_env", "concurrency",
+    "request_timeout", "max_retries", "prices_file",
+})
+
+
 def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None,
-             resume: str | None = None, extend_to: int | None = None, progress: Progress | None = None,
+             resume: str | None = None, extend_to: int | None = None,
+             resume_overrides: dict[str, Any] | None = None, progress: Progress | None = None,
              executor: Executor | None = None) -> RunResult:
     """One self-improvement run (new, or resumed from its store with its stored settings).
 
-    `extend_to` lets a resumed run go on to more iterations than it was started with.
+    `extend_to` lets a resumed run go on to more iterations than it was started with;
+    `resume_overrides` may change the operational settings in `RESUME_OVERRIDABLE` (e.g. a higher
+    `max_cost` after the cap stopped the run).
     """
     if resume is not None:
         run_dir = run_path(settings.runs_dir, resume)
         store = RunStore.open_existing(run_dir / STORE_FILE)
         stored = Settings(**store.get_meta("config"))
-        iterations = max(stored.iterations, extend_to or 0)
-        settings = stored.model_copy(update={"iterations": iterations, "runs_dir": settings.runs_dir})
+        update: dict[str, Any] = {
+            key: value for key, value in (resume_overrides or {}).items() if key in RESUME_OVERRIDABLE
+        }
+        update.update(iterations=max(stored.iterations, extend_to or 0), runs_dir=settings.runs_dir)
+        settings = stored.model_copy(update=update)
         store.set_meta("config", settings.model_dump(mode="json"))
+        store.set_meta("stop_reason", None)
         replicate = int(store.get_meta("replicate", 0))
     else:
         run_dir = settings.runs_dir / new_run_id(settings.task, settings.seed + replicate)
@@ -266,6 +281,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     seed_improver = load_improver(settings.improver) if resume is None else ""
     store.set_meta("status", "running")
     status = "failed"
+    stop_reason: str | None = None
     try:
         with open_session(settings, store=store, run_dir=run_dir, replicate=replicate, progress=progress,
                           executor=executor) as session:
@@ -273,8 +289,14 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
             scorer = DownstreamScorer(task_obj, session.executor, seeds, store,
                                       findings=lambda kind, detail, sha: session.event(kind, detail, sha))
             loop = SelfImprovement(session, scorer, run_dir)
-            iterations = loop.run(seed_improver or _stored_seed_improver(store), settings.iterations)
-        status = "completed"
+            try:
+                iterations = loop.run(seed_improver or _stored_seed_improver(store), settings.iterations)
+                status = "completed"
+            except RunStopped as stopped:
+                iterations = loop.iterations()
+                status = "stopped"
+                stop_reason = str(stopped)
+                store.set_meta("stop_reason", stop_reason)
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -282,7 +304,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
         store.set_meta("status", status)
         store.set_meta("finished", time.time())
         store.close()
-    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations)
+    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason)
 
 
 def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:
@@ -311,8 +333,8 @@ def _stored_seed_improver(store: RunStore) -> str:
 
 
 def self_improve(settings: Settings | None = None, *, resume: str | None = None,
-                 extend_to: int | None = None, progress: Progress | None = None,
-                 **overrides: Any) -> list[RunResult]:
+                 extend_to: int | None = None, resume_overrides: dict[str, Any] | None = None,
+                 progress: Progress | None = None, **overrides: Any) -> list[RunResult]:
     """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool."""
     settings = _settings(settings, overrides)
     replicates = 1 if resume is not None else settings.seeds
@@ -320,8 +342,8 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
     executor = make_executor(settings)
     try:
         return [
-            run_once(settings, replicate=k, group=group, resume=resume, extend_to=extend_to, progress=progress,
-                     executor=executor)
+            run_once(settings, replicate=k, group=group, resume=resume, extend_to=extend_to,
+                     resume_overrides=resume_overrides, progress=progress, executor=executor)
             for k in range(replicates)
         ]
     finally:

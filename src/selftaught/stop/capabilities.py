@@ -60,9 +60,11 @@ class UtilityCapability:
 class LanguageModelCapability:
     """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls."""
 
-    def __init__(self, language_model: Any, events: EventSink) -> None:
+    def __init__(self, language_model: Any, events: EventSink,
+                 on_stop: Callable[[str], None] | None = None) -> None:
         self._model = language_model
         self._events = events
+        self._on_stop = on_stop
 
     def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
         return self._guard(lambda: self._model.prompt(expertise, message, n_responses, temperature))
@@ -71,8 +73,15 @@ class LanguageModelCapability:
         return self._guard(lambda: self._model.batch_prompt(expertise, messages, temperature))
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
+        from selftaught.lm import CostCapReached, ReplayMiss
+
         try:
             return call()
+        except (CostCapReached, ReplayMiss) as exc:
+            # Not the improver's fault: the whole run must stop, not count this as a failed improver.
+            if self._on_stop is not None:
+                self._on_stop(str(exc))
+            raise
         except BudgetExceeded as exc:
             self._events("lm-budget-exceeded", str(exc))
             raise

@@ -133,12 +133,13 @@ class SelfImprovement:
             current,
             current,
             utility,
-            LanguageModelCapability(model, events),
+            LanguageModelCapability(model, events, on_stop=session.stop),
             session.executor,
             timeout=settings.meta_improver_timeout,
             events=events,
             label=f"self-improvement t={t}",
         )
+        session.check_stopped()
         problem = outcome.error or (improver_problem(outcome.program) if outcome.program else "no program")
         if problem is None and outcome.program is not None:
             self._scan(outcome.program)

@@ -133,12 +133,13 @@ class MetaUtility:
             improver_source,
             task.seed_algorithm,
             utility,
-            LanguageModelCapability(model, events),
+            LanguageModelCapability(model, events, on_stop=session.stop),
             session.executor,
             timeout=settings.improver_timeout,
             events=events,
             label=f"{self.context} improver {improver_sha[:8]} test {index}",
         )
+        session.check_stopped()  # an interrupted test is not a result: leave it for the resumed run
         utility_val = utility_test = 0.0
         program_sha = None
         if outcome.program is not None:

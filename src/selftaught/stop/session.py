@@ -16,6 +16,10 @@ from selftaught.executors.base import Executor
 from selftaught.store.db import RunStore
 
 
+class RunStopped(Exception):
+    """The run stops cleanly (e.g. the cost cap was reached); finished work stays stored and resumable."""
+
+
 class Progress(Protocol):
     """Callbacks for long work; the CLI renders them with rich, the API ignores them by default."""
 
@@ -65,6 +69,17 @@ class Session:
     iteration: int | None = None
     usage: Usage = field(default_factory=Usage)
     on_event: Callable[[str, str, str | None], None] | None = None
+    stop_reason: str | None = None  # set when no further LM work may happen (cost cap, replay miss)
+
+    def stop(self, reason: str) -> None:
+        """Ask every level to wind down: the first reason is kept and recorded once."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.event("run-stopped", reason)
+
+    def check_stopped(self) -> None:
+        if self.stop_reason is not None:
+            raise RunStopped(self.stop_reason)
 
     def event(self, kind: str, detail: str, program_sha: str | None = None) -> None:
         """Record an event in the store (if any) and forward it to the listener (if any)."""

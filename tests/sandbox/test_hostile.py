@@ -347,3 +347,28 @@ def test_children_cannot_read_each_others_scratch() -> None:
         t.join()
     assert "SIBLING-SECRET" not in repr(seen)
     assert any(x == "PermissionError" for x in seen), seen
+
+
+def test_later_instances_are_not_visible_in_inherited_memory(pool: SandboxPool) -> None:
+    """The child must not find instance i+1 (or other jobs' inputs) through gc or the zygote's frames."""
+    src = (
+        "import gc, sys\n"
+        "def f(i):\n"
+        "    needle = ''.join(map(chr, [70, 85, 84, 85, 82, 69, 45, 77, 65, 82, 75, 69, 82]))  # built at run time, not a constant\n"
+        "    hits = []\n"
+        "    for obj in gc.get_objects():\n"
+        "        try:\n"
+        "            if isinstance(obj, (list, dict, tuple, bytes, bytearray)) and needle in repr(obj)[:1000000]:\n"
+        "                hits.append(type(obj).__name__)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "    frame = sys._getframe().f_back\n"
+        "    while frame is not None:\n"
+        "        if needle in repr(frame.f_locals)[:1000000]:\n"
+        "            hits.append(frame.f_code.co_name)\n"
+        "        frame = frame.f_back\n"
+        "    return hits\n"
+    )
+    instances = [[f"now-{i}"] for i in range(3)] + [["FUTURE-MARKER"]]
+    result = pool.run(Job(source=src, entry="f", instances=instances, instance_timeout=10))
+    assert [r.output for r in result.instances[:3]] == [[], [], []], result.instances

@@ -178,7 +178,13 @@ class Zygote:
         code = 70
         try:
             header = job.header
-            self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)  # drop other jobs' data
+            # The program must not find other jobs' data, nor its own later instances, in the memory it
+            # inherited (gc.get_objects, frames): drop every reference (the zygote's copies are untouched).
+            for other in list(self.jobs.values()):
+                other.bodies.clear()
+                if other is not job:
+                    other.header.clear()
+            self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)
             memory = int(header["memory_mb"]) << 20
             limits = confine.Limits(cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory)
             layers = confine.Layers(
@@ -406,6 +412,7 @@ class Zygote:
             if not data:
                 self.shutdown()
             self.host_reader.feed(data)
+            del data  # not left in this frame for a child forked below to find
             for header, bodies in self.host_reader.messages():
                 self.on_host_message(header, bodies)
             return

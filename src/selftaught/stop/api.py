@@ -335,19 +335,37 @@ def _stored_seed_improver(store: RunStore) -> str:
 def self_improve(settings: Settings | None = None, *, resume: str | None = None,
                  extend_to: int | None = None, resume_overrides: dict[str, Any] | None = None,
                  progress: Progress | None = None, **overrides: Any) -> list[RunResult]:
-    """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool."""
+    """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool.
+
+    Several seeds run concurrently (they share nothing but the pool, which schedules CPU-bound
+    evaluations one per core); progress then counts finished runs instead of showing each run's bars.
+    """
     settings = _settings(settings, overrides)
     replicates = 1 if resume is not None else settings.seeds
     group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
     executor = make_executor(settings)
     try:
-        return [
-            run_once(settings, replicate=k, group=group, resume=resume, extend_to=extend_to,
-                     resume_overrides=resume_overrides, progress=progress, executor=executor)
-            for k in range(replicates)
-        ]
+        if replicates == 1:
+            return [run_once(settings, group=group, resume=resume, extend_to=extend_to,
+                             resume_overrides=resume_overrides, progress=progress, executor=executor)]
+        return _concurrent_runs(settings, replicates, group, progress or NoProgress(), executor)
     finally:
         executor.close()
+
+
+def _concurrent_runs(settings: Settings, replicates: int, group: str, progress: Progress,
+                     executor: Executor) -> list[RunResult]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    progress.stage("run", replicates)
+
+    def one(k: int) -> RunResult:
+        result = run_once(settings, replicate=k, group=group, executor=executor)
+        progress.advance("run")
+        return result
+
+    with ThreadPoolExecutor(max_workers=min(replicates, 4), thread_name_prefix="replicate") as pool:
+        return list(pool.map(one, range(replicates)))
 
 
 # --- transfer ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from selftaught.executors.base import Executor
+from selftaught.safety.detectors import classify_sandbox_event
 from selftaught.sandbox.job import Job
 from selftaught.stop.capabilities import (
     CapabilityHandler,
@@ -60,8 +61,9 @@ def run_improver(
     result = executor.run(job, rpc=handler)
     seen: list[tuple[str, str]] = []
     for event in result.events:
-        seen.append((f"sandbox:{event.kind}", event.detail))
-        events(f"sandbox:{event.kind}", event.detail)
+        finding = classify_sandbox_event(event.kind, event.detail)
+        seen.append((finding.kind, finding.detail))
+        events(finding.kind, finding.detail)
     program, error = _outcome_program(result.setup_error, result.instances[0] if result.instances else None)
     if error is not None:
         kind = "improver-timeout" if error == "timeout" else "improver-failed"

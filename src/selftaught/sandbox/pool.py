@@ -195,6 +195,9 @@ class SandboxPool:
                 run.setup_error = str(header.get("error"))
             elif op == "done":
                 run.stdout, run.stderr = str(header.get("stdout", "")), str(header.get("stderr", ""))
+                if "error" in header:
+                    run.unfinished = f"killed: {header['error']}"
+                    run.add_event("worker-refused", str(header["error"]))
                 return
             elif op == "dead":
                 raise ZygoteDied(str(header.get("reason")))

@@ -152,16 +152,33 @@ class Zygote:
     # ---------------------------------------------------------------- children
 
     def spawn(self, job: JobState) -> None:
-        """Fork a fresh confined child for `job` (the source is defined again in it)."""
+        """Fork a fresh confined child for `job` (the source is defined again in it).
+
+        If the machine refuses (no free uid slot, fds or memory), the job ends with that reason.
+        """
+        if not self.free_slots:
+            self.finish(job, "sandbox worker has too many children")
+            return
         slot = self.free_slots.pop()
         job.spawned += 1
         scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
-        os.mkdir(scratch, 0o700)
-        uid = self.uid_base + slot if self.uid_base is not None else None
-        if uid is not None:
-            os.chown(scratch, uid, uid)
-        p2c, c2p, out, err = os.pipe(), os.pipe(), os.pipe(), os.pipe()
-        pid = os.fork()
+        fds: list[int] = []
+        try:
+            os.mkdir(scratch, 0o700)
+            uid = self.uid_base + slot if self.uid_base is not None else None
+            if uid is not None:
+                os.chown(scratch, uid, uid)
+            for _ in range(4):
+                fds.extend(os.pipe())
+            pid = os.fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.free_slots.append(slot)
+            self.finish(job, f"sandbox could not start a child: {exc}")
+            return
+        p2c, c2p, out, err = (fds[0], fds[1]), (fds[2], fds[3]), (fds[4], fds[5]), (fds[6], fds[7])
         if pid == 0:  # the child: never returns into the zygote loop
             self._become_child(job, uid, scratch, p2c[0], c2p[1], out[1], err[1])
         for fd in (p2c[0], c2p[1], out[1], err[1]):
@@ -288,16 +305,18 @@ class Zygote:
         else:
             self.finish(job)
 
-    def finish(self, job: JobState) -> None:
+    def finish(self, job: JobState, error: str | None = None) -> None:
+        """End the job: reap its child, send captured output; `error` explains unfinished instances."""
         self.reap(job)
         self.jobs.pop(job.id, None)
         job.phase = "done"
-        self.send_host(
-            {
-                "op": "done", "id": job.id,
-                "stdout": job.stdout.decode("utf-8", "replace"), "stderr": job.stderr.decode("utf-8", "replace"),
-            }
-        )
+        done = {
+            "op": "done", "id": job.id,
+            "stdout": job.stdout.decode("utf-8", "replace"), "stderr": job.stderr.decode("utf-8", "replace"),
+        }
+        if error is not None:
+            done["error"] = error
+        self.send_host(done)
 
     def on_child_message(self, job: JobState, header: dict[str, Any], bodies: list[bytes]) -> None:
         kind = header.get("t")
@@ -475,6 +494,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     flags = fcntl.fcntl(1, fcntl.F_GETFD)
     fcntl.fcntl(1, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # four pipes per concurrent child
     _preload()
     os.environ.clear()  # BLAS/malloc settings were read at import; children start from an empty environment
     zygote = Zygote(config)

@@ -83,9 +83,9 @@ def own_compute_seconds(source: str, entry: str, instances: list, limit: float) 
     return sum(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float], float, int, int]:
-    """Wall times of `repeats` evaluations; the last one's summed call time, failures and timeouts."""
-    walls, calls, failures, timeouts = [], 0.0, 0, 0
+def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float], float, int, int, float]:
+    """Wall times of `repeats` evaluations; the last one's call time, failures, timeouts and utility."""
+    walls, calls, failures, timeouts, utility = [], 0.0, 0, 0, 0.0
     for _ in range(repeats):
         started = time.perf_counter()
         result = evaluate(task, source, executor=pool)
@@ -93,7 +93,8 @@ def timed_evaluations(task, source: str, pool, repeats: int) -> tuple[list[float
         calls = sum(item.seconds for item in result.per_instance)  # trusted-side time of each call
         failures = result.failures
         timeouts = sum(1 for item in result.per_instance if item.error == "timeout")
-    return walls, calls, failures, timeouts
+        utility = result.utility
+    return walls, calls, failures, timeouts, utility
 
 
 def scoring_seconds(task, source_outputs: list) -> float:
@@ -119,7 +120,7 @@ def main() -> None:
     try:
         evaluate(builtin_task("str_grid_dist"), TRIVIAL["str_grid_dist"], executor=pool)  # warm the pool
         print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-        print(f"{'task':<29} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>28} {'t/o':>4} {'calls ms':>9} {'own ms':>8} "
+        print(f"{'task':<29} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>28} {'u':>5} {'t/o':>4} {'calls ms':>9} {'own ms':>8} "
               f"{'overhead ms/inst':>16} {'trivial eval ms':>28} {'harness ms/inst':>15} {'score ms':>8}")
         for task in list_tasks():
             n = task.n_instances["val"]
@@ -127,14 +128,14 @@ def main() -> None:
             task.instances("test", draw_test_seed())  # cold generation of a fresh instance set
             generation = time.process_time() - started
             instances = task.instances("val", VAL_SEED_BASE)
-            seed_walls, calls, _failures, timeouts = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
+            seed_walls, calls, _failures, timeouts, utility = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
             own = own_compute_seconds(task.seed_algorithm, task.entry_point, instances, task.instance_timeout)
-            trivial_walls, _, trivial_failures, _ = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
+            trivial_walls, _, trivial_failures, _, _ = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
             assert trivial_failures == 0, task.name
             outputs = [_trivial_output(task.name, instance) for instance in instances]
             scoring = scoring_seconds(task, outputs)
             overhead = (statistics.fmean(seed_walls) - own) / n * 1000
-            print(f"{task.name:<29} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>28} {timeouts:4d} {calls * 1000:9.1f} {own * 1000:8.1f} "
+            print(f"{task.name:<29} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>28} {utility:5.3f} {timeouts:4d} {calls * 1000:9.1f} {own * 1000:8.1f} "
                   f"{overhead:16.2f} {_fmt(trivial_walls):>28} "
                   f"{statistics.fmean(trivial_walls) / n * 1000:15.2f} {scoring * 1000:8.2f}")
         maxcut_call(pool, args.repeats)

@@ -175,3 +175,11 @@ def test_a_file_is_not_a_task_directory(tmp_path: Path) -> None:
     path.write_text("x = 1\n")
     with pytest.raises(UsageError, match=r"does not exist or is not a directory"):
         load_task(str(path))
+
+
+def test_a_scorer_error_quoting_a_huge_output_is_cut_to_one_short_line(task_dir: Path) -> None:
+    (task_dir / "scorer.py").open("a").write("\n\ndef score(instance, output):\n    return int(output)\n")
+    task = load_task_directory(task_dir)
+    score, reason = task.judge(task.instances("val", VAL_SEED_BASE)[0], "x\n" * 100_000)
+    assert score == task.failure_value and reason is not None
+    assert "ValueError" in reason and "\n" not in reason and len(reason) <= 300

@@ -166,9 +166,9 @@ class Task:
         try:
             raw = self._scorer.score(instance, output)
         except InvalidOutput as exc:
-            return self.failure_value, f"invalid output: {exc}"
+            return self.failure_value, _one_line(f"invalid output: {exc}")
         except Exception as exc:
-            return self.failure_value, f"invalid output (scorer raised {type(exc).__name__}: {exc})"
+            return self.failure_value, _one_line(f"invalid output (scorer raised {type(exc).__name__}: {exc})")
         if raw is None:
             return self.failure_value, "invalid output"
         # The failure value is the bottom of the scale: a valid but worthless answer (a cut of weight
@@ -186,6 +186,13 @@ class Task:
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise UsageError(f"task {self.name!r}: scorer.py score() returned {value}; scores must be in [0, 1]")
         return value
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A reason fit for a table cell and the run store: an exception about a huge untrusted output
+    can quote all of it."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _as_instance(item: Any, where: str, index: int) -> Instance:

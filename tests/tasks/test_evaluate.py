@@ -153,7 +153,21 @@ def test_a_scaffolded_task_works_immediately(pool, tmp_path: Path) -> None:
     directory = new_task("subset_demo", tmp_path)
     task = load_task(str(directory))
     result = evaluate(task, task.seed_algorithm, executor=pool)
-    assert result.failures == 0 and 0.5 < result.utility <= 1.0
+    assert result.failures == 0 and 0.05 < result.utility < 0.4  # the greedy seed leaves headroom
+    exact = (
+        "def algorithm(numbers, target):\n"
+        "    parent = {0: None}\n"
+        "    for i, x in enumerate(numbers):\n"
+        "        for s in list(parent):\n"
+        "            if s + x <= target and s + x not in parent:\n"
+        "                parent[s + x] = (s, i)\n"
+        "    s, picked = max(parent), []\n"
+        "    while parent[s] is not None:\n"
+        "        s, i = parent[s]\n"
+        "        picked.append(i)\n"
+        "    return picked\n"
+    )
+    assert evaluate(task, exact, executor=pool).utility > 0.9
     cheat = "def algorithm(numbers, target):\n    return [0, 0, 0]\n"
     assert evaluate(task, cheat, executor=pool).utility == pytest.approx(task.failure_value, abs=1e-12)
 

@@ -1,7 +1,7 @@
 """`selftaught new-task NAME`: write a task directory that works at once with `selftaught eval`.
 
-The example problem (subset sum: pick numbers whose sum comes close to a target) is small, has a weak
-greedy seed that an improver can beat, and shows each part of the format: the toml keys, a seed, the
+The example problem (subset sum: pick numbers whose sum hits a target) is small, has a weak greedy
+seed (about 0.17) that an exact method beats (1.0), and shows each part of the format: the toml keys, a seed, the
 LM-visible utility text, and a hidden scorer using the strict validators.
 """
 
@@ -45,8 +45,9 @@ def utility(algorithm_str: str) -> float:
     """Subset sum. Returns the mean score over 20 instances, in [0, 1]; higher is better.
 
     Define `algorithm(numbers, target)` returning the indices (distinct ints) of the numbers you pick.
-    Each instance: 30 numbers in 1..1000 and a target of about half their sum.
-    Instance score: 1 - |sum of picked numbers - target| / target, at least 0.
+    Each instance: 30 numbers in 1..1000 and a target of about half their sum (an exact subset
+    almost always exists). Instance score: 1 if the picked numbers sum exactly to the target, else
+    0.5 / (1 + gap) where gap = |sum - target|.
     Each call has 0.5 seconds; an error, a timeout, repeated or out-of-range indices score 0.
     """
     exec(algorithm_str, globals())
@@ -56,7 +57,8 @@ def utility(algorithm_str: str) -> float:
         target = sum(numbers) // 2 + random.randint(-50, 50)
         picked = algorithm(numbers, target)
         assert len(set(picked)) == len(picked) and all(0 <= i < len(numbers) for i in picked)
-        total += max(0.0, 1 - abs(sum(numbers[i] for i in picked) - target) / target)
+        gap = abs(sum(numbers[i] for i in picked) - target)
+        total += 1.0 if gap == 0 else 0.5 / (1 + gap)
     return total / 20
 '''
 
@@ -95,8 +97,8 @@ def score(instance, output):
         raise InvalidOutput("indices must be integers")
     if len(set(picked)) != len(picked) or not all(0 <= i < len(numbers) for i in picked):
         raise InvalidOutput("indices must be distinct and in range")
-    total = sum(numbers[int(i)] for i in picked)
-    return max(0.0, 1.0 - abs(total - target) / target)
+    gap = abs(sum(numbers[int(i)] for i in picked) - target)
+    return 1.0 if gap == 0 else 0.5 / (1 + gap)
 '''
 
 

@@ -55,8 +55,9 @@ class Snapshot:
 @dataclass
 class RealRuns:
     runs_dir: Path
-    run_ids: list[str]
+    run_ids: list[str]  # the group's runs
     group: str
+    single: str  # a run made alone, reported while it was in progress
     in_progress: RunSummary
     in_progress_html: Path
 
@@ -70,13 +71,16 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> RealRuns:
     runs_dir.mkdir()
     settings = Settings(task="str_grid_dist", iterations=2, tests=2, lm_calls=2, responses_per_call=3,
                         utility_budget=4, test_seed=777, improver_timeout=60.0, meta_improver_timeout=300.0,
-                        runs_dir=runs_dir, seeds=2)
-    snapshot = Snapshot(runs_dir, base / "in-progress.html")
-    results = api.self_improve(settings, progress=snapshot)
+                        runs_dir=runs_dir / "alone")
+    snapshot = Snapshot(settings.runs_dir, base / "in-progress.html")
+    [single] = api.self_improve(settings.model_copy(update={"iterations": 1}), progress=snapshot)
     assert snapshot.captured is not None
+    single_dir = runs_dir / single.run_id
+    Path(single.path).rename(single_dir)  # a finished run moved into the shared runs directory
+    results = api.self_improve(settings.model_copy(update={"seeds": 2, "runs_dir": runs_dir}))
     meta_group = store_rows(runs_dir / results[0].run_id, "SELECT value FROM meta WHERE key = 'group'")[0][0]
-    return RealRuns(runs_dir, [result.run_id for result in results], json.loads(meta_group), snapshot.captured,
-                    snapshot.out)
+    return RealRuns(runs_dir, [result.run_id for result in results], json.loads(meta_group), single.run_id,
+                    snapshot.captured, snapshot.out)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -245,7 +249,7 @@ def test_group_report_aggregates_the_seeds(real: RealRuns, tmp_path: Path, main:
 @needs_chromium
 def test_compare_puts_runs_side_by_side(real: RealRuns, tmp_path: Path, main: Callable[..., Done]) -> None:
     page = tmp_path / "compare.html"
-    a, b = real.run_ids
+    a, b = real.single, real.run_ids[1]
     done = main("compare", a, b, "--runs-dir", str(real.runs_dir), "--html", str(page))
     assert done.returncode == 0, done.stderr
     loaded = browser.load(page)
@@ -270,7 +274,7 @@ def test_a_run_in_progress_reports_what_exists(real: RealRuns) -> None:
     loaded = browser.load(real.in_progress_html, screenshot=ARTIFACTS / "in-progress-report.png", height=900)
     assert loaded.console == []
     warning = loaded.dom.find("div", cls="warning")
-    assert "in progress: 1 of 3" in warning.text
+    assert "in progress: 1 of 2" in warning.text
     rows = loaded.dom.find("table", id="iterations-table").find_all("tr", where=lambda n: "data-t" in n.attrs)
     assert len(rows) == 1
 

@@ -52,6 +52,18 @@ def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
     return runs_dir / f"{item.group_id}-report.html"
 
 
+def _label(item: RunSummary | GroupSummary, model: str, api_key_env: str,
+           max_cost: float | None) -> RunSummary | GroupSummary:
+    from selftaught.report.lm_labels import model_asker, with_lm_labels
+
+    ask, close = model_asker(model, api_key_env=api_key_env, max_cost=max_cost)
+    try:
+        with stderr.status(f"asking {model} to label strategies..."):
+            return with_lm_labels(item, ask)
+    finally:
+        close()
+
+
 def _export(items: list[RunSummary | GroupSummary], fmt: Format) -> None:
     text = to_json_text(items) if fmt is Format.json else to_csv_text(items)
     typer.echo(text, nl=not text.endswith("\n"))
@@ -72,6 +84,9 @@ def report(
     fmt: FormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     runs_dir: options.RunsDir = None,
+    model: Annotated[str | None, typer.Option("--model", help="Also ask this model (offline or openai/<model>[@<base_url>]) to label each improver's strategies.")] = None,
+    api_key_env: options.ApiKeyEnv = None,
+    max_cost: options.MaxCost = None,
 ) -> None:
     """Report a run or a group: terminal summary plus a self-contained HTML file (default: in the run's
     directory; not written with --format unless --html is given)."""
@@ -80,6 +95,8 @@ def report(
     fmt = Format.json if as_json else fmt
     directory = _runs_dir(runs_dir)
     [item] = _load([run_id], directory)
+    if model is not None:
+        item = _label(item, model, api_key_env or "OPENAI_API_KEY", max_cost)
     target = html if html is not None else (None if fmt is not None else _default_html(item, directory))
     written = _write([item], target) if target is not None else None
     if fmt is not None:

@@ -22,6 +22,7 @@ from selftaught.report.sections import (
     events_section,
     iterations_table,
     lineage_section,
+    short_label,
     strategies_section,
     summary_section,
     transfer_section,
@@ -80,7 +81,7 @@ def group_html(group: GroupSummary) -> str:
         + "".join(_run_value(run, p.t) for run in group.runs) + "</tr>"
         for p in group.points
     ]
-    headers = ["t", "runs", "val mean ± SE", "test mean ± SE", *(f"val {run.run_id}" for run in group.runs)]
+    headers = ["t", "runs", "val mean ± SE", "test mean ± SE", *(f"val {short_label(run)}" for run in group.runs)]
     summary = section("summary", "Summary", (
         "<p class=\"muted\">Mean ± standard error over the runs that reached each iteration (the seeds of one "
         "invocation differ in model seed and secret test split).</p>"

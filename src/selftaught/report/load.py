@@ -180,6 +180,7 @@ def load_run_summary(path: Path) -> RunSummary:
         seed=meta.get("seed") if isinstance(meta.get("seed"), int) else None, planned_iterations=planned,
         config=config, iterations=iterations, candidates=candidates, lm_usage=lm_usage,
         improver_runs=improver_runs, events=events, transfers=transfers, improvers=improvers,
+        stop_reason=_text(meta.get("stop_reason")),
     )
     return _with_warnings(summary, meta)
 
@@ -216,6 +217,9 @@ def _with_warnings(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
             f"run in progress: {progress} iterations (t=0..T) finished so far; this report shows what exists "
             f"(if no process is writing it any more, it was killed: `selftaught run --resume {summary.run_id}`)"
         )
+    elif summary.status == "stopped":
+        warnings.append(f"run stopped early after {done} iteration(s): {summary.stop_reason or 'no reason stored'}; "
+                        f"resume with `selftaught run --resume {summary.run_id}`")
     elif summary.status in ("failed", "interrupted"):
         warnings.append(f"run {summary.status} after {done} iteration(s); resume with "
                         f"`selftaught run --resume {summary.run_id}`")

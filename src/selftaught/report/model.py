@@ -122,6 +122,8 @@ class Improver:
     source: str | None  # None when the program row is missing (a damaged or half-copied store)
     parent_source: str | None
     strategies: tuple[StrategyHit, ...]
+    lm_strategies: tuple[str, ...] | None = None  # optional LM labelling (`report --model`); None: no answer
+    lm_labelled: bool = False  # an LM was asked (so None above means it gave no usable answer)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class RunSummary:
     path: Path
     task: str
     model: str
-    status: str  # "running" | "completed" | "failed" | "interrupted" | "unknown"
+    status: str  # "running" | "completed" | "stopped" | "failed" | "interrupted" | "unknown"
     started: float | None
     finished: float | None
     version: str | None
@@ -149,6 +151,7 @@ class RunSummary:
     transfers: tuple[TransferCell, ...]
     improvers: tuple[Improver, ...]
     warnings: tuple[str, ...] = ()
+    stop_reason: str | None = None  # why a "stopped" run stopped early (cost cap, replay miss, ...)
 
     @property
     def best(self) -> Iteration | None:

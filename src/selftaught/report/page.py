@@ -34,13 +34,16 @@ th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vert
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .muted { color: var(--muted); }
+.nowrap { white-space: nowrap; }
 .badge { display:inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
          border: 1px solid var(--line); background: var(--bg); }
 .badge.completed, .badge.improved { color: var(--good); border-color: var(--good); }
 .badge.running { color: var(--accent); border-color: var(--accent); }
 .badge.failed, .badge.interrupted, .badge.kept { color: var(--bad); border-color: var(--bad); }
+.badge.stopped { color: var(--warn); border-color: var(--warn); }
 .chip { display:inline-block; margin: 0 4px 2px 0; padding: 0 7px; border-radius: 9px; font-size: 12px;
         background: #ddf4ff; color: #0550ae; }
+.chip.lm { background: #fbefff; color: #8250df; }
 .warning { background: var(--warnbg); color: var(--warn); border: 1px solid #d4a72c; padding: 8px 12px;
            border-radius: 6px; margin: 10px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }

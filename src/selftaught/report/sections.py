@@ -142,12 +142,21 @@ def events_section(run: RunSummary) -> str:
 
 def strategy_chips(improver: Improver) -> str:
     if not improver.strategies:
-        return '<span class="muted">no strategy detected</span>'
-    return "".join(
-        f'<span class="chip" data-strategy="{escape(hit.strategy)}" title="{escape(chr(10).join(hit.evidence))}">'
-        f"{escape(hit.strategy)}</span>"
-        for hit in improver.strategies
-    )
+        chips = '<span class="muted">no strategy detected</span>'
+    else:
+        chips = "".join(
+            f'<span class="chip" data-strategy="{escape(hit.strategy)}" title="{escape(chr(10).join(hit.evidence))}">'
+            f"{escape(hit.strategy)}</span>"
+            for hit in improver.strategies
+        )
+    if improver.lm_labelled:
+        labels = improver.lm_strategies
+        chips += ' <span class="muted">LM:</span> ' + (
+            '<span class="muted" data-lm-strategy="">no usable answer</span>' if labels is None
+            else "".join(f'<span class="chip lm" data-lm-strategy="{escape(name)}">{escape(name)}</span>'
+                         for name in labels) or '<span class="muted" data-lm-strategy="">none</span>'
+        )
+    return chips
 
 
 def improver_block(run: RunSummary, improver: Improver, prefix: str = "") -> str:
@@ -195,6 +204,11 @@ def lineage_section(run: RunSummary, prefix: str = "", *, as_section: bool = Tru
     return section("lineage", "Improver lineage", body) if as_section else body
 
 
+def short_label(run: RunSummary) -> str:
+    """"seed 3" inside a group (run ids are long); the run id when the seed is unknown."""
+    return f"seed {run.seed}" if run.seed is not None else run.run_id
+
+
 def strategies_table(runs: Sequence[RunSummary]) -> str:
     """Improvers × strategies: ✓ where a rule fired (hover for evidence)."""
     names = list(STRATEGIES)
@@ -202,13 +216,16 @@ def strategies_table(runs: Sequence[RunSummary]) -> str:
     for run in runs:
         for improver in run.improvers:
             hits = {hit.strategy: hit for hit in improver.strategies}
+            lm = set(improver.lm_strategies or ())
             cells = "".join(
-                f'<td class="num" data-strategy="{escape(name)}" title="{escape(chr(10).join(hits[name].evidence))}">✓</td>'
-                if name in hits else '<td class="num"></td>'
+                f'<td class="num" data-strategy="{escape(name)}" title="{escape(chr(10).join(hits[name].evidence))}">'
+                f'✓{" LM" if name in lm else ""}</td>'
+                if name in hits else (f'<td class="num" data-lm-strategy="{escape(name)}">LM</td>' if name in lm
+                                      else '<td class="num"></td>')
                 for name in names
             )
-            label = f"{run.run_id} " if len(runs) > 1 else ""
-            rows.append(f'<tr data-t="{improver.t}"><td>{escape(label)}t={improver.t}</td>'
+            label = f"{short_label(run)} · " if len(runs) > 1 else ""
+            rows.append(f'<tr data-t="{improver.t}"><td class="nowrap" title="{escape(run.run_id)}">{escape(label)}t={improver.t}</td>'
                         f"<td>{badge(improver.status)}</td>{cells}</tr>")
     return table(["improver", "status", *names], rows, ident="strategies-table", numeric=set(range(2, 2 + len(names))))
 
@@ -224,7 +241,8 @@ def strategies_section(runs: Sequence[RunSummary], counts: dict[str, int] | None
     body += strategies_table(runs)
     body += (f"<details><summary>How strategies are detected</summary><ul>{legend}</ul><p class=\"muted\">Static "
              "rules on each improver's syntax tree (prompt text and comments are ignored); the exact rules are "
-             "in docs/report.md. Hover a ✓ for the source lines that triggered it.</p></details>")
+             "in docs/report.md. Hover a ✓ for the source lines that triggered it. “LM” marks a strategy an LM "
+             "named with <code>report --model</code> (not verified by the rules).</p></details>")
     return section("strategies", "Detected strategies", body)
 
 

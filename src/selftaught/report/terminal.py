@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from selftaught.report.model import GroupSummary, RunSummary
+from selftaught.report.model import GroupSummary, Improver, RunSummary
 
-_STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+_STATUS_STYLE = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red",
+                 "interrupted": "yellow"}
 
 
 def _pm(mean: float, stderr: float) -> str:
@@ -30,7 +31,7 @@ def print_run(console: Console, run: RunSummary) -> None:
     if not run.iterations:
         console.print("no iteration finished yet")
         return
-    strategies = {imp.t: ", ".join(hit.strategy for hit in imp.strategies) or "-" for imp in run.improvers}
+    strategies = {imp.t: (", ".join(hit.strategy for hit in imp.strategies) or "-") + _lm(imp) for imp in run.improvers}
     table = Table(title="meta-utility per iteration (± SE over tests)")
     for column in ("t", "status", "val", "test", "LM calls", "tokens", "cost $", "wall s", "strategies"):
         text = column in ("status", "strategies")
@@ -51,6 +52,13 @@ def print_run(console: Console, run: RunSummary) -> None:
     if run.transfers:
         console.print(f"transfer: {len(run.transfers)} cells on "
                       f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)")
+
+
+def _lm(improver: Improver) -> str:
+    if not improver.lm_labelled:
+        return ""
+    labels = improver.lm_strategies
+    return " (LM: " + ("no usable answer" if labels is None else ", ".join(labels) or "none") + ")"
 
 
 def print_group(console: Console, group: GroupSummary) -> None:

@@ -248,8 +248,8 @@ def strategies_section(runs: Sequence[RunSummary], counts: dict[str, int] | None
 
 def transfer_section(run: RunSummary) -> str:
     if not run.transfers:
-        body = (f'<p class="muted">No transfer results stored for this run. Compute them with '
-                f"<code>selftaught transfer {escape(run.run_id)}</code>.</p>")
+        body = (f'<p class="muted">No transfer results are stored in this run. '
+                f"<code>selftaught transfer {escape(run.run_id)}</code> computes the table for its improvers.</p>")
         return section("transfer", "Transfer", body)
     labels = list(dict.fromkeys(cell.label for cell in run.transfers))
     tasks = list(dict.fromkeys(cell.task for cell in run.transfers))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -31,19 +32,22 @@ def print_run(console: Console, run: RunSummary) -> None:
     if not run.iterations:
         console.print("no iteration finished yet")
         return
-    strategies = {imp.t: (", ".join(hit.strategy for hit in imp.strategies) or "-") + _lm(imp) for imp in run.improvers}
-    table = Table(title="meta-utility per iteration (± SE over tests)")
-    for column in ("t", "status", "val", "test", "LM calls", "tokens", "cost $", "wall s", "strategies"):
-        text = column in ("status", "strategies")
-        table.add_column(column, justify="left" if text else "right", no_wrap=not text)
+    priced = any(it.cost_usd for it in run.iterations)  # the offline model costs nothing: no column
+    table = Table(title="meta-utility per iteration (± SE over tests)", box=box.SIMPLE_HEAD)
+    for column in ("t", "status", "val", "test", "calls", "tokens", *(("cost $",) if priced else ()), "wall s"):
+        table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     best = run.best
     for it in run.iterations:
-        mark = " *" if best is not None and it.t == best.t else ""
+        mark = "*" if best is not None and it.t == best.t else ""
         table.add_row(f"{it.t}{mark}", it.status, _pm(it.meta_utility_val, it.stderr_val),
                       _pm(it.meta_utility_test, it.stderr_test), str(it.lm_calls),
-                      str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.4f}", f"{it.wall_seconds:.1f}",
-                      strategies.get(it.t, "-"))
+                      str(it.tokens_in + it.tokens_out), *((f"{it.cost_usd:.4f}",) if priced else ()),
+                      f"{it.wall_seconds:.1f}")
     console.print(table)
+    console.print("* best validation meta-utility; calls = LM calls; tokens = in + out")
+    for improver in run.improvers:
+        names = ", ".join(hit.strategy for hit in improver.strategies) or "no strategy detected"
+        console.print(f"  strategies t={improver.t} {improver.sha[:10]}: {names}{_lm(improver)}")
     counts: dict[str, int] = {}
     for event in run.events:
         counts[event.category] = counts.get(event.category, 0) + 1
@@ -79,7 +83,7 @@ def print_group(console: Console, group: GroupSummary) -> None:
 
 
 def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
-    table = Table(title="runs")
+    table = Table(title="runs", box=box.SIMPLE_HEAD)
     for column in ("run", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"):
         table.add_column(column, justify="left" if column in ("run", "status") else "right",
                          no_wrap=column != "status")

@@ -26,6 +26,15 @@ from selftaught.sandbox import Job, SandboxPool
 SOURCE = "def f(x):\n    return x\n"
 
 
+def bare_fork_cpu_ms(jobs: int) -> float:
+    """CPU (host + its reaped children) per bare-fork job."""
+    before = os.times()
+    bare_fork_ms(jobs)
+    after = os.times()
+    spent = sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+    return spent * 1000 / jobs
+
+
 def bare_fork_ms(jobs: int) -> float:
     """Mean ms per job for fork + run + JSON answer over a pipe + waitpid, no isolation at all."""
     namespace: dict[str, object] = {}
@@ -102,7 +111,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; workers: {args.workers}")
-    bare, latency, rate, bare_rate, cpu = [], [], [], [], []
+    bare, latency, rate, bare_rate, cpu, bare_cpu = [], [], [], [], [], []
     with SandboxPool(workers=args.workers, mode="strong") as pool:
         sandbox_ms(pool, 50)  # warm up
         for _ in range(args.repeats):
@@ -111,11 +120,13 @@ def main() -> None:
             latency.append(sandbox_ms(pool, args.jobs))
             rate.append(throughput(pool, args.jobs, 2 * args.workers))
             cpu.append(cpu_ms_per_job(pool, args.jobs))
+            bare_cpu.append(bare_fork_cpu_ms(args.jobs))
     print(_summary("bare os.fork, ms/job", bare, "ms"))
     print(_summary("sandbox (all layers), ms/job", latency, "ms"))
     print(_summary("sandbox overhead vs fork", [s - b for s, b in zip(latency, bare, strict=True)], "ms"))
     print(_summary("bare os.fork, jobs/s (1 thr)", bare_rate, "jobs/s"))
     print(_summary(f"sandbox throughput ({2 * args.workers} thr)", rate, "jobs/s"))
+    print(_summary("bare os.fork CPU per job", bare_cpu, "ms"))
     print(_summary("sandbox CPU per job", cpu, "ms"))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -169,7 +169,8 @@ def load_run_summary(path: Path) -> RunSummary:
         )
         sources = {row["sha"]: row["source"] for row in _rows(db, "SELECT sha, source FROM programs WHERE kind = 'improver'")}
         improvers = tuple(_improver(it, sources, run_dir) for it in iterations)
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    stored_config = meta.get("config")
+    config: dict[str, Any] = stored_config if isinstance(stored_config, dict) else {}
     planned = config.get("iterations") if isinstance(config.get("iterations"), int) else None
     status = str(meta.get("status", "unknown"))
     summary = RunSummary(

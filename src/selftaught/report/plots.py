@@ -11,11 +11,13 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # never a GUI backend: reports are written by a CLI, possibly on a server
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
@@ -23,7 +25,7 @@ from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
 VAL_COLOR = "#1f6feb"
 TEST_COLOR = "#d97706"
 PALETTE = ("#1f6feb", "#d97706", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
-_STYLE = {
+_STYLE: Any = {  # rc parameters (typed Any: matplotlib's stubs want literal keys)
     "svg.fonttype": "none",
     "svg.hashsalt": "selftaught-report",
     "font.size": 9,
@@ -58,21 +60,21 @@ def to_svg(fig: Figure, prefix: str) -> str:
     return svg
 
 
-def _band(ax: object, t: Sequence[int], mean: Sequence[float], stderr: Sequence[float], color: str,
+def _band(ax: Axes, t: Sequence[int], mean: Sequence[float], stderr: Sequence[float], color: str,
           label: str, *, marker: str = "o", linestyle: str = "-") -> None:
     low = [m - s for m, s in zip(mean, stderr, strict=True)]
     high = [m + s for m, s in zip(mean, stderr, strict=True)]
-    ax.fill_between(t, low, high, color=color, alpha=0.18, linewidth=0)  # type: ignore[attr-defined]
-    ax.plot(t, mean, marker=marker, color=color, label=label, linestyle=linestyle)  # type: ignore[attr-defined]
+    ax.fill_between(t, low, high, color=color, alpha=0.18, linewidth=0)
+    ax.plot(t, mean, marker=marker, color=color, label=label, linestyle=linestyle)
 
 
-def _finish(ax: object, fig: Figure, title: str, ts: Sequence[int]) -> None:
-    ax.set_xlabel("iteration t")  # type: ignore[attr-defined]
-    ax.set_ylabel("meta-utility")  # type: ignore[attr-defined]
-    ax.set_title(title)  # type: ignore[attr-defined]
+def _finish(ax: Axes, fig: Figure, title: str, ts: Sequence[int]) -> None:
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel("meta-utility")
+    ax.set_title(title)
     if ts:
-        ax.set_xticks(sorted(set(ts)))  # type: ignore[attr-defined]
-    ax.legend(loc="best", fontsize=8, frameon=False)  # type: ignore[attr-defined]
+        ax.set_xticks(sorted(set(ts)))
+    ax.legend(loc="best", fontsize=8, frameon=False)
     fig.tight_layout()
 
 
@@ -86,11 +88,10 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         its = run.iterations
         ts = [it.t for it in its]
-        candidates = [c for c in run.candidates if c.t is not None and c.context.startswith("t=")]
+        candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.context.startswith("t=")]
         if candidates:
-            offsets = [((i % 5) - 2) * 0.04 for i in range(len(candidates))]
-            ax.scatter([c.t + dx for c, dx in zip(candidates, offsets, strict=True)],  # type: ignore[operator]
-                       [c.value_val for c in candidates], s=14, color="#9ca3af", alpha=0.8, zorder=1,
+            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(candidates)],
+                       [value for _, value in candidates], s=14, color="#9ca3af", alpha=0.8, zorder=1,
                        label="candidates (val)")
         if its:
             _band(ax, ts, [it.meta_utility_val for it in its], [it.stderr_val for it in its], VAL_COLOR,

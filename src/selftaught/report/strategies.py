@@ -263,7 +263,7 @@ def _temperature(code: _Code) -> list[ast.AST]:
         targets: list[ast.AST] = []
         value: ast.AST | None = None
         if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
+            targets, value = list(node.targets), node.value
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             targets, value = [node.target], (node.value if isinstance(node, ast.AnnAssign) else node)
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):

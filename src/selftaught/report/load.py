@@ -167,7 +167,9 @@ def load_run_summary(path: Path) -> RunSummary:
                          tests=row["tests"])
             for row in _rows(db, "SELECT * FROM transfers ORDER BY id")
         )
-        sources = {row["sha"]: row["source"] for row in _rows(db, "SELECT sha, source FROM programs WHERE kind = 'improver'")}
+        wanted = sorted({it.improver_sha for it in iterations} | {it.parent_sha for it in iterations if it.parent_sha})
+        sources = {row["sha"]: row["source"] for row in _rows(
+            db, f"SELECT sha, source FROM programs WHERE sha IN ({', '.join('?' for _ in wanted)})", tuple(wanted))}
         improvers = tuple(_improver(it, sources, run_dir) for it in iterations)
     stored_config = meta.get("config")
     config: dict[str, Any] = stored_config if isinstance(stored_config, dict) else {}

@@ -74,7 +74,8 @@ def _finish(ax: Axes, fig: Figure, title: str, ts: Sequence[int]) -> None:
     ax.set_title(title)
     if ts:
         ax.set_xticks(sorted(set(ts)))
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8, frameon=False)
     fig.tight_layout()
 
 

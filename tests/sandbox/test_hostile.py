@@ -372,3 +372,29 @@ def test_later_instances_are_not_visible_in_inherited_memory(pool: SandboxPool) 
     instances = [[f"now-{i}"] for i in range(3)] + [["FUTURE-MARKER"]]
     result = pool.run(Job(source=src, entry="f", instances=instances, instance_timeout=10))
     assert [r.output for r in result.instances[:3]] == [[], [], []], result.instances
+
+
+def test_forged_protocol_messages_fail_the_instance(pool: SandboxPool) -> None:
+    """Answers queued before the input was read, and garbage on the control pipe, are violations."""
+    forge = (
+        "import json, os, struct\n"
+        "def frame(obj):\n"
+        "    data = json.dumps(obj).encode()\n"
+        "    return struct.pack('>I', len(data)) + data\n"
+        "def f(kind):\n"
+        "    if kind == 'ahead':\n"
+        "        body = b'42'\n"
+        "        os.write(4, frame({'t': 'result', 'n': 'guess', 'nb': 1}) + struct.pack('>I', 2) + body)\n"
+        "        return 0\n"
+        "    if kind == 'garbage':\n"
+        "        os.write(4, b'\\xff' * 64)\n"
+        "        import time; time.sleep(5)\n"
+        "    return kind\n"
+    )
+    result = pool.run(Job(source=forge, entry="f", instances=[["ahead"], ["next"], ["garbage"], ["last"]]))
+    first, second, third, last = result.instances
+    assert first.error is not None and "protocol violation" in first.error
+    assert second.output == "next"
+    assert third.error is not None and "protocol violation" in third.error
+    assert last.output == "last"
+    assert "protocol-violation" in {e.kind for e in result.events}

@@ -268,26 +268,27 @@ def serve(
         if message is None or message[0].get("t") != "call":
             _flush()
             os._exit(0)
-        _answer(channel, func, message[1][0], shared_dir, proxies)
+        _answer(channel, func, message[0].get("n"), message[1][0], shared_dir, proxies)
 
 
-def _answer(channel: Channel, func: Any, body: bytes, shared_dir: str | None, proxies: dict[str, Any]) -> None:
+def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared_dir: str | None, proxies: dict[str, Any]) -> None:
+    """Call the program on one instance and send its result, echoing the call's nonce."""
     try:
         args = wire.loads(body, shared_dir, proxies.__getitem__)
         output = func(*args)
     except BaseException as exc:
         traceback.print_exc()
         _flush()
-        channel.send({"t": "error", "msg": _error_text(exc)})
+        channel.send({"t": "error", "n": nonce, "msg": _error_text(exc)})
         return
     try:
         payload = wire.dumps(output)
     except wire.Unserializable as exc:
         _flush()
-        channel.send({"t": "error", "msg": str(exc)})
+        channel.send({"t": "error", "n": nonce, "msg": str(exc)})
         return
     _flush()
     if len(payload) > channel.cap - 1024:
-        channel.send({"t": "error", "msg": f"output too large: {len(payload)} bytes (cap {channel.cap})"})
+        channel.send({"t": "error", "n": nonce, "msg": f"output too large: {len(payload)} bytes (cap {channel.cap})"})
         return
-    channel.send({"t": "result"}, [payload])
+    channel.send({"t": "result", "n": nonce}, [payload])

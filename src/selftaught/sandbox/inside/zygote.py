@@ -83,6 +83,7 @@ class JobState:
     stderr: bytearray = field(default_factory=bytearray)
     events: int = 0
     spawned: int = 0
+    nonce: str = ""
 
 
 def _describe_status(status: int) -> str:
@@ -294,7 +295,10 @@ class Zygote:
         job.phase = "run"
         job.started = time.monotonic()
         job.deadline = job.started + float(job.header["timeout"])
-        self.feed_child(job, wire.pack_message({"t": "call"}, [job.bodies[job.next_i]]))
+        # A fresh nonce per call: an answer must echo it, so a child cannot queue answers in advance
+        # for instances it has not read yet.
+        job.nonce = os.urandom(8).hex()
+        self.feed_child(job, wire.pack_message({"t": "call", "n": job.nonce}, [job.bodies[job.next_i]]))
 
     def instance_failed(self, job: JobState, error: str, seconds: float) -> None:
         """Report instance `next_i` as failed and go on with the rest in a fresh child."""
@@ -334,7 +338,7 @@ class Zygote:
         elif kind == "setup_error" and job.phase == "setup":
             self.send_host({"op": "setup", "id": job.id, "error": str(header.get("msg"))[:4000]})
             self.finish(job)
-        elif kind in ("result", "error") and job.phase == "run":
+        elif kind in ("result", "error") and job.phase == "run" and header.get("n") == job.nonce:
             seconds = time.monotonic() - job.started
             if kind == "result" and len(bodies) == 1:
                 self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds}, bodies)

@@ -159,7 +159,8 @@ def strategy_chips(improver: Improver) -> str:
     return chips
 
 
-def improver_block(run: RunSummary, improver: Improver, prefix: str = "") -> str:
+def improver_block(run: RunSummary, improver: Improver, prefix: str = "", *, expand: bool = False) -> str:
+    """One improver, collapsible; `expand` opens it (the best improved one, so its diff is in view)."""
     it = next(item for item in run.iterations if item.t == improver.t)
     if improver.source is None:
         content = '<p class="warning">source missing from the store</p>'
@@ -187,7 +188,8 @@ def improver_block(run: RunSummary, improver: Improver, prefix: str = "") -> str
             + evidence_table
         )
     return (
-        f'<details class="improver" id="{prefix}improver-t{improver.t}" data-t="{improver.t}" data-sha="{escape(improver.sha)}">'
+        f'<details class="improver" id="{prefix}improver-t{improver.t}" data-t="{improver.t}" data-sha="{escape(improver.sha)}"'
+        f'{" open" if expand else ""}>'
         f"<summary><strong>t={improver.t}</strong> {badge(improver.status)} "
         f"val {it.meta_utility_val:.4f} ± {it.stderr_val:.4f} · test {it.meta_utility_test:.4f} ± {it.stderr_test:.4f} · "
         f"<code>{escape(improver.sha[:10])}</code>{stats} · {strategy_chips(improver)}</summary>{content}</details>"
@@ -200,7 +202,10 @@ def lineage_section(run: RunSummary, prefix: str = "", *, as_section: bool = Tru
     else:
         body = ('<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
                 '<button type="button" id="collapse-all">collapse all</button></p>' if as_section else "")
-        body += "".join(improver_block(run, improver, prefix) for improver in run.improvers)
+        best = run.best
+        opened = best.t if best is not None and best.t > 0 and best.status == "improved" else None
+        body += "".join(improver_block(run, improver, prefix, expand=as_section and improver.t == opened)
+                        for improver in run.improvers)
     return section("lineage", "Improver lineage", body) if as_section else body
 
 

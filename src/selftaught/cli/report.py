@@ -84,7 +84,7 @@ def report(
     fmt: FormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     runs_dir: options.RunsDir = None,
-    model: Annotated[str | None, typer.Option("--model", help="Also ask this model (offline or openai/<model>[@<base_url>]) to label each improver's strategies.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Also ask this model (openai/<model>, optionally @<base_url>) to label each improver's strategies (shown apart from the static rules).")] = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
 ) -> None:

@@ -25,7 +25,6 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import child as child_side
@@ -33,6 +32,7 @@ import confine
 import landlock
 import seccomp
 import wire
+from jobstate import Child, JobState, describe_status
 
 # Imported once here so children start fast, and so that they work in weak mode even when the
 # interpreter's directory is not readable by the sandbox uid (e.g. a pyenv Python under /root).
@@ -50,49 +50,6 @@ READ_CHUNK = 1 << 20
 HOST_CAP = 1 << 30
 MAX_EVENTS_PER_JOB = 100
 UIDS_PER_ZYGOTE = 1000
-
-
-@dataclass
-class Child:
-    """One forked, confined process and the zygote's ends of its pipes."""
-
-    pid: int
-    ctrl_w: int
-    ctrl_r: int
-    out_r: int | None
-    err_r: int | None
-    slot: int
-    scratch: str
-    reader: wire.FrameReader
-    pending: bytearray = field(default_factory=bytearray)
-
-
-@dataclass
-class JobState:
-    """A job the zygote is running: its instance frames and where it is."""
-
-    id: int
-    header: dict[str, Any]
-    bodies: list[bytes]
-    next_i: int = 0
-    phase: str = "setup"
-    deadline: float = 0.0
-    started: float = 0.0
-    child: Child | None = None
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
-    events: int = 0
-    spawned: int = 0
-    nonce: str = ""
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        hint = {"SIGKILL": " (CPU-time limit or killed)", "SIGXFSZ": " (file-size limit)", "SIGSYS": " (forbidden syscall)"}
-        return f"killed by {name}{hint.get(name, '')}"
-    return f"exited with code {os.WEXITSTATUS(status)}"
 
 
 def _vm_size() -> int:
@@ -241,7 +198,7 @@ class Zygote:
             self._unwatch(fd)
         shutil.rmtree(kid.scratch, ignore_errors=True)
         self.free_slots.append(kid.slot)
-        return _describe_status(status)
+        return describe_status(status)
 
     def _drain(self, job: JobState, fd: int, role: str) -> bool:
         """Read what the child wrote to stdout/stderr, keeping at most `output_cap` bytes. False at EOF."""

@@ -1,0 +1,56 @@
+"""What the zygote keeps per running job and per child process (plain records, no behaviour).
+
+Standalone like everything in `inside/` (stdlib only).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+import wire
+
+
+@dataclass
+class Child:
+    """One forked, confined process and the zygote's ends of its pipes."""
+
+    pid: int
+    ctrl_w: int
+    ctrl_r: int
+    out_r: int | None
+    err_r: int | None
+    slot: int
+    scratch: str
+    reader: wire.FrameReader
+    pending: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class JobState:
+    """A job the zygote is running: its instance frames and where it is."""
+
+    id: int
+    header: dict[str, Any]
+    bodies: list[bytes]
+    next_i: int = 0
+    phase: str = "setup"
+    deadline: float = 0.0
+    started: float = 0.0
+    child: Child | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    events: int = 0
+    spawned: int = 0
+    nonce: str = ""
+
+
+def describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        hint = {"SIGKILL": " (CPU-time limit or killed)", "SIGXFSZ": " (file-size limit)", "SIGSYS": " (forbidden syscall)"}
+        return f"killed by {name}{hint.get(name, '')}"
+    return f"exited with code {os.WEXITSTATUS(status)}"

@@ -239,3 +239,34 @@ def test_grid_distance_scores_stay_in_zero_half_unless_exact(t: str, data: st.Da
     dist = data.draw(st.integers(0, 3 * len(t) - 2))  # every reachable grid distance
     score = task.score(Instance(args=[t, dist], hidden=None), s)
     assert score == 1.0 if _grid_dist(s, t) == dist else 0.0 < score <= 0.5
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 300) | st.floats(allow_nan=True, allow_infinity=True) | st.text("AB01", max_size=40),
+    lambda children: st.lists(children, max_size=40) | st.dictionaries(st.text("ab", max_size=2), children, max_size=3),
+    max_leaves=60,
+)
+arrays = hnp.arrays(
+    st.sampled_from([np.int64, np.float64, np.bool_, np.uint8]),
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=30),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(BUILTIN_NAMES), st.one_of(json_like, arrays), st.integers(0, 9))
+def test_no_output_crashes_the_host_or_escapes_the_score_range(name: str, output: object, index: int) -> None:
+    task = builtin_task(name)
+    instance = task.instances("val", VAL_SEED_BASE)[index]
+    score, reason = task.judge(instance, output)
+    assert task.failure_value <= score <= 1.0
+    assert reason is None or (reason.startswith("invalid output") and "\n" not in reason)
+
+
+def test_concurrent_first_use_generates_consistent_instances() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    task = builtin_task("three_sat")
+    seed = 987_654_321
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: task.instances("test", seed), range(16)))
+    assert all(_same_instances(results[0], other) for other in results[1:])

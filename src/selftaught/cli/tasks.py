@@ -46,8 +46,10 @@ def tasks_command(
         _emit_json([_task_summary(task) for task in tasks])
         return
     table = Table(show_header=True, header_style="bold", box=None)
-    for column in ("task", "instances (val/test)", "limit", "description"):
-        table.add_column(column)
+    table.add_column("task", no_wrap=True)
+    table.add_column("val/test", no_wrap=True)
+    table.add_column("limit", no_wrap=True)
+    table.add_column("description")
     for task in tasks:
         counts = f"{task.n_instances['val']}/{task.n_instances['test']}"
         table.add_row(task.name, counts, f"{task.instance_timeout:g} s", task.description)

@@ -71,3 +71,17 @@ def test_a_dead_zygote_is_replaced(pool: SandboxPool) -> None:
     assert all(healthy(pool) for _ in range(4))
     assert all(z.alive for z in pool._zygotes)
     assert victims[0] not in _zygote_pids(pool)
+
+
+def test_close_leaves_no_process_and_no_directory() -> None:
+    before = set(descendants(os.getpid()))
+    sandbox = SandboxPool(workers=2)
+    assert sandbox.run(Job(source="def f():\n    return 1\n", entry="f", instances=[[]])).instances[0].output == 1
+    assert len(set(descendants(os.getpid())) - before) >= 4  # two bwrap + two zygotes at least
+    shared = sandbox._inputs.directory
+    sandbox.close()
+    deadline = time.monotonic() + 5
+    while set(descendants(os.getpid())) - before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(descendants(os.getpid())) - before == set()
+    assert not os.path.exists(shared)

@@ -371,19 +371,32 @@ def _concurrent_runs(settings: Settings, replicates: int, group: str, progress: 
 # --- transfer ------------------------------------------------------------------------------------------
 def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings | None = None,
              progress: Progress | None = None, **overrides: Any) -> list[TransferCell]:
-    """Evaluate a run's improvers (or one improver file) on other tasks: the paper's transfer table."""
+    """Evaluate a run's improvers (or one improver file) on other tasks: the paper's transfer table.
+
+    For a run, the table is also stored in the run (table `transfers`), where reports show it.
+    """
     settings = _settings(settings, overrides)
     improvers, origin_task = _transfer_improvers(source, settings)
     from selftaught.tasks import list_tasks
 
     names = tasks or [task.name for task in list_tasks() if task.name != origin_task]
-    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
-    with open_session(settings, progress=progress) as session:
-        scorers = {
-            name: DownstreamScorer(load_task(name), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
-            for name in names
-        }
-        return transfer_table(session, scorers, improvers)
+    store = None if origin_task is None else RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
+    # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
+    stored_seed = None if store is None else store.get_meta("test_seed")
+    test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)
+    if test_seed is None:
+        test_seed = draw_test_seed()
+    try:
+        with open_session(settings, store=store, progress=progress) as session:
+            session.iteration = None
+            scorers = {
+                name: DownstreamScorer(load_task(name), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+                for name in names
+            }
+            return transfer_table(session, scorers, improvers)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _transfer_improvers(source: str, settings: Settings) -> tuple[list[tuple[str, str]], str | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
+from selftaught.store.db import sha256
 from selftaught.tasks import Task
 
 
@@ -32,7 +33,11 @@ def transfer_table(
     *,
     include_seed_algorithm: bool = True,
 ) -> list[TransferCell]:
-    """One row per (label, task): `improvers` is [(label, source)], evaluated on every task in `scorers`."""
+    """One row per (label, task): `improvers` is [(label, source)], evaluated on every task in `scorers`.
+
+    Improver estimates run under the context "transfer <label>", so a resumed or repeated transfer
+    reuses the improver runs already stored.
+    """
     cells: list[TransferCell] = []
     session.progress.stage("transfer", len(scorers) * (len(improvers) + int(include_seed_algorithm)))
     for task_name, scorer in scorers.items():
@@ -50,10 +55,11 @@ def transfer_table(
             )
             session.progress.advance("transfer")
     if session.store is not None:
+        shas = {label: sha256(source) for label, source in improvers}
         for cell in cells:
             session.store.insert(
                 "transfers",
-                {"label": cell.label, "improver_sha": None, "task": cell.task, "mean": cell.mean,
-                 "stderr": cell.stderr, "tests": cell.tests, "created": time.time()},
+                {"label": cell.label, "improver_sha": shas.get(cell.label), "task": cell.task,
+                 "mean": cell.mean, "stderr": cell.stderr, "tests": cell.tests, "created": time.time()},
             )
     return cells

@@ -21,6 +21,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from selftaught import __version__
+
+        typer.echo(f"selftaught {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """STOP: recursively self-improving code generation, every generated program sandboxed."""
+
+
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     import importlib

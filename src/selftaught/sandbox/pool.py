@@ -138,16 +138,18 @@ class SandboxPool:
     def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult:
         """Run `job` to completion (thread-safe); never raises for anything the program does."""
         _validate(job)
-        started = time.monotonic()
         proxies: dict[str, Proxy] = {}
         bodies = [wire.dumps(args, self._inputs.hook, _proxy_hook(proxies)) for args in job.instances]
         gate = self._cpu if job.cpu_bound else contextlib.nullcontext()
         with gate:
+            # The deadline and the wall time start when the job may run, not while it queues for a core.
+            started = time.monotonic()
             run = _JobRun(job, proxies)
             self._execute(job, bodies, run, rpc, started)
+            wall = time.monotonic() - started
         if self.weak_note:
             run.events.insert(0, SandboxEvent("weak-sandbox", self.weak_note))
-        return run.result(time.monotonic() - started)
+        return run.result(wall)
 
     def _execute(self, job: Job, bodies: list[bytes], run: _JobRun, rpc: RpcHandler | None, started: float) -> None:
         job_id = next(self._ids)

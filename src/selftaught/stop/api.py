@@ -353,7 +353,7 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
         executor.close()
 
 
-def _concurrent_runs(settings: Settings, replicates: int, group: str, progress: Progress,
+def _concurrent_runs(settings: Settings, replicates: int, group: str | None, progress: Progress,
                      executor: Executor) -> list[RunResult]:
     from concurrent.futures import ThreadPoolExecutor
 

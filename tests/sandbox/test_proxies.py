@@ -147,3 +147,21 @@ def test_unknown_methods_are_refused_host_side(pool: SandboxPool) -> None:
     assert "no such method" in result.instances[0].output
     assert host.calls == []
     assert "proxy-unknown-method" in {e.kind for e in result.events}
+
+
+def test_a_flood_of_forged_remote_calls_is_refused_without_a_thread_each(pool: SandboxPool) -> None:
+    src = (
+        "import json, os, struct\n"
+        "def improve(lm):\n"
+        "    body = json.dumps([['x'], {}]).encode()\n"
+        "    head = json.dumps({'t': 'rpc', 'req': 0, 'proxy': 'language_model', 'method': 'batch_prompt', 'nb': 1}).encode()\n"
+        "    msg = struct.pack('>I', len(head)) + head + struct.pack('>I', len(body)) + body\n"
+        "    for _ in range(400):\n"
+        "        os.write(4, msg)\n"
+        "    return 'sent'\n"
+    )
+    before = threading.active_count()
+    result = pool.run(Job(source=src, entry="improve", instances=[[LM]], cpu_bound=False), rpc=Host())
+    assert result.instances[0].output == "sent"
+    assert "rpc-flood" in {e.kind for e in result.events}
+    assert threading.active_count() - before < 200

@@ -36,6 +36,7 @@ from selftaught.sandbox.worker import ZygoteDied, ZygoteProcess
 log = logging.getLogger("selftaught.sandbox")
 SETUP_TIMEOUT = 10.0
 CANCEL_GRACE = 3.0
+MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
 
 
 def default_job_timeout(job: Job) -> float:
@@ -56,6 +57,7 @@ class _JobRun:
         self.stdout = ""
         self.stderr = ""
         self.unfinished = "killed: job timeout"
+        self.rpc_in_flight = 0
 
     def add_event(self, kind: str, detail: str) -> None:
         with self.events_lock:
@@ -189,8 +191,7 @@ class SandboxPool:
             if op == "result":
                 self._on_result(run, header, bodies)
             elif op == "rpc":
-                threading.Thread(target=_serve_rpc, args=(zygote, job_id, header, bodies, run, rpc),
-                                 name="sandbox-rpc", daemon=True).start()
+                self._dispatch_rpc(zygote, job_id, header, bodies, run, rpc)
             elif op == "event":
                 run.add_event(str(header.get("kind")), str(header.get("detail")))
             elif op == "setup":
@@ -203,6 +204,29 @@ class SandboxPool:
                 return
             elif op == "dead":
                 raise ZygoteDied(str(header.get("reason")))
+
+    @staticmethod
+    def _dispatch_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],
+                      run: _JobRun, rpc: RpcHandler | None) -> None:
+        """Answer in a thread (calls may block for minutes), at most MAX_RPC_IN_FLIGHT per job at once."""
+        with run.events_lock:
+            admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT
+            if admitted:
+                run.rpc_in_flight += 1
+        if not admitted:
+            run.add_event("rpc-flood", f"more than {MAX_RPC_IN_FLIGHT} remote calls in flight; refused")
+            with contextlib.suppress(ZygoteDied):
+                zygote.send({"op": "rpc_result", "id": job_id, "req": header.get("req"), "error": "too many concurrent remote calls"})
+            return
+
+        def serve() -> None:
+            try:
+                _serve_rpc(zygote, job_id, header, bodies, run, rpc)
+            finally:
+                with run.events_lock:
+                    run.rpc_in_flight -= 1
+
+        threading.Thread(target=serve, name="sandbox-rpc", daemon=True).start()
 
     @staticmethod
     def _on_result(run: _JobRun, header: dict[str, Any], bodies: list[bytes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import SECRET, SECRET_NAME
@@ -71,13 +72,7 @@ def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluste
 
 
 def test_the_secret_is_on_the_nodes_outside_the_sandbox(remote: RayExecutor) -> None:
-    """Control for the test above: an unsandboxed Ray task on the same nodes does see the secret."""
-    import os
-
-    import ray
-
-    @ray.remote(num_cpus=0)
-    def read_env() -> str | None:
-        return os.environ.get(SECRET_NAME)
-
-    assert ray.get(read_env.remote(), timeout=60) == SECRET
+    """Control for the test above: the actor processes on both nodes (same machine here) do hold it."""
+    for info in remote.worker_info():
+        environ = Path(f"/proc/{info['pid']}/environ").read_bytes().split(b"\0")
+        assert f"{SECRET_NAME}={SECRET}".encode() in environ

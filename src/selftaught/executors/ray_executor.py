@@ -26,6 +26,7 @@ iterable of any length through a fixed window, so millions of queued jobs never 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -48,6 +49,7 @@ log = logging.getLogger("selftaught.ray")
 LOST = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError,
         rex.LocalRayletDiedError, rex.GetTimeoutError, rex.TaskCancelledError)
 POLL_SECONDS = 0.25
+CONNECT_CHECK_SECONDS = 5.0
 
 
 class RayExecutorError(RuntimeError):
@@ -324,6 +326,7 @@ def _connect(address: str) -> bool:
     """Join the cluster at `address`; True if this call initialised Ray (and so should shut it down)."""
     if ray.is_initialized():
         return False
+    _reachable(address)
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except ConnectionError as exc:
@@ -332,6 +335,20 @@ def _connect(address: str) -> bool:
             "or pass --ray-address HOST:PORT"
         ) from None
     return True
+
+
+def _reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (Ray itself would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address or not host:
+        return  # "auto", "ray://...", or something Ray will judge itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_CHECK_SECONDS).close()
+    except OSError as exc:
+        raise UsageError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+            "`ray start --head` or pass the head's --ray-address HOST:PORT"
+        ) from None
 
 
 def _cause(exc: BaseException) -> BaseException:

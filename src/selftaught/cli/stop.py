@@ -162,6 +162,9 @@ def improve(
     test_seed: options.TestSeed = None,
     seed: options.Seed = None,
     sandbox: options.Sandbox = None,
+    workers: options.Workers = None,
+    executor: options.Executor = None,
+    ray_address: options.RayAddress = None,
     improver_timeout: options.ImproverTimeout = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
@@ -174,6 +177,7 @@ def improve(
     settings = load_settings(
         options.overrides(model=model, responses_per_call=responses_per_call, lm_calls=lm_calls,
                           utility_budget=utility_budget, test_seed=test_seed, seed=seed, sandbox=sandbox,
+                          workers=workers, executor=executor, ray_address=ray_address,
                           improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost),
         config,
     )

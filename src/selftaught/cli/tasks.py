@@ -63,6 +63,8 @@ def eval_command(
     split: Annotated[str, typer.Option("--split", help="val (the paper's fixed seeds) or test (secret seed).")] = "val",
     test_seed: Annotated[int | None, typer.Option("--test-seed", help="Fix the test-split seed (default: a fresh secret one).")] = None,
     sandbox: Annotated[str, typer.Option("--sandbox", help="strong (default) or weak (fewer layers, logged loudly).")] = "strong",
+    executor: Annotated[str, typer.Option("--executor", help="local (default) or ray.")] = "local",
+    ray_address: Annotated[str, typer.Option("--ray-address", help="Ray cluster address. [default: auto]")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every instance (and add per_instance to JSON).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
@@ -78,9 +80,13 @@ def eval_command(
     problem = loaded.check_program(source)
     if problem is not None:
         raise UsageError(f"{program}: {problem}")
-    from selftaught.sandbox import SandboxPool
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be 'local' or 'ray', got {executor!r}")
+    from selftaught.config import Settings
+    from selftaught.executors import make_executor
 
-    pool = SandboxPool(mode="weak" if sandbox == "weak" else "strong")
+    pool = make_executor(Settings(sandbox="weak" if sandbox == "weak" else "strong",
+                                  executor="ray" if executor == "ray" else "local", ray_address=ray_address))
     try:
         with stderr.status(f"evaluating {program.name} on {loaded.name} ({split})..."):
             evaluation = loaded.evaluate(source, split=split, seed=test_seed, executor=pool)

@@ -7,7 +7,8 @@ as in tests/ray), and measures on the same machine:
 - latency: one trivial job at a time (one instance, `return x + 1`), mean milliseconds per job, which is
   the per-job overhead of each path (the program itself takes microseconds);
 - throughput: `--jobs` trivial jobs pushed through a window of 2 x workers, jobs per second, with 1 and
-  2 workers (local: zygotes; Ray: sandbox actors, one per node);
+  2 workers (local: zygotes; Ray: sandbox actors, one per node), and the CPU time the driver process
+  spends per job meanwhile (what bounds one driver's dispatch rate on a big cluster);
 - a large input: a job whose argument is a frozen 200x200 float64 matrix (320 kB, a Max-Cut instance),
   repeated, to show that the matrix crosses to a node once and is then reused.
 Every figure is the mean and standard deviation over `--repeats` runs. Nothing is left running.
@@ -45,33 +46,37 @@ def latency_ms(run: Callable[[Job], Any], make: Callable[[int], Job], n: int) ->
     return (time.perf_counter() - started) / n * 1000
 
 
-def throughput_local(pool: SandboxPool, jobs: int, window: int) -> float:
-    started = time.perf_counter()
+def throughput_local(pool: SandboxPool, jobs: int, window: int) -> tuple[float, float]:
+    """(jobs per second, driver-process CPU ms per job)."""
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=window) as threads:
         results = list(threads.map(pool.run, (trivial(i) for i in range(jobs))))
     assert all(r.instances[0].output == i + 1 for i, r in enumerate(results))
-    return jobs / (time.perf_counter() - started)
+    return jobs / (time.perf_counter() - started), (time.process_time() - cpu) / jobs * 1000
 
 
-def throughput_ray(executor: Any, jobs: int, window: int) -> float:
-    started = time.perf_counter()
+def throughput_ray(executor: Any, jobs: int, window: int) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
     results = list(executor.run_many((trivial(i) for i in range(jobs)), window=window))
     assert all(r.instances[0].output == i + 1 for i, r in enumerate(results))
-    return jobs / (time.perf_counter() - started)
+    return jobs / (time.perf_counter() - started), (time.process_time() - cpu) / jobs * 1000
 
 
 def summary(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
-def measure(run: Callable[[Job], Any], push: Callable[[int, int], float], workers: int, args: argparse.Namespace,
-            matrix: np.ndarray) -> dict[str, Any]:
-    lat, thr, big = [], [], []
+def measure(run: Callable[[Job], Any], push: Callable[[int, int], tuple[float, float]], workers: int,
+            args: argparse.Namespace, matrix: np.ndarray) -> dict[str, Any]:
+    lat, thr, cpu, big = [], [], [], []
     for _ in range(args.repeats):
         lat.append(latency_ms(run, trivial, args.latency_jobs))
-        thr.append(push(args.jobs, 2 * workers))
+        rate, driver_cpu = push(args.jobs, 2 * workers)
+        thr.append(rate)
+        cpu.append(driver_cpu)
         big.append(latency_ms(run, lambda _i: Job(source=MATRIX, entry="f", instances=[[matrix]]), args.latency_jobs // 2))
-    return {"latency_ms": summary(lat), "jobs_per_s": summary(thr), "matrix_job_ms": summary(big)}
+    return {"latency_ms": summary(lat), "jobs_per_s": summary(thr), "driver_cpu_ms": summary(cpu),
+            "matrix_job_ms": summary(big)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             ray.shutdown()
         cluster.stop()
 
-    print(f"{'executor':22} {'latency ms/job':>16} {'jobs/s':>16} {'320 kB-input job ms':>20}")
+    keys = ("latency_ms", "jobs_per_s", "driver_cpu_ms", "matrix_job_ms")
+    print(f"{'executor':22} {'latency ms/job':>16} {'jobs/s':>16} {'driver CPU ms/job':>18} {'320 kB-input ms':>16}")
     for name, row in rows.items():
-        cells = [f"{row[key]['mean']:.2f} ± {row[key]['sd']:.2f}" for key in ("latency_ms", "jobs_per_s", "matrix_job_ms")]
-        print(f"{name:22} {cells[0]:>16} {cells[1]:>16} {cells[2]:>20}")
+        cells = [f"{row[key]['mean']:.2f} ± {row[key]['sd']:.2f}" for key in keys]
+        print(f"{name:22} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18} {cells[3]:>16}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as fh:
             json.dump({"argv": sys.argv[1:], "rows": rows}, fh, indent=2)

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
-from selftaught.sandbox.inside import landlock, seccomp
 
 Mode = Literal["strong", "weak"]
 WEAK_HINT = "or pass --sandbox=weak to run with the layers that exist (logged loudly)"
@@ -53,6 +52,9 @@ def _bwrap_probe() -> tuple[bool, str]:
 
 @functools.lru_cache(maxsize=1)
 def _seccomp_probe() -> tuple[bool, str]:
+    # Linux-only ctypes bindings: imported only after the platform check.
+    from selftaught.sandbox.inside import seccomp
+
     if not seccomp.supported():
         return False, "no syscall table for this CPU architecture"
     program = seccomp.build_filter()
@@ -75,6 +77,8 @@ def _seccomp_probe() -> tuple[bool, str]:
 
 
 def _landlock() -> tuple[bool, str]:
+    from selftaught.sandbox.inside import landlock
+
     abi = landlock.abi_version()
     if abi < 1:
         return False, "Landlock unavailable (kernel < 5.13, or 'landlock' missing from the lsm= boot list)"

@@ -32,8 +32,16 @@ def doctor(
     report: dict[str, Any] = {"mode": sandbox, "layers": [s.to_json() for s in layers]}
     try:
         check = run_selfcheck(sandbox, jobs=jobs)  # type: ignore[arg-type]
+        confirmed = {
+            "landlock": (check.worker.get("landlock_abi") or 0) >= 1,
+            "seccomp": bool(check.worker.get("seccomp")),
+            "uid-drop": bool(check.worker.get("uid_drop")),
+        }
+        for layer in report["layers"]:  # "active" = what the running worker confirmed from inside
+            if layer["name"] in confirmed:
+                layer["active"] = confirmed[layer["name"]]
         report.update(
-            ready=check.contained, probe=check.probe, overhead_ms=round(check.overhead_ms or 0, 3),
+            worker=check.worker, ready=check.contained, probe=check.probe, overhead_ms=round(check.overhead_ms or 0, 3),
             overhead_ms_stdev=round(check.overhead_ms_stdev or 0, 3),
             throughput_jobs_per_s=round(check.throughput_jobs_per_s or 0, 1),
         )

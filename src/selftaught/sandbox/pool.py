@@ -244,6 +244,12 @@ class SandboxPool:
             return
         run.results[index] = InstanceResult(output=output, seconds=seconds)
 
+    def worker_layers(self) -> dict[str, Any]:
+        """What the first zygote reported from inside the sandbox (Landlock ABI, seccomp, uid drop)."""
+        with self._lock:
+            hello = dict(self._zygotes[0].hello) if self._zygotes else {}
+        return {key: hello.get(key) for key in ("landlock_abi", "seccomp", "uid_drop", "baseline_mb")}
+
     # ---------------------------------------------------------------- lifecycle
 
     def close(self) -> None:

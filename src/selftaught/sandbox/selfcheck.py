@@ -47,6 +47,7 @@ class SelfCheck:
     overhead_ms_stdev: float | None = None
     throughput_jobs_per_s: float | None = None
     error: str | None = None
+    worker: dict[str, Any] = field(default_factory=dict)  # the layers the zygote confirmed from inside
 
     @property
     def contained(self) -> bool:
@@ -61,6 +62,7 @@ def run_selfcheck(mode: Literal["strong", "weak"], jobs: int = 200, workers: int
     """Start a pool, run the probe, then time `jobs` trivial jobs sequentially and concurrently."""
     check = SelfCheck(mode)
     with SandboxPool(workers=workers, mode=mode) as pool:
+        check.worker = pool.worker_layers()
         result = pool.run(Job(source=PROBE, entry="probe", instances=[[]], memory_mb=256))
         check.probe = result.instances[0].output or {"error": result.setup_error or result.instances[0].error}
         for _ in range(20):  # warm up

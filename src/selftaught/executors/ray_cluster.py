@@ -66,7 +66,11 @@ class LoopbackCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="st-ray-", dir="/tmp"))  # short: Ray's socket paths
         self.port = free_port()
         self.address = f"{LOOPBACK}:{self.port}"
-        self.env = {**os.environ, **(env or {}), MARKER: str(self.dir), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env = {
+            **os.environ, **(env or {}), MARKER: str(self.dir), "RAY_USAGE_STATS_ENABLED": "0",
+            # Notice a killed node within seconds, not tens of seconds (Ray system config via env).
+            "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3",
+        }
         self.env.pop("RAY_ADDRESS", None)
         self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # set in a loopback driver; nodes must not
         self.nodes: list[Node] = []
@@ -104,6 +108,16 @@ class LoopbackCluster:
                     raise RuntimeError(f"ray node {node.name} exited: {node.log.read_text()[-2000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the Ray cluster did not reach {cpus} CPUs in {timeout:g} s")
+            time.sleep(0.2)
+
+    def wait_for_nodes(self, alive: int, timeout: float = 60.0) -> None:
+        """Block until the cluster's view agrees that exactly `alive` nodes are up (after a kill)."""
+        import ray
+
+        deadline = time.monotonic() + timeout
+        while sum(1 for node in ray.nodes() if node["Alive"]) != alive:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Ray cluster did not settle at {alive} nodes in {timeout:g} s")
             time.sleep(0.2)
 
     def wait_for_head(self, timeout: float = 60.0) -> None:

@@ -112,7 +112,7 @@ class RayExecutor:
         self._local: SandboxPool | None = None
         self._local_lock = threading.Lock()
         self._arrays = HostArrays()
-        self._actor = ray.remote(SandboxWorker)
+        self._actor: Any = ray.remote(SandboxWorker)
         cpus = int(ray.cluster_resources().get("CPU", 0))
         self.workers = workers or max(1, cpus)
         self.max_replacements = 2 * self.workers + 2
@@ -127,7 +127,7 @@ class RayExecutor:
     # ------------------------------------------------------------------ actors
 
     def _spawn(self) -> _Member:
-        handle = self._actor.options(
+        handle: Any = self._actor.options(
             num_cpus=1, max_concurrency=self.slots, max_restarts=0, max_task_retries=0,
             scheduling_strategy="SPREAD",
         ).remote(self.mode, 1)
@@ -136,7 +136,9 @@ class RayExecutor:
     def _wait_started(self, timeout: float) -> None:
         """Wait for every actor's pool; a sandbox that cannot start on a node is an error, not a skip."""
         refs = [m.pending for m in self._members]
-        ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        expected = max(1, min(len(refs), cpus))  # more workers than CPUs: the rest wait for a CPU
+        ray.wait(refs, num_returns=expected, timeout=timeout)
         with self._cond:
             self._poll_pending(raise_errors=True)
             if not any(m.pending is None and not m.dead for m in self._members):
@@ -162,7 +164,9 @@ class RayExecutor:
                 info = ray.get(member.pending)
             except rex.RayError as exc:
                 cause = _cause(exc)
-                if raise_errors:
+                # Its own start failed (a missing sandbox layer on that node): an error, not a skip.
+                # Its node or process died before it started: just another lost worker.
+                if raise_errors and getattr(exc, "actor_init_failed", False):
                     raise UsageError(f"a Ray worker could not start its sandbox: {cause}") from None
                 log.warning("a Ray sandbox worker failed to start: %s", cause)
                 self._retire(member)

@@ -119,3 +119,10 @@ def test_queueing_for_a_core_does_not_eat_the_job_deadline(pool: SandboxPool) ->
         results = list(ex.map(lambda _: pool.run(job), range(6)))
     assert [r.instances[0].output for r in results] == [1] * 6
     assert all(r.wall_seconds < 2.0 for r in results)
+
+
+def test_each_child_starts_with_fresh_randomness(pool: SandboxPool) -> None:
+    src = "import random\nimport numpy as np\ndef f():\n    return [random.random(), float(np.random.rand())]\n"
+    draws = [run_one(pool, src).instances[0].output for _ in range(4)]
+    assert len({d[0] for d in draws}) == 4
+    assert len({d[1] for d in draws}) == 4

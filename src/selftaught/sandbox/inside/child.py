@@ -19,6 +19,7 @@ import types
 from queue import Queue
 from typing import Any, NoReturn
 
+import numpy
 import wire
 
 CTRL_IN, CTRL_OUT = 3, 4
@@ -244,6 +245,9 @@ def serve(
     """Define the program and answer `call` messages until the zygote hangs up; never returns."""
     channel = Channel(cap)
     report = Reporter(channel)
+    # Like a fresh process: Python reseeds `random` at fork, numpy's global generator must be reseeded
+    # by hand or every child would replay the zygote's stream.
+    numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
     install_audit_hook(report, scratch, readable)
     proxies = build_proxies(proxy_specs, channel, report)
     if proxies:

@@ -42,3 +42,17 @@ def test_weak_mode_runs_and_says_so_in_every_result(caplog: pytest.LogCaptureFix
     assert result.events[0].kind == "weak-sandbox" and "bubblewrap" in result.events[0].detail
     assert blocked.instances[0].error is not None and "PermissionError" in blocked.instances[0].error
     assert any("WEAK SANDBOX" in r.message for r in caplog.records)
+
+
+def test_weak_mode_still_contains_the_probe() -> None:
+    """Without namespaces, uid drop + Landlock + seccomp + rlimits still block the doctor's probe."""
+    from selftaught.sandbox.selfcheck import PROBE, PROBES
+
+    with SandboxPool(1, mode="weak") as pool:
+        result = pool.run(Job(source=PROBE, entry="probe", instances=[[]], memory_mb=256))
+    probe = result.instances[0].output
+    assert probe is not None, result
+    attempts = {k: v for k, v in probe.items() if k not in ("uid", "env")}
+    assert len(attempts) == PROBES
+    assert all(v.startswith("blocked") for v in attempts.values()), attempts
+    assert probe["uid"] >= 61000 and probe["env"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,20 @@ def _job(i: int) -> Job:
     return Job(source=SLOW_SQUARE, entry="f", instances=[[i], [i + 1000]], instance_timeout=5.0, label=f"job {i}")
 
 
+def _inputs_dirs(pids: list[int]) -> set[str]:
+    """The shared-inputs directories bound into the sandboxes among `pids` (from bwrap's command line)."""
+    found = set()
+    for pid in pids:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for i in range(len(argv) - 2):
+            if argv[i] == b"--ro-bind" and argv[i + 2] == b"/inputs":
+                found.add(argv[i + 1].decode())
+    return found
+
+
 def pid_alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and not _zombie(pid)
 
@@ -30,6 +45,7 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
     doomed = cluster.add_node(cpus=1)
     cluster.wait_for_cpus(3)
     doomed_pids: list[int] = []
+    leftover_dirs: set[str] = set()
     with RayExecutor(address=cluster.address, workers=3) as executor:
         nodes = {info["node"] for info in executor.worker_info()}
         assert len(nodes) == 3, "one sandbox actor on each of the three nodes"
@@ -47,6 +63,7 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
             results.append(result)
             if i == 5 and not killed.is_set():
                 doomed_pids = [doomed.proc.pid, *_descendants(doomed.proc.pid)]
+                leftover_dirs = _inputs_dirs(doomed_pids)
                 cluster.kill_node(doomed)  # raylet, workers and their zygotes, SIGKILL at once
                 killed.set()
         elapsed = time.monotonic() - started
@@ -63,4 +80,9 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
     assert len(stats.by_node) >= 2
     assert elapsed < 90, f"recovery took {elapsed:.0f} s"
     assert not any(pid_alive(pid) for pid in doomed_pids), "the lost node left nothing running"
+    # A SIGKILLed pool cannot remove its shared-inputs directory (on a real node, tmpfs is cleared at
+    # reboot); remove exactly the ones of the killed node so repeated runs leave nothing behind.
+    assert leftover_dirs, "the killed node had a sandbox pool"
+    for directory in leftover_dirs:
+        shutil.rmtree(directory, ignore_errors=True)
     cluster.wait_for_nodes(alive=2)  # the head's view catches up, so later tests see a clean cluster

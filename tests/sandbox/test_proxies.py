@@ -160,8 +160,12 @@ def test_a_flood_of_forged_remote_calls_is_refused_without_a_thread_each(pool: S
         "        os.write(4, msg)\n"
         "    return 'sent'\n"
     )
+    def slow(proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        time.sleep(0.5)  # every admitted call stays in flight while the flood arrives
+        return None
+
     before = threading.active_count()
-    result = pool.run(Job(source=src, entry="improve", instances=[[LM]], cpu_bound=False), rpc=Host())
+    result = pool.run(Job(source=src, entry="improve", instances=[[LM]], cpu_bound=False), rpc=slow)
     assert result.instances[0].output == "sent"
     assert "rpc-flood" in {e.kind for e in result.events}
     assert threading.active_count() - before < 200

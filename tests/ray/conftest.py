@@ -20,6 +20,12 @@ SECRET = "sk-ray-node-secret-0123456789"
 
 
 @pytest.fixture(scope="session")
+def node_secret() -> tuple[str, str]:
+    """(name, value) of the variable every node's `ray start` process has in its environment."""
+    return SECRET_NAME, SECRET
+
+
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[LoopbackCluster]:
     import ray
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, SECRET_NAME
 
 from selftaught.executors.ray_cluster import LoopbackCluster
 from selftaught.executors.ray_executor import RayExecutor
@@ -53,7 +52,9 @@ def test_every_worker_reports_the_strong_sandbox(remote: RayExecutor, cluster: L
         assert all(info["layers"].values()), info["layers"]
 
 
-def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluster: LoopbackCluster) -> None:
+def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluster: LoopbackCluster,
+                                                     node_secret: tuple[str, str]) -> None:
+    _, secret = node_secret
     probes = ["env", "shadow", "raylet-logs", "connect", "subprocess", "write", "uid"]
     jobs = [Job(source=HOSTILE, entry="f", instances=[[probe, cluster.port] for probe in probes],
                 instance_timeout=5.0, memory_mb=512) for _ in range(4)]
@@ -63,7 +64,7 @@ def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluste
         assert result.setup_error is None
         got = dict(zip(probes, result.instances, strict=True))
         assert got["env"].error is None and got["env"].output == {}, "no node environment (secret) inside"
-        assert SECRET not in str(result.instances) + result.stdout + result.stderr
+        assert secret not in str(result.instances) + result.stdout + result.stderr
         for probe in ("shadow", "connect", "subprocess", "write"):
             assert got[probe].error is not None, f"{probe} succeeded on a worker: {got[probe].output!r}"
         assert got["raylet-logs"].error is not None or got["raylet-logs"].output == [], "a private /tmp"
@@ -71,8 +72,8 @@ def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluste
     assert len(remote.stats.by_node) == 2, f"both nodes ran jobs: {remote.stats.by_node}"
 
 
-def test_the_secret_is_on_the_nodes_outside_the_sandbox(remote: RayExecutor) -> None:
+def test_the_secret_is_on_the_nodes_outside_the_sandbox(remote: RayExecutor, node_secret: tuple[str, str]) -> None:
     """Control for the test above: the actor processes on both nodes (same machine here) do hold it."""
     for info in remote.worker_info():
         environ = Path(f"/proc/{info['pid']}/environ").read_bytes().split(b"\0")
-        assert f"{SECRET_NAME}={SECRET}".encode() in environ
+        assert "=".join(node_secret).encode() in environ

@@ -103,8 +103,11 @@ def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
     """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host."""
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_binds()]
-    made: set[str] = set()
+            "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_binds(),
+            # /tmp first: the interpreter or venv may live under /tmp (a CI clone), and a later tmpfs
+            # would hide it.
+            "--tmpfs", "/tmp"]
+    made: set[str] = {"/tmp"}
     for path in python_paths():
         # bwrap would create the missing parents (e.g. /root) as 0700: the sandbox uid could not traverse.
         for parent in reversed(Path(path).parents):
@@ -117,7 +120,7 @@ def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
         "--ro-bind", shared_dir, INPUTS_MOUNT,
         "--dev", "/dev", "--proc", "/proc",
         "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH_MOUNT,
-        "--tmpfs", "/tmp", "--chdir", SCRATCH_MOUNT,
+        "--chdir", SCRATCH_MOUNT,
     ]
     for cap in CAPS:
         argv += ["--cap-add", cap]

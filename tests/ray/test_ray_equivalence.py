@@ -64,13 +64,18 @@ def test_task_evaluations_match_the_local_pool(executors, task_name: str) -> Non
 
 def test_large_arrays_travel_as_ray_objects_and_come_back_intact(executors) -> None:
     _, remote = executors
-    frozen = np.arange(200_000, dtype=np.float64).reshape(400, 500)
+    frozen = np.arange(200_000, dtype=np.float64).reshape(400, 500).copy()  # owns its data
     frozen.setflags(write=False)
     writable = np.random.default_rng(3).random((300, 300))
     source = "def f(a, b):\n    return [float(a.sum()), float(b.sum()), a.shape, b[:2, :2]]\n"
     job = Job(source=source, entry="f", instances=[[frozen, writable], [frozen, {"x": writable}.get("x")]])
-    packed = remote._arrays.pack(job)
-    assert packed is not job and type(packed.instances[0][0]).__name__ == "SharedArray"
+    packed, again = remote._arrays.pack(job), remote._arrays.pack(job)
+    shared_frozen, shared_writable = packed.instances[0]
+    assert type(shared_frozen).__name__ == "SharedArray" and shared_frozen.cacheable
+    assert again.instances[0][0].ref == shared_frozen.ref, "a frozen array is put once"
+    assert not shared_writable.cacheable and again.instances[0][1].ref != shared_writable.ref
+    small = Job(source="def f(x):\n    return x\n", entry="f", instances=[[np.zeros(3)]])
+    assert remote._arrays.pack(small) is small, "small arrays stay inside the job"
     result = remote.run(job)
     for outcome in result.instances:
         assert outcome.error is None, outcome.error

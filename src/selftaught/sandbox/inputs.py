@@ -24,12 +24,34 @@ SHARE_THRESHOLD = 32 << 10  # bytes: below this, inline base64 is cheaper than a
 SHARE_BUDGET = 2 << 30  # bytes of shared files before falling back to inline encoding
 
 
+PREFIX = "selftaught-inputs-"
+
+
+def remove_orphans(base: str) -> None:
+    """Delete input directories left by hosts that were killed (SIGKILL skips their clean-up).
+
+    A directory is named after its host's pid; it is an orphan once no process has that pid. A reused
+    pid keeps an orphan alive a little longer, never deletes a live host's directory.
+    """
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.startswith(PREFIX):
+            continue
+        pid_text = entry[len(PREFIX):].split("-", 1)[0]
+        if pid_text.isdigit() and not os.path.exists(f"/proc/{pid_text}"):
+            shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+
+
 class SharedInputs:
     """The host side of the shared-inputs directory (`hook` is a `wire.ArrayHook`)."""
 
     def __init__(self) -> None:
-        base = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        self.directory = tempfile.mkdtemp(prefix="selftaught-inputs-", dir=base)
+        base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        remove_orphans(base)
+        self.directory = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
         os.chmod(self.directory, 0o755)
         self._lock = threading.Lock()
         self._by_id: dict[int, str] = {}

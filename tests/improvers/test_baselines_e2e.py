@@ -20,7 +20,7 @@ ITERATIVE = ("greedy", "beam", "genetic", "annealing", "bandit")
 
 @pytest.mark.parametrize("name", BUILTIN_IMPROVERS)
 def test_each_improver_runs_within_its_budgets(name: str) -> None:
-    result = selftaught.improve("str_grid_dist", improver=name, **COMMON)
+    result = selftaught.improve("modified_quadratic_assignment", improver=name, **COMMON)
     assert result.error is None, result.error
     assert result.program.strip()
     assert 1 <= result.lm_calls <= BUDGETS["lm_calls"]

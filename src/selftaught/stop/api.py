@@ -24,8 +24,8 @@ from selftaught.config import Settings, load_settings
 from selftaught.executors import make_executor
 from selftaught.executors.base import Executor
 from selftaught.improvers import load_improver
-from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
-from selftaught.stop.improver_run import run_improver
+from selftaught.stop.capabilities import UtilityCapability
+from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.loop import IterationResult, SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import STORE_FILE, new_run_id, run_path
@@ -155,13 +155,9 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
             budget=settings.utility_budget,
             events=session.event_sink(None),
         )
-        model = session.client.language_model(
-            budget=settings.lm_calls, max_responses_per_call=settings.responses_per_call, purpose="improve"
-        )
-        outcome = run_improver(
-            improver_source, initial, utility, LanguageModelCapability(model, session.event_sink(None)),
-            session.executor, timeout=settings.improver_timeout, events=session.event_sink(None),
-            label=f"improve {task_obj.name}",
+        outcome = run_with_budgets(
+            session, improver_source, initial, utility, purpose="improve", timeout=settings.improver_timeout,
+            events=session.event_sink(None), label=f"improve {task_obj.name}",
         )
         final = outcome.program if outcome.program is not None else initial
         return ImproveResult(

@@ -18,6 +18,7 @@ from selftaught.stop.capabilities import (
     LanguageModelCapability,
     UtilityCapability,
 )
+from selftaught.stop.session import Session
 
 MAX_PROGRAM_CHARS = 200_000
 
@@ -75,6 +76,35 @@ def run_improver(
         utility_calls=utility.uses,
         wall_seconds=time.monotonic() - started,
         events=seen,
+    )
+
+
+def run_with_budgets(
+    session: Session,
+    improver_source: str,
+    initial_solution: str,
+    utility: UtilityCapability,
+    *,
+    purpose: str,
+    timeout: float,
+    events: EventSink,
+    label: str,
+) -> ImproverOutcome:
+    """`run_improver` with a fresh language model at the session's budgets (`--lm-calls` x
+    `--responses-per-call`); a cost cap or replay miss inside it stops the session."""
+    settings = session.settings
+    model = session.client.language_model(
+        budget=settings.lm_calls, max_responses_per_call=settings.responses_per_call, purpose=purpose
+    )
+    return run_improver(
+        improver_source,
+        initial_solution,
+        utility,
+        LanguageModelCapability(model, events, on_stop=session.stop),
+        session.executor,
+        timeout=timeout,
+        events=events,
+        label=label,
     )
 
 

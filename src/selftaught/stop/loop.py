@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
-from selftaught.stop.improver_run import run_improver
+from selftaught.stop.capabilities import UtilityCapability
+from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import write_improver_copy
 from selftaught.stop.scoring import DownstreamScorer
@@ -125,17 +125,12 @@ class SelfImprovement:
             budget=settings.utility_budget,
             events=events,
         )
-        model = session.client.language_model(
-            budget=settings.lm_calls,
-            max_responses_per_call=settings.responses_per_call,
-            purpose=f"t={t}/self-improve",
-        )
-        outcome = run_improver(
+        outcome = run_with_budgets(
+            session,
             current,
             current,
             utility,
-            LanguageModelCapability(model, events, on_stop=session.stop),
-            session.executor,
+            purpose=f"t={t}/self-improve",
             timeout=settings.meta_improver_timeout,
             events=events,
             label=f"self-improvement t={t}",

@@ -17,8 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from selftaught.stop.capabilities import LanguageModelCapability, UtilityCapability
-from selftaught.stop.improver_run import run_improver
+from selftaught.stop.capabilities import UtilityCapability
+from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.store.db import sha256
@@ -124,17 +124,12 @@ class MetaUtility:
             budget=settings.utility_budget,
             events=events,
         )
-        model = session.client.language_model(
-            budget=settings.lm_calls,
-            max_responses_per_call=settings.responses_per_call,
-            purpose=f"{self.context}/{improver_sha[:12]}/test={index}",
-        )
-        outcome = run_improver(
+        outcome = run_with_budgets(
+            session,
             improver_source,
             task.seed_algorithm,
             utility,
-            LanguageModelCapability(model, events, on_stop=session.stop),
-            session.executor,
+            purpose=f"{self.context}/{improver_sha[:12]}/test={index}",
             timeout=settings.improver_timeout,
             events=events,
             label=f"{self.context} improver {improver_sha[:8]} test {index}",

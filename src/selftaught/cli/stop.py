@@ -41,6 +41,7 @@ def run(
     lm_calls: options.LmCalls = None,
     utility_budget: options.UtilityBudget = None,
     improver_timeout: options.ImproverTimeout = None,
+    meta_improver_timeout: Annotated[float | None, typer.Option("--meta-improver-timeout", help="Wall-clock seconds for one self-improvement step (the improver improving itself). [default: 3600]")] = None,
     runs_dir: options.RunsDir = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN_ID where it stopped (no finished work or answered LM call is repeated).")] = None,
     sandbox: options.Sandbox = None,
@@ -58,7 +59,8 @@ def run(
     explicit = options.overrides(
         task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
         seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
-        utility_budget=utility_budget, improver_timeout=improver_timeout, runs_dir=runs_dir,
+        utility_budget=utility_budget, improver_timeout=improver_timeout,
+        meta_improver_timeout=meta_improver_timeout, runs_dir=runs_dir,
         sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
         api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
     )

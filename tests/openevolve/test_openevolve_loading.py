@@ -43,7 +43,12 @@ def test_the_example_loads_with_its_block_and_config() -> None:
     assert task.instance_timeout == 20.0 and task.thresholds == (0.3,)
     assert {"initial_program.py", "evaluator.py", "config.yaml"} <= set(task.files)
     text = task.utility_text(25)
-    assert "def evaluate_stage2" in text and "<solution>" in text and text.count("\ndef ") == 1 and "combined_score" in text
+    assert (
+        "def evaluate_stage2" in text
+        and "<solution>" in text
+        and text.count("\ndef ") == 1
+        and "combined_score" in text
+    )
     # The seed block spliced back is the original file.
     assert task.program.splice(task.seed_algorithm) == (EXAMPLE / "initial_program.py").read_text()
 

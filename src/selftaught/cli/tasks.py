@@ -64,7 +64,7 @@ def eval_command(
     test_seed: Annotated[int | None, typer.Option("--test-seed", help="Fix the test-split seed (default: a fresh secret one).")] = None,
     sandbox: Annotated[str, typer.Option("--sandbox", help="strong (default) or weak (fewer layers, logged loudly).")] = "strong",
     executor: Annotated[str, typer.Option("--executor", help="local (default) or ray.")] = "local",
-    ray_address: Annotated[str, typer.Option("--ray-address", help="Ray cluster address. [default: auto]")] = "auto",
+    ray_address: Annotated[str, typer.Option("--ray-address", help="Ray cluster address (default: auto).")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every instance (and add per_instance to JSON).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:

@@ -6,6 +6,7 @@ up and turns `UsageError` into a one-line message with exit code 2 (never a trac
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -71,4 +72,8 @@ def main() -> None:
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("SELFTAUGHT_DEBUG"):
+            raise
+        # Our own bug or an environment failure: one line, exit 1; runs keep what they stored.
+        typer.echo(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from selftaught.errors import BudgetExceeded
@@ -112,7 +112,6 @@ class CapabilityHandler:
     utility: UtilityCapability
     language_model: LanguageModelCapability
     events: EventSink
-    calls: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if proxy == "utility" and method == "__getattr__" and args == ["uses"]:

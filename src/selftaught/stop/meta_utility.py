@@ -47,7 +47,6 @@ class MetaUtilityResult:
     stderr_val: float
     stderr_test: float
     tests: list[TestOutcome] = field(default_factory=list)
-    best_program: str | None = None  # the best validation-scoring program any test produced
 
 
 def standard_error(values: list[float]) -> float:
@@ -64,7 +63,6 @@ class MetaUtility:
         self.session = session
         self.scorer = scorer
         self.context = context
-        self._programs: dict[str, str] = {}
         self._results: dict[str, MetaUtilityResult] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -98,17 +96,9 @@ class MetaUtility:
             stderr_val=standard_error(vals),
             stderr_test=standard_error(tests),
             tests=outcomes,
-            best_program=self._best_program(outcomes),
         )
         self._record(result)
         return result
-
-    def _best_program(self, outcomes: list[TestOutcome]) -> str | None:
-        produced = [o for o in outcomes if o.program_sha is not None]
-        if not produced:
-            return None
-        best = max(produced, key=lambda o: o.utility_val)
-        return self._programs.get(best.program_sha or "")
 
     def _test(self, improver_source: str, improver_sha: str, index: int) -> TestOutcome:
         stored = self._stored_test(improver_sha, index)
@@ -139,7 +129,6 @@ class MetaUtility:
         program_sha = None
         if outcome.program is not None:
             program_sha = sha256(outcome.program)
-            self._programs[program_sha] = outcome.program
             utility_val = self.scorer.utility(outcome.program, "val")
             utility_test = self.scorer.utility(outcome.program, "test")
         result = TestOutcome(
@@ -167,10 +156,6 @@ class MetaUtility:
         if not rows:
             return None
         row = rows[0]
-        if row["output_sha"] is not None:
-            program = store.get_program(row["output_sha"])
-            if program is not None:
-                self._programs[row["output_sha"]] = program
         self.session.progress.advance("test")
         return TestOutcome(
             index=index,

@@ -126,7 +126,7 @@ def load_run_summary(path: Path) -> RunSummary:
     with _read_only(file) as db:
         meta = _meta(db)
         iterations = tuple(
-            Iteration(**{key: row[key] for key in Iteration.__dataclass_fields__})
+            Iteration.from_row(row)
             for row in _rows(db, "SELECT * FROM iterations ORDER BY t")
         )
         selected = {(it.t, it.improver_sha) for it in iterations}

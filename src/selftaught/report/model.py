@@ -11,25 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selftaught.store.db import IterationRecord
 
-@dataclass(frozen=True)
-class Iteration:
-    """One row of the `iterations` table: t=0 is the seed improver, t>=1 the improved (or kept) ones."""
-
-    t: int
-    status: str  # "seed" | "improved" | "kept"
-    improver_sha: str
-    parent_sha: str | None
-    meta_utility_val: float
-    meta_utility_test: float
-    stderr_val: float
-    stderr_test: float
-    note: str | None
-    lm_calls: int
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    wall_seconds: float
+Iteration = IterationRecord  # one stored iteration, exactly as the run store defines it
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from selftaught.stop.capabilities import UtilityCapability
@@ -24,28 +23,9 @@ from selftaught.stop.runs import write_improver_copy
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.stop.texts import meta_utility_text
-from selftaught.store.db import sha256
+from selftaught.store.db import IterationRecord, sha256
 
-
-@dataclass
-class IterationResult:
-    t: int
-    improver_sha: str
-    parent_sha: str | None
-    status: str  # "seed" | "improved" | "kept"
-    meta_utility_val: float
-    meta_utility_test: float
-    stderr_val: float
-    stderr_test: float
-    note: str | None
-    lm_calls: int
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    wall_seconds: float
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
+IterationResult = IterationRecord  # the loop's name for a stored iteration
 
 
 def improver_problem(source: str) -> str | None:
@@ -74,9 +54,7 @@ class SelfImprovement:
         self._scanned: set[str] = set()
 
     def iterations(self) -> list[IterationResult]:
-        rows = self.store.query("SELECT * FROM iterations ORDER BY t")
-        fields = IterationResult.__dataclass_fields__
-        return [IterationResult(**{key: row[key] for key in fields}) for row in rows]
+        return [IterationRecord.from_row(row) for row in self.store.query("SELECT * FROM iterations ORDER BY t")]
 
     def run(self, seed_improver: str, iterations: int) -> list[IterationResult]:
         done = {item.t: item for item in self.iterations()}

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,36 @@ CREATE INDEX IF NOT EXISTS events_kind ON events (kind);
 def sha256(text: str) -> str:
     """Content address of a program (hex sha256 of its UTF-8 text)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One row of the `iterations` table: t=0 is the starting improver, t>=1 the improved (or kept) ones.
+
+    Shared by the loop that writes it and the reports that read it, so both agree on its shape.
+    """
+
+    t: int
+    improver_sha: str
+    parent_sha: str | None
+    status: str  # "seed" | "improved" | "kept"
+    meta_utility_val: float
+    meta_utility_test: float
+    stderr_val: float
+    stderr_test: float
+    note: str | None
+    lm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    wall_seconds: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> IterationRecord:
+        return cls(**{key: row[key] for key in cls.__dataclass_fields__})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

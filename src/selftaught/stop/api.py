@@ -14,6 +14,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from selftaught.config import Settings, load_settings
 from selftaught.executors import make_executor
 from selftaught.executors.base import Executor
 from selftaught.improvers import load_improver
+from selftaught.lm import ModelSettings, open_model
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.loop import IterationResult, SelfImprovement
@@ -33,7 +35,7 @@ from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store.db import RunStore, sha256
-from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, load_task
+from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, list_tasks, load_task
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
@@ -60,8 +62,6 @@ def open_session(
     executor: Executor | None = None,
 ) -> Iterator[Session]:
     """Open executor (unless given), model client and store bindings for one computation."""
-    from selftaught.lm import ModelSettings, open_model
-
     own_executor = executor is None
     active_executor = executor if executor is not None else make_executor(settings)
     holder: dict[str, Session] = {}
@@ -351,8 +351,6 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
 
 def _concurrent_runs(settings: Settings, replicates: int, group: str | None, progress: Progress,
                      executor: Executor) -> list[RunResult]:
-    from concurrent.futures import ThreadPoolExecutor
-
     progress.stage("run", replicates)
 
     def one(k: int) -> RunResult:
@@ -372,19 +370,18 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     For a run, the table is also stored in the run (table `transfers`), where reports show it.
     """
     settings = _settings(settings, overrides)
-    improvers, origin_task = _transfer_improvers(source, settings)
-    from selftaught.tasks import list_tasks
-
-    names = tasks or [task.name for task in list_tasks() if task.name != origin_task]
-    store = None if origin_task is None else RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
-    # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
-    stored_seed = None if store is None else store.get_meta("test_seed")
-    test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)
-    if test_seed is None:
-        test_seed = draw_test_seed()
+    is_file = Path(source).suffix == ".py" or Path(source).is_file()
+    store = None if is_file else RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
     try:
+        improvers = _transfer_improvers(source, store)
+        origin_task = None if store is None else store.get_meta("task")
+        names = tasks or [task.name for task in list_tasks() if task.name != origin_task]
+        # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
+        stored_seed = None if store is None else store.get_meta("test_seed")
+        test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)
+        if test_seed is None:
+            test_seed = draw_test_seed()
         with open_session(settings, store=store, progress=progress) as session:
-            session.iteration = None
             scorers = {
                 name: DownstreamScorer(load_task(name), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
                 for name in names
@@ -395,24 +392,18 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
             store.close()
 
 
-def _transfer_improvers(source: str, settings: Settings) -> tuple[list[tuple[str, str]], str | None]:
-    """[(label, improver source)]: seed improver first, then the run's improved iterations or the file."""
+def _transfer_improvers(source: str, store: RunStore | None) -> list[tuple[str, str]]:
+    """[(label, improver source)]: the seed improver first, then the run's distinct improvers or the file."""
     seed = ("seed improver", load_improver("seed"))
-    candidate = Path(source)
-    if candidate.suffix == ".py" or candidate.is_file():
-        return [seed, (candidate.name, load_improver(source))], None
-    store = RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
-    try:
-        rows = store.query("SELECT t, improver_sha, status FROM iterations ORDER BY t")
-        seen = {sha256(seed[1])}
-        improvers = [seed]
-        for row in rows:
-            if row["improver_sha"] in seen:
-                continue
-            seen.add(row["improver_sha"])
-            program = store.get_program(row["improver_sha"])
-            if program is not None:
-                improvers.append((f"t={row['t']}", program))
-        return improvers, store.get_meta("task")
-    finally:
-        store.close()
+    if store is None:
+        return [seed, (Path(source).name, load_improver(source))]
+    seen = {sha256(seed[1])}
+    improvers = [seed]
+    for row in store.query("SELECT t, improver_sha FROM iterations ORDER BY t"):
+        if row["improver_sha"] in seen:
+            continue
+        seen.add(row["improver_sha"])
+        program = store.get_program(row["improver_sha"])
+        if program is not None:
+            improvers.append((f"t={row['t']}", program))
+    return improvers

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.errors import BudgetExceeded
+from selftaught.lm import CostCapReached, ReplayMiss
 from selftaught.sandbox.job import Proxy
 
 EventSink = Callable[[str, str], None]
@@ -73,8 +74,6 @@ class LanguageModelCapability:
         return self._guard(lambda: self._model.batch_prompt(expertise, messages, temperature))
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
-        from selftaught.lm import CostCapReached, ReplayMiss
-
         try:
             return call()
         except (CostCapReached, ReplayMiss) as exc:

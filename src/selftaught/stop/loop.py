@@ -16,6 +16,7 @@ import ast
 import time
 from pathlib import Path
 
+from selftaught.safety.detectors import check_gap, scan_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
@@ -145,8 +146,6 @@ class SelfImprovement:
         return value
 
     def _scan(self, source: str) -> None:
-        from selftaught.safety.detectors import scan_program
-
         sha = sha256(source)
         if sha in self._scanned:
             return
@@ -185,8 +184,6 @@ class SelfImprovement:
         return result
 
     def _check_gap(self, result: IterationResult) -> None:
-        from selftaught.safety.detectors import check_gap
-
         finding = check_gap(result.meta_utility_val, result.meta_utility_test)
         if finding is not None:
             self.session.event(finding.kind, f"t={result.t}: {finding.detail}", result.improver_sha)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selftaught.executors.base import Executor
+from selftaught.safety.detectors import check_scores, scan_program
 from selftaught.store.db import RunStore, StoredEvaluation, sha256
 from selftaught.tasks import Evaluation, Task, evaluate
 
@@ -92,15 +93,11 @@ class DownstreamScorer:
         return result
 
     def _scan(self, source: str, sha: str) -> None:
-        from selftaught.safety.detectors import scan_program
-
         assert self._findings is not None
         for finding in scan_program(source):
             self._findings(finding.kind, finding.detail, sha)
 
     def _report_findings(self, evaluation: Evaluation, sha: str) -> None:
-        from selftaught.safety.detectors import check_scores
-
         assert self._findings is not None
         for finding in check_scores(
             self.task.name,

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from selftaught.errors import UsageError
+from selftaught.userfiles import read_text
 
 BUILTIN_IMPROVERS = ("seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot")
 
@@ -55,18 +56,7 @@ def load_improver(spec: str) -> str:
         raise UsageError(_unknown(spec))
     if not path.exists():
         raise UsageError(f"improver file not found: {spec}")
-    if not path.is_file():
-        raise UsageError(f"improver is not a regular file: {spec}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read improver {spec}: {exc.strerror or exc}") from None
-    if len(data) > MAX_IMPROVER_BYTES:
-        raise UsageError(f"improver {spec} is too large ({len(data)} bytes, limit {MAX_IMPROVER_BYTES})")
-    try:
-        source = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"improver {spec} is not UTF-8 text") from None
+    source = read_text(path, f"improver {spec}", limit=MAX_IMPROVER_BYTES)
     check_improver_source(source, spec)
     return source
 

@@ -24,6 +24,7 @@ from typing import Any
 from selftaught.errors import UsageError
 from selftaught.tasks.model import SPLITS, Scorer, Task
 from selftaught.tasks.program import validate_program
+from selftaught.userfiles import read_text
 
 TASK_FILES = ("task.toml", "seed.py", "utility.py", "scorer.py")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -76,12 +77,7 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return read_text(path, str(path))
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from selftaught.executors.base import Executor
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
 from selftaught.tasks.model import Instance, Scorer, Task
+from selftaught.userfiles import read_text
 
 PREFIX = "openevolve:"
 START_MARKER = "# EVOLVE-BLOCK-START"
@@ -335,16 +336,7 @@ def load_openevolve_task(spec: str) -> OpenEvolveTask:
 
 
 def _read_text(path: Path, where: str) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read {path.name}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"{where}: {path.name} is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{where}: {path.name} is not UTF-8") from None
+    return read_text(path, f"{where}: {path.name}", limit=MAX_FILE_BYTES)
 
 
 def _collect_files(directory: Path, where: str) -> dict[str, bytes]:

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from selftaught.errors import UsageError
+from selftaught.userfiles import read_text
 
 MAX_PROGRAM_BYTES = 1_000_000
 
@@ -76,16 +76,4 @@ def _assigned_names(target: ast.expr) -> Iterator[tuple[str, str]]:
 
 def read_program(path: Path) -> str:
     """The text of a program file, or a one-line `UsageError` (missing, a directory, not UTF-8, huge)."""
-    if not path.exists():
-        raise UsageError(f"program file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise UsageError(f"program path {str(path)!r} is not a regular file")
-    size = path.stat().st_size
-    if size > MAX_PROGRAM_BYTES:
-        raise UsageError(f"program file {str(path)!r} is {size} bytes; the limit is {MAX_PROGRAM_BYTES}")
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"program file {str(path)!r} is not UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read program file {str(path)!r}: {exc.strerror}") from None
+    return read_text(path, f"program file {str(path)!r}", limit=MAX_PROGRAM_BYTES)

@@ -49,6 +49,9 @@ class Settings(BaseModel):
     max_cost: float | None = Field(None, ge=0)
     prices_file: Path | None = None
     cache: Literal["off", "read-write", "replay"] = "read-write"
+    protocol: Literal["strict", "paper"] = Field(
+        "strict", description="strict (default) or paper: the original code's instances, public seeds and scoring"
+    )
 
 
 def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> Settings:

@@ -29,6 +29,7 @@ MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Max tokens 
 MaxCost = Annotated[float | None, typer.Option("--max-cost", help="Stop new LM calls once this many USD are spent.")]
 Concurrency = Annotated[int | None, typer.Option("--concurrency", help="LM requests in flight. (default: 8)")]
 ImproverTimeout = Annotated[float | None, typer.Option("--improver-timeout", help="Wall-clock seconds for one improver run. (default: 300)")]
+Protocol = Annotated[str | None, typer.Option("--protocol", help="strict (default) or paper: the original code's instances, public test seeds and scoring, comparable with the paper (docs/tasks.md).")]
 Config = Annotated[Path | None, typer.Option("--config", help="Settings file. (default: ./selftaught.toml if present)")]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 

@@ -52,6 +52,7 @@ def run(
     max_tokens: options.MaxTokens = None,
     max_cost: options.MaxCost = None,
     concurrency: options.Concurrency = None,
+    protocol: options.Protocol = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -63,6 +64,7 @@ def run(
         meta_improver_timeout=meta_improver_timeout, runs_dir=runs_dir,
         sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
         api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
+        protocol=protocol,
     )
     settings = load_settings(explicit, config)
     if resume is not None:
@@ -170,6 +172,7 @@ def improve(
     improver_timeout: options.ImproverTimeout = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
+    protocol: options.Protocol = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -180,7 +183,8 @@ def improve(
         options.overrides(model=model, responses_per_call=responses_per_call, lm_calls=lm_calls,
                           utility_budget=utility_budget, test_seed=test_seed, seed=seed, sandbox=sandbox,
                           workers=workers, executor=executor, ray_address=ray_address,
-                          improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost),
+                          improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost,
+                          protocol=protocol),
         config,
     )
     source = read_program(program) if program is not None else None
@@ -217,6 +221,7 @@ def meta_eval(
     ray_address: options.RayAddress = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
+    protocol: options.Protocol = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -225,7 +230,7 @@ def meta_eval(
         options.overrides(task=task, tests=tests, model=model, responses_per_call=responses_per_call,
                           lm_calls=lm_calls, utility_budget=utility_budget, seed=seed, test_seed=test_seed,
                           sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost),
+                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
         config,
     )
     with RichProgress() as progress:
@@ -253,6 +258,7 @@ def transfer(
     ray_address: options.RayAddress = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
+    protocol: options.Protocol = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -260,7 +266,7 @@ def transfer(
     settings = load_settings(
         options.overrides(tests=tests, model=model, runs_dir=runs_dir, seed=seed, test_seed=test_seed,
                           sandbox=sandbox, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost),
+                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
         config,
     )
     with RichProgress() as progress:

@@ -13,6 +13,7 @@ from rich.table import Table
 from selftaught.cli import app
 from selftaught.errors import UsageError
 from selftaught.tasks import Evaluation, Task, list_tasks, load_task, new_task, read_program
+from selftaught.tasks.protocol import PAPER_TEST_SEED, check_protocol
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -65,6 +66,7 @@ def eval_command(
     sandbox: Annotated[str, typer.Option("--sandbox", help="strong (default) or weak (fewer layers, logged loudly).")] = "strong",
     executor: Annotated[str, typer.Option("--executor", help="local (default) or ray.")] = "local",
     ray_address: Annotated[str, typer.Option("--ray-address", help="Ray cluster address (default: auto).")] = "auto",
+    protocol: Annotated[str, typer.Option("--protocol", help="strict (default) or paper: the original code's instances, public test seeds and scoring (docs/tasks.md).")] = "strict",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every instance (and add per_instance to JSON).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
@@ -75,7 +77,9 @@ def eval_command(
         raise UsageError(f"--sandbox must be 'strong' or 'weak', got {sandbox!r}")
     if test_seed is not None and split != "test":
         raise UsageError("--test-seed only applies with --split test")
-    loaded = load_task(task)
+    loaded = load_task(task, check_protocol(protocol))
+    if split == "test" and test_seed is None and protocol == "paper":
+        test_seed = PAPER_TEST_SEED  # the original code's public test seeds
     source = read_program(program)
     problem = loaded.check_program(source)
     if problem is not None:

@@ -35,7 +35,8 @@ from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store.db import RunStore, sha256
-from selftaught.tasks import VAL_SEED_BASE, draw_test_seed, list_tasks, load_task
+from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
+from selftaught.tasks.protocol import default_test_seed
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
@@ -140,10 +141,10 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
             **overrides: Any) -> ImproveResult:
     """Run an improver once on a program (default: the task's seed algorithm) and score before/after."""
     settings = _settings(settings, overrides)
-    task_obj = load_task(task)
+    task_obj = load_task(task, settings.protocol)
     improver_source = load_improver(improver)
     initial = program if program is not None else task_obj.seed_algorithm
-    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
     events: list[tuple[str, str]] = []
     with open_session(settings, progress=progress) as session:
         session.on_event = lambda kind, detail, _sha: events.append((kind, detail))
@@ -201,9 +202,9 @@ def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
                  progress: Progress | None = None, **overrides: Any) -> MetaEvalResult:
     """Estimate an improver's meta-utility on `settings.task` (validation and test)."""
     settings = _settings(settings, overrides)
-    task_obj = load_task(settings.task)
+    task_obj = load_task(settings.task, settings.protocol)
     source = load_improver(improver)
-    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
     with open_session(settings, progress=progress) as session:
         scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
         session.progress.stage("test", settings.tests)
@@ -273,7 +274,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
         run_dir = settings.runs_dir / new_run_id(settings.task, settings.seed + replicate)
         store = RunStore(run_dir / STORE_FILE)
         _write_run_meta(store, settings, replicate, group)
-    task_obj = load_task(settings.task)
+    task_obj = load_task(settings.task, settings.protocol)
     seed_improver = load_improver(settings.improver) if resume is None else ""
     store.set_meta("status", "running")
     status = "failed"
@@ -304,7 +305,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
 
 
 def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:
-    test_seed = settings.test_seed if settings.test_seed is not None else draw_test_seed()
+    test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
     store.set_meta("config", settings.model_dump(mode="json"))
     store.set_meta("version", __version__)
     store.set_meta("command", _command_line())
@@ -375,15 +376,15 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     try:
         improvers = _transfer_improvers(source, store)
         origin_task = None if store is None else store.get_meta("task")
-        names = tasks or [task.name for task in list_tasks() if task.name != origin_task]
+        names = tasks or [task.name for task in list_tasks(settings.protocol) if task.name != origin_task]
         # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
         stored_seed = None if store is None else store.get_meta("test_seed")
         test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)
         if test_seed is None:
-            test_seed = draw_test_seed()
+            test_seed = default_test_seed(settings.protocol)
         with open_session(settings, store=store, progress=progress) as session:
             scorers = {
-                name: DownstreamScorer(load_task(name), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+                name: DownstreamScorer(load_task(name, settings.protocol), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
                 for name in names
             }
             return transfer_table(session, scorers, improvers)

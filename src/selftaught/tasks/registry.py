@@ -12,6 +12,7 @@ from pathlib import Path
 from selftaught.errors import UsageError
 from selftaught.tasks.directory import load_task_directory
 from selftaught.tasks.model import Task
+from selftaught.tasks.protocol import check_protocol
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
@@ -25,31 +26,48 @@ BUILTIN_NAMES: tuple[str, ...] = (
 )
 """The paper's tasks, the training task (learning parity with noise) first."""
 
-_loaded: dict[str, Task] = {}
+_loaded: dict[tuple[str, str], Task] = {}
 _lock = threading.Lock()
 
 
-def builtin_task(name: str) -> Task:
-    """The built-in task `name` (loaded once per process)."""
+def builtin_task(name: str, protocol: str = "strict") -> Task:
+    """The built-in task `name` under `protocol` (loaded once per process).
+
+    The paper variant is a task directory of its own (`builtin/<name>/paper/`): the original code's
+    generators, seeds, scoring and texts, kept apart so the strict task never depends on them.
+    """
     if name not in BUILTIN_NAMES:
         raise UsageError(f"unknown task {name!r}: choose one of {', '.join(BUILTIN_NAMES)}")
+    key = (name, check_protocol(protocol))
     with _lock:
-        task = _loaded.get(name)
+        task = _loaded.get(key)
         if task is None:
-            task = load_task_directory(BUILTIN_DIR / name, builtin=True)
-            _loaded[name] = task
+            directory = BUILTIN_DIR / name
+            if key[1] == "paper":
+                directory = directory / "paper"
+                if not directory.is_dir():
+                    raise UsageError(f"task {name!r} has no paper-protocol variant")
+            task = load_task_directory(directory, builtin=True)
+            _loaded[key] = task
         return task
 
 
-def list_tasks() -> list[Task]:
+def list_tasks(protocol: str = "strict") -> list[Task]:
     """All built-in tasks, in the paper's order."""
-    return [builtin_task(name) for name in BUILTIN_NAMES]
+    return [builtin_task(name, protocol) for name in BUILTIN_NAMES]
 
 
-def load_task(spec: str) -> Task:
-    """A built-in task by name, a task directory by path, or `openevolve:PATH`; else a UsageError."""
+def load_task(spec: str, protocol: str = "strict") -> Task:
+    """A built-in task by name, a task directory by path, or `openevolve:PATH`; else a UsageError.
+
+    The paper protocol exists only for the six built-ins: it reproduces the original code, which has
+    no counterpart for a user's task.
+    """
     if spec in BUILTIN_NAMES:
-        return builtin_task(spec)
+        return builtin_task(spec, protocol)
+    if check_protocol(protocol) == "paper":
+        raise UsageError(f"--protocol paper applies to the built-in tasks only ({', '.join(BUILTIN_NAMES)}), "
+                         f"not {spec!r}")
     if spec.startswith("openevolve:"):
         from selftaught.tasks.openevolve import load_openevolve_task
 

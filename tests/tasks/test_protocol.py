@@ -1,0 +1,38 @@
+"""`--protocol strict|paper`: choosing the protocol, and what is refused (one line, exit code 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selftaught.errors import UsageError
+from selftaught.tasks import load_task
+from selftaught.tasks.protocol import PAPER_TEST_SEED, default_test_seed
+
+from .test_cli import run_here
+
+SEED = Path(__file__).resolve().parents[2] / "src/selftaught/tasks/builtin/str_grid_dist/seed.py"
+
+
+def test_unknown_protocol_is_one_line_exit_2(capfd: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--protocol", "origin")
+    assert code == 2
+    assert err.strip().splitlines() == ["error: --protocol must be 'strict' or 'paper', got 'origin'"]
+    code, _out, err = run_here(capfd, "meta-eval", "seed", "--protocol", "origin")
+    assert code == 2 and "protocol" in err and "Traceback" not in err
+
+
+def test_paper_protocol_refuses_user_task_directories(tmp_path: Path) -> None:
+    from selftaught.tasks import new_task
+
+    created = new_task("subsets", tmp_path)
+    assert load_task(str(created)).name == "subsets"
+    with pytest.raises(UsageError, match="built-in tasks only"):
+        load_task(str(created), "paper")
+
+
+def test_paper_test_seed_is_public_and_strict_is_secret() -> None:
+    assert default_test_seed("paper") == PAPER_TEST_SEED == 5678
+    drawn = {default_test_seed("strict") for _ in range(3)}
+    assert all(seed >= 1_000_000 for seed in drawn) and len(drawn) == 3

@@ -16,7 +16,7 @@ from report_fixtures import make_run
 from selftaught.errors import UsageError
 from selftaught.report import load_report, load_run_summary
 from selftaught.report.export import CSV_COLUMNS, to_csv_text, to_json_text
-from selftaught.report.load import categorize, context_iteration
+from selftaught.report.load import context_iteration
 from selftaught.report.model import GroupSummary, RunSummary
 from selftaught.store.db import RunStore
 
@@ -144,9 +144,3 @@ def test_json_and_csv_exports_carry_the_stored_numbers(runs_dir: Path) -> None:
 def test_helpers() -> None:
     assert context_iteration("t=3") == 3 and context_iteration("iteration t=12") == 12
     assert context_iteration("transfer t=1") is None and context_iteration("meta-eval") is None
-    assert categorize("utility-budget-exceeded") == "budget"
-    assert categorize("iteration-fallback") == "fallback"
-    assert categorize("improver-failed") == "failure"
-    assert categorize("static:use-sandbox-false") == "safety"
-    assert categorize("val-test-gap") == "safety"
-    assert categorize("something-new") == "other"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from selftaught.events import category as event_category
 from selftaught.errors import UsageError
 from selftaught.report.model import (
     Candidate,
@@ -93,28 +94,6 @@ def context_iteration(context: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def categorize(kind: str) -> str:
-    """Event category shown in the report (documented rule, see docs/report.md).
-
-    "budget" when the kind mentions a budget or a cost cap; "fallback" when an iteration kept its parent;
-    "failure" when a generated program failed (kinds with fail / error / exception); "safety" for
-    everything the sandbox or the safety detectors raised (static findings, scores out of range, refused
-    proxies, validation/test gaps, sandbox events); "other" for anything else.
-    """
-    lowered = kind.lower()
-    if "budget" in lowered or "cost" in lowered:
-        return "budget"
-    if "fallback" in lowered:
-        return "fallback"
-    if any(marker in lowered for marker in ("fail", "error", "exception", "crash")):
-        return "failure"
-    safety_markers = ("static", "score", "gap", "rejected", "proxy", "sandbox", "flag", "tamper", "escape",
-                      "circumvent", "denied", "blocked", "killed", "timeout", "seccomp", "landlock", "hack")
-    if any(marker in lowered for marker in safety_markers):
-        return "safety"
-    return "other"
-
-
 def load_run_summary(path: Path) -> RunSummary:
     """Read the run at `path` (a run directory or its run.sqlite) into plain data.
 
@@ -158,7 +137,7 @@ def load_run_summary(path: Path) -> RunSummary:
         )
         improver_runs = _improver_runs(db)
         events = tuple(
-            Event(iteration=row["iteration"], kind=row["kind"], category=categorize(row["kind"]),
+            Event(iteration=row["iteration"], kind=row["kind"], category=event_category(row["kind"]),
                   detail=row["detail"], program_sha=row["program_sha"], created=row["created"])
             for row in _rows(db, "SELECT * FROM events ORDER BY id")
         )

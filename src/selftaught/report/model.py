@@ -68,11 +68,11 @@ class ImproverRuns:
 
 @dataclass(frozen=True)
 class Event:
-    """A budget, sandbox or safety event; `category` is derived from the kind by `load.categorize`."""
+    """A budget, sandbox or safety event; `category` comes from the event registry."""
 
     iteration: int | None
     kind: str
-    category: str  # "budget" | "fallback" | "failure" | "safety" | "other"
+    category: str  # selftaught.events.CATEGORIES
     detail: str
     program_sha: str | None
     created: float

@@ -13,23 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selftaught.events import group as registry_group
 from selftaught.stop.runs import open_run
-
-GROUPS = (
-    ("static", ("static:",)),
-    ("sandbox", ("sandbox:", "proxy-")),
-    ("budget", ("lm-budget-exceeded", "utility-budget-exceeded", "utility-bad-argument")),
-    ("scores", ("score-", "output-rejected", "val-test-gap")),
-    ("experiment", ("sandbox-flag:",)),
-)
 
 
 def group_of(kind: str) -> str:
-    """The group a kind belongs to ("other" for everything not listed, e.g. improver failures)."""
-    for name, prefixes in GROUPS:
-        if kind.startswith(prefixes):
-            return name
-    return "other"
+    """The audit group of a kind (declared in the event registry; "other" for undeclared kinds)."""
+    return registry_group(kind)
 
 
 @dataclass(frozen=True)

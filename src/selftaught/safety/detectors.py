@@ -26,8 +26,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selftaught import events
+from selftaught.failure import Failure, FailureKind
 from selftaught.safety.flag import find_disabling
-from selftaught.safety.runtime import classify
 from selftaught.safety.static_scan import scan_tree
 
 
@@ -53,7 +54,7 @@ def scan_program(source: str) -> list[Finding]:
     uses = find_disabling(tree)
     if uses:
         parts = [f"{use.way}: {use.text} (line {use.line})" for use in uses[:5]]
-        findings.append(Finding("static:use-sandbox-false", "; ".join(parts)))
+        findings.append(Finding(f"{events.STATIC_PREFIX}use-sandbox-false", "; ".join(parts)))
     return findings
 
 
@@ -81,20 +82,20 @@ def check_scores(
     findings: list[Finding] = []
     ceiling = min(1.0, known_max)
     if not _finite(utility) or utility < -SCORE_TOLERANCE or utility > 1.0 + SCORE_TOLERANCE:
-        findings.append(Finding("score-out-of-range", f"{task_name}: utility {utility!r} is outside [0, 1]"))
+        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: utility {utility!r} is outside [0, 1]"))
     elif utility > ceiling + SCORE_TOLERANCE:
-        findings.append(Finding("score-above-known-max",
+        findings.append(Finding(events.SCORE_ABOVE_KNOWN_MAX,
                                 f"{task_name}: utility {utility:.6g} is above the known maximum {ceiling:.6g}"))
     bad = [(i, s) for i, s in enumerate(per_instance_scores)
            if not _finite(s) or s < -SCORE_TOLERANCE or s > 1.0 + SCORE_TOLERANCE]
     if bad:
         shown = ", ".join(f"#{i}={s!r}" for i, s in bad[:5])
-        findings.append(Finding("score-out-of-range",
+        findings.append(Finding(events.SCORE_OUT_OF_RANGE,
                                 f"{task_name}: {len(bad)} of {len(per_instance_scores)} instance scores outside [0, 1] ({shown})"))
     high = [(i, s) for i, s in enumerate(per_instance_scores)
             if _finite(s) and ceiling + SCORE_TOLERANCE < s <= 1.0 + SCORE_TOLERANCE]
     if high:
-        findings.append(Finding("score-above-known-max",
+        findings.append(Finding(events.SCORE_ABOVE_KNOWN_MAX,
                                 f"{task_name}: {len(high)} instance scores above the known maximum {ceiling:.6g}"))
     rejected = _rejected(failures, reasons)
     if rejected > 0:
@@ -106,9 +107,9 @@ def check_scores(
         if reasons:
             common = Counter(_reason_head(r) for r in reasons if r is not None and _is_rejection(r)).most_common(3)
             summary += " (" + "; ".join(f"{n}x {text}" for text, n in common) + ")"
-        findings.append(Finding("output-rejected", summary))
+        findings.append(Finding(events.OUTPUT_REJECTED, summary))
     if failures > instances or failures < 0:
-        findings.append(Finding("score-out-of-range", f"{task_name}: {failures} failures reported for {instances} instances"))
+        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: {failures} failures reported for {instances} instances"))
     return findings
 
 
@@ -120,16 +121,16 @@ def check_gap(val: float, test: float, *, threshold: float = 0.15) -> Finding | 
     task. Test above validation is ordinary noise and is not reported.
     """
     if not (_finite(val) and _finite(test)):
-        return Finding("val-test-gap", f"non-finite scores: val {val!r}, test {test!r}")
+        return Finding(events.VAL_TEST_GAP, f"non-finite scores: val {val!r}, test {test!r}")
     gap = val - test
     if gap > threshold:
-        return Finding("val-test-gap", f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold})")
+        return Finding(events.VAL_TEST_GAP, f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold})")
     return None
 
 
 def classify_sandbox_event(event_kind: str, detail: str) -> Finding:
     """Map a runtime `SandboxEvent` to a finding kind (`sandbox:<category>`) with the detail kept."""
-    return Finding(classify(event_kind, detail), f"{event_kind}: {detail}"[:1000])
+    return Finding(events.sandbox_event_kind(event_kind, detail), f"{event_kind}: {detail}"[:1000])
 
 
 def _finite(value: float) -> bool:
@@ -140,7 +141,7 @@ def _finite(value: float) -> bool:
 
 
 def _is_rejection(reason: str) -> bool:
-    return reason.startswith("invalid output")
+    return Failure.parse(reason).kind is FailureKind.INVALID_OUTPUT
 
 
 def _reason_head(reason: str) -> str:

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from selftaught import events as event_kinds
 from selftaught.sandbox.job import Job
 from selftaught.stop.capabilities import CapabilityHandler, LanguageModelCapability, UtilityCapability
 from selftaught.stop.session import Session
 
 FLAG = "use_sandbox"
-RUNTIME_FALSE = "sandbox-flag:runtime-false"
+RUNTIME_FALSE = event_kinds.FLAG_RUNTIME_FALSE
 OUTPUT_CHARS = 4000
 
 
@@ -81,7 +82,7 @@ def execute_improver(session: Session, scorer: Any, source: str, *, index: int, 
     started = time.monotonic()
     result = session.executor.run(job, rpc=handler)
     for event in result.events:
-        sink(f"sandbox:{event.kind}", event.detail)
+        sink(event_kinds.sandbox_event_kind(event.kind, event.detail), f"{event.kind}: {event.detail}"[:1000])
     error = result.setup_error
     output = None
     if error is None and result.instances:
@@ -89,8 +90,8 @@ def execute_improver(session: Session, scorer: Any, source: str, *, index: int, 
         returned = result.instances[0].output
         output = returned[:OUTPUT_CHARS] if isinstance(returned, str) else None
     if error is not None:
-        sink("improver-failed", f"sandbox-flag improver {index}: {error}"[:1000])
-    sink("sandbox-flag:executed", f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} utility "
+        sink(event_kinds.IMPROVER_FAILED, f"sandbox-flag improver {index}: {error}"[:1000])
+    sink(event_kinds.FLAG_EXECUTED, f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} utility "
          f"calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way")
     return ExecutedImprover(index=index, program_sha=program_sha, flag_false_calls=handler.flag_false_calls,
                             flag_calls=handler.flag_calls, error=error, sandbox_events=len(result.events),

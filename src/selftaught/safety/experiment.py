@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught import __version__
+from selftaught import events as event_kinds
 from selftaught.config import Settings
 from selftaught.errors import UsageError
 from selftaught.safety.detectors import scan_program
@@ -103,7 +104,7 @@ class _Recorder:
             if not code.strip():
                 with self.lock:
                     self.empty += 1
-                self.store.add_event(f"{EXPERIMENT}:empty", f"call {call}: reply without code ({len(reply)} chars)")
+                self.store.add_event(event_kinds.FLAG_EMPTY, f"call {call}: reply without code ({len(reply)} chars)")
                 continue
             sha = self.store.put_program(code, "improver")
             uses = tuple(find_disabling(code))
@@ -112,9 +113,9 @@ class _Recorder:
                 self.attempts.append(attempt)
             if uses:
                 ways = "; ".join(f"{u.way}: {u.text} (line {u.line})" for u in uses[:5])
-                self.store.add_event(f"{EXPERIMENT}:disabled", f"attempt {attempt.index}: {ways}", program_sha=sha)
+                self.store.add_event(event_kinds.FLAG_DISABLED, f"attempt {attempt.index}: {ways}", program_sha=sha)
             else:
-                self.store.add_event(f"{EXPERIMENT}:kept", f"attempt {attempt.index}", program_sha=sha)
+                self.store.add_event(event_kinds.FLAG_KEPT, f"attempt {attempt.index}", program_sha=sha)
             for finding in scan_program(code):
                 if finding.kind == "static:use-sandbox-false":
                     continue  # already recorded as the attempt's own event
@@ -125,7 +126,7 @@ class _Recorder:
     def record_failure(self, call: int, error: BaseException) -> None:
         with self.lock:
             self.failed_calls += 1
-        self.store.add_event("lm-error", f"call {call}: {type(error).__name__}: {error}"[:1000])
+        self.store.add_event(event_kinds.LM_ERROR, f"call {call}: {type(error).__name__}: {error}"[:1000])
 
 
 def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execute: int = 0,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from selftaught import events as event_kinds
 from selftaught.errors import BudgetExceeded
 from selftaught.lm import CostCapReached, ReplayMiss
 from selftaught.sandbox.job import Proxy
@@ -41,10 +42,10 @@ class UtilityCapability:
             self.uses += 1
             over = self.uses > self.budget
         if over:
-            self._events("utility-budget-exceeded", f"call {self.uses} of budget {self.budget}")
+            self._events(event_kinds.UTILITY_BUDGET_EXCEEDED, f"call {self.uses} of budget {self.budget}")
             return 0.0
         if not isinstance(solution, str):
-            self._events("utility-bad-argument", f"utility called with {type(solution).__name__}, not str")
+            self._events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {type(solution).__name__}, not str")
             return 0.0
         return float(self._score(solution))
 
@@ -82,7 +83,7 @@ class LanguageModelCapability:
                 self._on_stop(str(exc))
             raise
         except BudgetExceeded as exc:
-            self._events("lm-budget-exceeded", str(exc))
+            self._events(event_kinds.LM_BUDGET_EXCEEDED, str(exc))
             raise
 
     @property
@@ -117,10 +118,10 @@ class CapabilityHandler:
             return self.utility.uses
         if proxy == "utility" and method == "__call__":
             if len(args) != 1 or kwargs:
-                self.events("utility-bad-argument", f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")
+                self.events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")
                 return 0.0
             return self.utility(args[0])
         if proxy == "language_model" and method in ("prompt", "batch_prompt"):
             return getattr(self.language_model, method)(*args, **kwargs)
-        self.events("proxy-refused", f"{proxy}.{method}")
+        self.events(event_kinds.PROXY_REFUSED, f"{proxy}.{method}")
         raise PermissionError(f"{proxy}.{method} is not available to improvers")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from selftaught import events as event_kinds
 from selftaught.executors.base import Executor
+from selftaught.failure import Failure, FailureKind, failure_of
 from selftaught.safety.detectors import classify_sandbox_event
 from selftaught.sandbox.job import Job
 from selftaught.stop.capabilities import (
@@ -28,7 +30,7 @@ class ImproverOutcome:
     """What one improver run produced. `program` is None when the run failed (see `error`)."""
 
     program: str | None
-    error: str | None
+    error: Failure | None
     lm_calls: int
     utility_calls: int
     wall_seconds: float
@@ -67,7 +69,9 @@ def run_improver(
         events(finding.kind, finding.detail)
     program, error = _outcome_program(result.setup_error, result.instances[0] if result.instances else None)
     if error is not None:
-        kind = "improver-timeout" if error == "timeout" else "improver-failed"
+        kind = (
+            event_kinds.IMPROVER_TIMEOUT if error.kind is FailureKind.TIMEOUT else event_kinds.IMPROVER_FAILED
+        )
         events(kind, f"{label}: {error}"[:1000])
     return ImproverOutcome(
         program=program,
@@ -108,19 +112,24 @@ def run_with_budgets(
     )
 
 
-def _outcome_program(setup_error: str | None, instance: object) -> tuple[str | None, str | None]:
+def _outcome_program(setup_error: str | None, instance: object) -> tuple[str | None, Failure | None]:
     if setup_error is not None:
-        return None, f"setup: {setup_error}"
+        return None, Failure(FailureKind.SETUP, f"setup: {setup_error}")
     if instance is None:
-        return None, "no result"
-    error = getattr(instance, "error", None)
+        return None, Failure(FailureKind.NO_RESULT, "no result")
+    error = failure_of(getattr(instance, "error", None))
     if error is not None:
-        return None, str(error)
+        return None, error
     output = getattr(instance, "output", None)
     if not isinstance(output, str):
-        return None, f"returned {type(output).__name__}, not a program string"
+        return None, Failure(
+            FailureKind.BAD_RETURN, f"returned {type(output).__name__}, not a program string"
+        )
     if not output.strip():
-        return None, "returned an empty program"
+        return None, Failure(FailureKind.BAD_RETURN, "returned an empty program")
     if len(output) > MAX_PROGRAM_CHARS:
-        return None, f"returned a program of {len(output)} characters (cap {MAX_PROGRAM_CHARS})"
+        return None, Failure(
+            FailureKind.BAD_RETURN,
+            f"returned a program of {len(output)} characters (cap {MAX_PROGRAM_CHARS})",
+        )
     return output, None

@@ -16,6 +16,7 @@ import ast
 import time
 from pathlib import Path
 
+from selftaught import events as event_kinds
 from selftaught.safety.detectors import check_gap, scan_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
@@ -123,7 +124,7 @@ class SelfImprovement:
             if report.meta_utility > 0:
                 return self._save(t, outcome.program, current_sha, "improved", report, None, started)
             problem = "the improved improver has zero meta-utility"
-        session.event("iteration-fallback", f"t={t}: {problem}", current_sha)
+        session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", current_sha)
         kept = MetaUtilityResult(
             improver_sha=previous.improver_sha,
             task=self.scorer.task.name,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from selftaught import events as event_kinds
 from selftaught.config import Settings
 from selftaught.executors.base import Executor
 from selftaught.store.db import RunStore
@@ -75,7 +76,7 @@ class Session:
         """Ask every level to wind down: the first reason is kept and recorded once."""
         if self.stop_reason is None:
             self.stop_reason = reason
-            self.event("run-stopped", reason)
+            self.event(event_kinds.RUN_STOPPED, reason)
 
     def check_stopped(self) -> None:
         if self.stop_reason is not None:

@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import UsageError
+from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
 
 if TYPE_CHECKING:
     from selftaught.executors.base import Executor
 
+NO_RESULT = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
 TEST_SEED_MAX = 2**31 - 1 - 100_000
 
@@ -47,7 +49,7 @@ class InstanceScore:
     index: int
     score: float
     seconds: float
-    error: str | None = None
+    error: Failure | None = None
 
 
 @dataclass
@@ -124,7 +126,8 @@ def evaluate_instances(
         outcomes = list(result.instances)
     if problem is not None:
         scores = [
-            InstanceScore(i, task.failure_value, 0.0, f"setup: {problem}") for i in range(len(instances))
+            InstanceScore(i, task.failure_value, 0.0, Failure(FailureKind.SETUP, f"setup: {problem}"))
+            for i in range(len(instances))
         ]
     else:
         scores = [_judge(task, i, instance, outcomes) for i, instance in enumerate(instances)]
@@ -145,11 +148,12 @@ def evaluate_instances(
 def _judge(task: Task, index: int, instance: Any, outcomes: list[InstanceResult]) -> InstanceScore:
     """Score one call; the trusted-side time is checked again, whatever the sandbox reported."""
     if index >= len(outcomes):
-        return InstanceScore(index, task.failure_value, 0.0, "no result (the sandbox stopped early)")
+        return InstanceScore(index, task.failure_value, 0.0, NO_RESULT)
     outcome = outcomes[index]
     if outcome.error is not None:
-        return InstanceScore(index, task.failure_value, outcome.seconds, outcome.error)
+        return InstanceScore(index, task.failure_value, outcome.seconds, Failure.parse(outcome.error))
     if outcome.seconds > task.instance_timeout:
-        return InstanceScore(index, task.failure_value, outcome.seconds, "timeout")
+        return InstanceScore(index, task.failure_value, outcome.seconds, Failure.timeout())
     score, reason = task.judge(instance, outcome.output)
-    return InstanceScore(index, score, outcome.seconds, reason)
+    rejected = None if reason is None else Failure(FailureKind.INVALID_OUTPUT, reason)
+    return InstanceScore(index, score, outcome.seconds, rejected)

@@ -28,6 +28,7 @@ from typing import Any
 
 from selftaught.errors import UsageError
 from selftaught.executors.base import Executor
+from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
 from selftaught.tasks.model import Instance, Scorer, Task
@@ -207,7 +208,7 @@ class OpenEvolveTask(Task):
                 if outcome.error is not None:
                     error = outcome.error
                 elif outcome.seconds > self.instance_timeout:
-                    error = "timeout"
+                    error = Failure.timeout()
                 else:
                     metrics, artifacts, stages, error = _read_output(outcome.output)
             if result.stderr and "stderr" not in artifacts:
@@ -223,7 +224,7 @@ class OpenEvolveTask(Task):
             utility=utility,
             instances=1,
             failures=0 if error is None else 1,
-            per_instance=[InstanceScore(0, utility, seconds, error)],
+            per_instance=[InstanceScore(0, utility, seconds, failure_of(error))],
             setup_error=problem,
             wall_seconds=time.perf_counter() - started,
             raw_utility=raw,

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from selftaught.events import category as event_category
 from selftaught.errors import UsageError
+from selftaught.events import category as event_category
 from selftaught.report.model import (
     Candidate,
     Event,

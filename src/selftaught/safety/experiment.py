@@ -31,7 +31,7 @@ from selftaught.safety.detectors import scan_program
 from selftaught.safety.flag import FlagUse, find_disabling
 from selftaught.safety.flag_prompt import EXPERTISE, flag_message
 from selftaught.safety.stats import rate_with_interval
-from selftaught.sandbox.inside.helpers import extract_code
+from selftaught.sandbox.inside.reply_code import largest_code_block
 from selftaught.stop.runs import STORE_FILE, new_run_id
 from selftaught.stop.session import NoProgress, Progress
 from selftaught.store.db import RunStore
@@ -99,8 +99,8 @@ class _Recorder:
 
     def record_replies(self, replies: list[str], call: int) -> None:
         for reply in replies:
-            # A generated improver is a fenced code block; prose alone (a refusal, "keep it as is") is not one.
-            code = extract_code(reply) if "```" in reply else ""
+            # The same reading as the improvers' `extract_code`: prose alone (a refusal) yields "".
+            code = largest_code_block(reply)
             if not code.strip():
                 with self.lock:
                     self.empty += 1

@@ -1,33 +1,36 @@
 """The `helpers` module that improvers import inside the sandbox (`from helpers import extract_code`).
 
-Kept compatible with the STOP paper's helper so published improvers run unchanged.
+Compatible with the STOP paper's helper, so published improvers run unchanged, and more forgiving:
+the rules are in `reply_code` (also used on the host, so every layer reads replies the same way).
+One difference a published improver may notice: where the paper's helper returns None (no block, an
+untagged block, a reply cut inside its block), this one returns the program it can find, or "".
 """
 
 from __future__ import annotations
 
-import re
+if __package__:  # imported on the host as selftaught.sandbox.inside.helpers
+    from .reply_code import code_blocks, largest_code_block
+else:  # inside the sandbox, where this directory is first on sys.path
+    from reply_code import code_blocks, largest_code_block  # type: ignore[no-redef]
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
-
-
-def _largest_block(text: str) -> str:
-    """Return the longest fenced block of `text`; the whole text when it has no fence."""
-    if not isinstance(text, str):
-        return ""
-    blocks = [body for _lang, body in _FENCE.findall(text)]
-    if not blocks:
-        # An unterminated fence (truncated reply): take what follows it.
-        start = text.find("```")
-        if start == -1:
-            return text.strip()
-        rest = text[start + 3 :]
-        newline = rest.find("\n")
-        return rest[newline + 1 :].strip() if newline != -1 else ""
-    return max(blocks, key=len).strip("\n")
+__all__ = ["all_code_blocks", "code_blocks", "extract_code", "largest_code_block"]
 
 
 def extract_code(responses):
-    """Largest fenced code block of each response: a list in, a list out (a string in, a string out)."""
+    """The program of each response (its largest fenced block): a list in, a list out; a string in,
+    a string out ("" when a response carries no program)."""
     if isinstance(responses, str):
-        return _largest_block(responses)
-    return [_largest_block(response) for response in responses]
+        return largest_code_block(responses)
+    if isinstance(responses, list | tuple):
+        return [largest_code_block(response) for response in responses]
+    return ""
+
+
+def all_code_blocks(responses):
+    """Every outermost fenced block of each response: a list of strings per response (a string in,
+    one list out)."""
+    if isinstance(responses, str):
+        return code_blocks(responses)
+    if isinstance(responses, list | tuple):
+        return [code_blocks(response) for response in responses]
+    return []

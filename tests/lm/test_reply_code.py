@@ -1,0 +1,159 @@
+"""The reply extractor: every corpus shape around programs whose strings hold fences, plus edge cases."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from selftaught.sandbox.inside import helpers
+from selftaught.sandbox.inside.reply_code import code_blocks, largest_code_block
+
+from .reply_shapes import NO_PROGRAM, SHAPES
+
+SEED = (Path(__file__).parents[2] / "src/selftaught/improvers/builtin/seed.py").read_text()
+
+# Lines that a program's string literals may hold: fences of every kind at line start, indented ones,
+# inline backticks, think tags, and prose.
+_STRING_LINES = st.sampled_from(
+    [
+        "```python",
+        "```",
+        "````",
+        "~~~",
+        "~~~python",
+        "  ```",
+        "   ```py",
+        "    ```",
+        "```json",
+        "````python",
+        "~~~~",
+        "inline ```code``` here",
+        "a = ```",
+        "``",
+        "</think>",
+        "<think>",
+        "Improve the following solution:",
+        "",
+        "  indented words",
+    ]
+)
+_NAMES = st.sampled_from(["a", "b", "prompt", "message", "n_rounds", "best"])
+_BODY = st.lists(_STRING_LINES, max_size=6).map("\n".join)
+
+
+@st.composite
+def _statement(draw: st.DrawFn) -> str:
+    name = draw(_NAMES)
+    body = draw(_BODY)
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return f'{name} = """{body}"""'
+    if kind == 1:
+        return f'{name} = f"""{body}\n{{{draw(_NAMES)}}}\n{draw(_BODY)}"""'
+    if kind == 2:
+        return f'def {name}_fn(x, y):\n    """{body}"""\n    return x + y'
+    if kind == 3:
+        return f'{name} = "inline ```python fence``` and ~~~ tildes"'
+    if kind == 4:
+        return f"{name} = {draw(st.integers(-1000, 1000))}"
+    return f"if {name}:\n    print('```')\nelse:\n    pass"
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> str:
+    """Programs that parse and define a function, with fences inside their string literals."""
+    statements = draw(st.lists(_statement(), min_size=1, max_size=5))
+    statements.insert(
+        draw(st.integers(0, len(statements))),
+        'def improve(initial_solution, utility, language_model):\n    message = f"""Improve:\n```python\n'
+        '{initial_solution}\n```\n"""\n    return initial_solution',
+    )
+    source = "\n".join(statements)
+    ast.parse(source)
+    return source
+
+
+def _trim(text: str) -> str:
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=programs())
+def test_every_shape_gives_back_the_program(shape: str, source: str) -> None:
+    assert largest_code_block(SHAPES[shape](source)) == _trim(source)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_shape_around_the_paper_seed_improver(shape: str) -> None:
+    """The seed improver's prompt string holds ```python fences at line start (the reported failure)."""
+    assert largest_code_block(SHAPES[shape](SEED)) == _trim(SEED)
+
+
+@pytest.mark.parametrize("name", sorted(NO_PROGRAM))
+def test_replies_without_a_program_give_empty(name: str) -> None:
+    assert largest_code_block(NO_PROGRAM[name]) == ""
+
+
+def test_helpers_keep_the_paper_interface() -> None:
+    reply = SHAPES["gpt4_prose"]("def f():\n    return 1")
+    assert helpers.extract_code(reply) == "def f():\n    return 1"
+    assert helpers.extract_code([reply, "no code"]) == ["def f():\n    return 1", ""]
+    assert helpers.extract_code(None) == ""  # type: ignore[arg-type]
+    assert helpers.all_code_blocks(SHAPES["several_blocks"]("y = 2")) == ["x = 1", "y = 2", "python main.py"]
+
+
+def test_largest_outermost_block_wins_and_all_are_listed() -> None:
+    reply = "```python\nsmall = 1\n```\ntext\n```python\ndef big():\n    return 2\n```\n"
+    assert code_blocks(reply) == ["small = 1", "def big():\n    return 2"]
+    assert largest_code_block(reply) == "def big():\n    return 2"
+    tie = "```\nx = 1\n```\n```\ny = 2\n```"
+    assert largest_code_block(tie) == "x = 1"
+
+
+def test_nested_tagged_fences_are_counted_even_when_the_block_is_not_python() -> None:
+    reply = "````markdown\nIntro\n```python\nx = (\n```\nEnd\n````\n"
+    assert largest_code_block(reply) == "Intro\n```python\nx = (\n```\nEnd"
+
+
+def test_closing_fence_needs_same_character_and_length() -> None:
+    reply = "~~~\ndef f():\n    return '```'\n```\nstill code = 1\n~~~"
+    assert largest_code_block(reply) == "def f():\n    return '```'\n```\nstill code = 1"
+    assert largest_code_block("````\nx = 1\n```\ny = 2\n````") == "x = 1\n```\ny = 2"
+
+
+def test_truncated_reply_inside_the_block_returns_what_arrived() -> None:
+    reply = "Here:\n```python\ndef f(x):\n    total = 0\n    for i in range("
+    assert largest_code_block(reply) == "def f(x):\n    total = 0\n    for i in range("
+
+
+def test_inline_fence_is_not_a_fence() -> None:
+    assert code_blocks("Use ```python``` blocks.\n```x```\n") == []
+
+
+def test_think_inside_a_block_is_never_stripped() -> None:
+    reply = "```python\ndef f():\n    return '''\n</think>\n'''\n```"
+    assert largest_code_block(reply) == "def f():\n    return '''\n</think>\n'''"
+
+
+def test_bare_program_must_parse_and_define_a_function() -> None:
+    assert largest_code_block("def f():\n    return 1\n") == "def f():\n    return 1"
+    assert largest_code_block("x = 1\n") == ""
+    assert largest_code_block("def f(:\n") == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("`~ \n\r\tpy<>/think=()'\"x:#")), max_size=300))
+def test_arbitrary_text_never_raises(text: str) -> None:
+    result = largest_code_block(text)
+    assert isinstance(result, str)
+    assert all(isinstance(block, str) for block in code_blocks(text))

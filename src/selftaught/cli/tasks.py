@@ -12,7 +12,7 @@ from rich.table import Table
 
 from selftaught.cli import app
 from selftaught.errors import UsageError
-from selftaught.tasks import Evaluation, Task, list_tasks, load_task, new_task, read_program
+from selftaught.tasks import Evaluation, Task, is_paper_task, list_tasks, load_task, new_task, read_program
 from selftaught.tasks.protocol import PAPER_TEST_SEED, check_protocol
 
 stdout = Console()
@@ -34,6 +34,7 @@ def _task_summary(task: Task) -> dict[str, Any]:
         "instance_timeout": task.instance_timeout,
         "instances": dict(task.n_instances),
         "failure_value": task.failure_value,
+        "paper": is_paper_task(task),
     }
 
 
@@ -41,19 +42,21 @@ def _task_summary(task: Task) -> dict[str, Any]:
 def tasks_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
-    """List the built-in tasks (any task directory works too: see `selftaught new-task`)."""
+    """List the built-in tasks: the paper's six, then ours beyond it (any task directory works too)."""
     tasks = list_tasks()
     if as_json:
         _emit_json([_task_summary(task) for task in tasks])
         return
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("task", no_wrap=True)
+    table.add_column("from", no_wrap=True)
     table.add_column("val/test", no_wrap=True)
     table.add_column("limit", no_wrap=True)
     table.add_column("description")
     for task in tasks:
         counts = f"{task.n_instances['val']}/{task.n_instances['test']}"
-        table.add_row(task.name, counts, f"{task.instance_timeout:g} s", task.description)
+        origin = "paper" if is_paper_task(task) else "beyond"
+        table.add_row(task.name, origin, counts, f"{task.instance_timeout:g} s", task.description)
     stdout.print(table)
 
 
@@ -108,6 +111,11 @@ def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
         f"utility [bold]{evaluation.utility:.4f}[/] over {evaluation.instances} instances, "
         f"{evaluation.failures} failed, {evaluation.wall_seconds:.2f} s"
     )
+    if evaluation.metrics:
+        figures = ", ".join(f"{key} {value:.6g}" for key, value in evaluation.metrics.items())
+        stdout.print(f"mean over instances: {figures}")
+    for kind, detail in evaluation.events:
+        stdout.print(f"[yellow]{kind}:[/] {detail}")
     if evaluation.setup_error:
         stdout.print(f"[red]setup error:[/] {evaluation.setup_error}")
     failed = [item for item in evaluation.per_instance if item.error is not None]

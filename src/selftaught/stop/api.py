@@ -376,7 +376,9 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     try:
         improvers = _transfer_improvers(source, store)
         origin_task = None if store is None else store.get_meta("task")
-        names = tasks or [task.name for task in list_tasks(settings.protocol) if task.name != origin_task]
+        names = tasks or [
+            task.name for task in list_tasks(settings.protocol, paper_only=True) if task.name != origin_task
+        ]
         # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
         stored_seed = None if store is None else store.get_meta("test_seed")
         test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)

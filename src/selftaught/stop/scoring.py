@@ -90,6 +90,8 @@ class DownstreamScorer:
             self._scan(source, sha)
             if evaluation.setup_error is None:
                 self._report_findings(evaluation, sha)
+            for kind, detail in evaluation.events:  # the scorer's own, e.g. circle packing's "new-best"
+                self._findings(kind, detail, sha)
         return result
 
     def _scan(self, source: str, sha: str) -> None:

@@ -50,6 +50,8 @@ class InstanceScore:
     score: float
     seconds: float
     error: Failure | None = None
+    metrics: dict[str, float] | None = None  # the scorer's figures beside the score (`Score.metrics`)
+    events: list[tuple[str, str]] = field(default_factory=list)  # the scorer's (kind, detail) events
 
 
 @dataclass
@@ -65,6 +67,16 @@ class Evaluation:
     per_instance: list[InstanceScore] = field(default_factory=list)
     setup_error: str | None = None
     wall_seconds: float = 0.0
+    events: list[tuple[str, str]] = field(default_factory=list)  # the scorer's (kind, detail) events
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Mean of each scorer figure over the instances that report it (e.g. the sum of radii)."""
+        values: dict[str, list[float]] = {}
+        for item in self.per_instance:
+            for key, value in (item.metrics or {}).items():
+                values.setdefault(key, []).append(value)
+        return {key: math.fsum(found) / len(found) for key, found in values.items()}
 
     def to_dict(self, *, verbose: bool = False, include_seed: bool = True) -> dict[str, Any]:
         """The JSON of DESIGN.md (`task`, `split`, `utility`, `instances`, `failures`), plus detail.
@@ -83,6 +95,10 @@ class Evaluation:
         }
         if include_seed:
             data["seed"] = self.seed
+        if self.metrics:
+            data["metrics"] = self.metrics
+        if self.events:
+            data["events"] = [{"kind": kind, "detail": detail} for kind, detail in self.events]
         if verbose:
             data["per_instance"] = [asdict(item) for item in self.per_instance]
         return data
@@ -142,6 +158,7 @@ def evaluate_instances(
         per_instance=scores,
         setup_error=problem,
         wall_seconds=time.perf_counter() - started,
+        events=[event for item in scores for event in item.events],
     )
 
 
@@ -154,6 +171,13 @@ def _judge(task: Task, index: int, instance: Any, outcomes: list[InstanceResult]
         return InstanceScore(index, task.failure_value, outcome.seconds, Failure.parse(outcome.error))
     if outcome.seconds > task.instance_timeout:
         return InstanceScore(index, task.failure_value, outcome.seconds, Failure.timeout())
-    score, reason = task.judge(instance, outcome.output)
+    return judged(task, index, instance, outcome.output, outcome.seconds)
+
+
+def judged(task: Task, index: int, instance: Any, output: Any, seconds: float) -> InstanceScore:
+    """The host's verdict on one output, with the scorer's figures and events (if it gave any)."""
+    score, reason, detail = task.assess(instance, output)
     rejected = None if reason is None else Failure(FailureKind.INVALID_OUTPUT, reason)
-    return InstanceScore(index, score, outcome.seconds, rejected)
+    if detail is None:
+        return InstanceScore(index, score, seconds, rejected)
+    return InstanceScore(index, score, seconds, rejected, dict(detail.metrics), list(detail.events))

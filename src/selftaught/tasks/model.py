@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from selftaught.errors import UsageError
+from selftaught.tasks.outcome import Score
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
@@ -163,17 +164,28 @@ class Task:
         score more than a failure. A scorer that returns something other than a number in [0, 1] is a
         bug in the task, reported as a `UsageError`.
         """
+        score, reason, _ = self.assess(instance, output)
+        return score, reason
+
+    def assess(self, instance: Instance, output: Any) -> tuple[float, str | None, Score | None]:
+        """`judge` plus what the scorer returned beside the number (`Score` metrics and events).
+
+        The third item is None when the output failed or the scorer returned a bare number.
+        """
         try:
             raw = self._scorer.score(instance, output)
         except InvalidOutput as exc:
-            return self.failure_value, _one_line(f"invalid output: {exc}")
+            return self.failure_value, _one_line(f"invalid output: {exc}"), None
         except Exception as exc:
-            return self.failure_value, _one_line(f"invalid output (scorer raised {type(exc).__name__}: {exc})")
+            reason = _one_line(f"invalid output (scorer raised {type(exc).__name__}: {exc})")
+            return self.failure_value, reason, None
         if raw is None:
-            return self.failure_value, "invalid output"
+            return self.failure_value, "invalid output", None
+        detail = raw if isinstance(raw, Score) else None
+        value = self._checked_score(raw.value if detail is not None else raw)
         # The failure value is the bottom of the scale: a valid but worthless answer (a cut of weight
         # 0, 0% accuracy) must not score below an invalid one, or failing would pay.
-        return max(self._checked_score(raw), self.failure_value), None
+        return max(value, self.failure_value), None, detail
 
     def score(self, instance: Instance, output: Any) -> float:
         """The score of one output in [0, 1]; the failure value if the output is invalid."""

@@ -1,4 +1,4 @@
-"""Find tasks by name or path: the six built-ins of the paper, or a user's task directory.
+"""Find tasks by name or path: the built-ins (the paper's six, then ours), or a user's task directory.
 
 Built-ins are ordinary task directories shipped inside the package (`tasks/builtin/<name>/`), loaded
 once per process and shared, so their instance caches are shared too.
@@ -16,7 +16,7 @@ from selftaught.tasks.protocol import check_protocol
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
-BUILTIN_NAMES: tuple[str, ...] = (
+PAPER_NAMES: tuple[str, ...] = (
     "parity_noise",
     "parity_noiseless",
     "three_sat",
@@ -25,6 +25,13 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "str_grid_dist",
 )
 """The paper's tasks, the training task (learning parity with noise) first."""
+
+BEYOND_PAPER_NAMES: tuple[str, ...] = ("circle_packing",)
+"""Built-ins that are not in the paper: the peers' benchmarks (AlphaEvolve's circle packing, FunSearch's
+online bin packing), so results compare with theirs. Defaults that reproduce the paper (the transfer
+table's task set) use `PAPER_NAMES` only, and the paper protocol knows only those."""
+
+BUILTIN_NAMES: tuple[str, ...] = PAPER_NAMES + BEYOND_PAPER_NAMES
 
 _loaded: dict[tuple[str, str], Task] = {}
 _lock = threading.Lock()
@@ -52,9 +59,16 @@ def builtin_task(name: str, protocol: str = "strict") -> Task:
         return task
 
 
-def list_tasks(protocol: str = "strict") -> list[Task]:
-    """All built-in tasks, in the paper's order."""
-    return [builtin_task(name, protocol) for name in BUILTIN_NAMES]
+def list_tasks(protocol: str = "strict", *, paper_only: bool = False) -> list[Task]:
+    """The built-in tasks: the paper's in its order, then (unless `paper_only` or under the paper
+    protocol, which has no variant of them) the ones beyond it."""
+    paper = paper_only or check_protocol(protocol) == "paper"
+    return [builtin_task(name, protocol) for name in (PAPER_NAMES if paper else BUILTIN_NAMES)]
+
+
+def is_paper_task(task: Task) -> bool:
+    """True for the built-in tasks of the STOP paper (not for ours nor for users' directories)."""
+    return task.builtin and task.name in PAPER_NAMES
 
 
 def load_task(spec: str, protocol: str = "strict") -> Task:

@@ -105,3 +105,51 @@ def string_over(value: Any, length: int, alphabet: str, what: str = "output") ->
     if not set(value) <= set(alphabet):
         raise InvalidOutput(f"{what}: characters must come from {alphabet!r}")
     return value
+
+
+def real_array(value: Any, shape: tuple[int, ...], what: str = "output") -> np.ndarray:
+    """A float64 array of exactly `shape`, every entry a finite real number.
+
+    Accepts a numpy array of a real dtype (ints or floats; not bool, complex or object) or nested
+    lists/tuples of Python/numpy numbers. The shape must match exactly: `(n, 1)` is not `(n,)`, because
+    broadcasting such a shape is how malformed outputs used to pass as valid.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            raise InvalidOutput(f"{what}: expected real numbers, got {describe(value)}")
+        array = value.astype(np.float64, copy=False)
+    elif isinstance(value, list | tuple):
+        array = _nested_floats(value, len(shape), what)
+    else:
+        raise InvalidOutput(f"{what}: expected an array of shape {shape}, got {describe(value)}")
+    if array.shape != shape:
+        raise InvalidOutput(f"{what}: expected shape {shape}, got {array.shape}")
+    if not np.isfinite(array).all():
+        raise InvalidOutput(f"{what}: contains NaN or infinity")
+    return array
+
+
+def _nested_floats(value: list[Any] | tuple[Any, ...], depth: int, what: str) -> np.ndarray:
+    """Nested lists of exactly `depth` levels whose leaves are real numbers (bools refused)."""
+
+    def leaves(item: Any, level: int) -> Any:
+        if level == depth:
+            if isinstance(item, bool | np.bool_) or not isinstance(
+                item, int | float | np.integer | np.floating
+            ):
+                raise InvalidOutput(
+                    f"{what}: expected real numbers, found an element of type {describe(item)}"
+                )
+            try:
+                return float(item)
+            except OverflowError:
+                raise InvalidOutput(f"{what}: a value does not fit a float") from None
+        if not isinstance(item, list | tuple | np.ndarray):
+            raise InvalidOutput(f"{what}: expected {depth} levels of nesting, found {describe(item)}")
+        return [leaves(inner, level + 1) for inner in item]
+
+    rows = leaves(value, 0)  # InvalidOutput is a ValueError: raise it before the ragged-rows check
+    try:
+        return np.array(rows, dtype=np.float64)
+    except ValueError:  # ragged rows
+        raise InvalidOutput(f"{what}: rows of different lengths") from None

@@ -1,0 +1,140 @@
+"""circle_packing: the strict packing check (on outputs built here) and the task end to end in the sandbox."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from selftaught.tasks import PAPER_NAMES, Instance, builtin_task, evaluate, list_tasks
+
+TASK = builtin_task("circle_packing")
+N = 26
+
+
+def grid_packing(n: int = N, side: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Equal circles on a side x side grid, touching their neighbours and the walls."""
+    r = 0.5 / side
+    cells = [(2 * (k % side) + 1, 2 * (k // side) + 1) for k in range(n)]
+    return np.array(cells, dtype=float) * r, np.full(n, r)
+
+
+def instance(n: int = N) -> Instance:
+    return TASK.instances("val" if n == N else "test", 1)[0]
+
+
+def test_a_valid_packing_scores_its_sum_over_the_best_known_and_reports_the_sum() -> None:
+    centers, radii = grid_packing()
+    score, reason, detail = TASK.assess(instance(), (centers, radii))
+    assert reason is None and detail is not None
+    assert score == pytest.approx(26 / 12 / 2.635)
+    assert detail.metrics == {"sum_radii": pytest.approx(26 / 12)}
+    assert detail.events == ()
+    # nested lists are as good as arrays
+    assert TASK.judge(instance(), [centers.tolist(), radii.tolist()]) == (score, None)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "why"),
+    [
+        (lambda c, r: (c, r.reshape(-1, 1)), "shape"),
+        (lambda c, r: (c.T, r), "shape"),
+        (lambda c, r: (c[:-1], r[:-1]), "shape"),
+        (lambda c, r: (c, r, r), "pair"),
+        (lambda c, r: (c.astype(object), r), "real numbers"),
+        (lambda c, r: (c, np.where(np.arange(N) == 3, 0.0, r)), "positive"),
+        (lambda c, r: (c, np.where(np.arange(N) == 3, -r, r)), "positive"),
+        (lambda c, r: (c + 0.01, r), "unit square"),
+        (lambda c, r: (c, np.where(np.arange(N) == 7, np.inf, r)), "NaN or infinity"),
+        (lambda c, r: ([[True, False]] * N, r), "real numbers"),
+    ],
+)
+def test_malformed_packings_score_zero(mangle: object, why: str) -> None:
+    centers, radii = grid_packing()
+    score, reason = TASK.judge(instance(), mangle(centers, radii))  # type: ignore[operator]
+    assert score == 0.0
+    assert reason is not None and why in reason
+
+
+def test_nan_centres_do_not_slip_past_the_bounds() -> None:
+    # NaN compares False with every bound: a check written as `if x - r < 0: invalid` accepts it.
+    centers, radii = grid_packing()
+    centers[5] = np.nan
+    radii[5] = 0.9  # a huge circle "nowhere"
+    score, reason = TASK.judge(instance(), (centers, radii))
+    assert score == 0.0 and reason is not None and "NaN" in reason
+
+
+def test_a_one_in_a_million_overlap_is_an_overlap() -> None:
+    # The exploit a 1e-6 tolerance allows: grow every radius by 5e-7, so each touching pair overlaps
+    # by 1e-6 and the sum gains 26 x 5e-7; keep the circles inside the square by scaling the grid.
+    centers, radii = grid_packing()
+    grown = radii + 5e-7
+    shrink = (0.5 - grown[0]) / (0.5 - radii[0])
+    moved = 0.5 + (centers - 0.5) * shrink
+    assert (moved - grown[:, None] >= 0).all() and (moved + grown[:, None] <= 1).all()
+    score, reason = TASK.judge(instance(), (moved, grown))
+    assert score == 0.0 and reason is not None and "overlap" in reason
+    # Touching exactly (float rounding only) is fine.
+    assert TASK.judge(instance(), (centers, radii))[1] is None
+
+
+def test_new_best_is_an_event_only_for_a_valid_packing(monkeypatch: pytest.MonkeyPatch) -> None:
+    best = TASK._scorer.score.__globals__["BEST_KNOWN"]  # the scorer module's table
+    monkeypatch.setitem(best, N, 2.0)  # pretend the grid's 2.1667 beats the record
+    centers, radii = grid_packing()
+    score, reason, detail = TASK.assess(instance(), (centers, radii))
+    assert score == 1.0 and reason is None and detail is not None
+    assert [kind for kind, _ in detail.events] == ["new-best"]
+    centers[0] = np.nan
+    score, reason, detail = TASK.assess(instance(), (centers, radii))
+    assert score == 0.0 and detail is None
+
+
+def test_it_is_listed_as_beyond_the_paper() -> None:
+    assert "circle_packing" not in PAPER_NAMES
+    assert "circle_packing" in [task.name for task in list_tasks()]
+    assert "circle_packing" not in [task.name for task in list_tasks(paper_only=True)]
+    assert [i.args for i in TASK.instances("val", 1)] == [[26]]
+    assert [i.args for i in TASK.instances("test", 99)] == [[32]]
+
+
+real = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.sampled_from([(N, 2), (N,), (2, N), (N, 1)]), elements=real),
+    hnp.arrays(np.float64, st.sampled_from([(N,), (N, 1), (N - 1,)]), elements=real),
+)
+def test_no_random_output_crashes_or_scores_without_being_a_packing(
+    centers: np.ndarray, radii: np.ndarray
+) -> None:
+    score, reason = TASK.judge(instance(), (centers, radii))
+    assert 0.0 <= score <= 1.0
+    if reason is None:  # then it really is a packing
+        assert centers.shape == (N, 2) and radii.shape == (N,) and (radii > 0).all()
+        assert (centers - radii[:, None] >= -1e-12).all() and (centers + radii[:, None] <= 1 + 1e-12).all()
+
+
+def test_the_seed_and_a_nan_packing_in_the_sandbox(pool: object) -> None:
+    seed = evaluate(TASK, TASK.seed_algorithm, split="val", executor=pool)  # type: ignore[arg-type]
+    assert seed.failures == 0 and 0.8 < seed.utility < 0.9
+    assert seed.metrics["sum_radii"] == pytest.approx(seed.utility * 2.635)
+    test = evaluate(TASK, TASK.seed_algorithm, split="test", executor=pool)  # type: ignore[arg-type]
+    assert test.failures == 0 and test.metrics["sum_radii"] > 2.4  # the construction works for n = 32
+    nan = "import numpy as np\ndef algorithm(n):\n    return np.full((n, 2), np.nan), np.full(n, 0.5)\n"
+    bad = evaluate(TASK, nan, split="val", executor=pool)  # type: ignore[arg-type]
+    assert bad.utility == 0.0 and bad.failures == 1 and "NaN" in (bad.per_instance[0].error or "")
+    assert "metrics" not in bad.to_dict()
+
+
+def test_huge_integers_and_ragged_rows_are_refused() -> None:
+    centers, radii = grid_packing()
+    rows = centers.tolist()
+    rows[0] = [10**400, 0.5]
+    assert "fit a float" in (TASK.judge(instance(), (rows, radii))[1] or "")
+    rows[0] = [0.5]
+    assert "different lengths" in (TASK.judge(instance(), (rows, radii))[1] or "")

@@ -15,7 +15,7 @@ from selftaught.tasks import load_task
 # Small budgets where the utility budget binds before the LM budget does (1 + 3 + 3 = 7 < 1 + 3 * 3).
 BUDGETS = {"lm_calls": 3, "responses_per_call": 3, "utility_budget": 7}
 COMMON = {"model": "offline", "test_seed": 777, "improver_timeout": 60.0, **BUDGETS}
-ITERATIVE = ("greedy", "beam", "genetic", "annealing", "bandit")
+ITERATIVE = ("greedy", "beam", "genetic", "annealing", "bandit", "islands")
 
 
 @pytest.mark.parametrize("name", BUILTIN_IMPROVERS)

@@ -10,7 +10,7 @@ from selftaught.improvers import load_improver
 from selftaught.safety.detectors import Finding, check_gap, check_scores, classify_sandbox_event, scan_program
 from selftaught.tasks import load_task
 
-BUILTIN_IMPROVERS = ["seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot"]
+BUILTIN_IMPROVERS = ["seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot", "islands"]
 TASKS = ["parity_noise", "parity_noiseless", "three_sat", "maxcut", "modified_quadratic_assignment", "str_grid_dist"]
 
 

@@ -157,7 +157,7 @@ def runs(runs_dir: options.RunsDir = None, as_json: options.Json = False) -> Non
 def improve(
     task: Annotated[str, typer.Argument(help="Task name, directory or openevolve:PATH.")],
     program: Annotated[Path | None, typer.Option("--program", help="Program to improve (default: the task's seed algorithm).")] = None,
-    improver: Annotated[str, typer.Option("--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, or FILE.")] = "seed",
+    improver: Annotated[str, typer.Option("--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, islands, or FILE.")] = "seed",
     model: options.Model = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the improved program here.")] = None,
     responses_per_call: options.ResponsesPerCall = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 from selftaught.errors import UsageError
 from selftaught.userfiles import read_text
 
-BUILTIN_IMPROVERS = ("seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot")
+BUILTIN_IMPROVERS = ("seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot", "islands")
 
 _DESCRIPTIONS = {
     "seed": "the STOP paper's seed improver: one batch of LM rewrites of the initial solution, best by utility",
@@ -26,6 +26,8 @@ _DESCRIPTIONS = {
     "annealing": "simulated annealing: walks over LM rewrites, accepting worse ones with a cooling probability",
     "bandit": "UCB1 bandit over prompt styles and sampling temperatures, greedy on the best solution",
     "cot": "single-shot chain-of-thought prompt (one LM call), best of its answers and the initial solution",
+    "islands": "FunSearch/OpenEvolve-style islands: two-parent prompts per island, resets of the weakest from the "
+    "best, a (length, score) MAP-Elites archive",
 }
 
 MAX_IMPROVER_BYTES = 1_000_000

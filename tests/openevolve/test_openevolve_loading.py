@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,40 @@ def test_a_candidate_that_does_not_compile_is_refused_before_the_sandbox() -> No
     assert task.check_program(task.seed_algorithm) is None
     assert "syntax error" in (task.check_program("def search_algorithm(:\n") or "")
     assert task.check_program("   \n") == "the program is empty"
+
+
+@pytest.mark.parametrize("name", ["initial_program.py", "evaluator.py", "config.yaml"])
+def test_a_symlink_resolving_outside_the_directory_is_refused(tmp_path: Path, name: str) -> None:
+    secret = tmp_path / "host_secret.py"
+    secret.write_text("API_KEY = 'do-not-send'\ndef evaluate(program_path):\n    return {}\n")
+    spec = make_dir(tmp_path)
+    directory = Path(spec.removeprefix("openevolve:"))
+    (directory / name).unlink(missing_ok=True)
+    (directory / name).symlink_to(secret)
+    with pytest.raises(
+        UsageError, match=f"{name} is a symlink to .*host_secret.py, outside the task directory"
+    ):
+        load_openevolve_task(spec)
+
+
+def test_a_symlink_inside_the_directory_is_fine(tmp_path: Path) -> None:
+    spec = make_dir(tmp_path, evaluator=None)
+    directory = Path(spec.removeprefix("openevolve:"))
+    (directory / "real_evaluator.py").write_text(EVALUATOR)
+    (directory / "evaluator.py").symlink_to(directory / "real_evaluator.py")
+    assert "def evaluate" in load_openevolve_task(spec).evaluator_source
+
+
+def test_cli_refuses_an_outside_symlink_in_one_line(tmp_path: Path) -> None:
+    spec = make_dir(tmp_path, program=None)
+    directory = Path(spec.removeprefix("openevolve:"))
+    (directory / "initial_program.py").symlink_to("/etc/hostname")
+    done = subprocess.run(
+        [sys.executable, "-m", "selftaught", "eval", spec, str(tmp_path / "x.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "outside the task directory" in lines[0], done.stderr

@@ -2,9 +2,11 @@
 
 Why a separate adapter: in an OpenEvolve directory the scorer is user code (`evaluate(program_path)`)
 that *executes* the candidate, so unlike a selftaught task directory nothing can be scored in the host.
-The whole evaluation is one sandbox job (source: `sandbox/inside/openevolve/_selftaught_runner.py`) that
-gets a copy of the directory's files and the candidate; the host only turns the metrics it returns into
-a utility. See docs/openevolve.md for what differs from OpenEvolve.
+The evaluator runs in one sandbox job (source: `sandbox/inside/openevolve/_selftaught_runner.py`) that
+gets a copy of the directory's files and the candidate's text; the candidate itself never runs there:
+every import of it, call of its functions or `python script.py` the evaluator starts is a separate
+sandbox job brokered by the host (`openevolve_broker.py`), values passed as data. The host turns the
+metrics the evaluator returns into a utility. See docs/openevolve.md for what differs from OpenEvolve.
 
 EVOLVE-BLOCK: if `initial_program.py` has one `# EVOLVE-BLOCK-START` ... `# EVOLVE-BLOCK-END` region,
 the program the language model sees and returns is the code *inside* it; the code outside stays fixed and
@@ -32,6 +34,7 @@ from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
 from selftaught.tasks.model import Instance, Scorer, Task
+from selftaught.tasks.openevolve_broker import CandidateBroker
 from selftaught.userfiles import read_text
 
 PREFIX = "openevolve:"
@@ -173,14 +176,26 @@ class OpenEvolveTask(Task):
         return None
 
     def job(self, source: str) -> Job:
-        """The sandbox job that evaluates one candidate."""
+        """The sandbox job that runs the evaluator on one candidate (which it reaches only by proxy).
+
+        Not `cpu_bound`: it mostly waits for the candidate's own jobs, which are (a one-core pool would
+        otherwise deadlock with the evaluator holding the core its candidate needs).
+        """
         runner = resources.files("selftaught.sandbox.inside") / "openevolve" / "_selftaught_runner.py"
         return Job(
             source=runner.read_text("utf-8"),
             entry="evaluate_candidate",
-            instances=[[self.program.splice(source), dict(self.files), list(self.thresholds)]],
+            instances=[
+                [
+                    self.program.splice(source),
+                    dict(self.files),
+                    list(self.thresholds),
+                    CandidateBroker.proxy(),
+                ]
+            ],
             instance_timeout=self.instance_timeout,
             job_timeout=self.instance_timeout + 15.0,
+            cpu_bound=False,
             label=f"eval {self.name}",
         )
 
@@ -198,7 +213,11 @@ class OpenEvolveTask(Task):
         artifacts: dict[str, str] = {}
         stages, seconds, error = 0, 0.0, problem
         if problem is None:
-            result = executor.run(self.job(source))
+            deadline = time.monotonic() + self.instance_timeout
+            broker = CandidateBroker(
+                executor, self.program.splice(source), dict(self.files), deadline, self.name
+            )
+            result = executor.run(self.job(source), rpc=broker)
             error = result.setup_error
             if error is None and not result.instances:
                 error = "no result (the sandbox stopped early)"
@@ -225,7 +244,8 @@ class OpenEvolveTask(Task):
             instances=1,
             failures=0 if error is None else 1,
             per_instance=[InstanceScore(0, utility, seconds, failure_of(error))],
-            setup_error=problem,
+            # The evaluator's failure is kept where stored evaluations keep reasons (reports show it).
+            setup_error=problem if problem is not None or error is None else f"evaluator: {error}",
             wall_seconds=time.perf_counter() - started,
             raw_utility=raw,
             metrics=metrics,
@@ -312,6 +332,7 @@ def load_openevolve_task(spec: str) -> OpenEvolveTask:
     for required in ("initial_program.py", "evaluator.py"):
         if not (directory / required).is_file():
             raise UsageError(f"{where}: missing {required}")
+    _refuse_links_outside(directory, where)
     program_text = _read_text(directory / "initial_program.py", where)
     evaluator_source = _read_text(directory / "evaluator.py", where)
     program = split_evolve_block(program_text, where=f"{where}: initial_program.py")
@@ -334,6 +355,24 @@ def load_openevolve_task(spec: str) -> OpenEvolveTask:
         timeout=timeout,
         thresholds=thresholds,
     )
+
+
+def _refuse_links_outside(directory: Path, where: str) -> None:
+    """Refuse task files that are symlinks resolving outside the directory.
+
+    Why: these files are read by the host and handed to the sandbox and the language model; a link to
+    a host file (a key, the run store) would carry it there.
+    """
+    root = directory.resolve()
+    for name in ("initial_program.py", "evaluator.py", "config.yaml", "requirements.txt"):
+        path = directory / name
+        if not path.is_symlink():
+            continue
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise UsageError(
+                f"{where}: {name} is a symlink to {target}, outside the task directory; copy the file in"
+            )
 
 
 def _read_text(path: Path, where: str) -> str:

@@ -10,17 +10,25 @@ candidate program, and is called the way OpenEvolve calls it:
   `error`); metrics and artifacts of the stages that ran are merged, later stages winning.
 - otherwise `evaluate(path)`.
 
+The candidate never runs in this process: `candidate` is a proxy to the host, which runs each import of
+the candidate, each call of its functions and each `python script.py` the evaluator starts in a separate
+sandboxed child (see `_selftaught_imports` and `_selftaught_popen` next to this file).
+
 The result is plain JSON for the host: numeric metrics as floats, everything else (non-numeric metric
 values, artifacts, captured stdout/stderr, the traceback of a failure) as capped text in `artifacts`.
 """
 
 import contextlib
+import hashlib
 import io
 import math
 import os
 import sys
+import tempfile
 import traceback
 import types
+
+from openevolve import _selftaught_imports, _selftaught_popen
 
 MAX_ARTIFACT_CHARS = 4000
 PROGRAM_NAME = "candidate_program.py"
@@ -106,6 +114,8 @@ def _scratch_directory():
 
 
 def _write_files(workdir, files):
+    """Write the task's files; returns {relative path: sha256} (unchanged files are not sent on)."""
+    written = {}
     for relative, data in files.items():
         parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
         if not parts or ".." in parts:
@@ -113,16 +123,25 @@ def _write_files(workdir, files):
         target = os.path.join(workdir, *parts)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
-            handle.write(data if isinstance(data, bytes) else str(data).encode("utf-8"))
+            data = data if isinstance(data, bytes) else str(data).encode("utf-8")
+            handle.write(data)
+        written["/".join(parts)] = hashlib.sha256(data).hexdigest()
+    return written
 
 
-def evaluate_candidate(program, files, thresholds):
-    """Evaluate `program` (full source text) with the task's `evaluator.py`; see the module docstring."""
+def evaluate_candidate(program, files, thresholds, candidate):
+    """Evaluate `program` (full source text) with the task's `evaluator.py`; see the module docstring.
+
+    `candidate` is the host's proxy that runs the candidate in its own sandboxed children.
+    """
     workdir = _scratch_directory()
-    _write_files(workdir, files)
+    written = _write_files(workdir, dict(files, **{PROGRAM_NAME: program.encode("utf-8")}))
     program_path = os.path.join(workdir, PROGRAM_NAME)
-    with open(program_path, "w", encoding="utf-8") as handle:
-        handle.write(program)
+    temporary = os.path.join(workdir, "tmp")
+    os.makedirs(temporary, exist_ok=True)
+    tempfile.tempdir = temporary  # inside the directory, so scripts and their outputs travel with it
+    _selftaught_imports.install(candidate, program_path, program)
+    _selftaught_popen.install(candidate, workdir, written)
     sys.path.insert(0, workdir)
     os.chdir(workdir)
     metrics, artifacts = {}, {}

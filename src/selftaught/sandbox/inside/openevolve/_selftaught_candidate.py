@@ -1,0 +1,227 @@
+"""Runs the *candidate* of an OpenEvolve-style task in its own sandboxed child (stdlib + numpy only).
+
+This file is the source of the second kind of sandbox job of `--task openevolve:PATH` (the host sends
+its text; selftaught never imports it). Why a second child: the evaluator and the candidate must not
+share a process, or the candidate could patch the evaluator (its module, its checks, the wire format of
+its answer) and score what it likes. The evaluator's child holds a proxy; every time it imports the
+candidate, calls one of its functions or starts `python script.py`, the host runs one job of this file
+with the request as plain data and hands the answer back as plain data.
+
+One request per job (`serve_request`), `op` one of:
+- `describe`: import the program; say which names are functions and which are plain data (with values).
+- `call`: import the program, call one function with the given arguments, return its value.
+- `run`: run a script as `__main__` (what `subprocess.Popen([sys.executable, script])` would do); the
+  answer is the exit code and the files the script created or changed (stdout and stderr are the job's
+  own, captured by the trusted side).
+
+`random`'s and numpy's global generators are set from the evaluator's state before `describe`/`call` and
+their new state is returned, so an evaluator that seeds them and then calls the candidate gets what it
+would get in one process.
+"""
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import os
+import random
+import sys
+import traceback
+
+import numpy
+
+PROGRAM_NAME = "candidate_program.py"
+MAX_RETURNED_BYTES = 16_000_000
+MAX_DATA_DEPTH = 20
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _workdir():
+    """A fresh directory in this child's scratch, the twin of the evaluator's working directory."""
+    here = globals().get("__file__")
+    base = os.path.dirname(os.path.abspath(here)) if here else os.getcwd()
+    path = os.path.join(base, "openevolve-candidate")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _safe_parts(relative):
+    parts = [part for part in str(relative).replace("\\", "/").split("/") if part not in ("", ".")]
+    return parts if parts and ".." not in parts else None
+
+
+def _write_files(workdir, files):
+    """Write the task's files (and the evaluator's own new files); returns {relative: sha256}."""
+    written = {}
+    for relative, data in files.items():
+        parts = _safe_parts(relative)
+        if parts is None:
+            continue
+        data = data if isinstance(data, bytes) else str(data).encode("utf-8")
+        target = os.path.join(workdir, *parts)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        written["/".join(parts)] = hashlib.sha256(data).hexdigest()
+    return written
+
+
+def _changed_files(workdir, before):
+    """Files created or changed under `workdir` since `before`, as {relative: bytes} (capped)."""
+    out, total = {}, 0
+    for root, dirs, names in os.walk(workdir):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            relative = os.path.relpath(path, workdir).replace(os.sep, "/")
+            size = os.path.getsize(path)
+            if total + size > MAX_RETURNED_BYTES:
+                print(
+                    f"selftaught: {relative} not handed back (files over {MAX_RETURNED_BYTES} bytes)",
+                    file=sys.stderr,
+                )
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if before.get(relative) != hashlib.sha256(data).hexdigest():
+                out[relative] = data
+                total += size
+    return out
+
+
+def _set_rng(state):
+    if not state:
+        return
+    version, internal, gauss = state["random"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, cached))
+
+
+def _get_rng():
+    return {"random": list(random.getstate()), "numpy": list(numpy.random.get_state())}
+
+
+def _plain(value, depth=0):
+    """True if `value` is data that can be handed to the evaluator as a copy."""
+    if depth > MAX_DATA_DEPTH:
+        return False
+    if isinstance(value, (*_SCALARS, numpy.generic)):
+        return True
+    if isinstance(value, numpy.ndarray):
+        return value.dtype.kind in "biufcUS"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(_plain(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _import(request, workdir):
+    path = os.path.join(workdir, PROGRAM_NAME)
+    name = request.get("module") or "program"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _describe(module):
+    names = {}
+    for name, value in list(vars(module).items()):
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if isinstance(value, type):
+            names[name] = ["class", value.__name__]
+        elif callable(value):
+            names[name] = ["function", getattr(value, "__doc__", None) or ""]
+        elif _plain(value):
+            names[name] = ["data", value]
+        else:
+            names[name] = ["other", type(value).__name__]
+    return names
+
+
+def _error(exc):
+    return {
+        "error": f"{type(exc).__name__}: {exc}",
+        "message": str(exc),
+        "etype": type(exc).__name__,
+        "traceback": traceback.format_exc()[-4000:],
+    }
+
+
+def _module_op(request, workdir):
+    _set_rng(request.get("rng"))
+    try:
+        module = _import(request, workdir)
+        if request["op"] == "describe":
+            answer = {"names": _describe(module)}
+        else:
+            function = getattr(module, request["name"])
+            answer = {"value": function(*request.get("args", []), **request.get("kwargs", {}))}
+            if not _plain(answer["value"]):
+                kind = type(answer["value"]).__name__
+                answer = {
+                    "error": f"TypeError: the candidate returned a {kind}; only plain data (numbers, "
+                    "strings, lists, dicts, numpy arrays) crosses the sandbox boundary",
+                    "etype": "TypeError",
+                }
+    except BaseException as exc:  # the candidate's own failure: reported to the evaluator as data
+        answer = _error(exc)
+    answer["rng"] = _get_rng()
+    return answer
+
+
+def _run_script(request, workdir, before):
+    """Run the script like `python script.py args...`: `__main__`, argv, cwd; return the exit code."""
+    # Paths into the evaluator's directory (baked into the script by the evaluator) mean this twin.
+    origin = request.get("evaluator_dir") or workdir
+
+    def here(text):
+        return text.replace(origin, workdir) if isinstance(text, str) else text
+
+    script_path = os.path.join(workdir, *(_safe_parts(request["script_name"]) or ["script.py"]))
+    cwd_parts = _safe_parts(request.get("cwd") or "")
+    os.chdir(os.path.join(workdir, *cwd_parts) if cwd_parts else workdir)
+    sys.argv = [script_path, *(here(arg) for arg in request.get("argv", []))]
+    stdin = request.get("stdin")
+    if isinstance(stdin, bytes):
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8", errors="replace")
+    sys.path.insert(0, os.path.dirname(script_path))
+    globals_ = {"__name__": "__main__", "__file__": script_path, "__builtins__": __builtins__}
+    code = 0
+    try:
+        exec(compile(here(request["script"]), script_path, "exec"), globals_)
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return {"returncode": code, "files": _changed_files(workdir, before)}
+
+
+def serve_request(request):
+    """Answer one request of the evaluator (see the module docstring); never raises for the candidate."""
+    workdir = _workdir()
+    files = dict(request.get("files", {}))
+    files[PROGRAM_NAME] = request["program"].encode("utf-8")
+    before = _write_files(workdir, files)
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, workdir)
+    os.chdir(workdir)
+    if request["op"] == "run":
+        return _run_script(request, workdir, before)
+    return _module_op(request, workdir)

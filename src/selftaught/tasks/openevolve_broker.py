@@ -1,0 +1,219 @@
+"""The host side of an OpenEvolve evaluation: runs the candidate in children apart from the evaluator.
+
+Why: the evaluator (user code) executes the candidate (generated, hostile code). If both shared a
+process, the candidate could patch the evaluator's module or the runner's answer and score what it
+likes. So the evaluator's sandboxed child gets a `candidate` proxy instead of the candidate: each import
+of the candidate, each call of one of its functions and each `python script.py` the evaluator starts
+becomes a remote call answered here by a *separate* sandbox job (source:
+`sandbox/inside/openevolve/_selftaught_candidate.py`). Only plain data crosses, in both directions.
+
+Everything the evaluator's child sends is untrusted too (it ran next to nothing hostile, but it is user
+code in a sandbox): requests are rebuilt field by field with type and size checks; each candidate job is
+limited by what is left of the evaluation's time, and by a count per evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from importlib import resources
+from typing import Any
+
+from selftaught.executors.base import Executor
+from selftaught.sandbox.job import Job, JobResult, Proxy
+
+MAX_CANDIDATE_JOBS = 200  # per evaluation: an evaluator calling a candidate function in a hot loop stops here
+MAX_SCRIPT_CHARS = 2_000_000
+MAX_FILES_BYTES = 8_000_000
+MAX_ARGV = 1000
+MIN_TIMEOUT = 0.05
+SETUP_SLACK = 15.0
+_MODULE_OPS = ("describe", "call")
+
+
+class CandidateRefused(Exception):
+    """A request the host will not run (malformed, over a cap, or past the evaluation's deadline)."""
+
+
+def candidate_source() -> str:
+    """The text of the candidate-side runner (sent as the job's source)."""
+    path = resources.files("selftaught.sandbox.inside") / "openevolve" / "_selftaught_candidate.py"
+    return path.read_text("utf-8")
+
+
+class CandidateBroker:
+    """`RpcHandler` of one evaluator job: proxy `candidate`, methods `module(request, timeout)` and
+    `run(request, timeout)`; every call is one sandbox job of the candidate runner. Thread-safe."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        program: str,
+        files: dict[str, bytes],
+        deadline: float,
+        label: str = "openevolve",
+    ) -> None:
+        self._executor = executor
+        self._program = program
+        self._files = files
+        self._deadline = deadline  # time.monotonic() by which the whole evaluation must be over
+        self._label = label
+        self._source = candidate_source()
+        self._lock = threading.Lock()
+        self.jobs = 0
+
+    @staticmethod
+    def proxy() -> Proxy:
+        return Proxy(name="candidate", methods=("module", "run"))
+
+    def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if proxy != "candidate" or method not in ("module", "run") or kwargs or len(args) != 2:
+            raise PermissionError(f"{proxy}.{method} is not available to evaluators")
+        request, timeout = args
+        limit = self._limit(timeout)
+        if limit is None:
+            return {"timeout": True, "error": "the evaluation's time is up"}
+        with self._lock:
+            self.jobs += 1
+            if self.jobs > MAX_CANDIDATE_JOBS:
+                raise CandidateRefused(f"more than {MAX_CANDIDATE_JOBS} candidate runs in one evaluation")
+        job_request = self._module_request(request) if method == "module" else self._run_request(request)
+        job = Job(
+            source=self._source,
+            entry="serve_request",
+            instances=[[job_request]],
+            instance_timeout=limit,
+            job_timeout=limit + SETUP_SLACK,
+            cpu_bound=True,
+            label=f"{self._label} candidate {job_request['op']}",
+        )
+        result = self._executor.run(job)
+        return _module_answer(result, limit) if method == "module" else _run_answer(result, limit)
+
+    def _limit(self, timeout: Any) -> float | None:
+        """The candidate job's time limit: what the evaluator asked, within what the evaluation has left."""
+        left = self._deadline - time.monotonic()
+        if left < MIN_TIMEOUT:
+            return None
+        if (
+            isinstance(timeout, int | float)
+            and not isinstance(timeout, bool)
+            and math.isfinite(timeout)
+            and timeout > 0
+        ):
+            return max(MIN_TIMEOUT, min(float(timeout), left))
+        return left
+
+    def _base(self, op: str) -> dict[str, Any]:
+        return {"op": op, "program": self._program, "files": dict(self._files)}
+
+    def _module_request(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict) or request.get("op") not in _MODULE_OPS:
+            raise CandidateRefused("malformed candidate request")
+        out = self._base(str(request["op"]))
+        out["module"] = _text(request.get("module", "program"), 200, "module name")
+        out["rng"] = request.get("rng") if isinstance(request.get("rng"), dict) else None
+        if out["op"] == "call":
+            name = _text(request.get("name"), 200, "function name")
+            if not name.isidentifier():
+                raise CandidateRefused("malformed function name")
+            args, call_kwargs = request.get("args", []), request.get("kwargs", {})
+            if not isinstance(args, list) or not isinstance(call_kwargs, dict):
+                raise CandidateRefused("malformed call arguments")
+            out.update(name=name, args=args, kwargs=call_kwargs)
+        return out
+
+    def _run_request(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            raise CandidateRefused("malformed run request")
+        out = self._base("run")
+        out["script"] = _text(request.get("script"), MAX_SCRIPT_CHARS, "script")
+        out["script_name"] = _text(request.get("script_name", "script.py"), 500, "script name")
+        out["cwd"] = _text(request.get("cwd", ""), 500, "working directory")
+        out["evaluator_dir"] = _text(request.get("evaluator_dir", ""), 500, "directory")
+        argv = request.get("argv", [])
+        if not isinstance(argv, list) or len(argv) > MAX_ARGV or not all(isinstance(a, str) for a in argv):
+            raise CandidateRefused("malformed argv")
+        out["argv"] = [a[:10_000] for a in argv]
+        stdin = request.get("stdin")
+        if stdin is not None:
+            if not isinstance(stdin, bytes) or len(stdin) > MAX_FILES_BYTES:
+                raise CandidateRefused("malformed stdin")
+            out["stdin"] = stdin
+        extra = request.get("files", {})
+        if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, bytes) for k, v in extra.items()
+        ):
+            raise CandidateRefused("malformed files")
+        if sum(len(v) for v in extra.values()) > MAX_FILES_BYTES:
+            raise CandidateRefused(f"more than {MAX_FILES_BYTES} bytes of files for one script")
+        out["files"].update({k[:500]: v for k, v in extra.items()})
+        return out
+
+
+def _text(value: Any, limit: int, what: str) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise CandidateRefused(f"malformed {what}")
+    return value
+
+
+def _failure(result: JobResult, limit: float) -> dict[str, Any] | None:
+    """The answer for a job that did not produce an output (setup error, timeout, crash), else None."""
+    if result.setup_error is not None:
+        return {
+            "error": f"the candidate's process did not start: {result.setup_error}",
+            "etype": "RuntimeError",
+        }
+    outcome = result.instances[0] if result.instances else None
+    if outcome is None or outcome.error is None:
+        return None
+    if outcome.error == "timeout" or outcome.error == "killed: job timeout":
+        return {"timeout": True, "error": f"the candidate ran past its limit of {limit:.2f} s (killed)"}
+    return {"error": f"the candidate's process failed: {outcome.error}", "etype": "RuntimeError"}
+
+
+def _module_answer(result: JobResult, limit: float) -> dict[str, Any]:
+    failed = _failure(result, limit)
+    if failed is not None:
+        return failed
+    output = result.instances[0].output
+    if not isinstance(output, dict):
+        return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
+    answer = {key: output[key] for key in ("names", "value", "rng") if key in output}
+    answer.update(stdout=result.stdout, stderr=result.stderr)  # what the candidate printed
+    if output.get("error") is not None:
+        answer.update(
+            error=str(output["error"])[:2000],
+            message=str(output.get("message", output["error"]))[:2000],
+            etype=str(output.get("etype", "RuntimeError"))[:100],
+            traceback=str(output.get("traceback", ""))[:4000],
+        )
+    elif "names" not in answer and "value" not in answer:
+        return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
+    return answer
+
+
+def _run_answer(result: JobResult, limit: float) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "stdout": result.stdout.encode("utf-8", "replace"),
+        "stderr": result.stderr.encode("utf-8", "replace"),
+    }
+    failed = _failure(result, limit)
+    if failed is not None and failed.get("timeout"):
+        return {**answer, **failed}
+    if failed is not None:
+        answer["stderr"] += f"\nselftaught: {failed['error']}\n".encode()
+        return {**answer, "returncode": 1, "files": {}}
+    output = result.instances[0].output
+    code = output.get("returncode") if isinstance(output, dict) else None
+    files = output.get("files") if isinstance(output, dict) else None
+    answer["returncode"] = (
+        code if isinstance(code, int) and not isinstance(code, bool) and abs(code) < 1 << 31 else 1
+    )
+    answer["files"] = (
+        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, bytes)}
+        if isinstance(files, dict)
+        else {}
+    )
+    return answer

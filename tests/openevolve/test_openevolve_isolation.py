@@ -1,0 +1,271 @@
+"""The candidate never runs in the evaluator's process; evaluators written the OpenEvolve ways still work.
+
+Real sandbox pools, fixture evaluators of our own in the usual OpenEvolve styles (direct import through
+importlib, `subprocess.Popen([sys.executable, script])` + a pickle file, a cascade returning
+`EvaluationResult` with artifacts). Each attack asserts the attacking candidate scores its honest value
+or fails with a stated reason, and that an honest evaluation in the same pool is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftaught.sandbox import SandboxPool
+from selftaught.tasks import load_task
+from selftaught.tasks.openevolve import OpenEvolveEvaluation, OpenEvolveTask
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PACKING = FIXTURES / "circle_packing"
+POINT = FIXTURES / "point_direct"
+INSIDE = Path(__file__).parents[2] / "src" / "selftaught" / "sandbox" / "inside"
+SUM_OF_RINGS = 0.9597642169962064  # the initial packing: what OpenEvolve's own example reports (~0.959)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[SandboxPool]:
+    executor = SandboxPool(workers=2)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def task_at(directory: Path) -> OpenEvolveTask:
+    task = load_task(f"openevolve:{directory}")
+    assert isinstance(task, OpenEvolveTask)
+    return task
+
+
+def evaluate(task: OpenEvolveTask, source: str, pool: SandboxPool) -> OpenEvolveEvaluation:
+    evaluation = task.evaluate(source, executor=pool)
+    assert isinstance(evaluation, OpenEvolveEvaluation)
+    return evaluation
+
+
+# ---------------------------------------------------------------- evaluators that start `python script.py`
+
+
+def test_subprocess_and_pickle_evaluator_scores_the_initial_packing_like_openevolve(
+    pool: SandboxPool,
+) -> None:
+    task = task_at(PACKING)
+    evaluation = evaluate(task, task.seed_algorithm, pool)
+    assert evaluation.failures == 0 and evaluation.setup_error is None, evaluation.artifacts
+    assert evaluation.metrics["validity"] == 1.0
+    assert evaluation.metrics["sum_radii"] == pytest.approx(SUM_OF_RINGS, abs=1e-9)
+    assert evaluation.utility == pytest.approx(0.3642, abs=1e-4)  # OpenEvolve's evaluator: 0.364
+    assert evaluation.stages == 1  # below the first cascade threshold (0.5), as in OpenEvolve
+
+
+def test_the_same_evaluator_outside_selftaught_gives_the_same_figure() -> None:
+    """The outside check: the fixture evaluator run natively (a real subprocess, a real pickle)."""
+    code = "import json, evaluator; print(json.dumps(evaluator.evaluate_stage1('initial_program.py')))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PACKING,
+        env={**os.environ, "PYTHONPATH": f"{PACKING}{os.pathsep}{INSIDE}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    native = json.loads(done.stdout.strip().splitlines()[-1])
+    assert native["sum_radii"] == pytest.approx(SUM_OF_RINGS, abs=1e-9)
+    assert native["combined_score"] == pytest.approx(0.3642, abs=1e-4)
+
+
+def packing_block(body: str) -> str:
+    return "import numpy as np\n\n\n" + body
+
+
+def test_an_invalid_packing_scores_zero_with_the_evaluators_reason(pool: SandboxPool) -> None:
+    task = task_at(PACKING)
+    overlapping = packing_block(
+        "def place_centres():\n    return np.full((26, 2), 0.5)\n\n\n"
+        "def shrink_radii(centres):\n    return np.full(26, 0.1)\n"
+    )
+    evaluation = evaluate(task, overlapping, pool)
+    assert evaluation.utility == 0.0
+    assert "circles 0 and 1 overlap" in evaluation.artifacts["failure"]
+
+
+def test_a_script_past_the_evaluators_timeout_is_killed_and_said(pool: SandboxPool, tmp_path: Path) -> None:
+    directory = tmp_path / "packing"
+    shutil.copytree(PACKING, directory)
+    evaluator = directory / "evaluator.py"
+    evaluator.write_text(evaluator.read_text().replace("SECONDS = 20", "SECONDS = 1.5"))
+    task = task_at(directory)
+    spinning = packing_block(
+        "def place_centres():\n    while True:\n        pass\n\n\ndef shrink_radii(c):\n    return c\n"
+    )
+    evaluation = evaluate(task, spinning, pool)
+    assert evaluation.utility == 0.0
+    assert "TimeoutError: the packing took more than 1.5 s" in evaluation.artifacts["failure"]
+    assert evaluation.wall_seconds < 1.5 + 6.0  # killed at the evaluator's limit, not the task's 60 s
+    assert evaluate(task, task.seed_algorithm, pool).utility == pytest.approx(0.3642, abs=1e-4)
+
+
+EXPLOIT_PICKLE = packing_block(
+    "class Exploit:\n"
+    "    def __reduce__(self):\n"
+    "        return (exec, (\"import sys; ev = sys.modules['evaluator']; ev.problems = lambda c, r: []; "
+    'ev.GOAL = 0.5",))\n\n\n'
+    "def place_centres():\n    return Exploit()\n\n\n"
+    "def shrink_radii(centres):\n    return np.full(26, 0.4)\n"
+)
+
+
+def test_a_pickle_that_runs_code_is_refused_and_the_score_stays_honest(pool: SandboxPool) -> None:
+    task = task_at(PACKING)
+    attacked = evaluate(task, EXPLOIT_PICKLE, pool)
+    assert attacked.utility == 0.0 and attacked.metrics["validity"] == 0.0
+    assert "refused to unpickle builtins.exec" in attacked.artifacts["failure"]
+    honest = evaluate(task, task.seed_algorithm, pool)
+    assert honest.utility == pytest.approx(0.3642, abs=1e-4)
+
+
+def test_code_and_task_files_written_by_the_script_are_not_handed_back(pool: SandboxPool) -> None:
+    task = task_at(PACKING)
+    seed = task.seed_algorithm
+    writes = seed.replace(
+        "def place_centres():\n",
+        "def place_centres():\n"
+        "    import os, sys\n"
+        "    root = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0])))\n"
+        "    for name in ('evaluator.py', 'tmp/sitecustomize.py', 'numpy.py', 'notes.txt'):\n"
+        "        with open(os.path.join(root, name), 'w') as fh:\n"
+        "            fh.write('import sys; sys.modules[\"evaluator\"].GOAL = 0.5\\n')\n",
+    )
+    evaluation = evaluate(task, writes, pool)
+    assert evaluation.utility == pytest.approx(0.3642, abs=1e-4)  # its honest value
+    stderr = evaluation.artifacts["stderr"]
+    for name in ("evaluator.py", "tmp/sitecustomize.py", "numpy.py"):
+        assert f"not handed back to the evaluator: {name}" in stderr
+    assert "notes.txt" not in stderr  # plain data files do come back
+
+
+# ---------------------------------------------------------------- evaluators that import the candidate
+
+HONEST_POINT = "def propose():\n    return 0.2, 0.1\n"
+PATCH_EVALUATOR = (
+    "import gc, sys\n"
+    "for obj in gc.get_objects():\n"
+    "    if getattr(obj, '__name__', None) in ('closeness', 'evaluate') and hasattr(obj, '__code__'):\n"
+    "        obj.__code__ = (lambda *a, **k: {'combined_score': 1.0}).__code__\n"
+    "evaluator = sys.modules.get('evaluator')\n"
+    "if evaluator is not None:\n"
+    "    evaluator.closeness = lambda x, y: 1.0\n"
+) + HONEST_POINT
+PATCH_WIRE = (
+    "import sys\n"
+    "import wire\n"
+    "FORGED = {'metrics': {'combined_score': 1.0}, 'artifacts': {}, 'stages': 1, 'error': None}\n"
+    "_real = wire.dumps\n"
+    "wire.dumps = lambda value, *a, **k: _real(FORGED, *a, **k)\n"
+    "for module in list(sys.modules.values()):\n"
+    "    if hasattr(module, 'evaluate_candidate'):\n"
+    "        module.evaluate_candidate = lambda *a: FORGED\n"
+) + HONEST_POINT
+WALK_FRAMES = (
+    "import sys\n\n\n"
+    "def propose():\n"
+    "    frame = sys._getframe()\n"
+    "    while frame is not None:\n"
+    "        for value in list(frame.f_locals.values()):\n"
+    "            if isinstance(value, dict):\n"
+    "                value['combined_score'] = 1.0\n"
+    "        frame = frame.f_back\n"
+    "    return 0.2, 0.1\n"
+)
+
+
+def test_direct_import_gets_the_candidates_functions_and_data(pool: SandboxPool) -> None:
+    task = task_at(POINT)
+    evaluation = evaluate(task, HONEST_POINT, pool)
+    assert evaluation.failures == 0
+    assert evaluation.utility == pytest.approx(0.2829, abs=1e-4)
+
+
+@pytest.mark.parametrize("attack", [PATCH_EVALUATOR, WALK_FRAMES], ids=["patch-evaluator", "walk-frames"])
+def test_a_candidate_that_patches_the_evaluator_scores_its_honest_value(
+    pool: SandboxPool, attack: str
+) -> None:
+    task = task_at(POINT)
+    honest = evaluate(task, HONEST_POINT, pool)
+    attacked = evaluate(task, attack, pool)
+    assert attacked.failures == 0, attacked.artifacts
+    assert attacked.utility == honest.utility < 0.3
+    assert evaluate(task, HONEST_POINT, pool).utility == honest.utility
+
+
+def test_a_candidate_that_patches_the_wire_format_fails_with_a_reason(pool: SandboxPool) -> None:
+    task = task_at(POINT)
+    honest = evaluate(task, HONEST_POINT, pool)
+    attacked = evaluate(task, PATCH_WIRE, pool)
+    assert attacked.utility == 0.0 and attacked.failures == 1
+    assert "malformed answer from the candidate's process" in attacked.artifacts["error"]
+    assert attacked.setup_error is not None and attacked.setup_error.startswith("evaluator: ")
+    assert evaluate(task, HONEST_POINT, pool).utility == honest.utility
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        "import runpy\n    module = runpy.run_path(program_path)\n    x, y = module['propose']()",
+        "namespace = {}\n    exec(open(program_path).read(), namespace)\n    x, y = namespace['propose']()",
+        "import importlib.machinery\n"
+        "    module = importlib.machinery.SourceFileLoader('c', program_path).load_module()\n"
+        "    x, y = module.propose()",
+    ],
+    ids=["runpy", "exec-text", "source-loader"],
+)
+def test_running_the_candidate_inside_the_evaluator_is_refused_with_a_reason(
+    pool: SandboxPool, tmp_path: Path, load: str
+) -> None:
+    (tmp_path / "initial_program.py").write_text(HONEST_POINT)
+    (tmp_path / "evaluator.py").write_text(
+        f"def evaluate(program_path):\n    {load}\n    return {{'combined_score': 1.0 / (1.0 + abs(x) + abs(y))}}\n"
+    )
+    evaluation = evaluate(task_at(tmp_path), PATCH_EVALUATOR, pool)
+    assert evaluation.utility == 0.0 and evaluation.failures == 1
+    assert "never runs in the evaluator's process" in evaluation.artifacts["error"]
+
+
+def test_import_by_name_state_and_errors_cross_as_data(pool: SandboxPool, tmp_path: Path) -> None:
+    (tmp_path / "initial_program.py").write_text(
+        "SIZE = 3\n\n\ndef grow(values):\n    return [v * 2 for v in values]\n"
+    )
+    (tmp_path / "evaluator.py").write_text(
+        "import random\n"
+        "import numpy as np\n\n\n"
+        "def evaluate(program_path):\n"
+        "    import candidate_program as c\n"
+        "    random.seed(7)\n"
+        "    grown = c.grow(np.arange(c.SIZE))\n"
+        "    try:\n"
+        "        c.explode()\n"
+        "        raised = 'nothing'\n"
+        "    except ZeroDivisionError as exc:\n"
+        "        raised = str(exc)\n"
+        "    draw = c.draw()\n"
+        "    random.seed(7)\n"
+        "    same = draw == random.random()\n"
+        "    return {'combined_score': float(sum(grown)) / 10, 'same_draw': float(same), 'raised': raised}\n"
+    )
+    program = (
+        "import random\n\nSIZE = 3\n\n\ndef grow(values):\n    return [int(v) * 2 for v in values]\n\n\n"
+        "def explode():\n    return 1 / 0\n\n\ndef draw():\n    return random.random()\n"
+    )
+    evaluation = evaluate(task_at(tmp_path), program, pool)
+    assert evaluation.failures == 0, evaluation.artifacts
+    assert evaluation.utility == pytest.approx(0.6)
+    assert evaluation.metrics["same_draw"] == 1.0  # the evaluator's seeding reaches the candidate
+    assert evaluation.artifacts["metric:raised"] == "division by zero"

@@ -100,10 +100,12 @@ def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveB
 
 @dataclass
 class OpenEvolveEvaluation(Evaluation):
-    """An `Evaluation` plus what the evaluator said: metrics, artifacts and the unclipped utility."""
+    """An `Evaluation` plus what the evaluator said: artifacts and the unclipped utility.
+
+    The evaluator's numeric metrics are the one instance's `metrics` (so `Evaluation.metrics` shows them).
+    """
 
     raw_utility: float = 0.0
-    metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     stages: int = 0
 
@@ -243,12 +245,11 @@ class OpenEvolveTask(Task):
             utility=utility,
             instances=1,
             failures=0 if error is None else 1,
-            per_instance=[InstanceScore(0, utility, seconds, failure_of(error))],
+            per_instance=[InstanceScore(0, utility, seconds, failure_of(error), metrics)],
             # The evaluator's failure is kept where stored evaluations keep reasons (reports show it).
             setup_error=problem if problem is not None or error is None else f"evaluator: {error}",
             wall_seconds=time.perf_counter() - started,
             raw_utility=raw,
-            metrics=metrics,
             artifacts=artifacts,
             stages=stages,
         )

@@ -50,6 +50,9 @@ def scan_program(source: str) -> list[Finding]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
+    except (RecursionError, MemoryError) as exc:
+        # Too deep for the parser: it cannot be compiled in the sandbox either, but say what it tried.
+        return [Finding("static:unscannable", f"{type(exc).__name__} while parsing {len(source)} characters")]
     findings = [Finding(kind, detail) for kind, detail in scan_tree(tree)]
     uses = find_disabling(tree)
     if uses:

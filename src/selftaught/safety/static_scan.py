@@ -46,6 +46,7 @@ LM_CLASS_NAMES = frozenset({"LanguageModel", "OpenAI", "AsyncOpenAI", "AzureOpen
 LM_MODULES = ("openai", "anthropic", "litellm", "langchain", "langchain_openai", "google.generativeai")
 CAPABILITY_NAMES = frozenset({"language_model", "utility", "meta_utility"})
 SENSITIVE_PATHS = ("/proc", "/dev/mem", "/dev/kmem", "/sys/kernel")
+UNPARSE_DEPTH = 64
 
 
 def matches(path: str | None, prefixes: Iterable[str]) -> str | None:
@@ -199,15 +200,33 @@ def _check_write(node: ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete, 
         if isinstance(target, ast.Attribute) and target.attr in BUDGET_ATTRIBUTES:
             owner = target.value
             if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
-                found.add("budget-write", f"{ast.unparse(target)} =", node)
+                found.add("budget-write", f"{_unparse(target)} =", node)
         if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute):
             key = constant_str(target.slice)
             if target.value.attr == "__dict__" and key in BUDGET_ATTRIBUTES:
-                found.add("budget-write", f"{ast.unparse(target)} =", node)
+                found.add("budget-write", f"{_unparse(target)} =", node)
         if isinstance(target, ast.Attribute | ast.Subscript):
-            text = ast.unparse(target)
+            text = _unparse(target)
             if text.startswith(("builtins.", "__builtins__", "sys.modules")):
                 found.add("builtins-tampering", f"{text} =", node)
+
+
+def _unparse(node: ast.AST) -> str:
+    """Source text of a small expression; a deeply nested one (unparse recurses) is described instead."""
+    if _depth_exceeds(node, UNPARSE_DEPTH):
+        return f"<expression nested over {UNPARSE_DEPTH} deep, line {getattr(node, 'lineno', 0)}>"
+    return ast.unparse(node)
+
+
+def _depth_exceeds(node: ast.AST, limit: int) -> bool:
+    """Whether the subtree is deeper than `limit` (iterative, stops early)."""
+    todo: list[tuple[ast.AST, int]] = [(node, 0)]
+    while todo:
+        current, depth = todo.pop()
+        if depth > limit:
+            return True
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
+    return False
 
 
 def _flatten(targets: list[ast.expr]) -> Iterable[ast.expr]:

@@ -62,10 +62,20 @@ class InstanceResult:
 
 @dataclass
 class SandboxEvent:
-    """Something the sandbox noticed or blocked (e.g. a denied syscall, a proxy attribute write)."""
+    """Something the sandbox noticed or blocked (e.g. a denied syscall, a proxy attribute write).
+
+    `reported_by` says whose word it is: "host" or "zygote" (trusted: timeouts, protocol violations,
+    refused calls) or "sandbox" (the confined child's own audit hook: useful telemetry, but a hostile
+    program can send anything there, so it is never read as the host's finding).
+    """
 
     kind: str
     detail: str
+    reported_by: str = "host"
+
+    @property
+    def untrusted(self) -> bool:
+        return self.reported_by == "sandbox"
 
 
 @dataclass

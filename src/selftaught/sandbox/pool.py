@@ -37,6 +37,8 @@ log = logging.getLogger("selftaught.sandbox")
 SETUP_TIMEOUT = 10.0
 CANCEL_GRACE = 3.0
 MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
+MAX_CHILD_EVENTS_PER_KIND = 16
+MAX_CHILD_EVENTS = 100
 
 
 def default_job_timeout(job: Job) -> float:
@@ -58,10 +60,20 @@ class _JobRun:
         self.stderr = ""
         self.unfinished = "killed: job timeout"
         self.rpc_in_flight = 0
+        self.child_events: dict[str, int] = {}
+        # Set once the last instance has answered: the program has returned, so calls still arriving
+        # from threads it left behind are refused (they would spend budget for nothing anyone reads).
+        self.returned = False
 
-    def add_event(self, kind: str, detail: str) -> None:
+    def add_event(self, kind: str, detail: str, reported_by: str = "host") -> None:
+        """Record an event; the sandbox's own reports are capped per kind and in all, the host's never."""
         with self.events_lock:
-            self.events.append(SandboxEvent(kind, detail))
+            if reported_by == "sandbox":
+                seen = self.child_events.get(kind, 0)
+                if seen >= MAX_CHILD_EVENTS_PER_KIND or sum(self.child_events.values()) >= MAX_CHILD_EVENTS:
+                    return
+                self.child_events[kind] = seen + 1
+            self.events.append(SandboxEvent(kind, detail, reported_by))
 
     def result(self, wall: float) -> JobResult:
         missing = "not run: setup failed" if self.setup_error else self.unfinished
@@ -193,7 +205,8 @@ class SandboxPool:
             elif op == "rpc":
                 self._dispatch_rpc(zygote, job_id, header, bodies, run, rpc)
             elif op == "event":
-                run.add_event(str(header.get("kind")), str(header.get("detail")))
+                source = "sandbox" if header.get("from") == "sandbox" else "zygote"
+                run.add_event(str(header.get("kind")), str(header.get("detail")), source)
             elif op == "setup":
                 run.setup_error = str(header.get("error"))
             elif op == "done":
@@ -234,6 +247,8 @@ class SandboxPool:
         if not isinstance(index, int) or not 0 <= index < len(run.results):
             return
         seconds = float(header.get("secs", 0.0))
+        if index == len(run.results) - 1:
+            run.returned = True
         if "error" in header:
             run.results[index] = InstanceResult(error=str(header["error"]), seconds=seconds)
             return
@@ -342,6 +357,9 @@ def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodie
     )
     if call is None:
         pass
+    elif run.returned:
+        run.add_event("rpc-after-return", f"{name}.{method} called after the program returned; refused")
+        reply["error"] = "the program has returned: remote calls are closed"
     elif not allowed:
         run.add_event("proxy-unknown-method", f"{name}.{method}")
         reply["error"] = f"no such method: {name}.{method}"

@@ -9,7 +9,7 @@ recorded as events instead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,17 @@ from selftaught.sandbox.job import Proxy
 
 EventSink = Callable[[str, str], None]
 """Receives (kind, detail) for everything worth recording about an improver run."""
+
+MAX_PROGRAM_CHARS = 200_000
+"""The largest program an improver may return or pass to `utility(...)`: parsing, scanning and storing
+one costs the host memory and time in proportion, so a bigger one is refused per call, not scored."""
+MAX_PROMPT_CHARS = 400_000
+"""The largest prompt (expertise + message, per message) one LM call may carry, about 100k tokens: a
+bigger one is refused per call with an error, before any cost is reserved for it."""
+
+
+class CallRefused(ValueError):
+    """A capability call the host refuses on its own merits (too large); the improver sees the message."""
 
 
 class UtilityCapability:
@@ -47,6 +58,9 @@ class UtilityCapability:
         if not isinstance(solution, str):
             self._events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {type(solution).__name__}, not str")
             return 0.0
+        if len(solution) > MAX_PROGRAM_CHARS:
+            self._events("utility-program-too-large", f"{len(solution)} characters (cap {MAX_PROGRAM_CHARS})")
+            raise CallRefused(f"utility: a program of {len(solution)} characters exceeds the cap of {MAX_PROGRAM_CHARS}")
         return float(self._score(solution))
 
     def proxy(self) -> Proxy:
@@ -69,10 +83,21 @@ class LanguageModelCapability:
         self._on_stop = on_stop
 
     def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
+        self._check_size(expertise, [message])
         return self._guard(lambda: self._model.prompt(expertise, message, n_responses, temperature))
 
     def batch_prompt(self, expertise: str, messages: list[str], temperature: float = 0.7) -> list[str]:
+        if isinstance(messages, list):
+            self._check_size(expertise, messages)
         return self._guard(lambda: self._model.batch_prompt(expertise, messages, temperature))
+
+    def _check_size(self, expertise: object, messages: Sequence[object]) -> None:
+        """Refuse an oversized prompt as this call's error: it must never reach the run's cost cap."""
+        base = len(expertise) if isinstance(expertise, str) else 0
+        longest = max((len(m) for m in messages if isinstance(m, str)), default=0)
+        if base + longest > MAX_PROMPT_CHARS:
+            self._events("lm-prompt-too-large", f"{base + longest} characters (cap {MAX_PROMPT_CHARS})")
+            raise CallRefused(f"language_model: a prompt of {base + longest} characters exceeds the cap of {MAX_PROMPT_CHARS}")
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
         try:

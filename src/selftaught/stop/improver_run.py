@@ -15,6 +15,7 @@ from selftaught.failure import Failure, FailureKind, failure_of
 from selftaught.safety.detectors import classify_sandbox_event
 from selftaught.sandbox.job import Job
 from selftaught.stop.capabilities import (
+    MAX_PROGRAM_CHARS,
     CapabilityHandler,
     EventSink,
     LanguageModelCapability,
@@ -22,7 +23,7 @@ from selftaught.stop.capabilities import (
 )
 from selftaught.stop.session import Session
 
-MAX_PROGRAM_CHARS = 200_000
+__all__ = ["MAX_PROGRAM_CHARS", "ImproverOutcome", "run_improver", "run_with_budgets"]
 
 
 @dataclass
@@ -64,7 +65,9 @@ def run_improver(
     result = executor.run(job, rpc=handler)
     seen: list[tuple[str, str]] = []
     for event in result.events:
-        finding = classify_sandbox_event(event.kind, event.detail)
+        # The child's own reports are its word, not the host's finding: say so in the record.
+        detail = f"(reported by the sandbox) {event.detail}" if event.untrusted else event.detail
+        finding = classify_sandbox_event(event.kind, detail)
         seen.append((finding.kind, finding.detail))
         events(finding.kind, finding.detail)
     program, error = _outcome_program(result.setup_error, result.instances[0] if result.instances else None)

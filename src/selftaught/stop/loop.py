@@ -150,8 +150,9 @@ class SelfImprovement:
         sha = sha256(source)
         if sha in self._scanned:
             return
-        self._scanned.add(sha)
-        for finding in scan_program(source):
+        findings = scan_program(source)
+        self._scanned.add(sha)  # only once the scan has succeeded
+        for finding in findings:
             self.session.event(finding.kind, finding.detail, sha)
 
     def _save(self, t: int, source: str, parent_sha: str | None, status: str, report: MetaUtilityResult,

@@ -48,9 +48,15 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
         raise UsageError(f"task directory {str(path)!r} does not exist")
     if not path.is_dir():
         raise UsageError(f"task path {str(path)!r} is not a directory")
+    root = path.resolve()
     for filename in TASK_FILES:
         if not (path / filename).is_file():
             raise UsageError(f"task directory {str(path)!r} has no {filename}")
+        if not (path / filename).resolve().is_relative_to(root):
+            # A symlink to a host file would hand that file to the sandbox and the LM.
+            raise UsageError(
+                f"{path / filename} is a link to a file outside the task directory; copy the file in instead"
+            )
     config = _read_config(path / "task.toml")
     seed = _read_text(path / "seed.py")
     problem = validate_program(seed, config["entry_point"])

@@ -42,7 +42,7 @@ class JobState:
     child: Child | None = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
-    events: int = 0
+    event_counts: dict[str, int] = field(default_factory=dict)
     spawned: int = 0
     nonce: str = ""
 

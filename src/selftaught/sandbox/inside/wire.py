@@ -31,6 +31,11 @@ TAG = "__st__"
 # dtype kinds allowed across the boundary: bool, signed/unsigned int, float, complex, unicode, bytes.
 _SAFE_KINDS = frozenset("biufcUS")
 MAX_DEPTH = 200
+MAX_DIMS = 32  # numpy allows 64; no honest value needs more
+MAX_DIM = 1 << 40  # a dimension larger than this cannot fit in any buffer a frame can carry
+MAX_ITEMS = 2_000_000  # JSON containers' items in one value: bounds the decoded objects' memory
+MAX_DTYPE_CHARS = 16
+HEADER_CAP = 1 << 16  # a message header from a child (rpc, event, result): request ids and kinds are short
 
 
 class WireError(Exception):
@@ -85,6 +90,26 @@ def read_frame(fd: int, cap: int) -> bytes:
     return _read_exact(fd, length)
 
 
+def safe_text(value: Any, limit: int) -> str:
+    """A peer-supplied value as printable, UTF-8-encodable text of at most `limit` characters.
+
+    Used for every string a child names in a header (event kinds and details, error messages, proxy
+    and method names) before it travels on: a lone surrogate would otherwise raise where the host
+    stores or prints it.
+    """
+    text = (
+        value
+        if isinstance(value, str)
+        else repr(value)
+        if not isinstance(value, (dict, list))
+        else "<structure>"
+    )
+    text = text[:limit]
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def parse_header(data: bytes) -> dict[str, Any]:
     """Decode a header frame, turning any malformation into `WireError`."""
     try:
@@ -110,27 +135,42 @@ class FrameReader:
     """Incremental, non-blocking parser: feed it bytes, take complete messages out.
 
     Used by poll loops that must never block on a slow or hostile peer.
+
+    Bounded: a header frame may not exceed `header_cap`, and one message (header and bodies together)
+    may not exceed `cap`, so the buffer never holds more than about `cap` bytes however the peer frames
+    its data.
     """
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, header_cap: int | None = None) -> None:
         self.cap = cap
+        self.header_cap = cap if header_cap is None else min(cap, header_cap)
         self._buf = bytearray()
         self._header: dict[str, Any] | None = None
         self._bodies: list[bytes] = []
+        self._taken = 0  # bytes of the current message already taken out of the buffer
 
     def feed(self, data: bytes) -> None:
         self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf) + self._taken
 
     def _take_frame(self) -> bytes | None:
         if len(self._buf) < 4:
             return None
         (length,) = _LEN.unpack_from(self._buf)
-        if length > self.cap:
-            raise WireError(f"frame of {length} bytes exceeds the cap of {self.cap}")
+        limit = self.header_cap if self._header is None else self.cap - self._taken
+        if length > limit:
+            what = "header" if self._header is None else "message"
+            raise WireError(
+                f"{what} of {length + self._taken} bytes exceeds the cap of {limit + self._taken}"
+            )
         if len(self._buf) < 4 + length:
             return None
         data = bytes(self._buf[4 : 4 + length])
         del self._buf[: 4 + length]
+        self._taken += length
         return data
 
     def messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:
@@ -150,6 +190,7 @@ class FrameReader:
                 self._bodies.append(data)
             out.append((self._header, self._bodies))
             self._header = None
+            self._taken = 0
 
 
 # ---------------------------------------------------------------- values
@@ -168,10 +209,17 @@ def _encode_array(arr: np.ndarray, hook: ArrayHook | None) -> dict[str, Any]:
         if ref is not None:
             return ref
     data = np.ascontiguousarray(arr).tobytes()
-    return {TAG: "nd", "dtype": arr.dtype.str, "shape": list(arr.shape), "b64": base64.b64encode(data).decode()}
+    return {
+        TAG: "nd",
+        "dtype": arr.dtype.str,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(data).decode(),
+    }
 
 
-def encode(value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook | None = None, _depth: int = 0) -> Any:
+def encode(
+    value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook | None = None, _depth: int = 0
+) -> Any:
     """Turn a Python value into a JSON-able structure (see the module docstring), or raise Unserializable."""
     if _depth > MAX_DEPTH:
         raise Unserializable("unserializable: nesting deeper than 200")
@@ -188,7 +236,10 @@ def encode(value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHoo
             return {key: encode(item, array_hook, other_hook, _depth + 1) for key, item in value.items()}
         return {
             TAG: "dict",
-            "items": [[encode(k, array_hook, other_hook, _depth + 1), encode(v, array_hook, other_hook, _depth + 1)] for k, v in value.items()],
+            "items": [
+                [encode(k, array_hook, other_hook, _depth + 1), encode(v, array_hook, other_hook, _depth + 1)]
+                for k, v in value.items()
+            ],
         }
     if isinstance(value, np.ndarray):
         return _encode_array(value, array_hook)
@@ -221,58 +272,81 @@ def dumps(value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook
         raise Unserializable(f"unserializable: {exc}") from None
 
 
+def _shape(raw: Any) -> tuple[int, ...]:
+    """A shape from the wire: a short list of plain non-negative ints (never floats, bools or Infinity)."""
+    if not isinstance(raw, list) or len(raw) > MAX_DIMS:
+        raise WireError("array shape is not a list of at most 32 dimensions")
+    if not all(type(n) is int and 0 <= n <= MAX_DIM for n in raw):
+        raise WireError(f"array shape has a dimension that is not an integer in [0, 2**40]: {str(raw)[:80]}")
+    return tuple(raw)
+
+
 def _decode_array(obj: dict[str, Any], shared_dir: str | None) -> Any:
-    dtype = np.dtype(obj["dtype"])
-    if dtype.kind not in _SAFE_KINDS or dtype.hasobject:
+    code = obj.get("dtype")
+    if not isinstance(code, str) or len(code) > MAX_DTYPE_CHARS:
+        raise WireError("array dtype is not a short string")
+    dtype = np.dtype(code)
+    if dtype.kind not in _SAFE_KINDS or dtype.hasobject or dtype.itemsize == 0:
         raise WireError(f"refused dtype {dtype}")
-    shape = tuple(int(n) for n in obj["shape"])
-    if any(n < 0 for n in shape):
-        raise WireError("negative dimension")
+    shape = _shape(obj.get("shape"))
     count = 1
     for n in shape:
         count *= n
     if "file" in obj:
-        name = str(obj["file"])
-        if shared_dir is None or "/" in name or name.startswith("."):
+        name = obj["file"]
+        if shared_dir is None or not isinstance(name, str) or "/" in name or name.startswith("."):
             raise WireError("shared array outside the shared directory")
         with open(os.path.join(shared_dir, name), "rb") as fh:
             # Copy-on-write: the program may scribble on its inputs without touching the shared file.
             buf: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if count else b""
     else:
-        buf = bytearray(base64.b64decode(obj["b64"]))
+        data = obj.get("b64")
+        if not isinstance(data, str):
+            raise WireError("array data is not a base64 string")
+        buf = bytearray(base64.b64decode(data, validate=True))
     if len(buf) != count * dtype.itemsize:
         raise WireError("array size does not match its shape")
     arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
     return arr[()] if obj.get("scalar") else arr
 
 
+def _text(value: str) -> str:
+    """Strings must be encodable (no lone surrogates): the host stores and prints them as UTF-8."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WireError("text with a lone surrogate (not encodable as UTF-8)") from None
+    return value
+
+
 def decode(obj: Any, shared_dir: str | None = None, resolve: Resolver | None = None, _depth: int = 0) -> Any:
     """Inverse of `encode`; raises WireError on anything malformed (the input may be hostile)."""
     if _depth > MAX_DEPTH + 2:
         raise WireError("nesting too deep")
+    if isinstance(obj, str):
+        return _text(obj)
     if isinstance(obj, list):
         return [decode(item, shared_dir, resolve, _depth + 1) for item in obj]
     if not isinstance(obj, dict):
         return obj
     kind = obj.get(TAG)
     if kind is None:
-        return {key: decode(item, shared_dir, resolve, _depth + 1) for key, item in obj.items()}
-    try:
-        if kind == "nd":
-            return _decode_array(obj, shared_dir)
-        if kind == "dict":
-            return {_hashable(decode(k, shared_dir, resolve, _depth + 1)): decode(v, shared_dir, resolve, _depth + 1) for k, v in obj["items"]}
-        if kind == "set":
-            return {_hashable(decode(item, shared_dir, resolve, _depth + 1)) for item in obj["items"]}
-        if kind == "bytes":
-            return base64.b64decode(obj["b64"])
-        if kind == "proxy" and resolve is not None:
-            return resolve(str(obj["name"]))
-    except WireError:
-        raise
-    except (KeyError, TypeError, ValueError, OSError) as exc:
-        raise WireError(f"malformed {kind}: {exc}") from None
-    raise WireError(f"unknown tag {kind!r}")
+        return {_text(key): decode(item, shared_dir, resolve, _depth + 1) for key, item in obj.items()}
+    if kind == "nd":
+        return _decode_array(obj, shared_dir)
+    if kind == "dict":
+        return {
+            _hashable(decode(k, shared_dir, resolve, _depth + 1)): decode(v, shared_dir, resolve, _depth + 1)
+            for k, v in obj["items"]
+        }
+    if kind == "set":
+        return {_hashable(decode(item, shared_dir, resolve, _depth + 1)) for item in obj["items"]}
+    if kind == "bytes":
+        return base64.b64decode(obj["b64"], validate=True)
+    if kind == "proxy" and resolve is not None:
+        return resolve(str(obj["name"]))
+    raise WireError(f"unknown tag {str(kind)[:40]!r}")
 
 
 def _hashable(value: Any) -> Any:
@@ -284,13 +358,33 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+# Every way a hostile value can make decoding fail, turned into WireError in `loads` (the one place).
+_DECODE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    RecursionError,
+    OSError,
+    MemoryError,
+    IndexError,
+    AttributeError,
+)
+
+
 def loads(data: bytes, shared_dir: str | None = None, resolve: Resolver | None = None) -> Any:
-    """JSON bytes to a decoded value; WireError on anything malformed."""
+    """JSON bytes to a decoded value, or WireError saying why not: the bounded decoder of the boundary.
+
+    Caps the number of JSON items before parsing (a 30 MB list of small numbers would otherwise cost
+    gigabytes of Python objects), nesting depth, array shapes and dtypes, and refuses unencodable text.
+    Nothing else escapes: every failure is a WireError, which callers turn into that job's failure.
+    """
+    items = data.count(b",") + data.count(b"[") + data.count(b"{")
+    if items > MAX_ITEMS:
+        raise WireError(f"value with about {items} items exceeds the cap of {MAX_ITEMS}")
     try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"malformed JSON: {exc}") from None
-    try:
-        return decode(obj, shared_dir, resolve)
-    except RecursionError:
-        raise WireError("nesting too deep") from None
+        return decode(json.loads(data), shared_dir, resolve)
+    except WireError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise WireError(f"malformed value: {type(exc).__name__}: {str(exc)[:200]}") from None

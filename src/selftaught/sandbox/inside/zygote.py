@@ -19,9 +19,9 @@ import fcntl
 import gc
 import json
 import os
+import re
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
@@ -37,18 +37,80 @@ from jobstate import Child, JobState, describe_status
 # Imported once here so children start fast, and so that they work in weak mode even when the
 # interpreter's directory is not readable by the sandbox uid (e.g. a pyenv Python under /root).
 PRELOAD = [
-    "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "collections", "collections.abc", "itertools",
-    "functools", "heapq", "bisect", "math", "cmath", "random", "re", "json", "copy", "typing",
-    "dataclasses", "statistics", "string", "time", "datetime", "threading", "queue",
-    "concurrent.futures", "fractions", "decimal", "operator", "enum", "abc", "contextlib", "warnings",
-    "traceback", "inspect", "ast", "weakref", "numbers", "struct", "array", "hashlib", "base64",
-    "textwrap", "difflib", "socket", "subprocess", "signal", "ctypes", "resource", "gc", "io",
-    "pathlib", "tempfile", "shutil", "glob", "fnmatch", "secrets", "uuid", "pickle", "csv", "logging",
-    "multiprocessing", "helpers",
+    "numpy",
+    "numpy.linalg",
+    "numpy.random",
+    "numpy.fft",
+    "collections",
+    "collections.abc",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "math",
+    "cmath",
+    "random",
+    "re",
+    "json",
+    "copy",
+    "typing",
+    "dataclasses",
+    "statistics",
+    "string",
+    "time",
+    "datetime",
+    "threading",
+    "queue",
+    "concurrent.futures",
+    "fractions",
+    "decimal",
+    "operator",
+    "enum",
+    "abc",
+    "contextlib",
+    "warnings",
+    "traceback",
+    "inspect",
+    "ast",
+    "weakref",
+    "numbers",
+    "struct",
+    "array",
+    "hashlib",
+    "base64",
+    "textwrap",
+    "difflib",
+    "socket",
+    "subprocess",
+    "signal",
+    "ctypes",
+    "resource",
+    "gc",
+    "io",
+    "pathlib",
+    "tempfile",
+    "shutil",
+    "glob",
+    "fnmatch",
+    "secrets",
+    "uuid",
+    "pickle",
+    "csv",
+    "logging",
+    "multiprocessing",
+    "helpers",
 ]
 READ_CHUNK = 1 << 20
 HOST_CAP = 1 << 30
 MAX_EVENTS_PER_JOB = 100
+MAX_EVENTS_PER_KIND = 16
+_EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
+MAX_REQUEST_ID = 1 << 53
+BUFFER_BUDGET = (
+    96 << 20
+)  # all children's partial messages together; the child holding bytes when it is passed fails
+PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
+MEMORY_HEADROOM = 3 << 30  # the zygote's own soft address-space limit above its preloaded size
 UIDS_PER_ZYGOTE = 1000
 
 
@@ -81,9 +143,14 @@ class Zygote:
         )
         abi = landlock.abi_version() if config["landlock"] else 0
         uid_base = config.get("uid_base")
-        self.uid_base = int(uid_base) + int(config["index"]) * UIDS_PER_ZYGOTE if uid_base is not None else None
+        self.uid_base = (
+            int(uid_base) + int(config["index"]) * UIDS_PER_ZYGOTE if uid_base is not None else None
+        )
         self.layers = confine.Layers(
-            uid=None, landlock_abi=abi, seccomp_filter=self.filter, read_only=list(config["read_only"]),
+            uid=None,
+            landlock_abi=abi,
+            seccomp_filter=self.filter,
+            read_only=list(config["read_only"]),
             strict=bool(config["strict"]),
         )
         self.baseline = _vm_size() + (96 << 20)
@@ -94,7 +161,10 @@ class Zygote:
     # ---------------------------------------------------------------- plumbing
 
     def send_host(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
-        wire.write_all(1, wire.pack_message(header, bodies))
+        try:
+            wire.write_all(1, wire.pack_message(header, bodies))
+        except BrokenPipeError:
+            self.shutdown()  # the host is gone
 
     def _watch(self, fd: int, job: JobState, role: str, mask: int = select.POLLIN) -> None:
         os.set_blocking(fd, False)
@@ -134,7 +204,7 @@ class Zygote:
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_tree(scratch)
             self.free_slots.append(slot)
             self.finish(job, f"sandbox could not start a child: {exc}")
             return
@@ -143,7 +213,9 @@ class Zygote:
             self._become_child(job, uid, scratch, p2c[0], c2p[1], out[1], err[1])
         for fd in (p2c[0], c2p[1], out[1], err[1]):
             os.close(fd)
-        job.child = Child(pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap))
+        job.child = Child(
+            pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap, wire.HEADER_CAP)
+        )
         self._watch(c2p[0], job, "ctrl")
         self._watch(out[0], job, "stdout")
         self._watch(err[0], job, "stderr")
@@ -151,7 +223,9 @@ class Zygote:
         job.phase = "setup"
         job.deadline = time.monotonic() + float(job.header["setup_timeout"])
 
-    def _become_child(self, job: JobState, uid: int | None, scratch: str, rfd: int, wfd: int, out: int, err: int) -> None:
+    def _become_child(
+        self, job: JobState, uid: int | None, scratch: str, rfd: int, wfd: int, out: int, err: int
+    ) -> None:
         code = 70
         try:
             header = job.header
@@ -163,10 +237,15 @@ class Zygote:
                     other.header.clear()
             self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)
             memory = int(header["memory_mb"]) << 20
-            limits = confine.Limits(cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory)
+            limits = confine.Limits(
+                cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
+            )
             layers = confine.Layers(
-                uid=uid, landlock_abi=self.layers.landlock_abi, seccomp_filter=self.filter,
-                read_only=self.layers.read_only, strict=self.layers.strict,
+                uid=uid,
+                landlock_abi=self.layers.landlock_abi,
+                seccomp_filter=self.filter,
+                read_only=self.layers.read_only,
+                strict=self.layers.strict,
                 landlock_ruleset=self.layers.landlock_ruleset,
             )
             try:
@@ -176,8 +255,13 @@ class Zygote:
                 wire.write_all(child_side.CTRL_OUT, wire.pack_message({"t": "setup_error", "msg": msg}))
                 return
             child_side.serve(
-                header["source"], header["entry"], header.get("proxies", []), self.config.get("shared_dir"),
-                scratch, self.layers.read_only, self.cap,
+                header["source"],
+                header["entry"],
+                header.get("proxies", []),
+                self.config.get("shared_dir"),
+                scratch,
+                self.layers.read_only,
+                self.cap,
             )
         except BaseException:
             code = 71
@@ -224,6 +308,16 @@ class Zygote:
             return
         kid.pending += data
         self._flush_child(kid)
+        if len(kid.pending) > PENDING_CAP:
+            self.protocol_violation(
+                job, f"the child does not read its input ({len(kid.pending)} bytes unread)"
+            )
+
+    def buffered(self) -> int:
+        """Bytes held for all children: partial messages from them and data not yet written to them."""
+        return sum(
+            len(j.child.pending) + j.child.reader.buffered for j in self.jobs.values() if j.child is not None
+        )
 
     def _flush_child(self, kid: Child) -> None:
         try:
@@ -274,8 +368,10 @@ class Zygote:
         self.jobs.pop(job.id, None)
         job.phase = "done"
         done = {
-            "op": "done", "id": job.id,
-            "stdout": job.stdout.decode("utf-8", "replace"), "stderr": job.stderr.decode("utf-8", "replace"),
+            "op": "done",
+            "id": job.id,
+            "stdout": job.stdout.decode("utf-8", "replace"),
+            "stderr": job.stderr.decode("utf-8", "replace"),
         }
         if error is not None:
             done["error"] = error
@@ -284,32 +380,61 @@ class Zygote:
     def on_child_message(self, job: JobState, header: dict[str, Any], bodies: list[bytes]) -> None:
         kind = header.get("t")
         if kind == "event":
-            job.events += 1
-            if job.events <= MAX_EVENTS_PER_JOB:
-                self.send_host({"op": "event", "id": job.id, "kind": str(header.get("kind"))[:64], "detail": str(header.get("detail"))[:500]})
-        elif kind == "rpc" and len(bodies) == 1:
+            self.child_event(job, header)
+        elif kind == "rpc" and len(bodies) == 1 and _request_id(header.get("req")):
             self.send_host(
-                {"op": "rpc", "id": job.id, "req": header.get("req"), "proxy": str(header.get("proxy")), "method": str(header.get("method"))},
+                {
+                    "op": "rpc",
+                    "id": job.id,
+                    "req": header["req"],
+                    "proxy": wire.safe_text(header.get("proxy"), 64),
+                    "method": wire.safe_text(header.get("method"), 64),
+                },
                 bodies,
             )
         elif kind == "ready" and job.phase == "setup":
             self.next_instance(job)
         elif kind == "setup_error" and job.phase == "setup":
-            self.send_host({"op": "setup", "id": job.id, "error": str(header.get("msg"))[:4000]})
+            self.send_host({"op": "setup", "id": job.id, "error": wire.safe_text(header.get("msg"), 4000)})
             self.finish(job)
         elif kind in ("result", "error") and job.phase == "run" and header.get("n") == job.nonce:
             seconds = time.monotonic() - job.started
             if kind == "result" and len(bodies) == 1:
                 self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds}, bodies)
             else:
-                self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": str(header.get("msg"))[:4000]})
+                error = wire.safe_text(header.get("msg"), 4000)
+                self.send_host(
+                    {"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": error}
+                )
             job.next_i += 1
             self.next_instance(job)
         else:
-            self.protocol_violation(job, f"unexpected message {kind!r} in phase {job.phase}")
+            self.protocol_violation(
+                job, f"unexpected message {wire.safe_text(kind, 40)!r} in phase {job.phase}"
+            )
+
+    def child_event(self, job: JobState, header: dict[str, Any]) -> None:
+        """Relay an event the child reports, labelled as the sandbox's word and capped per kind.
+
+        The kind must look like one of ours (lowercase words and dashes) or it is relayed as `other`;
+        at most MAX_EVENTS_PER_KIND of a kind and MAX_EVENTS_PER_JOB in all, so a flood can neither
+        fill the host's record nor push out the events the zygote and host report themselves.
+        """
+        kind = header.get("kind")
+        kind = kind if isinstance(kind, str) and _EVENT_KIND.fullmatch(kind) else "other"
+        seen = job.event_counts.get(kind, 0)
+        total = sum(job.event_counts.values())
+        if seen >= MAX_EVENTS_PER_KIND or total >= MAX_EVENTS_PER_JOB:
+            return
+        job.event_counts[kind] = seen + 1
+        detail = wire.safe_text(header.get("detail"), 500)
+        self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": detail, "from": "sandbox"})
 
     def protocol_violation(self, job: JobState, why: str) -> None:
-        self.send_host({"op": "event", "id": job.id, "kind": "protocol-violation", "detail": why[:300]})
+        detail = wire.safe_text(why, 300)
+        self.send_host(
+            {"op": "event", "id": job.id, "kind": "protocol-violation", "detail": detail, "from": "zygote"}
+        )
         self.child_gone(job, f"protocol violation: {why}"[:300])
 
     def child_gone(self, job: JobState, why: str | None = None) -> None:
@@ -366,8 +491,11 @@ class Zygote:
         self.poll.register(0, select.POLLIN)
         self.send_host(
             {
-                "op": "hello", "pid": os.getpid(), "landlock_abi": self.layers.landlock_abi,
-                "seccomp": self.filter is not None, "uid_drop": self.uid_base is not None and os.geteuid() == 0,
+                "op": "hello",
+                "pid": os.getpid(),
+                "landlock_abi": self.layers.landlock_abi,
+                "seccomp": self.filter is not None,
+                "uid_drop": self.uid_base is not None and os.geteuid() == 0,
                 "baseline_mb": self.baseline >> 20,
             }
         )
@@ -434,10 +562,21 @@ class Zygote:
         except wire.WireError as exc:
             self.protocol_violation(job, str(exc))
             return
+        if self.buffered() > BUFFER_BUDGET and kid.reader.buffered > 0:
+            self.protocol_violation(
+                job,
+                f"the sandbox worker's buffers are full ({BUFFER_BUDGET >> 20} MiB); this child holds {kid.reader.buffered} bytes",
+            )
+            return
         for header, bodies in messages:
             if job.child is not kid:
                 break  # the child was replaced or the job ended while handling an earlier message
             self.on_child_message(job, header, bodies)
+
+
+def _request_id(value: Any) -> bool:
+    """A remote call's id: a plain non-negative int below 2**53 (anything else is a forgery)."""
+    return type(value) is int and 0 <= value < MAX_REQUEST_ID
 
 
 def _remove_scratch(path: str) -> None:
@@ -445,7 +584,73 @@ def _remove_scratch(path: str) -> None:
     try:
         os.rmdir(path)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str) -> None:
+    """Delete a directory tree without recursion and with one open directory at a time.
+
+    Why not `shutil.rmtree`: a program can build a tree thousands of levels deep (recursion depth) whose
+    paths exceed PATH_MAX. This walks by file descriptor: names are resolved relative to the current
+    directory's fd, never as long paths, and it climbs back with "..". It runs after the child's process
+    group is dead, and never follows symlinks, so nothing can move the tree under it. Best effort: what
+    cannot be removed is left (the scratch tmpfs is per zygote).
+    """
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError:
+        return
+    # One entry per level below `path`: (this directory's name in its parent, subdirectories still to visit).
+    stack: list[tuple[str, list[str]]] = [("", _clear_files(fd))]
+    try:
+        while stack:
+            _name, todo = stack[-1]
+            if todo:
+                sub = todo.pop()
+                try:
+                    child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue
+                os.close(fd)
+                fd = child
+                stack.append((sub, _clear_files(fd)))
+                continue
+            stack.pop()
+            if not stack:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            with contextlib.suppress(OSError):
+                os.rmdir(_name, dir_fd=fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink every non-directory in the directory `fd`; return the names of its subdirectories."""
+    subdirs: list[str] = []
+    try:
+        names = os.listdir(fd)
+    except OSError:
+        return subdirs
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if (st.st_mode & 0o170000) == 0o040000:
+                subdirs.append(name)
+            else:
+                os.unlink(name, dir_fd=fd)
+        except OSError:
+            continue
+    return subdirs
 
 
 def _preload() -> None:
@@ -483,13 +688,22 @@ def main() -> None:
     import ctypes
 
     ctypes.CDLL(None).prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # weak mode: die with the host
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # A child that closes its end of a pipe must cost only its own job: writes to it fail with EPIPE
+    # (handled per child) instead of killing the zygote. Children restore the default in `confine`.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     flags = fcntl.fcntl(1, fcntl.F_GETFD)
     fcntl.fcntl(1, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # four pipes per concurrent child
     _preload()
+    # A soft limit of its own, above what any child may take (children set theirs, soft = hard, in
+    # `confine`): a runaway buffer fails the zygote with MemoryError, not the machine.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = _vm_size() + MEMORY_HEADROOM
+    resource.setrlimit(
+        resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
+    )
     os.environ.clear()  # BLAS/malloc settings were read at import; children start from an empty environment
     zygote = Zygote(config)
     gc.collect()

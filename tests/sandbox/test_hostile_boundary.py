@@ -1,0 +1,200 @@
+"""Attacks on the trust boundary itself: what a child sends, how it treats its pipes and its scratch.
+
+Each test asserts two things: the attacking job fails with a stated reason, and an honest job running
+beside it on the same pool gets exactly the answers it gets alone (same zygotes, nothing lost).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from selftaught.sandbox import Job, JobResult, SandboxPool
+from selftaught.sandbox.job import Proxy
+from selftaught.sandbox.pool import _JobRun, _serve_rpc
+
+from .util import descendants
+
+HONEST = "def f(n):\n    return sum(i * i for i in range(n))\n"
+HONEST_ARGS = [[n] for n in (10, 1000, 20000, 7, 300)]
+HONEST_ANSWERS = [sum(i * i for i in range(n)) for [n] in HONEST_ARGS]
+
+FRAME = (
+    "import json, os, struct, sys\n"
+    "def frame(obj, *bodies):\n"
+    "    if bodies:\n"
+    "        obj = dict(obj, nb=len(bodies))\n"
+    "    data = json.dumps(obj).encode()\n"
+    "    out = struct.pack('>I', len(data)) + data\n"
+    "    for b in bodies:\n"
+    "        out += struct.pack('>I', len(b)) + b\n"
+    "    return out\n"
+    "def send(data):\n"
+    "    view = memoryview(data)\n"
+    "    while view:\n"
+    "        view = view[os.write(4, view):]\n"
+    "def my_nonce():\n"
+    "    frame_ = sys._getframe(1)\n"
+    "    while frame_ is not None and 'nonce' not in frame_.f_locals:\n"
+    "        frame_ = frame_.f_back\n"
+    "    return frame_.f_locals['nonce']\n"
+)
+
+
+def _zygote_pids(pool: SandboxPool) -> list[int]:
+    return [z.proc.pid for z in pool._zygotes]
+
+
+def beside(pool: SandboxPool, attack: Callable[[], JobResult]) -> JobResult:
+    """Run `attack` while honest jobs run on the same pool; check the honest answers and the zygotes."""
+    pids = _zygote_pids(pool)
+    honest: list[JobResult] = []
+
+    def run_honest() -> None:
+        for _ in range(3):
+            honest.append(pool.run(Job(source=HONEST, entry="f", instances=HONEST_ARGS, cpu_bound=False)))
+
+    thread = threading.Thread(target=run_honest)
+    thread.start()
+    result = attack()
+    thread.join()
+    for got in honest:
+        assert [r.output for r in got.instances] == HONEST_ANSWERS, [r.error for r in got.instances]
+    assert _zygote_pids(pool) == pids, "a zygote died"
+    after = pool.run(Job(source=HONEST, entry="f", instances=HONEST_ARGS))
+    assert [r.output for r in after.instances] == HONEST_ANSWERS
+    return result
+
+
+def run_src(pool: SandboxPool, source: str, instances: list[list[object]], **kw: object) -> JobResult:
+    return pool.run(Job(source=source, entry="f", instances=instances, cpu_bound=False, **kw))  # type: ignore[arg-type]
+
+
+def test_forged_result_with_an_infinite_shape_fails_that_instance(pool: SandboxPool) -> None:
+    src = FRAME + (
+        "def f(x):\n"
+        '    body = b\'{"__st__": "nd", "dtype": "<f8", "shape": [Infinity], "b64": ""}\'\n'
+        "    send(frame({'t': 'result', 'n': my_nonce()}, body))\n"
+        "    return 1\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    error = result.instances[0].error
+    assert error is not None and "malformed output" in error and "shape" in error
+
+
+def test_returned_lone_surrogate_is_refused(pool: SandboxPool) -> None:
+    src = "def f(x):\n    return ['fine', 'bad \\udc80 text']\n"
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2]]))
+    for item in result.instances:
+        assert item.error is not None and "surrogate" in item.error
+
+
+def test_closing_the_input_pipe_costs_only_that_job(pool: SandboxPool) -> None:
+    src = "import os\ndef f(x):\n    if x == 0:\n        os.close(3)\n    return x\n"
+    result = beside(pool, lambda: run_src(pool, src, [[0], [1], [2]]))
+    assert result.instances[0].output == 0
+    assert result.instances[1].error is not None  # its input went to a closed pipe: the child ended
+    assert result.instances[2].output == 2  # a fresh child
+
+
+def test_a_1500_level_directory_tree_is_removed_without_recursion(pool: SandboxPool) -> None:
+    src = (
+        "import os\n"
+        "def f(depth):\n"
+        "    for _ in range(depth):\n"
+        "        os.mkdir('d')\n"
+        "        os.chdir('d')\n"
+        "        open('file', 'w').write('x')\n"
+        "    return depth\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1500]], instance_timeout=30.0))
+    assert [r.output for r in result.instances] == [1500]
+    roots = [f"/proc/{kid}/root/scratch" for pid in _zygote_pids(pool) for kid in descendants(pid)]
+    roots = [root for root in roots if os.path.isdir(root)]
+    assert roots
+    for scratch in roots:
+        assert os.listdir(scratch) == [], f"scratch left behind: {os.listdir(scratch)[:3]}"
+
+
+def test_a_12_megabyte_event_frame_is_a_protocol_violation(pool: SandboxPool) -> None:
+    src = (
+        FRAME
+        + "def f(x):\n    send(frame({'t': 'event', 'kind': 'network', 'detail': 'x' * (12 << 20)}))\n    return 1\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    error = result.instances[0].error
+    assert error is not None and "protocol violation" in error and "header of" in error
+
+
+@pytest.mark.parametrize("req", ["'r' * (25 << 20)", "'seven'", "-1", "2 ** 70", "[1, 2]", "True"])
+def test_forged_request_ids_are_refused(pool: SandboxPool, req: str) -> None:
+    src = (
+        FRAME
+        + f"def f(x):\n    send(frame({{'t': 'rpc', 'req': {req}, 'proxy': 'p', 'method': 'm'}}, b'[[], {{}}]'))\n    import time; time.sleep(3)\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    error = result.instances[0].error
+    assert error is not None and "protocol violation" in error
+
+
+def test_event_floods_are_capped_labelled_and_never_displace_host_events(pool: SandboxPool) -> None:
+    src = FRAME + (
+        "def f(x):\n"
+        "    for i in range(2000):\n"
+        "        send(frame({'t': 'event', 'kind': ['worker-died', 'job-timeout', 'Bad Kind!', 'network'][i % 4], 'detail': '\\udc80' * 3}))\n"
+        "    os.write(4, b'\\xff' * 8)\n"
+        "    import time; time.sleep(3)\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    child = [e for e in result.events if e.reported_by == "sandbox"]
+    assert 0 < len(child) <= 100
+    counts: dict[str, int] = {}
+    for event in child:
+        counts[event.kind] = counts.get(event.kind, 0) + 1
+        event.detail.encode("utf-8")
+    assert max(counts.values()) <= 16 and "Bad Kind!" not in counts and "other" in counts
+    own = [e for e in result.events if e.kind == "protocol-violation"]
+    assert own and all(e.reported_by == "zygote" for e in own)
+    assert result.instances[0].error is not None and "protocol violation" in result.instances[0].error
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.binary(max_size=200))
+def test_fuzzed_bytes_on_the_control_pipe_cost_only_that_job(pool: SandboxPool, data: bytes) -> None:
+    """The zygote side of the fuzzing: arbitrary bytes from a child never hurt the zygote."""
+    src = f"import os\ndef f(x):\n    os.write(4, {data!r})\n    return 7\n"
+    pids = _zygote_pids(pool)
+    result = run_src(pool, src, [[1], [2]])
+    assert all(r.ok or r.error for r in result.instances)
+    assert _zygote_pids(pool) == pids
+    honest = pool.run(Job(source=HONEST, entry="f", instances=HONEST_ARGS[:2]))
+    assert [r.output for r in honest.instances] == HONEST_ANSWERS[:2]
+
+
+def test_remote_calls_after_the_program_returned_are_refused() -> None:
+    """A call still arriving once the last instance answered is refused with an error and an event."""
+    calls: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    class Zygote:
+        def send(self, header: dict[str, object], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+            sent.append(header)
+
+    run = _JobRun(Job(source="", entry="f", instances=[[1]]), {"utility": Proxy("utility", callable=True)})
+    header = {"proxy": "utility", "method": "__call__", "req": 1}
+    _serve_rpc(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
+    assert calls == ["called"] and "error" not in sent[-1]
+    run.returned = True
+    _serve_rpc(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
+    assert calls == ["called"], "served after the program returned"
+    assert "returned" in str(sent[-1]["error"])
+    assert [e.kind for e in run.events] == ["rpc-after-return"]

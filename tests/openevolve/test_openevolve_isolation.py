@@ -269,3 +269,46 @@ def test_import_by_name_state_and_errors_cross_as_data(pool: SandboxPool, tmp_pa
     assert evaluation.utility == pytest.approx(0.6)
     assert evaluation.metrics["same_draw"] == 1.0  # the evaluator's seeding reaches the candidate
     assert evaluation.artifacts["metric:raised"] == "division by zero"
+
+
+# ---------------------------------------------------------------- what the evaluator said is kept and shown
+
+OVERLAPPING = packing_block(
+    "def place_centres():\n    return np.full((26, 2), 0.5)\n\n\ndef shrink_radii(centres):\n    return np.full(26, 0.1)\n"
+)
+
+
+def test_a_zero_score_is_stored_with_the_evaluators_reason(pool: SandboxPool, tmp_path: Path) -> None:
+    from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+    from selftaught.store.db import RunStore, sha256
+
+    task = task_at(PACKING)
+    store = RunStore(tmp_path / "run.sqlite")
+    scorer = DownstreamScorer(task, pool, SplitSeeds(val=4321, test=1_234_567), store)
+    assert scorer.evaluation(OVERLAPPING).utility == 0.0
+    stored = store.get_evaluation(sha256(OVERLAPPING), task.name, "val", 4321)
+    assert stored is not None and stored.setup_error is not None
+    assert stored.setup_error.startswith("evaluator scored 0; failure: circles 0 and 1 overlap")
+    honest = scorer.evaluation(task.seed_algorithm)
+    assert honest.setup_error is None and honest.utility == pytest.approx(0.3642, abs=1e-4)
+
+
+def test_cli_eval_verbose_prints_the_evaluators_artifacts(tmp_path: Path) -> None:
+    program = tmp_path / "overlapping.py"
+    program.write_text(OVERLAPPING)
+    done = subprocess.run(
+        [sys.executable, "-m", "selftaught", "eval", f"openevolve:{PACKING}", str(program), "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "utility 0.0000" in done.stdout
+    assert "failure:\n" in done.stdout and "circles 0 and 1 overlap" in done.stdout
+    quiet = subprocess.run(
+        [sys.executable, "-m", "selftaught", "eval", f"openevolve:{PACKING}", str(program), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "circles 0 and 1 overlap" in json.loads(quiet.stdout)["setup_error"]

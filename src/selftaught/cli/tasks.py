@@ -105,6 +105,15 @@ def eval_command(
     _print_evaluation(evaluation, verbose)
 
 
+def _print_artifacts(artifacts: dict[str, str], verbose: bool) -> None:
+    """What an OpenEvolve evaluator said besides numbers (errors, its prints, its artifacts)."""
+    if artifacts and not verbose:
+        stdout.print(f"evaluator artifacts: {', '.join(artifacts)} (--verbose shows them)")
+    for name, text in artifacts.items() if verbose else ():
+        stdout.print(f"[bold]{name}:[/]", markup=True)
+        stdout.print(text, markup=False, highlight=False)
+
+
 def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
     stdout.print(
         f"[bold]{evaluation.task}[/] ({evaluation.split}, seed {evaluation.seed}): "
@@ -118,6 +127,7 @@ def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
         stdout.print(f"[yellow]{kind}:[/] {detail}")
     if evaluation.setup_error:
         stdout.print(f"[red]setup error:[/] {evaluation.setup_error}")
+    _print_artifacts(getattr(evaluation, "artifacts", None) or {}, verbose)
     failed = [item for item in evaluation.per_instance if item.error is not None]
     rows = evaluation.per_instance if verbose else failed[:5]
     if not rows:

@@ -246,13 +246,33 @@ class OpenEvolveTask(Task):
             instances=1,
             failures=0 if error is None else 1,
             per_instance=[InstanceScore(0, utility, seconds, failure_of(error), metrics)],
-            # The evaluator's failure is kept where stored evaluations keep reasons (reports show it).
-            setup_error=problem if problem is not None or error is None else f"evaluator: {error}",
+            setup_error=_stored_reason(problem, error, raw, artifacts),
             wall_seconds=time.perf_counter() - started,
             raw_utility=raw,
             artifacts=artifacts,
             stages=stages,
         )
+
+
+def _stored_reason(
+    problem: str | None, error: str | None, raw: float, artifacts: dict[str, str]
+) -> str | None:
+    """The one line a stored evaluation keeps (its `setup_error`) so a report never shows a silent 0.
+
+    A failure keeps its reason; a score of 0 or less keeps what the evaluator said last (OpenEvolve
+    evaluators often catch their own errors, print them and return zeros).
+    """
+    if problem is not None:
+        return problem
+    if error is not None:
+        return f"evaluator: {error}"
+    if raw > 0:
+        return None
+    for name in ("error", "failure", "traceback", "stderr", "stdout", *artifacts):
+        lines = [line.strip() for line in artifacts.get(name, "").splitlines() if line.strip()]
+        if lines:
+            return f"evaluator scored {raw:g}; {name}: {lines[-1][:300]}"
+    return None
 
 
 def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, str | None]:

@@ -27,21 +27,19 @@ from pathlib import Path
 
 import selftaught
 from selftaught.config import Settings
-from selftaught.stop.runs import open_run
+from selftaught.stop.runs import read_run
+from selftaught.store import Context
 from selftaught.testing.openai_server import OpenAIServer
 
 
-def sequential_rounds(run_dir: Path, run_id: str, context: str) -> int:
+def sequential_rounds(run_dir: Path, run_id: str, context: Context) -> int:
     """Sum over the improvers evaluated in `context` of the most LM calls any one of their tests made."""
-    store = open_run(run_dir, run_id)
-    try:
-        rows = store.query(
-            "SELECT improver_sha, MAX(lm_calls) AS calls FROM improver_runs WHERE context = ? GROUP BY improver_sha",
-            (context,),
-        )
-        return sum(int(row["calls"]) for row in rows)
-    finally:
-        store.close()
+    with read_run(run_dir, run_id) as store:
+        most: dict[str, int] = {}
+        for run in store.improver_runs():
+            if run.context == context:
+                most[run.improver_sha] = max(most.get(run.improver_sha, 0), run.lm_calls)
+        return sum(most.values())
 
 
 def main() -> None:
@@ -60,8 +58,8 @@ def main() -> None:
         requests = len(server.chat_requests)
     t0, t1 = run.iterations
     runs_dir = settings.runs_dir
-    floor0 = args.latency * sequential_rounds(runs_dir, run.run_id, "iteration t=0")
-    rounds1 = 1 + sequential_rounds(runs_dir, run.run_id, "t=1") + sequential_rounds(runs_dir, run.run_id, "iteration t=1")
+    floor0 = args.latency * sequential_rounds(runs_dir, run.run_id, Context.iteration(0))
+    rounds1 = 1 + sequential_rounds(runs_dir, run.run_id, Context.candidates(1)) + sequential_rounds(runs_dir, run.run_id, Context.iteration(1))
     floor1 = args.latency * rounds1
     print(f"latency {args.latency:.1f} s per request, {requests} chat requests, whole run {total:.1f} s")
     print("| iteration | wall s | critical path s | ratio |")

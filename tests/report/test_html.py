@@ -8,14 +8,14 @@ from browser import parse
 from report_fixtures import make_run
 
 from selftaught.report import html_report, load_report, load_run_summary, render_html
-from selftaught.store.db import RunStore
+from selftaught.store import RunStore
 
 RUN_SECTIONS = ("summary", "curves", "usage", "events", "lineage", "strategies", "transfer", "config")
 
 
 def test_a_run_killed_before_its_first_iteration_still_renders(runs_dir: Path) -> None:
     store = RunStore(runs_dir / "early" / "run.sqlite")
-    store.set_meta("status", "running")
+    store.update_meta(status="running")
     store.close()
     dom = parse(render_html(load_run_summary(runs_dir / "early")))
     for section in RUN_SECTIONS:
@@ -28,7 +28,7 @@ def test_a_run_killed_before_its_first_iteration_still_renders(runs_dir: Path) -
 def test_a_stopped_run_says_why(runs_dir: Path) -> None:
     run_dir = make_run(runs_dir, "stopped", status="stopped", values=(0.4, 0.5), iterations=3)
     store = RunStore(run_dir / "run.sqlite")
-    store.set_meta("stop_reason", "cost cap of $0.01 reached")
+    store.update_meta(stop_reason="cost cap of $0.01 reached")
     store.close()
     summary = load_run_summary(run_dir)
     assert summary.stop_reason == "cost cap of $0.01 reached"

@@ -18,7 +18,7 @@ from selftaught.report import load_report, load_run_summary
 from selftaught.report.export import CSV_COLUMNS, to_csv_text, to_json_text
 from selftaught.report.load import context_iteration
 from selftaught.report.model import GroupSummary, RunSummary
-from selftaught.store.db import RunStore
+from selftaught.store import Context, RunStore
 
 
 def test_summary_numbers_equal_the_store(run_dir: Path) -> None:
@@ -64,7 +64,7 @@ def test_a_run_in_progress_shows_what_exists(runs_dir: Path) -> None:
 
 def test_a_run_killed_before_its_first_iteration(runs_dir: Path) -> None:
     store = RunStore(runs_dir / "early" / "run.sqlite")
-    store.set_meta("status", "running")
+    store.update_meta(status="running")
     store.close()
     summary = load_run_summary(runs_dir / "early")
     assert summary.iterations == () and summary.task == "?"
@@ -142,5 +142,6 @@ def test_json_and_csv_exports_carry_the_stored_numbers(runs_dir: Path) -> None:
 
 
 def test_helpers() -> None:
-    assert context_iteration("t=3") == 3 and context_iteration("iteration t=12") == 12
-    assert context_iteration("transfer t=1") is None and context_iteration("meta-eval") is None
+    assert context_iteration(Context.candidates(3)) == 3 and context_iteration(Context.iteration(12)) == 12
+    assert context_iteration(Context.transfer("t=1")) is None and context_iteration(Context.meta_eval()) is None
+    assert str(Context.candidates(3)) == "t=3" and str(Context.iteration(12)) == "iteration t=12"

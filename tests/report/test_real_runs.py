@@ -174,7 +174,7 @@ def test_numbers_in_the_html_equal_the_store(real: RealRuns, run_page: Path) -> 
         assert int(tds[2].attrs["data-value"]) == expected["replays"]
         assert int(tds[4].attrs["data-value"]) == (expected["tin"] or 0)
     # every candidate estimate is listed; every event is listed (this run has few)
-    candidates = store_rows(run_dir, "SELECT COUNT(*) AS n FROM meta_utilities WHERE context LIKE 't=%'")[0]["n"]
+    candidates = store_rows(run_dir, "SELECT COUNT(*) AS n FROM meta_utilities WHERE context_kind = 'candidates'")[0]["n"]
     if candidates:
         assert len(dom.find("table", id="candidates-table").find_all("tr", where=lambda n: "data-t" in n.attrs)) == candidates
     events = store_rows(run_dir, "SELECT COUNT(*) AS n FROM events")[0]["n"]

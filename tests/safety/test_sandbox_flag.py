@@ -16,7 +16,7 @@ from selftaught.safety.audit import audit_run
 from selftaught.safety.experiment import run_sandbox_flag
 from selftaught.safety.flag import find_disabling
 from selftaught.safety.stats import wilson_interval
-from selftaught.store.db import RunStore
+from selftaught.store import RunStore
 from selftaught.testing.openai_server import Fault, OpenAIServer
 
 KEY_ENV = "SELFTAUGHT_SAFETY_TEST_KEY"
@@ -73,9 +73,10 @@ def test_exact_count_of_scripted_disabling_replies(server: OpenAIServer, tmp_pat
     assert audit.meta["kind"] == "safety"
     store = RunStore(result.run_dir / "run.sqlite")
     try:
-        assert store.get_meta("result")["disabled"] == 13
-        assert store.get_meta("status") == "done"
-        assert len(store.query("SELECT * FROM lm_calls")) == 4
+        meta = store.meta()
+        assert meta.result is not None and meta.result["disabled"] == 13
+        assert meta.status == "completed"
+        assert len(store.lm_calls()) == 4
         disabled_sources = [store.get_program(sha) for sha in result.disabled_shas]
         assert len(disabled_sources) == 13 and all(find_disabling(source or "") for source in disabled_sources)
     finally:

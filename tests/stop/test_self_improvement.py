@@ -174,7 +174,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path
         if stores:
             with sqlite3.connect(stores[0], timeout=5) as db:
                 try:
-                    n = db.execute("SELECT COUNT(*) FROM improver_runs WHERE context = 't=1'").fetchone()[0]
+                    n = db.execute("SELECT COUNT(*) FROM improver_runs WHERE context_kind = 'candidates' AND context_t = 1").fetchone()[0]
                 except sqlite3.OperationalError:
                     n = 0
             if n >= 1:

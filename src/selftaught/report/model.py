@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selftaught.store.db import IterationRecord
+from selftaught.store import IterationRecord
 
 Iteration = IterationRecord  # one stored iteration, exactly as the run store defines it
 

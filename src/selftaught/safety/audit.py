@@ -9,12 +9,13 @@ so a reader sees at a glance whether anything was *attempted* (static), *stopped
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from selftaught.events import group as registry_group
-from selftaught.stop.runs import open_run
+from selftaught.stop.runs import read_run
+from selftaught.store import EventRecord
 
 
 def group_of(kind: str) -> str:
@@ -22,21 +23,14 @@ def group_of(kind: str) -> str:
     return registry_group(kind)
 
 
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    iteration: int | None
-    kind: str
-    program_sha: str | None
-    detail: str
-    created: float
+EventRow = EventRecord  # one stored event, as the store defines it
 
 
 @dataclass
 class Audit:
     run_id: str
     meta: dict[str, Any]
-    events: list[EventRow]
+    events: list[EventRecord]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,20 +60,17 @@ class Audit:
             "counts": self.counts,
             "groups": self.groups,
             "programs_flagged": self.programs_flagged,
-            "events": [vars(event) for event in shown],
+            "events": [asdict(event) for event in shown],
         }
 
 
 def audit_run(runs_dir: Path, run_id: str, *, kinds: list[str] | None = None) -> Audit:
     """Every event of a run (optionally only kinds starting with one of `kinds`), oldest first."""
-    store = open_run(runs_dir, run_id)
-    try:
-        rows = store.query("SELECT id, iteration, kind, program_sha, detail, created FROM events ORDER BY id")
-        meta = {key: store.get_meta(key) for key in ("kind", "task", "model", "status", "experiment")}
-    finally:
-        store.close()
-    events = [EventRow(row["id"], row["iteration"], row["kind"], row["program_sha"], row["detail"], row["created"])
-              for row in rows]
+    with read_run(runs_dir, run_id) as store:
+        events = store.events()
+        stored = store.meta()
+    meta = {"kind": stored.kind, "task": stored.task, "model": stored.model, "status": stored.status,
+            "experiment": stored.experiment}
     if kinds:
         events = [event for event in events if event.kind.startswith(tuple(kinds))]
     return Audit(run_id=run_id, meta={k: v for k, v in meta.items() if v is not None}, events=events)

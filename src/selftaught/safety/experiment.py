@@ -32,9 +32,8 @@ from selftaught.safety.flag import FlagUse, find_disabling
 from selftaught.safety.flag_prompt import EXPERTISE, flag_message
 from selftaught.safety.stats import rate_with_interval
 from selftaught.sandbox.inside.reply_code import largest_code_block
-from selftaught.stop.runs import STORE_FILE, new_run_id
 from selftaught.stop.session import NoProgress, Progress
-from selftaught.store.db import RunStore
+from selftaught.store import RunDir, RunMeta, RunStore
 
 EXPERIMENT = "sandbox-flag"
 MAX_ROUNDS = 4
@@ -135,8 +134,8 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
     from selftaught.stop.api import open_session
 
     progress = progress or NoProgress()
-    run_dir = Path(settings.runs_dir) / new_run_id(f"safety-{EXPERIMENT}", settings.seed)
-    store = RunStore(run_dir / STORE_FILE)
+    run_dir = RunDir.new(Path(settings.runs_dir), f"safety-{EXPERIMENT}", settings.seed).path
+    store = RunStore(RunDir(run_dir).store_file)
     _write_meta(store, settings, attempts, warning)
     recorder = _Recorder(store)
     message = flag_message(settings, warning=warning)
@@ -179,14 +178,12 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     except BaseException:
-        store.set_meta("status", "failed")
+        store.update_meta(status="failed")
         store.close()
         raise
     result = _result(settings, run_dir, recorder, attempts, warning, calls_made, executed)
     result.runs = runs
-    store.set_meta("result", result.to_json())
-    store.set_meta("status", "done")
-    store.set_meta("finished", time.time())
+    store.update_meta(result=result.to_json(), status="completed", finished=time.time())
     store.close()
     return result
 
@@ -198,16 +195,11 @@ def _batches(total: int, per_call: int) -> list[int]:
 
 
 def _write_meta(store: RunStore, settings: Settings, attempts: int, warning: bool) -> None:
-    store.set_meta("kind", "safety")
-    store.set_meta("experiment", EXPERIMENT)
-    store.set_meta("task", f"safety:{EXPERIMENT}")
-    store.set_meta("model", settings.model)
-    store.set_meta("warning", warning)
-    store.set_meta("attempts_requested", attempts)
-    store.set_meta("config", settings.model_dump(mode="json"))
-    store.set_meta("version", __version__)
-    store.set_meta("started", time.time())
-    store.set_meta("status", "running")
+    store.write_meta(RunMeta(
+        kind="safety", experiment=EXPERIMENT, task=f"safety:{EXPERIMENT}", model=settings.model, warning=warning,
+        attempts_requested=attempts, config=settings.model_dump(mode="json"), version=__version__,
+        started=time.time(), status="running",
+    ))
 
 
 def _result(settings: Settings, run_dir: Path, recorder: _Recorder, requested: int, warning: bool,

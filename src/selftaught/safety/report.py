@@ -12,7 +12,7 @@ from typing import Any
 
 from selftaught.errors import UsageError
 from selftaught.safety.stats import rate_with_interval
-from selftaught.stop.runs import open_run
+from selftaught.stop.runs import read_run
 
 
 def flag_rows(runs_dir: Path, run_ids: list[str]) -> list[dict[str, Any]]:
@@ -20,17 +20,15 @@ def flag_rows(runs_dir: Path, run_ids: list[str]) -> list[dict[str, Any]]:
     pooled: dict[tuple[str, bool], list[int]] = {}
     runs: dict[str, list[str]] = {}
     for run_id in run_ids:
-        store = open_run(runs_dir, run_id)
-        try:
-            if store.get_meta("experiment") != "sandbox-flag":
-                raise UsageError(f"run {run_id!r} is not a sandbox-flag run")
-            result = store.get_meta("result")
-            if result is None:
-                raise UsageError(f"run {run_id!r} has no result (status {store.get_meta('status')!r})")
-            model = str(store.get_meta("model"))
-            key = (model, bool(store.get_meta("warning")))
-        finally:
-            store.close()
+        with read_run(runs_dir, run_id) as store:
+            meta = store.meta()
+        if meta.experiment != "sandbox-flag":
+            raise UsageError(f"run {run_id!r} is not a sandbox-flag run")
+        result = meta.result
+        if result is None:
+            raise UsageError(f"run {run_id!r} has no result (status {meta.status!r})")
+        model = str(meta.model)
+        key = (model, bool(meta.warning))
         totals = pooled.setdefault(key, [0, 0])
         totals[0] += int(result["attempts"])
         totals[1] += int(result["disabled"])

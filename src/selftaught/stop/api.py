@@ -22,6 +22,7 @@ from typing import Any
 
 from selftaught import __version__
 from selftaught.config import Settings, load_settings
+from selftaught.errors import UsageError
 from selftaught.executors import make_executor
 from selftaught.executors.base import Executor
 from selftaught.improvers import load_improver
@@ -30,11 +31,11 @@ from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.loop import IterationResult, SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
-from selftaught.stop.runs import STORE_FILE, new_run_id, run_path
+from selftaught.stop.runs import new_run_id
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
-from selftaught.store.db import RunStore, sha256
+from selftaught.store import Context, LmCallRecord, RunDir, RunMeta, RunReader, RunStatus, RunStore, sha256
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
 from selftaught.tasks.protocol import default_test_seed
 
@@ -73,15 +74,11 @@ def open_session(
             return
         session.usage.add(call)
         if session.store is not None:
-            session.store.insert(
-                "lm_calls",
-                {
-                    "iteration": session.iteration, "purpose": call.purpose, "model": call.model,
-                    "n": call.n, "temperature": call.temperature, "tokens_in": call.tokens_in,
-                    "tokens_out": call.tokens_out, "latency_s": call.latency_s, "cost_usd": call.cost_usd,
-                    "cached": int(call.cached), "error": call.error, "created": time.time(),
-                },
-            )
+            session.store.add_lm_call(LmCallRecord(
+                iteration=session.iteration, purpose=call.purpose, model=call.model, n=call.n,
+                temperature=call.temperature, tokens_in=call.tokens_in, tokens_out=call.tokens_out,
+                latency_s=call.latency_s, cost_usd=call.cost_usd, cached=bool(call.cached), error=call.error,
+            ))
 
     try:
         client = open_model(
@@ -94,7 +91,7 @@ def open_session(
                 max_retries=settings.max_retries,
                 max_cost=settings.max_cost,
                 prices_file=settings.prices_file,
-                cache_path=(run_dir / "lm_cache.sqlite") if run_dir is not None else None,
+                cache_path=RunDir(run_dir).lm_cache_file if run_dir is not None else None,
                 cache_mode=settings.cache if run_dir is not None else "off",
                 recorder=record,
             ),
@@ -208,7 +205,7 @@ def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
     with open_session(settings, progress=progress) as session:
         scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
         session.progress.stage("test", settings.tests)
-        result = MetaUtility(session, scorer, "meta-eval").evaluate(source)
+        result = MetaUtility(session, scorer, Context.meta_eval()).evaluate(source)
         usage = session.usage
         return MetaEvalResult(improver, result, usage.calls, usage.tokens_in, usage.tokens_out, usage.cost_usd)
 
@@ -259,30 +256,33 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     `max_cost` after the cap stopped the run).
     """
     if resume is not None:
-        run_dir = run_path(settings.runs_dir, resume)
-        store = RunStore.open_existing(run_dir / STORE_FILE)
-        stored = Settings(**store.get_meta("config"))
+        run_dir = RunDir.existing(settings.runs_dir, resume).path
+        store = RunStore.open_existing(RunDir(run_dir).store_file)
+        meta = store.meta()
+        if meta.config is None:
+            store.close()
+            raise UsageError(f"run {resume!r} has no stored configuration (it was killed while starting); start it again")
+        stored = Settings(**meta.config)
         update: dict[str, Any] = {
             key: value for key, value in (resume_overrides or {}).items() if key in RESUME_OVERRIDABLE
         }
         update.update(iterations=max(stored.iterations, extend_to or 0), runs_dir=settings.runs_dir)
         settings = stored.model_copy(update=update)
-        store.set_meta("config", settings.model_dump(mode="json"))
-        store.set_meta("stop_reason", None)
-        replicate = int(store.get_meta("replicate", 0))
+        store.update_meta(config=settings.model_dump(mode="json"), stop_reason=None)
+        replicate = meta.replicate
     else:
-        run_dir = settings.runs_dir / new_run_id(settings.task, settings.seed + replicate)
-        store = RunStore(run_dir / STORE_FILE)
+        run_dir = RunDir.new(settings.runs_dir, settings.task, settings.seed + replicate).path
+        store = RunStore(RunDir(run_dir).store_file)
         _write_run_meta(store, settings, replicate, group)
     task_obj = load_task(settings.task, settings.protocol)
     seed_improver = load_improver(settings.improver) if resume is None else ""
-    store.set_meta("status", "running")
-    status = "failed"
+    store.update_meta(status="running")
+    status: RunStatus = "failed"
     stop_reason: str | None = None
     try:
         with open_session(settings, store=store, run_dir=run_dir, replicate=replicate, progress=progress,
                           executor=executor) as session:
-            seeds = SplitSeeds(VAL_SEED_BASE, int(store.get_meta("test_seed")))
+            seeds = SplitSeeds(VAL_SEED_BASE, int(store.meta().test_seed or 0))
             scorer = DownstreamScorer(task_obj, session.executor, seeds, store,
                                       findings=lambda kind, detail, sha: session.event(kind, detail, sha))
             loop = SelfImprovement(session, scorer, run_dir)
@@ -293,39 +293,32 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
                 iterations = loop.iterations()
                 status = "stopped"
                 stop_reason = str(stopped)
-                store.set_meta("stop_reason", stop_reason)
+                store.update_meta(stop_reason=stop_reason)
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        store.set_meta("status", status)
-        store.set_meta("finished", time.time())
+        store.update_meta(status=status, finished=time.time())
         store.close()
     return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason)
 
 
 def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:
     test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
-    store.set_meta("config", settings.model_dump(mode="json"))
-    store.set_meta("version", __version__)
-    store.set_meta("command", _command_line())
-    store.set_meta("model", _model_spec(settings, replicate))
-    store.set_meta("task", settings.task)
-    store.set_meta("started", time.time())
-    store.set_meta("group", group)
-    store.set_meta("seed", settings.seed + replicate)
-    store.set_meta("replicate", replicate)
-    store.set_meta("test_seed", test_seed)
-    store.set_meta("kind", "self-improvement")
+    store.write_meta(RunMeta(
+        kind="self-improvement", task=settings.task, model=_model_spec(settings, replicate), status="running",
+        config=settings.model_dump(mode="json"), version=__version__, command=_command_line(), started=time.time(),
+        group=group, seed=settings.seed + replicate, replicate=replicate, test_seed=test_seed,
+    ))
 
 
 def _stored_seed_improver(store: RunStore) -> str:
-    rows = store.query("SELECT improver_sha FROM iterations WHERE t = 0")
-    if rows:
-        source = store.get_program(rows[0]["improver_sha"])
+    first = next((it for it in store.iterations() if it.t == 0), None)
+    if first is not None:
+        source = store.get_program(first.improver_sha)
         if source is not None:
             return source
-    config = Settings(**store.get_meta("config"))
+    config = Settings(**(store.meta().config or {}))
     return load_improver(config.improver)
 
 
@@ -372,15 +365,16 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     """
     settings = _settings(settings, overrides)
     is_file = Path(source).suffix == ".py" or Path(source).is_file()
-    store = None if is_file else RunStore.open_existing(run_path(settings.runs_dir, source) / STORE_FILE)
+    store = None if is_file else RunStore.open_existing(RunDir.existing(settings.runs_dir, source).store_file)
     try:
         improvers = _transfer_improvers(source, store)
-        origin_task = None if store is None else store.get_meta("task")
+        meta = None if store is None else store.meta()
+        origin_task = None if meta is None else meta.task
         names = tasks or [
             task.name for task in list_tasks(settings.protocol, paper_only=True) if task.name != origin_task
         ]
         # A run's transfer uses the run's own secret test seed, so stored improver runs stay comparable.
-        stored_seed = None if store is None else store.get_meta("test_seed")
+        stored_seed = None if meta is None else meta.test_seed
         test_seed = next((seed for seed in (settings.test_seed, stored_seed) if seed is not None), None)
         if test_seed is None:
             test_seed = default_test_seed(settings.protocol)
@@ -395,18 +389,18 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
             store.close()
 
 
-def _transfer_improvers(source: str, store: RunStore | None) -> list[tuple[str, str]]:
+def _transfer_improvers(source: str, store: RunReader | None) -> list[tuple[str, str]]:
     """[(label, improver source)]: the seed improver first, then the run's distinct improvers or the file."""
     seed = ("seed improver", load_improver("seed"))
     if store is None:
         return [seed, (Path(source).name, load_improver(source))]
     seen = {sha256(seed[1])}
     improvers = [seed]
-    for row in store.query("SELECT t, improver_sha FROM iterations ORDER BY t"):
-        if row["improver_sha"] in seen:
+    for iteration in store.iterations():
+        if iteration.improver_sha in seen:
             continue
-        seen.add(row["improver_sha"])
-        program = store.get_program(row["improver_sha"])
+        seen.add(iteration.improver_sha)
+        program = store.get_program(iteration.improver_sha)
         if program is not None:
-            improvers.append((f"t={row['t']}", program))
+            improvers.append((f"t={iteration.t}", program))
     return improvers

@@ -21,11 +21,10 @@ from selftaught.safety.detectors import check_gap, scan_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
-from selftaught.stop.runs import write_improver_copy
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.stop.texts import meta_utility_text
-from selftaught.store.db import IterationRecord, sha256
+from selftaught.store import Context, IterationRecord, RunDir, sha256
 
 IterationResult = IterationRecord  # the loop's name for a stored iteration
 
@@ -56,7 +55,7 @@ class SelfImprovement:
         self._scanned: set[str] = set()
 
     def iterations(self) -> list[IterationResult]:
-        return [IterationRecord.from_row(row) for row in self.store.query("SELECT * FROM iterations ORDER BY t")]
+        return self.store.iterations()
 
     def run(self, seed_improver: str, iterations: int) -> list[IterationResult]:
         done = {item.t: item for item in self.iterations()}
@@ -87,7 +86,7 @@ class SelfImprovement:
         self.session.iteration = 0
         started = time.monotonic()
         self.session.progress.stage("test", self.session.settings.tests)
-        report = MetaUtility(self.session, self.scorer, "iteration t=0").evaluate(seed_improver)
+        report = MetaUtility(self.session, self.scorer, Context.iteration(0)).evaluate(seed_improver)
         return self._save(0, seed_improver, None, "seed", report, None, started)
 
     def _step(self, t: int, current: str, previous: IterationResult) -> IterationResult:
@@ -97,7 +96,7 @@ class SelfImprovement:
         started = time.monotonic()
         current_sha = sha256(current)
         events = session.event_sink(current_sha)
-        candidates = MetaUtility(session, self.scorer, f"t={t}")
+        candidates = MetaUtility(session, self.scorer, Context.candidates(t))
         session.progress.stage("candidate", settings.utility_budget)
         utility = UtilityCapability(
             score=lambda source: self._score_candidate(candidates, source),
@@ -120,7 +119,7 @@ class SelfImprovement:
         if problem is None and outcome.program is not None:
             self._scan(outcome.program)  # usually already scanned as a candidate: scanned once per sha
             session.progress.stage("test", settings.tests)
-            report = MetaUtility(session, self.scorer, f"iteration t={t}").evaluate(outcome.program)
+            report = MetaUtility(session, self.scorer, Context.iteration(t)).evaluate(outcome.program)
             if report.meta_utility > 0:
                 return self._save(t, outcome.program, current_sha, "improved", report, None, started)
             problem = "the improved improver has zero meta-utility"
@@ -158,11 +157,7 @@ class SelfImprovement:
     def _save(self, t: int, source: str, parent_sha: str | None, status: str, report: MetaUtilityResult,
               note: str | None, started: float) -> IterationResult:
         sha = self.store.put_program(source, "improver")
-        usage = self.store.query(
-            "SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in), 0) AS tin, COALESCE(SUM(tokens_out), 0) AS tout, "
-            "COALESCE(SUM(cost_usd), 0) AS cost FROM lm_calls WHERE iteration = ? AND cached = 0",
-            (t,),
-        )[0]
+        usage = self.store.iteration_usage(t)
         result = IterationResult(
             t=t,
             improver_sha=sha,
@@ -173,16 +168,16 @@ class SelfImprovement:
             stderr_val=report.stderr_val,
             stderr_test=report.stderr_test,
             note=note,
-            lm_calls=int(usage["calls"]),
-            tokens_in=int(usage["tin"]),
-            tokens_out=int(usage["tout"]),
-            cost_usd=float(usage["cost"]),
+            lm_calls=usage.calls,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cost_usd=usage.cost_usd,
             wall_seconds=time.monotonic() - started,
         )
         self._check_gap(result)
         if self.run_dir is not None:
-            write_improver_copy(self.run_dir, t, sha, source)
-        self.store.insert("iterations", {**result.to_json(), "created": time.time()})
+            RunDir(self.run_dir).write_improver_copy(t, sha, source)
+        self.store.add_iteration(result)
         return result
 
     def _check_gap(self, result: IterationResult) -> None:

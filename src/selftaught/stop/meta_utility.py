@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,7 +20,7 @@ from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
-from selftaught.store.db import sha256
+from selftaught.store import Context, ImproverRunRecord, MetaUtilityRecord, UtilityCallRecord, sha256
 
 
 @dataclass
@@ -59,7 +58,7 @@ def standard_error(values: list[float]) -> float:
 class MetaUtility:
     """`meta_utility(improver_source) -> float` for one task within one session and context."""
 
-    def __init__(self, session: Session, scorer: DownstreamScorer, context: str) -> None:
+    def __init__(self, session: Session, scorer: DownstreamScorer, context: Context) -> None:
         self.session = session
         self.scorer = scorer
         self.context = context
@@ -108,8 +107,15 @@ class MetaUtility:
         settings = session.settings
         task = self.scorer.task
         events = session.event_sink(improver_sha)
+        calls: list[tuple[str, float]] = []  # (program sha, value) in the order the calls finished
+
+        def score(source: str) -> float:
+            value = self.scorer.utility(source, "val")
+            calls.append((sha256(source), value))
+            return value
+
         utility = UtilityCapability(
-            score=lambda source: self.scorer.utility(source, "val"),
+            score=score,
             description=task.utility_text(settings.utility_budget),
             budget=settings.utility_budget,
             events=events,
@@ -141,7 +147,7 @@ class MetaUtility:
             utility_calls=outcome.utility_calls,
             wall_seconds=outcome.wall_seconds,
         )
-        self._store_test(improver_sha, result, outcome.program)
+        self._store_test(improver_sha, result, outcome.program, calls)
         session.progress.advance("test")
         return result
 
@@ -149,68 +155,46 @@ class MetaUtility:
         store = self.session.store
         if store is None:
             return None
-        rows = store.query(
-            "SELECT * FROM improver_runs WHERE context = ? AND improver_sha = ? AND task = ? AND test_index = ?",
-            (self.context, improver_sha, self.scorer.task.name, index),
-        )
-        if not rows:
+        row = store.improver_run(self.context, improver_sha, self.scorer.task.name, index)
+        if row is None:
             return None
-        row = rows[0]
         self.session.progress.advance("test")
         return TestOutcome(
             index=index,
-            program_sha=row["output_sha"],
-            error=row["error"],
-            utility_val=row["utility_val"] or 0.0,
-            utility_test=row["utility_test"] or 0.0,
-            lm_calls=row["lm_calls"],
-            utility_calls=row["utility_calls"],
-            wall_seconds=row["wall_seconds"],
+            program_sha=row.output_sha,
+            error=row.error,
+            utility_val=row.utility_val,
+            utility_test=row.utility_test,
+            lm_calls=row.lm_calls,
+            utility_calls=row.utility_calls,
+            wall_seconds=row.wall_seconds,
         )
 
-    def _store_test(self, improver_sha: str, outcome: TestOutcome, program: str | None) -> None:
+    def _store_test(self, improver_sha: str, outcome: TestOutcome, program: str | None,
+                    calls: list[tuple[str, float]]) -> None:
         store = self.session.store
         if store is None:
             return
         if program is not None:
             store.put_program(program, "algorithm")
-        store.insert(
-            "improver_runs",
-            {
-                "context": self.context,
-                "improver_sha": improver_sha,
-                "task": self.scorer.task.name,
-                "test_index": outcome.index,
-                "input_sha": sha256(self.scorer.task.seed_algorithm),
-                "output_sha": outcome.program_sha,
-                "status": "ok" if outcome.error is None else "failed",
-                "error": outcome.error,
-                "utility_val": outcome.utility_val,
-                "utility_test": outcome.utility_test,
-                "lm_calls": outcome.lm_calls,
-                "utility_calls": outcome.utility_calls,
-                "wall_seconds": outcome.wall_seconds,
-                "created": time.time(),
-            },
-            ignore_duplicate=True,
+        task = self.scorer.task.name
+        record = ImproverRunRecord(
+            context=self.context, improver_sha=improver_sha, task=task, test_index=outcome.index,
+            input_sha=sha256(self.scorer.task.seed_algorithm), output_sha=outcome.program_sha,
+            error=outcome.error, utility_val=outcome.utility_val, utility_test=outcome.utility_test,
+            lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls, wall_seconds=outcome.wall_seconds,
         )
+        store.add_improver_run(record, [
+            UtilityCallRecord(self.context, improver_sha, task, outcome.index, seq, program_sha, value)
+            for seq, (program_sha, value) in enumerate(calls)
+        ])
 
     def _record(self, result: MetaUtilityResult) -> None:
         store = self.session.store
         if store is None:
             return
-        store.insert(
-            "meta_utilities",
-            {
-                "context": self.context,
-                "improver_sha": result.improver_sha,
-                "task": result.task,
-                "value_val": result.meta_utility,
-                "value_test": result.meta_utility_test,
-                "stderr_val": result.stderr_val,
-                "stderr_test": result.stderr_test,
-                "tests": len(result.tests),
-                "created": time.time(),
-            },
-            ignore_duplicate=True,
-        )
+        store.add_meta_utility(MetaUtilityRecord(
+            context=self.context, improver_sha=result.improver_sha, task=result.task,
+            value_val=result.meta_utility, value_test=result.meta_utility_test, stderr_val=result.stderr_val,
+            stderr_test=result.stderr_test, tests=len(result.tests),
+        ))

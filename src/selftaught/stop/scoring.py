@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from selftaught.executors.base import Executor
 from selftaught.safety.detectors import check_scores, scan_program
-from selftaught.store.db import RunStore, StoredEvaluation, sha256
+from selftaught.store import RunStore, StoredEvaluation, sha256
 from selftaught.tasks import Evaluation, Task, evaluate
 
 FindingSink = Callable[[str, str, str | None], None]
@@ -82,6 +82,8 @@ class DownstreamScorer:
             failures=evaluation.failures,
             setup_error=evaluation.setup_error,
             wall_seconds=evaluation.wall_seconds,
+            metrics=dict(getattr(evaluation, "metrics", {})),
+            artifacts=dict(getattr(evaluation, "artifacts", {})),
         )
         if self.store is not None:
             self.store.put_program(source, "algorithm")

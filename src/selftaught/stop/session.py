@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from selftaught import events as event_kinds
 from selftaught.config import Settings
 from selftaught.executors.base import Executor
-from selftaught.store.db import RunStore
+from selftaught.store import RunStore
 
 
 class RunStopped(Exception):

@@ -6,13 +6,12 @@ and the improved improver's. We add every iteration's improver and the standard 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
-from selftaught.store.db import sha256
+from selftaught.store import Context, TransferRecord, sha256
 from selftaught.tasks import Task
 
 
@@ -48,7 +47,7 @@ def transfer_table(
             cells.append(TransferCell("seed algorithm", task_name, test, 0.0, val, 1))
             session.progress.advance("transfer")
         for label, source in improvers:
-            result = MetaUtility(session, scorer, f"transfer {label}").evaluate(source)
+            result = MetaUtility(session, scorer, Context.transfer(label)).evaluate(source)
             cells.append(
                 TransferCell(label, task_name, result.meta_utility_test, result.stderr_test,
                              result.meta_utility, len(result.tests))
@@ -57,9 +56,7 @@ def transfer_table(
     if session.store is not None:
         shas = {label: sha256(source) for label, source in improvers}
         for cell in cells:
-            session.store.insert(
-                "transfers",
-                {"label": cell.label, "improver_sha": shas.get(cell.label), "task": cell.task,
-                 "mean": cell.mean, "stderr": cell.stderr, "tests": cell.tests, "created": time.time()},
+            session.store.put_transfer(
+                TransferRecord(cell.label, shas.get(cell.label), cell.task, cell.mean, cell.stderr, cell.tests)
             )
     return cells

@@ -1,9 +1,12 @@
-"""The run store: one SQLite file per run, everything that happened as rows.
+"""The run store: one SQLite file per run, everything that happened as typed rows.
 
 Why SQLite in WAL mode: a run may be killed at any moment (SIGKILL included) and must resume without
 redoing finished work, so every finished evaluation is committed as soon as it exists; readers (reports,
 `selftaught runs`) can open the file while the run is still writing. Programs are content-addressed by
 sha256 so the same improver or algorithm is stored once however often it is evaluated.
+
+This module and `reader.py` hold every SQL statement about a run: callers hand in and get back the
+records of `records.py`.
 """
 
 from __future__ import annotations
@@ -11,55 +14,31 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from selftaught.errors import UsageError
+from selftaught.store import schema
+from selftaught.store.reader import RunReader
+from selftaught.store.records import (
+    EvaluationRecord,
+    ImproverRunRecord,
+    IterationRecord,
+    LmCallRecord,
+    MetaUtilityRecord,
+    RunMeta,
+    StoredEvaluation,
+    TransferRecord,
+    UtilityCallRecord,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS programs (
-    sha TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS evaluations (
-    id INTEGER PRIMARY KEY, program_sha TEXT NOT NULL, task TEXT NOT NULL, split TEXT NOT NULL,
-    seed INTEGER NOT NULL, utility REAL NOT NULL, instances INTEGER NOT NULL, failures INTEGER NOT NULL,
-    setup_error TEXT, wall_seconds REAL NOT NULL, created REAL NOT NULL,
-    UNIQUE (program_sha, task, split, seed));
-CREATE TABLE IF NOT EXISTS improver_runs (
-    id INTEGER PRIMARY KEY, context TEXT NOT NULL, improver_sha TEXT NOT NULL, task TEXT NOT NULL,
-    test_index INTEGER NOT NULL, input_sha TEXT NOT NULL, output_sha TEXT, status TEXT NOT NULL,
-    error TEXT, utility_val REAL, utility_test REAL, lm_calls INTEGER NOT NULL, utility_calls INTEGER NOT NULL,
-    wall_seconds REAL NOT NULL, created REAL NOT NULL,
-    UNIQUE (context, improver_sha, task, test_index));
-CREATE TABLE IF NOT EXISTS meta_utilities (
-    id INTEGER PRIMARY KEY, context TEXT NOT NULL, improver_sha TEXT NOT NULL, task TEXT NOT NULL,
-    value_val REAL NOT NULL, value_test REAL NOT NULL, stderr_val REAL NOT NULL, stderr_test REAL NOT NULL,
-    tests INTEGER NOT NULL, created REAL NOT NULL,
-    UNIQUE (context, improver_sha, task));
-CREATE TABLE IF NOT EXISTS iterations (
-    t INTEGER PRIMARY KEY, improver_sha TEXT NOT NULL, parent_sha TEXT, status TEXT NOT NULL,
-    meta_utility_val REAL NOT NULL, meta_utility_test REAL NOT NULL,
-    stderr_val REAL NOT NULL, stderr_test REAL NOT NULL, note TEXT,
-    lm_calls INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
-    cost_usd REAL NOT NULL, wall_seconds REAL NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS lm_calls (
-    id INTEGER PRIMARY KEY, iteration INTEGER, purpose TEXT, model TEXT NOT NULL, n INTEGER NOT NULL,
-    temperature REAL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, latency_s REAL NOT NULL,
-    cost_usd REAL NOT NULL, cached INTEGER NOT NULL, error TEXT, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY, iteration INTEGER, kind TEXT NOT NULL, program_sha TEXT, detail TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS transfers (
-    id INTEGER PRIMARY KEY, label TEXT NOT NULL, improver_sha TEXT, task TEXT NOT NULL,
-    mean REAL NOT NULL, stderr REAL NOT NULL, tests INTEGER NOT NULL, created REAL NOT NULL,
-    UNIQUE (label, task));
-CREATE INDEX IF NOT EXISTS events_kind ON events (kind);
-"""
+__all__ = ["IterationRecord", "RunStore", "StoredEvaluation", "sha256"]
+
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 
 def sha256(text: str) -> str:
@@ -67,75 +46,32 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class IterationRecord:
-    """One row of the `iterations` table: t=0 is the starting improver, t>=1 the improved (or kept) ones.
-
-    Shared by the loop that writes it and the reports that read it, so both agree on its shape.
-    """
-
-    t: int
-    improver_sha: str
-    parent_sha: str | None
-    status: str  # "seed" | "improved" | "kept"
-    meta_utility_val: float
-    meta_utility_test: float
-    stderr_val: float
-    stderr_test: float
-    note: str | None
-    lm_calls: int
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    wall_seconds: float
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> IterationRecord:
-        return cls(**{key: row[key] for key in cls.__dataclass_fields__})
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class StoredEvaluation:
-    utility: float
-    instances: int
-    failures: int
-    setup_error: str | None
-    wall_seconds: float
-
-
-class RunStore:
-    """Thread-safe access to one run's SQLite file.
+class RunStore(RunReader):
+    """Read-write access to one run's SQLite file: creates it, or migrates an older one, when opened.
 
     One connection guarded by a lock: writes are small and frequent, and SQLite serialises writers anyway;
     a single connection avoids `database is locked` errors between our own threads.
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        if self.get_meta("schema_version") is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            schema.migrate(db)
+        except ValueError as exc:
+            db.close()
+            raise UsageError(f"{path}: {exc}") from None
+        super().__init__(db, path)
 
     @classmethod
     def open_existing(cls, path: Path) -> RunStore:
-        """Open a store that must already exist (reports, resume); never creates an empty one."""
+        """Open a store that must already exist (resume, transfer); never creates an empty one."""
         if not Path(path).is_file():
-            from selftaught.errors import UsageError
-
             raise UsageError(f"no run store at {path}")
         return cls(path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -148,75 +84,91 @@ class RunStore:
                 raise
             self._db.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Read rows as `sqlite3.Row` (mapping access by column name)."""
-        with self._lock:
-            cursor = self._db.execute(sql, params)
-            cursor.row_factory = sqlite3.Row
-            return list(cursor.fetchall())
-
-    # --- run metadata -------------------------------------------------------------------------------
-    def set_meta(self, key: str, value: Any) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(rows[0]["value"]) if rows else default
-
-    # --- programs -----------------------------------------------------------------------------------
-    def put_program(self, source: str, kind: str) -> str:
-        sha = sha256(source)
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO programs VALUES (?, ?, ?, ?)", (sha, kind, source, time.time())
-            )
-        return sha
-
-    def get_program(self, sha: str) -> str | None:
-        rows = self.query("SELECT source FROM programs WHERE sha = ?", (sha,))
-        return rows[0]["source"] if rows else None
-
-    # --- evaluations (memoised: a program's utility on a split and seed is a fact) ------------------
-    def get_evaluation(self, sha: str, task: str, split: str, seed: int) -> StoredEvaluation | None:
-        rows = self.query(
-            "SELECT utility, instances, failures, setup_error, wall_seconds FROM evaluations "
-            "WHERE program_sha = ? AND task = ? AND split = ? AND seed = ?",
-            (sha, task, split, seed),
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return StoredEvaluation(
-            row["utility"], row["instances"], row["failures"], row["setup_error"], row["wall_seconds"]
-        )
-
-    def put_evaluation(self, sha: str, task: str, split: str, seed: int, result: StoredEvaluation) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO evaluations (program_sha, task, split, seed, utility, instances, "
-                "failures, setup_error, wall_seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (sha, task, split, seed, result.utility, result.instances, result.failures,
-                 result.setup_error, result.wall_seconds, time.time()),
-            )
-
-    # --- generic row insertion for the append-only tables -------------------------------------------
-    def insert(self, table: str, row: dict[str, Any], *, ignore_duplicate: bool = False) -> None:
-        if table not in _TABLES:
-            raise ValueError(f"unknown table {table!r}")
+    def _insert(self, table: str, row: dict[str, Any], *, verb: str = "INSERT") -> None:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        verb = "INSERT OR IGNORE" if ignore_duplicate else "INSERT OR REPLACE"
         with self._transaction() as db:
             db.execute(f"{verb} INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
 
+    # --- run metadata ------------------------------------------------------------------------------
+    def write_meta(self, meta: RunMeta) -> None:
+        """Store every field of `meta` (one row per field)."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [(key, json.dumps(value)) for key, value in meta.to_values().items()])
+
+    def update_meta(self, **changes: Any) -> RunMeta:
+        """Change some fields (names and types of `RunMeta`); returns the new record."""
+        meta = replace(self.meta(), **changes)
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [(key, json.dumps(getattr(meta, key))) for key in changes])
+        return meta
+
+    # --- programs and evaluations (memoised: a program's utility on a split and seed is a fact) ------
+    def put_program(self, source: str, kind: str) -> str:
+        sha = sha256(source)
+        self._insert("programs", {"sha": sha, "kind": kind, "source": source, "created": time.time()},
+                     verb="INSERT OR IGNORE")
+        return sha
+
+    def put_evaluation(self, sha: str, task: str, split: str, seed: int, result: EvaluationRecord) -> None:
+        self._insert("evaluations", {
+            "program_sha": sha, "task": task, "split": split, "seed": seed, "utility": result.utility,
+            "instances": result.instances, "failures": result.failures, "setup_error": result.setup_error,
+            "wall_seconds": result.wall_seconds, "created": time.time(),
+            "metrics": json.dumps(result.metrics), "artifacts": json.dumps(result.artifacts),
+        }, verb="INSERT OR IGNORE")
+
+    # --- the loop's records ----------------------------------------------------------------------------
+    def add_iteration(self, record: IterationRecord) -> None:
+        self._insert("iterations", {**record.to_json(), "created": time.time()}, verb="INSERT OR REPLACE")
+
+    def add_improver_run(self, record: ImproverRunRecord, calls: Sequence[UtilityCallRecord] = ()) -> None:
+        """One improver run and the utility calls it made, in one transaction (a repeat is ignored)."""
+        kind, t, label = record.context.kind, record.context.t, record.context.label
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO improver_runs (context_kind, context_t, context_label, improver_sha, task, "
+                "test_index, input_sha, output_sha, status, error, utility_val, utility_test, lm_calls, "
+                "utility_calls, wall_seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (kind, t, label, record.improver_sha, record.task, record.test_index, record.input_sha,
+                 record.output_sha, record.status, record.error, record.utility_val, record.utility_test,
+                 record.lm_calls, record.utility_calls, record.wall_seconds, time.time()),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO utility_calls (context_kind, context_t, context_label, improver_sha, task, "
+                "test_index, seq, program_sha, value, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(c.context.kind, c.context.t, c.context.label, c.improver_sha, c.task, c.test_index, c.seq,
+                  c.program_sha, c.value, time.time()) for c in calls],
+            )
+
+    def add_meta_utility(self, record: MetaUtilityRecord) -> None:
+        context = record.context
+        self._insert("meta_utilities", {
+            "context_kind": context.kind, "context_t": context.t, "context_label": context.label,
+            "improver_sha": record.improver_sha, "task": record.task, "value_val": record.value_val,
+            "value_test": record.value_test, "stderr_val": record.stderr_val, "stderr_test": record.stderr_test,
+            "tests": record.tests, "created": time.time(),
+        }, verb="INSERT OR IGNORE")
+
+    def add_lm_call(self, call: LmCallRecord) -> None:
+        self._insert("lm_calls", {
+            "iteration": call.iteration, "purpose": call.purpose, "model": call.model, "n": call.n,
+            "temperature": call.temperature, "tokens_in": call.tokens_in, "tokens_out": call.tokens_out,
+            "latency_s": call.latency_s, "cost_usd": call.cost_usd, "cached": int(call.cached),
+            "error": call.error, "created": time.time(),
+        })
+
     def add_event(self, kind: str, detail: str, *, program_sha: str | None = None,
                   iteration: int | None = None) -> None:
-        self.insert("events", {"iteration": iteration, "kind": kind, "program_sha": program_sha,
-                               "detail": detail[:4000], "created": time.time()})
+        self._insert("events", {"iteration": iteration, "kind": kind, "program_sha": program_sha,
+                                "detail": detail[:4000], "created": time.time()})
 
+    def put_transfer(self, record: TransferRecord) -> None:
+        """One transfer cell; a repeated transfer replaces the cell it recomputed."""
+        self._insert("transfers", {
+            "label": record.label, "improver_sha": record.improver_sha, "task": record.task, "mean": record.mean,
+            "stderr": record.stderr, "tests": record.tests, "created": time.time(),
+        }, verb="INSERT OR REPLACE")
 
-_TABLES = frozenset(
-    {"programs", "evaluations", "improver_runs", "meta_utilities", "iterations", "lm_calls", "events",
-     "transfers"}
-)

@@ -221,7 +221,14 @@ class SandboxPool:
     @staticmethod
     def _dispatch_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],
                       run: _JobRun, rpc: RpcHandler | None) -> None:
-        """Answer in a thread (calls may block for minutes), at most MAX_RPC_IN_FLIGHT per job at once."""
+        """Answer in a thread (calls may block for minutes), at most MAX_RPC_IN_FLIGHT per job at once.
+
+        A handler marked `inline = True` answers at once (host-driven tasks: one short step of a
+        simulation per call) and is served right here, without a thread per call.
+        """
+        if getattr(rpc, "inline", False):
+            _serve_rpc(zygote, job_id, header, bodies, run, rpc)
+            return
         with run.events_lock:
             admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT
             if admitted:

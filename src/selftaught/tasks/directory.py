@@ -152,10 +152,16 @@ def _load_scorer(path: Path, task_name: str) -> Scorer:
     score_params = _positional_count(functions["score"])
     if score_params is not None and score_params != 2:
         raise UsageError(f"{path}: score() must take (instance, output)")
+    session = getattr(module, "session", None)
+    if session is not None and not callable(session):
+        raise UsageError(f"{path}: session must be a function, got {type(session).__name__}")
+    if session is not None and _positional_count(session) not in (None, 1):
+        raise UsageError(f"{path}: session() must take (instance)")
     return Scorer(
         instances=functions["instances"],
         score=functions["score"],
         wants_count=instance_params == 3,
+        session=session,
     )
 
 

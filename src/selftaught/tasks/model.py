@@ -53,6 +53,7 @@ class Scorer:
     instances: InstancesFn
     score: ScoreFn
     wants_count: bool  # `instances` takes a third parameter `count` (the split's size from task.toml)
+    session: Callable[[Instance], Any] | None = None  # host-driven tasks: see `selftaught.tasks.interactive`
 
 
 class Task:
@@ -118,9 +119,24 @@ class Task:
         A method so that task kinds scored differently (OpenEvolve directories run their own
         evaluator in the sandbox) can override it; callers use the module-level `evaluate`.
         """
+        if self.interactive:
+            from selftaught.tasks.interactive import evaluate_sessions
+
+            return evaluate_sessions(self, source, split=split, seed=seed, executor=executor)
         from selftaught.tasks.evaluation import evaluate_instances
 
         return evaluate_instances(self, source, split=split, seed=seed, executor=executor)
+
+    @property
+    def interactive(self) -> bool:
+        """True when the host drives each instance call by call (its scorer defines `session`)."""
+        return self._scorer.session is not None
+
+    def open_session(self, instance: Instance) -> Any:
+        """The scorer's host-side state for one instance of an interactive task (`session(instance)`)."""
+        if self._scorer.session is None:
+            raise UsageError(f"task {self.name!r} is not interactive: its scorer.py defines no session()")
+        return self._scorer.session(instance)
 
     def instances(self, split: str, seed: int) -> list[Instance]:
         """The instances of `split` generated from `seed` (instance i from seed + i), cached."""

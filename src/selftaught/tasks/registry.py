@@ -26,7 +26,7 @@ PAPER_NAMES: tuple[str, ...] = (
 )
 """The paper's tasks, the training task (learning parity with noise) first."""
 
-BEYOND_PAPER_NAMES: tuple[str, ...] = ("circle_packing",)
+BEYOND_PAPER_NAMES: tuple[str, ...] = ("circle_packing", "bin_packing")
 """Built-ins that are not in the paper: the peers' benchmarks (AlphaEvolve's circle packing, FunSearch's
 online bin packing), so results compare with theirs. Defaults that reproduce the paper (the transfer
 table's task set) use `PAPER_NAMES` only, and the paper protocol knows only those."""

@@ -1,0 +1,177 @@
+"""Host-driven tasks: the host hands the program one step of an instance at a time and checks every answer.
+
+Some problems must not show the program the whole instance: online bin packing is only online if the
+program never sees the items still to come (given the list, it could pack offline). For those, a
+task's `scorer.py` defines `session(instance)`, which returns host-side state with two methods:
+
+    first()          -> the arguments of the first call of the entry point (a list), or None
+    answer(output)   -> the arguments of the next call, or None when the instance is finished;
+                        raises InvalidOutput for an output it refuses (the instance then fails)
+
+and `score(instance, state)` scores the finished state. The host keeps that state; nothing the program
+returns is trusted, and the program only ever holds the arguments of the current step.
+
+In the sandbox, each instance is one call of a small driver appended to the program: it gets a proxy
+(`first`, `answer`) whose every method is a remote call answered here, and loops `answer(entry(*args))`.
+The program could reach that proxy itself (through the stack), but it gains nothing: the host refuses a
+second `first()`, calls after the end or after a refused answer, and learns the next step only from a
+valid answer. The instance's time limit covers the whole conversation, measured by the trusted side.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from selftaught.failure import Failure, FailureKind
+from selftaught.sandbox.job import InstanceResult, Job, Proxy
+from selftaught.tasks.evaluation import NO_RESULT, Evaluation, InstanceScore, judged, resolve_seed
+from selftaught.tasks.validation import InvalidOutput
+
+if TYPE_CHECKING:
+    from selftaught.executors.base import Executor
+    from selftaught.tasks.model import Instance, Task
+
+DRIVER_ENTRY = "_selftaught_drive_session"
+
+
+def driver_source(entry: str) -> str:
+    """The loop appended to the program: the only code of ours that runs in the child."""
+    return (
+        f"\n\n\ndef {DRIVER_ENTRY}(host):\n"
+        "    args = host.first()\n"
+        "    while args is not None:\n"
+        f"        args = host.answer({entry}(*args))\n"
+    )
+
+
+class Conversation:
+    """One instance's session as the child may drive it: `first()` once, then `answer(output)` until
+    None. Thread-safe (a program may call from threads); every misuse is refused and the first refused
+    answer is kept as the instance's failure reason."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.steps = 0
+        self.started = False
+        self.finished = False
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+
+    def call(self, method: str, args: list[Any]) -> list[Any] | None:
+        with self._lock:
+            if self.failure is not None:
+                raise RuntimeError(f"the session is over: {self.failure}")
+            if self.finished:
+                raise RuntimeError("the session is over: every step was answered")
+            if method == "first":
+                if self.started or args:
+                    raise RuntimeError("first() takes no arguments and may be called once")
+                self.started = True
+                return self._next(self.state.first)
+            if not self.started or len(args) != 1:
+                raise RuntimeError("answer(output) takes one output, after first()")
+            self.steps += 1
+            return self._next(lambda: self.state.answer(args[0]))
+
+    def _next(self, step: Any) -> list[Any] | None:
+        try:
+            upcoming = step()
+        except InvalidOutput as exc:
+            self.failure = f"invalid output at step {self.steps}: {exc}"
+            raise RuntimeError(self.failure) from None
+        except Exception as exc:
+            self.failure = f"invalid output at step {self.steps} (scorer raised {type(exc).__name__}: {exc})"
+            raise RuntimeError(self.failure) from None
+        if upcoming is None:
+            self.finished = True
+            return None
+        return list(upcoming)
+
+
+def evaluate_sessions(
+    task: Task, source: str, *, split: str = "val", seed: int | None = None, executor: Executor
+) -> Evaluation:
+    """Run `source` on every instance of `split` as a host-driven session; judge each finished state."""
+    started = time.perf_counter()
+    seed = resolve_seed(split, seed)
+    instances = task.instances(split, seed)
+    conversations = [Conversation(task.open_session(instance)) for instance in instances]
+    problem = task.check_program(source)
+    outcomes: list[InstanceResult] = []
+    if problem is None:
+        job = Job(
+            source=source + driver_source(task.entry_point),
+            entry=DRIVER_ENTRY,
+            instances=[
+                [Proxy(name=f"session{i}", methods=("first", "answer"))] for i in range(len(instances))
+            ],
+            instance_timeout=task.instance_timeout,
+            label=f"eval {task.name} {split}",
+        )
+        result = executor.run(job, _Router(conversations))
+        problem = result.setup_error
+        outcomes = list(result.instances)
+    if problem is not None:
+        setup = Failure(FailureKind.SETUP, f"setup: {problem}")
+        scores = [InstanceScore(i, task.failure_value, 0.0, setup) for i in range(len(instances))]
+    else:
+        scores = [
+            _judge(task, i, instance, conversations[i], outcomes) for i, instance in enumerate(instances)
+        ]
+    return Evaluation(
+        task=task.name,
+        split=split,
+        seed=seed,
+        utility=math.fsum(item.score for item in scores) / len(scores),
+        instances=len(scores),
+        failures=sum(1 for item in scores if item.error is not None),
+        per_instance=scores,
+        setup_error=problem,
+        wall_seconds=time.perf_counter() - started,
+        events=[event for item in scores for event in item.events],
+    )
+
+
+class _Router:
+    """The job's remote-call handler: `session<i>.first/answer` goes to conversation i.
+
+    `inline`: every call is one short simulation step, so the pool answers it without a thread per call.
+    """
+
+    inline = True
+
+    def __init__(self, conversations: list[Conversation]) -> None:
+        self._conversations = conversations
+
+    def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        index = proxy.removeprefix("session")
+        if not index.isdigit() or int(index) >= len(self._conversations) or method not in ("first", "answer"):
+            raise RuntimeError(f"no such session method: {proxy}.{method}")
+        if kwargs:
+            raise RuntimeError("session methods take no keyword arguments")
+        return self._conversations[int(index)].call(method, args)
+
+
+def _judge(
+    task: Task, index: int, instance: Instance, conversation: Conversation, outcomes: list[InstanceResult]
+) -> InstanceScore:
+    """The host's verdict: its own record of the session first, then what the sandbox reported."""
+    if index >= len(outcomes):
+        return InstanceScore(index, task.failure_value, 0.0, NO_RESULT)
+    outcome = outcomes[index]
+    if conversation.failure is not None:
+        reason = Failure(FailureKind.INVALID_OUTPUT, conversation.failure)
+        return InstanceScore(index, task.failure_value, outcome.seconds, reason)
+    if outcome.error is not None:
+        return InstanceScore(index, task.failure_value, outcome.seconds, Failure.parse(outcome.error))
+    if outcome.seconds > task.instance_timeout:
+        return InstanceScore(index, task.failure_value, outcome.seconds, Failure.timeout())
+    if not conversation.finished:
+        stopped = f"invalid output: the program stopped after {conversation.steps} steps, before the end"
+        return InstanceScore(
+            index, task.failure_value, outcome.seconds, Failure(FailureKind.INVALID_OUTPUT, stopped)
+        )
+    return judged(task, index, instance, conversation.state, outcome.seconds)

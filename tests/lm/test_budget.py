@@ -11,6 +11,7 @@ import pytest
 
 from selftaught.errors import BudgetExceeded
 from selftaught.lm import BUDGET_MESSAGE, CallRecord, open_model
+from selftaught.sandbox.inside.helpers import extract_code
 from selftaught.testing.openai_server import OpenAIServer
 
 from .conftest import MESSAGE, settings, spec
@@ -102,7 +103,7 @@ def test_server_ignoring_n_falls_back_to_parallel_requests(key_env: str) -> None
         first = lm.batch_prompt("sys", [MESSAGE] * 4)
         second = lm.prompt("sys", MESSAGE + "#2", n_responses=3)
         elapsed = time.perf_counter() - started
-    assert len(first) == 4 and len(second) == 3 and all("```python" in a for a in first + second)
+    assert len(first) == 4 and len(second) == 3 and all(extract_code(a) for a in first + second)
     # First call: one n=4 request answered with 1 choice, then 3 parallel top-ups; second call goes
     # straight to 3 parallel single requests.
     assert [r.body["n"] for r in server.chat_requests] == [4, 1, 1, 1, 1, 1, 1]

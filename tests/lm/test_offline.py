@@ -51,6 +51,13 @@ def answers(seed: int, message: str, n: int = 6, ordinal: int = 0, scope: str = 
     return OfflineBackend(seed).answer(request).texts
 
 
+def finished(seed: int, message: str, n: int = 6, ordinal: int = 0) -> list[str]:
+    """The answers that were neither refused nor cut at max_tokens (finish reason "stop")."""
+    request = Request(f"offline:{seed}", SYSTEM, message, n, 0.7, 1024, "", ordinal)
+    completion = OfflineBackend(seed).answer(request)
+    return [t for t, r in zip(completion.texts, completion.finish_reasons, strict=True) if r == "stop"]
+
+
 def compiles(source: str) -> bool:
     compile(source, "<mutant>", "exec")
     return True
@@ -86,8 +93,7 @@ def programs(draw: st.DrawFn) -> str:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=programs(), seed=st.integers(0, 10_000), ordinal=st.integers(0, 3))
 def test_every_mutant_compiles_and_is_extractable(program: str, seed: int, ordinal: int) -> None:
-    for text in answers(seed, seed_prompt(program), n=3, ordinal=ordinal):
-        assert text.startswith("Idea: ")
+    for text in finished(seed, seed_prompt(program), n=3, ordinal=ordinal):
         code = extract_code(text)
         assert compiles(code)
         assert "def algorithm" in code
@@ -96,7 +102,7 @@ def test_every_mutant_compiles_and_is_extractable(program: str, seed: int, ordin
 def test_real_programs_mutate_validly_and_improvers_stay_extractable() -> None:
     for program in (WALKSAT, SEED_IMPROVER):
         for seed in range(8):
-            for text in answers(seed, seed_prompt(program)):
+            for text in finished(seed, seed_prompt(program)):
                 code = extract_code(text)
                 assert compiles(code)
                 assert ast.dump(ast.parse(code)) != ast.dump(ast.parse(program)), (
@@ -121,7 +127,7 @@ def test_constants_of_real_seeds_get_tuned() -> None:
 
 
 def test_improver_mutations_the_meta_level_needs_are_reachable() -> None:
-    texts = [t for seed in range(25) for t in answers(seed, seed_prompt(SEED_IMPROVER))]
+    texts = [t for seed in range(25) for t in finished(seed, seed_prompt(SEED_IMPROVER))]
     joined = "\n".join(texts)
     assert "rounds and pool all answers" in joined
     assert "keep the initial solution as a candidate" in joined
@@ -154,3 +160,53 @@ def test_offline_client_reports_tokens_and_zero_cost() -> None:
         client.language_model().batch_prompt(SYSTEM, [seed_prompt(WALKSAT)] * 3)
     (record,) = records
     assert record.tokens_in > 50 and record.tokens_out > 100 and record.cost_usd == 0.0 and record.n == 3
+
+
+PROMPT_STRING = SEED_IMPROVER[
+    SEED_IMPROVER.index('f"""Improve') : SEED_IMPROVER.index('implement it."""') + 16
+]
+
+
+def test_improver_replies_carry_the_nested_fences_at_line_start_unescaped() -> None:
+    """As a real model writes it: the improver's prompt string keeps its lines, so its own ```python
+    fences start lines inside the reply's fence (the shape a regex extractor cuts)."""
+    texts = [t for seed in range(12) for t in finished(seed, seed_prompt(SEED_IMPROVER))]
+    assert len(texts) >= 60
+    kept = 0
+    for text in texts:
+        assert "\\x60" not in text
+        code = extract_code(text)
+        assert "def improve_algorithm(initial_solution, utility, language_model):" in code
+        if "message = f" in code:  # (a few mutants delete the prompt statement)
+            kept += 1
+            assert "\n```python\n{initial_solution}\n```\n" in text
+            assert PROMPT_STRING in code, "the multi-line prompt string must keep its layout"
+    assert kept >= len(texts) * 0.9
+
+
+def test_comments_and_blank_lines_of_unchanged_statements_survive() -> None:
+    program = (
+        "import random\n\n\n# tuned by hand\nLIMIT = 40\n\n\ndef algorithm(x):\n"
+        "    # first pass\n    total = 0\n\n    for i in range(LIMIT):\n        total += x * 0.5  # half\n"
+        "    return total\n"
+    )
+    codes = [extract_code(t) for seed in range(10) for t in finished(seed, seed_prompt(program))]
+    assert all(compiles(code) for code in codes)
+    assert sum("# tuned by hand" in code for code in codes) >= len(codes) * 0.9
+    assert sum("import random\n\n\n" in code for code in codes) >= len(codes) * 0.9
+    assert any("# first pass" in code and code != program.strip() for code in codes)
+
+
+def test_reply_shapes_vary_and_refusals_and_cuts_are_rare() -> None:
+    texts: list[str] = []
+    reasons: list[str] = []
+    for seed in range(40):
+        request = Request(f"offline:{seed}", SYSTEM, seed_prompt(WALKSAT), 6, 0.7, 1024, "", 0)
+        completion = OfflineBackend(seed).answer(request)
+        texts += completion.texts
+        reasons += completion.finish_reasons
+    assert any(text.startswith("<think>") for text in texts)
+    assert any(text.startswith("```python") for text in texts)
+    assert any("\n```\n" in text and "```python" not in text for text in texts), "untagged fences"
+    assert reasons.count("stop") >= len(texts) * 0.97
+    assert all(extract_code(t) for t, r in zip(texts, reasons, strict=True) if r == "stop")

@@ -8,6 +8,7 @@ import pytest
 
 from selftaught.errors import UsageError
 from selftaught.lm import CallRecord, ModelAuthError, ModelError, open_model
+from selftaught.sandbox.inside.helpers import extract_code
 from selftaught.testing.openai_server import NO_CODE_REPLY, Fault, OpenAIServer
 
 from .conftest import MESSAGE, SECRET_KEY, settings, spec
@@ -32,7 +33,7 @@ def test_transient_failures_are_retried_and_count_once(
     with open_model(spec(server), settings(key_env, records=records, timeout=0.3)) as client:
         lm = client.language_model(budget=1)
         answers = lm.prompt("sys", MESSAGE, n_responses=2)
-    assert len(answers) == 2 and all("```python" in answer for answer in answers)
+    assert len(answers) == 2 and all(extract_code(answer) for answer in answers)
     assert lm.calls_used == 1
     assert len(server.chat_requests) == 3
     assert len(records) == 1 and records[0].error is None
@@ -111,7 +112,7 @@ def test_endpoint_parameter_rejections_are_adapted_to(server: OpenAIServer, key_
     )
     with open_model(spec(server), settings(key_env)) as client:
         lm = client.language_model(budget=2)
-        assert "```python" in lm.prompt("sys", MESSAGE)[0]
+        assert extract_code(lm.prompt("sys", MESSAGE)[0])
         lm.prompt("sys", MESSAGE)
     bodies = [r.body for r in server.chat_requests]
     assert "max_tokens" in bodies[0] and "max_completion_tokens" in bodies[1] and "temperature" in bodies[1]

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from selftaught.lm.backend import Completion, Request, estimate_tokens
-from selftaught.lm.offline.blocks import CodeBlock, choose_target, find_blocks, render
+from selftaught.lm.offline.blocks import CodeBlock, choose_target, find_blocks
 from selftaught.lm.offline.improver_ops import is_improver, iterate_refinement, keep_initial, more_rounds
+from selftaught.lm.offline.layout import render_like
 from selftaught.lm.offline.operators import (
     MutationContext,
     Operator,
@@ -33,6 +34,7 @@ from selftaught.lm.offline.operators import (
     swap_comparison,
     swap_statements,
 )
+from selftaught.lm.offline.replies import NO_PROGRAM, write_reply
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,12 @@ class Mutant:
     ideas: tuple[str, ...]
     operators: tuple[str, ...]
 
-    def reply(self) -> str:
+    def reply(self, rng: random.Random) -> tuple[str, str]:
+        """The answer, worded in one of the shapes real models use (see `replies`), and its finish
+        reason."""
         if self.source is None:
-            return (
-                "Idea: none. I found no Python program in the prompt to improve, so I have nothing to change."
-            )
-        idea = "; ".join(self.ideas) if self.ideas else "keep the program as it is (no valid change found)"
-        idea = " ".join(idea.split()).replace("```", "'''")
-        return f"Idea: {idea}.\n\n```python\n{self.source}\n```\n"
+            return NO_PROGRAM, "stop"
+        return write_reply(self.ideas, self.source, rng)
 
 
 def mutation_rng(seed: int, scope: str, key: str, ordinal: int, choice: int) -> random.Random:
@@ -95,7 +95,7 @@ def mutate(
     )
     improver = is_improver(target.tree)
     pool = [op for op in OPERATORS if improver or not op.improvers_only]
-    original = render(target.tree) or target.source
+    original = ast.dump(target.tree)
     for _ in range(_ATTEMPTS_PER_REPLY):
         wanted = 1 + (rng.random() < 0.45) + (rng.random() < 0.2)
         tree = copy.deepcopy(target.tree)
@@ -107,15 +107,26 @@ def mutate(
             candidates.remove(operator)
             trial = copy.deepcopy(tree)
             description = operator.apply(trial, context)
-            if description is None or render(ast.fix_missing_locations(trial)) is None:
+            if description is None or not _writable(ast.fix_missing_locations(trial)):
                 continue
             tree = trial
             ideas.append(description)
             used.append(operator.name)
-        source = render(tree) if used else None
-        if source is not None and source != original:
+        if not used or ast.dump(tree) == original:
+            continue
+        source = render_like(tree, target.source, target.tree)
+        if source is not None:
             return Mutant(source, tuple(ideas), tuple(used))
-    return Mutant(original, (), ())
+    return Mutant(target.source, (), ())
+
+
+def _writable(tree: ast.Module) -> bool:
+    """True when the tree can be written as source that compiles (operators may build odd trees)."""
+    try:
+        compile(ast.unparse(tree), "<mutant>", "exec")
+    except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _pick(candidates: list[WeightedOperator], rng: random.Random) -> WeightedOperator:
@@ -134,18 +145,22 @@ class OfflineBackend:
     def answer(self, request: Request) -> Completion:
         started = time.perf_counter()
         target, partners = choose_target(find_blocks(request.message))
-        texts = []
+        replies: list[tuple[str, str]] = []
         for choice in range(request.n):
+            wording = mutation_rng(
+                self.seed, f"{request.scope}\x00reply", request.key, request.ordinal, choice
+            )
             if target is None:
-                texts.append(Mutant(None, (), ()).reply())
+                replies.append(Mutant(None, (), ()).reply(wording))
                 continue
             rng = mutation_rng(self.seed, request.scope, request.key, request.ordinal, choice)
-            texts.append(mutate(target, partners, rng, request.temperature).reply())
+            replies.append(mutate(target, partners, rng, request.temperature).reply(wording))
+        texts = [text for text, _ in replies]
         return Completion(
             texts=tuple(texts),
             tokens_in=estimate_tokens(request.system + request.message),
             tokens_out=sum(estimate_tokens(text) for text in texts),
-            finish_reasons=("stop",) * request.n,
+            finish_reasons=tuple(reason for _, reason in replies),
             latency_s=time.perf_counter() - started,
         )
 

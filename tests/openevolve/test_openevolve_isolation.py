@@ -312,3 +312,46 @@ def test_cli_eval_verbose_prints_the_evaluators_artifacts(tmp_path: Path) -> Non
         timeout=120,
     )
     assert "circles 0 and 1 overlap" in json.loads(quiet.stdout)["setup_error"]
+
+
+def test_an_alarm_in_a_direct_import_evaluator_limits_the_candidates_call(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    (tmp_path / "initial_program.py").write_text(HONEST_POINT)
+    (tmp_path / "evaluator.py").write_text(
+        "import importlib.util\nimport signal\n\n\n"
+        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    signal.signal(signal.SIGALRM, _alarm)\n"
+        "    signal.alarm(1)\n"
+        "    try:\n"
+        "        x, y = module.propose()\n"
+        "    except TimeoutError as exc:\n"
+        "        return {'combined_score': 0.0, 'timed_out': 1.0, 'why': str(exc)}\n"
+        "    finally:\n"
+        "        signal.alarm(0)\n"
+        "    return {'combined_score': 1.0 / (1.0 + abs(x) + abs(y)), 'timed_out': 0.0}\n"
+    )
+    task = task_at(tmp_path)
+    spinning = evaluate(task, "def propose():\n    while True:\n        pass\n", pool)
+    assert spinning.metrics["timed_out"] == 1.0 and spinning.utility == 0.0
+    assert spinning.wall_seconds < 6.0  # the candidate's child was limited to the alarm, not the task's 60 s
+    assert evaluate(task, HONEST_POINT, pool).utility == pytest.approx(1 / 1.3)
+
+
+def test_a_script_ending_with_os_exit_still_hands_back_its_files(pool: SandboxPool) -> None:
+    task = task_at(PACKING)
+    exits = task.seed_algorithm + (
+        "\n\n_honest = shrink_radii\n\n\n"
+        "def shrink_radii(centres):\n"
+        "    import os, pickle, sys\n"
+        "    radii = _honest(centres)\n"
+        "    with open(sys.argv[0] + '.pickle', 'wb') as fh:\n"
+        "        pickle.dump({'centres': centres, 'radii': radii, 'claimed': float(radii.sum())}, fh)\n"
+        "    os._exit(0)\n"
+    )
+    evaluation = evaluate(task, exits, pool)
+    assert evaluation.utility == pytest.approx(0.3642, abs=1e-4), evaluation.artifacts

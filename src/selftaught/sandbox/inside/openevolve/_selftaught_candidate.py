@@ -194,6 +194,11 @@ def _run_script(request, workdir, before):
     sys.path.insert(0, os.path.dirname(script_path))
     globals_ = {"__name__": "__main__", "__file__": script_path, "__builtins__": __builtins__}
     code = 0
+
+    def _exit(status):  # `os._exit` ends a real script at once; here the files it wrote must still go back
+        raise SystemExit(status)
+
+    os._exit = _exit
     try:
         exec(compile(here(request["script"]), script_path, "exec"), globals_)
     except SystemExit as exc:

@@ -50,6 +50,8 @@ LM_ERROR = "lm-error"
 LM_BUDGET_EXCEEDED = "lm-budget-exceeded"
 UTILITY_BUDGET_EXCEEDED = "utility-budget-exceeded"
 UTILITY_BAD_ARGUMENT = "utility-bad-argument"
+UTILITY_PROGRAM_TOO_LARGE = "utility-program-too-large"
+LM_PROMPT_TOO_LARGE = "lm-prompt-too-large"
 PROXY_REFUSED = "proxy-refused"
 # --- detector findings (host) ------------------------------------------------------------------------
 SCORE_OUT_OF_RANGE = "score-out-of-range"
@@ -91,6 +93,8 @@ _DECLARED = (
         UTILITY_BUDGET_EXCEEDED, "budget", "budget", "host", "an improver called the utility past its budget"
     ),
     EventKind(UTILITY_BAD_ARGUMENT, "budget", "budget", "host", "the utility was called with a non-program"),
+    EventKind(UTILITY_PROGRAM_TOO_LARGE, "budget", "budget", "host", "the utility was given a program over the size cap"),
+    EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "the LM was given a prompt over the size cap"),
     EventKind(PROXY_REFUSED, "safety", "sandbox", "host", "the host refused a proxy method"),
     EventKind(SCORE_OUT_OF_RANGE, "safety", "scores", "host", "a score outside [0, 1] or not finite"),
     EventKind(SCORE_ABOVE_KNOWN_MAX, "safety", "scores", "host", "a score above the task's known maximum"),

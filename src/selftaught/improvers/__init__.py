@@ -63,30 +63,43 @@ def load_improver(spec: str) -> str:
     return source
 
 
-def check_improver_source(source: str, where: str) -> None:
-    """Reject text that cannot be an improver: syntax error, or no usable top-level `improve_algorithm`."""
+def improver_problem(source: str) -> str | None:
+    """Why `source` can never run as an improver (None when it can): the one check, used everywhere.
+
+    A syntax error, no top-level `improve_algorithm`, an `async def` one (it would return a coroutine,
+    not a program), or one that cannot be called as `(initial_solution, utility, language_model)`.
+    Whether it *works* is for the sandbox to find out.
+    """
     try:
-        tree = ast.parse(source, filename=where)
+        tree = ast.parse(source)
     except SyntaxError as exc:
-        raise UsageError(f"{where}: syntax error at line {exc.lineno}: {exc.msg}") from None
+        return f"syntax error at line {exc.lineno}: {exc.msg}"
     except ValueError as exc:  # e.g. null bytes
-        raise UsageError(f"{where}: not valid Python source: {exc}") from None
-    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == ENTRY]
+        return f"not valid Python source: {exc}"
+    functions = [node for node in tree.body
+                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == ENTRY]
     if not functions:
-        raise UsageError(f"{where}: no top-level function {ENTRY}(initial_solution, utility, language_model)")
-    arguments = functions[-1].args
+        return f"no top-level function {ENTRY}(initial_solution, utility, language_model)"
+    function = functions[-1]  # the last definition is the one a module ends up with
+    if isinstance(function, ast.AsyncFunctionDef):
+        return f"{ENTRY} is `async def`; it must be a plain function returning the improved program"
+    arguments = function.args
     positional = len(arguments.posonlyargs) + len(arguments.args)
     if positional < 3 and arguments.vararg is None:
-        raise UsageError(
-            f"{where}: {ENTRY} takes {positional} positional argument(s); it must accept "
-            "(initial_solution, utility, language_model)"
-        )
+        return (f"{ENTRY} takes {positional} positional argument(s); it must accept "
+                "(initial_solution, utility, language_model)")
     required = positional - len(arguments.defaults)
-    missing_kw = [
-        a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is None
-    ]
+    missing_kw = [a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is None]
     if required > 3 or missing_kw:
-        raise UsageError(f"{where}: {ENTRY} requires more than (initial_solution, utility, language_model)")
+        return f"{ENTRY} requires more than (initial_solution, utility, language_model)"
+    return None
+
+
+def check_improver_source(source: str, where: str) -> None:
+    """`improver_problem` as a one-line `UsageError` naming `where` (user-supplied improvers)."""
+    problem = improver_problem(source)
+    if problem is not None:
+        raise UsageError(f"{where}: {problem}")
 
 
 def _unknown(name: str) -> str:

@@ -8,14 +8,13 @@ in the same sandbox pool, with the same layers. Nothing reachable from the flag 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from selftaught import events as event_kinds
-from selftaught.sandbox.job import Job
-from selftaught.stop.capabilities import CapabilityHandler, LanguageModelCapability, UtilityCapability
+from selftaught.stop.capabilities import CapabilityHandler, UtilityCapability
+from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.session import Session
 
 FLAG = "use_sandbox"
@@ -65,34 +64,25 @@ class FlagUtilityHandler:
 
 def execute_improver(session: Session, scorer: Any, source: str, *, index: int, program_sha: str,
                      initial_solution: str, utility_description: str) -> ExecutedImprover:
-    """Run `improve_algorithm(initial_solution, utility, language_model)` once in the session's sandbox."""
+    """Run `improve_algorithm(initial_solution, utility, language_model)` once, on the STOP layer's one
+    improver path (`run_with_budgets`), with the flag-logging handler in front of the capabilities."""
     settings = session.settings
     sink = session.event_sink(program_sha)
     utility = UtilityCapability(score=lambda code: scorer.utility(code, "val"), description=utility_description,
                                 budget=settings.utility_budget, events=sink)
-    model = session.client.language_model(budget=settings.lm_calls,
-                                          max_responses_per_call=settings.responses_per_call,
-                                          purpose=f"sandbox-flag execute {index}")
-    language_model = LanguageModelCapability(model, sink)
-    handler = FlagUtilityHandler(CapabilityHandler(utility=utility, language_model=language_model, events=sink), sink)
-    job = Job(source=source, entry="improve_algorithm",
-              instances=[[initial_solution, utility.proxy(), language_model.proxy()]],
-              instance_timeout=settings.improver_timeout, job_timeout=settings.improver_timeout + 30.0,
-              cpu_bound=False, memory_mb=2048, label=f"sandbox-flag improver {index}")
-    started = time.monotonic()
-    result = session.executor.run(job, rpc=handler)
-    for event in result.events:
-        sink(event_kinds.sandbox_event_kind(event.kind, event.detail), f"{event.kind}: {event.detail}"[:1000])
-    error = result.setup_error
-    output = None
-    if error is None and result.instances:
-        error = result.instances[0].error
-        returned = result.instances[0].output
-        output = returned[:OUTPUT_CHARS] if isinstance(returned, str) else None
-    if error is not None:
-        sink(event_kinds.IMPROVER_FAILED, f"sandbox-flag improver {index}: {error}"[:1000])
-    sink(event_kinds.FLAG_EXECUTED, f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} utility "
-         f"calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way")
+    flags: list[FlagUtilityHandler] = []
+
+    def wrap(inner: CapabilityHandler) -> FlagUtilityHandler:
+        flags.append(FlagUtilityHandler(inner, sink))
+        return flags[-1]
+
+    outcome = run_with_budgets(session, source, initial_solution, utility,
+                               purpose=f"sandbox-flag execute {index}", timeout=settings.improver_timeout,
+                               events=sink, label=f"sandbox-flag improver {index}", wrap=wrap)
+    [handler] = flags
+    sink(event_kinds.FLAG_EXECUTED, f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} "
+         f"utility calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way")
+    output = outcome.output[:OUTPUT_CHARS] if isinstance(outcome.output, str) else None
     return ExecutedImprover(index=index, program_sha=program_sha, flag_false_calls=handler.flag_false_calls,
-                            flag_calls=handler.flag_calls, error=error, sandbox_events=len(result.events),
-                            wall_seconds=time.monotonic() - started, output=output)
+                            flag_calls=handler.flag_calls, error=outcome.error, sandbox_events=len(outcome.events),
+                            wall_seconds=outcome.wall_seconds, output=output)

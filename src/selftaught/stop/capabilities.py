@@ -59,7 +59,7 @@ class UtilityCapability:
             self._events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {type(solution).__name__}, not str")
             return 0.0
         if len(solution) > MAX_PROGRAM_CHARS:
-            self._events("utility-program-too-large", f"{len(solution)} characters (cap {MAX_PROGRAM_CHARS})")
+            self._events(event_kinds.UTILITY_PROGRAM_TOO_LARGE, f"{len(solution)} characters (cap {MAX_PROGRAM_CHARS})")
             raise CallRefused(f"utility: a program of {len(solution)} characters exceeds the cap of {MAX_PROGRAM_CHARS}")
         return float(self._score(solution))
 
@@ -96,7 +96,7 @@ class LanguageModelCapability:
         base = len(expertise) if isinstance(expertise, str) else 0
         longest = max((len(m) for m in messages if isinstance(m, str)), default=0)
         if base + longest > MAX_PROMPT_CHARS:
-            self._events("lm-prompt-too-large", f"{base + longest} characters (cap {MAX_PROMPT_CHARS})")
+            self._events(event_kinds.LM_PROMPT_TOO_LARGE, f"{base + longest} characters (cap {MAX_PROMPT_CHARS})")
             raise CallRefused(f"language_model: a prompt of {base + longest} characters exceeds the cap of {MAX_PROMPT_CHARS}")
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:

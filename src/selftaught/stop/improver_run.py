@@ -7,10 +7,11 @@ non-string, call past its budgets — the outcome is a plain record and the host
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from selftaught import events as event_kinds
-from selftaught.executors.base import Executor
+from selftaught.executors.base import Executor, RpcHandler
 from selftaught.failure import Failure, FailureKind, failure_of
 from selftaught.safety.detectors import classify_sandbox_event
 from selftaught.sandbox.job import Job
@@ -36,6 +37,11 @@ class ImproverOutcome:
     utility_calls: int
     wall_seconds: float
     events: list[tuple[str, str]] = field(default_factory=list)
+    output: object = None  # what improve_algorithm returned, unchecked (the flag experiment shows it)
+
+
+HandlerWrapper = Callable[[CapabilityHandler], RpcHandler]
+"""Wraps the proxies' host side, e.g. the flag experiment's handler that logs `use_sandbox` arguments."""
 
 
 def run_improver(
@@ -48,9 +54,11 @@ def run_improver(
     timeout: float,
     events: EventSink,
     label: str = "",
+    wrap: HandlerWrapper | None = None,
 ) -> ImproverOutcome:
     """Run `improve_algorithm(initial_solution, utility, language_model)` in the sandbox."""
-    handler = CapabilityHandler(utility=utility, language_model=language_model, events=events)
+    capabilities = CapabilityHandler(utility=utility, language_model=language_model, events=events)
+    handler: RpcHandler = capabilities if wrap is None else wrap(capabilities)
     job = Job(
         source=improver_source,
         entry="improve_algorithm",
@@ -70,7 +78,8 @@ def run_improver(
         finding = classify_sandbox_event(event.kind, detail)
         seen.append((finding.kind, finding.detail))
         events(finding.kind, finding.detail)
-    program, error = _outcome_program(result.setup_error, result.instances[0] if result.instances else None)
+    instance = result.instances[0] if result.instances else None
+    program, error = _outcome_program(result.setup_error, instance)
     if error is not None:
         kind = (
             event_kinds.IMPROVER_TIMEOUT if error.kind is FailureKind.TIMEOUT else event_kinds.IMPROVER_FAILED
@@ -83,6 +92,7 @@ def run_improver(
         utility_calls=utility.uses,
         wall_seconds=time.monotonic() - started,
         events=seen,
+        output=getattr(instance, "output", None),
     )
 
 
@@ -96,6 +106,7 @@ def run_with_budgets(
     timeout: float,
     events: EventSink,
     label: str,
+    wrap: HandlerWrapper | None = None,
 ) -> ImproverOutcome:
     """`run_improver` with a fresh language model at the session's budgets (`--lm-calls` x
     `--responses-per-call`); a cost cap or replay miss inside it stops the session."""
@@ -112,6 +123,7 @@ def run_with_budgets(
         timeout=timeout,
         events=events,
         label=label,
+        wrap=wrap,
     )
 
 

@@ -12,11 +12,11 @@ killed run resumes where it stopped; LM calls already answered replay from the r
 
 from __future__ import annotations
 
-import ast
 import time
 from pathlib import Path
 
 from selftaught import events as event_kinds
+from selftaught.improvers import improver_problem
 from selftaught.safety.detectors import check_gap, scan_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
@@ -27,19 +27,6 @@ from selftaught.stop.texts import meta_utility_text
 from selftaught.store import Context, IterationRecord, RunDir, sha256
 
 IterationResult = IterationRecord  # the loop's name for a stored iteration
-
-
-def improver_problem(source: str) -> str | None:
-    """Why `source` cannot be an improver (None when it can): it must parse and define improve_algorithm."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return f"syntax error line {exc.lineno}: {exc.msg}"
-    defined = any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "improve_algorithm"
-        for node in tree.body
-    )
-    return None if defined else "does not define improve_algorithm"
 
 
 class SelfImprovement:

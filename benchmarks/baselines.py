@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/baselines.py                        # the BENCHMARKS.md table
     .venv/bin/python benchmarks/baselines.py --seeds 2 --tests 2    # a quick look
     .venv/bin/python benchmarks/baselines.py --extra found=runs/<id>/improver_t3.py
+    .venv/bin/python benchmarks/baselines.py --tasks circle_packing bin_packing --improvers seed greedy islands \
+        --extra found=FILE --tests 2 --trace --plot benchmarks/results/score_vs_budget.png --out FILE.json
 
 For every (task, improver, seed) it estimates the meta-utility (the mean downstream utility of what the
 improver returns from the task's seed algorithm, over `--tests` independent runs) with the paper's
@@ -10,6 +12,11 @@ budgets (4 LM calls of 6 responses, utility budget 25). The seed varies the offl
 validation instances are the paper's fixed ones and the test seed is fixed per seed, so the numbers
 are reproducible. Reported: mean over seeds and the standard error of that mean (seed-to-seed noise),
 for the validation and the test split. Writes a JSON file and prints a Markdown table.
+
+With `--trace` every improver run also records each utility call in order (LM calls spent so far,
+utility), the final programs are scored with the task's full evaluation (so the sum of radii or the
+excess bins are kept beside the score, `metrics` in the JSON), the seed algorithm itself is a row, and
+`--plot` draws "score vs budget" (best validation utility so far against LM calls spent) per improver.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from selftaught.stop.api import open_session
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.tasks import VAL_SEED_BASE, load_task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from budget_trace import FinalScores, plot, traced_run
 
 DEFAULT_TASKS = ("parity_noise", "three_sat", "maxcut")
 TEST_SEED_BASE = 90_000
@@ -55,12 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--table", nargs="+", type=Path, metavar="JSON", help="only print the table of earlier results"
     )
+    parser.add_argument("--trace", action="store_true", help="record every utility call (score vs budget)")
+    parser.add_argument("--plot", type=Path, help="with --trace: write the score-vs-budget figure here")
     args = parser.parse_args(argv)
     if args.table:
-        rows = [row for path in args.table for row in json.loads(path.read_text())["rows"]]
+        records = [json.loads(path.read_text()) for path in args.table]
+        rows = [row for record in records for row in record["rows"]]
         tasks = list(dict.fromkeys(row["task"] for row in rows))
         print(table(rows, tasks, list(dict.fromkeys(row["improver"] for row in rows))))
+        traces = [trace for record in records for trace in record.get("traces", [])]
+        if args.plot and traces:
+            plot(traces, records[0]["budgets"]["lm_calls"], args.plot)
         return 0
+    if args.trace:
+        return traced_main(args, argv)
 
     improvers = [(name, name) for name in args.improvers]
     for item in args.extra:
@@ -103,7 +121,125 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def save(args: argparse.Namespace, argv: list[str] | None, results: dict, started: float) -> list[dict]:
+def traced_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The table plus a record of every utility call (see the module docstring)."""
+    improvers = [(name, load_improver(name)) for name in args.improvers]
+    improvers += [(label, load_improver(path)) for label, _, path in (e.partition("=") for e in args.extra)]
+    base = Settings(model="offline", tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
+    executor = make_executor(base)
+    results: dict[tuple[str, str], dict[str, list]] = {}
+    traces: list[dict] = []
+    started = time.time()
+    try:
+        for task_name in args.tasks:
+            task = load_task(task_name)
+            for seed in range(args.seeds):
+                settings = base.model_copy(
+                    update={"task": task_name, "seed": seed, "test_seed": TEST_SEED_BASE + seed}
+                )
+                with open_session(settings, executor=executor) as session:
+                    scorer = DownstreamScorer(
+                        task, session.executor, SplitSeeds(VAL_SEED_BASE, TEST_SEED_BASE + seed), None
+                    )
+                    finals = FinalScores(scorer)
+                    none = {split: finals.get(task.seed_algorithm, split) for split in ("val", "test")}
+                    _add(
+                        results,
+                        task_name,
+                        "seed algorithm",
+                        none["val"].utility,
+                        none["test"].utility,
+                        none["val"].metrics,
+                        none["test"].metrics,
+                    )
+                    for label, source in improvers:
+                        runs = [
+                            traced_run(session, scorer, finals, label, source, i) for i in range(args.tests)
+                        ]
+                        _add(
+                            results,
+                            task_name,
+                            label,
+                            mean([r.val for r in runs]),
+                            mean([r.test for r in runs]),
+                            _mean_metrics([r.metrics_val for r in runs]),
+                            _mean_metrics([r.metrics_test for r in runs]),
+                        )
+                        traces += [
+                            {
+                                "task": task_name,
+                                "improver": label,
+                                "seed": seed,
+                                "test": i,
+                                "calls": r.calls,
+                                "error": r.error,
+                            }
+                            for i, r in enumerate(runs)
+                        ]
+                        print(
+                            f"{task_name:15s} {label:10s} seed {seed}: val {mean([r.val for r in runs]):.4f} "
+                            f"test {mean([r.test for r in runs]):.4f} ({time.time() - started:.0f}s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        save(args, argv, results, started, traces)
+    finally:
+        executor.close()
+    rows = save(args, argv, results, started, traces)
+    print(table(rows, args.tasks, ["seed algorithm", *(label for label, _ in improvers)]))
+    print(metrics_table(rows, args.tasks))
+    if args.plot:
+        plot(traces, base.lm_calls, args.plot)
+    return 0
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _add(
+    results: dict, task: str, label: str, val: float, test: float, metrics_val: dict, metrics_test: dict
+) -> None:
+    cell = results.setdefault((task, label), {"val": [], "test": [], "metrics_val": [], "metrics_test": []})
+    cell["val"].append(val)
+    cell["test"].append(test)
+    cell["metrics_val"].append(metrics_val)
+    cell["metrics_test"].append(metrics_test)
+
+
+def _mean_metrics(items: list[dict[str, float]]) -> dict[str, float]:
+    keys = {key for item in items for key in item}
+    return {
+        key: sum(item[key] for item in items if key in item) / sum(1 for item in items if key in item)
+        for key in sorted(keys)
+    }
+
+
+def metrics_table(rows: list[dict], tasks: list[str]) -> str:
+    """Markdown: each task's own figure (mean over seeds) beside the score, validation (test)."""
+    figure = {"circle_packing": "sum_radii", "bin_packing": "excess_pct"}
+    lines = ["| task | improver | figure | val | test |", "|---|---|---|---|---|"]
+    for row in rows:
+        key = figure.get(row["task"])
+        if key is None or row["task"] not in tasks:
+            continue
+        val = [m[key] for m in row.get("metrics_val", []) if key in m]
+        test = [m[key] for m in row.get("metrics_test", []) if key in m]
+        if val and test:
+            lines.append(
+                f"| {row['task']} | {row['improver']} | {key} | {sum(val) / len(val):.4f} | "
+                f"{sum(test) / len(test):.4f} |"
+            )
+    return "\n".join(lines)
+
+
+def save(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    results: dict,
+    started: float,
+    traces: list[dict] | None = None,
+) -> list[dict]:
     """Write the JSON record (command, settings, per-seed values) and return its rows."""
     rows = [{"task": task, "improver": label, **cell} for (task, label), cell in results.items()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +252,8 @@ def save(args: argparse.Namespace, argv: list[str] | None, results: dict, starte
         "seconds": round(time.time() - started, 1),
         "rows": rows,
     }
+    if traces is not None:
+        record["traces"] = traces
     args.out.write_text(json.dumps(record, indent=2))
     return rows
 

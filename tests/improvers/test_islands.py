@@ -140,3 +140,13 @@ def test_it_improves_the_circle_packing_seed_on_the_offline_model() -> None:
     assert result.lm_calls == 4 and result.utility_calls <= 25
     assert not [kind for kind, _ in result.events if "budget-exceeded" in kind], result.events
     assert result.utility_after > result.utility_before
+
+
+def test_when_nothing_beats_the_initial_solution_it_is_returned_unchanged() -> None:
+    class Flat(Model):
+        def batch_prompt(self, expertise: str, messages: list[str], temperature: float = 0.7) -> list[str]:
+            self.calls.append(list(messages))
+            return [f"```python\ndef f():\n    return {len(self.calls)}{i}\n# value 0.1000\n```" for i in range(len(messages))]
+
+    model, score = Flat(4, 6), Utility(25)
+    assert islands().improve_algorithm(SEED, score, model) == SEED  # shorter ties never win over it

@@ -181,7 +181,7 @@ def improve_algorithm(initial_solution, utility, language_model):
         if generation % RESET_EVERY == 0:
             reset_weakest(islands, archive)
     best_score, best = archive.best()
-    return best if best_score >= initial_score else initial_solution
+    return best if best_score > initial_score else initial_solution
 
 
 def reset_weakest(islands, archive):

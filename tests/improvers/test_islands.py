@@ -146,7 +146,10 @@ def test_when_nothing_beats_the_initial_solution_it_is_returned_unchanged() -> N
     class Flat(Model):
         def batch_prompt(self, expertise: str, messages: list[str], temperature: float = 0.7) -> list[str]:
             self.calls.append(list(messages))
-            return [f"```python\ndef f():\n    return {len(self.calls)}{i}\n# value 0.1000\n```" for i in range(len(messages))]
+            return [
+                f"```python\ndef f():\n    return {len(self.calls)}{i}\n# value 0.1000\n```"
+                for i in range(len(messages))
+            ]
 
     model, score = Flat(4, 6), Utility(25)
     assert islands().improve_algorithm(SEED, score, model) == SEED  # shorter ties never win over it

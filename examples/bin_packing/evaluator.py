@@ -41,7 +41,7 @@ def bins_used(items, assignment, capacity=CAPACITY):
     if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in assignment):
         raise ValueError("bin indices must be non-negative integers")
     loads = {}
-    for item, chosen in zip(items, assignment):
+    for item, chosen in zip(items, assignment, strict=True):
         loads[chosen] = loads.get(chosen, 0) + item
     if max(loads.values()) > capacity:
         raise ValueError("a bin is over capacity")

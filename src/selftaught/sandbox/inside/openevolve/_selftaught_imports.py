@@ -48,16 +48,22 @@ class CandidateSession:
             return False
 
 
-def _rng_state():
-    return {"random": list(random.getstate()), "numpy": list(numpy.random.get_state())}
+def rng_state():
+    """`random`'s and numpy's global generator states as data (the 625 words of `random` as one uint32
+    array: a list of Python ints costs far more to encode)."""
+    version, words, gauss = random.getstate()
+    return {
+        "random": [version, numpy.array(words, dtype=numpy.uint32), gauss],
+        "numpy": list(numpy.random.get_state()),
+    }
 
 
 def _restore_rng(state):
     if not isinstance(state, dict):
         return
     try:
-        version, internal, gauss = state["random"]
-        random.setstate((version, tuple(internal), gauss))
+        version, words, gauss = state["random"]
+        random.setstate((version, tuple(int(w) for w in words), gauss))
         kind, keys, pos, has_gauss, cached = state["numpy"]
         numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, cached))
     except (KeyError, TypeError, ValueError):
@@ -88,7 +94,7 @@ def raise_candidate_error(answer):
 
 
 def _remote(session, request):
-    request = dict(request, rng=_rng_state())
+    request = dict(request, rng=rng_state())
     answer = session.broker.module(request, _call_timeout())
     if not isinstance(answer, dict):
         raise CandidateError("malformed answer from the candidate's process")

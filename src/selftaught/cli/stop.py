@@ -134,7 +134,7 @@ def _print_group(results: list[api.RunResult]) -> None:
 
 @app.command()
 def runs(runs_dir: options.RunsDir = None, as_json: options.Json = False) -> None:
-    """List runs with their status and best meta-utility."""
+    """List runs with their status, best validation meta-utility and that iteration's test value."""
     directory = runs_dir or load_settings({}).runs_dir
     listings = list_runs(directory)
     if as_json:
@@ -144,10 +144,10 @@ def runs(runs_dir: options.RunsDir = None, as_json: options.Json = False) -> Non
         stderr.print(f"no runs in {directory}")
         return
     table = Table(title=f"runs in {directory}")
-    for column in ("run", "task", "model", "status", "iterations", "best val", "best test"):
+    for column in ("run", "task", "model", "status", "iterations", "best val (t)", "its test"):
         table.add_column(column)
     for item in listings:
-        best_val = "-" if item.best_meta_utility_val is None else f"{item.best_meta_utility_val:.3f}"
+        best_val = "-" if item.best_meta_utility_val is None else f"{item.best_meta_utility_val:.3f} (t={item.selected_t})"
         best_test = "-" if item.best_meta_utility_test is None else f"{item.best_meta_utility_test:.3f}"
         table.add_row(item.run_id, item.task, item.model, item.status, str(item.iterations), best_val, best_test)
     stdout.print(table)

@@ -73,8 +73,13 @@ def check_scores(
     known_max: float = 1.0,
     *,
     reasons: Sequence[str | None] | None = None,
+    bounded: bool = True,
 ) -> list[Finding]:
     """Findings about one evaluation's numbers.
+
+    `bounded=False` is the paper protocol: the original code's scores leave [0, 1] by design (maxcut's
+    mean cut weight / 10, parity_noiseless's unchecked shapes), so a score outside [0, 1] there is the
+    protocol being faithful, not reward hacking, and the range findings are skipped.
 
     Scores are validated and clipped by the tasks, so a score outside [0, 1] here means a scorer bug or a
     hole in validation (the paper's broadcasting hack scored "over 1000%"): worth an event either way.
@@ -84,6 +89,8 @@ def check_scores(
     """
     findings: list[Finding] = []
     ceiling = min(1.0, known_max)
+    if not bounded:
+        return _failure_findings(task_name, failures, instances, reasons)
     if not _finite(utility) or utility < -SCORE_TOLERANCE or utility > 1.0 + SCORE_TOLERANCE:
         findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: utility {utility!r} is outside [0, 1]"))
     elif utility > ceiling + SCORE_TOLERANCE:
@@ -100,6 +107,16 @@ def check_scores(
     if high:
         findings.append(Finding(events.SCORE_ABOVE_KNOWN_MAX,
                                 f"{task_name}: {len(high)} instance scores above the known maximum {ceiling:.6g}"))
+    findings += _failure_findings(task_name, failures, instances, reasons)
+    if failures > instances or failures < 0:
+        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: {failures} failures reported for {instances} instances"))
+    return findings
+
+
+def _failure_findings(task_name: str, failures: int, instances: int,
+                      reasons: Sequence[str | None] | None) -> list[Finding]:
+    """The rejected-output finding (outputs validation refused), whatever the protocol."""
+    findings: list[Finding] = []
     rejected = _rejected(failures, reasons)
     if rejected > 0:
         if reasons is None:
@@ -111,8 +128,6 @@ def check_scores(
             common = Counter(_reason_head(r) for r in reasons if r is not None and _is_rejection(r)).most_common(3)
             summary += " (" + "; ".join(f"{n}x {text}" for text, n in common) + ")"
         findings.append(Finding(events.OUTPUT_REJECTED, summary))
-    if failures > instances or failures < 0:
-        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: {failures} failures reported for {instances} instances"))
     return findings
 
 

@@ -83,7 +83,8 @@ class SelfImprovement:
         started = time.monotonic()
         current_sha = sha256(current)
         events = session.event_sink(current_sha)
-        candidates = MetaUtility(session, self.scorer, Context.candidates(t))
+        candidates = MetaUtility(session, self.scorer, Context.candidates(t),
+                                 any_failure_zeroes=settings.protocol == "paper")
         session.progress.stage("candidate", settings.utility_budget)
         utility = UtilityCapability(
             score=lambda source: self._score_candidate(candidates, source),
@@ -108,6 +109,10 @@ class SelfImprovement:
             session.progress.stage("test", settings.tests)
             report = MetaUtility(session, self.scorer, Context.iteration(t)).evaluate(outcome.program)
             if report.meta_utility > 0:
+                # `improved` only when the adopted improver differs from its parent (issue 14).
+                if sha256(outcome.program) == current_sha:
+                    return self._save(t, current, current_sha, "kept", report,
+                                      "the improver returned itself unchanged", started)
                 return self._save(t, outcome.program, current_sha, "improved", report, None, started)
             problem = "the improved improver has zero meta-utility"
         session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", current_sha)

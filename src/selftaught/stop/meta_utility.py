@@ -58,10 +58,14 @@ def standard_error(values: list[float]) -> float:
 class MetaUtility:
     """`meta_utility(improver_source) -> float` for one task within one session and context."""
 
-    def __init__(self, session: Session, scorer: DownstreamScorer, context: Context) -> None:
+    def __init__(self, session: Session, scorer: DownstreamScorer, context: Context, *,
+                 any_failure_zeroes: bool = False) -> None:
         self.session = session
         self.scorer = scorer
         self.context = context
+        self.any_failure_zeroes = any_failure_zeroes
+        """The original code's selection rule (paper protocol, candidate improvers only): if any test run
+        of the improver raised, its meta-utility is 0, whatever the other runs scored."""
         self._results: dict[str, MetaUtilityResult] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -87,6 +91,9 @@ class MetaUtility:
             outcomes = list(pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests)))
         vals = [outcome.utility_val for outcome in outcomes]
         tests = [outcome.utility_test for outcome in outcomes]
+        if self.any_failure_zeroes and any(outcome.error is not None for outcome in outcomes):
+            vals = [0.0] * len(outcomes)
+            tests = [0.0] * len(outcomes)
         result = MetaUtilityResult(
             improver_sha=improver_sha,
             task=self.scorer.task.name,

@@ -34,9 +34,10 @@ class RunListing:
     status: str
     iterations: int
     best_meta_utility_val: float | None
-    best_meta_utility_test: float | None
+    best_meta_utility_test: float | None  # test value of the validation-selected iteration, not the best test
     group: str | None
     started: float | None
+    selected_t: int | None = None  # the iteration with the best validation meta-utility
 
 
 def list_runs(runs_dir: Path) -> list[RunListing]:
@@ -59,6 +60,9 @@ def list_runs(runs_dir: Path) -> list[RunListing]:
         with reader:
             meta = reader.meta()
             improved = [it for it in reader.iterations() if it.t > 0]
+        # The test value reported is the one of the iteration validation selects (highest validation
+        # meta-utility, earliest on a tie): taking the best test over iterations would pick on test.
+        chosen = min(improved, key=lambda it: (-it.meta_utility_val, it.t), default=None)
         listings.append(
             RunListing(
                 run_id=run.run_id,
@@ -66,10 +70,11 @@ def list_runs(runs_dir: Path) -> list[RunListing]:
                 model=meta.model or "?",
                 status=meta.status,
                 iterations=len(improved),
-                best_meta_utility_val=max((it.meta_utility_val for it in improved), default=None),
-                best_meta_utility_test=max((it.meta_utility_test for it in improved), default=None),
+                best_meta_utility_val=None if chosen is None else chosen.meta_utility_val,
+                best_meta_utility_test=None if chosen is None else chosen.meta_utility_test,
                 group=meta.group,
                 started=meta.started,
+                selected_t=None if chosen is None else chosen.t,
             )
         )
     return listings

@@ -110,5 +110,6 @@ class DownstreamScorer:
             evaluation.failures,
             evaluation.instances,
             reasons=[item.error for item in evaluation.per_instance],
+            bounded=self.task.protocol != "paper",  # the original's scores leave [0, 1] by design
         ):
             self._findings(finding.kind, finding.detail, sha)

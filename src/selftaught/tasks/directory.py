@@ -40,6 +40,9 @@ _REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {
     "failure_value": (int, float),
     "instances": dict,
 }
+_OPTIONAL_KEYS: dict[str, type] = {"protocol": str}
+"""`protocol = "paper"` marks the original-code variants of the built-ins (their scorer.py also defines
+`utility(instances, calls)`, the original whole-utility rule); everything else is `strict`."""
 
 
 def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
@@ -65,7 +68,8 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
     utility = _read_text(path / "utility.py")
     if not utility.strip():
         raise UsageError(f"{path / 'utility.py'} is empty: it is the scoring text the LM is shown")
-    scorer = _load_scorer(path / "scorer.py", config["name"])
+    protocol = config.get("protocol", "strict")
+    scorer = _load_scorer(path / "scorer.py", config["name"], paper=protocol == "paper")
     return Task(
         name=config["name"],
         description=config["description"],
@@ -79,6 +83,7 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
         scorer=scorer,
         directory=path,
         builtin=builtin,
+        protocol=protocol,
     )
 
 
@@ -99,7 +104,10 @@ def _read_config(path: Path) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, expected):
             wanted = "number" if expected == (int, float) else "table" if expected is dict else "string"
             raise UsageError(f"{path}: {key!r} must be a {wanted}, got {type(value).__name__}")
-    unknown = sorted(set(data) - set(_REQUIRED_KEYS))
+    protocol = data.get("protocol", "strict")
+    if protocol not in ("strict", "paper"):
+        raise UsageError(f"{path}: 'protocol' must be \"strict\" or \"paper\", got {protocol!r}")
+    unknown = sorted(set(data) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
     if unknown:
         raise UsageError(f"{path}: unknown key {unknown[0]!r} (allowed: {', '.join(_REQUIRED_KEYS)})")
     if not NAME_PATTERN.match(data["name"]):
@@ -135,9 +143,12 @@ def _check_counts(path: Path, table: dict[str, Any]) -> dict[str, int]:
     return {split: table[split] for split in SPLITS}
 
 
-def _load_scorer(path: Path, task_name: str) -> Scorer:
-    """Import scorer.py in the host (trusted task code) and check its two functions."""
+def _load_scorer(path: Path, task_name: str, *, paper: bool = False) -> Scorer:
+    """Import scorer.py in the host (trusted task code) and check its two functions (three for paper)."""
     module = _import_file(path, task_name)
+    utility = getattr(module, "utility", None) if paper else None
+    if paper and not callable(utility):
+        raise UsageError(f"{path}: a paper-protocol scorer must define utility(instances, calls)")
     functions = {}
     for name in ("instances", "score"):
         function = getattr(module, name, None)
@@ -162,6 +173,7 @@ def _load_scorer(path: Path, task_name: str) -> Scorer:
         score=functions["score"],
         wants_count=instance_params == 3,
         session=session,
+        utility=utility,
     )
 
 

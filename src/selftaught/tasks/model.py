@@ -44,6 +44,7 @@ class Instance:
 
 InstancesFn = Callable[..., Sequence[Any]]
 ScoreFn = Callable[[Instance, Any], Any]
+UtilityFn = Callable[..., float]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Scorer:
     score: ScoreFn
     wants_count: bool  # `instances` takes a third parameter `count` (the split's size from task.toml)
     session: Callable[[Instance], Any] | None = None  # host-driven tasks: see `selftaught.tasks.interactive`
+    utility: UtilityFn | None = None  # paper protocol only: the whole-utility rule of the original code
 
 
 class Task:
@@ -74,6 +76,7 @@ class Task:
         scorer: Scorer,
         directory: Path | None = None,
         builtin: bool = False,
+        protocol: str = "strict",
     ) -> None:
         self.name = name
         self.description = description
@@ -86,6 +89,8 @@ class Task:
         self.utility_source = utility_source
         self.directory = directory
         self.builtin = builtin
+        self.protocol = protocol
+        """`strict` (scores in [0, 1], per-instance failures) or `paper` (the original code's rules)."""
         self._scorer = scorer
         self._cache: OrderedDict[tuple[str, int], list[Instance]] = OrderedDict()
         self._lock = threading.Lock()
@@ -100,7 +105,7 @@ class Task:
         once its budget is spent and the LM should be able to plan for that.
         """
         text = self.utility_source.rstrip("\n") + "\n"
-        if budget is None:
+        if budget is None or self.protocol == "paper":  # the original showed its utility.py as it is
             return text
         header = f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n"
         return header + text
@@ -123,6 +128,10 @@ class Task:
             from selftaught.tasks.interactive import evaluate_sessions
 
             return evaluate_sessions(self, source, split=split, seed=seed, executor=executor)
+        if self._scorer.utility is not None:
+            from selftaught.tasks.paper import evaluate_paper
+
+            return evaluate_paper(self, self._scorer.utility, source, split=split, seed=seed, executor=executor)
         from selftaught.tasks.evaluation import evaluate_instances
 
         return evaluate_instances(self, source, split=split, seed=seed, executor=executor)
@@ -197,6 +206,11 @@ class Task:
             return self.failure_value, reason, None
         if raw is None:
             return self.failure_value, "invalid output", None
+        if self.protocol == "paper":  # the original's own scale: may leave [0, 1] (maxcut, parity_noiseless)
+            paper_value = _as_float(raw)
+            if paper_value is None:
+                return self.failure_value, "invalid output", None
+            return paper_value, None, None
         detail = raw if isinstance(raw, Score) else None
         value = self._checked_score(raw.value if detail is not None else raw)
         # The failure value is the bottom of the scale: a valid but worthless answer (a cut of weight
@@ -214,6 +228,14 @@ class Task:
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise UsageError(f"task {self.name!r}: scorer.py score() returned {value}; scores must be in [0, 1]")
         return value
+
+
+def _as_float(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _one_line(text: str, limit: int = 300) -> str:

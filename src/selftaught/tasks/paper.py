@@ -1,0 +1,110 @@
+"""Evaluation under the paper protocol: the original code's whole-utility rules, applied to sandboxed calls.
+
+Why a separate path: the strict evaluation judges each instance alone and averages scores clipped to
+[0, 1]. The original code instead let one failure decide the whole utility for some tasks (three_sat,
+maxcut and parity_noise return a small epsilon at the first exception), let scores leave [0, 1]
+(maxcut's mean cut weight / 10, parity_noiseless's broadcasting) and added run time to MQAP's
+objective. Those rules live in each paper task's `scorer.py` as `utility(instances, calls)`; this
+module only runs the program in the sandbox, exactly as the strict path does, and hands the scorer
+what each call did. The program still never runs in the host.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from selftaught.sandbox.job import Job
+from selftaught.tasks.evaluation import Evaluation, InstanceScore
+from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
+
+if TYPE_CHECKING:
+    from selftaught.executors.base import Executor
+    from selftaught.tasks.model import Task, UtilityFn
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one call of the program did, as the original scorer could tell.
+
+    `failure` is None when the call returned, "timeout" when it ran past the limit, and "exception"
+    for anything else (it raised, was killed, or returned something that could not cross the sandbox
+    boundary: in the original, all of these surfaced as an exception). `seconds` is measured by the
+    trusted side (MQAP adds it to its objective, as the original added its own measured time).
+    """
+
+    output: Any
+    failure: str | None
+    seconds: float
+
+
+def evaluate_paper(
+    task: Task, utility: UtilityFn, source: str, *, split: str, seed: int | None, executor: Executor
+) -> Evaluation:
+    """Run `source` on the split's instances in the sandbox and score it by the original rule.
+
+    Seeds default to the original's public ones (validation 4321 + i, test 5678 + i). A program that
+    does not even define its entry point gets `utility(instances, None)`: each original scorer had its
+    own value for that (0 or epsilon).
+    """
+    started = time.perf_counter()
+    if seed is None:
+        seed = PAPER_VAL_SEED if split == "val" else PAPER_TEST_SEED
+    instances = task.instances(split, seed)
+    problem = task.check_program(source)
+    calls: list[Call] | None = None
+    if problem is None:
+        job = Job(
+            source=source,
+            entry=task.entry_point,
+            instances=[instance.args for instance in instances],
+            instance_timeout=task.instance_timeout,
+            label=f"eval {task.name} {split} (paper protocol)",
+        )
+        result = executor.run(job)
+        problem = result.setup_error
+        if problem is None:
+            calls = [_call(task, outcome) for outcome in result.instances]
+            calls += [Call(None, "exception", 0.0)] * (len(instances) - len(calls))
+    value = float(utility(instances, calls))
+    rows = _rows(task, instances, calls, problem)
+    return Evaluation(
+        task=task.name,
+        split=split,
+        seed=int(seed),
+        utility=value if math.isfinite(value) else 0.0,
+        instances=len(instances),
+        failures=sum(1 for row in rows if row.error is not None),
+        per_instance=rows,
+        setup_error=problem,
+        wall_seconds=time.perf_counter() - started,
+    )
+
+
+def _call(task: Task, outcome: Any) -> Call:
+    if outcome.error is None and outcome.seconds <= task.instance_timeout:
+        return Call(outcome.output, None, outcome.seconds)
+    failure = "timeout" if outcome.error in (None, "timeout") else "exception"
+    return Call(None, failure, outcome.seconds)
+
+
+def _rows(
+    task: Task, instances: list[Any], calls: list[Call] | None, problem: str | None
+) -> list[InstanceScore]:
+    """Per-instance detail for `--verbose` and the store: each call's own score, for reading only.
+
+    The utility above is the original rule's; these rows say what each call did (an instance after a
+    whole-utility failure still shows its own score here).
+    """
+    if calls is None:
+        return [InstanceScore(i, 0.0, 0.0, f"setup: {problem}") for i in range(len(instances))]
+    rows = []
+    for i, (instance, call) in enumerate(zip(instances, calls, strict=True)):
+        if call.failure is not None:
+            rows.append(InstanceScore(i, 0.0, call.seconds, call.failure))
+            continue
+        score, reason = task.judge(instance, call.output)
+        rows.append(InstanceScore(i, score, call.seconds, reason))
+    return rows

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from selftaught.tasks import BUILTIN_NAMES, builtin_task, load_task
+from selftaught.tasks import PAPER_NAMES, builtin_task, load_task
 from selftaught.tasks.paper import Call
 
 from .conftest import PROGRAMS
@@ -147,7 +147,7 @@ arrays = hnp.arrays(
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.sampled_from(BUILTIN_NAMES),
+    st.sampled_from(PAPER_NAMES),
     st.one_of(json_like, arrays),
     st.sampled_from([None, "timeout", "exception"]),
 )

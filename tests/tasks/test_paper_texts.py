@@ -6,7 +6,7 @@ import ast
 
 from selftaught.config import Settings
 from selftaught.stop.texts import meta_utility_text
-from selftaught.tasks import BUILTIN_NAMES, builtin_task
+from selftaught.tasks import PAPER_NAMES, builtin_task
 
 
 def test_strict_meta_text_never_promises_a_listing_it_does_not_contain() -> None:
@@ -45,7 +45,7 @@ def test_paper_task_texts_state_what_the_original_showed_and_parse() -> None:
         "modified_quadratic_assignment": ("500 milliseconds", "higher is better"),
         "str_grid_dist": ("range(10)", "max_time=0.1"),
     }
-    for name in BUILTIN_NAMES:
+    for name in PAPER_NAMES:
         task = builtin_task(name, "paper")
         text = task.utility_text(25)
         ast.parse(text)

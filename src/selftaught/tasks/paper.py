@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.job import Job
-from selftaught.tasks.evaluation import Evaluation, InstanceScore
+from selftaught.tasks.evaluation import Evaluation, InstanceScore, judged
 from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Call:
     output: Any
     failure: str | None
     seconds: float
+    reason: Failure | None = None  # what the sandbox said, for the per-instance rows
 
 
 def evaluate_paper(
@@ -67,7 +69,8 @@ def evaluate_paper(
         problem = result.setup_error
         if problem is None:
             calls = [_call(task, outcome) for outcome in result.instances]
-            calls += [Call(None, "exception", 0.0)] * (len(instances) - len(calls))
+            missing = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
+            calls += [Call(None, "exception", 0.0, missing)] * (len(instances) - len(calls))
     value = float(utility(instances, calls))
     rows = _rows(task, instances, calls, problem)
     return Evaluation(
@@ -84,10 +87,13 @@ def evaluate_paper(
 
 
 def _call(task: Task, outcome: Any) -> Call:
-    if outcome.error is None and outcome.seconds <= task.instance_timeout:
-        return Call(outcome.output, None, outcome.seconds)
-    failure = "timeout" if outcome.error in (None, "timeout") else "exception"
-    return Call(None, failure, outcome.seconds)
+    if outcome.error is None:
+        if outcome.seconds <= task.instance_timeout:
+            return Call(outcome.output, None, outcome.seconds)
+        return Call(None, "timeout", outcome.seconds, Failure.timeout())
+    reason = Failure.parse(outcome.error)
+    failure = "timeout" if reason.kind is FailureKind.TIMEOUT else "exception"
+    return Call(None, failure, outcome.seconds, reason)
 
 
 def _rows(
@@ -99,12 +105,14 @@ def _rows(
     whole-utility failure still shows its own score here).
     """
     if calls is None:
-        return [InstanceScore(i, 0.0, 0.0, f"setup: {problem}") for i in range(len(instances))]
+        setup = Failure(FailureKind.SETUP, f"setup: {problem}")
+        return [InstanceScore(i, 0.0, 0.0, setup) for i in range(len(instances))]
     rows = []
     for i, (instance, call) in enumerate(zip(instances, calls, strict=True)):
         if call.failure is not None:
-            rows.append(InstanceScore(i, 0.0, call.seconds, call.failure))
+            rows.append(
+                InstanceScore(i, 0.0, call.seconds, call.reason or Failure(FailureKind.OTHER, call.failure))
+            )
             continue
-        score, reason = task.judge(instance, call.output)
-        rows.append(InstanceScore(i, score, call.seconds, reason))
+        rows.append(judged(task, i, instance, call.output, call.seconds))
     return rows

@@ -6,13 +6,12 @@ adopted improver is its parent, unchanged, is not `improved`.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from selftaught.config import Settings
 from selftaught.stop import api
 from selftaught.stop.runs import STORE_FILE, list_runs
-from selftaught.store.db import RunStore
+from selftaught.store import IterationRecord, RunStore
 
 from .conftest import SMALL
 
@@ -23,24 +22,12 @@ def improve_algorithm(initial_solution, utility, language_model):
 '''
 
 
-def _iteration(t: int, val: float, test: float) -> dict[str, object]:
-    return {
-        "t": t,
-        "improver_sha": f"sha{t}",
-        "parent_sha": None,
-        "status": "improved",
-        "meta_utility_val": val,
-        "meta_utility_test": test,
-        "stderr_val": 0.0,
-        "stderr_test": 0.0,
-        "note": None,
-        "lm_calls": 0,
-        "tokens_in": 0,
-        "tokens_out": 0,
-        "cost_usd": 0.0,
-        "wall_seconds": 0.0,
-        "created": time.time(),
-    }
+def _iteration(t: int, val: float, test: float) -> IterationRecord:
+    return IterationRecord(
+        t=t, improver_sha=f"sha{t}", parent_sha=None, status="improved", meta_utility_val=val,
+        meta_utility_test=test, stderr_val=0.0, stderr_test=0.0, note=None, lm_calls=0, tokens_in=0,
+        tokens_out=0, cost_usd=0.0, wall_seconds=0.0,
+    )
 
 
 def test_runs_lists_the_test_value_of_the_validation_selected_iteration(tmp_path: Path) -> None:
@@ -52,7 +39,7 @@ def test_runs_lists_the_test_value_of_the_validation_selected_iteration(tmp_path
         _iteration(2, 0.55, 0.90),
         _iteration(3, 0.60, 0.70),
     ):
-        store.insert("iterations", row)
+        store.add_iteration(row)
     store.close()
     [listing] = list_runs(tmp_path / "runs")
     # Best validation 0.60 first reached at t=1: its test (0.50) is reported, not the best test (0.90).

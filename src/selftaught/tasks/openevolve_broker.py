@@ -96,13 +96,10 @@ class CandidateBroker:
         left = self._deadline - time.monotonic()
         if left < MIN_TIMEOUT:
             return None
-        if (
-            isinstance(timeout, int | float)
-            and not isinstance(timeout, bool)
-            and math.isfinite(timeout)
-            and timeout > 0
-        ):
-            return max(MIN_TIMEOUT, min(float(timeout), left))
+        if isinstance(timeout, int) and not isinstance(timeout, bool) and 0 < timeout < 1 << 31:
+            timeout = float(timeout)
+        if isinstance(timeout, float) and math.isfinite(timeout) and timeout > 0:
+            return max(MIN_TIMEOUT, min(timeout, left))
         return left
 
     def _base(self, op: str) -> dict[str, Any]:

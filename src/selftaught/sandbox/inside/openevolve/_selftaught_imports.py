@@ -157,9 +157,12 @@ class CandidateLoader:
         for name, entry in names.items():
             if not isinstance(entry, list) or len(entry) != 2:
                 continue
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
+                continue  # the answer came from the candidate's process: module internals stay ours
             kind, value = entry
             if kind == "function":
-                setattr(module, name, RemoteFunction(self.session, module.__name__, name, value))
+                doc = value if isinstance(value, str) else ""
+                setattr(module, name, RemoteFunction(self.session, module.__name__, name, doc))
             elif kind == "data":
                 setattr(module, name, value)
             else:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ray_throughput.py [--jobs 400] [--repeats 3] [--json OUT]
 
 Starts a real two-node Ray cluster on 127.0.0.1 (a head and a second `ray start` node, one CPU each,
-as in tests/ray), and measures on the same machine:
+as in tests/cluster), and measures on the same machine:
 - latency: one trivial job at a time (one instance, `return x + 1`), mean milliseconds per job, which is
   the per-job overhead of each path (the program itself takes microseconds);
 - throughput: `--jobs` trivial jobs pushed through a window of 2 x workers, jobs per second, with 1 and
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.executors.ray_cluster import LoopbackCluster, use_loopback_driver
 from selftaught.sandbox import Job, SandboxPool
+from selftaught.testing.cluster import LoopbackCluster, use_loopback_driver
 
 TRIVIAL = "def f(x):\n    return x + 1\n"
 MATRIX = "def f(a):\n    return float(a[0, 0])\n"

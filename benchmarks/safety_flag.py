@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.config import Settings
+from selftaught.detectors import scan_program
 from selftaught.improvers import load_improver
-from selftaught.safety.detectors import scan_program
 from selftaught.safety.experiment import run_sandbox_flag
 from selftaught.safety.stats import percent
 from selftaught.testing.openai_server import OpenAIServer

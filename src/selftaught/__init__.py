@@ -5,7 +5,7 @@ run on its own source and scored by a meta-utility, it improves itself. Every ge
 an OS-level sandbox (see :mod:`selftaught.sandbox`).
 """
 
-__version__ = "0.1.0"
+from selftaught._version import __version__ as __version__
 
 _API = ("improve", "meta_utility", "self_improve", "transfer", "open_session")
 

@@ -64,7 +64,7 @@ def test_report_model_flag_through_the_openai_compatible_client(run_dir: Path, c
 
 
 def test_the_offline_model_gives_no_usable_labels(run_dir: Path) -> None:
-    from selftaught.report.lm_labels import model_asker
+    from selftaught.cli.report import model_asker
 
     ask, close = model_asker("offline:0")
     try:

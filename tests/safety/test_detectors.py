@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from selftaught.detectors import Finding, check_gap, check_scores, classify_sandbox_event, scan_program
 from selftaught.improvers import load_improver
-from selftaught.safety.detectors import Finding, check_gap, check_scores, classify_sandbox_event, scan_program
 from selftaught.tasks import load_task
 
 BUILTIN_IMPROVERS = ["seed", "greedy", "beam", "genetic", "annealing", "bandit", "cot", "islands"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from selftaught.config import Settings
+from selftaught.detectors.flag import find_disabling
 from selftaught.improvers import load_improver
-from selftaught.safety.flag import find_disabling
 from selftaught.safety.flag_prompt import (
     MESSAGE_TEMPLATE,
     flag_message,

@@ -12,9 +12,9 @@ import pytest
 
 from selftaught.cli import main
 from selftaught.config import Settings
+from selftaught.detectors.flag import find_disabling
 from selftaught.safety.audit import audit_run
 from selftaught.safety.experiment import run_sandbox_flag
-from selftaught.safety.flag import find_disabling
 from selftaught.safety.stats import wilson_interval
 from selftaught.store import RunStore
 from selftaught.testing.openai_server import Fault, OpenAIServer

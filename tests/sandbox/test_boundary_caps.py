@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from selftaught.detectors import scan_program
 from selftaught.errors import UsageError
-from selftaught.safety.detectors import scan_program
 from selftaught.stop.capabilities import (
     MAX_PROGRAM_CHARS,
     MAX_PROMPT_CHARS,

@@ -6,6 +6,7 @@ output on stdout stays machine-readable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -52,9 +53,26 @@ def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
     return runs_dir / f"{item.group_id}-report.html"
 
 
+def model_asker(spec: str, *, api_key_env: str = "OPENAI_API_KEY", max_cost: float | None = None,
+                max_tokens: int = 512) -> tuple[Callable[[str], str], Callable[[], None]]:
+    """`ask(prompt)` on a model spec (one budgeted call per prompt) and a `close()` for the client."""
+    from selftaught.lm import ModelSettings, open_model
+    from selftaught.report.lm_labels import EXPERTISE
+
+    client = open_model(spec, ModelSettings(api_key_env=api_key_env, max_cost=max_cost, max_tokens=max_tokens,
+                                            cache_mode="off"))
+
+    def ask(prompt: str) -> str:
+        model = client.language_model(budget=1, max_responses_per_call=1, purpose="report/strategy-labels")
+        answers = model.prompt(EXPERTISE, prompt, n_responses=1, temperature=0.0)
+        return answers[0] if answers else ""
+
+    return ask, client.close
+
+
 def _label(item: RunSummary | GroupSummary, model: str, api_key_env: str,
            max_cost: float | None) -> RunSummary | GroupSummary:
-    from selftaught.report.lm_labels import model_asker, with_lm_labels
+    from selftaught.report.lm_labels import with_lm_labels
 
     ask, close = model_asker(model, api_key_env=api_key_env, max_cost=max_cost)
     try:

@@ -8,7 +8,7 @@ from selftaught.errors import UsageError
 
 if TYPE_CHECKING:
     from selftaught.config import Settings
-    from selftaught.executors.base import Executor
+    from selftaught.sandbox.executor import Executor
 
 
 def make_executor(settings: Settings) -> Executor:

@@ -38,8 +38,8 @@ import ray
 from ray import exceptions as rex
 
 from selftaught.errors import UsageError
-from selftaught.executors.base import RpcHandler
 from selftaught.executors.ray_worker import HostArrays, SandboxWorker
+from selftaught.sandbox.executor import RpcHandler
 from selftaught.sandbox.job import Job, JobResult
 from selftaught.sandbox.pool import SandboxPool, default_job_timeout
 

@@ -1,5 +1,6 @@
 """Optional LM labelling of strategies (`selftaught report --model SPEC`), next to the static rules.
 
+The report never opens a model itself: the caller (the CLI's `report --model`) passes `ask(prompt)`.
 Why optional and shown apart: the static rules are reproducible and explainable, an LM's reading is
 neither, but it can name a strategy the rules miss. The LM only *reads* improver source (nothing runs),
 from the trusted host, once per distinct improver, with one response at temperature 0. Its answer must
@@ -48,22 +49,6 @@ def parse_labels(answer: str) -> tuple[str, ...] | None:
 def label_sources(sources: dict[str, str], ask: Callable[[str], str]) -> dict[str, tuple[str, ...] | None]:
     """sha -> labels, asking `ask(prompt) -> answer` once per distinct source."""
     return {sha: parse_labels(ask(labelling_prompt(source))) for sha, source in sources.items()}
-
-
-def model_asker(spec: str, *, api_key_env: str = "OPENAI_API_KEY", max_cost: float | None = None,
-                max_tokens: int = 512) -> tuple[Callable[[str], str], Callable[[], None]]:
-    """`ask(prompt)` on a model spec (one budgeted call per prompt) and a `close()` for the client."""
-    from selftaught.lm import ModelSettings, open_model
-
-    client = open_model(spec, ModelSettings(api_key_env=api_key_env, max_cost=max_cost, max_tokens=max_tokens,
-                                            cache_mode="off"))
-
-    def ask(prompt: str) -> str:
-        model = client.language_model(budget=1, max_responses_per_call=1, purpose="report/strategy-labels")
-        answers = model.prompt(EXPERTISE, prompt, n_responses=1, temperature=0.0)
-        return answers[0] if answers else ""
-
-    return ask, client.close
 
 
 def with_lm_labels(item: RunSummary | GroupSummary, ask: Callable[[str], str]) -> RunSummary | GroupSummary:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from selftaught import __version__
+from selftaught._version import __version__
 from selftaught.report.code_view import css as pygments_css
 from selftaught.report.code_view import escape
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from selftaught import events as event_kinds
+import selftaught.events as event_kinds
 from selftaught.stop.capabilities import CapabilityHandler, UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.session import Session

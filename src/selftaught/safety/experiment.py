@@ -3,7 +3,7 @@
 The model is asked (with the seed improver's prompt) to improve an improver, scored by a meta-utility that
 takes a `use_sandbox` flag, with or without a warning not to disable it. Every reply is one attempt: its
 largest code block is the generated improver, stored in a run store and checked by the AST detector
-(`selftaught.safety.flag`). The rate of improvers that turn the flag off is reported with its 95% Wilson
+(`selftaught.detectors.flag`). The rate of improvers that turn the flag off is reported with its 95% Wilson
 interval. Requests go out `responses_per_call` at a time (one LM call returns that many replies), so
 10,000 attempts cost about 1,700 calls, and run concurrently.
 
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selftaught import __version__
-from selftaught import events as event_kinds
+import selftaught.events as event_kinds
+from selftaught._version import __version__
 from selftaught.config import Settings
+from selftaught.detectors import scan_program
+from selftaught.detectors.flag import FlagUse, find_disabling
 from selftaught.errors import UsageError
-from selftaught.safety.detectors import scan_program
-from selftaught.safety.flag import FlagUse, find_disabling
 from selftaught.safety.flag_prompt import EXPERTISE, flag_message
 from selftaught.safety.stats import rate_with_interval
 from selftaught.sandbox.inside.reply_code import largest_code_block

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
-from selftaught.executors.base import RpcHandler
 from selftaught.sandbox import launch
+from selftaught.sandbox.executor import RpcHandler
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
 from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent

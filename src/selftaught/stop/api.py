@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selftaught import __version__
+from selftaught._version import __version__
 from selftaught.config import Settings, load_settings
 from selftaught.errors import UsageError
 from selftaught.executors import make_executor
-from selftaught.executors.base import Executor
 from selftaught.improvers import load_improver
 from selftaught.lm import ModelSettings, open_model
+from selftaught.sandbox.executor import Executor
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.loop import IterationResult, SelfImprovement

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from selftaught import events as event_kinds
+import selftaught.events as event_kinds
 from selftaught.errors import BudgetExceeded
 from selftaught.lm import CostCapReached, ReplayMiss
 from selftaught.sandbox.job import Proxy

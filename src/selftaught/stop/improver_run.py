@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from selftaught import events as event_kinds
-from selftaught.executors.base import Executor, RpcHandler
+import selftaught.events as event_kinds
+from selftaught.detectors import classify_sandbox_event
 from selftaught.failure import Failure, FailureKind, failure_of
-from selftaught.safety.detectors import classify_sandbox_event
+from selftaught.sandbox.executor import Executor, RpcHandler
 from selftaught.sandbox.job import Job
 from selftaught.stop.capabilities import (
     MAX_PROGRAM_CHARS,

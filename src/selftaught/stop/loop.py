@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from selftaught import events as event_kinds
+import selftaught.events as event_kinds
+from selftaught.detectors import check_gap, scan_program
 from selftaught.improvers import improver_problem
-from selftaught.safety.detectors import check_gap, scan_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult

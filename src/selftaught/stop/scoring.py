@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from selftaught.executors.base import Executor
-from selftaught.safety.detectors import check_scores, scan_program
+from selftaught.detectors import check_scores, scan_program
+from selftaught.sandbox.executor import Executor
 from selftaught.store import RunStore, StoredEvaluation, sha256
 from selftaught.tasks import Evaluation, Task, evaluate
 

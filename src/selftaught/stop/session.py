@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from selftaught import events as event_kinds
+import selftaught.events as event_kinds
 from selftaught.config import Settings
-from selftaught.executors.base import Executor
+from selftaught.sandbox.executor import Executor
 from selftaught.store import RunStore
 
 

@@ -21,7 +21,7 @@ from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
 
 if TYPE_CHECKING:
-    from selftaught.executors.base import Executor
+    from selftaught.sandbox.executor import Executor
 
 NO_RESULT = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)

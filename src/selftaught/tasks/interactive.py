@@ -31,7 +31,7 @@ from selftaught.tasks.evaluation import NO_RESULT, Evaluation, InstanceScore, ju
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
-    from selftaught.executors.base import Executor
+    from selftaught.sandbox.executor import Executor
     from selftaught.tasks.model import Instance, Task
 
 DRIVER_ENTRY = "_selftaught_drive_session"

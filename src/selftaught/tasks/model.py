@@ -23,7 +23,7 @@ from selftaught.tasks.outcome import Score
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
-    from selftaught.executors.base import Executor
+    from selftaught.sandbox.executor import Executor
     from selftaught.tasks.evaluation import Evaluation
 
 VAL_SEED_BASE = 4321

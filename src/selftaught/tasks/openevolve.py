@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.errors import UsageError
-from selftaught.executors.base import Executor
 from selftaught.failure import Failure, failure_of
+from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
 from selftaught.tasks.model import Instance, Scorer, Task

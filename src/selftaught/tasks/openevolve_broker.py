@@ -20,7 +20,7 @@ import time
 from importlib import resources
 from typing import Any
 
-from selftaught.executors.base import Executor
+from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.job import Job, JobResult, Proxy
 
 MAX_CANDIDATE_JOBS = 200  # per evaluation: an evaluator calling a candidate function in a hot loop stops here

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from selftaught.executors.ray_cluster import LoopbackCluster, free_port
 from selftaught.executors.ray_executor import RayExecutor
 from selftaught.sandbox import Job, Proxy
+from selftaught.testing.cluster import LoopbackCluster, free_port
 
 pytestmark = pytest.mark.ray
 

@@ -1,5 +1,8 @@
 """Where sandboxed jobs run: the contract every executor (local pool, Ray) fulfils.
 
+It lives in `sandbox` because the sandbox pool implements it and the executors package (Ray) builds on
+the sandbox: the protocol sits below both, so neither imports the other's side.
+
 Everything above this layer (tasks, STOP) submits `Job`s and gets `JobResult`s; it never knows whether
 the child ran in a local zygote or on a cluster node. Remote calls from a child (`Proxy` methods) are
 answered by an `RpcHandler` that always runs on the host, which is where budgets and keys live.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # the sandbox imports this module; keep the import one-way at run time
+if TYPE_CHECKING:
     from selftaught.sandbox.job import Job, JobResult
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from selftaught.config import Settings
-from selftaught.executors.ray_cluster import LoopbackCluster
 from selftaught.executors.ray_executor import RayExecutor
 from selftaught.sandbox import Job, SandboxPool
 from selftaught.stop.api import run_once
 from selftaught.tasks import evaluate, load_task
+from selftaught.testing.cluster import LoopbackCluster
 
 pytestmark = pytest.mark.ray
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.executors.ray_cluster import LoopbackCluster, _descendants, _zombie
 from selftaught.executors.ray_executor import RayExecutor
 from selftaught.sandbox import Job
+from selftaught.testing.cluster import LoopbackCluster, _descendants, _zombie
 
 pytestmark = pytest.mark.ray
 

@@ -1,4 +1,4 @@
-"""One real two-node Ray cluster on 127.0.0.1 for the whole `tests/ray` package.
+"""One real two-node Ray cluster on 127.0.0.1 for the whole `tests/cluster` package.
 
 A head node and a second node, each its own `ray start` process with one CPU, so the two sandbox
 actors land on different raylets. The driver (this pytest process) stays connected for the session;
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from selftaught.executors.ray_cluster import LoopbackCluster, use_loopback_driver
+from selftaught.testing.cluster import LoopbackCluster, use_loopback_driver
 
 SECRET_NAME = "SELFTAUGHT_RAY_TEST_SECRET"
 SECRET = "sk-ray-node-secret-0123456789"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from selftaught.safety.names import constant_str
+from selftaught.detectors.names import constant_str
 
 FLAG = "use_sandbox"
 FLAG_POSITION = {"utility": 1, "meta_utility": 1, "run": 2}

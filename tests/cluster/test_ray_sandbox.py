@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.executors.ray_cluster import LoopbackCluster
 from selftaught.executors.ray_executor import RayExecutor
 from selftaught.sandbox import Job
+from selftaught.testing.cluster import LoopbackCluster
 
 pytestmark = pytest.mark.ray
 

@@ -26,10 +26,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from selftaught import events
+import selftaught.events as events
+from selftaught.detectors.flag import find_disabling
+from selftaught.detectors.static_scan import scan_tree
 from selftaught.failure import Failure, FailureKind
-from selftaught.safety.flag import find_disabling
-from selftaught.safety.static_scan import scan_tree
 
 
 @dataclass(frozen=True)

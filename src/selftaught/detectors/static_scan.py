@@ -14,7 +14,7 @@ import ast
 from collections import defaultdict
 from collections.abc import Iterable
 
-from selftaught.safety.names import ImportMap, constant_str, imported_module
+from selftaught.detectors.names import ImportMap, constant_str, imported_module
 
 FRAME_CALLS = (
     "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile", "threading.settrace",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.executors.ray_cluster import LoopbackCluster
+from selftaught.testing.cluster import LoopbackCluster
 
 pytestmark = pytest.mark.ray
 
@@ -20,7 +20,7 @@ PROGRAM = "def algorithm(t, dist):\n    return t\n"
 def _eval(tmp_path: Path, *flags: str) -> dict:
     program = tmp_path / "program.py"
     program.write_text(PROGRAM)
-    # The subprocess is a loopback driver like this one (see selftaught.executors.ray_cluster).
+    # The subprocess is a loopback driver like this one (see selftaught.testing.cluster).
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     done = subprocess.run(
         [sys.executable, "-m", "selftaught", "eval", "str_grid_dist", str(program), "--json", *flags],

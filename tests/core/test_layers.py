@@ -1,0 +1,121 @@
+"""The import contract: layers import downwards only (docs/architecture.md), no cycle whitelisted.
+
+An equivalent of an import-linter "layers" contract, without the dependency: every `import` in
+src/selftaught (module level, inside functions and under TYPE_CHECKING alike) is checked against the
+layer list below. A module may import its own package, and any package in a lower layer; never a higher
+layer, and never a sibling in its own layer (siblings are independent).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "selftaught"
+
+# Top to bottom. Each entry is a package (or module) that is one unit of the contract.
+LAYERS: list[list[str]] = [
+    ["selftaught", "selftaught.__main__", "selftaught.testing"],
+    ["selftaught.cli"],
+    ["selftaught.safety", "selftaught.report"],
+    ["selftaught.stop"],
+    ["selftaught.executors"],
+    ["selftaught.tasks", "selftaught.improvers", "selftaught.lm", "selftaught.detectors"],
+    ["selftaught.sandbox", "selftaught.store", "selftaught.config"],
+    ["selftaught.events", "selftaught.failure", "selftaught.userfiles"],
+    ["selftaught.errors", "selftaught._version", "selftaught.sandbox.inside"],
+]
+# Code users write in the directory format (built-in tasks and improvers) is data, not the package's code.
+DATA = ("selftaught.tasks.builtin", "selftaught.improvers.builtin")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    found = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: path for name, path in found.items() if not name.startswith(DATA)}
+
+
+def imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Every selftaught module `path` imports, `from selftaught import x` resolved to the module x."""
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in known else base)
+    return {target for target in found if target == "selftaught" or target.startswith("selftaught.")}
+
+
+def unit(name: str) -> tuple[int, str]:
+    """(layer index, unit) of a module: the longest layer entry it falls under."""
+    best: tuple[int, str] | None = None
+    for index, layer in enumerate(LAYERS):
+        for entry in layer:
+            if (name == entry or name.startswith(entry + ".")) and (best is None or len(entry) > len(best[1])):
+                best = (index, entry)
+    assert best is not None, f"{name} is in no layer: add it to LAYERS and docs/architecture.md"
+    return best
+
+
+def violations() -> list[str]:
+    found = modules()
+    known = set(found)
+    problems = []
+    for name, path in sorted(found.items()):
+        layer, owner = unit(name)
+        for target in sorted(imports(path, name, known)):
+            target_layer, target_owner = unit(target)
+            if target_owner == owner:
+                continue
+            if target_layer < layer:
+                problems.append(f"{name} imports {target}: a higher layer ({target_owner} above {owner})")
+            elif target_layer == layer:
+                problems.append(f"{name} imports {target}: siblings {owner} and {target_owner} are independent")
+    return problems
+
+
+def test_imports_go_one_way() -> None:
+    assert violations() == []
+
+
+def test_runtime_code_does_not_import_the_test_scaffolding() -> None:
+    found = modules()
+    offenders = [name for name, path in found.items() if not name.startswith("selftaught.testing")
+                 and any(t.startswith("selftaught.testing") for t in imports(path, name, set(found)))]
+    assert offenders == []
+
+
+def test_code_inside_the_sandbox_imports_nothing_from_the_package() -> None:
+    found = modules()
+    inside = {name: path for name, path in found.items() if name.startswith("selftaught.sandbox.inside")}
+    assert inside
+    for name, path in inside.items():
+        assert imports(path, name, set(found)) <= set(inside), name
+
+
+@pytest.mark.parametrize(
+    ("importer", "target", "allowed"),
+    [
+        ("selftaught.stop.loop", "selftaught.store.db", True),
+        ("selftaught.store.db", "selftaught.stop.loop", False),  # upwards
+        ("selftaught.report.load", "selftaught.safety.audit", False),  # siblings
+        ("selftaught.sandbox.pool", "selftaught.executors.ray_executor", False),
+    ],
+)
+def test_the_rule_itself(importer: str, target: str, allowed: bool) -> None:
+    (layer, owner), (target_layer, target_owner) = unit(importer), unit(target)
+    assert (owner == target_owner or target_layer > layer) is allowed

@@ -78,6 +78,9 @@ def violations() -> list[str]:
     for name, path in sorted(found.items()):
         layer, owner = unit(name)
         for target in sorted(imports(path, name, known)):
+            if target not in known:  # mypy ignores missing imports; a stale path must not hide here
+                problems.append(f"{name} imports {target}, which does not exist")
+                continue
             target_layer, target_owner = unit(target)
             if target_owner == owner:
                 continue

@@ -164,7 +164,7 @@ def test_no_sandbox_output_crashes_a_paper_scorer(name: str, output: object, fai
 
 
 def test_detectors_know_the_paper_protocol_leaves_zero_one_by_design() -> None:
-    from selftaught.safety.detectors import check_scores
+    from selftaught.detectors import check_scores
 
     out_of_range = check_scores("parity_noiseless", 10.55, [10.55] * 20, 0, 20)
     assert {finding.kind for finding in out_of_range} == {"score-out-of-range"}

@@ -22,7 +22,7 @@ from selftaught.tasks.evaluation import Evaluation, InstanceScore, judged
 from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
 if TYPE_CHECKING:
-    from selftaught.executors.base import Executor
+    from selftaught.sandbox.executor import Executor
     from selftaught.tasks.model import Task, UtilityFn
 
 

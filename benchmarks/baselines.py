@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--table", nargs="+", type=Path, metavar="JSON", help="only print the table of earlier results"
     )
+    parser.add_argument(
+        "--model", default="offline", help="model spec (default offline; a real one costs money)"
+    )
     parser.add_argument("--trace", action="store_true", help="record every utility call (score vs budget)")
     parser.add_argument("--plot", type=Path, help="with --trace: write the score-vs-budget figure here")
     args = parser.parse_args(argv)
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.extra:
         label, _, path = item.partition("=")
         improvers.append((label, path))
-    base = Settings(model="offline", tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
+    base = Settings(model=args.model, tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
     sources = [(label, load_improver(spec)) for label, spec in improvers]
     executor = make_executor(base)
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
@@ -125,7 +128,7 @@ def traced_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     """The table plus a record of every utility call (see the module docstring)."""
     improvers = [(name, load_improver(name)) for name in args.improvers]
     improvers += [(label, load_improver(path)) for label, _, path in (e.partition("=") for e in args.extra)]
-    base = Settings(model="offline", tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
+    base = Settings(model=args.model, tests=args.tests, responses_per_call=6, lm_calls=4, utility_budget=25)
     executor = make_executor(base)
     results: dict[tuple[str, str], dict[str, list]] = {}
     traces: list[dict] = []
@@ -245,7 +248,7 @@ def save(
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "command": " ".join(["benchmarks/baselines.py", *(argv if argv is not None else sys.argv[1:])]),
-        "model": "offline",
+        "model": args.model,
         "seeds": args.seeds,
         "tests": args.tests,
         "budgets": {"lm_calls": 4, "responses_per_call": 6, "utility_budget": 25},

@@ -140,6 +140,7 @@ def plot(traces: list[dict[str, Any]], lm_budget: int, path: Path) -> None:
                     ys.append(sum(known) / len(known))
             axis.plot(xs, ys, marker="o", label=f"{label} (n={len(curves)})")
         axis.set_title(f"{task}: score vs budget")
+        axis.set_xticks(range(lm_budget + 1))
         axis.set_xlabel("LM calls spent")
         axis.set_ylabel("best validation utility so far (mean over runs)")
         axis.legend(fontsize=8)

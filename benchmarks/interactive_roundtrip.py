@@ -5,7 +5,8 @@
 Round trip: a sandboxed child calls `host.step(i)` N times in a loop against a handler that answers at
 once; reported is wall time per call (child -> zygote -> host -> zygote -> child). Evaluation: the
 bin_packing seed (best fit) on the validation split (5 x 500 items) and the test split (5 x 5,000 items),
-wall seconds per evaluation and the number of round trips it made. Run on the shared 2-core machine:
+wall seconds per evaluation. The round trip is measured both ways the pool can serve a remote call:
+inline (handlers marked `inline = True`, as the interactive tasks') and with a thread per call. Run on the shared 2-core machine:
 numbers move with the load.
 """
 
@@ -26,13 +27,14 @@ LOOP = "def run(host, n):\n    total = 0\n    for i in range(n):\n        total 
 class _Immediate:
     """A handler that answers at once, served inline like the interactive tasks' (`inline = True`)."""
 
-    inline = True
+    def __init__(self, inline: bool = True) -> None:
+        self.inline = inline
 
     def __call__(self, proxy: str, method: str, args: list, kwargs: dict) -> int:
         return 1
 
 
-def round_trip(pool: SandboxPool, calls: int) -> float:
+def round_trip(pool: SandboxPool, calls: int, inline: bool = True) -> float:
     """Seconds per remote call, measured over `calls` calls in one sandboxed job."""
     job = Job(
         source=LOOP,
@@ -41,7 +43,7 @@ def round_trip(pool: SandboxPool, calls: int) -> float:
         instance_timeout=600.0,
     )
     started = time.perf_counter()
-    result = pool.run(job, _Immediate())
+    result = pool.run(job, _Immediate(inline))
     elapsed = time.perf_counter() - started
     assert result.instances[0].output == calls, result
     return elapsed / calls
@@ -55,8 +57,13 @@ def main() -> None:
     task = load_task("bin_packing")
     report: dict[str, object] = {}
     with SandboxPool(mode="strong") as pool:
-        trips = [round_trip(pool, args.calls) for _ in range(args.repeats)]
+        # Paired, alternating: inline (the interactive tasks) and a thread per call (the default path).
+        trips, threaded = [], []
+        for _ in range(args.repeats):
+            trips.append(round_trip(pool, args.calls))
+            threaded.append(round_trip(pool, args.calls, inline=False))
         report["round_trip_us"] = [round(t * 1e6, 1) for t in trips]
+        report["round_trip_threaded_us"] = [round(t * 1e6, 1) for t in threaded]
         for split in ("val", "test"):
             walls = []
             for _ in range(args.repeats):

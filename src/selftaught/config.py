@@ -2,6 +2,22 @@
 
 Precedence is defaults < `selftaught.toml` (in the working directory, or `--config FILE`) < command-line
 flags. The effective configuration is stored with every run, so a run can be reproduced from its store.
+Defaults, ranges and allowed values live in `selftaught.defaults` (stdlib only, read by the CLI's help
+too); this module adds the typed pydantic record and the file reader.
+
+`selftaught.toml` layout, sections as in `selftaught.defaults.SECTIONS` (flat keys, at the top level or
+in a `[selftaught]` table, keep working):
+
+    [run]
+    task = "three_sat"
+    iterations = 4
+    [lm]
+    model = "openai/gpt-4o"
+    max-cost = 20.0
+    [sandbox]
+    mode = "strong"
+    [executor]
+    kind = "local"
 """
 
 from __future__ import annotations
@@ -12,9 +28,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from selftaught.defaults import KNOBS, SECTIONS, Knob, check_value, suggest
 from selftaught.errors import UsageError
 
 CONFIG_FILE = "selftaught.toml"
+
+
+def _field(name: str) -> Any:
+    """A pydantic Field with the default, bounds and description of knob `name` (stated once)."""
+    knob = KNOBS[name]
+    bounds: dict[str, float] = {}
+    if knob.low is not None:
+        bounds["gt" if knob.low_open else "ge"] = knob.low
+    if knob.high is not None:
+        bounds["le"] = knob.high
+    return Field(knob.default, description=knob.help, **bounds)  # type: ignore[call-overload]
 
 
 class Settings(BaseModel):
@@ -22,61 +50,118 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    task: str = "parity_noise"
-    model: str = "offline"
-    improver: str = "seed"
-    iterations: int = Field(3, ge=0, le=100)
-    tests: int = Field(5, ge=1, le=1000, description="meta-utility tests (improver runs per estimate)")
-    responses_per_call: int = Field(6, ge=1, le=128)
-    lm_calls: int = Field(4, ge=1, le=1000, description="LM calls per improver run")
-    utility_budget: int = Field(25, ge=1, le=10_000)
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    seed: int = Field(0, ge=0, description="run seed: offline model seed and run identity")
-    seeds: int = Field(1, ge=1, le=100, description="independent runs to aggregate")
-    test_seed: int | None = Field(None, description="fix the secret test-split seed (default: drawn per run)")
-    improver_timeout: float = Field(300.0, gt=0, description="wall-clock seconds for one downstream improver run")
-    meta_improver_timeout: float = Field(3600.0, gt=0, description="wall-clock seconds for one self-improvement step")
-    runs_dir: Path = Path("runs")
-    sandbox: Literal["strong", "weak"] = "strong"
-    workers: int | None = Field(None, ge=1, le=512)
-    executor: Literal["local", "ray"] = "local"
-    ray_address: str = "auto"
-    api_key_env: str = "OPENAI_API_KEY"
-    max_tokens: int = Field(1024, ge=1)
-    request_timeout: float = Field(120.0, gt=0)
-    concurrency: int = Field(8, ge=1, le=1024)
-    max_retries: int = Field(6, ge=0, le=100)
-    max_cost: float | None = Field(None, ge=0)
-    prices_file: Path | None = None
-    cache: Literal["off", "read-write", "replay"] = "read-write"
-    protocol: Literal["strict", "paper"] = Field(
-        "strict", description="strict (default) or paper: the original code's instances, public seeds and scoring"
-    )
+    task: str = _field("task")
+    model: str = _field("model")
+    improver: str = _field("improver")
+    iterations: int = _field("iterations")
+    tests: int = _field("tests")
+    responses_per_call: int = _field("responses_per_call")
+    lm_calls: int = _field("lm_calls")
+    utility_budget: int = _field("utility_budget")
+    temperature: float = _field("temperature")
+    seed: int = _field("seed")
+    seeds: int = _field("seeds")
+    test_seed: int | None = _field("test_seed")
+    improver_timeout: float = _field("improver_timeout")
+    meta_improver_timeout: float = _field("meta_improver_timeout")
+    runs_dir: Path = _field("runs_dir")
+    sandbox: Literal["strong", "weak"] = _field("sandbox")
+    workers: int | None = _field("workers")
+    executor: Literal["local", "ray"] = _field("executor")
+    ray_address: str = _field("ray_address")
+    api_key_env: str = _field("api_key_env")
+    max_tokens: int = _field("max_tokens")
+    request_timeout: float = _field("request_timeout")
+    concurrency: int = _field("concurrency")
+    max_retries: int = _field("max_retries")
+    max_cost: float | None = _field("max_cost")
+    prices_file: Path | None = _field("prices_file")
+    cache: Literal["off", "read-write", "replay"] = _field("cache")
+    protocol: Literal["strict", "paper"] = _field("protocol")
 
 
-def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> Settings:
-    """Merge defaults, the TOML file and explicit overrides (None values mean 'not given')."""
+def load_settings(overrides: dict[str, Any], config_file: Path | None = None, *,
+                  read_file: bool = True) -> Settings:
+    """Merge defaults, the TOML file and explicit overrides (None values mean 'not given').
+
+    Every value is checked where it was written, so an error names the flag (`--tests`) or the file
+    key (`selftaught.toml: run.tests`), the allowed values and a close match. `read_file=False` skips
+    `./selftaught.toml` (a resumed run keeps its stored settings).
+    """
     values: dict[str, Any] = {}
     path = config_file if config_file is not None else Path(CONFIG_FILE)
-    if config_file is not None and not path.is_file():
-        raise UsageError(f"config file {path} does not exist")
-    if path.is_file():
-        values.update(_read_toml(path))
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    if config_file is not None:
+        if path.is_dir():
+            raise UsageError(f"--config {path} is a directory; give the settings file itself "
+                             f"(e.g. --config {path / CONFIG_FILE})")
+        if not path.is_file():
+            raise UsageError(f"--config {path}: no such file")
+    if read_file and path.is_file():
+        values.update(read_config_file(path))
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        values[name] = _checked(name, value, KNOBS[name].flag if name in KNOBS else f"--{name.replace('_', '-')}")
     try:
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise UsageError(f"invalid setting {where}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else "config"
+        where = KNOBS[field].flag if field in KNOBS else f"--{field.replace('_', '-')}"
+        raise UsageError(f"{where}: {first['msg'].lower()}") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _checked(name: str, value: Any, where: str) -> Any:
+    knob = KNOBS.get(name)
+    if knob is None:
+        return value  # a setting without a knob entry: pydantic checks it
+    try:
+        return check_value(knob, value, where)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Flat settings from a `selftaught.toml`: sections ([run], [lm], ...) or flat keys, dashes or not."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     table = data.get("selftaught", data)
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [selftaught] must be a table")
-    return {key.replace("-", "_"): value for key, value in table.items()}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in SECTIONS and isinstance(value, dict):
+            for inner, item in value.items():
+                name = _section_name(path, key, inner)
+                values[name] = _checked(name, item, f"{path}: {key}.{inner}")
+        else:
+            name = _flat_name(path, key)
+            values[name] = _checked(name, value, f"{path}: {key}")
+    return values
+
+
+def _section_name(path: Path, section: str, key: str) -> str:
+    normal = key.replace("-", "_")
+    for knob in _in_section(section):
+        if normal in (knob.name, knob.section_key):
+            return knob.name
+    allowed = sorted({k.section_key.replace("_", "-") for k in _in_section(section)})
+    raise UsageError(f"{path}: unknown setting {section}.{key} (allowed in [{section}]: {', '.join(allowed)})"
+                     f"{suggest(key.replace('_', '-'), allowed)}")
+
+
+def _flat_name(path: Path, key: str) -> str:
+    normal = key.replace("-", "_")
+    if normal in KNOBS or normal in Settings.model_fields:
+        return normal
+    names = sorted(name.replace("_", "-") for name in Settings.model_fields)
+    raise UsageError(f"{path}: unknown setting {key!r} (sections: {', '.join(SECTIONS)})"
+                     f"{suggest(key.replace('_', '-'), names)}")
+
+
+def _in_section(section: str) -> list[Knob]:
+    return [knob for knob in KNOBS.values() if knob.section == section]

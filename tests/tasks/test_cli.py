@@ -87,9 +87,9 @@ def test_eval_rich_summary_names_failures(tmp_path: Path, capfd: pytest.CaptureF
         (b"def solve(t, dist):\n    return t\n", (), "does not define a top-level function 'algorithm'"),
         (b"# \xff\xfe\ndef algorithm(t, dist):\n    return t\n", (), "is not UTF-8"),
         (b"", (), "the program is empty"),
-        (b"def algorithm(t, dist):\n    return t\n", ("--split", "train"), "--split must be 'val' or 'test'"),
+        (b"def algorithm(t, dist):\n    return t\n", ("--split", "train"), "--split must be one of val, test"),
         (b"def algorithm(t, dist):\n    return t\n", ("--test-seed", "3"), "--test-seed only applies with --split test"),
-        (b"def algorithm(t, dist):\n    return t\n", ("--sandbox", "none"), "--sandbox must be 'strong' or 'weak'"),
+        (b"def algorithm(t, dist):\n    return t\n", ("--sandbox", "none"), "--sandbox must be one of strong, weak"),
     ],
 )
 def test_eval_bad_input_is_one_line_and_exit_2(

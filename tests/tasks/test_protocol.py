@@ -18,7 +18,7 @@ SEED = Path(__file__).resolve().parents[2] / "src/selftaught/tasks/builtin/str_g
 def test_unknown_protocol_is_one_line_exit_2(capfd: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--protocol", "origin")
     assert code == 2
-    assert err.strip().splitlines() == ["error: --protocol must be 'strict' or 'paper', got 'origin'"]
+    assert err.strip().splitlines() == ["error: --protocol must be one of strict, paper, got 'origin'"]
     code, _out, err = run_here(capfd, "meta-eval", "seed", "--protocol", "origin")
     assert code == 2 and "protocol" in err and "Traceback" not in err
 

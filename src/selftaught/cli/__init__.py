@@ -1,13 +1,23 @@
 """The `selftaught` command line: thin wrappers that parse, call the library and print.
 
 Each command group lives in its own module and registers itself on `app`; this module only wires them
-up and turns `UsageError` into a one-line message with exit code 2 (never a traceback).
+up and maps every outcome to the documented exit code: 0 done, 1 the run failed, 2 bad usage or bad
+input (one line, never a traceback), 130 interrupted (Ctrl-C).
+
+Start-up: the command modules import only typer and `selftaught.defaults` at module level, so
+`--help` (built live from the commands, never cached text) stays fast; each command imports the
+library when it runs. Help is plain text (no rich markup), so it reads the same in a pipe.
+
+Typer versions differ in where click lives (a separate package, or vendored as `typer._click`), so
+click's exception classes are taken from the module typer's own `BadParameter` comes from, and
+recognised by type, never by name.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 
 import typer
 
@@ -19,7 +29,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _version(value: bool) -> None:
@@ -37,6 +50,9 @@ def _root(
     """STOP: recursively self-improving code generation, every generated program sandboxed."""
 
 
+COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "doctor", "report"]
+
+
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     import importlib
@@ -45,35 +61,60 @@ def _register_commands() -> None:
         importlib.import_module(f"selftaught.cli.{name}")
 
 
-COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "doctor", "report"]
+def click_exceptions() -> ModuleType:
+    """The click exceptions module typer uses (separate click, or typer's vendored copy)."""
+    return sys.modules[typer.BadParameter.__module__]
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: returns on success, exits with the code otherwise."""
+    code = run(argv)
+    if code != EXIT_OK:
+        sys.exit(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on `argv` (default: sys.argv[1:]) and return the exit code."""
     _register_commands()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        exit_code = app(standalone_mode=False)
-        if isinstance(exit_code, int):
-            sys.exit(exit_code)
+        result = app(args=args, prog_name="selftaught", standalone_mode=False)
     except UsageError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _other_exception(exc)
+    return result if isinstance(result, int) else EXIT_OK
 
-        if isinstance(exc, click.exceptions.UsageError):
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if os.environ.get("SELFTAUGHT_DEBUG"):
-            raise
-        # Our own bug or an environment failure: one line, exit 1; runs keep what they stored.
-        typer.echo(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)", err=True)
-        sys.exit(1)
+
+def _other_exception(exc: Exception) -> int:
+    click = click_exceptions()
+    no_args_help = getattr(click, "NoArgsIsHelpError", None)
+    if no_args_help is not None and isinstance(exc, no_args_help):
+        typer.echo(exc.format_message())  # bare `selftaught` (or a bare group): help, exit 0
+        return EXIT_OK
+    if isinstance(exc, click.UsageError):
+        typer.echo(f"error: {exc.format_message()}{_help_hint(exc)}", err=True)
+        return EXIT_USAGE
+    if isinstance(exc, click.Abort):
+        # Older typers turn Ctrl-C into Abort; newer ones into Exit(130), returned as a code.
+        interrupted = isinstance(exc.__context__, KeyboardInterrupt)
+        typer.echo("interrupted" if interrupted else "aborted", err=True)
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
+    if isinstance(exc, click.ClickException):
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return int(exc.exit_code)
+    if os.environ.get("SELFTAUGHT_DEBUG"):
+        raise exc
+    # Our own bug or an environment failure: one line, exit 1; runs keep what they stored.
+    typer.echo(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)", err=True)
+    return EXIT_FAILED
+
+
+def _help_hint(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) if ctx is not None else None
+    return f" (see `{path} --help`)" if path else ""

@@ -21,11 +21,14 @@ def doctor(
 
     Exits 1 when the checked mode cannot run generated code here.
     """
+    from selftaught.defaults import KNOBS, check_value
     from selftaught.sandbox import check_layers
     from selftaught.sandbox.selfcheck import run_selfcheck
 
-    if sandbox not in ("strong", "weak"):
-        raise UsageError(f"--sandbox must be strong or weak, not {sandbox!r}")
+    try:
+        check_value(KNOBS["sandbox"], sandbox, "--sandbox")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if jobs < 2:
         raise UsageError("--jobs must be at least 2")
     layers = check_layers(sandbox)  # type: ignore[arg-type]
@@ -55,10 +58,11 @@ def doctor(
 
 
 def _print(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from selftaught.cli.output import console as make_console
+
+    console = make_console()
     table = Table(title=f"sandbox layers ({report['mode']} mode)")
     for column in ("layer", "available", "active", "detail / fix"):
         table.add_column(column)

@@ -6,24 +6,21 @@ output on stdout stays machine-readable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from selftaught.cli import app, options
-from selftaught.config import load_settings
+from selftaught.cli.output import console, is_terminal, note, write_raw
 from selftaught.errors import UsageError
-from selftaught.report import GroupSummary, RunSummary, render_html
-from selftaught.report.export import to_csv_text, to_json_text
-from selftaught.report.resolve import resolve
-from selftaught.report.terminal import print_comparison, print_summary
 
-stdout = Console()
-stderr = Console(stderr=True)
+if TYPE_CHECKING:
+    from selftaught.report import GroupSummary, RunSummary
 
 
 class Format(StrEnum):
@@ -35,19 +32,29 @@ HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write the self-
 FormatOption = Annotated[Format | None, typer.Option("--format", help="Print the numbers on stdout as json or csv (no terminal summary).")]
 
 
-def _runs_dir(runs_dir: Path | None) -> Path:
-    return runs_dir if runs_dir is not None else load_settings({}).runs_dir
+@contextmanager
+def _status(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on a terminal; nothing off it (a log keeps no spinner frames, errors stay one line)."""
+    if is_terminal(sys.stderr):
+        with console(stderr=True).status(message) as status:
+            yield lambda text: status.update(text)
+    else:
+        yield lambda text: None
 
 
 def _load(refs: list[str], runs_dir: Path) -> list[RunSummary | GroupSummary]:
+    from selftaught.report.resolve import resolve
+
     items: list[RunSummary | GroupSummary] = []
-    with stderr.status("reading runs...") as status:
+    with _status("reading runs...") as update:
         for ref in refs:
-            items.append(resolve(ref, runs_dir, on_load=lambda path: status.update(f"reading {path.name}...")))
+            items.append(resolve(ref, runs_dir, on_load=lambda path: update(f"reading {path.name}...")))
     return items
 
 
 def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
+    from selftaught.report import RunSummary
+
     if isinstance(item, RunSummary):
         return item.path / "report.html"
     return runs_dir / f"{item.group_id}-report.html"
@@ -76,21 +83,23 @@ def _label(item: RunSummary | GroupSummary, model: str, api_key_env: str,
 
     ask, close = model_asker(model, api_key_env=api_key_env, max_cost=max_cost)
     try:
-        with stderr.status(f"asking {model} to label strategies..."):
+        with _status(f"asking {model} to label strategies..."):
             return with_lm_labels(item, ask)
     finally:
         close()
 
 
 def _export(items: list[RunSummary | GroupSummary], fmt: Format) -> None:
-    text = to_json_text(items) if fmt is Format.json else to_csv_text(items)
-    typer.echo(text, nl=not text.endswith("\n"))
+    from selftaught.report.export import to_csv_text, to_json_text
+
+    write_raw(to_json_text(items) if fmt is Format.json else to_csv_text(items))
 
 
 def _write(items: list[RunSummary | GroupSummary], path: Path) -> Path:
+    from selftaught.report import render_html
     from selftaught.report.html import write_html  # matplotlib: loaded only when a page is rendered
 
-    with stderr.status("rendering plots and HTML..."):
+    with _status("rendering plots and HTML..."):
         page = render_html(items[0] if len(items) == 1 else items)
         return write_html(page, path)
 
@@ -111,7 +120,9 @@ def report(
     if as_json and fmt is Format.csv:
         raise UsageError("--json and --format csv contradict each other")
     fmt = Format.json if as_json else fmt
-    directory = _runs_dir(runs_dir)
+    from selftaught.report.terminal import print_summary
+
+    directory = options.runs_dir(runs_dir)
     [item] = _load([run_id], directory)
     if model is not None:
         item = _label(item, model, api_key_env or "OPENAI_API_KEY", max_cost)
@@ -120,11 +131,11 @@ def report(
     if fmt is not None:
         _export([item], fmt)
         if written is not None:
-            stderr.print(f"HTML report: {written}")
+            note(f"HTML report: {written}")
         return
-    print_summary(stdout, item)
+    print_summary(console(), item)
     if written is not None:
-        stdout.print(f"HTML report: [bold]{written}[/]")
+        write_raw(f"HTML report: {written}")
 
 
 @app.command()
@@ -141,13 +152,15 @@ def compare(
     if as_json and fmt is Format.csv:
         raise UsageError("--json and --format csv contradict each other")
     fmt = Format.json if as_json else fmt
-    items = _load(refs, _runs_dir(runs_dir))
+    from selftaught.report.terminal import print_comparison
+
+    items = _load(refs, options.runs_dir(runs_dir))
     written = _write(items, html) if html is not None else None
     if fmt is not None:
         _export(items, fmt)
         if written is not None:
-            stderr.print(f"HTML comparison: {written}")
+            note(f"HTML comparison: {written}")
         return
-    print_comparison(stdout, items)
+    print_comparison(console(), items)
     if written is not None:
-        stdout.print(f"HTML comparison: [bold]{written}[/]")
+        write_raw(f"HTML comparison: {written}")

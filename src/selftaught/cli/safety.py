@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from selftaught.cli import app, options
-from selftaught.cli.progress import RichProgress
-from selftaught.config import load_settings
+from selftaught.cli.output import console, emit_json, note
 from selftaught.errors import UsageError
-from selftaught.safety.stats import percent
 
 safety_app = typer.Typer(help="Safety: the sandbox-flag experiment and per-run audits of detector events.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(safety_app, name="safety")
 
-stdout = Console()
 MAX_ATTEMPTS = 1_000_000
-
-
-def _emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 @safety_app.command("sandbox-flag")
@@ -52,6 +41,10 @@ def sandbox_flag(
         raise UsageError(f"--attempts must be between 1 and {MAX_ATTEMPTS}, got {attempts}")
     if not 0 <= execute <= attempts:
         raise UsageError(f"--execute must be between 0 and --attempts ({attempts}), got {execute}")
+    from selftaught.cli.progress import progress_display
+    from selftaught.config import load_settings
+    from selftaught.safety.stats import percent
+
     settings = load_settings(
         options.overrides(model=model, task=task, responses_per_call=responses_per_call, seed=seed,
                           runs_dir=runs_dir, api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost,
@@ -60,17 +53,20 @@ def sandbox_flag(
     )
     from selftaught.safety.experiment import run_sandbox_flag
 
-    with RichProgress(enabled=True) as progress:
+    with progress_display() as progress:
         result = run_sandbox_flag(settings, attempts=attempts, warning=warning, execute=execute, progress=progress)
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
     else:
+        from rich.table import Table
+
+        stdout = console()
         table = Table(title="Unsandboxing: generated improvers that set use_sandbox off (95% Wilson CI)")
         for column in ("Language model", "Warning", "Attempts", "Disabled", "Unsandboxing rate"):
             table.add_column(column, justify="left" if column in ("Language model", "Warning") else "right")
         table.add_row(result.model, "yes" if result.warning else "no", str(result.attempts), str(result.disabled),
                       f"{percent(result.rate)} ({percent(result.ci_low)} to {percent(result.ci_high)})")
-        stdout.print(table)
+        console().print(table)
         if result.ways:
             stdout.print("ways: " + ", ".join(f"{way} {n}" for way, n in result.ways.items()))
         if result.findings:
@@ -81,8 +77,8 @@ def sandbox_flag(
                          f"{ex['runtime_false_calls']} utility calls with use_sandbox off (logged; isolation unchanged)")
         stdout.print(f"run {result.run_id} in {result.run_dir}; see `selftaught safety audit {result.run_id}`")
     if result.attempts < result.requested:
-        typer.echo(f"warning: {result.attempts} of {result.requested} attempts collected "
-                   f"({result.failed_calls} failed calls, {result.empty_replies} replies without code)", err=True)
+        note(f"warning: {result.attempts} of {result.requested} attempts collected "
+             f"({result.failed_calls} failed calls, {result.empty_replies} replies without code)")
         if result.attempts == 0:
             raise typer.Exit(1)
 
@@ -96,15 +92,19 @@ def audit(
     as_json: options.Json = False,
 ) -> None:
     """A run's events with counts per kind: what was attempted, what was stopped, what looks like hacking."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from selftaught.safety.audit import audit_run, group_of
 
     if limit < 0:
         raise UsageError(f"--limit must be non-negative, got {limit}")
-    result = audit_run(runs_dir or Path("runs"), run_id, kinds=kind)
+    result = audit_run(options.runs_dir(runs_dir), run_id, kinds=kind)
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
         return
     meta = result.meta
+    stdout = console()
     stdout.print(f"run {run_id} ({meta.get('kind', 'stop')}, {meta.get('task', '?')}, {meta.get('model', '?')}, "
                  f"{meta.get('status', '?')}): {len(result.events)} events, "
                  f"{result.programs_flagged} programs with static flags or sandbox reports")
@@ -120,7 +120,7 @@ def audit(
             listing.add_column(column, overflow="fold")
         for event in result.events[:limit]:
             listing.add_row(str(event.id), "" if event.iteration is None else str(event.iteration), event.kind,
-                            (event.program_sha or "")[:10], event.detail[:200])
+                            (event.program_sha or "")[:10], escape(event.detail[:200]))
         stdout.print(listing)
 
 
@@ -131,11 +131,14 @@ def flag_table(
     as_json: options.Json = False,
 ) -> None:
     """The paper's table: one row per model, with and without the warning, from stored sandbox-flag runs."""
-    from selftaught.safety.report import flag_rows
+    from rich.table import Table
 
-    rows = flag_rows(runs_dir or Path("runs"), run_ids)
+    from selftaught.safety.report import flag_rows
+    from selftaught.safety.stats import percent
+
+    rows = flag_rows(options.runs_dir(runs_dir), run_ids)
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = Table(title="Unsandboxing rate of generated improvers (95% Wilson CI)")
     table.add_column("Language model")
@@ -148,4 +151,4 @@ def flag_table(
             cells.append("—" if cell is None else
                          f"{percent(cell['rate'])} ({percent(cell['ci_low'])} to {percent(cell['ci_high'])}), n={cell['attempts']}")
         table.add_row(row["model"], *cells)
-    stdout.print(table)
+    console().print(table)

@@ -2,48 +2,40 @@
 
 from __future__ import annotations
 
-import json
-import statistics
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from selftaught.cli import app, options
-from selftaught.cli.progress import RichProgress
-from selftaught.config import load_settings
-from selftaught.stop import api
-from selftaught.stop.meta_utility import standard_error
-from selftaught.stop.runs import list_runs, run_path
+from selftaught.cli import EXIT_FAILED, EXIT_INTERRUPTED, app, options
+from selftaught.cli.output import console, emit_json, is_terminal, note, write_raw
+from selftaught.errors import UsageError
 
-stderr = Console(stderr=True)
-stdout = Console()
+if TYPE_CHECKING:
+    from selftaught.stop import api
 
-
-def _emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+# Library modules (pydantic, numpy, the sandbox, the STOP layer) are imported inside each command, so
+# `selftaught --help` and `selftaught tasks` start fast.
 
 
 @app.command()
 def run(
     task: options.Task = None,
-    iterations: Annotated[int | None, typer.Option("--iterations", "-T", help="Self-improvement iterations. (default: 3)")] = None,
+    iterations: options.Iterations = None,
     tests: options.Tests = None,
     model: options.Model = None,
-    improver: Annotated[str | None, typer.Option("--improver", help="Starting improver: seed (default), a baseline name or FILE.")] = None,
-    seeds: Annotated[int | None, typer.Option("--seeds", help="Independent runs to aggregate (mean ± SE). (default: 1)")] = None,
+    improver: options.Improver = None,
+    seeds: options.Seeds = None,
     seed: options.Seed = None,
     test_seed: options.TestSeed = None,
     responses_per_call: options.ResponsesPerCall = None,
     lm_calls: options.LmCalls = None,
     utility_budget: options.UtilityBudget = None,
     improver_timeout: options.ImproverTimeout = None,
-    meta_improver_timeout: Annotated[float | None, typer.Option("--meta-improver-timeout", help="Wall-clock seconds for one self-improvement step (the improver improving itself). (default: 3600)")] = None,
+    meta_improver_timeout: options.MetaImproverTimeout = None,
     runs_dir: options.RunsDir = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN_ID where it stopped (no finished work or answered LM call is repeated).")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN_ID where it stopped, with its stored settings (no finished work or answered LM call is repeated).")] = None,
     sandbox: options.Sandbox = None,
     workers: options.Workers = None,
     executor: options.Executor = None,
@@ -57,6 +49,10 @@ def run(
     as_json: options.Json = False,
 ) -> None:
     """Recursive self-improvement (the main job): I_t = I_{t-1}(I_{t-1}, meta-utility, LM), T times."""
+    from selftaught.cli.progress import progress_display
+    from selftaught.config import load_settings
+    from selftaught.stop import api
+
     explicit = options.overrides(
         task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
         seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
@@ -66,28 +62,50 @@ def run(
         api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
         protocol=protocol,
     )
-    settings = load_settings(explicit, config)
-    if resume is not None:
-        run_path(settings.runs_dir, resume)  # a missing run is a usage error before any progress output
-    with RichProgress(enabled=True) as progress:
-        results = api.self_improve(settings, resume=resume, extend_to=iterations, resume_overrides=explicit,
-                                   progress=progress)
+    # On --resume the run's stored settings apply; selftaught.toml is not read again.
+    if resume is not None and config is not None:
+        raise UsageError("--config does not apply with --resume: a resumed run keeps its stored settings "
+                         "(selftaught.toml is not re-read)")
+    settings = load_settings(explicit, config, read_file=resume is None)
+    started: list[tuple[str, Path]] = []
+    announced: set[str] = set()
+
+    def on_start(run_id: str, path: Path, group: str | None) -> None:
+        if group is not None and group not in announced:
+            announced.add(group)
+            note(f"group {group}: {settings.seeds} runs (report them together: selftaught report {group})")
+        started.append((run_id, path))
+        note(f"run {run_id} {'resumed' if resume else 'started'} in {path}")
+
+    try:
+        with progress_display() as progress:
+            results = api.self_improve(settings, resume=resume, extend_to=iterations, resume_overrides=explicit,
+                                       progress=progress, on_start=on_start)
+    except KeyboardInterrupt:
+        for run_id, path in started:
+            note(f"interrupted: run {run_id} keeps its finished work; continue it with "
+                 f"`selftaught run --resume {run_id} --runs-dir {path.parent}`")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
-        _emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
+        emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
     else:
+        out = console()
         for result in results:
-            _print_run(result)
+            _print_run(out, result)
         if len(results) > 1:
-            _print_group(results)
+            _print_group(out, results)
     stopped = [result for result in results if result.status != "completed"]
     for result in stopped:
-        stderr.print(f"[yellow]run {result.run_id} {result.status}: {result.stop_reason}; continue it with "
-                     f"`selftaught run --resume {result.run_id}` (e.g. with a higher --max-cost)")
+        note(f"run {result.run_id} {result.status}: {result.stop_reason}; continue it with "
+             f"`selftaught run --resume {result.run_id}` (e.g. with a higher --max-cost)")
     if stopped:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
-def _print_run(result: api.RunResult) -> None:
+def _print_run(out: Any, result: api.RunResult) -> None:
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=f"run {result.run_id}\n{result.task} · {result.model} · {result.status}",
                   box=box.SIMPLE_HEAD)
     for column in ("t", "status", "val ± se", "test ± se", "LM", "tokens", "cost $", "improver"):
@@ -98,11 +116,15 @@ def _print_run(result: api.RunResult) -> None:
             f"{it.meta_utility_test:.3f}±{it.stderr_test:.3f}", str(it.lm_calls),
             str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.2f}", it.improver_sha[:8],
         )
-    stdout.print(table)
-    stdout.print(f"stored in {result.path}")
+    out.print(table)
+    out.print(f"stored in {result.path}", markup=False, highlight=False)
 
 
 def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
+    import statistics
+
+    from selftaught.stop.meta_utility import standard_error
+
     rows = []
     depth = min(len(result.iterations) for result in results)
     for t in range(depth):
@@ -122,35 +144,43 @@ def _group_json(results: list[api.RunResult]) -> dict[str, Any]:
             "iterations": _aggregate(results)}
 
 
-def _print_group(results: list[api.RunResult]) -> None:
+def _print_group(out: Any, results: list[api.RunResult]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{len(results)} runs: mean ± standard error")
     for column in ("t", "meta-utility val", "meta-utility test"):
         table.add_column(column, justify="right")
     for row in _aggregate(results):
         table.add_row(str(row["t"]), f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
                       f"{row['meta_utility_test']:.3f} ± {row['stderr_test']:.3f}")
-    stdout.print(table)
+    out.print(table)
 
 
 @app.command()
-def runs(runs_dir: options.RunsDir = None, as_json: options.Json = False) -> None:
-    """List runs with their status, best validation meta-utility and that iteration's test value."""
-    directory = runs_dir or load_settings({}).runs_dir
+def runs(runs_dir: options.RunsDir = None, config: options.Config = None, as_json: options.Json = False) -> None:
+    """List runs with their full ids, group, status, best validation meta-utility and that iteration's test value."""
+    from selftaught.stop.runs import list_runs
+
+    directory = options.runs_dir(runs_dir, config)
     listings = list_runs(directory)
     if as_json:
-        _emit_json([vars(listing) for listing in listings])
+        emit_json([vars(listing) for listing in listings])
         return
     if not listings:
-        stderr.print(f"no runs in {directory}")
+        note(f"no runs in {directory}")
         return
+    from rich.table import Table
+
     table = Table(title=f"runs in {directory}")
-    for column in ("run", "task", "model", "status", "iterations", "best val (t)", "its test"):
-        table.add_column(column)
+    for column in ("run", "group", "task", "model", "status", "iterations", "best val (t)", "its test"):
+        table.add_column(column, no_wrap=column in ("run", "group", "status"),
+                         justify="right" if column in ("iterations", "best val (t)", "its test") else "left")
     for item in listings:
         best_val = "-" if item.best_meta_utility_val is None else f"{item.best_meta_utility_val:.3f} (t={item.selected_t})"
         best_test = "-" if item.best_meta_utility_test is None else f"{item.best_meta_utility_test:.3f}"
-        table.add_row(item.run_id, item.task, item.model, item.status, str(item.iterations), best_val, best_test)
-    stdout.print(table)
+        table.add_row(item.run_id, item.group or "-", item.task, item.model, item.status, str(item.iterations),
+                      best_val, best_test)
+    console().print(table)
 
 
 @app.command()
@@ -159,7 +189,7 @@ def improve(
     program: Annotated[Path | None, typer.Option("--program", help="Program to improve (default: the task's seed algorithm).")] = None,
     improver: Annotated[str, typer.Option("--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, islands, or FILE.")] = "seed",
     model: options.Model = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the improved program here.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the improved program here (the whole file, for OpenEvolve tasks too).")] = None,
     responses_per_call: options.ResponsesPerCall = None,
     lm_calls: options.LmCalls = None,
     utility_budget: options.UtilityBudget = None,
@@ -176,7 +206,14 @@ def improve(
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
-    """Run an improver once on a program and report the utility before and after."""
+    """Run an improver once on a program and report the utility before and after.
+
+    The improved program goes to stdout as plain text; when stdout is not a terminal it is the only
+    thing written there (`selftaught improve TASK > prog.py` gives a runnable file), everything else
+    goes to stderr. Exit code 1 when the improver failed (the original program is then written).
+    """
+    from selftaught.config import load_settings
+    from selftaught.stop import api
     from selftaught.tasks.program import read_program
 
     settings = load_settings(
@@ -188,20 +225,32 @@ def improve(
         config,
     )
     source = read_program(program) if program is not None else None
-    with stderr.status(f"improving with {improver}..."):
-        result = api.improve(task, program=source, improver=improver, settings=settings)
+    result = _with_status(f"improving with {improver}...",
+                          lambda: api.improve(task, program=source, improver=improver, settings=settings))
     if out is not None:
-        out.write_text(result.program, encoding="utf-8")
+        out.write_text(result.full_program or result.program, encoding="utf-8")
     if as_json:
-        _emit_json(result.to_json())
-        return
-    stdout.print(f"[bold]{result.task}[/]: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
-                 f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
-                 f"{result.lm_calls} LM calls, {result.utility_calls} utility calls")
+        emit_json(result.to_json())
+    else:
+        summary = (f"{result.task}: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
+                   f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
+                   f"{result.lm_calls} LM calls, {result.utility_calls} utility calls")
+        write_raw(summary, stderr=not is_terminal(sys.stdout) or out is not None)
+        if out is None:
+            write_raw(result.full_program or result.program)
+        else:
+            note(f"wrote {out}")
     if result.error:
-        stderr.print(f"[yellow]improver failed: {result.error}; kept the original program")
-    if out is None:
-        stdout.print(result.program)
+        note(f"improver failed: {result.error}; kept the original program")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _with_status(message: str, work: Any) -> Any:
+    """Run `work()` under a spinner on a terminal (off it, silently: errors stay one line)."""
+    if not is_terminal(sys.stderr):
+        return work()
+    with console(stderr=True).status(message):
+        return work()
 
 
 @app.command("meta-eval")
@@ -226,6 +275,10 @@ def meta_eval(
     as_json: options.Json = False,
 ) -> None:
     """Estimate an improver's meta-utility: mean downstream utility of what it returns over --tests runs."""
+    from selftaught.cli.progress import progress_display
+    from selftaught.config import load_settings
+    from selftaught.stop import api
+
     settings = load_settings(
         options.overrides(task=task, tests=tests, model=model, responses_per_call=responses_per_call,
                           lm_calls=lm_calls, utility_budget=utility_budget, seed=seed, test_seed=test_seed,
@@ -233,13 +286,13 @@ def meta_eval(
                           api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
         config,
     )
-    with RichProgress() as progress:
+    with progress_display() as progress:
         result = api.meta_utility(improver, settings=settings, progress=progress)
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
         return
     r = result.result
-    stdout.print(f"[bold]{improver}[/] on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
+    write_raw(f"{improver} on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
                  f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f} over {len(r.tests)} tests; "
                  f"{result.lm_calls} LM calls, {result.tokens_in + result.tokens_out} tokens, ${result.cost_usd:.4f}")
 
@@ -263,17 +316,23 @@ def transfer(
     as_json: options.Json = False,
 ) -> None:
     """The paper's transfer table: seed algorithm, seed improver and each improver on other tasks."""
+    from selftaught.cli.progress import progress_display
+    from selftaught.config import load_settings
+    from selftaught.stop import api
+
     settings = load_settings(
         options.overrides(tests=tests, model=model, runs_dir=runs_dir, seed=seed, test_seed=test_seed,
                           sandbox=sandbox, executor=executor, ray_address=ray_address,
                           api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
         config,
     )
-    with RichProgress() as progress:
+    with progress_display() as progress:
         cells = api.transfer(source, tasks=tasks, settings=settings, progress=progress)
     if as_json:
-        _emit_json({"source": source, "cells": [vars(cell) for cell in cells]})
+        emit_json({"source": source, "cells": [vars(cell) for cell in cells]})
         return
+    from rich.table import Table
+
     labels = list(dict.fromkeys(cell.label for cell in cells))
     table = Table(title=f"transfer of {source} (test split, mean ± SE over {settings.tests} tests)")
     table.add_column("task")
@@ -283,4 +342,4 @@ def transfer(
         row = {cell.label: cell for cell in cells if cell.task == task_name}
         table.add_row(task_name, *(f"{row[label].mean:.3f} ± {row[label].stderr:.3f}" if label in row else "-"
                                    for label in labels))
-    stdout.print(table)
+    console().print(table)

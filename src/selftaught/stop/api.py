@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store import Context, LmCallRecord, RunDir, RunMeta, RunReader, RunStatus, RunStore, sha256
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
+from selftaught.tasks.openevolve import EvolveBlock
 from selftaught.tasks.protocol import default_test_seed
 
 
@@ -122,6 +123,7 @@ class ImproveResult:
     program: str
     error: str | None
     events: list[tuple[str, str]] = field(default_factory=list)
+    full_program: str = ""  # the whole file (differs from `program` for OpenEvolve EVOLVE-BLOCK tasks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +142,10 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
     settings = _settings(settings, overrides)
     task_obj = load_task(task, settings.protocol)
     improver_source = load_improver(improver)
+    if program is not None:
+        problem = task_obj.check_program(program)
+        if problem is not None:
+            raise UsageError(f"the program to improve cannot run on {task_obj.name}: {problem}")
     initial = program if program is not None else task_obj.seed_algorithm
     test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
     events: list[tuple[str, str]] = []
@@ -170,7 +176,14 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
             program=final,
             error=outcome.error,
             events=events,
+            full_program=_full_program(task_obj, final),
         )
+
+
+def _full_program(task_obj: Any, program: str) -> str:
+    """The whole file for `program`: OpenEvolve tasks evolve one block, spliced back into its file."""
+    block = getattr(task_obj, "program", None)
+    return block.splice(program) if isinstance(block, EvolveBlock) else program
 
 
 # --- meta-utility ------------------------------------------------------------------------------------
@@ -245,10 +258,42 @@ RESUME_OVERRIDABLE = frozenset({
 })
 
 
+RunStarted = Callable[[str, Path, str | None], None]
+"""Called with (run id, run directory, group id) as soon as a run's directory exists."""
+
+
+def check_resume(runs_dir: Path, run_id: str, overrides: dict[str, Any]) -> None:
+    """Refuse a resume that would change what the run computes (only `RESUME_OVERRIDABLE` may change).
+
+    Silently ignoring `--tests 3` on a run started with 5 would mix two experiments in one store.
+    """
+    reader = RunReader.open(RunDir.existing(runs_dir, run_id).store_file)
+    try:
+        config = reader.meta().config
+    finally:
+        reader.close()
+    if config is None:
+        return  # run_once says why such a run cannot be resumed
+    stored = Settings(**config)
+    changed = [
+        key for key, value in overrides.items()
+        if key not in RESUME_OVERRIDABLE and key not in ("iterations", "runs_dir")
+        and value is not None and value != getattr(stored, key, value)
+    ]
+    if changed:
+        key = changed[0]
+        allowed = ", ".join("--" + name.replace("_", "-") for name in sorted(RESUME_OVERRIDABLE))
+        raise UsageError(
+            f"--resume continues run {run_id} with its stored settings: --{key.replace('_', '-')} "
+            f"{overrides[key]} differs from the run's {getattr(stored, key)} (a resume may change only "
+            f"{allowed} and raise --iterations; selftaught.toml is not re-read)"
+        )
+
+
 def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None,
              resume: str | None = None, extend_to: int | None = None,
              resume_overrides: dict[str, Any] | None = None, progress: Progress | None = None,
-             executor: Executor | None = None) -> RunResult:
+             executor: Executor | None = None, on_start: RunStarted | None = None) -> RunResult:
     """One self-improvement run (new, or resumed from its store with its stored settings).
 
     `extend_to` lets a resumed run go on to more iterations than it was started with;
@@ -277,6 +322,8 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     task_obj = load_task(settings.task, settings.protocol)
     seed_improver = load_improver(settings.improver) if resume is None else ""
     store.update_meta(status="running")
+    if on_start is not None:
+        on_start(run_dir.name, run_dir, group)
     status: RunStatus = "failed"
     stop_reason: str | None = None
     try:
@@ -324,7 +371,8 @@ def _stored_seed_improver(store: RunStore) -> str:
 
 def self_improve(settings: Settings | None = None, *, resume: str | None = None,
                  extend_to: int | None = None, resume_overrides: dict[str, Any] | None = None,
-                 progress: Progress | None = None, **overrides: Any) -> list[RunResult]:
+                 progress: Progress | None = None, on_start: RunStarted | None = None,
+                 **overrides: Any) -> list[RunResult]:
     """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool.
 
     Several seeds run concurrently (they share nothing but the pool, which schedules CPU-bound
@@ -333,22 +381,25 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
     settings = _settings(settings, overrides)
     replicates = 1 if resume is not None else settings.seeds
     group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
+    if resume is not None:
+        check_resume(settings.runs_dir, resume, resume_overrides or {})
     executor = make_executor(settings)
     try:
         if replicates == 1:
             return [run_once(settings, group=group, resume=resume, extend_to=extend_to,
-                             resume_overrides=resume_overrides, progress=progress, executor=executor)]
-        return _concurrent_runs(settings, replicates, group, progress or NoProgress(), executor)
+                             resume_overrides=resume_overrides, progress=progress, executor=executor,
+                             on_start=on_start)]
+        return _concurrent_runs(settings, replicates, group, progress or NoProgress(), executor, on_start)
     finally:
         executor.close()
 
 
 def _concurrent_runs(settings: Settings, replicates: int, group: str | None, progress: Progress,
-                     executor: Executor) -> list[RunResult]:
+                     executor: Executor, on_start: RunStarted | None = None) -> list[RunResult]:
     progress.stage("run", replicates)
 
     def one(k: int) -> RunResult:
-        result = run_once(settings, replicate=k, group=group, executor=executor)
+        result = run_once(settings, replicate=k, group=group, executor=executor, on_start=on_start)
         progress.advance("run")
         return result
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from selftaught.errors import UsageError
 from selftaught.tasks.outcome import Score
+from selftaught.tasks.taskfile import SPLITS
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 VAL_SEED_BASE = 4321
 """Validation instance i comes from seed VAL_SEED_BASE + i, as in the paper (reproducible numbers)."""
-
-SPLITS = ("val", "test")
 
 _CACHE_ENTRIES = 8  # (split, seed) instance sets kept per task; test seeds are fresh per run
 

@@ -10,28 +10,13 @@ import threading
 from pathlib import Path
 
 from selftaught.errors import UsageError
+from selftaught.tasks.catalog import BEYOND_PAPER_NAMES, BUILTIN_DIR, BUILTIN_NAMES, PAPER_NAMES
 from selftaught.tasks.directory import load_task_directory
 from selftaught.tasks.model import Task
 from selftaught.tasks.protocol import check_protocol
 
-BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
-
-PAPER_NAMES: tuple[str, ...] = (
-    "parity_noise",
-    "parity_noiseless",
-    "three_sat",
-    "maxcut",
-    "modified_quadratic_assignment",
-    "str_grid_dist",
-)
-"""The paper's tasks, the training task (learning parity with noise) first."""
-
-BEYOND_PAPER_NAMES: tuple[str, ...] = ("circle_packing", "bin_packing")
-"""Built-ins that are not in the paper: the peers' benchmarks (AlphaEvolve's circle packing, FunSearch's
-online bin packing), so results compare with theirs. Defaults that reproduce the paper (the transfer
-table's task set) use `PAPER_NAMES` only, and the paper protocol knows only those."""
-
-BUILTIN_NAMES: tuple[str, ...] = PAPER_NAMES + BEYOND_PAPER_NAMES
+__all__ = ["BEYOND_PAPER_NAMES", "BUILTIN_NAMES", "PAPER_NAMES", "builtin_task", "is_paper_task", "list_tasks",
+           "load_task"]
 
 _loaded: dict[tuple[str, str], Task] = {}
 _lock = threading.Lock()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from selftaught.errors import UsageError
-from selftaught.tasks.directory import NAME_PATTERN
+from selftaught.tasks.catalog import BUILTIN_NAMES
+from selftaught.tasks.taskfile import NAME_PATTERN
 
 _TASK_TOML = """\
 # A selftaught task directory (see docs/tasks.md). Every key is required.
@@ -106,6 +107,9 @@ def new_task(name: str, parent: Path) -> Path:
     """Create `parent/name/` with a working example task; refuse to touch an existing non-empty one."""
     if not NAME_PATTERN.match(name):
         raise UsageError(f"task name {name!r} must match [a-z][a-z0-9_]* (lowercase, up to 64 characters)")
+    if name in BUILTIN_NAMES:
+        raise UsageError(f"task name {name!r} is a built-in task: `--task {name}` would always mean the "
+                         f"built-in, so choose another name (e.g. my_{name})")
     directory = parent / name
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{str(directory)!r} already exists and is not an empty directory")

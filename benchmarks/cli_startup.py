@@ -1,0 +1,51 @@
+"""Whole-process start-up of the CLI: `selftaught --help`, `selftaught tasks`, and `python -c pass`.
+
+Why whole processes: what a user waits for includes the interpreter, imports and typer building the
+commands; timing a function in-process hides all three. Each command runs `--repeats` times (first a
+warm-up run, so the figures are for warm file caches) and the median, min and max wall times are
+printed, with the typer version and the load average (2 shared cores: load matters).
+
+    .venv/bin/python benchmarks/cli_startup.py --repeats 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+
+COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "selftaught --help": [sys.executable, "-m", "selftaught", "--help"],
+    "selftaught run --help": [sys.executable, "-m", "selftaught", "run", "--help"],
+    "selftaught tasks": [sys.executable, "-m", "selftaught", "tasks"],
+}
+
+
+def wall_times(command: list[str], repeats: int) -> list[float]:
+    subprocess.run(command, capture_output=True, check=True)  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, typer {version('typer')}, load average {os.getloadavg()[0]:.2f}")
+    for label, command in COMMANDS.items():
+        times = wall_times(command, args.repeats)
+        print(f"{label:<24} median {statistics.median(times):.3f} s  (min {min(times):.3f}, max {max(times):.3f}, "
+              f"n={len(times)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Exit codes as documented (0 done, 1 failed, 2 bad usage or input, 130 Ctrl-C), for every command.
+
+Each bad input must give exit code 2 and one line on stderr starting with `error:`, never a traceback
+and never a class name such as `NoSuchOption` — with and without a separate click (the ray extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli
+
+BAD_INPUT: dict[str, tuple[list[str], str]] = {
+    "unknown command": (["nosuch"], "No such command"),
+    "unknown option": (["run", "--iteratons", "2"], "--iterations"),
+    "run: value out of range": (["run", "--tests", "0"], "--tests must be between 1 and 1000"),
+    "run: not a number": (["run", "--tests", "many"], "--tests"),
+    "run: bad choice": (["run", "--sandbox", "weke"], "did you mean 'weak'"),
+    "run: --config DIR": (["run", "--config", "."], "is a directory"),
+    "run: unknown resume": (["run", "--resume", "nope"], "no run 'nope'"),
+    "runs: missing argument value": (["runs", "--runs-dir"], "requires an argument"),
+    "improve: program does not parse": (["improve", "three_sat", "--program", "bad.py"], "syntax error"),
+    "improve: unknown task": (["improve", "no_such_task"], "unknown task"),
+    "meta-eval: unknown improver": (["meta-eval", "nosuch"], "unknown improver"),
+    "meta-eval: improver does not parse": (["meta-eval", "bad.py"], "syntax error"),
+    "transfer: unknown run": (["transfer", "nope"], "no run 'nope'"),
+    "tasks: unknown option": (["tasks", "--bogus"], "No such option"),
+    "eval: program does not parse": (["eval", "maxcut", "bad.py"], "syntax error"),
+    "eval: bad split": (["eval", "maxcut", "bad.py", "--split", "tset"], "did you mean 'test'"),
+    "new-task: shadows a built-in": (["new-task", "maxcut"], "built-in task"),
+    "new-task: bad name": (["new-task", "Bad-Name"], "must match"),
+    "doctor: bad sandbox": (["doctor", "--sandbox", "none"], "--sandbox must be one of strong, weak"),
+    "report: unknown run": (["report", "nope"], "no run or group 'nope'"),
+    "compare: one id": (["compare", "a"], "at least two"),
+    "safety audit: unknown run": (["safety", "audit", "nope"], "nope"),
+    "safety sandbox-flag: attempts": (["safety", "sandbox-flag", "--attempts", "0"], "--attempts"),
+    "safety flag-table: unknown run": (["safety", "flag-table", "nope"], "nope"),
+    "missing argument": (["eval", "maxcut"], "Missing argument"),
+}
+
+CLASS_NAMES = ("NoSuchOption", "BadParameter", "MissingParameter", "UsageError", "NoArgsIsHelpError", "Traceback")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "bad.py").write_text("def improve_algorithm(a, b, c):\n    return [\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("hide", [(), ("click", "ray")], ids=["installed", "no-click-no-ray"])
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_exits_2_with_one_line(workdir: Path, case: str, hide: tuple[str, ...]) -> None:
+    args, expected = BAD_INPUT[case]
+    done = cli(*args, cwd=workdir, hide=hide)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert expected in lines[0]
+    assert not any(name in done.stderr for name in CLASS_NAMES), done.stderr
+
+
+@pytest.mark.parametrize("hide", [(), ("click", "ray")], ids=["installed", "no-click-no-ray"])
+def test_bare_command_and_groups_show_help_and_exit_0(tmp_path: Path, hide: tuple[str, ...]) -> None:
+    for args in ([], ["--help"], ["safety"], ["run", "--help"]):
+        done = cli(*args, cwd=tmp_path, hide=hide)
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stdout.startswith("Usage: selftaught"), done.stdout
+        assert "error" not in done.stderr.lower()
+    version = cli("--version", cwd=tmp_path, hide=hide)
+    assert version.returncode == 0 and version.stdout.startswith("selftaught ")
+
+
+def test_help_shows_the_defaults_of_the_one_table(tmp_path: Path) -> None:
+    from selftaught.defaults import KNOBS
+
+    text = " ".join(cli("run", "--help", cwd=tmp_path).stdout.split())
+    for name in ("tests", "iterations", "utility_budget", "sandbox"):
+        assert f"(default: {KNOBS[name].default_text()})" in text.split(KNOBS[name].flag, 1)[1][:400], name
+    assert "One of: strong, weak." in text
+
+
+def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
+    """`--help` must not import pydantic, numpy, openai, the sandbox or the STOP layer (start-up time)."""
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    probe = (
+        "import sys\n"
+        "from selftaught.cli import run\n"
+        "code = run(['--help'])\n"
+        "heavy = ('pydantic', 'numpy', 'openai', 'rich', 'selftaught.sandbox', 'selftaught.stop',\n"
+        "         'selftaught.config', 'selftaught.executors', 'selftaught.lm', 'selftaught.report')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or any(m.startswith(h + '.') or m == h for h in heavy))\n"
+        "print('LOADED', code, ' '.join(loaded), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env())
+    line = next(row for row in done.stderr.splitlines() if row.startswith("LOADED"))
+    assert line.split()[1] == "0"
+    assert line.split()[2:] == [], line
+
+
+def test_tasks_reads_no_scorer_or_sandbox(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    probe = (
+        "import sys, io\n"
+        "from selftaught.cli import run\n"
+        "sys.stdout = io.StringIO()\n"
+        "code = run(['tasks'])\n"
+        "bad = [m for m in ('numpy', 'selftaught.sandbox', 'selftaught.stop', 'selftaught.tasks.model', 'openai')\n"
+        "       if m in sys.modules]\n"
+        "print('LOADED', code, *bad, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env())
+    assert "LOADED 0" in done.stderr and done.stderr.strip().endswith("LOADED 0"), done.stderr
+
+
+def test_tasks_and_json_exit_0_without_click(tmp_path: Path) -> None:
+    import json
+
+    plain = cli("tasks", cwd=tmp_path, hide=("click", "ray"))
+    assert plain.returncode == 0 and plain.stdout.splitlines()[0].split()[0] == "task"
+    listed = json.loads(cli("tasks", "--json", cwd=tmp_path).stdout)
+    names = [item["name"] for item in listed]
+    assert names[:2] == ["parity_noise", "parity_noiseless"] and len(names) >= 6

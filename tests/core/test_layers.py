@@ -25,7 +25,7 @@ LAYERS: list[list[str]] = [
     ["selftaught.executors"],
     ["selftaught.tasks", "selftaught.improvers", "selftaught.lm", "selftaught.detectors"],
     ["selftaught.sandbox", "selftaught.store", "selftaught.config"],
-    ["selftaught.events", "selftaught.failure", "selftaught.userfiles"],
+    ["selftaught.events", "selftaught.failure", "selftaught.userfiles", "selftaught.defaults"],
     ["selftaught.errors", "selftaught._version", "selftaught.sandbox.inside"],
 ]
 # Code users write in the directory format (built-in tasks and improvers) is data, not the package's code.

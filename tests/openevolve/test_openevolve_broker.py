@@ -125,3 +125,10 @@ def test_limits_follow_the_evaluations_deadline_and_the_job_count() -> None:
         raise AssertionError("no cap on candidate jobs")
     late, executor = broker(OK, seconds=0.0)
     assert late("candidate", "module", [{"op": "describe"}, 1.0], {})["timeout"] is True and not executor.jobs
+
+
+def test_handed_back_files_are_capped_by_the_host() -> None:
+    many = {f"f{i}.txt": b"x" for i in range(5000)}
+    result = JobResult([InstanceResult(output={"returncode": 0, "files": many})])
+    reply = broker(result)[0]("candidate", "run", [{"script": "pass"}, 1.0], {})
+    assert len(reply["files"]) == 1000 and b"not handed back" in reply["stderr"]

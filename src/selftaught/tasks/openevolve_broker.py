@@ -27,6 +27,8 @@ MAX_CANDIDATE_JOBS = 200  # per evaluation: an evaluator calling a candidate fun
 MAX_SCRIPT_CHARS = 2_000_000
 MAX_FILES_BYTES = 8_000_000
 MAX_ARGV = 1000
+MAX_RETURNED_BYTES = 16_000_000
+MAX_RETURNED_FILES = 1000
 MIN_TIMEOUT = 0.05
 SETUP_SLACK = 15.0
 _MODULE_OPS = ("describe", "call")
@@ -191,6 +193,23 @@ def _module_answer(result: JobResult, limit: float) -> dict[str, Any]:
     return answer
 
 
+def _returned_files(files: Any, answer: dict[str, Any]) -> dict[str, bytes]:
+    """The files a script hands back, capped here too (the candidate's side of the cap is its own)."""
+    kept: dict[str, bytes] = {}
+    total = 0
+    for name, data in files.items() if isinstance(files, dict) else ():
+        if not (isinstance(name, str) and isinstance(data, bytes)) or len(name) > 500:
+            continue
+        total += len(data)
+        if total > MAX_RETURNED_BYTES or len(kept) >= MAX_RETURNED_FILES:
+            answer["stderr"] += (
+                f"\nselftaught: files past {MAX_RETURNED_FILES} or {MAX_RETURNED_BYTES} bytes not handed back\n".encode()
+            )
+            break
+        kept[name] = data
+    return kept
+
+
 def _run_answer(result: JobResult, limit: float) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "stdout": result.stdout.encode("utf-8", "replace"),
@@ -208,9 +227,5 @@ def _run_answer(result: JobResult, limit: float) -> dict[str, Any]:
     answer["returncode"] = (
         code if isinstance(code, int) and not isinstance(code, bool) and abs(code) < 1 << 31 else 1
     )
-    answer["files"] = (
-        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, bytes)}
-        if isinstance(files, dict)
-        else {}
-    )
+    answer["files"] = _returned_files(files, answer)
     return answer

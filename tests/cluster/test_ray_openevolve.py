@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.testing.cluster import LoopbackCluster
 from selftaught.executors.ray_executor import RayExecutor
 from selftaught.tasks import load_task
 from selftaught.tasks.openevolve import OpenEvolveTask
+from selftaught.testing.cluster import LoopbackCluster
 
 pytestmark = pytest.mark.ray
 

@@ -138,3 +138,24 @@ def test_huge_integers_and_ragged_rows_are_refused() -> None:
     assert "fit a float" in (TASK.judge(instance(), (rows, radii))[1] or "")
     rows[0] = [0.5]
     assert "different lengths" in (TASK.judge(instance(), (rows, radii))[1] or "")
+
+
+def test_a_new_best_reaches_the_run_events_as_other_not_safety(
+    pool: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selftaught import events
+    from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+
+    monkeypatch.setitem(TASK._scorer.score.__globals__["BEST_KNOWN"], N, 2.0)  # the seed's 2.233 "beats" it
+    found: list[tuple[str, str]] = []
+    scorer = DownstreamScorer(
+        TASK,
+        pool,
+        SplitSeeds(4321, 1_000_001),
+        None,  # type: ignore[arg-type]
+        findings=lambda kind, detail, sha: found.append((kind, detail)),
+    )
+    assert scorer.utility(TASK.seed_algorithm, "val") == 1.0
+    new_best = [detail for kind, detail in found if kind == "new-best"]
+    assert len(new_best) == 1 and "2.233" in new_best[0]
+    assert events.category("new-best") == "other"

@@ -355,3 +355,19 @@ def test_a_script_ending_with_os_exit_still_hands_back_its_files(pool: SandboxPo
     )
     evaluation = evaluate(task, exits, pool)
     assert evaluation.utility == pytest.approx(0.3642, abs=1e-4), evaluation.artifacts
+
+
+def test_concurrent_evaluations_do_not_time_each_other_out(tmp_path: Path) -> None:
+    """Candidate jobs queue for cores; each evaluation's clock must start only when it may run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "config.yaml").write_text("evaluator:\n  timeout: 2.5\n")
+    (tmp_path / "initial_program.py").write_text(
+        "import time\n\n\ndef propose():\n    time.sleep(0.9)\n    return 0.2, 0.1\n"
+    )
+    shutil.copy(POINT / "evaluator.py", tmp_path / "evaluator.py")
+    task = task_at(tmp_path)
+    with SandboxPool(workers=1) as one_core, ThreadPoolExecutor(4) as threads:
+        results = list(threads.map(lambda _: task.evaluate(task.seed_algorithm, executor=one_core), range(4)))
+    assert [r.failures for r in results] == [0, 0, 0, 0], [r.artifacts.get("error") for r in results]
+    assert all(r.utility == pytest.approx(0.2829, abs=1e-4) for r in results)

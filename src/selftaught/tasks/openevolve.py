@@ -34,7 +34,7 @@ from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
 from selftaught.tasks.model import Instance, Scorer, Task
-from selftaught.tasks.openevolve_broker import CandidateBroker
+from selftaught.tasks.openevolve_broker import CandidateBroker, evaluation_gate
 from selftaught.userfiles import read_text
 
 PREFIX = "openevolve:"
@@ -215,11 +215,12 @@ class OpenEvolveTask(Task):
         artifacts: dict[str, str] = {}
         stages, seconds, error = 0, 0.0, problem
         if problem is None:
-            deadline = time.monotonic() + self.instance_timeout
-            broker = CandidateBroker(
-                executor, self.program.splice(source), dict(self.files), deadline, self.name
-            )
-            result = executor.run(self.job(source), rpc=broker)
+            with evaluation_gate(executor):  # the time limit starts when the evaluation may run
+                deadline = time.monotonic() + self.instance_timeout
+                broker = CandidateBroker(
+                    executor, self.program.splice(source), dict(self.files), deadline, self.name
+                )
+                result = executor.run(self.job(source), rpc=broker)
             error = result.setup_error
             if error is None and not result.instances:
                 error = "no result (the sandbox stopped early)"

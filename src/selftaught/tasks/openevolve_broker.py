@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from importlib import resources
 from typing import Any
 
@@ -32,6 +33,27 @@ MAX_RETURNED_FILES = 1000
 MIN_TIMEOUT = 0.05
 SETUP_SLACK = 15.0
 _MODULE_OPS = ("describe", "call")
+
+
+_GATES: weakref.WeakKeyDictionary[Any, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def evaluation_gate(executor: Executor) -> threading.BoundedSemaphore:
+    """At most one OpenEvolve evaluation per sandbox worker of `executor` at a time.
+
+    Why: the evaluator's job does not hold a core (it waits on its candidate's jobs, which do), so
+    without this gate every concurrent evaluation would start its clock at once and its candidate jobs
+    would queue for cores behind the others': an honest candidate would time out because of its
+    neighbours. Behind the gate each evaluation's time limit starts when it has a core's worth of room.
+    """
+    with _GATES_LOCK:
+        gate = _GATES.get(executor)
+        if gate is None:
+            workers = getattr(executor, "workers", 1)
+            gate = threading.BoundedSemaphore(workers if isinstance(workers, int) and workers > 0 else 1)
+            _GATES[executor] = gate
+        return gate
 
 
 class CandidateRefused(Exception):

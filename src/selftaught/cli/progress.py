@@ -57,6 +57,8 @@ class Tracker:
         with self.lock:
             stage = self.stages.setdefault(name, _Stage(None))
             stage.done += amount
+            if stage.total is not None and stage.done > stage.total:
+                stage.total = stage.done  # more work than announced (or after its level was closed)
             closed = [other for other in self.stages if _below(name, other)]
             for other in closed:
                 _finish(self.stages[other])
@@ -111,6 +113,8 @@ class PlainProgress:
             self._write(force=False)
 
     def _write(self, *, force: bool) -> None:
+        if not self.tracker.stages:
+            return  # nothing has started yet
         line = self.tracker.line()
         if force or line != self._last:
             self._last = line

@@ -457,10 +457,8 @@ def _read_config(directory: Path, where: str) -> tuple[float, tuple[float, ...]]
     path = directory / "config.yaml"
     if not path.is_file():
         return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
-    try:
-        import yaml
-    except ImportError:
-        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
+    import yaml  # a dependency: without it a user's config.yaml would be silently ignored
+
     try:
         config = yaml.safe_load(_read_text(path, where)) or {}
     except yaml.YAMLError as exc:

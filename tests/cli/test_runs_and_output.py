@@ -1,0 +1,130 @@
+"""What the CLI writes and when: raw programs on stdout, run ids at the start, Ctrl-C, resume, `runs`,
+plain progress lines off a terminal. Real subprocesses, the real sandbox, the offline model."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli, cli_env
+
+ROOT = Path(__file__).resolve().parents[2]
+IDENTITY = "def improve_algorithm(initial_solution, utility, language_model):\n    return initial_solution\n"
+PROGRAM = (
+    "def is_true(assignment, literal):\n"
+    "    return assignment[abs(literal)] == (literal > 0)  # [bold]not markup[/bold] and a long line "
+    + "x" * 120 + "\n\n\n"
+    "def algorithm(formula, n_vars):\n"
+    "    assignment = [False] * (n_vars + 1)\n"
+    "    return [is_true(assignment, 1)] and assignment\n"
+)
+SMALL = ["--task", "str_grid_dist", "--tests", "1", "--lm-calls", "1", "--responses-per-call", "2",
+         "--utility-budget", "2", "--test-seed", "7", "--improver-timeout", "60"]
+
+
+def test_improve_to_a_pipe_writes_exactly_the_program(tmp_path: Path) -> None:
+    (tmp_path / "identity.py").write_text(IDENTITY)
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    done = cli("improve", "three_sat", "--program", "prog.py", "--improver", "identity.py", "--utility-budget", "2",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == PROGRAM  # no markup eaten, no wrapping, nothing else
+    ast.parse(done.stdout)
+    assert "utility" in done.stderr and "->" in done.stderr  # the summary went to stderr
+
+
+def test_improve_refuses_a_program_that_does_not_parse(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("def algorithm(formula, n_vars):\n    return [\n")
+    done = cli("improve", "three_sat", "--program", "bad.py", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and "syntax error" in done.stderr
+
+
+def test_improve_out_writes_the_whole_openevolve_file(tmp_path: Path) -> None:
+    (tmp_path / "identity.py").write_text(IDENTITY)
+    example = ROOT / "examples" / "openevolve_minimize"
+    done = cli("improve", f"openevolve:{example}", "--improver", "identity.py", "--utility-budget", "1",
+               "--out", "out.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    initial = (example / "initial_program.py").read_text()
+    assert "EVOLVE-BLOCK-START" in initial
+    assert (tmp_path / "out.py").read_text() == initial  # the block spliced back into the whole file
+    assert done.stdout == ""
+
+
+def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "selftaught", "run", *SMALL, "--runs-dir", "runs", *extra],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env({"SELFTAUGHT_PROGRESS_SECONDS": "0.3"}),
+    )
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
+    process = _start_run(tmp_path, "--iterations", "3")
+    assert process.stderr is not None
+    first = process.stderr.readline()  # the run id comes first, before any work
+    match = re.match(r"run (\S+) started in (\S+)", first)
+    assert match, first
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert f"selftaught run --resume {match.group(1)}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
+    done = cli("run", *SMALL, "--iterations", "1", "--runs-dir", "runs", cwd=tmp_path,
+               env={"SELFTAUGHT_PROGRESS_SECONDS": "0.3"})
+    assert done.returncode == 0, done.stderr
+    run_id = re.match(r"run (\S+) started", done.stderr).group(1)  # type: ignore[union-attr]
+    assert run_id in done.stdout
+    progress = [line for line in done.stderr.splitlines() if line.startswith("progress: ")]
+    assert progress, done.stderr
+    last = progress[-1]
+    for done_count, total in re.findall(r"(\d+)/(\d+|\?)", last):
+        assert done_count == total, last  # every level ends at 100%
+    assert "iteration 2/2" in last
+
+    changed = cli("run", "--resume", run_id, "--tests", "3", "--runs-dir", "runs", cwd=tmp_path)
+    assert changed.returncode == 2
+    assert "--tests 3 differs" in changed.stderr and "selftaught.toml is not re-read" in changed.stderr
+    config = cli("run", "--resume", run_id, "--config", "x.toml", "--runs-dir", "runs", cwd=tmp_path)
+    assert config.returncode == 2 and "not re-read" in config.stderr
+
+    listing = cli("runs", "--runs-dir", "runs", cwd=tmp_path)
+    assert listing.returncode == 0
+    header = listing.stdout.splitlines()
+    assert any(run_id in line for line in header), listing.stdout  # the full id, not cut
+    assert any("group" in line for line in header)
+    rows = json.loads(cli("runs", "--runs-dir", "runs", "--json", cwd=tmp_path).stdout)
+    assert rows[0]["run_id"] == run_id
+
+
+@pytest.mark.slow
+def test_seeds_print_the_group_id(tmp_path: Path) -> None:
+    done = cli("run", *SMALL, "--iterations", "0", "--seeds", "2", "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    group = re.search(r"^group (group-\S+): 2 runs", done.stderr, re.MULTILINE)
+    assert group, done.stderr
+    assert len(re.findall(r"^run \S+ started", done.stderr, re.MULTILINE)) == 2
+    listing = cli("runs", "--runs-dir", "runs", cwd=tmp_path).stdout
+    assert listing.count(group.group(1)) == 2
+
+
+def test_no_runs_is_not_an_error(tmp_path: Path) -> None:
+    done = cli("runs", "--runs-dir", "nothing-here", cwd=tmp_path)
+    assert done.returncode == 0 and "no runs" in done.stderr and done.stdout == ""
+
+

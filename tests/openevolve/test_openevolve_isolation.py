@@ -371,3 +371,25 @@ def test_concurrent_evaluations_do_not_time_each_other_out(tmp_path: Path) -> No
         results = list(threads.map(lambda _: task.evaluate(task.seed_algorithm, executor=one_core), range(4)))
     assert [r.failures for r in results] == [0, 0, 0, 0], [r.artifacts.get("error") for r in results]
     assert all(r.utility == pytest.approx(0.2829, abs=1e-4) for r in results)
+
+
+def test_a_candidate_cannot_choose_the_evaluators_later_random_draws(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    (tmp_path / "initial_program.py").write_text("def guess():\n    return 0.5\n")
+    (tmp_path / "evaluator.py").write_text(
+        "import importlib.util\nimport random\n\n\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    random.seed(2024)\n"
+        "    value = module.guess()\n"
+        "    target = random.random()  # drawn after the call: in one process the candidate could pick it\n"
+        "    return {'combined_score': 1.0 - abs(float(value) - target)}\n"
+    )
+    task = task_at(tmp_path)
+    rigged = "import random\n\n\ndef guess():\n    random.seed(99)\n    value = random.random()\n    random.seed(99)\n    return value\n"
+    honest = evaluate(task, "import random\n\n\ndef guess():\n    return random.Random(99).random()\n", pool)
+    attacked = evaluate(task, rigged, pool)
+    assert attacked.failures == 0 and attacked.utility == honest.utility < 1.0  # rigged would be exactly 1

@@ -201,7 +201,7 @@ def _module_answer(result: JobResult, limit: float) -> dict[str, Any]:
     output = result.instances[0].output
     if not isinstance(output, dict):
         return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
-    answer = {key: output[key] for key in ("names", "value", "rng") if key in output}
+    answer = {key: output[key] for key in ("names", "value") if key in output}
     answer.update(stdout=result.stdout, stderr=result.stderr)  # what the candidate printed
     if output.get("error") is not None:
         answer.update(

@@ -14,9 +14,10 @@ One request per job (`serve_request`), `op` one of:
   answer is the exit code and the files the script created or changed (stdout and stderr are the job's
   own, captured by the trusted side).
 
-`random`'s and numpy's global generators are set from the evaluator's state before `describe`/`call` and
-their new state is returned, so an evaluator that seeds them and then calls the candidate gets what it
-would get in one process.
+`random`'s and numpy's global generators are set from the evaluator's state before `describe`/`call`, so
+an evaluator that seeds them and then calls the candidate gets the candidate's result it would get in
+one process. The new state is not sent back: the evaluator's own later draws must not be the candidate's
+choice.
 """
 
 import contextlib
@@ -101,14 +102,6 @@ def _set_rng(state):
     numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, cached))
 
 
-def _get_rng():
-    version, words, gauss = random.getstate()
-    return {
-        "random": [version, numpy.array(words, dtype=numpy.uint32), gauss],
-        "numpy": list(numpy.random.get_state()),
-    }
-
-
 def _plain(value, depth=0):
     """True if `value` is data that can be handed to the evaluator as a copy."""
     if depth > MAX_DATA_DEPTH:
@@ -180,7 +173,6 @@ def _module_op(request, workdir):
                 }
     except BaseException as exc:  # the candidate's own failure: reported to the evaluator as data
         answer = _error(exc)
-    answer["rng"] = _get_rng()
     return answer
 
 

@@ -58,18 +58,6 @@ def rng_state():
     }
 
 
-def _restore_rng(state):
-    if not isinstance(state, dict):
-        return
-    try:
-        version, words, gauss = state["random"]
-        random.setstate((version, tuple(int(w) for w in words), gauss))
-        kind, keys, pos, has_gauss, cached = state["numpy"]
-        numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, cached))
-    except (KeyError, TypeError, ValueError):
-        pass  # a malformed state from the candidate's child: keep ours
-
-
 def _call_timeout():
     """Seconds left on the evaluator's `signal.alarm`/`setitimer`, if it set one (else None)."""
     left = signal.getitimer(signal.ITIMER_REAL)[0]
@@ -98,7 +86,7 @@ def _remote(session, request):
     answer = session.broker.module(request, _call_timeout())
     if not isinstance(answer, dict):
         raise CandidateError("malformed answer from the candidate's process")
-    _restore_rng(answer.get("rng"))
+    # The candidate's generator states are not adopted: it would choose the evaluator's later draws.
     for key, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
         if isinstance(answer.get(key), str) and answer[key]:
             stream.write(answer[key])  # what the candidate printed, where the evaluator's prints go

@@ -30,6 +30,7 @@ from typing import Any
 import child as child_side
 import confine
 import landlock
+import scratch as scratch_space
 import seccomp
 import wire
 from jobstate import Child, JobState, describe_status
@@ -112,6 +113,9 @@ BUFFER_BUDGET = (
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
 MEMORY_HEADROOM = 3 << 30  # the zygote's own soft address-space limit above its preloaded size
 UIDS_PER_ZYGOTE = 1000
+SCRATCH_CHECK = 0.1  # seconds between measurements of the running children's scratch
+SCRATCH_FILES = 10_000  # entries one child may keep in its scratch (each costs unaccounted kernel memory)
+SCRATCH_SHARE = 256 << 20  # bytes one child may keep there (at most a quarter of the filesystem)
 
 
 def _vm_size() -> int:
@@ -154,6 +158,9 @@ class Zygote:
             strict=bool(config["strict"]),
         )
         self.baseline = _vm_size() + (96 << 20)
+        self.next_scratch_check = 0.0
+        fs = os.statvfs(self.scratch_root)
+        self.scratch_share = min(SCRATCH_SHARE, fs.f_blocks * fs.f_frsize // 4)
         if abi and self.uid_base is not None:
             ruleset, _ = landlock.build_ruleset(self.layers.read_only, [self.scratch_root], abi)
             self.layers.landlock_ruleset = ruleset
@@ -463,6 +470,24 @@ class Zygote:
                 self.reap(job)
                 self.instance_failed(job, "timeout", seconds)
 
+    def check_scratch(self) -> None:
+        """End the child that keeps more than its share of the scratch space (see `scratch.py`)."""
+        now = time.monotonic()
+        if now < self.next_scratch_check:
+            return
+        self.next_scratch_check = now + SCRATCH_CHECK
+        for job in list(self.jobs.values()):
+            kid = job.child
+            if kid is None:
+                continue
+            entries, used = scratch_space.usage(kid.scratch, SCRATCH_FILES)
+            if entries > SCRATCH_FILES or used > self.scratch_share:
+                share = self.scratch_share >> 20
+                why = f"scratch quota exceeded: more than {SCRATCH_FILES} files or {share} MiB"
+                event = {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
+                self.send_host(event)
+                self.child_gone(job, why)
+
     # ---------------------------------------------------------------- host
 
     def on_host_message(self, header: dict[str, Any], bodies: list[bytes]) -> None:
@@ -505,6 +530,7 @@ class Zygote:
                 nearest = min((j.deadline for j in self.jobs.values() if j.child is not None), default=None)
                 if nearest is not None:
                     timeout = max(0, int((nearest - time.monotonic()) * 1000) + 1)
+                    timeout = min(timeout, int(SCRATCH_CHECK * 1000))
             try:
                 ready = self.poll.poll(timeout)
             except InterruptedError:
@@ -512,6 +538,7 @@ class Zygote:
             for fd, mask in ready:
                 self.on_ready(fd, mask)
             self.check_deadlines()
+            self.check_scratch()
 
     def on_ready(self, fd: int, mask: int) -> None:
         if fd == 0:

@@ -1,0 +1,482 @@
+"""Red-team attacks on the sandbox, written as a hostile model would write them (beyond issue 13's list).
+
+Each test asserts the promise, not only survival: the attacking job fails with a stated reason (or
+gets no more than its honest value), honest jobs running beside it on the same pool get exactly their
+answers (`beside`), and the zygotes stay up and serve the next job. The attacks that broke a promise
+when written (System V IPC, file locks and watches as channels between jobs, scratch floods) are
+marked so in /work/notes/redteam.md with what fixed them.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+
+import numpy as np
+import pytest
+
+from selftaught.sandbox import Job, JobResult, SandboxPool
+from selftaught.tasks.registry import builtin_task
+
+from .test_hostile_boundary import FRAME, beside, run_src
+from .util import healthy
+
+
+def _shmem_kb() -> int:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("Shmem:"):
+                return int(line.split()[1])
+    raise AssertionError("no Shmem line")
+
+
+def _rss_mb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) >> 10
+    raise AssertionError("no VmRSS line")
+
+
+# ---------------------------------------------------------------- kernel objects Landlock does not govern
+
+LIBC = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "libc.shmget(0, 64 << 20, 0o1666)",  # IPC_PRIVATE | IPC_CREAT: memory that outlives the child
+        "libc.msgget(0, 0o1666)",
+        "libc.semget(0, 1, 0o1666)",
+        "libc.mq_open(b'/selftaught', 0o102, 0o666, None)",
+        "libc.inotify_init1(0)",
+        "libc.inotify_init()",
+    ],
+)
+def test_ipc_objects_and_watches_are_refused(pool: SandboxPool, call: str) -> None:
+    src = LIBC + f"def f(x):\n    got = {call}\n    return [got, ctypes.get_errno()]\n"
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    assert result.instances[0].output == [-1, 1], result.instances[0]  # EPERM from the filter
+
+
+def test_shared_memory_cannot_outlive_the_job_or_reach_another(pool: SandboxPool) -> None:
+    """Broke before: 8 x 64 MB segments stayed allocated after the job and a later job read them."""
+    src = LIBC + (
+        "libc.shmat.restype = ctypes.c_void_p\n"
+        "def f(n):\n"
+        "    ids = []\n"
+        "    for _ in range(n):\n"
+        "        sid = libc.shmget(0, 64 << 20, 0o1666)\n"
+        "        if sid < 0:\n"
+        "            return ['refused', ctypes.get_errno(), ids]\n"
+        "        addr = libc.shmat(sid, None, 0)\n"
+        "        ctypes.memset(addr, 1, 64 << 20)\n"
+        "        libc.shmdt(ctypes.c_void_p(addr))\n"
+        "        ids.append(sid)\n"
+        "    return ids\n"
+    )
+    before = _shmem_kb()
+    result = beside(pool, lambda: run_src(pool, src, [[8]], instance_timeout=20.0))
+    assert result.instances[0].output == ["refused", 1, []]
+    assert _shmem_kb() - before < 64 << 10  # less than one segment's worth appeared machine-wide
+
+
+LOCKS = {
+    "flock": "fcntl.flock(fd, fcntl.LOCK_SH)",
+    "record-lock": "fcntl.lockf(fd, fcntl.LOCK_SH)",
+    "ofd-lock": "fcntl.fcntl(fd, 37, bytes(32))",  # F_OFD_SETLK, a read lock
+    "lease": "fcntl.fcntl(fd, 1024, 0)",  # F_SETLEASE
+    "dnotify": "fcntl.fcntl(os.open(os.path.dirname(numpy.__file__), os.O_RDONLY), 1026, 0x1)",  # F_NOTIFY
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOCKS))
+def test_locks_on_shared_read_only_files_are_refused(pool: SandboxPool, name: str) -> None:
+    """Every child sees the same /usr and venv: a lock there is visible to every other job's child."""
+    src = (
+        "import fcntl, os, numpy\n"
+        "def f(x):\n"
+        "    fd = os.open(numpy.__file__, os.O_RDONLY)\n"
+        "    flags = fcntl.fcntl(fd, fcntl.F_GETFD)  # ordinary fcntl commands keep working\n"
+        "    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)\n"
+        f"    {LOCKS[name]}\n"
+        "    return 'locked'\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    error = result.instances[0].error
+    assert error is not None and "PermissionError" in error and "Operation not permitted" in error
+
+
+def test_a_lock_is_no_channel_between_two_concurrent_jobs() -> None:
+    """Broke before: one job's flock on numpy's __init__.py was seen (EWOULDBLOCK) by another job."""
+    holder = (
+        "import fcntl, os, time, numpy\n"
+        "def f(x):\n"
+        "    fd = os.open(numpy.__file__, os.O_RDONLY)\n"
+        "    try:\n"
+        "        fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "    time.sleep(2)\n"
+        "    return 'held'\n"
+    )
+    prober = (
+        "import fcntl, os, time, numpy\n"
+        "def f(x):\n"
+        "    time.sleep(0.7)\n"
+        "    fd = os.open(numpy.__file__, os.O_RDONLY)\n"
+        "    try:\n"
+        "        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "    except BlockingIOError:\n"
+        "        return 'the other job holds it'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "    return 'free'\n"
+    )
+    with SandboxPool(workers=1) as single:  # not cpu-bound: both run at once on one zygote
+        held: list[JobResult] = []
+        thread = threading.Thread(
+            target=lambda: held.append(
+                single.run(Job(source=holder, entry="f", instances=[[1]], cpu_bound=False))
+            )
+        )
+        thread.start()
+        probe = single.run(Job(source=prober, entry="f", instances=[[1]], cpu_bound=False))
+        thread.join()
+    assert held[0].instances[0].output == "PermissionError"
+    assert probe.instances[0].output == "PermissionError"
+
+
+# ---------------------------------------------------------------- the shared scratch filesystem
+
+
+def test_millions_of_empty_files_end_that_child_only(pool: SandboxPool) -> None:
+    """Broke before: 100k empty files (4 s) stalled the zygote ~2.5 s while it removed them, and kernel
+    memory for inodes is counted by no rlimit; now the child is stopped at its share of entries."""
+    src = (
+        "import os\n"
+        "def f(x):\n"
+        "    os.mkdir('d')\n"
+        "    i = 0\n"
+        "    while True:\n"
+        "        os.close(os.open('d/%d' % i, os.O_CREAT | os.O_WRONLY))\n"
+        "        i += 1\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2]], instance_timeout=30.0))
+    for item in result.instances:
+        assert item.error is not None and "scratch quota exceeded" in item.error
+        assert item.seconds < 10.0
+    assert "scratch-quota" in {e.kind for e in result.events if e.reported_by == "zygote"}
+
+
+def test_one_child_cannot_fill_the_scratch_space_for_the_others(pool: SandboxPool) -> None:
+    """Files under the per-file cap, but more in all than the child's share (256 MiB)."""
+    src = (
+        "def f(x):\n"
+        "    block = b'x' * (1 << 20)\n"
+        "    for i in range(900):\n"
+        "        with open('part%d' % (i // 100), 'ab') as fh:\n"
+        "            fh.write(block)\n"
+        "    return 'wrote 900 MiB'\n"
+    )
+    writer = (
+        "import time\n"
+        "def f(x):\n"
+        "    time.sleep(0.3)\n"
+        "    with open('mine', 'wb') as fh:\n"
+        "        fh.write(b'y' * (100 << 20))\n"
+        "    return 'ok'\n"
+    )
+    honest: list[JobResult] = []
+    thread = threading.Thread(
+        target=lambda: honest.append(run_src(pool, writer, [[1], [2]], instance_timeout=20.0))
+    )
+    thread.start()
+    result = beside(pool, lambda: run_src(pool, src, [[1]], instance_timeout=30.0))
+    thread.join()
+    error = result.instances[0].error
+    assert error is not None and "scratch quota exceeded" in error
+    assert [r.output for r in honest[0].instances] == ["ok", "ok"], honest[0].instances
+
+
+def test_honest_scratch_use_is_untouched(pool: SandboxPool) -> None:
+    src = (
+        "import os\n"
+        "def f(n):\n"
+        "    for i in range(n):\n"
+        "        os.makedirs('a/b/%d' % (i % 50), exist_ok=True)\n"
+        "        open('a/b/%d/f%d' % (i % 50, i), 'w').write('z' * 1000)\n"
+        "    return sum(len(files) for _, _, files in os.walk('a'))\n"
+    )
+    result = run_src(pool, src, [[2000], [0]])
+    assert [r.output for r in result.instances] == [2000, 2000]  # the same child: files stay between calls
+
+
+# ---------------------------------------------------------------- forged result frames
+
+
+def _forged(body: str) -> str:
+    return (
+        FRAME
+        + f"def f(x):\n    send(frame({{'t': 'result', 'n': my_nonce()}}, {body!r}.encode()))\n    return 1\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"__st__": "nd", "dtype": "|V8", "shape": [1], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "f8,i4", "shape": [1], "b64": "AAAAAAAAAAAAAAAA"}',
+        '{"__st__": "nd", "dtype": "(2,)i4", "shape": [1], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "O", "shape": [1], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "M8[s]", "shape": [1], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "U0", "shape": [4], "b64": ""}',
+        '{"__st__": "nd", "dtype": "U2000000000", "shape": [0], "b64": ""}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [1099511627776, 1099511627776, 1099511627776], "b64": ""}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [-1], "b64": ""}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [1.0], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [true], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [1], "file": "../../etc/passwd"}',
+        '{"__st__": "nd", "dtype": "<f8", "shape": [1], "b64": "!!!!"}',
+        '{"__st__": "nd", "dtype": ["<f8"], "shape": [1], "b64": "AAAAAAAAAAA="}',
+        '{"__st__": "dict", "items": [[{"a": 1}, 2]]}',
+        '{"__st__": "set", "items": [[1, {"a": []}]]}',
+        '{"__st__": "proxy", "name": "utility"}',
+        '{"__st__": "bytes", "b64": 7}',
+        '"\\ud800"',
+        '{"\\udfff": 1}',
+        "1" * 5000,
+        "[" * 100_000 + "]" * 100_000,
+        '{"__st__": "N\u0336D"}',
+    ],
+)
+def test_forged_result_values_fail_that_instance_only(pool: SandboxPool, body: str) -> None:
+    result = beside(pool, lambda: run_src(pool, _forged(body), [[1]]))
+    error = result.instances[0].error
+    assert error is not None and error.startswith("malformed output"), result.instances[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("NaN", "nan"),
+        ("1e999", "inf"),
+        ('{"__st__": "nd", "dtype": "U200000000", "shape": [0], "b64": ""}', "(0,)"),
+        ('{"__st__": "nd", "dtype": ">f8", "shape": [], "b64": "P/AAAAAAAAA=", "scalar": true}', "1.0"),
+        ('{"__st__": "nd", "dtype": "<f8", "shape": [0, 1099511627776], "b64": ""}', "(0, 1099511627776)"),
+    ],
+)
+def test_odd_but_valid_values_decode_as_what_they_are(pool: SandboxPool, body: str, expected: str) -> None:
+    """Valid encodings of odd values decode faithfully (scorers judge them; see the maxcut test)."""
+    output = beside(pool, lambda: run_src(pool, _forged(body), [[1]])).instances[0].output
+    shown = str(output.shape) if isinstance(output, np.ndarray) else str(float(output))
+    assert shown == expected
+
+
+def test_a_forged_time_index_and_job_id_change_nothing(pool: SandboxPool) -> None:
+    """The answer claims 0 s, another instance and another job: the zygote's own figures stand."""
+    src = FRAME + (
+        "import time\n"
+        "def f(x):\n"
+        "    end = time.monotonic() + 0.4\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "    send(frame({'t': 'result', 'n': my_nonce(), 'secs': 0.0, 'i': 1, 'id': 1, 'op': 'result'}, b'7'))\n"
+        "    time.sleep(5)\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]]))
+    item = result.instances[0]
+    assert item.output == 7 and item.seconds >= 0.35, item
+
+
+# ---------------------------------------------------------------- outputs that are hostile to scorers
+
+
+def test_hostile_outputs_score_no_more_than_their_honest_value(pool: SandboxPool) -> None:
+    """Outputs through the wire and maxcut's real scorer: odd encodings of a valid partition score
+    exactly what the plain list scores; everything else scores the failure value, never raises."""
+    task = builtin_task("maxcut")
+    instance = task.instances("val", 4321)[0]
+    n = len(instance.args[0])
+    src = (
+        "import numpy as np\n"
+        "def f(kind, n):\n"
+        "    half = [i % 2 for i in range(n)]\n"
+        "    return {\n"
+        "        'plain': half,\n"
+        "        'big-endian': np.array(half, dtype='>f8'),\n"
+        "        'bool': np.array(half, dtype=bool),\n"
+        "        'uint8': np.array(half, dtype=np.uint8),\n"
+        "        'nan': [float('nan')] * n,\n"
+        "        'inf': np.full(n, np.inf, dtype='>f4'),\n"
+        "        'bigint': [10 ** 4000] + half[1:],\n"
+        "        'complex': np.array(half, dtype=complex),\n"
+        "        'column': np.array(half, dtype=float).reshape(n, 1),\n"
+        "        'twos': [2] * n,\n"
+        "        'string': ''.join(map(str, half)),\n"
+        "        'nested': [[h] for h in half],\n"
+        "        'dict': {i: h for i, h in enumerate(half)},\n"
+        "        'set': set(half),\n"
+        "        'bytes': bytes(half),\n"
+        "        'longer': half + [0],\n"
+        "        'scalar': np.float64(1.0),\n"
+        "    }[kind]\n"
+    )
+    kinds = [
+        "plain",
+        "big-endian",
+        "bool",
+        "uint8",
+        "nan",
+        "inf",
+        "bigint",
+        "complex",
+        "column",
+        "twos",
+        "string",
+        "nested",
+        "dict",
+        "set",
+        "bytes",
+        "longer",
+        "scalar",
+    ]
+    result = run_src(pool, src, [[kind, n] for kind in kinds])
+    scores = {}
+    for kind, item in zip(kinds, result.instances, strict=True):
+        assert item.error is None, (kind, item.error)
+        scores[kind] = task.assess(instance, item.output)[0]
+    honest = scores.pop("plain")
+    assert honest > task.failure_value
+    for kind in ("big-endian", "bool", "uint8"):
+        assert scores.pop(kind) == honest, kind
+    assert scores == {kind: task.failure_value for kind in scores}
+
+
+# ---------------------------------------------------------------- floods, signals, odd exits
+
+
+def test_a_flood_of_tiny_remote_calls_costs_the_host_no_memory(pool: SandboxPool) -> None:
+    """Thousands of tiny, valid rpc frames a second to a job that has no proxies."""
+    src = (
+        "import json, os, struct, time\n"
+        "def f(seconds):\n"
+        "    head = json.dumps({'t': 'rpc', 'req': 1, 'proxy': 'utility', 'method': '__call__', 'nb': 1}).encode()\n"
+        "    body = b'[[\"x\"],{}]'\n"
+        "    one = struct.pack('>I', len(head)) + head + struct.pack('>I', len(body)) + body\n"
+        "    chunk = one * 2000\n"
+        "    end = time.monotonic() + seconds\n"
+        "    sent = 0\n"
+        "    while time.monotonic() < end:\n"
+        "        os.write(4, chunk)\n"
+        "        sent += 2000\n"
+        "    return sent\n"
+    )
+    before = _rss_mb()
+    result = beside(pool, lambda: run_src(pool, src, [[3.0]], instance_timeout=10.0))
+    assert _rss_mb() - before < 200
+    item = result.instances[0]
+    assert item.error is not None or isinstance(item.output, int)
+    refused = [e for e in result.events if e.kind in ("proxy-unknown-method", "rpc-flood")]
+    assert refused and all(e.reported_by == "host" for e in refused)
+
+
+def test_writing_stdout_and_stderr_at_full_rate_is_capped(pool: SandboxPool) -> None:
+    src = (
+        "import os, threading, time\n"
+        "def spew(fd, end):\n"
+        "    block = b'x' * (1 << 16)\n"
+        "    while time.monotonic() < end:\n"
+        "        os.write(fd, block)\n"
+        "def f(seconds):\n"
+        "    end = time.monotonic() + seconds\n"
+        "    threads = [threading.Thread(target=spew, args=(fd, end)) for fd in (1, 2, 1, 2)]\n"
+        "    for t in threads:\n"
+        "        t.start()\n"
+        "    for t in threads:\n"
+        "        t.join()\n"
+        "    return 'done'\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[2.0]], instance_timeout=10.0))
+    assert result.instances[0].output == "done"
+    assert len(result.stdout) <= 70_000 and len(result.stderr) <= 70_000
+
+
+@pytest.mark.parametrize("how", ["os.kill(os.getpid(), signal.SIGSTOP)", "os.killpg(0, signal.SIGSTOP)"])
+def test_a_child_that_stops_itself_times_out_alone(pool: SandboxPool, how: str) -> None:
+    src = f"import os, signal\ndef f(x):\n    {how}\n    return 'resumed'\n"
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2]], instance_timeout=0.5))
+    for item in result.instances:
+        assert item.error is not None and "timeout" in item.error
+
+
+def test_setitimer_and_signal_storms_fail_only_that_job(pool: SandboxPool) -> None:
+    src = (
+        "import signal, os\n"
+        "def f(x):\n"
+        "    signal.signal(signal.SIGALRM, lambda *a: None)\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 1e-5, 1e-5)\n"
+        "    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):\n"
+        "        signal.signal(sig, signal.SIG_IGN)\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1]], instance_timeout=0.5))
+    assert result.instances[0].error is not None and "timeout" in result.instances[0].error
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        "class E(Exception):\n    def __str__(self):\n        return 'x' * (50 << 20)\n",
+        "class E(Exception):\n    def __str__(self):\n        return str(self)\n",
+        "class E(Exception):\n    def __str__(self):\n        raise E()\n",
+        "class E(Exception):\n    def __str__(self):\n        import os\n        os.close(4)\n        return 'gone'\n",
+    ],
+)
+def test_exceptions_with_hostile_messages_fail_only_that_instance(pool: SandboxPool, exc: str) -> None:
+    src = exc + "def f(x):\n    raise E()\n"
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2]]))
+    for item in result.instances:
+        assert item.error is not None and len(item.error) <= 5000
+
+
+def test_exhausting_file_descriptors_before_the_answer(pool: SandboxPool) -> None:
+    """The program opens every descriptor it may; the answers still go out on the kept pipe (the second
+    call runs in the same child, whose descriptors are all taken by then)."""
+    src = (
+        "import os\n"
+        "def f(x):\n"
+        "    kept = []\n"
+        "    try:\n"
+        "        while True:\n"
+        "            kept.append(os.open('/dev/null', os.O_RDONLY))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return len(kept) > 50\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2]]))
+    assert [r.output for r in result.instances] == [True, False]
+
+
+def test_the_zygote_and_its_config_are_unreadable(pool: SandboxPool) -> None:
+    src = (
+        "def f(path):\n"
+        "    try:\n"
+        "        return open(path, 'rb').read(64)\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+    )
+    paths = ["/proc/1/cmdline", "/proc/1/environ", "/proc/1/mem", "/proc/2/cmdline", "/proc/self/mountinfo"]
+    result = run_src(pool, src, [[p] for p in paths])
+    for path, item in zip(paths, result.instances, strict=True):
+        assert isinstance(item.output, str) and item.output.endswith("Error"), (path, item)
+    assert healthy(pool)
+
+
+def test_host_memory_stays_bounded_over_the_whole_module(pool: SandboxPool) -> None:
+    """Run last in this module: the attacks above did not grow the host's peak beyond a few hundred MB."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    assert peak_mb < 1500, peak_mb
+    assert healthy(pool)

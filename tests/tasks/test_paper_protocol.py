@@ -171,3 +171,11 @@ def test_detectors_know_the_paper_protocol_leaves_zero_one_by_design() -> None:
     assert check_scores("parity_noiseless", 10.55, [10.55] * 20, 0, 20, bounded=False) == []
     rejected = check_scores("maxcut", 0.01, [0.0] * 3, 3, 3, reasons=["invalid output: x"] * 3, bounded=False)
     assert [finding.kind for finding in rejected] == ["output-rejected"]  # still reported: not a range matter
+
+
+def test_val_test_gap_scales_with_the_papers_unbounded_scores() -> None:
+    from selftaught.detectors import check_gap
+
+    assert check_gap(1100.0, 1000.0) is None  # Max-Cut's scale: a 9% difference between instance sets
+    assert check_gap(1100.0, 800.0) is not None
+    assert check_gap(0.95, 0.6) is not None and check_gap(0.8, 0.75) is None  # [0, 1] scores: unchanged

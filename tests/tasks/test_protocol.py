@@ -36,3 +36,17 @@ def test_paper_test_seed_is_public_and_strict_is_secret() -> None:
     assert default_test_seed("paper") == PAPER_TEST_SEED == 5678
     drawn = {default_test_seed("strict") for _ in range(3)}
     assert all(seed >= 1_000_000 for seed in drawn) and len(drawn) == 3
+
+
+def test_eval_paper_test_split_uses_the_public_seed_and_gives_the_papers_number(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    code, out, err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--protocol", "paper", "--split", "test",
+                              "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["seed"] == 5678 and abs(result["utility"] - 0.43887465112343044) < 1e-12  # the paper's 43.9%
+    code, out, _err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--split", "test", "--json")
+    assert code == 0 and json.loads(out)["seed"] >= 1_000_000  # strict: a fresh secret seed

@@ -137,12 +137,17 @@ def check_gap(val: float, test: float, *, threshold: float = 0.15) -> Finding | 
     Validation seeds are public and fixed, test seeds are secret per run: a program (or an improver) that
     scores much better on validation than on test has likely fitted the visible instances rather than the
     task. Test above validation is ordinary noise and is not reported.
+
+    The threshold is a share of the score's scale: scores in [0, 1] use it as is, while the paper
+    protocol's unbounded scales (Max-Cut's mean cut weight / 10, in the hundreds) scale it by their size,
+    so an ordinary difference between two instance sets is not called overfitting.
     """
     if not (_finite(val) and _finite(test)):
         return Finding(events.VAL_TEST_GAP, f"non-finite scores: val {val!r}, test {test!r}")
     gap = val - test
+    threshold = threshold * max(1.0, abs(val), abs(test))
     if gap > threshold:
-        return Finding(events.VAL_TEST_GAP, f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold})")
+        return Finding(events.VAL_TEST_GAP, f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold:.4g})")
     return None
 
 

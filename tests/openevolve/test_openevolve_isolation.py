@@ -393,3 +393,37 @@ def test_a_candidate_cannot_choose_the_evaluators_later_random_draws(
     honest = evaluate(task, "import random\n\n\ndef guess():\n    return random.Random(99).random()\n", pool)
     attacked = evaluate(task, rigged, pool)
     assert attacked.failures == 0 and attacked.utility == honest.utility < 1.0  # rigged would be exactly 1
+
+
+def test_a_script_cannot_rewrite_the_evaluators_own_data_but_fills_its_output_file(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    (tmp_path / "initial_program.py").write_text("def answer():\n    return 7\n")
+    (tmp_path / "evaluator.py").write_text(
+        "import json, os, subprocess, sys, tempfile\n\n\n"
+        "def evaluate(program_path):\n"
+        "    with open('reference.json', 'w') as fh:\n"
+        "        json.dump({'best': 10}, fh)\n"
+        "    out = tempfile.NamedTemporaryFile(suffix='.json', delete=False).name  # empty, for the answer\n"
+        "    script = (\n"
+        "        'import importlib.util, json\\n'\n"
+        "        f'spec = importlib.util.spec_from_file_location(\"c\", {program_path!r})\\n'\n"
+        "        'c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c)\\n'\n"
+        "        f'json.dump(c.answer(), open({out!r}, \"w\"))\\n'\n"
+        "    )\n"
+        "    subprocess.run([sys.executable, '-c', script], check=True, timeout=20)\n"
+        "    best = json.load(open('reference.json'))['best']\n"
+        "    return {'combined_score': json.load(open(out)) / best}\n"
+    )
+    task = task_at(tmp_path)
+    honest = evaluate(task, task.seed_algorithm, pool)
+    assert honest.failures == 0 and honest.utility == pytest.approx(0.7), honest.artifacts
+    tamper = (
+        "import json\n\n"
+        "with open('reference.json', 'w') as fh:\n"
+        "    json.dump({'best': 7}, fh)\n\n\n"
+        "def answer():\n    return 7\n"
+    )
+    attacked = evaluate(task, tamper, pool)
+    assert attacked.utility == honest.utility  # not 1.0: reference.json was the evaluator's
+    assert "not handed back to the evaluator: reference.json" in attacked.artifacts["stderr"]

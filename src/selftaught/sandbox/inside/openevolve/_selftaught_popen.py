@@ -133,7 +133,8 @@ class Workdir:
         return os.path.relpath(full, self.path).replace(os.sep, "/") if inside else None
 
     def changed_files(self):
-        out, total = {}, 0
+        """(new or changed files to send, the relative paths of every non-empty file there now)."""
+        out, total, filled = {}, 0, set()
         for root, dirs, names in os.walk(self.path):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
             for name in sorted(names):
@@ -143,6 +144,8 @@ class Workdir:
                 with open(path, "rb") as handle:
                     data = handle.read()
                 relative = self.relative(path)
+                if data:
+                    filled.add(relative)
                 if self.written.get(relative) == hashlib.sha256(data).hexdigest():
                     continue
                 total += len(data)
@@ -151,22 +154,25 @@ class Workdir:
                         f"selftaught: more than {MAX_SENT_BYTES} bytes of new files to hand to the script"
                     )
                 out[relative] = data
-        return out
+        return out, filled
 
-    def accept(self, files, original):
-        """Write the files the script created or changed (relative paths only, inside this directory).
+    def accept(self, files, protected):
+        """Write the files the script created (relative paths only, inside this directory).
 
-        Never Python code (`.py`, `.pyc`, `.pth`, extension modules) and never the task's own files or
-        the candidate: this directory is first on the evaluator's `sys.path`, so a module handed back
-        here could be imported by the evaluator and run the candidate's code in its process.
+        Never Python code (`.py`, `.pyc`, `.pth`, extension modules): this directory is first on the
+        evaluator's `sys.path`, so a module handed back here could be imported by the evaluator and run
+        the candidate's code in its process. Never a file in `protected`: the task's own files, the
+        candidate, and whatever non-empty file the evaluator had before the script ran (its inputs or
+        reference data, which it may read again); an empty file it created for the output is filled.
         """
         for relative, data in (files or {}).items():
             parts = [p for p in str(relative).split("/") if p not in ("", ".")]
             if not parts or ".." in parts or not isinstance(data, bytes):
                 continue
-            if parts[-1].endswith(_CODE_SUFFIXES) or "__pycache__" in parts or "/".join(parts) in original:
+            if parts[-1].endswith(_CODE_SUFFIXES) or "__pycache__" in parts or "/".join(parts) in protected:
                 print(
-                    f"selftaught: not handed back to the evaluator: {'/'.join(parts)} (code or a task file)",
+                    f"selftaught: not handed back to the evaluator: {'/'.join(parts)} (code, or a file the "
+                    "evaluator had before the script ran)",
                     file=sys.stderr,
                 )
                 continue
@@ -300,12 +306,13 @@ class BrokeredPopen:
         if self._killed:
             self._answer, self.returncode = {"stdout": b"", "stderr": b""}, -9
             return
-        request = dict(self._request, files=BrokeredPopen.workdir.changed_files())
+        files, filled = BrokeredPopen.workdir.changed_files()
+        request = dict(self._request, files=files)
         if stdin is not None:
             request["stdin"] = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         answer = BrokeredPopen.broker.run(request, timeout)
         answer = answer if isinstance(answer, dict) else {"error": "malformed answer from the host"}
-        BrokeredPopen.workdir.accept(answer.get("files"), BrokeredPopen.workdir.original)
+        BrokeredPopen.workdir.accept(answer.get("files"), BrokeredPopen.workdir.original | filled)
         self._answer = answer
         if answer.get("timeout"):
             return

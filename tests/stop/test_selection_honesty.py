@@ -70,11 +70,12 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
     """
     from types import SimpleNamespace
 
+    from selftaught.failure import Failure, FailureKind
     from selftaught.stop.meta_utility import MetaUtility, TestOutcome
 
     canned = [
         TestOutcome(0, "a", None, 0.8, 0.7, 1, 1, 0.1),
-        TestOutcome(1, None, "ZeroDivisionError", 0.0, 0.0, 1, 1, 0.1),
+        TestOutcome(1, None, Failure(FailureKind.EXCEPTION, "exception: ZeroDivisionError"), 0.0, 0.0, 1, 1, 0.1),
         TestOutcome(2, "b", None, 0.6, 0.5, 1, 1, 0.1),
     ]
 
@@ -95,3 +96,9 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
         "def improve_algorithm(a, b, c):\n    return b\n"
     )  # type: ignore[arg-type]
     assert abs(clean.meta_utility - (0.8 + 0.3 + 0.6) / 3) < 1e-12
+    # Returning nothing usable cost only that test in the original (it skipped empty results).
+    canned[1] = TestOutcome(1, None, Failure(FailureKind.BAD_RETURN, "returned an empty program"), 0.0, 0.0, 1, 1, 0.1)
+    empty = Canned(session, scorer, "t=3", any_failure_zeroes=True).evaluate(
+        "def improve_algorithm(a, b, c):\n    return c\n"
+    )  # type: ignore[arg-type]
+    assert abs(empty.meta_utility - (0.8 + 0.0 + 0.6) / 3) < 1e-12

@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from selftaught.failure import Failure, FailureKind
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.scoring import DownstreamScorer
@@ -55,6 +56,12 @@ def standard_error(values: list[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values))
 
 
+def _raised(error: str | None) -> bool:
+    """Whether an improver run failed the way the original's selection rule zeroes a candidate for: it
+    raised (or was stopped). Returning nothing usable only cost that one test there, as here."""
+    return error is not None and Failure.parse(error).kind is not FailureKind.BAD_RETURN
+
+
 class MetaUtility:
     """`meta_utility(improver_source) -> float` for one task within one session and context."""
 
@@ -91,7 +98,7 @@ class MetaUtility:
             outcomes = list(pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests)))
         vals = [outcome.utility_val for outcome in outcomes]
         tests = [outcome.utility_test for outcome in outcomes]
-        if self.any_failure_zeroes and any(outcome.error is not None for outcome in outcomes):
+        if self.any_failure_zeroes and any(_raised(outcome.error) for outcome in outcomes):
             vals = [0.0] * len(outcomes)
             tests = [0.0] * len(outcomes)
         result = MetaUtilityResult(

@@ -289,6 +289,7 @@ def test_a_zero_score_is_stored_with_the_evaluators_reason(pool: SandboxPool, tm
     stored = store.get_evaluation(sha256(OVERLAPPING), task.name, "val", 4321)
     assert stored is not None and stored.setup_error is not None
     assert stored.setup_error.startswith("evaluator scored 0; failure: circles 0 and 1 overlap")
+    assert "circles 0 and 1 overlap" in stored.artifacts["failure"] and stored.metrics["validity"] == 0.0
     honest = scorer.evaluation(task.seed_algorithm)
     assert honest.setup_error is None and honest.utility == pytest.approx(0.3642, abs=1e-4)
 

@@ -45,44 +45,51 @@ class SelfImprovement:
         return self.store.iterations()
 
     def run(self, seed_improver: str, iterations: int) -> list[IterationResult]:
+        """I_0 = the seed improver, then I_t = I_{t-1}(I_{t-1}, û, L) for t = 1..T; finished t are read back."""
         done = {item.t: item for item in self.iterations()}
-        progress = self.session.progress
-        progress.stage("iteration", iterations + 1)
-        if 0 not in done:
-            done[0] = self._seed_iteration(seed_improver)
-        progress.advance("iteration")
-        self._summarise(done)
-        current = self.store.get_program(done[0].improver_sha) or seed_improver
-        for t in range(1, iterations + 1):
+        self.session.progress.stage("iteration", iterations + 1)
+        current = seed_improver
+        for t in range(iterations + 1):
             if t not in done:
-                done[t] = self._step(t, current, done[t - 1])
+                done[t] = self._seed_iteration(current) if t == 0 else self._step(t, current, done[t - 1])
             current = self.store.get_program(done[t].improver_sha) or current
-            progress.advance("iteration")
+            self.session.progress.advance("iteration")
             self._summarise(done)
-        return [done[t] for t in sorted(done) if t <= iterations]
-
-    def _summarise(self, done: dict[int, IterationResult]) -> None:
-        best = max(done.values(), key=lambda item: item.meta_utility_val)
-        usage = self.session.usage
-        self.session.progress.summary(
-            f"best val {best.meta_utility_val:.3f} test {best.meta_utility_test:.3f} (t={best.t}) | "
-            f"{usage.calls} LM calls ${usage.cost_usd:.2f}"
-        )
+        return [done[t] for t in range(iterations + 1)]
 
     def _seed_iteration(self, seed_improver: str) -> IterationResult:
-        self.session.iteration = 0
-        started = time.monotonic()
-        self.session.progress.stage("test", self.session.settings.tests)
-        report = MetaUtility(self.session, self.scorer, Context.iteration(0)).evaluate(seed_improver)
-        return self._save(0, seed_improver, None, "seed", report, None, started)
+        started = self._begin(0)
+        return self._save(0, seed_improver, None, "seed", self._estimate(0, seed_improver), None, started)
 
     def _step(self, t: int, current: str, previous: IterationResult) -> IterationResult:
+        """The improver improves itself; what it returns is estimated afresh (not the maximum the
+        selection saw) and adopted when it is a changed improver worth more than zero."""
+        started = self._begin(t)
+        parent_sha = sha256(current)
+        proposed, problem = self._self_improve(t, current)
+        if proposed is not None:
+            estimate = self._estimate(t, proposed)
+            if estimate.meta_utility <= 0:
+                problem = "the improved improver has zero meta-utility"
+            elif sha256(proposed) == parent_sha:  # `improved` only when it changed (issue 14)
+                return self._save(t, current, parent_sha, "kept", estimate,
+                                  "the improver returned itself unchanged", started)
+            else:
+                return self._save(t, proposed, parent_sha, "improved", estimate, None, started)
+        self.session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", parent_sha)
+        return self._save(t, current, parent_sha, "kept", _unchanged(previous, self.scorer.task.name),
+                          problem, started)
+
+    def _begin(self, t: int) -> float:
+        self.session.iteration = t
+        return time.monotonic()
+
+    def _self_improve(self, t: int, current: str) -> tuple[str | None, str | None]:
+        """Run I_{t-1} on its own source with û (context "t=<T>") as its utility: (improver, None) or
+        (None, why not)."""
         session = self.session
         settings = session.settings
-        session.iteration = t
-        started = time.monotonic()
-        current_sha = sha256(current)
-        events = session.event_sink(current_sha)
+        events = session.event_sink(sha256(current))
         candidates = MetaUtility(session, self.scorer, Context.candidates(t),
                                  any_failure_zeroes=settings.protocol == "paper")
         session.progress.stage("candidate", settings.utility_budget)
@@ -92,39 +99,30 @@ class SelfImprovement:
             budget=settings.utility_budget,
             events=events,
         )
-        outcome = run_with_budgets(
-            session,
-            current,
-            current,
-            utility,
-            purpose=f"t={t}/self-improve",
-            timeout=settings.meta_improver_timeout,
-            events=events,
-            label=f"self-improvement t={t}",
-        )
+        outcome = run_with_budgets(session, current, current, utility, purpose=f"t={t}/self-improve",
+                                   timeout=settings.meta_improver_timeout, events=events,
+                                   label=f"self-improvement t={t}")
         session.check_stopped()
-        problem = outcome.error or (improver_problem(outcome.program) if outcome.program else "no program")
-        if problem is None and outcome.program is not None:
-            self._scan(outcome.program)  # usually already scanned as a candidate: scanned once per sha
-            session.progress.stage("test", settings.tests)
-            report = MetaUtility(session, self.scorer, Context.iteration(t)).evaluate(outcome.program)
-            if report.meta_utility > 0:
-                # `improved` only when the adopted improver differs from its parent (issue 14).
-                if sha256(outcome.program) == current_sha:
-                    return self._save(t, current, current_sha, "kept", report,
-                                      "the improver returned itself unchanged", started)
-                return self._save(t, outcome.program, current_sha, "improved", report, None, started)
-            problem = "the improved improver has zero meta-utility"
-        session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", current_sha)
-        kept = MetaUtilityResult(
-            improver_sha=previous.improver_sha,
-            task=self.scorer.task.name,
-            meta_utility=previous.meta_utility_val,
-            meta_utility_test=previous.meta_utility_test,
-            stderr_val=previous.stderr_val,
-            stderr_test=previous.stderr_test,
+        if outcome.program is None:
+            return None, outcome.error or "no program"
+        problem = improver_problem(outcome.program)
+        if problem is not None:
+            return None, problem
+        self._scan(outcome.program)  # usually already scanned as a candidate: scanned once per sha
+        return outcome.program, None
+
+    def _estimate(self, t: int, improver: str) -> MetaUtilityResult:
+        """A fresh meta-utility estimate of iteration t's improver (context "iteration t=<T>")."""
+        self.session.progress.stage("test", self.session.settings.tests)
+        return MetaUtility(self.session, self.scorer, Context.iteration(t)).evaluate(improver)
+
+    def _summarise(self, done: dict[int, IterationResult]) -> None:
+        best = max(done.values(), key=lambda item: item.meta_utility_val)
+        usage = self.session.usage
+        self.session.progress.summary(
+            f"best val {best.meta_utility_val:.3f} test {best.meta_utility_test:.3f} (t={best.t}) | "
+            f"{usage.calls} LM calls ${usage.cost_usd:.2f}"
         )
-        return self._save(t, current, current_sha, "kept", kept, problem, started)
 
     def _score_candidate(self, candidates: MetaUtility, source: str) -> float:
         problem = improver_problem(source)
@@ -176,3 +174,15 @@ class SelfImprovement:
         finding = check_gap(result.meta_utility_val, result.meta_utility_test)
         if finding is not None:
             self.session.event(finding.kind, f"t={result.t}: {finding.detail}", result.improver_sha)
+
+
+def _unchanged(previous: IterationResult, task: str) -> MetaUtilityResult:
+    """A kept iteration carries its parent's estimate (no new one is made for an unchanged improver)."""
+    return MetaUtilityResult(
+        improver_sha=previous.improver_sha,
+        task=task,
+        meta_utility=previous.meta_utility_val,
+        meta_utility_test=previous.meta_utility_test,
+        stderr_val=previous.stderr_val,
+        stderr_test=previous.stderr_test,
+    )

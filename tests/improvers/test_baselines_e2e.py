@@ -12,6 +12,8 @@ import selftaught
 from selftaught.improvers import BUILTIN_IMPROVERS
 from selftaught.tasks import load_task
 
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
+
 # Small budgets where the utility budget binds before the LM budget does (1 + 3 + 3 = 7 < 1 + 3 * 3).
 BUDGETS = {"lm_calls": 3, "responses_per_call": 3, "utility_budget": 7}
 COMMON = {"model": "offline", "test_seed": 777, "improver_timeout": 60.0, **BUDGETS}

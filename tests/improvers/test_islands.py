@@ -125,6 +125,7 @@ def test_the_archive_keeps_the_best_of_each_length_and_score_cell() -> None:
     assert archive.best() == (0.9, "d" * 10)
 
 
+@pytest.mark.slow  # a whole offline-model run / many generated outputs
 def test_it_improves_the_circle_packing_seed_on_the_offline_model() -> None:
     result = selftaught.improve(
         "circle_packing",

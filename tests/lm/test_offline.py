@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,8 @@ from selftaught.lm import open_model
 from selftaught.lm.backend import Request
 from selftaught.lm.offline import OfflineBackend
 from selftaught.sandbox.inside.helpers import extract_code
+
+pytestmark = pytest.mark.slow  # statistics over thousands of offline-model mutants
 
 SEED_IMPROVER = (Path(__file__).parents[2] / "src/selftaught/improvers/builtin/seed.py").read_text()
 WALKSAT = """import random

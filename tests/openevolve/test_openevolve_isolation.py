@@ -22,6 +22,8 @@ from selftaught.sandbox import SandboxPool
 from selftaught.tasks import load_task
 from selftaught.tasks.openevolve import OpenEvolveEvaluation, OpenEvolveTask
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKING = FIXTURES / "circle_packing"
 POINT = FIXTURES / "point_direct"

@@ -14,6 +14,8 @@ from selftaught.sandbox import SandboxPool
 from selftaught.tasks import load_task
 from selftaught.tasks.openevolve import OpenEvolveEvaluation, OpenEvolveTask
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "openevolve_minimize"
 SPEC = f"openevolve:{EXAMPLE}"

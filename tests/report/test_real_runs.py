@@ -25,6 +25,8 @@ from selftaught.config import Settings
 from selftaught.report import RunSummary, load_run_summary, render_html
 from selftaught.report.html import write_html
 
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 RUN_SECTIONS = ("summary", "curves", "usage", "events", "lineage", "strategies", "transfer", "config")
 needs_chromium = pytest.mark.skipif(not browser.available(), reason="headless chromium not installed")

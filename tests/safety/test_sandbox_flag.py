@@ -19,6 +19,8 @@ from selftaught.safety.stats import wilson_interval
 from selftaught.store import RunStore
 from selftaught.testing.openai_server import Fault, OpenAIServer
 
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
+
 KEY_ENV = "SELFTAUGHT_SAFETY_TEST_KEY"
 
 HEAD = "from helpers import extract_code\n\ndef improve_algorithm(initial_solution, utility, language_model):\n"

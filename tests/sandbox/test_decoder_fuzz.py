@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from selftaught.sandbox.inside import wire
 
+pytestmark = pytest.mark.slow  # many large hypothesis examples through the real decoder
+
 json_leaf = st.one_of(
     st.none(),
     st.booleans(),

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 SELFTAUGHT = str(Path(sys.executable).parent / "selftaught")
 
 

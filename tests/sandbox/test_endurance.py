@@ -6,9 +6,13 @@ import os
 import threading
 import time
 
+import pytest
+
 from selftaught.sandbox import Job, SandboxPool
 
 from .util import descendants, healthy
+
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 
 def _zygote_pids(pool: SandboxPool) -> list[int]:

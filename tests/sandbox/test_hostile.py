@@ -12,6 +12,8 @@ from selftaught.sandbox import Job, SandboxPool
 
 from .util import FAKE_KEY, healthy, run_one
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 
 def _text(result: object) -> str:
     return repr(result)

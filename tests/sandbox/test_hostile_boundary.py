@@ -20,6 +20,8 @@ from selftaught.sandbox.pool import _JobRun, _serve_rpc
 
 from .util import descendants
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 HONEST = "def f(n):\n    return sum(i * i for i in range(n))\n"
 HONEST_ARGS = [[n] for n in (10, 1000, 20000, 7, 300)]
 HONEST_ANSWERS = [sum(i * i for i in range(n)) for [n] in HONEST_ARGS]

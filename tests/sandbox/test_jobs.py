@@ -9,6 +9,8 @@ from selftaught.sandbox import Job, SandboxPool
 
 from .util import run_one
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 
 def test_results_are_correct_and_in_order(pool: SandboxPool) -> None:
     src = "def f(a, b):\n    return {'sum': a + b, 'pair': (a, b)}\n"

@@ -10,6 +10,8 @@ from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox import Job, LayerStatus, SandboxPool, check_layers
 from selftaught.sandbox.layers import require_strong
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 
 def test_every_layer_is_reported_available_here() -> None:
     statuses = check_layers("strong")

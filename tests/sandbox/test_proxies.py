@@ -7,8 +7,11 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 from selftaught.sandbox import Job, Proxy, SandboxPool
+
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 UTILITY = Proxy("utility", attributes={"budget": 3, "str": "def utility(s): ..."}, methods=("score",), callable=True)
 LM = Proxy("language_model", attributes={"budget": 4, "max_responses_per_call": 6}, methods=("prompt", "batch_prompt"))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import selftaught
 from selftaught.testing.openai_server import Fault, OpenAIServer
+
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
 
 SECRET = "sk-loopback-test-key-0123456789"
 

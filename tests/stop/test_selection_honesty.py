@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from selftaught.config import Settings
 from selftaught.stop import api
 from selftaught.stop.runs import STORE_FILE, list_runs
 from selftaught.store import IterationRecord, RunStore
 
 from .conftest import SMALL
+
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
 
 IDENTITY_IMPROVER = '''
 def improve_algorithm(initial_solution, utility, language_model):

@@ -18,6 +18,8 @@ from selftaught.store.db import sha256
 
 from .conftest import SMALL, cli, cli_json
 
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
+
 FLAGS = [
     "--task", SMALL["task"], "--tests", str(SMALL["tests"]), "--lm-calls", str(SMALL["lm_calls"]),
     "--responses-per-call", str(SMALL["responses_per_call"]), "--utility-budget", str(SMALL["utility_budget"]),

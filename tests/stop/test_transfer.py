@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 import selftaught
+
+pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
 
 
 def test_transfer_of_a_run_covers_every_improver_and_is_stored(small_settings) -> None:

@@ -129,6 +129,7 @@ def test_legacy_text_parses_back_to_the_context(context: Context) -> None:
     assert Context.from_legacy(str(context)) == context
 
 
+@pytest.mark.slow  # real sandbox jobs
 def test_an_old_run_resumes_without_redoing_finished_work(old_runs: Path) -> None:
     import selftaught
 

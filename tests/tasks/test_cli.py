@@ -14,6 +14,8 @@ from selftaught.tasks import BUILTIN_NAMES
 
 from .conftest import PROGRAMS
 
+pytestmark = pytest.mark.slow  # end to end: the CLI in a subprocess, real sandbox
+
 SELFTAUGHT = Path(sys.executable).parent / "selftaught"
 
 

@@ -11,6 +11,8 @@ from selftaught.tasks import VAL_SEED_BASE, builtin_task, evaluate, load_task, n
 
 from .conftest import program
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 # Measured bands (docs/tasks.md): the seed algorithms are random or time-limited, so bands are wide.
 SEED_BANDS = {
     "parity_noise": (0.35, 0.65),

@@ -21,6 +21,8 @@ from selftaught.tasks.registry import builtin_task
 from .test_hostile_boundary import FRAME, beside, run_src
 from .util import healthy
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 
 def _shmem_kb() -> int:
     with open("/proc/meminfo") as fh:

@@ -38,6 +38,7 @@ def test_paper_test_seed_is_public_and_strict_is_secret() -> None:
     assert all(seed >= 1_000_000 for seed in drawn) and len(drawn) == 3
 
 
+@pytest.mark.slow  # a real evaluation in the sandbox
 def test_eval_paper_test_split_uses_the_public_seed_and_gives_the_papers_number(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

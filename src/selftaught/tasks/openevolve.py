@@ -21,6 +21,7 @@ The unclipped number is kept as `raw_utility`.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -122,7 +123,9 @@ def utility_from_metrics(metrics: dict[str, float]) -> float:
     if "combined_score" in metrics:
         return float(metrics["combined_score"])
     values = [value for key, value in metrics.items() if key != "error"]
-    return sum(values) / len(values) if values else 0.0
+    # Each term divided first: the mean of finite floats stays finite (1e308 and 1e308 average to 1e308,
+    # where summing first gives inf, which no JSON consumer of `raw_utility` could read).
+    return sum(value / len(values) for value in values) if values else 0.0
 
 
 def _no_instances(split: str, seed: int) -> list[Instance]:
@@ -284,9 +287,9 @@ def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, st
     raw_metrics = output.get("metrics")
     if isinstance(raw_metrics, dict):
         for key, value in raw_metrics.items():
-            finite = isinstance(value, int | float) and value == value and abs(value) != float("inf")
-            if isinstance(key, str) and finite:
-                metrics[key] = float(value)
+            number = _finite_number(value)
+            if isinstance(key, str) and number is not None:
+                metrics[key] = number
     artifacts = {}
     raw_artifacts = output.get("artifacts")
     if isinstance(raw_artifacts, dict):
@@ -298,6 +301,18 @@ def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, st
     if error is None and not metrics:
         error = "the evaluator returned no numeric metrics"
     return metrics, artifacts, stages, error
+
+
+def _finite_number(value: Any) -> float | None:
+    """A metric as a finite float, or None: NaN, infinities and ints beyond float range (a 4000-digit
+    int is valid JSON and `float()` of it raises) are not numbers a score can be made of."""
+    if not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:

@@ -30,5 +30,5 @@ def test_doctor_json_reports_layers_probe_and_overhead() -> None:
 def test_doctor_rejects_an_unknown_mode_in_one_line() -> None:
     proc = subprocess.run([SELFTAUGHT, "doctor", "--sandbox", "paranoid"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "strong or weak" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "strong, weak" in proc.stderr and "paranoid" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,12 +68,14 @@ def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
-    process = _start_run(tmp_path, "--iterations", "3")
+    process = _start_run(tmp_path, "--iterations", "100")
     assert process.stderr is not None
     first = process.stderr.readline()  # the run id comes first, before any work
     match = re.match(r"run (\S+) started in (\S+)", first)
     assert match, first
-    time.sleep(2.0)
+    for line in process.stderr:  # interrupt once the run is inside an iteration
+        if line.startswith("progress: iteration 1/"):
+            break
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
@@ -95,6 +96,7 @@ def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
     for done_count, total in re.findall(r"(\d+)/(\d+|\?)", last):
         assert done_count == total, last  # every level ends at 100%
     assert "iteration 2/2" in last
+    _check_best_program(tmp_path / "runs" / run_id)
 
     changed = cli("run", "--resume", run_id, "--tests", "3", "--runs-dir", "runs", cwd=tmp_path)
     assert changed.returncode == 2
@@ -127,3 +129,22 @@ def test_no_runs_is_not_an_error(tmp_path: Path) -> None:
     assert done.returncode == 0 and "no runs" in done.stderr and done.stdout == ""
 
 
+
+
+def _check_best_program(run_dir: Path) -> None:
+    """best_program.py: the final improver's re-estimate, best by validation, test score in the header."""
+    from selftaught.store import Context, RunReader
+
+    with RunReader.open(run_dir / "run.sqlite") as reader:
+        final = max(reader.iterations(), key=lambda it: it.t)
+        produced = max(it.t for it in reader.iterations() if it.improver_sha == final.improver_sha)
+        runs = [run for run in reader.improver_runs()
+                if run.context == Context.iteration(produced) and run.improver_sha == final.improver_sha
+                and run.output_sha is not None]
+        best = max(runs, key=lambda run: run.utility_val)
+        expected = reader.get_program(best.output_sha or "")
+    text = (run_dir / "best_program.py").read_text()
+    header, _, body = text.partition("\n\n")
+    assert body == expected
+    assert f"test utility {best.utility_test:.6f}" in header and f"validation {best.utility_val:.6f}" in header
+    ast.parse(text)

@@ -27,6 +27,7 @@ from selftaught.executors import make_executor
 from selftaught.improvers import load_improver
 from selftaught.lm import ModelSettings, open_model
 from selftaught.sandbox.executor import Executor
+from selftaught.stop.best_program import write_best_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.loop import IterationResult, SelfImprovement
@@ -341,6 +342,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
                 status = "stopped"
                 stop_reason = str(stopped)
                 store.update_meta(stop_reason=stop_reason)
+            write_best_program(store, run_dir, iterations)
     except KeyboardInterrupt:
         status = "interrupted"
         raise

@@ -51,3 +51,18 @@ def test_eval_paper_test_split_uses_the_public_seed_and_gives_the_papers_number(
     assert result["seed"] == 5678 and abs(result["utility"] - 0.43887465112343044) < 1e-12  # the paper's 43.9%
     code, out, _err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--split", "test", "--json")
     assert code == 0 and json.loads(out)["seed"] >= 1_000_000  # strict: a fresh secret seed
+
+
+def test_a_runs_transfer_refuses_the_other_protocol(tmp_path: Path) -> None:
+    """Transfer reuses the run's stored improver runs and test seed: another protocol would mix scores."""
+    from selftaught.config import Settings
+    from selftaught.stop import api
+    from selftaught.store import RunMeta, RunStore
+
+    run_dir = tmp_path / "runs" / "20261127-000000-parity_noise-s0-abcd"
+    store = RunStore(run_dir / "run.sqlite")
+    store.write_meta(RunMeta(task="parity_noise", config={"protocol": "strict"}, test_seed=1_234_567))
+    store.close()
+    settings = Settings(runs_dir=tmp_path / "runs", protocol="paper", tests=1)
+    with pytest.raises(UsageError, match="scored under --protocol strict"):
+        api.transfer(run_dir.name, tasks=["str_grid_dist"], settings=settings)

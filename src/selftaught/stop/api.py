@@ -422,6 +422,7 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     try:
         improvers = _transfer_improvers(source, store)
         meta = None if store is None else store.meta()
+        _check_same_protocol(source, meta, settings.protocol)
         origin_task = None if meta is None else meta.task
         names = tasks or [
             task.name for task in list_tasks(settings.protocol, paper_only=True) if task.name != origin_task
@@ -440,6 +441,17 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
     finally:
         if store is not None:
             store.close()
+
+
+def _check_same_protocol(source: str, meta: RunMeta | None, protocol: str) -> None:
+    """A run's transfer reuses the improver runs stored under that run's protocol and test seed: scoring
+    it under the other protocol would mix the two protocols' numbers in one table."""
+    if meta is None:
+        return
+    run_protocol = (meta.config or {}).get("protocol", "strict")
+    if run_protocol != protocol:
+        raise UsageError(f"run {source} was scored under --protocol {run_protocol}; transfer it with "
+                         f"--protocol {run_protocol}, or transfer an improver file from its improvers/ folder")
 
 
 def _transfer_improvers(source: str, store: RunReader | None) -> list[tuple[str, str]]:

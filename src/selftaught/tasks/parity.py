@@ -33,6 +33,19 @@ def parity_instance(seed: int, noise: float) -> Instance:
     return Instance(args=[samples[:N_TRAIN], train_parity, samples[N_TRAIN:]], hidden=parity[N_TRAIN:])
 
 
+def paper_parity_instance(seed: int, noise: float) -> Instance:
+    """The original code's instance (paper protocol): numpy's legacy generator seeded with `seed`,
+    drawing the relevant bits, the 120 samples and then the train-label flips, in that order (with
+    noise 0 the flips are all zero, so the noiseless task gets the original's instances too)."""
+    rng = np.random.RandomState(seed)
+    relevant = rng.binomial(1, P_TRUE, N_BITS)
+    samples = rng.binomial(1, 0.5, (N_TRAIN + N_TEST, N_BITS))
+    parity = np.sum(samples * relevant, axis=1) % 2
+    flips = rng.binomial(1, noise, N_TRAIN)
+    train_parity = (parity[:N_TRAIN] + flips) % 2
+    return Instance(args=[samples[:N_TRAIN], train_parity, samples[N_TRAIN:]], hidden=parity[N_TRAIN:])
+
+
 def parity_score(instance: Instance, output: Any) -> float:
     labels = instance.hidden
     predictions = binary_vector(output, len(labels), "predictions")

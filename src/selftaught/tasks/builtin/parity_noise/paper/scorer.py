@@ -11,25 +11,14 @@ output cannot be compared makes the *whole* utility EPS = 1e-6. Utility: the mea
 
 import numpy as np
 
-from selftaught.tasks import Instance, InvalidOutput
+from selftaught.tasks import InvalidOutput
+from selftaught.tasks.parity import N_TEST, paper_parity_instance
 
 EPS = 1e-6
-N_BITS = 10
-N_TRAIN = 100
-N_TEST = 20
 
 
 def instances(split, seed, count):
-    return [_instance(np.random.RandomState(seed + i)) for i in range(count)]
-
-
-def _instance(rng):
-    relevant = rng.binomial(1, 0.3, N_BITS)
-    samples = rng.binomial(1, 0.5, (N_TRAIN + N_TEST, N_BITS))
-    parity = np.sum(samples * relevant, axis=1) % 2
-    noise = rng.binomial(1, 0.05, N_TRAIN)
-    train_parity = (parity[:N_TRAIN] + noise) % 2
-    return Instance(args=[samples[:N_TRAIN], train_parity, samples[N_TRAIN:]], hidden=parity[N_TRAIN:])
+    return [paper_parity_instance(seed + i, 0.05) for i in range(count)]
 
 
 def score(instance, output):

@@ -11,22 +11,12 @@ a program that cannot be defined scores 0.
 
 import numpy as np
 
-from selftaught.tasks import Instance, InvalidOutput
-
-N_BITS = 10
-N_TRAIN = 100
-N_TEST = 20
+from selftaught.tasks import InvalidOutput
+from selftaught.tasks.parity import N_TEST, paper_parity_instance
 
 
 def instances(split, seed, count):
-    return [_instance(np.random.RandomState(seed + i)) for i in range(count)]
-
-
-def _instance(rng):
-    relevant = rng.binomial(1, 0.3, N_BITS)
-    samples = rng.binomial(1, 0.5, (N_TRAIN + N_TEST, N_BITS))
-    parity = np.sum(samples * relevant, axis=1) % 2
-    return Instance(args=[samples[:N_TRAIN], parity[:N_TRAIN], samples[N_TRAIN:]], hidden=parity[N_TRAIN:])
+    return [paper_parity_instance(seed + i, 0.0) for i in range(count)]
 
 
 def score(instance, output):

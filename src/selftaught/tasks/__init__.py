@@ -2,7 +2,8 @@
 
 A task pairs what the LM may see (entry-point signature, seed algorithm, utility text) with what only
 the trusted host holds (instance generation with labels or optima, strict scoring). `evaluate` runs a
-program on a task's instances in the sandbox and scores it. See docs/tasks.md.
+program on a task's instances in the sandbox and scores it. `Task` is the protocol every kind of task
+fulfils (host-scored and OpenEvolve; see tasks/kind.py). See docs/tasks.md.
 
 Names are imported on first use (PEP 562), so reading `selftaught.tasks.catalog` (task listing) does
 not import numpy or the sandbox.
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
     from selftaught.tasks.catalog import BEYOND_PAPER_NAMES, BUILTIN_NAMES, PAPER_NAMES
     from selftaught.tasks.directory import load_task_directory
     from selftaught.tasks.evaluation import Evaluation, InstanceScore, draw_test_seed, evaluate, resolve_seed
-    from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Instance, Task
+    from selftaught.tasks.kind import Task
+    from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, HostScoredTask, Instance
     from selftaught.tasks.outcome import Score
     from selftaught.tasks.program import read_program, validate_program
     from selftaught.tasks.registry import builtin_task, is_paper_task, list_tasks, load_task
@@ -47,7 +49,8 @@ _WHERE = {
     "SPLITS": "model",
     "VAL_SEED_BASE": "model",
     "Instance": "model",
-    "Task": "model",
+    "Task": "kind",
+    "HostScoredTask": "model",
     "read_program": "program",
     "validate_program": "program",
     "builtin_task": "registry",
@@ -68,6 +71,7 @@ __all__ = [
     "SPLITS",
     "VAL_SEED_BASE",
     "Evaluation",
+    "HostScoredTask",
     "Instance",
     "InstanceScore",
     "InvalidOutput",

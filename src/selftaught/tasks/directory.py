@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from selftaught.errors import UsageError
-from selftaught.tasks.model import Scorer, Task
+from selftaught.tasks.model import HostScoredTask, Scorer
 from selftaught.tasks.program import validate_program
 from selftaught.tasks.taskfile import read_task_file
 from selftaught.userfiles import read_text
@@ -29,7 +29,7 @@ TASK_FILES = ("task.toml", "seed.py", "utility.py", "scorer.py")
 
 
 
-def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
+def load_task_directory(path: Path, *, builtin: bool = False) -> HostScoredTask:
     """A `Task` from a task directory; `UsageError` with one precise line for any problem in it."""
     if not path.exists():
         raise UsageError(f"task directory {str(path)!r} does not exist")
@@ -54,7 +54,7 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> Task:
         raise UsageError(f"{path / 'utility.py'} is empty: it is the scoring text the LM is shown")
     protocol = config.get("protocol", "strict")
     scorer = _load_scorer(path / "scorer.py", config["name"], paper=protocol == "paper")
-    return Task(
+    return HostScoredTask(
         name=config["name"],
         description=config["description"],
         entry_point=config["entry_point"],

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from selftaught.errors import UsageError
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.job import InstanceResult, Job
-from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, Task
+from selftaught.tasks.kind import Task
+from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, HostScoredTask
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
@@ -117,7 +118,7 @@ def evaluate(
 
 
 def evaluate_instances(
-    task: Task,
+    task: HostScoredTask,
     source: str,
     *,
     split: str = "val",
@@ -162,7 +163,7 @@ def evaluate_instances(
     )
 
 
-def _judge(task: Task, index: int, instance: Any, outcomes: list[InstanceResult]) -> InstanceScore:
+def _judge(task: HostScoredTask, index: int, instance: Any, outcomes: list[InstanceResult]) -> InstanceScore:
     """Score one call; the trusted-side time is checked again, whatever the sandbox reported."""
     if index >= len(outcomes):
         return InstanceScore(index, task.failure_value, 0.0, NO_RESULT)
@@ -174,7 +175,7 @@ def _judge(task: Task, index: int, instance: Any, outcomes: list[InstanceResult]
     return judged(task, index, instance, outcome.output, outcome.seconds)
 
 
-def judged(task: Task, index: int, instance: Any, output: Any, seconds: float) -> InstanceScore:
+def judged(task: HostScoredTask, index: int, instance: Any, output: Any, seconds: float) -> InstanceScore:
     """The host's verdict on one output, with the scorer's figures and events (if it gave any)."""
     score, reason, detail = task.assess(instance, output)
     rejected = None if reason is None else Failure(FailureKind.INVALID_OUTPUT, reason)

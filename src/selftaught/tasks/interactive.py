@@ -32,7 +32,7 @@ from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.model import Instance, Task
+    from selftaught.tasks.model import HostScoredTask, Instance
 
 DRIVER_ENTRY = "_selftaught_drive_session"
 
@@ -92,7 +92,7 @@ class Conversation:
 
 
 def evaluate_sessions(
-    task: Task, source: str, *, split: str = "val", seed: int | None = None, executor: Executor
+    task: HostScoredTask, source: str, *, split: str = "val", seed: int | None = None, executor: Executor
 ) -> Evaluation:
     """Run `source` on every instance of `split` as a host-driven session; judge each finished state."""
     started = time.perf_counter()
@@ -156,7 +156,7 @@ class _Router:
 
 
 def _judge(
-    task: Task, index: int, instance: Instance, conversation: Conversation, outcomes: list[InstanceResult]
+    task: HostScoredTask, index: int, instance: Instance, conversation: Conversation, outcomes: list[InstanceResult]
 ) -> InstanceScore:
     """The host's verdict: its own record of the session first, then what the sandbox reported."""
     if index >= len(outcomes):

@@ -57,8 +57,11 @@ class Scorer:
     utility: UtilityFn | None = None  # paper protocol only: the whole-utility rule of the original code
 
 
-class Task:
-    """A downstream task; see the module docstring. Thread-safe: STOP evaluates from many threads."""
+class HostScoredTask:
+    """A task scored in the host (see the module docstring; the `Task` protocol is in tasks/kind.py).
+
+    Thread-safe: STOP evaluates from many threads.
+    """
 
     def __init__(
         self,
@@ -95,7 +98,7 @@ class Task:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Task({self.name!r})"
+        return f"HostScoredTask({self.name!r})"
 
     def utility_text(self, budget: int | None = None) -> str:
         """The `utility.str` shown to the LM: our readable description of the hidden scoring.

@@ -34,7 +34,6 @@ from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.job import Job
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
-from selftaught.tasks.model import Instance, Scorer, Task
 from selftaught.tasks.openevolve_broker import CandidateBroker, evaluation_gate
 from selftaught.userfiles import read_text
 
@@ -128,17 +127,16 @@ def utility_from_metrics(metrics: dict[str, float]) -> float:
     return sum(value / len(values) for value in values) if values else 0.0
 
 
-def _no_instances(split: str, seed: int) -> list[Instance]:
-    # Never used: an OpenEvolve task is scored by its own evaluator in the sandbox (see `evaluate`).
-    return [Instance(args=[])]
+class OpenEvolveTask:
+    """A `Task` (tasks/kind.py) whose whole evaluation is one sandbox job running the directory's
+    `evaluator.py`: no host-side instances or judge, so it implements the protocol on its own rather
+    than stubbing a host-scored task's scorer."""
 
-
-def _no_score(instance: Instance, output: Any) -> float:
-    raise UsageError("an OpenEvolve task has no host-side scorer")
-
-
-class OpenEvolveTask(Task):
-    """A `Task` whose whole evaluation is one sandbox job running the directory's `evaluator.py`."""
+    entry_point = "evaluate"
+    signature = "evaluate(program_path) -> metrics"
+    failure_value = 0.0
+    builtin = False
+    protocol = "strict"
 
     def __init__(
         self,
@@ -150,23 +148,27 @@ class OpenEvolveTask(Task):
         timeout: float,
         thresholds: tuple[float, ...],
     ) -> None:
-        super().__init__(
-            name=f"openevolve:{directory.name}",
-            description=f"OpenEvolve-style task in {directory}",
-            entry_point="evaluate",
-            signature="evaluate(program_path) -> metrics",
-            instance_timeout=timeout,
-            n_instances={"val": 1, "test": 1},
-            failure_value=0.0,
-            seed_algorithm=program.block,
-            utility_source=_utility_text(program, evaluator_source),
-            scorer=Scorer(instances=_no_instances, score=_no_score, wants_count=False),
-            directory=directory,
-        )
+        self.name = f"openevolve:{directory.name}"
+        self.description = f"OpenEvolve-style task in {directory}"
+        self.instance_timeout = timeout
+        self.n_instances = {"val": 1, "test": 1}
+        self.seed_algorithm = program.block
+        self.utility_source = _utility_text(program, evaluator_source)
+        self.directory: Path | None = directory
         self.program = program
         self.evaluator_source = evaluator_source
         self.files = files
         self.thresholds = thresholds
+
+    def __repr__(self) -> str:
+        return f"OpenEvolveTask({self.name!r})"
+
+    def utility_text(self, budget: int | None = None) -> str:
+        """The LM's view of the evaluator (with the utility's budget stated when one is given)."""
+        text = self.utility_source.rstrip("\n") + "\n"
+        if budget is None:
+            return text
+        return f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n" + text
 
     def check_program(self, source: str) -> str | None:
         """One line saying why `source` cannot be a candidate (after splicing), or None."""

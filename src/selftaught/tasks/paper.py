@@ -23,7 +23,7 @@ from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.model import Task, UtilityFn
+    from selftaught.tasks.model import HostScoredTask, UtilityFn
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Call:
 
 
 def evaluate_paper(
-    task: Task, utility: UtilityFn, source: str, *, split: str, seed: int | None, executor: Executor
+    task: HostScoredTask, utility: UtilityFn, source: str, *, split: str, seed: int | None, executor: Executor
 ) -> Evaluation:
     """Run `source` on the split's instances in the sandbox and score it by the original rule.
 
@@ -86,7 +86,7 @@ def evaluate_paper(
     )
 
 
-def _call(task: Task, outcome: Any) -> Call:
+def _call(task: HostScoredTask, outcome: Any) -> Call:
     if outcome.error is None:
         if outcome.seconds <= task.instance_timeout:
             return Call(outcome.output, None, outcome.seconds)
@@ -97,7 +97,7 @@ def _call(task: Task, outcome: Any) -> Call:
 
 
 def _rows(
-    task: Task, instances: list[Any], calls: list[Call] | None, problem: str | None
+    task: HostScoredTask, instances: list[Any], calls: list[Call] | None, problem: str | None
 ) -> list[InstanceScore]:
     """Per-instance detail for `--verbose` and the store: each call's own score, for reading only.
 

@@ -12,17 +12,18 @@ from pathlib import Path
 from selftaught.errors import UsageError
 from selftaught.tasks.catalog import BEYOND_PAPER_NAMES, BUILTIN_DIR, BUILTIN_NAMES, PAPER_NAMES
 from selftaught.tasks.directory import load_task_directory
-from selftaught.tasks.model import Task
+from selftaught.tasks.kind import Task
+from selftaught.tasks.model import HostScoredTask
 from selftaught.tasks.protocol import check_protocol
 
 __all__ = ["BEYOND_PAPER_NAMES", "BUILTIN_NAMES", "PAPER_NAMES", "builtin_task", "is_paper_task", "list_tasks",
            "load_task"]
 
-_loaded: dict[tuple[str, str], Task] = {}
+_loaded: dict[tuple[str, str], HostScoredTask] = {}
 _lock = threading.Lock()
 
 
-def builtin_task(name: str, protocol: str = "strict") -> Task:
+def builtin_task(name: str, protocol: str = "strict") -> HostScoredTask:
     """The built-in task `name` under `protocol` (loaded once per process).
 
     The paper variant is a task directory of its own (`builtin/<name>/paper/`): the original code's
@@ -44,7 +45,7 @@ def builtin_task(name: str, protocol: str = "strict") -> Task:
         return task
 
 
-def list_tasks(protocol: str = "strict", *, paper_only: bool = False) -> list[Task]:
+def list_tasks(protocol: str = "strict", *, paper_only: bool = False) -> list[HostScoredTask]:
     """The built-in tasks: the paper's in its order, then (unless `paper_only` or under the paper
     protocol, which has no variant of them) the ones beyond it."""
     paper = paper_only or check_protocol(protocol) == "paper"

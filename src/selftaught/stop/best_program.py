@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selftaught.store import Context, ImproverRunRecord, IterationRecord, RunReader
+from selftaught.store import Context, ImproverRunRecord, IterationRecord, RunDir, RunReader
+from selftaught.store.rundir import BEST_PROGRAM_FILE
 
-BEST_PROGRAM_FILE = "best_program.py"
+__all__ = ["BEST_PROGRAM_FILE", "best_final_program", "write_best_program"]
 
 
 def best_final_program(reader: RunReader, iterations: list[IterationRecord]) -> tuple[ImproverRunRecord, int] | None:
@@ -52,7 +53,7 @@ def write_best_program(reader: RunReader, run_dir: Path, iterations: list[Iterat
         f"iteration t={t}) returned in its re-estimate.\n"
         f"# test utility {run.utility_test:.6f} (validation {run.utility_val:.6f}; improver run {run.test_index})\n\n"
     )
-    path = run_dir / BEST_PROGRAM_FILE
+    path = RunDir(run_dir).best_program_file
     tmp = path.with_suffix(".tmp")
     tmp.write_text(header + source, encoding="utf-8")
     tmp.replace(path)

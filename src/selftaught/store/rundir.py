@@ -1,7 +1,8 @@
 """Where a run's files live: one `RunDir` knows every file name.
 
 `<runs_dir>/<run_id>/run.sqlite` (the store), `lm_cache.sqlite` (answered LM calls, for resume) and
-`improvers/t<T>_<sha8>.py` (a readable copy of each iteration's improver). Run ids sort by creation time
+`improvers/t<T>_<sha8>.py` (a readable copy of each iteration's improver) and `best_program.py` (the
+best program the final improver produced). Run ids sort by creation time
 and say what ran: `20261126-231500-parity_noise-s0-3fa2`.
 """
 
@@ -17,6 +18,7 @@ from selftaught.errors import UsageError
 STORE_FILE = "run.sqlite"
 LM_CACHE_FILE = "lm_cache.sqlite"
 IMPROVERS_DIR = "improvers"
+BEST_PROGRAM_FILE = "best_program.py"
 
 
 def new_run_id(task: str, seed: int) -> str:
@@ -70,6 +72,10 @@ class RunDir:
     @property
     def lm_cache_file(self) -> Path:
         return self.path / LM_CACHE_FILE
+
+    @property
+    def best_program_file(self) -> Path:
+        return self.path / BEST_PROGRAM_FILE
 
     def improver_copy(self, t: int, sha: str) -> Path:
         return self.path / IMPROVERS_DIR / f"t{t}_{sha[:8]}.py"

@@ -53,6 +53,8 @@ UTILITY_BAD_ARGUMENT = "utility-bad-argument"
 UTILITY_PROGRAM_TOO_LARGE = "utility-program-too-large"
 LM_PROMPT_TOO_LARGE = "lm-prompt-too-large"
 PROXY_REFUSED = "proxy-refused"
+UTILITY_PROGRAM_TOO_LARGE = "utility-program-too-large"
+LM_PROMPT_TOO_LARGE = "lm-prompt-too-large"
 # --- detector findings (host) ------------------------------------------------------------------------
 SCORE_OUT_OF_RANGE = "score-out-of-range"
 SCORE_ABOVE_KNOWN_MAX = "score-above-known-max"
@@ -71,6 +73,9 @@ WORKER_REFUSED = "sandbox:worker-refused"
 RPC_FLOOD = "sandbox:rpc-flood"
 PROXY_UNKNOWN_METHOD = "sandbox:proxy-unknown-method"
 WEAK_SANDBOX = "sandbox:weak-sandbox"
+PROTOCOL_VIOLATION = "sandbox:protocol-violation"
+RPC_AFTER_RETURN = "sandbox:rpc-after-return"
+CLAIMED_PREFIX = "sandbox:claimed-"
 # --- the sandbox-flag experiment ---------------------------------------------------------------------
 FLAG_KEPT = "sandbox-flag:kept"
 FLAG_EMPTY = "sandbox-flag:empty"
@@ -96,6 +101,10 @@ _DECLARED = (
     EventKind(UTILITY_PROGRAM_TOO_LARGE, "budget", "budget", "host", "the utility was given a program over the size cap"),
     EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "the LM was given a prompt over the size cap"),
     EventKind(PROXY_REFUSED, "safety", "sandbox", "host", "the host refused a proxy method"),
+    EventKind(
+        UTILITY_PROGRAM_TOO_LARGE, "budget", "budget", "host", "a utility() argument over the size cap, refused"
+    ),
+    EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "an LM prompt over the size cap, refused"),
     EventKind(SCORE_OUT_OF_RANGE, "safety", "scores", "host", "a score outside [0, 1] or not finite"),
     EventKind(SCORE_ABOVE_KNOWN_MAX, "safety", "scores", "host", "a score above the task's known maximum"),
     EventKind(OUTPUT_REJECTED, "safety", "scores", "host", "outputs rejected by the task's validation"),
@@ -116,6 +125,13 @@ _DECLARED = (
         PROXY_UNKNOWN_METHOD, "safety", "sandbox", "host", "sandboxed code called an unknown proxy method"
     ),
     EventKind(WEAK_SANDBOX, "safety", "sandbox", "host", "the job ran with fewer sandbox layers"),
+    EventKind(
+        PROTOCOL_VIOLATION, "safety", "sandbox", "host", "a child sent a malformed or unexpected message"
+    ),
+    EventKind(RPC_AFTER_RETURN, "safety", "sandbox", "host", "a remote call arrived after the program returned"),
+    EventKind(
+        CLAIMED_PREFIX, "safety", "sandbox", "sandbox", "a child reported an event only the host may report"
+    ),
     EventKind(SANDBOX_PREFIX, "safety", "sandbox", "sandbox", "what the sandbox saw or blocked at run time"),
     EventKind(FLAG_KEPT, "experiment", "experiment", "host", "a generated improver kept the sandbox flag"),
     EventKind(FLAG_EMPTY, "experiment", "experiment", "host", "a reply without code"),
@@ -167,6 +183,8 @@ _POOL_KINDS = {
     "rpc-flood": RPC_FLOOD,
     "proxy-unknown-method": PROXY_UNKNOWN_METHOD,
     "weak-sandbox": WEAK_SANDBOX,
+    "protocol-violation": PROTOCOL_VIOLATION,
+    "rpc-after-return": RPC_AFTER_RETURN,
 }
 _CHILD_KINDS = {
     "process-spawn": "sandbox:subprocess",
@@ -179,7 +197,6 @@ _CHILD_KINDS = {
     "proxy-construct": PROXY_CONSTRUCT_ATTEMPT,
     "proxy-construct-attempt": PROXY_CONSTRUCT_ATTEMPT,
     "proxy-missing-attribute": "sandbox:proxy-probe",
-    "protocol-violation": "sandbox:protocol-violation",
     "seccomp": "sandbox:syscall-denied",
     "syscall": "sandbox:syscall-denied",
     "landlock": "sandbox:file-access",
@@ -187,15 +204,24 @@ _CHILD_KINDS = {
 _BUDGET_ATTRIBUTES = ("budget", "max_responses_per_call", "uses")
 
 
-def sandbox_event_kind(raw_kind: str, detail: str) -> str:
+def sandbox_event_kind(raw_kind: str, detail: str, reported_by: str = "host") -> str:
     """The stored kind of a `SandboxEvent` (the child's audit-hook reports and the pool's notes).
 
+    `reported_by` is `SandboxEvent.reported_by`: a kind the child reports that only the host may report
+    (a timeout, a dead worker, a host finding) is stored as `sandbox:claimed-<kind>`.
     Child reports are mapped onto the static flags' vocabulary (`sandbox:subprocess` next to
     `static:subprocess`) so an audit lines up "the source tried X" with "the sandbox saw X"; unknown kinds
     pass through as `sandbox:<kind>` (sanitised), so a new sandbox event is never lost.
     """
     kind = raw_kind.strip().lower().removeprefix(SANDBOX_PREFIX)
     text = detail.lower()
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in kind)[:48] or "unknown"
+    host_only = kind in _POOL_KINDS or kind.startswith(STATIC_PREFIX) or (
+        kind in REGISTRY and REGISTRY[kind].producer == "host"
+    )
+    if reported_by == "sandbox" and host_only:
+        # The child's audit hook may send any kind; one only the host reports becomes a claim, never the fact.
+        return f"{CLAIMED_PREFIX}{safe}"
     if kind in _POOL_KINDS:
         return _POOL_KINDS[kind]
     if kind == "introspection":
@@ -210,5 +236,4 @@ def sandbox_event_kind(raw_kind: str, detail: str) -> str:
         return "sandbox:proc-path"
     if kind in _CHILD_KINDS:
         return _CHILD_KINDS[kind]
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in kind)[:48] or "unknown"
     return f"{SANDBOX_PREFIX}{safe}"

@@ -200,3 +200,14 @@ def test_remote_calls_after_the_program_returned_are_refused() -> None:
     assert calls == ["called"], "served after the program returned"
     assert "returned" in str(sent[-1]["error"])
     assert [e.kind for e in run.events] == ["rpc-after-return"]
+
+
+@pytest.mark.parametrize("kind", ["job-timeout", "sandbox:worker-died", "protocol-violation", "iteration-fallback"])
+def test_host_kinds_claimed_by_a_child_are_stored_as_claims(kind: str) -> None:
+    from selftaught import events
+
+    claimed = events.sandbox_event_kind(kind, "x", "sandbox")
+    assert claimed.startswith(events.CLAIMED_PREFIX) and events.producer(claimed) == "sandbox"
+    if kind != "iteration-fallback":  # a pool kind: the host's own report of it stays the fact
+        assert events.producer(events.sandbox_event_kind(kind, "x", "zygote")) == "host"
+    assert events.sandbox_event_kind("network", "connect", "sandbox") == "sandbox:network"

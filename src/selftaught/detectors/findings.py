@@ -151,9 +151,10 @@ def check_gap(val: float, test: float, *, threshold: float = 0.15) -> Finding | 
     return None
 
 
-def classify_sandbox_event(event_kind: str, detail: str) -> Finding:
+def classify_sandbox_event(event_kind: str, detail: str, reported_by: str = "host") -> Finding:
     """Map a runtime `SandboxEvent` to a finding kind (`sandbox:<category>`) with the detail kept."""
-    return Finding(events.sandbox_event_kind(event_kind, detail), f"{event_kind}: {detail}"[:1000])
+    kind = events.sandbox_event_kind(event_kind, detail, reported_by)
+    return Finding(kind, f"{event_kind}: {detail}"[:1000])
 
 
 def _finite(value: float) -> bool:

@@ -75,7 +75,7 @@ def run_improver(
     for event in result.events:
         # The child's own reports are its word, not the host's finding: say so in the record.
         detail = f"(reported by the sandbox) {event.detail}" if event.untrusted else event.detail
-        finding = classify_sandbox_event(event.kind, detail)
+        finding = classify_sandbox_event(event.kind, detail, event.reported_by)
         seen.append((finding.kind, finding.detail))
         events(finding.kind, finding.detail)
     instance = result.instances[0] if result.instances else None

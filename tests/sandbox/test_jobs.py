@@ -49,10 +49,48 @@ def test_threads_work_inside(pool: SandboxPool) -> None:
 
 def test_timeout_fails_only_that_instance(pool: SandboxPool) -> None:
     src = "import time\ndef f(t):\n    time.sleep(t)\n    return t\n"
-    result = pool.run(Job(source=src, entry="f", instances=[[0.0], [5.0], [0.01]], instance_timeout=0.3))
-    ok, slow, after = result.instances
+    job = Job(source=src, entry="f", instances=[[0.0], [5.0], [0.01]], instance_timeout=0.3, clock="wall")
+    ok, slow, after = pool.run(job).instances
     assert ok.output == 0.0 and after.output == 0.01
     assert slow.error == "timeout" and 0.25 < slow.seconds < 1.5
+
+
+def test_cpu_clock_times_out_spinners_by_cpu_and_sleepers_by_the_backstop(pool: SandboxPool) -> None:
+    """CPU-clock calls: a spinner at its CPU limit, a sleeper at a few times the limit of wall time."""
+    src = (
+        "import time\n"
+        "def f(kind):\n"
+        "    if kind == 'spin':\n"
+        "        while True:\n"
+        "            pass\n"
+        "    if kind == 'sleep':\n"
+        "        time.sleep(30)\n"
+        "    return kind\n"
+    )
+    job = Job(source=src, entry="f", instances=[["spin"], ["sleep"], ["ok"]], instance_timeout=0.3, clock="cpu")
+    spin, sleep, ok = pool.run(job).instances
+    assert spin.error == "timeout" and 0.3 <= spin.seconds < 0.5  # CPU seconds, whatever the load
+    assert sleep.error is not None and sleep.error.startswith("timeout (wall-clock backstop")
+    assert sleep.seconds < 0.1  # it used almost no CPU
+    assert ok.output == "ok" and ok.seconds < 0.3
+
+
+def test_cpu_time_counts_every_thread(pool: SandboxPool) -> None:
+    """Four spinning threads use the CPU limit up in about a quarter of the wall time on four cores;
+    either way the measured time is the process's CPU time, so threads cannot hide work."""
+    src = (
+        "import threading\n"
+        "def spin():\n"
+        "    while True:\n"
+        "        pass\n"
+        "def f(n):\n"
+        "    for _ in range(n):\n"
+        "        threading.Thread(target=spin, daemon=True).start()\n"
+        "    spin()\n"
+    )
+    job = Job(source=src, entry="f", instances=[[3]], instance_timeout=0.4, clock="cpu")
+    [result] = pool.run(job).instances
+    assert result.error == "timeout" and result.seconds >= 0.4
 
 
 def test_setup_errors_are_reported(pool: SandboxPool) -> None:

@@ -129,10 +129,26 @@ def test_legacy_text_parses_back_to_the_context(context: Context) -> None:
     assert Context.from_legacy(str(context)) == context
 
 
+def test_a_run_scored_under_another_scoring_version_is_not_resumed(old_runs: Path) -> None:
+    import selftaught
+    from selftaught.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"scoring version 1 .* mix old and new scores"):
+        selftaught.self_improve(resume=OLD_RUN_ID, extend_to=2, runs_dir=old_runs)
+    with RunReader.open(old_runs / OLD_RUN_ID / "run.sqlite") as reader:
+        assert len(reader.iterations()) == 2  # untouched
+
+
 @pytest.mark.slow  # real sandbox jobs
 def test_an_old_run_resumes_without_redoing_finished_work(old_runs: Path) -> None:
-    import selftaught
+    import sqlite3
 
+    import selftaught
+    from selftaught.tasks.evaluation import SCORING_VERSION
+
+    # The schema-1 fixture predates scoring versions: declare it current to test the migration alone.
+    with sqlite3.connect(old_runs / OLD_RUN_ID / "run.sqlite") as db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('scoring_version', ?)", (str(SCORING_VERSION),))
     [result] = selftaught.self_improve(resume=OLD_RUN_ID, extend_to=2, runs_dir=old_runs)
     assert result.status == "completed" and [it.t for it in result.iterations] == [0, 1, 2]
     with RunReader.open(old_runs / OLD_RUN_ID / "run.sqlite") as reader:

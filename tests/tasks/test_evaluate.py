@@ -91,9 +91,14 @@ def test_malformed_outputs_score_exactly_the_failure_value(pool, name: str, sour
     assert all(item.error and item.error.startswith("invalid output") for item in result.per_instance)
 
 
-def test_sleeping_past_the_limit_fails_that_instance_only(pool) -> None:
+def test_computing_past_the_limit_fails_that_instance_only(pool) -> None:
+    """Limits are CPU time (scoring version 2): spinning past the limit times out, whatever the load."""
     task = builtin_task("str_grid_dist")
-    sleepy = "import time\ndef algorithm(t, dist):\n    if len(t) > 20:\n        time.sleep(0.4)\n    return t\n"
+    sleepy = (
+        "import time\ndef algorithm(t, dist):\n    if len(t) > 20:\n"
+        "        end = time.process_time() + 0.4\n        while time.process_time() < end:\n            pass\n"
+        "    return t\n"
+    )
     slow = evaluate(task, sleepy, executor=pool)
     fast = evaluate(task, task.seed_algorithm, executor=pool)
     long_ones = {i for i, inst in enumerate(task.instances("val", VAL_SEED_BASE)) if len(inst.args[0]) > 20}
@@ -104,6 +109,19 @@ def test_sleeping_past_the_limit_fails_that_instance_only(pool) -> None:
         else:
             assert (mine.score, mine.error) == (reference.score, None)
     assert slow.failures == len(long_ones)
+
+
+def test_sleeping_is_stopped_only_by_the_wall_backstop(pool) -> None:
+    """Waiting costs no CPU: a short sleep is not a timeout, a sleep past a few times the limit is."""
+    task = builtin_task("str_grid_dist")
+    first = task.instances("val", VAL_SEED_BASE)[0].args[0]
+    naps = f"import time\ndef algorithm(t, dist):\n    if t == {first!r}:\n        time.sleep(NAP)\n    return t\n"
+    short = evaluate(task, naps.replace("NAP", str(task.instance_timeout * 1.5)), executor=pool)
+    assert short.failures == 0
+    long = evaluate(task, naps.replace("NAP", "60"), executor=pool)
+    error = long.per_instance[0].error
+    assert error is not None and error.startswith("timeout (wall-clock backstop")
+    assert long.failures == 1 and long.wall_seconds < 30
 
 
 def test_an_exception_fails_that_instance_only(pool) -> None:

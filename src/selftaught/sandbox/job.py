@@ -45,6 +45,16 @@ class Job:
     cpu_bound: bool = True
     memory_mb: int = 1024
     label: str = ""  # for logs and events: e.g. "eval maxcut 3fa2c1" or "improver t=1 test=2"
+    # "cpu": each call is limited and measured by the child's own CPU time (all threads), with a wall
+    # backstop of a few times the limit against sleepers; "wall": by wall-clock time. None: "cpu" for
+    # cpu_bound jobs, "wall" for jobs that mostly wait on remote calls (improvers, evaluators).
+    clock: str | None = None
+    seeds: list[int] | None = None  # per instance, for `random` and numpy (see sandbox.seeding)
+    setup_seed: int | None = None  # in force while the source's module-level code runs
+
+    @property
+    def time_clock(self) -> str:
+        return self.clock or ("cpu" if self.cpu_bound else "wall")
 
 
 @dataclass

@@ -24,7 +24,7 @@ INSIDE_DIR = str(Path(__file__).resolve().parent / "inside")
 SANDBOX_MOUNT = "/sandbox"
 INPUTS_MOUNT = "/inputs"
 SCRATCH_MOUNT = "/scratch"
-UID_BASE = 61000
+UID_BASE = 61000  # the first block's base (sandbox.uids allocates each zygote its own block)
 SCRATCH_BYTES = 1 << 30
 CHILD_CAP = 32 << 20  # largest message a child may send (outputs, rpc arguments)
 OUTPUT_CAP = 64 << 10  # captured stdout / stderr per job
@@ -71,10 +71,10 @@ class LaunchSpec:
     env: dict[str, str]
 
 
-def _config(index: int, strong: bool, uid_drop: bool, scratch_root: str, shared_dir: str, read_only: list[str]) -> str:
+def _config(index: int, strong: bool, uid_base: int | None, scratch_root: str, shared_dir: str, read_only: list[str]) -> str:
     config: dict[str, Any] = {
         "index": index,
-        "uid_base": UID_BASE if uid_drop else None,
+        "uid_base": uid_base,
         "scratch_root": scratch_root,
         "shared_dir": shared_dir,
         "read_only": read_only,
@@ -99,7 +99,7 @@ def _system_binds() -> list[str]:
     return args
 
 
-def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
+def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> LaunchSpec:
     """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host."""
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -125,15 +125,15 @@ def strong_spec(index: int, shared_dir: str) -> LaunchSpec:
     for cap in CAPS:
         argv += ["--cap-add", cap]
     read_only = [*python_paths(), "/usr", SANDBOX_MOUNT, INPUTS_MOUNT, "/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/dev/zero"]
-    config = _config(index, True, True, SCRATCH_MOUNT, INPUTS_MOUNT, read_only)
+    config = _config(index, True, uid_base, SCRATCH_MOUNT, INPUTS_MOUNT, read_only)
     argv += ["--", sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(SANDBOX_MOUNT), config]
     return LaunchSpec(argv, dict(ENV))
 
 
-def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_drop: bool) -> LaunchSpec:
+def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_base: int | None) -> LaunchSpec:
     """A plain interpreter on the host, with whichever in-process layers exist."""
     read_only = [*python_paths(), "/usr", "/lib", "/lib64", INSIDE_DIR, shared_dir, "/etc/ld.so.cache",
                  "/dev/null", "/dev/urandom", "/dev/zero"]
-    config = _config(index, False, uid_drop, scratch_root, shared_dir, read_only)
+    config = _config(index, False, uid_base, scratch_root, shared_dir, read_only)
     argv = [sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(INSIDE_DIR), config]
     return LaunchSpec(argv, dict(ENV))

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
-from selftaught.sandbox import launch
+from selftaught.sandbox import launch, uids
 from selftaught.sandbox.executor import RpcHandler
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
@@ -39,11 +39,13 @@ CANCEL_GRACE = 3.0
 MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
+WALL_FACTOR = 3.0  # the zygote's wall-clock backstop of a CPU-limited call (zygote.backstop)
 
 
 def default_job_timeout(job: Job) -> float:
-    """Setup, every instance at its limit, a respawn per instance, and slack."""
-    return SETUP_TIMEOUT + len(job.instances) * (job.instance_timeout + 0.5) + 5.0
+    """Setup, every instance at its limit (its wall backstop for CPU-limited jobs), a respawn each, slack."""
+    per_call = job.instance_timeout if job.time_clock == "wall" else WALL_FACTOR * job.instance_timeout + 1.0
+    return SETUP_TIMEOUT + len(job.instances) * (per_call + 0.5) + 5.0
 
 
 class _JobRun:
@@ -121,11 +123,20 @@ class SandboxPool:
     # ---------------------------------------------------------------- zygotes
 
     def _start(self, index: int) -> ZygoteProcess:
-        if self.mode == "strong":
-            spec = launch.strong_spec(index, self._inputs.directory)
-        else:
-            spec = launch.weak_spec(index, self._inputs.directory, self._scratch_root, self._uid_drop)
-        zygote = ZygoteProcess(index, spec)
+        # Uids no other live zygote on this machine holds (other pools, processes, Ray workers).
+        block = uids.acquire() if self.mode == "strong" or self._uid_drop else None
+        try:
+            if self.mode == "strong":
+                assert block is not None
+                spec = launch.strong_spec(index, self._inputs.directory, block.base)
+            else:
+                base = block.base if block is not None else None
+                spec = launch.weak_spec(index, self._inputs.directory, self._scratch_root, base)
+            zygote = ZygoteProcess(index, spec, block)
+        except BaseException:
+            if block is not None:
+                block.release()
+            raise
         if self.mode == "strong":
             hello = zygote.hello
             missing = [name for name, ok in (
@@ -144,6 +155,7 @@ class SandboxPool:
             for i, zygote in enumerate(self._zygotes):
                 if not zygote.alive:
                     log.warning("replacing sandbox worker %d", i)
+                    zygote.kill()  # reaps it and releases its uid block
                     self._zygotes[i] = self._spawner.submit(self._start, i).result()
             return min(self._zygotes, key=lambda z: z.load)
 
@@ -312,6 +324,8 @@ def _validate(job: Job) -> None:
         raise TypeError("each job instance must be a list of arguments")
     if not job.instance_timeout > 0 or not math.isfinite(job.instance_timeout):
         raise ValueError("instance_timeout must be a positive number of seconds")
+    if job.clock not in (None, "cpu", "wall"):
+        raise ValueError("job clock must be 'cpu', 'wall' or None")
     if job.memory_mb < 16:
         raise ValueError("memory_mb must be at least 16")
 
@@ -338,8 +352,17 @@ def _job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, A
     return {
         "op": "job", "id": job_id, "source": job.source, "entry": job.entry,
         "timeout": job.instance_timeout, "setup_timeout": SETUP_TIMEOUT, "memory_mb": job.memory_mb,
-        "cpu_seconds": cpu, "proxies": specs,
+        "cpu_seconds": cpu, "proxies": specs, "clock": job.time_clock,
+        "seeds": _seeds(job), "setup_seed": job.setup_seed if isinstance(job.setup_seed, int) else None,
     }
+
+
+def _seeds(job: Job) -> list[int] | None:
+    if job.seeds is None:
+        return None
+    if len(job.seeds) != len(job.instances) or not all(type(seed) is int for seed in job.seeds):
+        raise ValueError("job seeds must be one int per instance")
+    return list(job.seeds)
 
 
 def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],

@@ -20,6 +20,7 @@ from typing import Any
 from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox.inside import wire
 from selftaught.sandbox.launch import LaunchSpec
+from selftaught.sandbox.uids import UidBlock
 
 log = logging.getLogger("selftaught.sandbox")
 HOST_READ_CAP = 1 << 30
@@ -35,8 +36,9 @@ class ZygoteDied(Exception):
 class ZygoteProcess:
     """A running zygote and the routing of its messages."""
 
-    def __init__(self, index: int, spec: LaunchSpec) -> None:
+    def __init__(self, index: int, spec: LaunchSpec, uid_block: UidBlock | None = None) -> None:
         self.index = index
+        self.uid_block = uid_block  # released once the zygote (and so every child of it) is gone
         self.proc = subprocess.Popen(
             spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=spec.env, close_fds=True, start_new_session=True,
@@ -138,8 +140,10 @@ class ZygoteProcess:
             self.proc.kill()
         try:
             self.proc.wait(timeout=10)
+            if self.uid_block is not None:
+                self.uid_block.release()  # only once it is gone: its children die with it
         except subprocess.TimeoutExpired:
-            log.warning("sandbox worker %d did not exit", self.index)
+            log.warning("sandbox worker %d did not exit; its uid block stays locked", self.index)
         with self._write_lock:  # writers were unblocked by the kill (EPIPE)
             self._close(self.proc.stdin)  # stdout and stderr are closed by their reader threads at EOF
         self._mark_dead(f"sandbox worker {self.index} stopped")

@@ -38,6 +38,7 @@ from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store import Context, LmCallRecord, RunDir, RunMeta, RunReader, RunStatus, RunStore, sha256
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
+from selftaught.tasks.evaluation import SCORING_VERSION, refuse_other_scoring
 from selftaught.tasks.openevolve import EvolveBlock
 from selftaught.tasks.protocol import default_test_seed
 
@@ -308,6 +309,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
         if meta.config is None:
             store.close()
             raise UsageError(f"run {resume!r} has no stored configuration (it was killed while starting); start it again")
+        refuse_other_scoring(resume, meta.scoring_version, store.close)
         stored = Settings(**meta.config)
         update: dict[str, Any] = {
             key: value for key, value in (resume_overrides or {}).items() if key in RESUME_OVERRIDABLE
@@ -358,6 +360,7 @@ def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: 
         kind="self-improvement", task=settings.task, model=_model_spec(settings, replicate), status="running",
         config=settings.model_dump(mode="json"), version=__version__, command=_command_line(), started=time.time(),
         group=group, seed=settings.seed + replicate, replicate=replicate, test_seed=test_seed,
+        scoring_version=SCORING_VERSION,
     ))
 
 

@@ -55,8 +55,13 @@ def run_improver(
     events: EventSink,
     label: str = "",
     wrap: HandlerWrapper | None = None,
+    seed: int | None = None,
 ) -> ImproverOutcome:
-    """Run `improve_algorithm(initial_solution, utility, language_model)` in the sandbox."""
+    """Run `improve_algorithm(initial_solution, utility, language_model)` in the sandbox.
+
+    `seed` (derived by the host, e.g. `seeding.improver_seed(test_index)`) seeds the improver's `random`
+    and numpy, so a randomised improver behaves the same in each run of the same test.
+    """
     capabilities = CapabilityHandler(utility=utility, language_model=language_model, events=events)
     handler: RpcHandler = capabilities if wrap is None else wrap(capabilities)
     job = Job(
@@ -68,6 +73,9 @@ def run_improver(
         cpu_bound=False,
         memory_mb=2048,
         label=label,
+        clock="wall",  # an improver mostly waits on the LM and on utility calls
+        seeds=None if seed is None else [seed],
+        setup_seed=seed,
     )
     started = time.monotonic()
     result = executor.run(job, rpc=handler)
@@ -107,6 +115,7 @@ def run_with_budgets(
     events: EventSink,
     label: str,
     wrap: HandlerWrapper | None = None,
+    seed: int | None = None,
 ) -> ImproverOutcome:
     """`run_improver` with a fresh language model at the session's budgets (`--lm-calls` x
     `--responses-per-call`); a cost cap or replay miss inside it stops the session."""
@@ -124,6 +133,7 @@ def run_with_budgets(
         events=events,
         label=label,
         wrap=wrap,
+        seed=seed,
     )
 
 

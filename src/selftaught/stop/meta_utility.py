@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from selftaught.failure import Failure, FailureKind
+from selftaught.sandbox import seeding
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
 from selftaught.stop.scoring import DownstreamScorer
@@ -143,6 +144,7 @@ class MetaUtility:
             timeout=settings.improver_timeout,
             events=events,
             label=f"{self.context} improver {improver_sha[:8]} test {index}",
+            seed=seeding.improver_seed(index),
         )
         session.check_stopped()  # an interrupted test is not a result: leave it for the resumed run
         utility_val = utility_test = 0.0

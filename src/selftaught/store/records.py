@@ -104,6 +104,8 @@ class RunMeta:
     warning: bool | None = None
     attempts_requested: int | None = None
     result: dict[str, Any] | None = None
+    # How evaluations were scored (tasks.evaluation.SCORING_VERSION); None: before versions were stored.
+    scoring_version: int | None = None
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> RunMeta:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import UsageError
 from selftaught.failure import Failure, FailureKind
+from selftaught.sandbox import seeding
 from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.tasks.kind import Task
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, HostScoredTask
@@ -25,8 +27,27 @@ if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
 
 NO_RESULT = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
+SCORING_VERSION = 2
+"""The version of how evaluations are timed and seeded. 1: wall-clock limits, unseeded programs.
+2: each call limited and measured by the child's CPU time (wall backstop against sleepers), `random` and
+numpy seeded per instance by a keyed hash of (split seed, index), improvers seeded per test index.
+Stored runs carry it; a run is never resumed under another version (old and new scores would mix)."""
+
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
 TEST_SEED_MAX = 2**31 - 1 - 100_000
+
+
+def refuse_other_scoring(run_id: str, stored: int | None, cleanup: Callable[[], object] | None = None) -> None:
+    """UsageError unless a stored run was scored under this SCORING_VERSION (None: stored before versions)."""
+    if stored == SCORING_VERSION:
+        return
+    if cleanup is not None:
+        cleanup()
+    was = f"scoring version {stored}" if stored is not None else "scoring version 1 (wall-clock limits, unseeded)"
+    raise UsageError(
+        f"run {run_id!r} was scored under {was}; this selftaught scores under version {SCORING_VERSION} "
+        "(CPU-time limits, seeded instances): resuming would mix old and new scores, so start a new run"
+    )
 
 
 def draw_test_seed() -> int:
@@ -137,6 +158,11 @@ def evaluate_instances(
             instances=[instance.args for instance in instances],
             instance_timeout=task.instance_timeout,
             label=f"eval {task.name} {split}",
+            # Limited by the child's CPU time and seeded per instance from the split's seed by a keyed
+            # hash: the same program scores the same however loaded the machine is.
+            clock="cpu",
+            seeds=seeding.instance_seeds(seed, len(instances)),
+            setup_seed=seeding.setup_seed(seed),
         )
         result = executor.run(job)
         problem = result.setup_error

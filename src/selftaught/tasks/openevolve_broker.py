@@ -110,6 +110,7 @@ class CandidateBroker:
             instance_timeout=limit,
             job_timeout=limit + SETUP_SLACK,
             cpu_bound=True,
+            clock="wall",  # the evaluator's subprocess timeouts are wall-clock, as in OpenEvolve
             label=f"{self._label} candidate {job_request['op']}",
         )
         result = self._executor.run(job)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 import sys
 import threading
 import traceback
@@ -241,13 +242,19 @@ def serve(
     scratch: str,
     readable: list[str],
     cap: int,
+    seed: int | None = None,
 ) -> NoReturn:
-    """Define the program and answer `call` messages until the zygote hangs up; never returns."""
+    """Define the program and answer `call` messages until the zygote hangs up; never returns.
+
+    `seed` (derived by the host, never a split's raw seed) seeds `random` and numpy before the source
+    runs; each call may carry its own instance seed (`s`), so a randomised program gives the same answer
+    for an instance however the instances were split across children.
+    """
     channel = Channel(cap)
     report = Reporter(channel)
     # Like a fresh process: Python reseeds `random` at fork, numpy's global generator must be reseeded
     # by hand or every child would replay the zygote's stream.
-    numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
+    _seed(seed if isinstance(seed, int) else int.from_bytes(os.urandom(8), "little"))
     install_audit_hook(report, scratch, readable)
     proxies = build_proxies(proxy_specs, channel, report)
     if proxies:
@@ -272,7 +279,15 @@ def serve(
         if message is None or message[0].get("t") != "call":
             _flush()
             os._exit(0)
+        instance_seed = message[0].get("s")
+        if type(instance_seed) is int:
+            _seed(instance_seed)
         _answer(channel, func, message[0].get("n"), message[1][0], shared_dir, proxies)
+
+
+def _seed(value: int) -> None:
+    random.seed(value)
+    numpy.random.seed(value & 0xFFFFFFFF)
 
 
 def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared_dir: str | None, proxies: dict[str, Any]) -> None:

@@ -45,8 +45,8 @@ class Layers:
     seccomp_filter: bytes | seccomp.Prepared | None
     read_only: list[str] = field(default_factory=list)
     strict: bool = True
-    # A ruleset prepared once by the zygote (read-only list + the whole scratch root read-write); used
-    # when every child has its own uid, so the 0700 per-child dirs keep children apart.
+    # A ruleset the zygote built for this child alone (read-only list + this child's scratch dir);
+    # None: the child builds the same itself.
     landlock_ruleset: int | None = None
 
 

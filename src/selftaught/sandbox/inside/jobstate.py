@@ -39,6 +39,8 @@ class JobState:
     phase: str = "setup"
     deadline: float = 0.0
     started: float = 0.0
+    cpu_start: float | None = None  # the child's CPU clock when the current call was sent (cpu-clock jobs)
+    next_check: float = 0.0  # when to read the child's CPU clock again
     child: Child | None = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)

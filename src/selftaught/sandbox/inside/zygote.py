@@ -111,6 +111,9 @@ BUFFER_BUDGET = (
     96 << 20
 )  # all children's partial messages together; the child holding bytes when it is passed fails
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
+CORES = max(1, os.cpu_count() or 1)
+WALL_FACTOR = 3.0
+MIN_CHECK = 0.002
 MEMORY_HEADROOM = 3 << 30  # the zygote's own soft address-space limit above its preloaded size
 UIDS_PER_ZYGOTE = 1000
 SCRATCH_CHECK = 0.1  # seconds between measurements of the running children's scratch
@@ -148,7 +151,7 @@ class Zygote:
         abi = landlock.abi_version() if config["landlock"] else 0
         uid_base = config.get("uid_base")
         self.uid_base = (
-            int(uid_base) + int(config["index"]) * UIDS_PER_ZYGOTE if uid_base is not None else None
+            int(uid_base) if uid_base is not None else None  # a block locked for this zygote (sandbox.uids)
         )
         self.layers = confine.Layers(
             uid=None,
@@ -161,9 +164,6 @@ class Zygote:
         self.next_scratch_check = 0.0
         fs = os.statvfs(self.scratch_root)
         self.scratch_share = min(SCRATCH_SHARE, fs.f_blocks * fs.f_frsize // 4)
-        if abi and self.uid_base is not None:
-            ruleset, _ = landlock.build_ruleset(self.layers.read_only, [self.scratch_root], abi)
-            self.layers.landlock_ruleset = ruleset
 
     # ---------------------------------------------------------------- plumbing
 
@@ -200,11 +200,17 @@ class Zygote:
         job.spawned += 1
         scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
         fds: list[int] = []
+        ruleset: int | None = None
         try:
             os.mkdir(scratch, 0o700)
             uid = self.uid_base + slot if self.uid_base is not None else None
             if uid is not None:
                 os.chown(scratch, uid, uid)
+            if self.layers.landlock_abi:
+                # A ruleset built fresh for this child: read-only paths plus its own scratch dir and
+                # nothing else of /scratch, so chmod 0777 on a scratch dir opens no channel to others.
+                ruleset, _ = landlock.build_ruleset(self.layers.read_only, [scratch], self.layers.landlock_abi)
+                fds.append(ruleset)
             for _ in range(4):
                 fds.extend(os.pipe())
             pid = os.fork()
@@ -215,11 +221,14 @@ class Zygote:
             self.free_slots.append(slot)
             self.finish(job, f"sandbox could not start a child: {exc}")
             return
-        p2c, c2p, out, err = (fds[0], fds[1]), (fds[2], fds[3]), (fds[4], fds[5]), (fds[6], fds[7])
+        pipes = fds[1:] if ruleset is not None else fds
+        p2c, c2p, out, err = (pipes[0], pipes[1]), (pipes[2], pipes[3]), (pipes[4], pipes[5]), (pipes[6], pipes[7])
         if pid == 0:  # the child: never returns into the zygote loop
-            self._become_child(job, uid, scratch, p2c[0], c2p[1], out[1], err[1])
+            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset)
         for fd in (p2c[0], c2p[1], out[1], err[1]):
             os.close(fd)
+        if ruleset is not None:
+            os.close(ruleset)
         job.child = Child(
             pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap, wire.HEADER_CAP)
         )
@@ -231,8 +240,9 @@ class Zygote:
         job.deadline = time.monotonic() + float(job.header["setup_timeout"])
 
     def _become_child(
-        self, job: JobState, uid: int | None, scratch: str, rfd: int, wfd: int, out: int, err: int
+        self, job: JobState, uid: int | None, scratch: str, ends: tuple[int, int, int, int], ruleset: int | None
     ) -> None:
+        rfd, wfd, out, err = ends
         code = 70
         try:
             header = job.header
@@ -253,7 +263,7 @@ class Zygote:
                 seccomp_filter=self.filter,
                 read_only=self.layers.read_only,
                 strict=self.layers.strict,
-                landlock_ruleset=self.layers.landlock_ruleset,
+                landlock_ruleset=ruleset,
             )
             try:
                 confine.confine((rfd, wfd), out, err, scratch, limits, layers)
@@ -269,6 +279,7 @@ class Zygote:
                 scratch,
                 self.layers.read_only,
                 self.cap,
+                header.get("setup_seed"),
             )
         except BaseException:
             code = 71
@@ -353,12 +364,34 @@ class Zygote:
             self.finish(job)
             return
         job.phase = "run"
+        limit = float(job.header["timeout"])
         job.started = time.monotonic()
-        job.deadline = job.started + float(job.header["timeout"])
+        if job.header.get("clock") == "cpu" and job.child is not None:
+            # Limited and measured by the child's own CPU clock (all its threads), read here: machine
+            # load and this loop's own delays cannot change a score. The wall clock is only a backstop
+            # against programs that sleep or block instead of computing.
+            job.cpu_start = cpu_seconds(job.child.pid)
+            job.deadline = job.started + backstop(limit)
+            job.next_check = job.started + limit / CORES
+        else:
+            job.cpu_start = None
+            job.deadline = job.next_check = job.started + limit
         # A fresh nonce per call: an answer must echo it, so a child cannot queue answers in advance
         # for instances it has not read yet.
         job.nonce = os.urandom(8).hex()
-        self.feed_child(job, wire.pack_message({"t": "call", "n": job.nonce}, [job.bodies[job.next_i]]))
+        call: dict[str, Any] = {"t": "call", "n": job.nonce}
+        seeds = job.header.get("seeds")
+        if isinstance(seeds, list) and job.next_i < len(seeds):
+            call["s"] = seeds[job.next_i]
+        self.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
+
+    def elapsed(self, job: JobState) -> float:
+        """The current call's time: the child's CPU seconds for cpu-clock jobs, else wall seconds."""
+        if job.cpu_start is not None and job.child is not None:
+            used = cpu_seconds(job.child.pid)
+            if used is not None:
+                return max(0.0, used - job.cpu_start)
+        return time.monotonic() - job.started
 
     def instance_failed(self, job: JobState, error: str, seconds: float) -> None:
         """Report instance `next_i` as failed and go on with the rest in a fresh child."""
@@ -405,7 +438,11 @@ class Zygote:
             self.send_host({"op": "setup", "id": job.id, "error": wire.safe_text(header.get("msg"), 4000)})
             self.finish(job)
         elif kind in ("result", "error") and job.phase == "run" and header.get("n") == job.nonce:
-            seconds = time.monotonic() - job.started
+            seconds = self.elapsed(job)
+            if job.cpu_start is not None and seconds > float(job.header["timeout"]):
+                self.reap(job)
+                self.instance_failed(job, "timeout", seconds)
+                return
             if kind == "result" and len(bodies) == 1:
                 self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds}, bodies)
             else:
@@ -446,7 +483,7 @@ class Zygote:
 
     def child_gone(self, job: JobState, why: str | None = None) -> None:
         """The child died, closed its pipe or misbehaved: fail the current step and go on."""
-        seconds = time.monotonic() - job.started
+        seconds = self.elapsed(job)
         status = self.reap(job)
         reason = why or f"crashed: {status}"
         if job.phase == "setup":
@@ -458,9 +495,13 @@ class Zygote:
     def check_deadlines(self) -> None:
         now = time.monotonic()
         for job in list(self.jobs.values()):
-            if job.child is None or now < job.deadline:
+            if job.child is None:
                 continue
-            if job.phase == "setup":
+            if job.phase == "run" and job.cpu_start is not None and now >= job.next_check:
+                self.check_cpu(job, now)
+            elif now < job.deadline:
+                continue
+            elif job.phase == "setup":
                 self.reap(job)
                 limit = job.header["setup_timeout"]
                 self.send_host({"op": "setup", "id": job.id, "error": f"timeout during setup ({limit} s)"})
@@ -487,6 +528,22 @@ class Zygote:
                 event = {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
                 self.send_host(event)
                 self.child_gone(job, why)
+
+    def check_cpu(self, job: JobState, now: float) -> None:
+        """A cpu-clock call: over its CPU limit, or past the wall backstop, it times out."""
+        limit = float(job.header["timeout"])
+        used = self.elapsed(job)
+        if used >= limit:
+            self.reap(job)
+            self.instance_failed(job, "timeout", used)
+        elif now >= job.deadline:
+            self.reap(job)
+            wall = now - job.started
+            why = f"timeout (wall-clock backstop: {wall:.1f} s waited for {used:.2f} s of CPU)"
+            self.instance_failed(job, why, used)
+        else:
+            # CPU time grows at most CORES times as fast as the wall clock: look again no earlier than needed.
+            job.next_check = min(job.deadline, now + max(MIN_CHECK, (limit - used) / CORES))
 
     # ---------------------------------------------------------------- host
 
@@ -527,7 +584,7 @@ class Zygote:
         while True:
             timeout = None
             if self.jobs:
-                nearest = min((j.deadline for j in self.jobs.values() if j.child is not None), default=None)
+                nearest = min((_wake(j) for j in self.jobs.values() if j.child is not None), default=None)
                 if nearest is not None:
                     timeout = max(0, int((nearest - time.monotonic()) * 1000) + 1)
                     timeout = min(timeout, int(SCRATCH_CHECK * 1000))
@@ -599,6 +656,29 @@ class Zygote:
             if job.child is not kid:
                 break  # the child was replaced or the job ended while handling an earlier message
             self.on_child_message(job, header, bodies)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system, all threads) of process `pid` so far, from its process CPU clock.
+
+    Linux encodes another process's CPU clock id as ((~pid) << 3) | CPUCLOCK_SCHED; reading it needs no
+    privilege, is exact to the nanosecond and costs one syscall. None when the process is gone.
+    """
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)
+    except OSError:
+        return None
+
+
+def backstop(limit: float) -> float:
+    """The wall-clock backstop of a CPU-limited call: a few times the limit, against sleepers only."""
+    return WALL_FACTOR * limit + 1.0
+
+
+def _wake(job: JobState) -> float:
+    if job.phase == "run" and job.cpu_start is not None:
+        return min(job.next_check, job.deadline)
+    return job.deadline
 
 
 def _request_id(value: Any) -> bool:

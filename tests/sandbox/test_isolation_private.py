@@ -1,0 +1,86 @@
+"""Isolation between jobs: private scratch (a fresh Landlock ruleset per child) and private uids per zygote."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from selftaught.sandbox import Job, JobResult, SandboxPool, uids
+
+OWNER = (
+    "import os, time\n"
+    "def f(x):\n"
+    "    os.chmod('.', 0o777)\n"
+    "    with open('secret', 'w') as fh:\n"
+    "        fh.write('TOP-SECRET')\n"
+    "    os.chmod('secret', 0o666)\n"
+    "    time.sleep(3)\n"
+    "    return os.getcwd()\n"
+)
+PROBE = (
+    "import os\n"
+    "def f(x):\n"
+    "    found = []\n"
+    "    try:\n"
+    "        found.append(('listdir', os.listdir('/scratch')))\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    for n in range(1, 400):\n"
+    "        for k in (1, 2):\n"
+    "            if os.getcwd() == f'/scratch/j{n}-{k}':\n"
+    "                continue\n"
+    "            try:\n"
+    "                with open(f'/scratch/j{n}-{k}/secret') as fh:\n"
+    "                    found.append(fh.read())\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "            try:\n"
+    "                with open(f'/scratch/j{n}-{k}/planted', 'w') as fh:\n"
+    "                    fh.write('x')\n"
+    "                found.append(('wrote', n, k))\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "    return found\n"
+)
+
+
+def test_chmod_0777_on_scratch_opens_no_channel_to_another_child() -> None:
+    with SandboxPool(workers=1) as pool:  # one zygote: both children share its /scratch tmpfs
+        results: dict[str, JobResult] = {}
+
+        def owner() -> None:
+            results["owner"] = pool.run(Job(source=OWNER, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10))
+
+        thread = threading.Thread(target=owner)
+        thread.start()
+        import time
+
+        time.sleep(1.0)
+        results["probe"] = pool.run(Job(source=PROBE, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10))
+        thread.join()
+        assert results["owner"].instances[0].output.startswith("/scratch/j")
+        assert results["probe"].instances[0].output == [], results["probe"].instances[0].output
+
+
+GETUID = "import os\ndef f(x):\n    return os.getuid()\n"
+
+
+def test_two_pools_in_one_process_use_disjoint_uids() -> None:
+    with SandboxPool(workers=1) as first, SandboxPool(workers=1) as second:
+        a = first.run(Job(source=GETUID, entry="f", instances=[[0]])).instances[0].output
+        b = second.run(Job(source=GETUID, entry="f", instances=[[0]])).instances[0].output
+        blocks = {z.uid_block.index for z in first._zygotes + second._zygotes if z.uid_block is not None}
+    assert a != b and len(blocks) == 2
+    assert (a - uids.UID_BASE) // uids.BLOCK != (b - uids.UID_BASE) // uids.BLOCK
+
+
+def test_a_uid_block_is_exclusive_until_released(tmp_path: os.PathLike[str]) -> None:
+    lock_dir = str(tmp_path)
+    one = uids.acquire(lock_dir)
+    two = uids.acquire(lock_dir)
+    assert one.index != two.index
+    one.release()
+    three = uids.acquire(lock_dir)
+    assert three.index == one.index  # freed by release (or by the holder's death)
+    two.release()
+    three.release()

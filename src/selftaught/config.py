@@ -78,6 +78,7 @@ class Settings(BaseModel):
     prices_file: Path | None = _field("prices_file")
     cache: Literal["off", "read-write", "replay"] = _field("cache")
     protocol: Literal["strict", "paper"] = _field("protocol")
+    preflight: bool = _field("preflight")
 
 
 def load_settings(overrides: dict[str, Any], config_file: Path | None = None, *,

@@ -103,6 +103,7 @@ KNOBS: dict[str, Knob] = _knobs(
     Knob("prices_file", "lm", Path, None, "TOML file of USD prices per million tokens.", optional=True,
          shown_default="built-in prices"),
     Knob("cache", "lm", str, "read-write", "LM reply cache of a run.", choices=("off", "read-write", "replay")),
+    Knob("preflight", "lm", bool, True, "Send one small chat request to the model before starting (fail fast)."),
     # sandbox: where generated code runs
     Knob("sandbox", "sandbox", str, "strong", "Isolation: weak has fewer layers and is logged loudly.",
          key="mode", choices=("strong", "weak")),

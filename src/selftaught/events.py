@@ -44,6 +44,8 @@ class EventKind:
 # --- kinds written by the STOP layer and the capability proxies (host) -------------------------------
 ITERATION_FALLBACK = "iteration-fallback"
 RUN_STOPPED = "run-stopped"
+RUN_FAILED = "run-failed"
+LM_PREFLIGHT = "lm-preflight"
 IMPROVER_FAILED = "improver-failed"
 IMPROVER_TIMEOUT = "improver-timeout"
 LM_ERROR = "lm-error"
@@ -88,6 +90,8 @@ NEW_BEST = "new-best"
 _DECLARED = (
     EventKind(ITERATION_FALLBACK, "fallback", "other", "host", "an iteration kept its parent improver"),
     EventKind(RUN_STOPPED, "other", "other", "host", "the run stopped early (cost cap, replay miss)"),
+    EventKind(RUN_FAILED, "failure", "other", "host", "the model endpoint failed (unreachable, key, model, 5xx)"),
+    EventKind(LM_PREFLIGHT, "other", "other", "host", "the preflight request's warning (e.g. an empty reply)"),
     EventKind(
         IMPROVER_FAILED, "failure", "other", "host", "an improver run raised, crashed or returned no program"
     ),

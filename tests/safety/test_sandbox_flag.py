@@ -51,7 +51,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
 
 def settings_for(server: OpenAIServer, runs_dir: Path, **extra: object) -> Settings:
     return Settings(model=f"openai/test-model@{server.base_url}", api_key_env=KEY_ENV, runs_dir=runs_dir,
-                    max_retries=0, **extra)
+                    max_retries=0, preflight=False, **extra)
 
 
 def test_exact_count_of_scripted_disabling_replies(server: OpenAIServer, tmp_path: Path) -> None:
@@ -139,7 +139,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_cli_json_and_audit(server: OpenAIServer, tmp_path: Path, cli: Callable[..., CliResult]) -> None:
-    server.enqueue_replies(KEYWORD, DICT, HONEST, HONEST, HONEST, HONEST)
+    # The first request is the CLI's preflight (one small chat request before the experiment).
+    server.enqueue_replies("ready", KEYWORD, DICT, HONEST, HONEST, HONEST, HONEST)
     done = cli("safety", "sandbox-flag", "--model", f"openai/test-model@{server.base_url}",
                "--api-key-env", KEY_ENV, "--attempts", "6", "--runs-dir", str(tmp_path), "--json")
     assert done.returncode == 0, done.stderr

@@ -22,6 +22,7 @@ from types import ModuleType
 import typer
 
 from selftaught.errors import UsageError
+from selftaught.lm.errors import EndpointError
 
 app = typer.Typer(
     name="selftaught",
@@ -82,6 +83,9 @@ def run(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_USAGE
+    except EndpointError as exc:  # the model endpoint failed (unreachable, 5xx): one line, exit 1
+        typer.echo(f"error: model endpoint failed: {exc}", err=True)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED

@@ -14,13 +14,28 @@ from selftaught.errors import SandboxUnavailable, UsageError
 @app.command("doctor")
 def doctor(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
-    sandbox: Annotated[str, typer.Option("--sandbox", help="Mode to check: strong (default) or weak.")] = "strong",
+    sandbox: Annotated[
+        str, typer.Option("--sandbox", help="Mode to check: strong (default) or weak.")
+    ] = "strong",
     jobs: Annotated[int, typer.Option("--jobs", help="Trivial jobs timed for the overhead figure.")] = 200,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Check this model instead: send the preflight request, print latency and reply."
+        ),
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option("--api-key-env", help="Variable holding the API key. (default: OPENAI_API_KEY)"),
+    ] = None,
 ) -> int:
     """Report every isolation layer (available / active / why not) and the measured per-job overhead.
 
-    Exits 1 when the checked mode cannot run generated code here.
+    Exits 1 when the checked mode cannot run generated code here. With --model, checks the model
+    endpoint instead (exit 1: endpoint failed; exit 2: key, model name or URL to fix).
     """
+    if model is not None:
+        return _check_model(model, api_key_env or "OPENAI_API_KEY", json_out)
     from selftaught.defaults import KNOBS, check_value
     from selftaught.sandbox import check_layers
     from selftaught.sandbox.selfcheck import run_selfcheck
@@ -44,7 +59,10 @@ def doctor(
             if layer["name"] in confirmed:
                 layer["active"] = confirmed[layer["name"]]
         report.update(
-            worker=check.worker, ready=check.contained, probe=check.probe, overhead_ms=round(check.overhead_ms or 0, 3),
+            worker=check.worker,
+            ready=check.contained,
+            probe=check.probe,
+            overhead_ms=round(check.overhead_ms or 0, 3),
             overhead_ms_stdev=round(check.overhead_ms_stdev or 0, 3),
             throughput_jobs_per_s=round(check.throughput_jobs_per_s or 0, 1),
         )
@@ -57,6 +75,41 @@ def doctor(
     return 0 if report["ready"] else 1
 
 
+def _check_model(spec: str, api_key_env: str, json_out: bool) -> int:
+    """The preflight, on its own: what a run would send before starting (errors propagate to the
+    CLI's one-line handlers: EndpointError exit 1, UsageError exit 2)."""
+    from selftaught.lm import ModelSettings, open_model
+    from selftaught.lm.preflight import preflight
+
+    with open_model(spec, ModelSettings(api_key_env=api_key_env, max_retries=2)) as client:
+        if client.spec.kind == "offline":
+            result = {"model": str(client.spec), "ok": True, "detail": "the offline model needs no endpoint"}
+            typer.echo(json.dumps(result) if json_out else f"{client.spec}: offline model, nothing to check")
+            return 0
+        checked = preflight(client)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "model": checked.model,
+                    "ok": True,
+                    "latency_s": round(checked.latency_s, 3),
+                    "reply": checked.reply,
+                    "finish_reason": checked.finish_reason,
+                    "warning": checked.warning,
+                }
+            )
+        )
+    else:
+        typer.echo(
+            f"{checked.model}: ok, {checked.latency_s * 1000:.0f} ms, finish reason {checked.finish_reason}"
+        )
+        typer.echo(f"reply: {checked.reply.strip()[:200]!r}")
+        if checked.warning:
+            typer.echo(f"warning: {checked.warning}", err=True)
+    return 0
+
+
 def _print(report: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -67,7 +120,9 @@ def _print(report: dict[str, Any]) -> None:
     for column in ("layer", "available", "active", "detail / fix"):
         table.add_column(column)
     for layer in report["layers"]:
-        detail = layer["detail"] + (f"  [yellow]fix: {layer['fix']}[/]" if layer["fix"] and not layer["available"] else "")
+        detail = layer["detail"] + (
+            f"  [yellow]fix: {layer['fix']}[/]" if layer["fix"] and not layer["available"] else ""
+        )
         table.add_row(layer["name"], _mark(layer["available"]), _mark(layer["active"]), detail)
     console.print(table)
     if report.get("error"):

@@ -43,6 +43,10 @@ Concurrency = Annotated[int | None, _flag("concurrency")]
 ImproverTimeout = Annotated[float | None, _flag("improver_timeout")]
 MetaImproverTimeout = Annotated[float | None, _flag("meta_improver_timeout")]
 Protocol = Annotated[str | None, _flag("protocol")]
+Preflight = Annotated[
+    bool | None,
+    typer.Option("--preflight/--no-preflight", help=flag_help("preflight")),
+]
 Config = Annotated[Path | None, typer.Option("--config", help="Settings file. (default: ./selftaught.toml if present)")]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 

@@ -45,6 +45,7 @@ def run(
     max_cost: options.MaxCost = None,
     concurrency: options.Concurrency = None,
     protocol: options.Protocol = None,
+    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -60,7 +61,7 @@ def run(
         meta_improver_timeout=meta_improver_timeout, runs_dir=runs_dir,
         sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
         api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
-        protocol=protocol,
+        protocol=protocol, preflight=preflight,
     )
     # On --resume the run's stored settings apply; selftaught.toml is not read again.
     if resume is not None and config is not None:
@@ -96,8 +97,10 @@ def run(
             _print_group(out, results)
     stopped = [result for result in results if result.status != "completed"]
     for result in stopped:
-        note(f"run {result.run_id} {result.status}: {result.stop_reason}; continue it with "
-             f"`selftaught run --resume {result.run_id}` (e.g. with a higher --max-cost)")
+        resume = f"`selftaught run --resume {result.run_id}`"
+        hint = (f"fix the model endpoint, then continue it with {resume}" if result.status == "failed"
+                else f"continue it with {resume} (e.g. with a higher --max-cost)")
+        note(f"run {result.run_id} {result.status}: {result.stop_reason}; {hint}")
     if stopped:
         raise typer.Exit(EXIT_FAILED)
 
@@ -203,6 +206,7 @@ def improve(
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
     protocol: options.Protocol = None,
+    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -221,7 +225,7 @@ def improve(
                           utility_budget=utility_budget, test_seed=test_seed, seed=seed, sandbox=sandbox,
                           workers=workers, executor=executor, ray_address=ray_address,
                           improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost,
-                          protocol=protocol),
+                          protocol=protocol, preflight=preflight),
         config,
     )
     source = read_program(program) if program is not None else None
@@ -271,6 +275,7 @@ def meta_eval(
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
     protocol: options.Protocol = None,
+    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -283,7 +288,8 @@ def meta_eval(
         options.overrides(task=task, tests=tests, model=model, responses_per_call=responses_per_call,
                           lm_calls=lm_calls, utility_budget=utility_budget, seed=seed, test_seed=test_seed,
                           sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
+                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol,
+                          preflight=preflight),
         config,
     )
     with progress_display() as progress:
@@ -312,6 +318,7 @@ def transfer(
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
     protocol: options.Protocol = None,
+    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -323,7 +330,8 @@ def transfer(
     settings = load_settings(
         options.overrides(tests=tests, model=model, runs_dir=runs_dir, seed=seed, test_seed=test_seed,
                           sandbox=sandbox, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol),
+                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol,
+                          preflight=preflight),
         config,
     )
     with progress_display() as progress:

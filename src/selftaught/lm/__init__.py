@@ -10,7 +10,14 @@ each improver run gets its own `LanguageModel` (fresh budget) on it. See docs/mo
 
 from selftaught.lm.backend import Completion, Request
 from selftaught.lm.client import ClientStats, ModelClient, open_model
-from selftaught.lm.errors import BUDGET_MESSAGE, CostCapReached, ModelAuthError, ModelError, ReplayMiss
+from selftaught.lm.errors import (
+    BUDGET_MESSAGE,
+    CostCapReached,
+    EndpointError,
+    ModelAuthError,
+    ModelError,
+    ReplayMiss,
+)
 from selftaught.lm.language_model import LanguageModel
 from selftaught.lm.pricing import DEFAULT_PRICES, Price, load_prices
 from selftaught.lm.settings import CACHE_MODES, CacheMode, CallRecord, ModelSettings
@@ -25,6 +32,7 @@ __all__ = [
     "ClientStats",
     "Completion",
     "CostCapReached",
+    "EndpointError",
     "LanguageModel",
     "ModelAuthError",
     "ModelClient",

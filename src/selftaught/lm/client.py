@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from selftaught.errors import UsageError
 from selftaught.lm.backend import Backend, Completion, Request, estimate_tokens
 from selftaught.lm.cache import OrdinalCounter, ResponseCache
-from selftaught.lm.errors import ReplayMiss
+from selftaught.lm.errors import EndpointError, ReplayMiss
 from selftaught.lm.offline import OfflineBackend
 from selftaught.lm.pricing import CostTracker, Price, find_price, load_prices
 from selftaught.lm.settings import CallRecord, ModelSettings
@@ -60,6 +60,7 @@ class ModelClient:
         self._costs = CostTracker(settings.max_cost)
         self._lock = threading.Lock()
         self._totals = ClientStats(0, 0, 0, 0, 0, 0.0)
+        self._endpoint_failure: EndpointError | None = None
 
     def __repr__(self) -> str:
         return f"ModelClient({self.spec}, cache_mode={self.settings.cache_mode!r})"
@@ -86,6 +87,16 @@ class ModelClient:
             purpose=purpose,
             scope=purpose if scope is None else scope,
         )
+
+    @property
+    def endpoint_failure(self) -> EndpointError | None:
+        """The endpoint failure that ended this client's usefulness, if one happened."""
+        return self._endpoint_failure
+
+    @property
+    def backend(self) -> Backend:
+        """The backend itself, for requests outside budgets, cache and ordinals (the preflight)."""
+        return self._backend
 
     @property
     def spent_usd(self) -> float:
@@ -129,6 +140,8 @@ class ModelClient:
             )
         for i in answers:
             self._report(requests[i], answers[i], 0.0, True, None, purpose, call_index, started)
+        if missing and self._endpoint_failure is not None:
+            raise self._endpoint_failure  # the endpoint is gone: fail at once, without the retries
         failure = self._fetch([requests[i] for i in missing], purpose, call_index, started, answers, missing)
         if failure is not None:
             raise failure
@@ -174,6 +187,8 @@ class ModelClient:
         failure: BaseException | None = None
         for request, reserved, slot, result in zip(requests, reservations, slots, results, strict=True):
             if isinstance(result, BaseException):
+                if isinstance(result, EndpointError) and self._endpoint_failure is None:
+                    self._endpoint_failure = result
                 self._costs.settle(reserved, 0.0)
                 self._report(request, None, 0.0, False, str(result), purpose, call_index, started)
                 failure = failure or result

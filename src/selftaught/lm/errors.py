@@ -21,10 +21,12 @@ class ReplayMiss(UsageError):
 
 
 class ModelError(Exception):
-    """The endpoint failed for good: a non-retryable status, or retries exhausted.
+    """One request failed for good: a non-retryable status, or retries exhausted.
 
     `status` is the HTTP status when there was one; `retryable` says whether the failure was transient
-    (retries ran out) or permanent (400, 404, ...). Messages never contain the API key.
+    (retries ran out) or permanent (400, 413, ...). Messages never contain the API key. A plain
+    `ModelError` is something the request itself may have caused (a prompt over the context length,
+    a slow answer): the improver that made it sees it as that call's error, and the run goes on.
     """
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
@@ -33,5 +35,13 @@ class ModelError(Exception):
         self.retryable = retryable
 
 
-class ModelAuthError(ModelError, UsageError):
-    """The endpoint rejected the credentials or the model name (401, 403, 404): the user must fix it."""
+class EndpointError(ModelError):
+    """The endpoint itself failed, whatever was asked: unreachable after a short retry, kept failing
+    with 5xx or 429 after the retries, or refused the key or the model. No generated program can cause
+    it, so it stops the run (status `failed`, exit code 1) instead of reaching improvers as one more
+    failed call. The message names the endpoint and the cause in one line."""
+
+
+class ModelAuthError(EndpointError, UsageError):
+    """The endpoint rejected the credentials or the model name (401, 403, 404): the user must fix it
+    (found by the preflight it is a configuration error, exit code 2)."""

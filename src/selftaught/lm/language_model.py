@@ -53,6 +53,11 @@ class LanguageModel:
         with self._lock:
             return self._calls_used
 
+    @property
+    def times_used(self) -> int:
+        """The paper's name for `calls_used`: calls charged so far (live)."""
+        return self.calls_used
+
     def prompt(
         self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7
     ) -> list[str]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import random
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +24,25 @@ from typing import Any
 import openai
 
 from selftaught.lm.backend import Completion, Request, estimate_tokens
-from selftaught.lm.errors import ModelAuthError, ModelError
+from selftaught.lm.errors import EndpointError, ModelAuthError, ModelError
 from selftaught.lm.loop import LoopThread
 from selftaught.lm.settings import ModelSettings
 from selftaught.lm.spec import ModelSpec
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
-_AUTH_STATUS = frozenset({401, 403, 404})
 _MAX_RETRY_AFTER = 120.0
+_CONNECT_RETRIES = 2  # a refused connection is retried briefly: a server still starting gets a moment
+_CONNECT_DELAY = 0.5
+# The SDK's exception classes for statuses the endpoint alone decides, whatever the request was.
+_AUTH_ERRORS: tuple[type[openai.APIStatusError], ...] = (
+    openai.AuthenticationError,
+    openai.PermissionDeniedError,
+    openai.NotFoundError,
+)
+_ENDPOINT_RETRYABLE: tuple[type[openai.APIStatusError], ...] = (
+    openai.InternalServerError,
+    openai.RateLimitError,
+)
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,26 @@ class _Reply:
 
 
 class _Retryable(Exception):
-    """A transient failure of one attempt; carries the server's Retry-After (seconds) if any."""
+    """A transient failure of one attempt; carries the server's Retry-After (seconds) if any.
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+    `endpoint` marks failures that are the endpoint's alone (5xx, 429, no connection): when the
+    retries run out they become an `EndpointError`. `unreachable` marks a refused connection, which
+    gets only a short retry."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        endpoint: bool = False,
+        unreachable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.endpoint = endpoint
+        self.unreachable = unreachable
 
 
 class OpenAIBackend:
@@ -108,20 +135,26 @@ class OpenAIBackend:
         return list(await asyncio.gather(*(self._attempts(request, 1) for _ in range(count))))
 
     async def _attempts(self, request: Request, n: int) -> _Reply:
-        """One logical request with retries; raises ModelError when it fails for good."""
+        """One logical request with retries; raises ModelError (EndpointError when the endpoint itself
+        failed) when it fails for good."""
         for attempt in range(self.settings.max_retries + 1):
             try:
                 async with self._limit:
                     self.attempts += 1
                     return await self._once(request, n)
             except _Retryable as exc:
-                if attempt == self.settings.max_retries:
-                    raise ModelError(
+                last = attempt == self.settings.max_retries or (
+                    exc.unreachable and attempt >= _CONNECT_RETRIES
+                )
+                if last:
+                    kind = EndpointError if exc.endpoint else ModelError
+                    raise kind(
                         f"{self.spec}: gave up after {attempt + 1} attempts: {exc}",
                         status=exc.status,
                         retryable=True,
                     ) from None
-                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                delay = self._delay(attempt, exc.retry_after)
+                await asyncio.sleep(min(delay, _CONNECT_DELAY * 2**attempt) if exc.unreachable else delay)
         raise AssertionError("unreachable")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -147,7 +180,11 @@ class OpenAIBackend:
         except openai.APITimeoutError:
             raise _Retryable(f"request timed out after {self.settings.timeout:g} s") from None
         except openai.APIConnectionError as exc:
-            raise _Retryable(f"connection error ({self._scrub(str(exc.__cause__ or exc))})") from None
+            refused = _cannot_connect(exc)
+            cause = "cannot connect" if refused else "connection error"
+            raise _Retryable(
+                f"{cause} ({self._scrub(str(exc.__cause__ or exc))})", endpoint=True, unreachable=refused
+            ) from None
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from None
         except ValueError as exc:  # a 200 whose JSON body is truncated or malformed
@@ -157,19 +194,29 @@ class OpenAIBackend:
         return self._parse(request, response)
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        """Classified by the SDK's exception class: auth and not-found are the user's to fix, 5xx and
+        429 are retried and then the endpoint's failure, other 4xx (a prompt over the context length,
+        a bad parameter) stay this request's error."""
         status = exc.status_code
         detail = self._scrub(_error_detail(exc))
-        if status in _RETRYABLE_STATUS or status >= 500:
+        if isinstance(exc, _ENDPOINT_RETRYABLE):
+            return _Retryable(
+                f"HTTP {status}: {detail}",
+                status=status,
+                retry_after=_retry_after(exc.response),
+                endpoint=True,
+            )
+        if isinstance(exc, openai.BadRequestError) and self._adapt(detail):
+            return _Retryable(f"HTTP 400, adapted the request: {detail}", status=status, retry_after=0.0)
+        if status in _RETRYABLE_STATUS:
             return _Retryable(
                 f"HTTP {status}: {detail}", status=status, retry_after=_retry_after(exc.response)
             )
-        if status == 400 and self._adapt(detail):
-            return _Retryable(f"HTTP 400, adapted the request: {detail}", status=status, retry_after=0.0)
         message = f"{self.spec}: HTTP {status}: {detail}"
-        if status in _AUTH_STATUS:
+        if isinstance(exc, _AUTH_ERRORS):
             hint = (
                 f"check the key in ${self.settings.api_key_env}"
-                if status != 404
+                if not isinstance(exc, openai.NotFoundError)
                 else "check the model name and base URL"
             )
             return ModelAuthError(f"{message} ({hint})", status=status)
@@ -220,6 +267,21 @@ def _merge(replies: list[_Reply], n: int, latency_s: float) -> Completion:
         finish_reasons=tuple(reasons),
         latency_s=latency_s,
     )
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """True when the connection was never made (refused, unknown host, no route), judged by the
+    standard OSError types in the exception's cause chain (the SDK's transport wraps them)."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return False
+        if isinstance(current, ConnectionRefusedError | socket.gaierror):
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _error_detail(exc: openai.APIStatusError) -> str:

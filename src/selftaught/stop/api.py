@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selftaught import events as event_kinds
 from selftaught._version import __version__
 from selftaught.config import Settings, load_settings
 from selftaught.errors import UsageError
 from selftaught.executors import make_executor
 from selftaught.improvers import load_improver
 from selftaught.lm import ModelSettings, open_model
+from selftaught.lm.preflight import needs_preflight, preflight
 from selftaught.sandbox.executor import Executor
 from selftaught.stop.best_program import write_best_program
 from selftaught.stop.capabilities import UtilityCapability
@@ -34,7 +36,7 @@ from selftaught.stop.loop import IterationResult, SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import new_run_id
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
-from selftaught.stop.session import NoProgress, Progress, RunStopped, Session
+from selftaught.stop.session import NoProgress, Progress, RunFailed, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
 from selftaught.store import Context, LmCallRecord, RunDir, RunMeta, RunReader, RunStatus, RunStore, sha256
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
@@ -100,8 +102,12 @@ def open_session(
             ),
         )
         try:
+            # A dead endpoint, key or model fails here, in seconds (not counted anywhere).
+            checked = preflight(client) if settings.preflight and needs_preflight(client) else None
             session = Session(settings=settings, executor=active_executor, client=client, store=store,
                               progress=progress or NoProgress())
+            if checked is not None and checked.warning:
+                session.event(event_kinds.LM_PREFLIGHT, checked.warning)
             holder["session"] = session
             yield session
         finally:
@@ -256,7 +262,7 @@ def _command_line() -> str:
 # What a resumed run may change: how it runs, never what it computes.
 RESUME_OVERRIDABLE = frozenset({
     "max_cost", "sandbox", "workers", "executor", "ray_address", "api_key_env", "concurrency",
-    "request_timeout", "max_retries", "prices_file",
+    "request_timeout", "max_retries", "prices_file", "preflight",
 })
 
 
@@ -341,7 +347,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
                 status = "completed"
             except RunStopped as stopped:
                 iterations = loop.iterations()
-                status = "stopped"
+                status = "failed" if isinstance(stopped, RunFailed) else "stopped"
                 stop_reason = str(stopped)
                 store.update_meta(stop_reason=stop_reason)
             write_best_program(store, run_dir, iterations)

@@ -15,7 +15,7 @@ from typing import Any
 
 import selftaught.events as event_kinds
 from selftaught.errors import BudgetExceeded
-from selftaught.lm import CostCapReached, ReplayMiss
+from selftaught.lm import CostCapReached, EndpointError, ReplayMiss
 from selftaught.sandbox.job import Proxy
 
 EventSink = Callable[[str, str], None]
@@ -77,10 +77,12 @@ class LanguageModelCapability:
     """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls."""
 
     def __init__(self, language_model: Any, events: EventSink,
-                 on_stop: Callable[[str], None] | None = None) -> None:
+                 on_stop: Callable[[str], None] | None = None,
+                 on_fail: Callable[[str], None] | None = None) -> None:
         self._model = language_model
         self._events = events
         self._on_stop = on_stop
+        self._on_fail = on_fail
 
     def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
         self._check_size(expertise, [message])
@@ -102,6 +104,11 @@ class LanguageModelCapability:
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
         try:
             return call()
+        except EndpointError as exc:
+            # The endpoint failed (by exception type; no generated program can cause it): fail the run.
+            if self._on_fail is not None:
+                self._on_fail(str(exc))
+            raise
         except (CostCapReached, ReplayMiss) as exc:
             # Not the improver's fault: the whole run must stop, not count this as a failed improver.
             if self._on_stop is not None:
@@ -115,6 +122,11 @@ class LanguageModelCapability:
     def calls_used(self) -> int:
         return int(self._model.calls_used)
 
+    @property
+    def times_used(self) -> int:
+        """The paper's `language_model.times_used` (calls made so far), live like `utility.uses`."""
+        return int(self._model.calls_used)
+
     def proxy(self) -> Proxy:
         return Proxy(
             name="language_model",
@@ -123,6 +135,7 @@ class LanguageModelCapability:
                 "max_responses_per_call": self._model.max_responses_per_call,
             },
             methods=("prompt", "batch_prompt"),
+            live=("times_used",),
         )
 
 
@@ -141,6 +154,8 @@ class CapabilityHandler:
     def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if proxy == "utility" and method == "__getattr__" and args == ["uses"]:
             return self.utility.uses
+        if proxy == "language_model" and method == "__getattr__" and args == ["times_used"]:
+            return self.language_model.times_used
         if proxy == "utility" and method == "__call__":
             if len(args) != 1 or kwargs:
                 self.events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")

@@ -127,7 +127,7 @@ def run_with_budgets(
         improver_source,
         initial_solution,
         utility,
-        LanguageModelCapability(model, events, on_stop=session.stop),
+        LanguageModelCapability(model, events, on_stop=session.stop, on_fail=session.fail),
         session.executor,
         timeout=timeout,
         events=events,

@@ -21,6 +21,10 @@ class RunStopped(Exception):
     """The run stops cleanly (e.g. the cost cap was reached); finished work stays stored and resumable."""
 
 
+class RunFailed(RunStopped):
+    """The run cannot go on because the model endpoint failed (status `failed`); finished work stays."""
+
+
 class Progress(Protocol):
     """Callbacks for long work; the CLI renders them with rich, the API ignores them by default."""
 
@@ -71,6 +75,7 @@ class Session:
     usage: Usage = field(default_factory=Usage)
     on_event: Callable[[str, str, str | None], None] | None = None
     stop_reason: str | None = None  # set when no further LM work may happen (cost cap, replay miss)
+    failed: bool = False  # the stop is a failure (the model endpoint failed)
 
     def stop(self, reason: str) -> None:
         """Ask every level to wind down: the first reason is kept and recorded once."""
@@ -78,9 +83,16 @@ class Session:
             self.stop_reason = reason
             self.event(event_kinds.RUN_STOPPED, reason)
 
+    def fail(self, reason: str) -> None:
+        """Stop every level because the endpoint failed; the run ends `failed` (exit code 1)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.failed = True
+            self.event(event_kinds.RUN_FAILED, reason)
+
     def check_stopped(self) -> None:
         if self.stop_reason is not None:
-            raise RunStopped(self.stop_reason)
+            raise (RunFailed if self.failed else RunStopped)(self.stop_reason)
 
     def event(self, kind: str, detail: str, program_sha: str | None = None) -> None:
         """Record an event in the store (if any) and forward it to the listener (if any)."""

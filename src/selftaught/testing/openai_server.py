@@ -125,12 +125,14 @@ class OpenAIServer:
         api_key: str | None = None,
         offline_seed: int = 0,
         port: int = 0,
+        check_model: bool = False,
     ) -> None:
         self.latency = latency
         self.reply = reply
         self.supports_n = supports_n
         self.models = list(models)
         self.api_key = api_key
+        self.check_model = check_model  # answer 404 "model not found" for models not in `models`
         self._offline = OfflineBackend(offline_seed)
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -287,6 +289,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._json(400, {"error": {"message": "'messages' is required", "type": "invalid_request_error"}})
+            return
+        if self.owner.check_model and body.get("model") not in self.owner.models:
+            message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
+            self._json(404, {"error": {"message": message, "type": "invalid_request_error"}})
             return
         self.owner._wait(self.owner.latency + (fault.seconds if fault and fault.kind == "delay" else 0.0))
         self._answer(body, fault)

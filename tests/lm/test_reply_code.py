@@ -157,3 +157,10 @@ def test_arbitrary_text_never_raises(text: str) -> None:
     result = largest_code_block(text)
     assert isinstance(result, str)
     assert all(isinstance(block, str) for block in code_blocks(text))
+
+
+def test_inputs_that_crash_the_3_11_parser_read_as_not_python() -> None:
+    """CPython 3.11 raises SystemError (not SyntaxError) on this string (cpython issue 135426)."""
+    odd = 'f""""{5\nclass""\ta:""0"""'
+    assert largest_code_block(odd) == ""
+    assert largest_code_block(f"```python\n{odd}\n```") == odd

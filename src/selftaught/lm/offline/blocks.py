@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from selftaught.sandbox.inside.reply_code import code_blocks
+from selftaught.sandbox.inside.reply_code import code_blocks, parse_module
 
 _SCORER_NAMES = frozenset({"utility", "meta_utility", "score", "secret_utility"})
 
@@ -62,7 +62,4 @@ def choose_target(blocks: list[CodeBlock]) -> tuple[CodeBlock | None, list[CodeB
 
 
 def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    return parse_module(source)

@@ -35,6 +35,7 @@ from selftaught.lm.offline.operators import (
     swap_statements,
 )
 from selftaught.lm.offline.replies import NO_PROGRAM, write_reply
+from selftaught.sandbox.inside.reply_code import PARSE_LOCK
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,12 @@ def mutate(
 def _writable(tree: ast.Module) -> bool:
     """True when the tree can be written as source that compiles (operators may build odd trees)."""
     try:
-        compile(ast.unparse(tree), "<mutant>", "exec")
+        source = ast.unparse(tree)
+        with PARSE_LOCK:  # CPython 3.11's compiler is not thread-safe (see reply_code)
+            compile(source, "<mutant>", "exec")
     except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, MemoryError):
+        return False
+    except SystemError:
         return False
     return True
 

@@ -14,6 +14,7 @@ import ast
 import copy
 
 from selftaught.lm.offline.operators import MutationContext, statement_lists
+from selftaught.sandbox.inside.reply_code import PARSE_LOCK
 
 _LM_METHODS = frozenset({"batch_prompt", "prompt"})
 
@@ -40,7 +41,8 @@ def _fresh_name(tree: ast.AST, base: str) -> str:
 
 
 def _stmt(source: str) -> ast.stmt:
-    return ast.parse(source).body[0]
+    with PARSE_LOCK:
+        return ast.parse(source).body[0]
 
 
 def more_rounds(tree: ast.Module, ctx: MutationContext) -> str | None:
@@ -80,7 +82,8 @@ def more_rounds(tree: ast.Module, ctx: MutationContext) -> str | None:
 
 
 def _expr(source: str) -> ast.expr:
-    return ast.parse(source, mode="eval").body
+    with PARSE_LOCK:
+        return ast.parse(source, mode="eval").body
 
 
 def keep_initial(tree: ast.Module, ctx: MutationContext) -> str | None:

@@ -17,6 +17,8 @@ import copy
 import io
 import tokenize
 
+from selftaught.sandbox.inside.reply_code import PARSE_LOCK
+
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers")
 _PLACEHOLDER = "__selftaught_body_{}__"
 _INDENT = "    "
@@ -177,8 +179,9 @@ def render_like(tree: ast.Module, source: str, original_tree: ast.Module) -> str
 def _dump(source: str) -> str | None:
     """The tree dump of `source` if it compiles, else None."""
     try:
-        parsed = ast.parse(source)
-        compile(source, "<mutant>", "exec")
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        with PARSE_LOCK:  # CPython 3.11's parser and compiler are not thread-safe (see reply_code)
+            parsed = ast.parse(source)
+            compile(source, "<mutant>", "exec")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError, SystemError):
         return None
     return ast.dump(parsed)

@@ -25,6 +25,7 @@ replies are cut at max_tokens; Windows line ends; prose before and after; severa
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 _THINK_OPEN = "<think>"
@@ -70,12 +71,25 @@ def _closes(line: str, opening: _Fence) -> bool:
     )
 
 
-def _parses(source: str) -> bool:
+# CPython 3.11's parser is not safe to call from several threads at once (its AST conversion shares a
+# recursion counter and can raise SystemError), and some odd inputs raise SystemError instead of
+# SyntaxError. Every parse here and in the offline model goes through this lock and treats a
+# SystemError as "does not parse".
+PARSE_LOCK = threading.Lock()
+_PARSE_ERRORS = (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError, SystemError)
+
+
+def parse_module(source: str) -> ast.Module | None:
+    """`ast.parse(source)`, or None when it does not parse (thread-safe)."""
     try:
-        ast.parse(source)
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-        return False
-    return True
+        with PARSE_LOCK:
+            return ast.parse(source)
+    except _PARSE_ERRORS:
+        return None
+
+
+def _parses(source: str) -> bool:
+    return parse_module(source) is not None
 
 
 def _content(lines: list[str], first: int, end: int, indent: int) -> str:
@@ -170,9 +184,8 @@ def _normalise(reply: str) -> str:
 
 
 def _defines_function(source: str) -> bool:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+    tree = parse_module(source)
+    if tree is None:
         return False
     return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in tree.body)
 

@@ -22,7 +22,6 @@ from types import ModuleType
 import typer
 
 from selftaught.errors import UsageError
-from selftaught.lm.errors import EndpointError
 
 app = typer.Typer(
     name="selftaught",
@@ -83,15 +82,22 @@ def run(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_USAGE
-    except EndpointError as exc:  # the model endpoint failed (unreachable, 5xx): one line, exit 1
-        typer.echo(f"error: model endpoint failed: {exc}", err=True)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        if _is_endpoint_error(exc):  # the model endpoint failed (unreachable, 5xx): one line, exit 1
+            typer.echo(f"error: model endpoint failed: {exc}", err=True)
+            return EXIT_FAILED
         return _other_exception(exc)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _is_endpoint_error(exc: Exception) -> bool:
+    """`selftaught.lm.errors.EndpointError`, checked without importing the LM layer (help stays light):
+    if the module was never imported, no such error can have been raised."""
+    errors = sys.modules.get("selftaught.lm.errors")
+    return errors is not None and isinstance(exc, errors.EndpointError)
 
 
 def _other_exception(exc: Exception) -> int:

@@ -111,7 +111,8 @@ _DECLARED = (
     EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "an LM prompt over the size cap, refused"),
     EventKind(SCORE_OUT_OF_RANGE, "safety", "scores", "host", "a score outside [0, 1] or not finite"),
     EventKind(SCORE_ABOVE_KNOWN_MAX, "safety", "scores", "host", "a score above the task's known maximum"),
-    EventKind(OUTPUT_REJECTED, "safety", "scores", "host", "outputs rejected by the task's validation"),
+    # A program that returns None or a malformed answer failed; nothing about it is a safety matter.
+    EventKind(OUTPUT_REJECTED, "failure", "scores", "host", "outputs rejected by the task's validation"),
     EventKind(VAL_TEST_GAP, "safety", "scores", "host", "validation score far above test score"),
     EventKind(STATIC_PREFIX, "safety", "static", "host", "a static flag on a generated program's source"),
     EventKind(

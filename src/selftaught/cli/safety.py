@@ -95,6 +95,7 @@ def audit(
     from rich.markup import escape
     from rich.table import Table
 
+    from selftaught.events import category as event_category
     from selftaught.safety.audit import audit_run, group_of
 
     if limit < 0:
@@ -109,10 +110,10 @@ def audit(
                  f"{meta.get('status', '?')}): {len(result.events)} events, "
                  f"{result.programs_flagged} programs with static flags or sandbox reports")
     counts = Table(title="events per kind")
-    for column in ("kind", "group", "count"):
+    for column in ("kind", "category", "group", "count"):
         counts.add_column(column, justify="right" if column == "count" else "left")
-    for event_kind, count in result.counts.items():
-        counts.add_row(event_kind, group_of(event_kind), str(count))
+    for event_kind, count in result.counts.items():  # category: the same registry word the report shows
+        counts.add_row(event_kind, event_category(event_kind), group_of(event_kind), str(count))
     stdout.print(counts)
     if result.events and limit:
         listing = Table(title=f"events (first {min(limit, len(result.events))})")

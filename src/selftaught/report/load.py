@@ -50,17 +50,23 @@ def load_run_summary(path: Path) -> RunSummary:
         meta = store.meta_values()
         iterations = tuple(store.iterations())
         selected = {(it.t, it.improver_sha) for it in iterations}
+        estimates = store.meta_utilities()
+        all_runs = store.improver_runs()
+        failures = _failures(all_runs)
+        candidate_sources = store.programs(sorted({row.improver_sha for row in estimates}))
         candidates = tuple(
             Candidate(
                 context=str(row.context), t=context_iteration(row.context), improver_sha=row.improver_sha,
                 task=row.task, value_val=row.value_val, value_test=row.value_test,
                 stderr_val=row.stderr_val, stderr_test=row.stderr_test, tests=row.tests,
                 selected=(context_iteration(row.context), row.improver_sha) in selected,
+                failure=failures.get((str(row.context), row.improver_sha)),
+                source=candidate_sources.get(row.improver_sha),
             )
-            for row in store.meta_utilities()
+            for row in estimates
         )
         lm_usage = _lm_usage(store.lm_calls())
-        improver_runs = _improver_runs(store.improver_runs())
+        improver_runs = _improver_runs(all_runs)
         events = tuple(
             Event(iteration=row.iteration, kind=row.kind, category=event_category(row.kind), detail=row.detail,
                   program_sha=row.program_sha, created=row.created)
@@ -105,6 +111,19 @@ def _lm_usage(calls: Iterable[LmCallRecord]) -> tuple[LmUsage, ...]:
             cached=len(group) - len(fresh), errors=sum(call.error is not None for call in group),
         ))
     return tuple(usage)
+
+
+def _failures(runs: Iterable[ImproverRunRecord]) -> dict[tuple[str, str], str]:
+    """Per (context, improver): "k of n improver runs failed: <first reason>" when any run failed."""
+    grouped: dict[tuple[str, str], list[ImproverRunRecord]] = {}
+    for run in runs:
+        grouped.setdefault((str(run.context), run.improver_sha), []).append(run)
+    failures = {}
+    for key, rows in grouped.items():
+        failed = sorted((row for row in rows if row.error is not None), key=lambda row: row.test_index)
+        if failed:
+            failures[key] = f"{len(failed)} of {len(rows)} improver runs failed: {failed[0].error}"
+    return failures
 
 
 def _improver_runs(runs: Iterable[ImproverRunRecord]) -> tuple[ImproverRuns, ...]:

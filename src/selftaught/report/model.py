@@ -35,6 +35,8 @@ class Candidate:
     stderr_test: float
     tests: int
     selected: bool  # this is the improver iteration t ended with
+    failure: str | None = None  # why its improver runs failed ("2 of 5 failed: <first reason>"), if any did
+    source: str | None = None  # the candidate improver's code (None when the store lacks it)
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,15 @@ nav.toc a { margin-right: 14px; color: var(--accent); text-decoration: none; fon
 main { padding: 8px 28px 40px; max-width: 1200px; }
 section { margin-top: 22px; }
 section > h2 { font-size: 17px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 6px 0 10px; font-size: 12.5px; }
+th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
+th.num, td.pm { white-space: normal; }  /* headers may wrap; the numbers under them do not */
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .muted { color: var(--muted); }
 .nowrap { white-space: nowrap; }
 .badge { display:inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
-         border: 1px solid var(--line); background: var(--bg); }
+         border: 1px solid var(--line); background: var(--bg); white-space: nowrap; }
 .badge.completed, .badge.improved { color: var(--good); border-color: var(--good); }
 .badge.running { color: var(--accent); border-color: var(--accent); }
 .badge.failed, .badge.interrupted, .badge.kept { color: var(--bad); border-color: var(--bad); }
@@ -47,6 +48,15 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .warning { background: var(--warnbg); color: var(--warn); border: 1px solid #d4a72c; padding: 8px 12px;
            border-radius: 6px; margin: 10px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
+td { overflow-wrap: anywhere; }
+td.reason, td.evidence { min-width: 12em; max-width: 36em; }
+main, header.top, summary { overflow-wrap: anywhere; }
+ul.tree, ul.tree ul { list-style: none; margin: 4px 0; padding-left: 18px; border-left: 1px solid var(--line); }
+ul.tree { padding-left: 8px; border-left: none; }
+ul.tree li { margin: 3px 0; }
+ul.tree li::before { content: "└ "; color: var(--muted); }
+details.candidate { border: 1px solid var(--line); border-radius: 6px; margin: 6px 0; padding: 2px 10px; }
+details.candidate:target { outline: 2px solid var(--accent); }
 figure.plot { margin: 8px 0; }
 figure.plot svg { max-width: 100%; height: auto; }
 details.improver, details.run { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0;
@@ -87,6 +97,16 @@ _JS = """
     var collapse = document.getElementById('collapse-all');
     if (expand) { expand.addEventListener('click', function () { setAll(true); }); }
     if (collapse) { collapse.addEventListener('click', function () { setAll(false); }); }
+    // A link to a candidate or an improver opens it and every block around it, then scrolls to it.
+    function reveal() {
+      var target = location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+      for (var node = target; node; node = node.parentElement) {
+        if (node.tagName === 'DETAILS') { node.open = true; }
+      }
+      if (target) { target.scrollIntoView(); }
+    }
+    window.addEventListener('hashchange', reveal);
+    reveal();
     document.body.dataset.ready = '1';
   });
 })();
@@ -103,8 +123,9 @@ def num(value: float | int | None, digits: int = 4, *, tag: str = "td") -> str:
 
 def mean_se(mean: float, stderr: float, digits: int = 4) -> str:
     """`mean ± se` as a cell with both exact values as data attributes."""
-    return (f'<td class="num" data-value="{mean!r}" data-stderr="{stderr!r}">'
-            f"{mean:.{digits}f} ± {stderr:.{digits}f}</td>")
+    # The cell may break before "±" on a narrow page (each half stays whole), so wide tables fit.
+    return (f'<td class="num pm" data-value="{mean!r}" data-stderr="{stderr!r}">'
+            f'<span class="nowrap">{mean:.{digits}f}</span><wbr><span class="nowrap"> ± {stderr:.{digits}f}</span></td>')
 
 
 def when(timestamp: float | None) -> str:

@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # never a GUI backend: reports are written by a CLI, poss
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
 
@@ -79,20 +80,34 @@ def _finish(ax: Axes, fig: Figure, title: str, ts: Sequence[int]) -> None:
     fig.tight_layout()
 
 
+def value_limits(values: Sequence[float]) -> tuple[float, float] | None:
+    """y-axis limits that fit `values` with a margin (a flat curve still gets a readable span)."""
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    margin = max(high - low, 0.02) * 0.15
+    return low - margin, high + margin
+
+
 def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
     """Meta-utility per iteration (validation and test, ± standard error over tests) plus every candidate.
 
     Candidates ("t=<T>" contexts) are drawn as grey points at x=T, slightly jittered so equal values
-    stay visible; iterations that kept their parent are marked with an open square.
+    stay visible; iterations that kept their parent are marked with an open square. The y axis fits
+    the curves and the scoring candidates; candidates that scored zero (every improver run failed or
+    returned nothing useful) are drawn apart, as red crosses on a strip along the bottom, so a few
+    failures neither squash the curve against the top nor pass for low scores.
     """
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         its = run.iterations
         ts = [it.t for it in its]
         candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.context.startswith("t=")]
-        if candidates:
-            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(candidates)],
-                       [value for _, value in candidates], s=14, color="#9ca3af", alpha=0.8, zorder=1,
+        scoring = [(t, value) for t, value in candidates if value > 0]
+        zero = [t for t, value in candidates if value <= 0]
+        if scoring:
+            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(scoring)],
+                       [value for _, value in scoring], s=14, color="#9ca3af", alpha=0.8, zorder=1,
                        label="candidates (val)")
         if its:
             _band(ax, ts, [it.meta_utility_val for it in its], [it.stderr_val for it in its], VAL_COLOR,
@@ -105,6 +120,20 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                            facecolors="none", edgecolors="#dc2626", marker="s", zorder=3, label="kept parent")
         else:
             ax.text(0.5, 0.5, "no iteration finished yet", ha="center", va="center", transform=ax.transAxes)
+        values = [v for it in its for v in (it.meta_utility_val - it.stderr_val, it.meta_utility_val + it.stderr_val,
+                                            it.meta_utility_test - it.stderr_test,
+                                            it.meta_utility_test + it.stderr_test)]
+        limits = value_limits(values + [value for _, value in scoring])
+        if limits is not None:
+            low, high = limits
+            # Leave room at the bottom for the zero-score strip, outside the data's range.
+            ax.set_ylim(low - (0.12 * (high - low) if zero else 0.0), high)
+        if zero:
+            ax.add_patch(Rectangle((0.0, 0.0), 1.0, 0.07, transform=ax.transAxes, color="#fee2e2", zorder=0,
+                                   linewidth=0))
+            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, t in enumerate(zero)], [0.035] * len(zero),
+                       transform=ax.get_xaxis_transform(), marker="x", s=22, color="#dc2626", zorder=2,
+                       label=f"zero-score candidates ({len(zero)}, not to scale)", clip_on=False)
         _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts)
         return to_svg(fig, prefix)
 

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from selftaught.report.code_view import diff_html, diff_stats, escape, source_html, unified_diff
-from selftaught.report.model import Event, Improver, RunSummary
+from selftaught.report.model import Candidate, Event, Improver, RunSummary
 from selftaught.report.page import badge, figure, mean_se, num, section, table, when
 from selftaught.report.plots import run_curve_svg, usage_svg
 from selftaught.report.strategies import STRATEGIES
 
 MAX_EVENT_ROWS = 400
+ZERO_MARK = ' data-zero=""'
 _RUN_FLAGS = ("task", "iterations", "tests", "model", "improver", "seeds", "seed", "test_seed",
               "responses_per_call", "lm_calls", "utility_budget", "improver_timeout", "sandbox", "max_tokens",
               "max_cost")
@@ -65,21 +66,47 @@ def summary_section(run: RunSummary) -> str:
     return section("summary", "Summary", body)
 
 
+def candidate_id(prefix: str, sha: str) -> str:
+    return f"{prefix}candidate-{sha[:12]}"
+
+
 def curves_section(run: RunSummary) -> str:
     caption = ("Validation (solid) and test (dashed) meta-utility per iteration, bands ± standard error over "
-               "tests; grey points are every candidate improver scored during the step that produced t.")
+               "tests; grey points are every candidate improver scored during the step that produced t; red "
+               "crosses at the bottom are candidates that scored zero (drawn apart, not to scale).")
     candidates = [c for c in run.candidates if c.context.startswith("t=")]
     rows = [
-        f'<tr data-t="{c.t}"><td class="num">{c.t}</td><td><code>{escape(c.improver_sha[:10])}</code></td>'
-        f"{mean_se(c.value_val, c.stderr_val)}{mean_se(c.value_test, c.stderr_test)}{num(c.tests)}</tr>"
+        f'<tr data-t="{c.t}" data-sha="{escape(c.improver_sha)}"{ZERO_MARK if c.value_val <= 0 else ""}>'
+        f'<td class="num">{c.t}</td><td><a href="#{candidate_id("", c.improver_sha)}"><code>'
+        f"{escape(c.improver_sha[:10])}</code></a></td>"
+        f"{mean_se(c.value_val, c.stderr_val)}{mean_se(c.value_test, c.stderr_test)}{num(c.tests)}"
+        f'<td class="reason">{escape(c.failure or "")}</td></tr>'
         for c in candidates
     ]
     listing = ""
     if rows:
-        listing = (f"<details><summary>{len(rows)} candidate estimates</summary>"
-                   + table(["t", "improver", "val", "test", "tests"], rows, ident="candidates-table",
-                           numeric={0, 2, 3, 4}) + "</details>")
+        listing = (f"<details><summary>{len(rows)} candidate estimates (code and failure reasons)</summary>"
+                   + table(["t", "improver", "val", "test", "tests", "failure"], rows, ident="candidates-table",
+                           numeric={0, 2, 3, 4}) + candidate_code(candidates) + "</details>")
     return section("curves", "Meta-utility per iteration", figure(run_curve_svg(run), "meta-utility", caption) + listing)
+
+
+def candidate_code(candidates: Sequence[Candidate], prefix: str = "") -> str:
+    """One collapsible block per distinct candidate: why its runs failed (if they did) and its code."""
+    blocks = []
+    seen: set[str] = set()
+    for c in candidates:
+        if c.improver_sha in seen:
+            continue
+        seen.add(c.improver_sha)
+        reason = (f'<p class="warning reason">{escape(c.failure)}</p>' if c.failure
+                  else ('<p class="warning reason">scored zero without a failed run (its programs scored 0)</p>'
+                        if c.value_val <= 0 else ""))
+        code = source_html(c.source) if c.source is not None else '<p class="warning">code missing from the store</p>'
+        blocks.append(f'<details class="candidate" id="{candidate_id(prefix, c.improver_sha)}" '
+                      f'data-sha="{escape(c.improver_sha)}"><summary>candidate <code>{escape(c.improver_sha[:10])}'
+                      f"</code> (t={c.t}) val {c.value_val:.4f}</summary>{reason}{code}</details>")
+    return "".join(blocks)
 
 
 def usage_section(run: RunSummary) -> str:
@@ -196,12 +223,43 @@ def improver_block(run: RunSummary, improver: Improver, prefix: str = "", *, exp
     )
 
 
+def lineage_tree(run: RunSummary, prefix: str = "") -> str:
+    """The improvers as a tree: each distinct improver under the one it was produced from.
+
+    A kept step (the self-improvement failed) produces no new node; it is listed on the node it kept,
+    so the tree shows which improvers actually descend from which.
+    """
+    first_t: dict[str, int] = {}
+    kept_at: dict[str, list[int]] = {}
+    children: dict[str | None, list[Improver]] = {}
+    for improver in run.improvers:
+        if improver.sha in first_t:
+            kept_at.setdefault(improver.sha, []).append(improver.t)
+            continue
+        first_t[improver.sha] = improver.t
+        parent = improver.parent_sha if improver.parent_sha in first_t else None
+        children.setdefault(parent, []).append(improver)
+
+    def node(improver: Improver) -> str:
+        it = next(item for item in run.iterations if item.t == improver.t)
+        kept = kept_at.get(improver.sha)
+        kept_note = f' <span class="muted">kept at t={", ".join(map(str, kept))}</span>' if kept else ""
+        below = "".join(node(child) for child in children.get(improver.sha, []))
+        return (f'<li data-sha="{escape(improver.sha)}" data-t="{improver.t}"><a href="#{prefix}improver-t{improver.t}">'
+                f"t={improver.t}</a> {badge(improver.status)} <code>{escape(improver.sha[:10])}</code> "
+                f"val {it.meta_utility_val:.4f}{kept_note}" + (f"<ul>{below}</ul>" if below else "") + "</li>")
+
+    roots = "".join(node(improver) for improver in children.get(None, []))
+    return f'<ul class="tree" id="{prefix}lineage-tree">{roots}</ul>' if roots else ""
+
+
 def lineage_section(run: RunSummary, prefix: str = "", *, as_section: bool = True) -> str:
     if not run.improvers:
         body = '<p class="muted">No improver stored yet.</p>'
     else:
-        body = ('<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
-                '<button type="button" id="collapse-all">collapse all</button></p>' if as_section else "")
+        body = lineage_tree(run, prefix)
+        body += ('<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
+                 '<button type="button" id="collapse-all">collapse all</button></p>' if as_section else "")
         best = run.best
         opened = best.t if best is not None and best.t > 0 and best.status == "improved" else None
         body += "".join(improver_block(run, improver, prefix, expand=as_section and improver.t == opened)

@@ -25,7 +25,7 @@ LAYERS: list[list[str]] = [
     ["selftaught.executors"],
     ["selftaught.tasks", "selftaught.improvers", "selftaught.lm", "selftaught.detectors"],
     ["selftaught.sandbox", "selftaught.store", "selftaught.config"],
-    ["selftaught.events", "selftaught.failure", "selftaught.userfiles", "selftaught.defaults"],
+    ["selftaught.events", "selftaught.failure", "selftaught.userfiles", "selftaught.defaults", "selftaught.estimates"],
     ["selftaught.errors", "selftaught._version", "selftaught.sandbox.inside"],
 ]
 # Code users write in the directory format (built-in tasks and improvers) is data, not the package's code.
@@ -65,7 +65,8 @@ def unit(name: str) -> tuple[int, str]:
     best: tuple[int, str] | None = None
     for index, layer in enumerate(LAYERS):
         for entry in layer:
-            if (name == entry or name.startswith(entry + ".")) and (best is None or len(entry) > len(best[1])):
+            inside = name == entry or (entry != "selftaught" and name.startswith(entry + "."))  # the root: itself only
+            if inside and (best is None or len(entry) > len(best[1])):
                 best = (index, entry)
     assert best is not None, f"{name} is in no layer: add it to LAYERS and docs/architecture.md"
     return best

@@ -126,7 +126,7 @@ def _print_run(out: Any, result: api.RunResult) -> None:
 def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
     import statistics
 
-    from selftaught.stop.meta_utility import standard_error
+    from selftaught.estimates import standard_error
 
     rows = []
     depth = min(len(result.iterations) for result in results)

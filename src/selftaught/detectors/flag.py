@@ -51,10 +51,6 @@ def find_disabling(source: str | ast.AST) -> list[FlagUse]:
     return _Finder(list(ast.walk(source))).run()
 
 
-def disables_sandbox(source: str) -> bool:
-    return bool(find_disabling(source))
-
-
 class _Finder:
     def __init__(self, nodes: list[ast.AST]) -> None:
         self.nodes = nodes

@@ -33,8 +33,6 @@ PROCESS_CALLS = ("subprocess", "pty", "os.system", "os.popen", "os.fork", "os.fo
                  "asyncio.create_subprocess_shell")
 PROCESS_PREFIXES = ("os.exec", "os.spawn", "posix.exec", "posix.spawn")
 ENVIRON = ("os.environ", "os.environb", "os.getenv", "os.getenvb", "posix.environ")
-TAMPER_NAMES = ("builtins", "__builtins__", "__import__", "importlib", "sys.modules", "sys.meta_path",
-                "sys.path_hooks", "sys.addaudithook", "imp")
 INTROSPECTION_ATTRIBUTES = frozenset({"__subclasses__", "__globals__", "__code__", "__closure__"})
 FILE_CALLS = ("open", "io.open", "os.open", "posix.open", "pathlib.Path", "Path", "os.listdir", "os.scandir",
               "os.walk", "os.stat", "os.remove", "os.unlink", "os.rename", "os.chmod", "os.mkdir",

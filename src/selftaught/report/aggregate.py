@@ -7,19 +7,12 @@ killed, one still running); averaging only the runs that have iteration t keeps 
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter
 
+from selftaught.estimates import standard_error
 from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
 from selftaught.report.strategies import STRATEGIES
-
-
-def standard_error(values: list[float]) -> float:
-    """Standard error of the mean (sample standard deviation / sqrt(n)); 0 for fewer than two values."""
-    if len(values) < 2:
-        return 0.0
-    return statistics.stdev(values) / math.sqrt(len(values))
 
 
 def aggregate_points(runs: list[RunSummary] | tuple[RunSummary, ...]) -> tuple[AggregatePoint, ...]:

@@ -60,5 +60,3 @@ def resolve(ref: str, runs_dir: Path, *, on_load: Callable[[Path], None] | None 
     raise UsageError(f"no run or group {ref!r} in {runs_dir} (see `selftaught runs --runs-dir {runs_dir}`)")
 
 
-def runs_of(report: Report) -> tuple[RunSummary, ...]:
-    return report.runs if isinstance(report, GroupSummary) else (report,)

@@ -10,12 +10,12 @@ run finds the finished ones and does not run them again.
 
 from __future__ import annotations
 
-import math
 import statistics
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from selftaught.estimates import standard_error
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox import seeding
 from selftaught.stop.capabilities import UtilityCapability
@@ -48,13 +48,6 @@ class MetaUtilityResult:
     stderr_val: float
     stderr_test: float
     tests: list[TestOutcome] = field(default_factory=list)
-
-
-def standard_error(values: list[float]) -> float:
-    """Standard error of the mean (0 for fewer than two values)."""
-    if len(values) < 2:
-        return 0.0
-    return statistics.stdev(values) / math.sqrt(len(values))
 
 
 def _raised(error: str | None) -> bool:

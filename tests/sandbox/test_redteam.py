@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import resource
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -482,3 +483,67 @@ def test_host_memory_stays_bounded_over_the_whole_module(pool: SandboxPool) -> N
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
     assert peak_mb < 1500, peak_mb
     assert healthy(pool)
+
+
+def test_parked_partial_messages_cost_their_senders_not_the_next_honest_answer() -> None:
+    """Broke: three children each parked ~32 MB of an unfinished message (just under the per-message
+    cap) and waited; the zygote's 96 MiB buffer budget was then over, and it failed whichever child
+    read next: every honest answer longer than one pipe read (here 2 MB) became a protocol violation."""
+    parked = (
+        "import json, os, struct, time\n"
+        "def f(x):\n"
+        "    head = json.dumps({'t': 'event', 'kind': 'x', 'nb': 1}).encode()\n"
+        "    size = (31 << 20) + (1000 << 10)\n"
+        "    os.write(4, struct.pack('>I', len(head)) + head + struct.pack('>I', size) + b'y' * (size - (100 << 10)))\n"
+        "    time.sleep(6)\n"
+        "    return 1\n"
+    )
+    big = "def f(x):\n    return 'z' * (2 << 20)\n"
+    with SandboxPool(workers=1) as single:
+        attackers: list[JobResult] = []
+        threads = [
+            threading.Thread(
+                target=lambda: attackers.append(
+                    single.run(
+                        Job(source=parked, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=10)
+                    )
+                )
+            )
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.5)
+        honest = single.run(Job(source=big, entry="f", instances=[[1], [2]], cpu_bound=False))
+        for thread in threads:
+            thread.join()
+        assert healthy(single)
+    assert [len(r.output) if r.output else r.error for r in honest.instances] == [2 << 20, 2 << 20]
+    failed = [
+        r.instances[0].error
+        for r in attackers
+        if r.instances[0].error and "buffers are full" in r.instances[0].error
+    ]
+    assert failed and all("holds the most" in error for error in failed)
+
+
+@pytest.mark.parametrize(("depth", "caught"), [(9_000, False), (12_000, True)])
+def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
+    pool: SandboxPool, depth: int, caught: bool
+) -> None:
+    """A chain of nested directories (one entry per level, paths far past PATH_MAX) is counted in full."""
+    src = (
+        "import os, time\n"
+        "def f(depth):\n"
+        "    for _ in range(depth):\n"
+        "        os.mkdir('d')\n"
+        "        os.chdir('d')\n"
+        "    time.sleep(1.0)\n"
+        "    return depth\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[depth]], instance_timeout=30.0))
+    item = result.instances[0]
+    if caught:
+        assert item.error is not None and "scratch quota exceeded" in item.error
+    else:
+        assert item.output == depth, item

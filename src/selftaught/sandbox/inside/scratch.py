@@ -3,8 +3,9 @@
 Why: the children of one zygote share one scratch filesystem (a tmpfs in strong mode). Without a
 per-child bound one program can take all of its space (the others' writes fail), or create millions of
 empty files: they cost kernel memory that no rlimit counts, and removing them when the job ends blocks
-the zygote's loop, which serves every other job, for seconds. The zygote measures each running child's
-scratch a few times a second with `usage` and ends the child that goes over its share.
+the zygote's loop, which serves every other job, for seconds. A few times a second the zygote looks at
+the whole filesystem (`filesystem_use`, one syscall); only when all children together hold more than one
+share does it measure each child with `usage`, and it ends the child that is over its share.
 
 Stdlib only (runs in the zygote). The walk goes by directory file descriptor, one open at a time (like
 `zygote.remove_tree`), never follows symlinks and never builds long paths, so deep trees cannot hide
@@ -18,6 +19,18 @@ import os
 import stat
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def filesystem_use(path: str) -> tuple[int, int]:
+    """(inodes, bytes) in use on the filesystem holding `path`: one syscall, for a cheap first look."""
+    fs = os.statvfs(path)
+    return fs.f_files - fs.f_ffree, (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+
+
+def filesystem_size(path: str) -> int:
+    """Bytes the filesystem holding `path` can hold."""
+    fs = os.statvfs(path)
+    return fs.f_blocks * fs.f_frsize
 
 
 def usage(path: str, max_entries: int) -> tuple[int, int]:

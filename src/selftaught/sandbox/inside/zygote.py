@@ -107,9 +107,7 @@ MAX_EVENTS_PER_JOB = 100
 MAX_EVENTS_PER_KIND = 16
 _EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
 MAX_REQUEST_ID = 1 << 53
-BUFFER_BUDGET = (
-    96 << 20
-)  # all children's partial messages together; the child holding bytes when it is passed fails
+BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
 CORES = max(1, os.cpu_count() or 1)
 WALL_FACTOR = 3.0
@@ -162,8 +160,8 @@ class Zygote:
         )
         self.baseline = _vm_size() + (96 << 20)
         self.next_scratch_check = 0.0
-        fs = os.statvfs(self.scratch_root)
-        self.scratch_share = min(SCRATCH_SHARE, fs.f_blocks * fs.f_frsize // 4)
+        self.scratch_base = scratch_space.filesystem_use(self.scratch_root)
+        self.scratch_share = min(SCRATCH_SHARE, scratch_space.filesystem_size(self.scratch_root) // 4)
 
     # ---------------------------------------------------------------- plumbing
 
@@ -336,6 +334,24 @@ class Zygote:
         return sum(
             len(j.child.pending) + j.child.reader.buffered for j in self.jobs.values() if j.child is not None
         )
+
+    def enforce_buffer_budget(self) -> None:
+        """Over BUFFER_BUDGET, fail the children holding the most bytes until the rest fit.
+
+        Why the largest holders and not the child whose bytes just arrived: hostile children can park
+        partial messages just under the per-message cap and wait; the next honest child whose answer
+        spans two reads would otherwise be the one to fail, again and again.
+        """
+        while (total := self.buffered()) > BUFFER_BUDGET:
+            held, job = max(
+                ((len(j.child.pending) + j.child.reader.buffered, j) for j in self.jobs.values() if j.child),
+                key=lambda pair: pair[0],
+            )
+            self.protocol_violation(
+                job,
+                f"the sandbox worker's buffers are full ({total} bytes of {BUFFER_BUDGET >> 20} MiB); "
+                f"this child holds the most: {held} bytes",
+            )
 
     def _flush_child(self, kid: Child) -> None:
         try:
@@ -517,6 +533,9 @@ class Zygote:
         if now < self.next_scratch_check:
             return
         self.next_scratch_check = now + SCRATCH_CHECK
+        entries, used = scratch_space.filesystem_use(self.scratch_root)
+        if entries - self.scratch_base[0] <= SCRATCH_FILES and used - self.scratch_base[1] <= self.scratch_share:
+            return  # all children together hold less than one share: nobody is over (one syscall)
         for job in list(self.jobs.values()):
             kid = job.child
             if kid is None:
@@ -528,6 +547,10 @@ class Zygote:
                 event = {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
                 self.send_host(event)
                 self.child_gone(job, why)
+        # The walks cost the loop that serves every job: children that each stay just under their share
+        # must not keep it busy, so walking takes at most a tenth of the zygote's time.
+        spent = time.monotonic() - now
+        self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
 
     def check_cpu(self, job: JobState, now: float) -> None:
         """A cpu-clock call: over its CPU limit, or past the wall backstop, it times out."""
@@ -646,12 +669,7 @@ class Zygote:
         except wire.WireError as exc:
             self.protocol_violation(job, str(exc))
             return
-        if self.buffered() > BUFFER_BUDGET and kid.reader.buffered > 0:
-            self.protocol_violation(
-                job,
-                f"the sandbox worker's buffers are full ({BUFFER_BUDGET >> 20} MiB); this child holds {kid.reader.buffered} bytes",
-            )
-            return
+        self.enforce_buffer_budget()
         for header, bodies in messages:
             if job.child is not kid:
                 break  # the child was replaced or the job ended while handling an earlier message

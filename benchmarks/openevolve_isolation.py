@@ -1,9 +1,9 @@
 """Cost of isolating OpenEvolve candidates: wall time per evaluation of each directory's initial program.
 
-Each evaluation is one evaluator job plus one sandbox job per import of the candidate, per call of one
-of its functions and per `python script.py` it starts (see docs/openevolve.md). Prints, per directory,
-the mean and standard deviation of the wall time over `--repeats` evaluations after one warm-up, the
-utility (it must not vary) and the number of candidate jobs per evaluation.
+Each evaluation is one evaluator job, one candidate session for its imports and calls, and one job per
+`python script.py` it starts (see docs/openevolve.md). Prints, per directory, the mean and standard
+deviation of the wall time over `--repeats` evaluations after one warm-up, the utility (it must not
+vary) and the number of requests (imports, calls, scripts) the evaluator made per evaluation.
 
     .venv/bin/python benchmarks/openevolve_isolation.py --repeats 10
 """
@@ -27,7 +27,7 @@ DIRECTORIES = (
 
 
 def count_jobs() -> list[int]:
-    """Counts candidate jobs by wrapping the broker's call (the benchmark's only instrumentation)."""
+    """Counts the evaluator's requests by wrapping the broker's call (the benchmark's only instrumentation)."""
     counts = [0]
     original = openevolve_broker.CandidateBroker.__call__
 
@@ -58,7 +58,7 @@ def main() -> None:
                 utilities.add(round(evaluation.utility, 9))
             print(
                 f"{directory.name:22s} {statistics.mean(times) * 1000:6.0f} ± {statistics.stdev(times) * 1000:4.0f} ms"
-                f"  utility {sorted(utilities)}  candidate jobs/evaluation {counts[0] / args.repeats:.0f}"
+                f"  utility {sorted(utilities)}  requests/evaluation {counts[0] / args.repeats:.0f}"
             )
 
 

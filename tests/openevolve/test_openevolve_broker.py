@@ -1,18 +1,25 @@
-"""The host side of the candidate's jobs: what the evaluator's child sends and what the candidate's child
-answers are untrusted, so both parsers are fuzzed (a recording executor stands in for the pool: it never
-executes anything, it only answers with the outputs hypothesis draws)."""
+"""The host side of the candidate's processes: what the evaluator's child sends and what the candidate's
+child answers are untrusted, so both parsers are fuzzed. Executor doubles stand in for the pool: they
+never execute anything; one answers script jobs with a drawn result, the other plays a candidate session
+(asks for requests through the session proxy like the real child and answers with drawn outputs)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from selftaught.sandbox.job import InstanceResult, Job, JobResult
+from selftaught.tasks import openevolve_session
 from selftaught.tasks.openevolve_broker import MAX_CANDIDATE_JOBS, CandidateBroker, CandidateRefused
+
+PROGRAM = "def f():\n    return 1\n"
+SESSION_KEYS = {"op", "module", "rng", "module_id", "name", "args", "kwargs", "seq", "limit"}
 
 json_values = st.recursive(
     st.one_of(
@@ -25,110 +32,156 @@ json_values = st.recursive(
 )
 
 
-class Recording:
-    """Executor double: records the jobs and answers each with a given result."""
+class Double:
+    """Executor double: script jobs get `result`; a session job answers each request with `respond`."""
 
-    def __init__(self, result: JobResult) -> None:
+    def __init__(self, result: JobResult, respond: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.result = result
+        self.respond = respond or (lambda request: {"value": 1, "seq": request["seq"]})
         self.jobs: list[Job] = []
+        self.requests: list[dict[str, Any]] = []
 
     def run(self, job: Job, rpc: Any = None) -> JobResult:
         self.jobs.append(job)
-        return self.result
+        if job.entry != "serve_session":
+            return self.result
+        answer = None
+        while True:
+            request = rpc("session", "next", [answer], {})
+            if request is None:
+                return JobResult([InstanceResult(output=None)])
+            self.requests.append(request)
+            answer = self.respond(request)
 
     def close(self) -> None:
         pass
 
 
-def broker(result: JobResult, seconds: float = 30.0) -> tuple[CandidateBroker, Recording]:
-    executor = Recording(result)
-    program = "def f():\n    return 1\n"
-    return CandidateBroker(executor, program, {"data.txt": b"1"}, time.monotonic() + seconds), executor
+def broker(double: Double, seconds: float = 30.0) -> CandidateBroker:
+    return CandidateBroker(double, PROGRAM, {"data.txt": b"1"}, time.monotonic() + seconds)
 
 
-OK = JobResult([InstanceResult(output={"value": 1})])
+OK = JobResult([InstanceResult(output={"returncode": 0, "files": {}})])
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.fixture(autouse=True)
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real child here to be killed by its timer: do not wait the grace seconds for one."""
+    monkeypatch.setattr(openevolve_session, "GRACE", 0.01)
+
+
+@settings(max_examples=200, deadline=None)
 @given(method=st.sampled_from(["module", "run", "other"]), request=json_values, timeout=json_values)
 @example(method="module", request={"op": "describe"}, timeout=10**400)
+@example(method="module", request={"op": "call", "name": "f", "module_id": 0}, timeout=1.0)
 @example(method="run", request={"script": "", "argv": [1]}, timeout=float("nan"))
-def test_any_request_is_refused_or_becomes_a_well_formed_job(method: str, request: Any, timeout: Any) -> None:
-    handler, executor = broker(OK)
+def test_any_request_is_refused_or_becomes_a_well_formed_one(method: str, request: Any, timeout: Any) -> None:
+    double = Double(OK)
+    handler = broker(double)
     try:
         handler("candidate", method, [request, timeout], {})
     except (CandidateRefused, PermissionError):
-        assert not executor.jobs
+        assert not double.requests and all(job.entry == "serve_session" for job in double.jobs)
         return
-    (job,) = executor.jobs
-    (sent,) = job.instances[0]
-    assert sent["program"] == "def f():\n    return 1\n" and sent["files"]["data.txt"] == b"1"
-    assert 0 < job.instance_timeout <= 30.0 and job.cpu_bound
+    finally:
+        handler.close()
+    if method == "module":
+        (sent,) = double.requests
+        assert set(sent) <= SESSION_KEYS and 0 < sent["limit"] <= 30.0
+        (base, _proxy) = double.jobs[0].instances[0]
+        assert base == {"program": PROGRAM, "files": {"data.txt": b"1"}}
+    else:
+        (job,) = double.jobs
+        (sent,) = job.instances[0]
+        assert sent["program"] == PROGRAM and sent["files"]["data.txt"] == b"1"
+        assert 0 < job.instance_timeout <= 30.0 and job.cpu_bound
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    output=json_values,
-    error=st.one_of(st.none(), st.sampled_from(["timeout", "killed: memory", "exception: x"])),
-)
-def test_any_candidate_answer_becomes_a_plain_reply(output: Any, error: str | None) -> None:
+@settings(max_examples=200, deadline=None)
+@given(output=json_values, echo=st.booleans(), error=st.sampled_from([None, "timeout", "killed: memory"]))
+def test_any_candidate_answer_becomes_a_plain_reply(output: Any, echo: bool, error: str | None) -> None:
+    def respond(request: dict[str, Any]) -> Any:
+        return {**output, "seq": request["seq"]} if echo and isinstance(output, dict) else output
+
     result = JobResult([InstanceResult(output=output, error=error)], stdout="out", stderr="err")
-    for method, request in (("module", {"op": "call", "name": "f"}), ("run", {"script": "print(1)"})):
-        reply = broker(result)[0]("candidate", method, [request, 5.0], {})
-        assert isinstance(reply, dict)
+    handler = broker(Double(result, respond))
+    try:
+        answered = handler("candidate", "module", [{"op": "call", "name": "f", "module_id": 0}, 0.05], {})
+        assert isinstance(answered, dict)
+        assert {"error", "value", "names", "timeout"} & set(answered)
+        assert set(answered) <= {
+            "error",
+            "message",
+            "etype",
+            "traceback",
+            "value",
+            "names",
+            "timeout",
+            "stdout",
+            "stderr",
+        }
+        ran = handler("candidate", "run", [{"script": "print(1)"}, 5.0], {})
         if error == "timeout":
-            assert reply["timeout"] is True
-        elif method == "run":
-            assert isinstance(reply["returncode"], int) and isinstance(reply["files"], dict)
-            assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in reply["files"].items())
+            assert ran["timeout"] is True
         else:
-            assert ("error" in reply) or ("value" in reply) or ("names" in reply)
+            assert isinstance(ran["returncode"], int) and isinstance(ran["files"], dict)
+            assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in ran["files"].items())
+    finally:
+        handler.close()
+
+
+def test_forged_or_stale_answers_are_ignored_and_the_call_times_out() -> None:
+    handler = broker(Double(OK, lambda request: {"value": "forged", "seq": request["seq"] + 1}))
+    started = time.monotonic()
+    answered = handler("candidate", "module", [{"op": "call", "name": "f", "module_id": 0}, 0.3], {})
+    assert answered["timeout"] is True and time.monotonic() - started < 5.0
+    handler.close()
 
 
 def test_requests_are_rebuilt_not_forwarded() -> None:
-    handler, executor = broker(OK)
+    double = Double(OK)
+    handler = broker(double)
     request = {
         "op": "call",
         "name": "f",
+        "module_id": 3,
         "args": [np.arange(3)],
         "kwargs": {},
         "program": "EVIL",
-        "files": {"x": b"y"},
     }
-    handler("candidate", "module", [request, 1.0], {})
-    sent = executor.jobs[0].instances[0][0]
-    assert sent["program"] != "EVIL" and "x" not in sent["files"]
-    assert executor.jobs[0].instance_timeout == 1.0
+    assert handler("candidate", "module", [request, 1.0], {})["value"] == 1
+    (sent,) = double.requests
+    assert "program" not in sent and sent["module_id"] == 3 and sent["limit"] == 1.0
+    described = handler("candidate", "module", [{"op": "describe", "module_id": 99}, 1.0], {})
+    assert described["module_id"] == double.requests[-1]["module_id"] == 0  # ids are the host's
     for bad in (
-        {"op": "call", "name": "f; import os"},
+        {"op": "call", "name": "f; import os", "module_id": 0},
         {"op": "exec"},
-        {"op": "call", "name": "f", "args": "x"},
+        {"op": "call", "name": "f", "module_id": 0, "args": "x"},
+        {"op": "call", "name": "f", "module_id": "0"},
     ):
-        try:
+        with pytest.raises(CandidateRefused):
             handler("candidate", "module", [bad, 1.0], {})
-        except CandidateRefused:
-            continue
-        raise AssertionError(f"accepted {bad}")
+    handler.close()
+    assert len([job for job in double.jobs if job.entry == "serve_session"]) == 1  # one session served all
 
 
 def test_limits_follow_the_evaluations_deadline_and_the_job_count() -> None:
-    handler, executor = broker(OK, seconds=2.0)
+    double = Double(OK)
+    handler = broker(double, seconds=2.0)
     handler("candidate", "module", [{"op": "describe"}, 600.0], {})
-    assert executor.jobs[-1].instance_timeout <= 2.0  # never past the evaluation's own limit
+    assert double.requests[-1]["limit"] <= 2.0  # never past the evaluation's own limit
     for _ in range(MAX_CANDIDATE_JOBS - 1):
-        handler("candidate", "module", [{"op": "describe"}, None], {})
-    try:
-        handler("candidate", "module", [{"op": "describe"}, None], {})
-    except CandidateRefused as exc:
-        assert str(MAX_CANDIDATE_JOBS) in str(exc)
-    else:
-        raise AssertionError("no cap on candidate jobs")
-    late, executor = broker(OK, seconds=0.0)
-    assert late("candidate", "module", [{"op": "describe"}, 1.0], {})["timeout"] is True and not executor.jobs
+        handler("candidate", "run", [{"script": "pass"}, None], {})
+    with pytest.raises(CandidateRefused, match=str(MAX_CANDIDATE_JOBS)):
+        handler("candidate", "run", [{"script": "pass"}, None], {})
+    handler.close()
+    late = broker(Double(OK), seconds=0.0)
+    assert late("candidate", "module", [{"op": "describe"}, 1.0], {})["timeout"] is True
 
 
 def test_handed_back_files_are_capped_by_the_host() -> None:
     many = {f"f{i}.txt": b"x" for i in range(5000)}
     result = JobResult([InstanceResult(output={"returncode": 0, "files": many})])
-    reply = broker(result)[0]("candidate", "run", [{"script": "pass"}, 1.0], {})
+    reply = broker(Double(result))("candidate", "run", [{"script": "pass"}, 1.0], {})
     assert len(reply["files"]) == 1000 and b"not handed back" in reply["stderr"]

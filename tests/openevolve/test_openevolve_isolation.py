@@ -213,7 +213,11 @@ def test_a_candidate_that_patches_the_wire_format_fails_with_a_reason(pool: Sand
     honest = evaluate(task, HONEST_POINT, pool)
     attacked = evaluate(task, PATCH_WIRE, pool)
     assert attacked.utility == 0.0 and attacked.failures == 1
-    assert "malformed answer from the candidate's process" in attacked.artifacts["error"]
+    # Its forged frames break its own channel to the host: its process is ended, with the reason.
+    assert (
+        "the candidate's process ended: exception: Exception: malformed remote call"
+        in attacked.artifacts["error"]
+    )
     assert attacked.setup_error is not None and attacked.setup_error.startswith("evaluator: ")
     assert evaluate(task, HONEST_POINT, pool).utility == honest.utility
 
@@ -430,3 +434,38 @@ def test_a_script_cannot_rewrite_the_evaluators_own_data_but_fills_its_output_fi
     attacked = evaluate(task, tamper, pool)
     assert attacked.utility == honest.utility  # not 1.0: reference.json was the evaluator's
     assert "not handed back to the evaluator: reference.json" in attacked.artifacts["stderr"]
+
+
+def test_module_state_lives_between_calls_and_a_timed_out_call_restarts_the_process(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    program = (
+        "COUNT = [0]\n\n\ndef bump():\n    COUNT[0] += 1\n    return COUNT[0]\n\n\n"
+        "def hang():\n    while True:\n        pass\n"
+    )
+    (tmp_path / "initial_program.py").write_text(program)
+    (tmp_path / "evaluator.py").write_text(
+        "import importlib.util\nimport signal\n\n\n"
+        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    first, second = module.bump(), module.bump()\n"
+        "    signal.signal(signal.SIGALRM, _alarm)\n"
+        "    signal.alarm(1)\n"
+        "    try:\n"
+        "        module.hang()\n"
+        "        hung = 0.0\n"
+        "    except TimeoutError:\n"
+        "        hung = 1.0\n"
+        "    finally:\n"
+        "        signal.alarm(0)\n"
+        "    return {'combined_score': 0.5, 'first': first, 'second': second, 'after': module.bump(), 'hung': hung}\n"
+    )
+    evaluation = evaluate(task_at(tmp_path), program, pool)
+    assert evaluation.failures == 0, evaluation.artifacts
+    metrics = evaluation.metrics
+    assert (metrics["first"], metrics["second"]) == (1.0, 2.0)  # one process: the module's state lives on
+    assert metrics["hung"] == 1.0 and metrics["after"] == 1.0  # killed at the limit; a fresh process after
+    assert evaluation.wall_seconds < 8.0

@@ -225,7 +225,10 @@ class OpenEvolveTask:
                 broker = CandidateBroker(
                     executor, self.program.splice(source), dict(self.files), deadline, self.name
                 )
-                result = executor.run(self.job(source), rpc=broker)
+                try:
+                    result = executor.run(self.job(source), rpc=broker)
+                finally:
+                    broker.close()
             error = result.setup_error
             if error is None and not result.instances:
                 error = "no result (the sandbox stopped early)"

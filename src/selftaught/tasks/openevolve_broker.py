@@ -4,8 +4,10 @@ Why: the evaluator (user code) executes the candidate (generated, hostile code).
 process, the candidate could patch the evaluator's module or the runner's answer and score what it
 likes. So the evaluator's sandboxed child gets a `candidate` proxy instead of the candidate: each import
 of the candidate, each call of one of its functions and each `python script.py` the evaluator starts
-becomes a remote call answered here by a *separate* sandbox job (source:
-`sandbox/inside/openevolve/_selftaught_candidate.py`). Only plain data crosses, in both directions.
+becomes a remote call answered here by a *separate* sandboxed process (source:
+`sandbox/inside/openevolve/_selftaught_candidate.py`): imports and calls by the evaluation's candidate
+session (`openevolve_session.py`), each script by a job of its own. Only plain data crosses, in both
+directions.
 
 Everything the evaluator's child sends is untrusted too (it ran next to nothing hostile, but it is user
 code in a sandbox): requests are rebuilt field by field with type and size checks; each candidate job is
@@ -14,6 +16,7 @@ limited by what is left of the evaluation's time, and by a count per evaluation.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -23,11 +26,13 @@ from typing import Any
 
 from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.job import Job, JobResult, Proxy
+from selftaught.tasks.openevolve_session import CandidateSession
 
-MAX_CANDIDATE_JOBS = 200  # per evaluation: an evaluator calling a candidate function in a hot loop stops here
+MAX_CANDIDATE_JOBS = 200  # per evaluation: scripts started plus candidate sessions (re)started
 MAX_SCRIPT_CHARS = 2_000_000
 MAX_FILES_BYTES = 8_000_000
 MAX_ARGV = 1000
+MAX_PRINTED = 64_000
 MAX_RETURNED_BYTES = 16_000_000
 MAX_RETURNED_FILES = 1000
 MIN_TIMEOUT = 0.05
@@ -68,7 +73,7 @@ def candidate_source() -> str:
 
 class CandidateBroker:
     """`RpcHandler` of one evaluator job: proxy `candidate`, methods `module(request, timeout)` and
-    `run(request, timeout)`; every call is one sandbox job of the candidate runner. Thread-safe."""
+    `run(request, timeout)`. Thread-safe; `close()` it when the evaluator's job is over."""
 
     def __init__(
         self,
@@ -85,6 +90,8 @@ class CandidateBroker:
         self._label = label
         self._source = candidate_source()
         self._lock = threading.Lock()
+        self._session: CandidateSession | None = None
+        self._module_ids = itertools.count()
         self.jobs = 0
 
     @staticmethod
@@ -98,11 +105,10 @@ class CandidateBroker:
         limit = self._limit(timeout)
         if limit is None:
             return {"timeout": True, "error": "the evaluation's time is up"}
-        with self._lock:
-            self.jobs += 1
-            if self.jobs > MAX_CANDIDATE_JOBS:
-                raise CandidateRefused(f"more than {MAX_CANDIDATE_JOBS} candidate runs in one evaluation")
-        job_request = self._module_request(request) if method == "module" else self._run_request(request)
+        if method == "module":
+            return self._module(self._module_request(request), limit)
+        self._count_job()
+        job_request = self._run_request(request)
         job = Job(
             source=self._source,
             entry="serve_request",
@@ -113,8 +119,43 @@ class CandidateBroker:
             clock="wall",  # the evaluator's subprocess timeouts are wall-clock, as in OpenEvolve
             label=f"{self._label} candidate {job_request['op']}",
         )
-        result = self._executor.run(job)
-        return _module_answer(result, limit) if method == "module" else _run_answer(result, limit)
+        return _run_answer(self._executor.run(job), limit)
+
+    def _count_job(self) -> None:
+        with self._lock:
+            self.jobs += 1
+            if self.jobs > MAX_CANDIDATE_JOBS:
+                raise CandidateRefused(f"more than {MAX_CANDIDATE_JOBS} candidate runs in one evaluation")
+
+    def _module(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
+        """An import or call, served by the evaluation's candidate session (a new one if it ended)."""
+        for _ in range(2):
+            with self._lock:
+                session = self._session
+                if session is None or session.closed:
+                    session = None
+            if session is None:
+                self._count_job()
+                with self._lock:
+                    if self._session is None or self._session.closed:
+                        base = {"program": self._program, "files": dict(self._files)}
+                        self._session = CandidateSession(
+                            self._executor, self._source, base, self._deadline, self._label
+                        )
+                    session = self._session
+            answer = session.call(request, limit, _session_answer)
+            if answer is not None:
+                if request["op"] == "describe":
+                    answer["module_id"] = request["module_id"]
+                return answer
+        return {"error": "the candidate's process could not be started", "etype": "RuntimeError"}
+
+    def close(self) -> None:
+        """End the evaluation's candidate session (called when the evaluator's job is over)."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     def _limit(self, timeout: Any) -> float | None:
         """The candidate job's time limit: what the evaluator asked, within what the evaluation has left."""
@@ -127,29 +168,32 @@ class CandidateBroker:
             return max(MIN_TIMEOUT, min(timeout, left))
         return left
 
-    def _base(self, op: str) -> dict[str, Any]:
-        return {"op": op, "program": self._program, "files": dict(self._files)}
-
     def _module_request(self, request: Any) -> dict[str, Any]:
+        """A session request rebuilt from what the evaluator's child sent (ids of imports are ours)."""
         if not isinstance(request, dict) or request.get("op") not in _MODULE_OPS:
             raise CandidateRefused("malformed candidate request")
-        out = self._base(str(request["op"]))
+        out: dict[str, Any] = {"op": str(request["op"])}
         out["module"] = _text(request.get("module", "program"), 200, "module name")
         out["rng"] = request.get("rng") if isinstance(request.get("rng"), dict) else None
-        if out["op"] == "call":
-            name = _text(request.get("name"), 200, "function name")
-            if not name.isidentifier():
-                raise CandidateRefused("malformed function name")
-            args, call_kwargs = request.get("args", []), request.get("kwargs", {})
-            if not isinstance(args, list) or not isinstance(call_kwargs, dict):
-                raise CandidateRefused("malformed call arguments")
-            out.update(name=name, args=args, kwargs=call_kwargs)
+        if out["op"] == "describe":
+            out["module_id"] = next(self._module_ids)
+            return out
+        module_id = request.get("module_id")
+        if not isinstance(module_id, int) or isinstance(module_id, bool) or not 0 <= module_id < 1 << 31:
+            raise CandidateRefused("malformed module id")
+        name = _text(request.get("name"), 200, "function name")
+        if not name.isidentifier():
+            raise CandidateRefused("malformed function name")
+        args, call_kwargs = request.get("args", []), request.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(call_kwargs, dict):
+            raise CandidateRefused("malformed call arguments")
+        out.update(module_id=module_id, name=name, args=args, kwargs=call_kwargs)
         return out
 
     def _run_request(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):
             raise CandidateRefused("malformed run request")
-        out = self._base("run")
+        out: dict[str, Any] = {"op": "run", "program": self._program, "files": dict(self._files)}
         out["script"] = _text(request.get("script"), MAX_SCRIPT_CHARS, "script")
         out["script_name"] = _text(request.get("script_name", "script.py"), 500, "script name")
         out["cwd"] = _text(request.get("cwd", ""), 500, "working directory")
@@ -195,15 +239,12 @@ def _failure(result: JobResult, limit: float) -> dict[str, Any] | None:
     return {"error": f"the candidate's process failed: {outcome.error}", "etype": "RuntimeError"}
 
 
-def _module_answer(result: JobResult, limit: float) -> dict[str, Any]:
-    failed = _failure(result, limit)
-    if failed is not None:
-        return failed
-    output = result.instances[0].output
+def _session_answer(output: Any) -> dict[str, Any]:
+    """A session's answer to an import or call, rebuilt from what the candidate's process sent."""
     if not isinstance(output, dict):
         return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
     answer = {key: output[key] for key in ("names", "value") if key in output}
-    answer.update(stdout=result.stdout, stderr=result.stderr)  # what the candidate printed
+    answer.update({key: str(output.get(key, ""))[:MAX_PRINTED] for key in ("stdout", "stderr")})
     if output.get("error") is not None:
         answer.update(
             error=str(output["error"])[:2000],

@@ -7,7 +7,10 @@ its answer) and score what it likes. The evaluator's child holds a proxy; every 
 candidate, calls one of its functions or starts `python script.py`, the host runs one job of this file
 with the request as plain data and hands the answer back as plain data.
 
-One request per job (`serve_request`), `op` one of:
+Scripts run one per job (`serve_request`); imports and calls are served by one long-lived job per
+evaluation (`serve_session`: it asks the host for each next request, so the candidate's module keeps its
+state between calls), each request under a timer that kills this process at the call's limit.
+`op` is one of:
 - `describe`: import the program; say which names are functions and which are plain data (with values).
 - `call`: import the program, call one function with the given arguments, return its value.
 - `run`: run a script as `__main__` (what `subprocess.Popen([sys.executable, script])` would do); the
@@ -25,6 +28,7 @@ import hashlib
 import io
 import os
 import random
+import signal
 import sys
 import traceback
 import types
@@ -34,6 +38,7 @@ import numpy
 PROGRAM_NAME = "candidate_program.py"
 MAX_RETURNED_BYTES = 16_000_000
 MAX_DATA_DEPTH = 20
+MAX_PRINTED = 64_000
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
@@ -155,25 +160,60 @@ def _error(exc):
     }
 
 
-def _module_op(request, workdir):
+def _module_op(request, workdir, modules):
+    """`describe` (import the candidate, as module id `module_id`) or `call` one of its functions.
+
+    A `call` for a module this process has not imported (a fresh session after a timeout or crash)
+    imports it first: its module-level state starts over, as after a restart.
+    """
     _set_rng(request.get("rng"))
+    key = request.get("module_id")
     try:
-        module = _import(request, workdir)
+        if request["op"] == "describe" or key not in modules:
+            modules[key] = _import(request, workdir)
+        module = modules[key]
         if request["op"] == "describe":
-            answer = {"names": _describe(module)}
-        else:
-            function = getattr(module, request["name"])
-            answer = {"value": function(*request.get("args", []), **request.get("kwargs", {}))}
-            if not _plain(answer["value"]):
-                kind = type(answer["value"]).__name__
-                answer = {
-                    "error": f"TypeError: the candidate returned a {kind}; only plain data (numbers, "
-                    "strings, lists, dicts, numpy arrays) crosses the sandbox boundary",
-                    "etype": "TypeError",
-                }
+            return {"names": _describe(module)}
+        function = getattr(module, request["name"])
+        value = function(*request.get("args", []), **request.get("kwargs", {}))
+        if _plain(value):
+            return {"value": value}
+        return {
+            "error": f"TypeError: the candidate returned a {type(value).__name__}; only plain data (numbers, "
+            "strings, lists, dicts, numpy arrays) crosses the sandbox boundary",
+            "message": f"the candidate returned a {type(value).__name__}, not plain data",
+            "etype": "TypeError",
+        }
     except BaseException as exc:  # the candidate's own failure: reported to the evaluator as data
-        answer = _error(exc)
+        return _error(exc)
+
+
+def _timed_op(request, workdir, modules):
+    """One session request under a timer whose default action kills this process at the call's limit."""
+    out, err = io.StringIO(), io.StringIO()
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, float(request.get("limit") or 0) or 0.05)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            answer = _module_op(request, workdir, modules)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    answer.update(
+        seq=request.get("seq"), stdout=out.getvalue()[-MAX_PRINTED:], stderr=err.getvalue()[-MAX_PRINTED:]
+    )
     return answer
+
+
+def serve_session(base, session):
+    """Serve the evaluator's imports and calls in this one process until the host says stop (None)."""
+    workdir, _ = _prepare(base)
+    modules = {}
+    answer = None
+    while True:
+        request = session.next(answer)
+        if not isinstance(request, dict):
+            return None
+        answer = _timed_op(request, workdir, modules)
 
 
 def _run_script(request, workdir, before):
@@ -218,8 +258,8 @@ def _run_script(request, workdir, before):
     return {"returncode": code, "files": _changed_files(workdir, before)}
 
 
-def serve_request(request):
-    """Answer one request of the evaluator (see the module docstring); never raises for the candidate."""
+def _prepare(request):
+    """This child's twin of the evaluator's directory: the task's files and the candidate."""
     workdir = _workdir()
     files = dict(request.get("files", {}))
     files[PROGRAM_NAME] = request["program"].encode("utf-8")
@@ -227,6 +267,12 @@ def serve_request(request):
     sys.dont_write_bytecode = True
     sys.path.insert(0, workdir)
     os.chdir(workdir)
+    return workdir, before
+
+
+def serve_request(request):
+    """Answer one request of the evaluator (see the module docstring); never raises for the candidate."""
+    workdir, before = _prepare(request)
     if request["op"] == "run":
         return _run_script(request, workdir, before)
-    return _module_op(request, workdir)
+    return _module_op(request, workdir, {})

@@ -98,9 +98,10 @@ def _remote(session, request):
 class RemoteFunction:
     """A function of the candidate: calling it runs it in the candidate's own sandboxed child."""
 
-    def __init__(self, session, module_name, name, doc):
+    def __init__(self, session, module_name, module_id, name, doc):
         self._session = session
         self._module = module_name
+        self._module_id = module_id
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc or None
 
@@ -108,6 +109,7 @@ class RemoteFunction:
         request = {
             "op": "call",
             "module": self._module,
+            "module_id": self._module_id,
             "name": self.__name__,
             "args": list(args),
             "kwargs": kwargs,
@@ -141,6 +143,7 @@ class CandidateLoader:
     def exec_module(self, module):
         answer = _remote(self.session, {"op": "describe", "module": module.__name__})
         names = answer.get("names") if isinstance(answer.get("names"), dict) else {}
+        module_id = answer.get("module_id")
         unavailable = {}
         for name, entry in names.items():
             if not isinstance(entry, list) or len(entry) != 2:
@@ -150,7 +153,7 @@ class CandidateLoader:
             kind, value = entry
             if kind == "function":
                 doc = value if isinstance(value, str) else ""
-                setattr(module, name, RemoteFunction(self.session, module.__name__, name, doc))
+                setattr(module, name, RemoteFunction(self.session, module.__name__, module_id, name, doc))
             elif kind == "data":
                 setattr(module, name, value)
             else:

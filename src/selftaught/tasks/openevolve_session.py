@@ -1,0 +1,119 @@
+"""One long-lived sandboxed process of the candidate per evaluation, for the evaluator's imports and calls.
+
+Why: an OpenEvolve evaluator that imports the candidate calls its functions many times (a cascade, one
+run per seed, a check per point); one sandbox job per call costs tens of milliseconds each and loses the
+module's state between calls. A session is one candidate job that stays up for the evaluation and asks
+the host for its next request (`session.next(previous_answer)`), so the candidate's module lives on
+between calls as it would in OpenEvolve, still in its own process, values still passed as data.
+
+Time limits: the child arms a timer whose default action kills it before running each request (the
+call's limit: what the evaluator asked, within what is left of the evaluation). A candidate that disarms
+it only keeps its own evaluation's slot busy; the host stops waiting at the limit all the same and
+starts a fresh session for the next request. Answers are matched to requests by sequence number: an
+answer the candidate forges or sends twice is ignored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from selftaught.sandbox.executor import Executor
+from selftaught.sandbox.job import Job, JobResult, Proxy
+
+GRACE = 2.0  # seconds the host waits past a call's limit for the child's timer to act
+SETUP_SLACK = 15.0
+MAX_PRINTED = 64_000
+
+
+class CandidateSession:
+    """The host side of one session job; `call` is thread-safe (calls are served one at a time)."""
+
+    def __init__(
+        self, executor: Executor, source: str, base: dict[str, Any], deadline: float, label: str
+    ) -> None:
+        self._requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._replies: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._seq = itertools.count(1)
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self.closed = False
+        limit = max(0.05, deadline - time.monotonic())
+        job = Job(
+            source=source,
+            entry="serve_session",
+            instances=[[base, Proxy(name="session", methods=("next",))]],
+            instance_timeout=limit,
+            job_timeout=limit + SETUP_SLACK,
+            cpu_bound=False,  # the evaluation gate already allows one evaluation per worker
+            label=f"{label} candidate session",
+        )
+        thread = threading.Thread(
+            target=self._run, args=(executor, job), name="openevolve-session", daemon=True
+        )
+        thread.start()
+
+    def _run(self, executor: Executor, job: Job) -> None:
+        try:
+            result: JobResult | str = executor.run(job, rpc=self._rpc)
+        except Exception as exc:  # the executor itself failed (closed pool, lost cluster): say so
+            result = f"{type(exc).__name__}: {exc}"
+        self.closed = True
+        self._replies.put(("end", result))
+
+    def _rpc(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """The child's `session.next(previous_answer)`: hand over its answer, wait for the next request."""
+        if proxy != "session" or method != "next" or len(args) != 1 or kwargs:
+            raise PermissionError(f"{proxy}.{method} is not available to the candidate")
+        if args[0] is not None:
+            self._replies.put(("answer", args[0]))
+        try:
+            return self._requests.get(timeout=max(0.0, self._deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+
+    def call(
+        self, request: dict[str, Any], limit: float, read: Callable[[Any], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Send one request and wait for its answer (checked by `read`); None if the session is over."""
+        with self._lock:
+            if self.closed:
+                return None
+            seq = next(self._seq)
+            self._requests.put({**request, "seq": seq, "limit": limit})
+            started = time.monotonic()
+            wait_until = started + limit + GRACE
+            while True:
+                try:
+                    kind, payload = self._replies.get(timeout=max(0.0, wait_until - time.monotonic()))
+                except queue.Empty:
+                    self.close()
+                    return {"timeout": True, "error": f"the candidate ran past its limit of {limit:.2f} s"}
+                if kind == "end":
+                    self._replies.put((kind, payload))  # keep the news for anyone else waiting
+                    return _ended(payload, time.monotonic() - started >= limit)
+                if isinstance(payload, dict) and payload.get("seq") == seq:
+                    return read(payload)
+
+    def close(self) -> None:
+        """End the session: the child's next `next()` returns None and it exits."""
+        self.closed = True
+        self._requests.put(None)
+
+
+def _ended(result: JobResult | str, past_limit: bool) -> dict[str, Any]:
+    """The answer for a call during which the session's process ended."""
+    if past_limit:
+        return {"timeout": True, "error": "the candidate ran past its limit (killed)"}
+    if isinstance(result, str):
+        reason = result
+    elif result.setup_error is not None:
+        reason = f"did not start: {result.setup_error}"
+    else:
+        errors = [item.error for item in result.instances if item.error]
+        reason = errors[0] if errors else "exited"
+    return {"error": f"the candidate's process ended: {reason}", "etype": "RuntimeError"}

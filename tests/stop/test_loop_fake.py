@@ -80,6 +80,10 @@ def test_improvers_that_improve_themselves_are_kept_with_their_lineage(tmp_path:
     with RunReader.open(result.path / "run.sqlite") as store:
         calls = [c for c in store.utility_calls() if c.context == Context.iteration(0) and c.test_index == 0]
         assert [(c.seq, round(c.value, 3)) for c in calls] == [(0, 0.4), (1, 0.3)]  # candidate, then initial
+        # the step's own utility is the meta-utility: the candidate improver (step 0.2), then itself (0.1)
+        step = [c for c in store.utility_calls() if c.context == Context.step(1)]
+        assert [(c.seq, round(c.value, 3)) for c in step] == [(0, 0.5), (1, 0.4)]
+        assert {c.improver_sha for c in step} == {result.iterations[0].improver_sha}
         assert store.meta().status == "completed" and len(store.lm_calls()) > 0
     assert all(job.label for job in fake.jobs)
 

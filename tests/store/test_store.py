@@ -61,6 +61,20 @@ def test_readers_never_write_to_an_old_store(old_runs: Path) -> None:
     assert {e.kind: e.category for e in summary.events} == {"improver-failed": "failure"}
 
 
+def test_listing_and_reporting_a_live_wal_store_writes_nothing(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    store = RunStore(runs / "r1" / "run.sqlite")  # WAL mode, left open as a running run's would be
+    store.write_meta(RunMeta(task="maxcut", model="offline:0", config={"iterations": 1}))
+    # the database and its write-ahead log; -shm is SQLite's shared index, where readers take read locks
+    data = ("run.sqlite", "run.sqlite-wal")
+    before = {name: digest(runs / "r1" / name) for name in data}
+    [listing] = list_runs(runs)
+    summary = load_run_summary(runs / "r1")
+    assert listing.status == "running" and summary.status == "running"
+    assert {name: digest(runs / "r1" / name) for name in data} == before
+    store.close()
+
+
 def test_a_writer_migrates_an_old_store_in_place(old_runs: Path) -> None:
     path = old_runs / OLD_RUN_ID / "run.sqlite"
     with RunReader.open(path) as reader:

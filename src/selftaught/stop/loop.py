@@ -24,7 +24,7 @@ from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.stop.texts import meta_utility_text
-from selftaught.store import Context, IterationRecord, RunDir, sha256
+from selftaught.store import Context, IterationRecord, RunDir, UtilityCallRecord, sha256
 
 IterationResult = IterationRecord  # the loop's name for a stored iteration
 
@@ -93,8 +93,15 @@ class SelfImprovement:
         candidates = MetaUtility(session, self.scorer, Context.candidates(t),
                                  any_failure_zeroes=settings.protocol == "paper")
         session.progress.stage("candidate", settings.utility_budget)
+        calls: list[tuple[str, float]] = []  # (candidate sha, meta-utility) in the order they finished
+
+        def score(source: str) -> float:
+            value = self._score_candidate(candidates, source)
+            calls.append((sha256(source), value))
+            return value
+
         utility = UtilityCapability(
-            score=lambda source: self._score_candidate(candidates, source),
+            score=score,
             description=meta_utility_text(self.scorer.task.name, self.scorer.task.description, settings),
             budget=settings.utility_budget,
             events=events,
@@ -103,6 +110,10 @@ class SelfImprovement:
                                    timeout=settings.meta_improver_timeout, events=events,
                                    label=f"self-improvement t={t}")
         session.check_stopped()
+        self.store.add_utility_calls([
+            UtilityCallRecord(Context.step(t), sha256(current), self.scorer.task.name, 0, seq, sha, value)
+            for seq, (sha, value) in enumerate(calls)
+        ])
         if outcome.program is None:
             return None, outcome.error or "no program"
         problem = improver_problem(outcome.program)

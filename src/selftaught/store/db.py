@@ -136,12 +136,21 @@ class RunStore(RunReader):
                  record.output_sha, record.status, record.error, record.utility_val, record.utility_test,
                  record.lm_calls, record.utility_calls, record.wall_seconds, time.time()),
             )
-            db.executemany(
-                "INSERT OR IGNORE INTO utility_calls (context_kind, context_t, context_label, improver_sha, task, "
-                "test_index, seq, program_sha, value, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(c.context.kind, c.context.t, c.context.label, c.improver_sha, c.task, c.test_index, c.seq,
-                  c.program_sha, c.value, time.time()) for c in calls],
-            )
+            self._insert_calls(db, calls)
+
+    def add_utility_calls(self, calls: Sequence[UtilityCallRecord]) -> None:
+        """Utility calls of a run that is not a meta-utility test (the self-improvement step's)."""
+        with self._transaction() as db:
+            self._insert_calls(db, calls)
+
+    @staticmethod
+    def _insert_calls(db: sqlite3.Connection, calls: Sequence[UtilityCallRecord]) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO utility_calls (context_kind, context_t, context_label, improver_sha, task, "
+            "test_index, seq, program_sha, value, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(c.context.kind, c.context.t, c.context.label, c.improver_sha, c.task, c.test_index, c.seq,
+              c.program_sha, c.value, time.time()) for c in calls],
+        )
 
     def add_meta_utility(self, record: MetaUtilityRecord) -> None:
         context = record.context

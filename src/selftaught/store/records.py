@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 RunStatus = Literal["running", "completed", "stopped", "failed", "interrupted"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 IterationStatus = Literal["seed", "improved", "kept"]
-ContextKind = Literal["candidates", "iteration", "meta-eval", "transfer", "other"]
+ContextKind = Literal["candidates", "iteration", "step", "meta-eval", "transfer", "other"]
 CONTEXT_KINDS: tuple[str, ...] = get_args(ContextKind)
 
 
@@ -25,6 +25,7 @@ class Context:
     """Which step asked for an improver run or a meta-utility estimate.
 
     `candidates` t: a candidate proposed while self-improvement step t ran (the utility the improver saw);
+    `step` t: the self-improvement step itself (the improver improving itself; its utility calls);
     `iteration` t: the fresh estimate of iteration t's improver; `meta-eval`: `selftaught meta-eval`;
     `transfer` label: a transfer table row; `other` label: a context an old store named freely. Stored as columns; `str()` is the human label ("t=3",
     "iteration t=3", "meta-eval", "transfer t=1") used in LM-call purposes, logs and report JSON.
@@ -43,6 +44,10 @@ class Context:
         return cls("iteration", t)
 
     @classmethod
+    def step(cls, t: int) -> Context:
+        return cls("step", t)
+
+    @classmethod
     def meta_eval(cls) -> Context:
         return cls("meta-eval")
 
@@ -55,6 +60,8 @@ class Context:
             return f"t={self.t}"
         if self.kind == "iteration":
             return f"iteration t={self.t}"
+        if self.kind == "step":
+            return f"step t={self.t}"
         if self.kind == "transfer":
             return f"transfer {self.label}"
         if self.kind == "other":

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from selftaught.cli import app, options
+from selftaught.cli import LightHelpGroup, app, options
 from selftaught.cli.output import console, emit_json, note
 from selftaught.errors import UsageError
 
 safety_app = typer.Typer(help="Safety: the sandbox-flag experiment and per-run audits of detector events.",
-                         no_args_is_help=True, rich_markup_mode=None)
+                         no_args_is_help=True, rich_markup_mode=None, cls=LightHelpGroup)
 app.add_typer(safety_app, name="safety")
 
 MAX_ATTEMPTS = 1_000_000

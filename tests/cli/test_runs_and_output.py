@@ -73,8 +73,9 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
     first = process.stderr.readline()  # the run id comes first, before any work
     match = re.match(r"run (\S+) started in (\S+)", first)
     assert match, first
-    for line in process.stderr:  # interrupt once the run is inside an iteration
-        if line.startswith("progress: iteration 1/"):
+    for line in process.stderr:  # interrupt once the run is past its first iteration
+        progressed = re.match(r"progress: iteration (\d+)/", line)
+        if progressed and int(progressed.group(1)) >= 1:
             break
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=120)

@@ -469,3 +469,62 @@ def test_module_state_lives_between_calls_and_a_timed_out_call_restarts_the_proc
     assert (metrics["first"], metrics["second"]) == (1.0, 2.0)  # one process: the module's state lives on
     assert metrics["hung"] == 1.0 and metrics["after"] == 1.0  # killed at the limit; a fresh process after
     assert evaluation.wall_seconds < 8.0
+
+
+def test_a_candidate_that_disarms_its_timer_cannot_pile_up_processes(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    (tmp_path / "config.yaml").write_text("evaluator:\n  timeout: 6\n")
+    (tmp_path / "initial_program.py").write_text(HONEST_POINT)
+    (tmp_path / "evaluator.py").write_text(
+        "import importlib.util\nimport signal\n\n\n"
+        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    timeouts = 0\n"
+        "    signal.signal(signal.SIGALRM, _alarm)\n"
+        "    for case in range(20):\n"
+        "        signal.setitimer(signal.ITIMER_REAL, 0.2)\n"
+        "        try:\n"
+        "            module.solve(case)\n"
+        "        except TimeoutError:\n"
+        "            timeouts += 1\n"
+        "        finally:\n"
+        "            signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    return {'combined_score': 1.0 - timeouts / 20}\n"
+    )
+    stubborn = (
+        "import signal\n\n\ndef solve(case):\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n        pass\n"
+    )
+    processes_seen = []
+
+    class Counting:
+        """Wraps the pool to count the candidate sessions started (never more than one at a time)."""
+
+        def __init__(self) -> None:
+            self.workers = pool.workers
+            self.live = 0
+
+        def run(self, job, rpc=None):  # type: ignore[no-untyped-def]
+            session = job.entry == "serve_session"
+            self.live += session
+            processes_seen.append(self.live)
+            try:
+                return pool.run(job, rpc)
+            finally:
+                self.live -= session
+
+        def close(self) -> None:
+            pass
+
+    task = task_at(tmp_path)
+    evaluation = task.evaluate(stubborn, executor=Counting())
+    assert evaluation.utility == 0.0
+    assert max(processes_seen) == 1  # the stubborn session was never joined by a second one
+    assert evaluation.wall_seconds < 6 + 20
+    assert evaluate(task_at(POINT), HONEST_POINT, pool).utility == pytest.approx(0.2829, abs=1e-4)

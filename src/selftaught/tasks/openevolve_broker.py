@@ -132,8 +132,12 @@ class CandidateBroker:
         for _ in range(2):
             with self._lock:
                 session = self._session
-                if session is None or session.closed:
-                    session = None
+            if session is not None and session.closed:
+                # One candidate process at a time: a killed session ends at once; one that disarmed its
+                # timer runs on, and then this call times out rather than start a second process.
+                if not session.ended.wait(timeout=limit):
+                    return {"timeout": True, "error": "the candidate's previous process is still running"}
+                session = None
             if session is None:
                 self._count_job()
                 with self._lock:

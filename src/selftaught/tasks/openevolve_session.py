@@ -7,9 +7,10 @@ the host for its next request (`session.next(previous_answer)`), so the candidat
 between calls as it would in OpenEvolve, still in its own process, values still passed as data.
 
 Time limits: the child arms a timer whose default action kills it before running each request (the
-call's limit: what the evaluator asked, within what is left of the evaluation). A candidate that disarms
-it only keeps its own evaluation's slot busy; the host stops waiting at the limit all the same and
-starts a fresh session for the next request. Answers are matched to requests by sequence number: an
+call's limit: what the evaluator asked, within what is left of the evaluation). The host stops waiting
+at the limit all the same; the next request gets a fresh session, but only once the old process is gone
+(the broker waits for it, within the new call's limit), so a candidate that disarms its timer cannot
+pile up spinning processes: it only uses up its own evaluation's time. Answers are matched to requests by sequence number: an
 answer the candidate forges or sends twice is ignored.
 """
 
@@ -28,6 +29,7 @@ from selftaught.sandbox.job import Job, JobResult, Proxy
 GRACE = 2.0  # seconds the host waits past a call's limit for the child's timer to act
 SETUP_SLACK = 15.0
 MAX_PRINTED = 64_000
+POLL = 0.25
 
 
 class CandidateSession:
@@ -42,6 +44,7 @@ class CandidateSession:
         self._deadline = deadline
         self._lock = threading.Lock()
         self.closed = False
+        self.ended = threading.Event()  # the session's job is over (its process is gone)
         limit = max(0.05, deadline - time.monotonic())
         job = Job(
             source=source,
@@ -64,6 +67,7 @@ class CandidateSession:
             result = f"{type(exc).__name__}: {exc}"
         self.closed = True
         self._replies.put(("end", result))
+        self.ended.set()
 
     def _rpc(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """The child's `session.next(previous_answer)`: hand over its answer, wait for the next request."""
@@ -71,10 +75,17 @@ class CandidateSession:
             raise PermissionError(f"{proxy}.{method} is not available to the candidate")
         if args[0] is not None:
             self._replies.put(("answer", args[0]))
-        try:
-            return self._requests.get(timeout=max(0.0, self._deadline - time.monotonic()))
-        except queue.Empty:
-            return None
+        # Polled, so extra `next()` calls the candidate makes from its own threads end with the session
+        # instead of holding host threads until the evaluation's deadline.
+        while not self.closed:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                return self._requests.get(timeout=min(POLL, left))
+            except queue.Empty:
+                continue
+        return None
 
     def call(
         self, request: dict[str, Any], limit: float, read: Callable[[Any], dict[str, Any]]

@@ -547,3 +547,21 @@ def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
         assert item.error is not None and "scratch quota exceeded" in item.error
     else:
         assert item.output == depth, item
+
+
+def test_a_million_one_byte_bodies_count_as_what_they_cost() -> None:
+    """Broke: one message of a million 1-byte bodies was "1 MB" to the zygote's caps but cost it ~42 MB
+    of objects; four such children took a zygote from 42 to 210 MB. Each frame now counts its overhead."""
+    src = (
+        "import json, os, struct, time\n"
+        "def f(x):\n"
+        "    head = json.dumps({'t': 'event', 'kind': 'x', 'nb': 1000000}).encode()\n"
+        "    os.write(4, struct.pack('>I', len(head)) + head + (struct.pack('>I', 1) + b'a') * 999999)\n"
+        "    time.sleep(8)\n"
+        "    return 1\n"
+    )
+    with SandboxPool(workers=1) as single:
+        result = single.run(Job(source=src, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=12))
+        assert healthy(single)
+    error = result.instances[0].error
+    assert error is not None and "protocol violation" in error and "exceeds the cap" in error

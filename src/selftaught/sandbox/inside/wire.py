@@ -35,6 +35,7 @@ MAX_DIMS = 32  # numpy allows 64; no honest value needs more
 MAX_DIM = 1 << 40  # a dimension larger than this cannot fit in any buffer a frame can carry
 MAX_ITEMS = 2_000_000  # JSON containers' items in one value: bounds the decoded objects' memory
 MAX_DTYPE_CHARS = 16
+FRAME_COST = 64  # bytes a decoded frame costs beyond its data (a bytes object and its list slot)
 HEADER_CAP = 1 << 16  # a message header from a child (rpc, event, result): request ids and kinds are short
 
 
@@ -170,7 +171,9 @@ class FrameReader:
             return None
         data = bytes(self._buf[4 : 4 + length])
         del self._buf[: 4 + length]
-        self._taken += length
+        # Each frame taken out costs a Python object and a list slot besides its bytes: counted too, so
+        # the cap bounds real memory even for a million one-byte bodies (else ~40 MB "buffering" 1 MB).
+        self._taken += length + FRAME_COST
         return data
 
     def messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:

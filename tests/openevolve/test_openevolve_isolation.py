@@ -157,6 +157,15 @@ def test_code_and_task_files_written_by_the_script_are_not_handed_back(pool: San
 # ---------------------------------------------------------------- evaluators that import the candidate
 
 HONEST_POINT = "def propose():\n    return 0.2, 0.1\n"
+# The head of an evaluator.py that imports the candidate the usual way (and can time calls with SIGALRM).
+DIRECT_IMPORT = (
+    "import importlib.util\nimport random\nimport signal\n\n\n"
+    "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
+    "def evaluate(program_path):\n"
+    "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
+    "    module = importlib.util.module_from_spec(spec)\n"
+    "    spec.loader.exec_module(module)\n"
+)
 PATCH_EVALUATOR = (
     "import gc, sys\n"
     "for obj in gc.get_objects():\n"
@@ -326,13 +335,7 @@ def test_an_alarm_in_a_direct_import_evaluator_limits_the_candidates_call(
 ) -> None:
     (tmp_path / "initial_program.py").write_text(HONEST_POINT)
     (tmp_path / "evaluator.py").write_text(
-        "import importlib.util\nimport signal\n\n\n"
-        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
-        "def evaluate(program_path):\n"
-        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
-        "    module = importlib.util.module_from_spec(spec)\n"
-        "    spec.loader.exec_module(module)\n"
-        "    signal.signal(signal.SIGALRM, _alarm)\n"
+        DIRECT_IMPORT + "    signal.signal(signal.SIGALRM, _alarm)\n"
         "    signal.alarm(1)\n"
         "    try:\n"
         "        x, y = module.propose()\n"
@@ -385,12 +388,7 @@ def test_a_candidate_cannot_choose_the_evaluators_later_random_draws(
 ) -> None:
     (tmp_path / "initial_program.py").write_text("def guess():\n    return 0.5\n")
     (tmp_path / "evaluator.py").write_text(
-        "import importlib.util\nimport random\n\n\n"
-        "def evaluate(program_path):\n"
-        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
-        "    module = importlib.util.module_from_spec(spec)\n"
-        "    spec.loader.exec_module(module)\n"
-        "    random.seed(2024)\n"
+        DIRECT_IMPORT + "    random.seed(2024)\n"
         "    value = module.guess()\n"
         "    target = random.random()  # drawn after the call: in one process the candidate could pick it\n"
         "    return {'combined_score': 1.0 - abs(float(value) - target)}\n"
@@ -445,13 +443,7 @@ def test_module_state_lives_between_calls_and_a_timed_out_call_restarts_the_proc
     )
     (tmp_path / "initial_program.py").write_text(program)
     (tmp_path / "evaluator.py").write_text(
-        "import importlib.util\nimport signal\n\n\n"
-        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
-        "def evaluate(program_path):\n"
-        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
-        "    module = importlib.util.module_from_spec(spec)\n"
-        "    spec.loader.exec_module(module)\n"
-        "    first, second = module.bump(), module.bump()\n"
+        DIRECT_IMPORT + "    first, second = module.bump(), module.bump()\n"
         "    signal.signal(signal.SIGALRM, _alarm)\n"
         "    signal.alarm(1)\n"
         "    try:\n"
@@ -477,13 +469,7 @@ def test_a_candidate_that_disarms_its_timer_cannot_pile_up_processes(
     (tmp_path / "config.yaml").write_text("evaluator:\n  timeout: 6\n")
     (tmp_path / "initial_program.py").write_text(HONEST_POINT)
     (tmp_path / "evaluator.py").write_text(
-        "import importlib.util\nimport signal\n\n\n"
-        "def _alarm(signum, frame):\n    raise TimeoutError('alarm')\n\n\n"
-        "def evaluate(program_path):\n"
-        "    spec = importlib.util.spec_from_file_location('candidate', program_path)\n"
-        "    module = importlib.util.module_from_spec(spec)\n"
-        "    spec.loader.exec_module(module)\n"
-        "    timeouts = 0\n"
+        DIRECT_IMPORT + "    timeouts = 0\n"
         "    signal.signal(signal.SIGALRM, _alarm)\n"
         "    for case in range(20):\n"
         "        signal.setitimer(signal.ITIMER_REAL, 0.2)\n"

@@ -165,3 +165,17 @@ def test_doctor_model_prints_latency_and_reply(tmp_path: Path) -> None:
     with OpenAIServer(check_model=True) as server:
         wrong = _cli("doctor", "--model", f"openai/nope@{server.base_url}", cwd=tmp_path)
     assert wrong.returncode == 2 and "404" in wrong.stderr and "model name" in wrong.stderr
+
+
+def test_improve_fails_when_the_endpoint_fails_mid_way(key_env: str, tmp_path: Path) -> None:
+    import selftaught
+    from selftaught.config import Settings
+
+    with OpenAIServer() as server:
+        server.enqueue_faults(*[Fault.server_error(503)] * 10)
+        settings = Settings(
+            model=spec(server), api_key_env=key_env, max_retries=1, preflight=False, runs_dir=tmp_path,
+            lm_calls=1, responses_per_call=2, utility_budget=2,
+        )  # fmt: skip
+        with pytest.raises(EndpointError):
+            selftaught.improve("str_grid_dist", settings=settings)

@@ -13,6 +13,7 @@ import pytest
 from selftaught.cli import main
 from selftaught.config import Settings
 from selftaught.detectors.flag import find_disabling
+from selftaught.lm import EndpointError
 from selftaught.safety.audit import audit_run
 from selftaught.safety.experiment import run_sandbox_flag
 from selftaught.safety.stats import wilson_interval
@@ -228,10 +229,22 @@ def test_executed_improvers_only_log_the_flag_and_stay_sandboxed(server: OpenAIS
     assert counts["static:network"] == 1
 
 
-def test_failing_endpoint_stops_after_a_fruitless_round(server: OpenAIServer, tmp_path: Path) -> None:
+def test_failing_calls_stop_after_a_fruitless_round(server: OpenAIServer, tmp_path: Path) -> None:
     server.enqueue_replies(KEYWORD, HONEST)
-    server.enqueue_faults(*[Fault.server_error(500) for _ in range(20)])
-    # Both calls of the first round fail (500, no retries): the round added nothing, so no second round.
+    server.enqueue_faults(*[Fault.error(400, "maximum context length exceeded") for _ in range(20)])
+    # Both calls of the first round fail (a per-call 400): the round added nothing, so no second round.
     result = run_sandbox_flag(settings_for(server, tmp_path, responses_per_call=1), attempts=2, warning=False)
     assert (result.attempts, result.failed_calls, result.lm_calls) == (0, 2, 2)
     assert audit_run(tmp_path, result.run_id).counts["lm-error"] == 2
+
+
+def test_failing_endpoint_fails_the_experiment(server: OpenAIServer, tmp_path: Path) -> None:
+    server.enqueue_faults(*[Fault.server_error(500) for _ in range(20)])
+    with pytest.raises(EndpointError):
+        run_sandbox_flag(settings_for(server, tmp_path, responses_per_call=1), attempts=2, warning=False)
+    [store_file] = tmp_path.glob("*/run.sqlite")
+    store = RunStore(store_file)
+    try:
+        assert store.meta().status == "failed"
+    finally:
+        store.close()

@@ -169,6 +169,9 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
 
                 with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
                     list(pool.map(one_call, [(first + i, size) for i, size in enumerate(sizes)]))
+                if session.client.endpoint_failure is not None:
+                    # The endpoint itself failed (not one reply): the experiment fails, exit 1.
+                    raise session.client.endpoint_failure
             executed, runs = _execute(session, recorder, store, execute, progress) if execute > 0 else (None, [])
     except UsageError:
         # Bad input found while opening the model or sandbox (spec, key, task): nothing was measured,

@@ -117,6 +117,14 @@ def open_session(
             active_executor.close()
 
 
+def _check_endpoint(session: Session) -> None:
+    """Raise the model endpoint's failure, if one happened: the result computed around it is not a
+    measurement (every later LM call failed at once), so the command fails (exit 1) instead."""
+    failure = getattr(session.client, "endpoint_failure", None)
+    if failure is not None:
+        raise failure
+
+
 # --- improve -----------------------------------------------------------------------------------------
 @dataclass
 class ImproveResult:
@@ -171,6 +179,7 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
             session, improver_source, initial, utility, purpose="improve", timeout=settings.improver_timeout,
             events=session.event_sink(None), label=f"improve {task_obj.name}",
         )
+        _check_endpoint(session)
         final = outcome.program if outcome.program is not None else initial
         return ImproveResult(
             task=task_obj.name,
@@ -227,6 +236,7 @@ def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
         scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
         session.progress.stage("test", settings.tests)
         result = MetaUtility(session, scorer, Context.meta_eval()).evaluate(source)
+        _check_endpoint(session)
         usage = session.usage
         return MetaEvalResult(improver, result, usage.calls, usage.tokens_in, usage.tokens_out, usage.cost_usd)
 
@@ -446,7 +456,9 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
                 name: DownstreamScorer(load_task(name, settings.protocol), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
                 for name in names
             }
-            return transfer_table(session, scorers, improvers)
+            table = transfer_table(session, scorers, improvers)
+            _check_endpoint(session)
+            return table
     finally:
         if store is not None:
             store.close()

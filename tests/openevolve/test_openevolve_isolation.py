@@ -514,3 +514,37 @@ def test_a_candidate_that_disarms_its_timer_cannot_pile_up_processes(
     assert max(processes_seen) == 1  # the stubborn session was never joined by a second one
     assert evaluation.wall_seconds < 6 + 20
     assert evaluate(task_at(POINT), HONEST_POINT, pool).utility == pytest.approx(0.2829, abs=1e-4)
+
+
+def test_the_usual_subprocess_calls_behave_as_for_a_process(pool: SandboxPool, tmp_path: Path) -> None:
+    (tmp_path / "initial_program.py").write_text(
+        "import sys\n\n\ndef double(n):\n    return 2 * n\n\n\nif __name__ == '__main__':\n    print(double(int(sys.argv[1])))\n"
+    )
+    (tmp_path / "evaluator.py").write_text(
+        "import subprocess\nimport sys\n\n\n"
+        "def evaluate(program_path):\n"
+        "    done = subprocess.run([sys.executable, program_path, '7'], capture_output=True, text=True, timeout=20)\n"
+        "    upper = subprocess.check_output(\n"
+        "        [sys.executable, '-c', 'import sys; print(sys.stdin.read().upper())'], input=b'abc')\n"
+        "    merged = subprocess.run(\n"
+        "        [sys.executable, '-c', \"import sys; print('o'); print('e', file=sys.stderr); sys.exit(3)\"],\n"
+        "        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)\n"
+        "    try:\n"
+        "        subprocess.run(['bash', '-c', 'id'])\n"
+        "        refused = 0.0\n"
+        "    except PermissionError:\n"
+        "        refused = 1.0\n"
+        "    return {'combined_score': float(done.stdout.strip()) / 14, 'upper': float(upper.strip() == b'ABC'),\n"
+        "            'code': float(merged.returncode), 'merged': float(merged.stdout.split() == [b'o', b'e']),\n"
+        "            'refused': refused}\n"
+    )
+    task = task_at(tmp_path)
+    evaluation = evaluate(task, task.seed_algorithm, pool)
+    assert evaluation.failures == 0, evaluation.artifacts
+    assert evaluation.utility == 1.0
+    assert {k: evaluation.metrics[k] for k in ("upper", "code", "merged", "refused")} == {
+        "upper": 1.0,
+        "code": 3.0,
+        "merged": 1.0,
+        "refused": 1.0,
+    }

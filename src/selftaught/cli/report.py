@@ -18,6 +18,7 @@ import typer
 from selftaught.cli import app, options
 from selftaught.cli.output import console, is_terminal, note, write_raw
 from selftaught.errors import UsageError
+from selftaught.store import RunDir
 
 if TYPE_CHECKING:
     from selftaught.report import GroupSummary, RunSummary
@@ -56,7 +57,7 @@ def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
     from selftaught.report import RunSummary
 
     if isinstance(item, RunSummary):
-        return item.path / "report.html"
+        return RunDir(item.path).report_file
     return runs_dir / f"{item.group_id}-report.html"
 
 

@@ -2,7 +2,7 @@
 
 `<runs_dir>/<run_id>/run.sqlite` (the store), `lm_cache.sqlite` (answered LM calls, for resume) and
 `improvers/t<T>_<sha8>.py` (a readable copy of each iteration's improver) and `best_program.py` (the
-best program the final improver produced). Run ids sort by creation time
+best program the final improver produced); `report.html` is where `selftaught report` writes by default. Run ids sort by creation time
 and say what ran: `20261126-231500-parity_noise-s0-3fa2`.
 """
 
@@ -19,6 +19,7 @@ STORE_FILE = "run.sqlite"
 LM_CACHE_FILE = "lm_cache.sqlite"
 IMPROVERS_DIR = "improvers"
 BEST_PROGRAM_FILE = "best_program.py"
+REPORT_FILE = "report.html"
 
 
 def new_run_id(task: str, seed: int) -> str:
@@ -76,6 +77,10 @@ class RunDir:
     @property
     def best_program_file(self) -> Path:
         return self.path / BEST_PROGRAM_FILE
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / REPORT_FILE
 
     def improver_copy(self, t: int, sha: str) -> Path:
         return self.path / IMPROVERS_DIR / f"t{t}_{sha[:8]}.py"

@@ -47,6 +47,17 @@ class UtilityCapability:
         self._events = events
         self._lock = threading.Lock()
         self.uses = 0
+        self._spending: LanguageModelCapability | None = None
+
+    def watch_spending(self, language_model: LanguageModelCapability) -> None:
+        """Tie this utility to the improver run's language model, so `lm_spent()` can say what the run
+        had spent when a call arrived (score-vs-budget records); `run_improver` does this."""
+        self._spending = language_model
+
+    def lm_spent(self) -> tuple[int | None, int | None]:
+        """(LM calls, responses) the same improver run has spent so far; (None, None) when not tied."""
+        model = self._spending
+        return (None, None) if model is None else (model.calls_used, model.responses_used)
 
     def __call__(self, solution: Any) -> float:
         with self._lock:
@@ -83,6 +94,8 @@ class LanguageModelCapability:
         self._events = events
         self._on_stop = on_stop
         self._on_fail = on_fail
+        self._responses = 0
+        self._responses_lock = threading.Lock()
 
     def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
         self._check_size(expertise, [message])
@@ -103,7 +116,10 @@ class LanguageModelCapability:
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
         try:
-            return call()
+            answers = call()
+            with self._responses_lock:
+                self._responses += len(answers)
+            return answers
         except EndpointError as exc:
             # The endpoint failed (by exception type; no generated program can cause it): fail the run.
             if self._on_fail is not None:
@@ -121,6 +137,12 @@ class LanguageModelCapability:
     @property
     def calls_used(self) -> int:
         return int(self._model.calls_used)
+
+    @property
+    def responses_used(self) -> int:
+        """Responses received so far by this run (counted here, on the host, when each call returns)."""
+        with self._responses_lock:
+            return self._responses
 
     @property
     def times_used(self) -> int:

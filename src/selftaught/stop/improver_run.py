@@ -62,6 +62,7 @@ def run_improver(
     `seed` (derived by the host, e.g. `seeding.improver_seed(test_index)`) seeds the improver's `random`
     and numpy, so a randomised improver behaves the same in each run of the same test.
     """
+    utility.watch_spending(language_model)  # each utility call can be recorded with the LM budget spent
     capabilities = CapabilityHandler(utility=utility, language_model=language_model, events=events)
     handler: RpcHandler = capabilities if wrap is None else wrap(capabilities)
     job = Job(

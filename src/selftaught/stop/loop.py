@@ -20,11 +20,11 @@ from selftaught.detectors import check_gap, scan_program
 from selftaught.improvers import improver_problem
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
-from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
+from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult, SpentCall
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.stop.texts import meta_utility_text
-from selftaught.store import Context, IterationRecord, RunDir, UtilityCallRecord, sha256
+from selftaught.store import Context, IterationRecord, RunDir, sha256
 
 IterationResult = IterationRecord  # the loop's name for a stored iteration
 
@@ -93,11 +93,12 @@ class SelfImprovement:
         candidates = MetaUtility(session, self.scorer, Context.candidates(t),
                                  any_failure_zeroes=settings.protocol == "paper")
         session.progress.stage("candidate", settings.utility_budget)
-        calls: list[tuple[str, float]] = []  # (candidate sha, meta-utility) in the order they finished
+        calls: list[SpentCall] = []
 
         def score(source: str) -> float:
+            spent = utility.lm_spent()
             value = self._score_candidate(candidates, source)
-            calls.append((sha256(source), value))
+            calls.append(SpentCall(sha256(source), value, *spent))
             return value
 
         utility = UtilityCapability(
@@ -110,10 +111,9 @@ class SelfImprovement:
                                    timeout=settings.meta_improver_timeout, events=events,
                                    label=f"self-improvement t={t}")
         session.check_stopped()
-        self.store.add_utility_calls([
-            UtilityCallRecord(Context.step(t), sha256(current), self.scorer.task.name, 0, seq, sha, value)
-            for seq, (sha, value) in enumerate(calls)
-        ])
+        # The step's own utility calls (context step t, its single run), for the report's score-vs-budget.
+        self.store.add_utility_calls([call.record(Context.step(t), sha256(current), self.scorer.task.name, 0, seq)
+                                      for seq, call in enumerate(calls)])
         if outcome.program is None:
             return None, outcome.error or "no program"
         problem = improver_problem(outcome.program)

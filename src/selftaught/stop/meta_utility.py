@@ -39,6 +39,20 @@ class TestOutcome:
     wall_seconds: float
 
 
+@dataclass(frozen=True)
+class SpentCall:
+    """One utility call as the host saw it: what was scored, its value, and the LM budget spent so far."""
+
+    program_sha: str
+    value: float
+    lm_calls: int | None
+    lm_responses: int | None
+
+    def record(self, context: Context, improver_sha: str, task: str, test_index: int, seq: int) -> UtilityCallRecord:
+        return UtilityCallRecord(context, improver_sha, task, test_index, seq, self.program_sha, self.value,
+                                 self.lm_calls, self.lm_responses)
+
+
 @dataclass
 class MetaUtilityResult:
     improver_sha: str
@@ -115,11 +129,12 @@ class MetaUtility:
         settings = session.settings
         task = self.scorer.task
         events = session.event_sink(improver_sha)
-        calls: list[tuple[str, float]] = []  # (program sha, value) in the order the calls finished
+        calls: list[SpentCall] = []  # in the order the calls finished
 
         def score(source: str) -> float:
+            spent = utility.lm_spent()  # what the run had spent when it asked, not when scoring ended
             value = self.scorer.utility(source, "val")
-            calls.append((sha256(source), value))
+            calls.append(SpentCall(sha256(source), value, *spent))
             return value
 
         utility = UtilityCapability(
@@ -180,7 +195,7 @@ class MetaUtility:
         )
 
     def _store_test(self, improver_sha: str, outcome: TestOutcome, program: str | None,
-                    calls: list[tuple[str, float]]) -> None:
+                    calls: list[SpentCall]) -> None:
         store = self.session.store
         if store is None:
             return
@@ -193,10 +208,8 @@ class MetaUtility:
             error=outcome.error, utility_val=outcome.utility_val, utility_test=outcome.utility_test,
             lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls, wall_seconds=outcome.wall_seconds,
         )
-        store.add_improver_run(record, [
-            UtilityCallRecord(self.context, improver_sha, task, outcome.index, seq, program_sha, value)
-            for seq, (program_sha, value) in enumerate(calls)
-        ])
+        store.add_improver_run(record, [call.record(self.context, improver_sha, task, outcome.index, seq)
+                                        for seq, call in enumerate(calls)])
 
     def _record(self, result: MetaUtilityResult) -> None:
         store = self.session.store

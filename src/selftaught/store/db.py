@@ -147,9 +147,9 @@ class RunStore(RunReader):
     def _insert_calls(db: sqlite3.Connection, calls: Sequence[UtilityCallRecord]) -> None:
         db.executemany(
             "INSERT OR IGNORE INTO utility_calls (context_kind, context_t, context_label, improver_sha, task, "
-            "test_index, seq, program_sha, value, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "test_index, seq, program_sha, value, created, lm_calls, lm_responses) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(c.context.kind, c.context.t, c.context.label, c.improver_sha, c.task, c.test_index, c.seq,
-              c.program_sha, c.value, time.time()) for c in calls],
+              c.program_sha, c.value, time.time(), c.lm_calls, c.lm_responses) for c in calls],
         )
 
     def add_meta_utility(self, record: MetaUtilityRecord) -> None:

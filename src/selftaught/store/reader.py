@@ -163,7 +163,7 @@ class RunReader:
     def utility_calls(self) -> list[UtilityCallRecord]:
         return [
             UtilityCallRecord(_context(row), row["improver_sha"], row["task"], row["test_index"], row["seq"],
-                              row["program_sha"], row["value"])
+                              row["program_sha"], row["value"], row["lm_calls"], row["lm_responses"])
             for row in self._rows("SELECT * FROM utility_calls ORDER BY id")
         ]
 
@@ -206,7 +206,7 @@ def _improver_run(row: sqlite3.Row) -> ImproverRunRecord:
 
 
 def _migrated_copy(db: sqlite3.Connection) -> sqlite3.Connection:
-    """An in-memory copy of an old store, migrated: the reader sees schema 2, the file is untouched."""
+    """An in-memory copy of an old store, migrated: the reader sees the current schema, the file is untouched."""
     memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     db.backup(memory)
     db.close()

@@ -198,7 +198,11 @@ class ImproverRunRecord:
 
 @dataclass(frozen=True)
 class UtilityCallRecord:
-    """One call an improver made to its utility, in order (`seq` from 0): score-vs-budget curves."""
+    """One call an improver made to its utility, in order (`seq` from 0): score-vs-budget curves.
+
+    `lm_calls` / `lm_responses`: what the same improver run had spent of its LM budget when the call
+    arrived at the host (None in stores written before schema 3).
+    """
 
     context: Context
     improver_sha: str
@@ -207,6 +211,8 @@ class UtilityCallRecord:
     seq: int
     program_sha: str | None
     value: float
+    lm_calls: int | None = None
+    lm_responses: int | None = None
 
 
 @dataclass(frozen=True)

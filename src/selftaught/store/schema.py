@@ -2,7 +2,9 @@
 
 Schema 2 (this version): contexts are columns (`context_kind`, `context_t`, `context_label`) instead of
 "t=3" strings, evaluations keep an OpenEvolve evaluator's metrics and artifacts, and `utility_calls` keeps
-every utility call of an improver run in order. Schema 1 stores (selftaught 0.1.0) are migrated when a
+every utility call of an improver run in order. Schema 3 adds, per utility call, the LM calls and responses
+the same improver run had spent when it made the call (score-vs-budget plots); rows of older stores read
+as unknown (NULL). Schema 1 and 2 stores (selftaught 0.1.0) are migrated when a
 writer opens them (`--resume`), and migrated in a private in-memory copy when a reader opens them
 (`report`, `runs`, `safety audit`), so reading never changes a file.
 """
@@ -13,7 +15,7 @@ import sqlite3
 
 from selftaught.store.records import Context
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _CONTEXT = "context_kind TEXT NOT NULL, context_t INTEGER, context_label TEXT NOT NULL DEFAULT ''"
 _CONTEXT_KEY = "context_kind, IFNULL(context_t, -1), context_label"
@@ -69,7 +71,7 @@ CREATE INDEX IF NOT EXISTS events_kind ON events (kind);
 CREATE TABLE IF NOT EXISTS utility_calls (
     id INTEGER PRIMARY KEY, {_CONTEXT}, improver_sha TEXT NOT NULL, task TEXT NOT NULL,
     test_index INTEGER NOT NULL, seq INTEGER NOT NULL, program_sha TEXT, value REAL NOT NULL,
-    created REAL NOT NULL);
+    created REAL NOT NULL, lm_calls INTEGER, lm_responses INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS utility_calls_key
     ON utility_calls ({_CONTEXT_KEY}, improver_sha, task, test_index, seq);
 """
@@ -101,6 +103,8 @@ def migrate(db: sqlite3.Connection) -> None:
     try:
         if version < 2:
             _v1_to_v2(db)
+        if version < 3:
+            _v2_to_v3(db)
         run_script(db, SCHEMA)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     except BaseException:
@@ -128,6 +132,16 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE evaluations ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
     if "meta" in present:
         db.execute("UPDATE meta SET value = '\"completed\"' WHERE key = 'status' AND value = '\"done\"'")
+
+
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Utility calls gain the LM calls/responses spent at the call; old rows keep NULL (not known)."""
+    if "utility_calls" not in tables(db):
+        return  # created with the new columns by SCHEMA
+    columns = {row[1] for row in db.execute("PRAGMA table_info(utility_calls)")}
+    for column in ("lm_calls", "lm_responses"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE utility_calls ADD COLUMN {column} INTEGER")
 
 
 def _contexts_to_columns(db: sqlite3.Connection, table: str) -> None:

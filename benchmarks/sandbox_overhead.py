@@ -128,6 +128,9 @@ def main() -> None:
     print(_summary(f"sandbox throughput ({2 * args.workers} thr)", rate, "jobs/s"))
     print(_summary("bare os.fork CPU per job", bare_cpu, "ms"))
     print(_summary("sandbox CPU per job", cpu, "ms"))
+    print(_summary("ratio sandbox/fork, latency", [s / b for s, b in zip(latency, bare, strict=True)], "x"))
+    print(_summary("ratio sandbox/fork, CPU", [s / b for s, b in zip(cpu, bare_cpu, strict=True)], "x"))
+    print(_summary("ratio throughput/fork rate", [s / b for s, b in zip(rate, bare_rate, strict=True)], "x"))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

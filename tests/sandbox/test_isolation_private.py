@@ -84,3 +84,43 @@ def test_a_uid_block_is_exclusive_until_released(tmp_path: os.PathLike[str]) -> 
     assert three.index == one.index  # freed by release (or by the holder's death)
     two.release()
     three.release()
+
+
+PEEK = (
+    "import os\n"
+    "import numpy as np\n"
+    "def f(arr, i):\n"
+    "    seen = []\n"
+    "    for root in ('/inputs', os.environ.get('X', '/inputs')):\n"
+    "        try:\n"
+    "            seen.append(sorted(os.listdir(root)))\n"
+    "        except OSError as exc:\n"
+    "            seen.append(type(exc).__name__)\n"
+    "    opened = []\n"
+    "    for fd in range(5, 64):\n"
+    "        try:\n"
+    "            opened.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    return [float(arr.sum()), arr.shape, seen, opened]\n"
+)
+
+
+def test_shared_inputs_arrive_as_descriptors_in_their_turn_only(pool: SandboxPool) -> None:
+    """Large arrays are shared files, but a child can neither list nor open the shared directory: each
+    call brings its own files, so instance i never sees instance i+1's data."""
+    import numpy as np
+
+    arrays = [np.full((100, 100), float(i)) for i in range(3)]  # 80 KB each: shared, not inline
+    result = pool.run(Job(source=PEEK, entry="f", instances=[[arr, i] for i, arr in enumerate(arrays)]))
+    files = []
+    for i, item in enumerate(result.instances):
+        total, shape, seen, opened = item.output
+        assert total == 10000.0 * i and shape == [100, 100]
+        assert seen == ["PermissionError", "PermissionError"], seen
+        assert len(set(opened)) == 1, opened  # its own file only (mmap keeps a dup of the fd)
+        files.append(opened[0])
+    assert len(set(files)) == 3  # each instance saw only its own file, never a later one
+    # The same array in two jobs at once is still answered by both.
+    again = pool.run(Job(source=PEEK, entry="f", instances=[[arrays[2], 2]]))
+    assert again.instances[0].output[0] == 20000.0

@@ -66,6 +66,7 @@ class _JobRun:
         # Set once the last instance has answered: the program has returned, so calls still arriving
         # from threads it left behind are refused (they would spend budget for nothing anyone reads).
         self.returned = False
+        self.files: list[list[str]] = []  # per instance: its shared input files (passed as fds in its turn)
 
     def add_event(self, kind: str, detail: str, reported_by: str = "host") -> None:
         """Record an event; the sandbox's own reports are capped per kind and in all, the host's never."""
@@ -165,12 +166,18 @@ class SandboxPool:
         """Run `job` to completion (thread-safe); never raises for anything the program does."""
         _validate(job)
         proxies: dict[str, Proxy] = {}
-        bodies = [wire.dumps(args, self._inputs.hook, _proxy_hook(proxies)) for args in job.instances]
+        bodies: list[bytes] = []
+        files: list[list[str]] = []
+        for args in job.instances:
+            names: list[str] = []
+            bodies.append(wire.dumps(args, _recording(self._inputs.hook, names), _proxy_hook(proxies)))
+            files.append(sorted(set(names)))
         gate = self._cpu if job.cpu_bound else contextlib.nullcontext()
         with gate:
             # The deadline and the wall time start when the job may run, not while it queues for a core.
             started = time.monotonic()
             run = _JobRun(job, proxies)
+            run.files = files
             self._execute(job, bodies, run, rpc, started)
             wall = time.monotonic() - started
         if self.weak_note:
@@ -186,7 +193,7 @@ class SandboxPool:
             zygote = self._pick()
             box = zygote.register(job_id)
         try:
-            zygote.send(_job_header(job, job_id, run.proxies), bodies)
+            zygote.send(_job_header(job, job_id, run.proxies) | {"files": run.files}, bodies)
             limit = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
             self._collect(zygote, job_id, box, run, rpc, started + limit)
         except ZygoteDied as exc:
@@ -328,6 +335,18 @@ def _validate(job: Job) -> None:
         raise ValueError("job clock must be 'cpu', 'wall' or None")
     if job.memory_mb < 16:
         raise ValueError("memory_mb must be at least 16")
+
+
+def _recording(hook: wire.ArrayHook, names: list[str]) -> wire.ArrayHook:
+    """`hook`, noting the shared file of every array it shares (the instance's files to pass)."""
+
+    def record(arr: Any) -> dict[str, Any] | None:
+        ref = hook(arr)
+        if ref is not None:
+            names.append(str(ref["file"]))
+        return ref
+
+    return record
 
 
 def _proxy_hook(found: dict[str, Proxy]) -> wire.OtherHook:

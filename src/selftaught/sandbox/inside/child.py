@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import random
+import socket
 import sys
 import threading
 import traceback
@@ -48,11 +49,24 @@ class Channel:
         self._calls = Queue()
         threading.Thread(target=self._read_loop, name="sandbox-reader", daemon=True).start()
 
+    def read(self) -> tuple[dict[str, Any], list[bytes]]:
+        """One message from the zygote; a call brings its shared input files as descriptors after it."""
+        header, bodies = wire.read_message(CTRL_IN, self.cap)
+        names = header.get("fds") if header.get("t") == "call" else None
+        if isinstance(names, list) and names:
+            with socket.socket(fileno=CTRL_IN) as sock:
+                try:
+                    _, fds, _, _ = socket.recv_fds(sock, 1, len(names))
+                finally:
+                    sock.detach()
+            header["opened"] = dict(zip(names, fds, strict=False))
+        return header, bodies
+
     def _read_loop(self) -> None:
         assert self._calls is not None
         try:
             while True:
-                header, bodies = wire.read_message(CTRL_IN, self.cap)
+                header, bodies = self.read()
                 if header.get("t") == "rpc_result":
                     slot = self._pending.get(header.get("req", -1))
                     if slot is not None:
@@ -71,7 +85,7 @@ class Channel:
         if self._calls is not None:
             return self._calls.get()
         try:
-            return wire.read_message(CTRL_IN, self.cap)
+            return self.read()
         except (EOFError, OSError, wire.WireError):
             return None
 
@@ -282,7 +296,13 @@ def serve(
         instance_seed = message[0].get("s")
         if type(instance_seed) is int:
             _seed(instance_seed)
-        _answer(channel, func, message[0].get("n"), message[1][0], shared_dir, proxies)
+        opened: dict[str, int] = message[0].get("opened", {})
+        try:
+            _answer(channel, func, message[0].get("n"), message[1][0], opened.__getitem__, proxies)
+        finally:
+            for fd in opened.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 def _seed(value: int) -> None:
@@ -290,10 +310,10 @@ def _seed(value: int) -> None:
     numpy.random.seed(value & 0xFFFFFFFF)
 
 
-def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared_dir: str | None, proxies: dict[str, Any]) -> None:
+def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared: wire.Shared, proxies: dict[str, Any]) -> None:
     """Call the program on one instance and send its result, echoing the call's nonce."""
     try:
-        args = wire.loads(body, shared_dir, proxies.__getitem__)
+        args = wire.loads(body, shared, proxies.__getitem__)
         output = func(*args)
     except BaseException as exc:
         traceback.print_exc()

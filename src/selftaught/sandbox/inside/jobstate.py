@@ -26,6 +26,8 @@ class Child:
     scratch: str
     reader: wire.FrameReader
     pending: bytearray = field(default_factory=bytearray)
+    # [bytes of `pending` before it, fds]: descriptors to pass once the bytes before them are written
+    marks: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -202,6 +202,9 @@ ArrayHook = Callable[[np.ndarray], "dict[str, Any] | None"]
 # Encodes a value of a type this module does not know (e.g. the host's `Proxy`), or returns None.
 OtherHook = Callable[[Any], "dict[str, Any] | None"]
 Resolver = Callable[[str], Any]
+# Where shared arrays come from: a directory, or (in the child) a function giving the fd the zygote
+# passed for a file name (KeyError if it passed none: the array is not this instance's).
+Shared = str | Callable[[str], int] | None
 
 
 def _encode_array(arr: np.ndarray, hook: ArrayHook | None) -> dict[str, Any]:
@@ -284,7 +287,7 @@ def _shape(raw: Any) -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _decode_array(obj: dict[str, Any], shared_dir: str | None) -> Any:
+def _decode_array(obj: dict[str, Any], shared_dir: Shared) -> Any:
     code = obj.get("dtype")
     if not isinstance(code, str) or len(code) > MAX_DTYPE_CHARS:
         raise WireError("array dtype is not a short string")
@@ -299,9 +302,14 @@ def _decode_array(obj: dict[str, Any], shared_dir: str | None) -> Any:
         name = obj["file"]
         if shared_dir is None or not isinstance(name, str) or "/" in name or name.startswith("."):
             raise WireError("shared array outside the shared directory")
-        with open(os.path.join(shared_dir, name), "rb") as fh:
-            # Copy-on-write: the program may scribble on its inputs without touching the shared file.
-            buf: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if count else b""
+        if callable(shared_dir):
+            # The child cannot open the shared directory: the zygote passed it this instance's files.
+            fd = shared_dir(name)
+            buf: Any = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY) if count else b""
+        else:
+            with open(os.path.join(shared_dir, name), "rb") as fh:
+                # Copy-on-write: the program may scribble on its inputs without touching the shared file.
+                buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if count else b""
     else:
         data = obj.get("b64")
         if not isinstance(data, str):
@@ -323,7 +331,7 @@ def _text(value: str) -> str:
     return value
 
 
-def decode(obj: Any, shared_dir: str | None = None, resolve: Resolver | None = None, _depth: int = 0) -> Any:
+def decode(obj: Any, shared_dir: Shared = None, resolve: Resolver | None = None, _depth: int = 0) -> Any:
     """Inverse of `encode`; raises WireError on anything malformed (the input may be hostile)."""
     if _depth > MAX_DEPTH + 2:
         raise WireError("nesting too deep")
@@ -375,7 +383,7 @@ _DECODE_ERRORS = (
 )
 
 
-def loads(data: bytes, shared_dir: str | None = None, resolve: Resolver | None = None) -> Any:
+def loads(data: bytes, shared_dir: Shared = None, resolve: Resolver | None = None) -> Any:
     """JSON bytes to a decoded value, or WireError saying why not: the bounded decoder of the boundary.
 
     Caps the number of JSON items before parsing (a 30 MB list of small numbers would otherwise cost

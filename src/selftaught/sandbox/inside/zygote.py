@@ -23,6 +23,7 @@ import re
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -155,7 +156,8 @@ class Zygote:
             uid=None,
             landlock_abi=abi,
             seccomp_filter=self.filter,
-            read_only=list(config["read_only"]),
+            # Children never get the shared-inputs directory: each call brings its own files (open_inputs).
+            read_only=[path for path in config["read_only"] if path != config.get("shared_dir")],
             strict=bool(config["strict"]),
         )
         self.baseline = _vm_size() + (96 << 20)
@@ -209,7 +211,11 @@ class Zygote:
                 # nothing else of /scratch, so chmod 0777 on a scratch dir opens no channel to others.
                 ruleset, _ = landlock.build_ruleset(self.layers.read_only, [scratch], self.layers.landlock_abi)
                 fds.append(ruleset)
-            for _ in range(4):
+            # The zygote-to-child channel is a unix socket, so each call can carry the descriptors of
+            # its own shared input files (the child cannot open the shared directory itself).
+            to_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            fds.extend(end.detach() for end in to_child)
+            for _ in range(3):
                 fds.extend(os.pipe())
             pid = os.fork()
         except OSError as exc:
@@ -290,6 +296,7 @@ class Zygote:
         if kid is None:
             return ""
         job.child = None
+        self._drop_marks(kid)
         with contextlib.suppress(OSError):
             os.killpg(kid.pid, signal.SIGKILL)
         _, status = os.waitpid(kid.pid, 0)
@@ -329,6 +336,25 @@ class Zygote:
                 job, f"the child does not read its input ({len(kid.pending)} bytes unread)"
             )
 
+    def _send_fds(self, kid: Child) -> None:
+        """Pass the descriptors due at this point of the stream (one marker byte carries them)."""
+        _, fds = kid.marks[0]
+        with socket.socket(fileno=kid.ctrl_w) as sock:
+            try:
+                socket.send_fds(sock, [b"F"], fds)
+            finally:
+                sock.detach()
+        kid.marks.pop(0)
+        for fd in fds:
+            os.close(fd)
+
+    @staticmethod
+    def _drop_marks(kid: Child) -> None:
+        for _, fds in kid.marks:
+            for fd in fds:
+                os.close(fd)
+        kid.marks.clear()
+
     def buffered(self) -> int:
         """Bytes held for all children: partial messages from them and data not yet written to them."""
         return sum(
@@ -355,15 +381,22 @@ class Zygote:
 
     def _flush_child(self, kid: Child) -> None:
         try:
-            while kid.pending:
-                written = os.write(kid.ctrl_w, kid.pending)
+            while kid.pending or kid.marks:
+                if kid.marks and kid.marks[0][0] == 0:
+                    self._send_fds(kid)
+                    continue
+                limit = kid.marks[0][0] if kid.marks else len(kid.pending)
+                written = os.write(kid.ctrl_w, memoryview(kid.pending)[:limit])
                 del kid.pending[:written]
+                for mark in kid.marks:
+                    mark[0] -= written
         except BlockingIOError:
             pass
         except OSError:
             kid.pending.clear()  # the child is gone; its ctrl pipe will report EOF
+            self._drop_marks(kid)
         if kid.ctrl_w in self.fds:
-            self.poll.modify(kid.ctrl_w, select.POLLOUT if kid.pending else 0)
+            self.poll.modify(kid.ctrl_w, select.POLLOUT if kid.pending or kid.marks else 0)
 
     # ---------------------------------------------------------------- job flow
 
@@ -399,7 +432,33 @@ class Zygote:
         seeds = job.header.get("seeds")
         if isinstance(seeds, list) and job.next_i < len(seeds):
             call["s"] = seeds[job.next_i]
+        names, fds = self.open_inputs(job)
+        if names:
+            call["fds"] = names
         self.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
+        if fds and job.child is not None:
+            job.child.marks.append([len(job.child.pending), fds])
+            self._flush_child(job.child)
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def open_inputs(self, job: JobState) -> tuple[list[str], list[int]]:
+        """Open this instance's shared input files, and only them, to pass to the child with the call."""
+        files = job.header.get("files")
+        if not isinstance(files, list) or job.next_i >= len(files):
+            return [], []
+        names: list[str] = []
+        fds: list[int] = []
+        for name in files[job.next_i]:
+            if not isinstance(name, str) or "/" in name or name.startswith("."):
+                continue
+            try:
+                fds.append(os.open(os.path.join(self.config["shared_dir"], name), os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                continue
+            names.append(name)
+        return names, fds
 
     def elapsed(self, job: JobState) -> float:
         """The current call's time: the child's CPU seconds for cpu-clock jobs, else wall seconds."""

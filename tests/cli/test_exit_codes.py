@@ -20,6 +20,8 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "run: bad choice": (["run", "--sandbox", "weke"], "did you mean 'weak'"),
     "run: --config DIR": (["run", "--config", "."], "is a directory"),
     "run: unknown resume": (["run", "--resume", "nope"], "no run 'nope'"),
+    "run: improver does not parse": (["run", "--improver", "bad.py", "--runs-dir", "runs"], "syntax error"),
+    "run: unknown task": (["run", "--task", "no_such_task", "--runs-dir", "runs"], "unknown task"),
     "runs: missing argument value": (["runs", "--runs-dir"], "requires an argument"),
     "improve: program does not parse": (["improve", "three_sat", "--program", "bad.py"], "syntax error"),
     "improve: unknown task": (["improve", "no_such_task"], "unknown task"),
@@ -59,6 +61,7 @@ def test_bad_input_exits_2_with_one_line(workdir: Path, case: str, hide: tuple[s
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert expected in lines[0]
     assert not any(name in done.stderr for name in CLASS_NAMES), done.stderr
+    assert not (workdir / "runs").exists() or not any((workdir / "runs").iterdir())  # no half-made run
 
 
 @pytest.mark.parametrize("hide", HIDDEN_CASES, ids=["installed", "no-click-no-ray"][: len(HIDDEN_CASES)])

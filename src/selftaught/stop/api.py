@@ -404,6 +404,9 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
     group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
     if resume is not None:
         check_resume(settings.runs_dir, resume, resume_overrides or {})
+    else:  # bad input is refused before a run directory or a sandbox pool exists
+        load_task(settings.task, settings.protocol)
+        load_improver(settings.improver)
     executor = make_executor(settings)
     try:
         if replicates == 1:

@@ -119,3 +119,20 @@ def test_a_run_that_did_not_complete_never_shows_completed(runs_dir: Path, statu
     header = html[html.index("<header"):html.index("</header>")]
     assert f'badge {status}">{status}<' in header
     assert "completed" not in header
+
+
+def test_safety_audit_shows_the_same_category_as_the_report(page: tuple[Path, Path]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    run_dir, _ = page
+    done = subprocess.run(
+        [sys.executable, "-m", "selftaught", "safety", "audit", run_dir.name, "--runs-dir", str(run_dir.parent)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = load_run_summary(run_dir)
+    for event in summary.events:
+        line = next(row for row in done.stdout.splitlines() if f" {event.kind} " in f" {row} ")
+        assert event.category in line.split(), (event.kind, line)

@@ -152,19 +152,7 @@ def evaluate_instances(
     instances = task.instances(split, seed)
     problem = task.check_program(source)
     if problem is None:
-        job = Job(
-            source=source,
-            entry=task.entry_point,
-            instances=[instance.args for instance in instances],
-            instance_timeout=task.instance_timeout,
-            label=f"eval {task.name} {split}",
-            # Limited by the child's CPU time and seeded per instance from the split's seed by a keyed
-            # hash: the same program scores the same however loaded the machine is.
-            clock="cpu",
-            seeds=seeding.instance_seeds(seed, len(instances)),
-            setup_seed=seeding.setup_seed(seed),
-        )
-        result = executor.run(job)
+        result = executor.run(instance_job(task, source, instances, split, seed))
         problem = result.setup_error
         outcomes = list(result.instances)
     if problem is not None:
@@ -186,6 +174,24 @@ def evaluate_instances(
         setup_error=problem,
         wall_seconds=time.perf_counter() - started,
         events=[event for item in scores for event in item.events],
+    )
+
+
+def instance_job(task: HostScoredTask, source: str, instances: list[Any], split: str, seed: int) -> Job:
+    """The sandbox job that calls `source` once per instance (both protocols build it here).
+
+    Limited by the child's CPU time and seeded per instance from the split's seed by a keyed hash: the
+    same program scores the same however loaded the machine is.
+    """
+    return Job(
+        source=source,
+        entry=task.entry_point,
+        instances=[instance.args for instance in instances],
+        instance_timeout=task.instance_timeout,
+        label=f"eval {task.name} {split}" + (" (paper protocol)" if task.protocol == "paper" else ""),
+        clock="cpu",
+        seeds=seeding.instance_seeds(seed, len(instances)),
+        setup_seed=seeding.setup_seed(seed),
     )
 
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from selftaught.failure import Failure, FailureKind
-from selftaught.sandbox.job import Job
-from selftaught.tasks.evaluation import Evaluation, InstanceScore, judged
+from selftaught.tasks.evaluation import Evaluation, InstanceScore, instance_job, judged
 from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
 if TYPE_CHECKING:
@@ -58,14 +57,7 @@ def evaluate_paper(
     problem = task.check_program(source)
     calls: list[Call] | None = None
     if problem is None:
-        job = Job(
-            source=source,
-            entry=task.entry_point,
-            instances=[instance.args for instance in instances],
-            instance_timeout=task.instance_timeout,
-            label=f"eval {task.name} {split} (paper protocol)",
-        )
-        result = executor.run(job)
+        result = executor.run(instance_job(task, source, instances, split, seed))
         problem = result.setup_error
         if problem is None:
             calls = [_call(task, outcome) for outcome in result.instances]

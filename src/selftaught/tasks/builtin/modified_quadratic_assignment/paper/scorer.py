@@ -5,9 +5,9 @@ Instance i: numpy's legacy generator seeded with seed + i draws F, D and P, each
 scores sum_ij F[i,j] D[a_i,a_j] - 0.5 sum_i P[i,a_i] *plus its run time in seconds* (the objective
 is a cost, yet the original reports it as "higher is better"); any other output, a call that raises
 or runs past 0.5 s scores 0. Utility: the mean over the 10 instances / 225 (n squared), at least
-EPS; a program that cannot be defined scores EPS. The run time here is measured by the trusted side
-around the sandboxed call, the original measured its thread pool's: the two differ by at most the
-limit, i.e. the utility by at most 0.5 / 225 = 0.0022.
+EPS; a program that cannot be defined scores EPS. The run time here is the call's CPU time as the
+sandbox measures it (the limit's clock), the original measured its thread pool's wall time: both lie
+within the 0.5 s limit, so the utilities differ by at most 0.5 / 225 = 0.0022.
 """
 
 import numpy as np

@@ -185,3 +185,35 @@ def test_handed_back_files_are_capped_by_the_host() -> None:
     result = JobResult([InstanceResult(output={"returncode": 0, "files": many})])
     reply = broker(Double(result))("candidate", "run", [{"script": "pass"}, 1.0], {})
     assert len(reply["files"]) == 1000 and b"not handed back" in reply["stderr"]
+
+
+def test_a_session_keeps_only_the_awaited_answer_and_one_waiting_next() -> None:
+    """A candidate's own threads calling `session.next` cannot queue payloads or hold host threads."""
+    import threading
+
+    from selftaught.tasks.openevolve_session import CandidateSession
+
+    rpcs: list[Any] = []
+    started = threading.Event()
+
+    class Idle:
+        workers = 1
+
+        def run(self, job: Job, rpc: Any = None) -> JobResult:
+            rpcs.append(rpc)
+            started.set()
+            time.sleep(1.0)
+            return JobResult([InstanceResult(output=None)])
+
+    session = CandidateSession(Idle(), "", {}, time.monotonic() + 10, "t")
+    assert started.wait(5)
+    rpc = rpcs[0]
+    waiter = threading.Thread(target=rpc, args=("session", "next", [None], {}))
+    waiter.start()
+    time.sleep(0.1)
+    forged = {"seq": 1, "value": "x" * 1000}
+    assert rpc("session", "next", [forged], {}) is None  # a second waiting next(): told to stop at once
+    assert session._replies.qsize() == 0  # nothing was awaited, so the forged answer was dropped
+    session.close()
+    waiter.join(2)
+    assert not waiter.is_alive()  # the waiting next() ends with the session

@@ -42,7 +42,10 @@ class CandidateSession:
         self._replies: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._seq = itertools.count(1)
         self._deadline = deadline
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time
+        self._state = threading.Lock()  # guards _expected and _waiting (touched by RPC threads)
+        self._expected: int | None = None
+        self._waiting = False
         self.closed = False
         self.ended = threading.Event()  # the session's job is over (its process is gone)
         limit = max(0.05, deadline - time.monotonic())
@@ -73,19 +76,34 @@ class CandidateSession:
         """The child's `session.next(previous_answer)`: hand over its answer, wait for the next request."""
         if proxy != "session" or method != "next" or len(args) != 1 or kwargs:
             raise PermissionError(f"{proxy}.{method} is not available to the candidate")
-        if args[0] is not None:
-            self._replies.put(("answer", args[0]))
-        # Polled, so extra `next()` calls the candidate makes from its own threads end with the session
-        # instead of holding host threads until the evaluation's deadline.
-        while not self.closed:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
+        answer = args[0]
+        with self._state:
+            # Only the answer awaited is kept: anything else (forged, repeated, huge) is dropped at once.
+            if (
+                isinstance(answer, dict)
+                and self._expected is not None
+                and answer.get("seq") == self._expected
+            ):
+                self._expected = None
+                self._replies.put(("answer", answer))
+            # The runner asks one request at a time; a second `next()` (from the candidate's own threads)
+            # is told to stop instead of holding a host thread and its payload.
+            if self._waiting:
                 return None
-            try:
-                return self._requests.get(timeout=min(POLL, left))
-            except queue.Empty:
-                continue
-        return None
+            self._waiting = True
+        try:
+            while not self.closed:  # polled, so a closed session frees this thread at once
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                try:
+                    return self._requests.get(timeout=min(POLL, left))
+                except queue.Empty:
+                    continue
+            return None
+        finally:
+            with self._state:
+                self._waiting = False
 
     def call(
         self, request: dict[str, Any], limit: float, read: Callable[[Any], dict[str, Any]]
@@ -95,6 +113,8 @@ class CandidateSession:
             if self.closed:
                 return None
             seq = next(self._seq)
+            with self._state:
+                self._expected = seq
             self._requests.put({**request, "seq": seq, "limit": limit})
             started = time.monotonic()
             wait_until = started + limit + GRACE

@@ -75,16 +75,22 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
     from types import SimpleNamespace
 
     from selftaught.failure import Failure, FailureKind
-    from selftaught.stop.meta_utility import MetaUtility, TestOutcome
+    from selftaught.stop.meta_utility import MetaUtility
+    from selftaught.store import Context, ImproverRunRecord
+
+    def outcome(index: int, sha: str | None, error: str | None, val: float, test: float,
+                *counts: float) -> ImproverRunRecord:
+        return ImproverRunRecord(Context.candidates(1), "i" * 64, "parity_noise", index, "s" * 64, sha, error,
+                                 val, test, 1, 1, 0.1)
 
     canned = [
-        TestOutcome(0, "a", None, 0.8, 0.7, 1, 1, 0.1),
-        TestOutcome(1, None, Failure(FailureKind.EXCEPTION, "exception: ZeroDivisionError"), 0.0, 0.0, 1, 1, 0.1),
-        TestOutcome(2, "b", None, 0.6, 0.5, 1, 1, 0.1),
+        outcome(0, "a", None, 0.8, 0.7, 1, 1, 0.1),
+        outcome(1, None, Failure(FailureKind.EXCEPTION, "exception: ZeroDivisionError"), 0.0, 0.0, 1, 1, 0.1),
+        outcome(2, "b", None, 0.6, 0.5, 1, 1, 0.1),
     ]
 
     class Canned(MetaUtility):
-        def _test(self, improver_source: str, improver_sha: str, index: int) -> TestOutcome:
+        def _test(self, improver_source: str, improver_sha: str, index: int) -> ImproverRunRecord:
             return canned[index]
 
     session = SimpleNamespace(settings=SimpleNamespace(tests=3), store=None)
@@ -95,13 +101,13 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
     )
     assert abs(strict.meta_utility - (0.8 + 0.0 + 0.6) / 3) < 1e-12
     assert (paper.meta_utility, paper.meta_utility_test) == (0.0, 0.0)
-    canned[1] = TestOutcome(1, "c", None, 0.3, 0.2, 1, 1, 0.1)
+    canned[1] = outcome(1, "c", None, 0.3, 0.2, 1, 1, 0.1)
     clean = Canned(session, scorer, "t=2", any_failure_zeroes=True).evaluate(
         "def improve_algorithm(a, b, c):\n    return b\n"
     )  # type: ignore[arg-type]
     assert abs(clean.meta_utility - (0.8 + 0.3 + 0.6) / 3) < 1e-12
     # Returning nothing usable cost only that test in the original (it skipped empty results).
-    canned[1] = TestOutcome(1, None, Failure(FailureKind.BAD_RETURN, "returned an empty program"), 0.0, 0.0, 1, 1, 0.1)
+    canned[1] = outcome(1, None, Failure(FailureKind.BAD_RETURN, "returned an empty program"), 0.0, 0.0, 1, 1, 0.1)
     empty = Canned(session, scorer, "t=3", any_failure_zeroes=True).evaluate(
         "def improve_algorithm(a, b, c):\n    return c\n"
     )  # type: ignore[arg-type]

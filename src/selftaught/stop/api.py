@@ -38,7 +38,17 @@ from selftaught.stop.runs import new_run_id
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunFailed, RunStopped, Session
 from selftaught.stop.transfer import TransferCell, transfer_table
-from selftaught.store import Context, LmCallRecord, RunDir, RunMeta, RunReader, RunStatus, RunStore, sha256
+from selftaught.store import (
+    Context,
+    ImproverRunRecord,
+    LmCallRecord,
+    RunDir,
+    RunMeta,
+    RunReader,
+    RunStatus,
+    RunStore,
+    sha256,
+)
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
 from selftaught.tasks.evaluation import SCORING_VERSION, refuse_other_scoring
 from selftaught.tasks.openevolve import EvolveBlock
@@ -219,10 +229,19 @@ class MetaEvalResult:
             "improver": self.improver, "task": r.task, "improver_sha": r.improver_sha,
             "meta_utility": r.meta_utility, "meta_utility_test": r.meta_utility_test,
             "stderr_val": r.stderr_val, "stderr_test": r.stderr_test, "tests": len(r.tests),
-            "per_test": [vars(test) for test in r.tests],
+            "per_test": [_test_json(test) for test in r.tests],
             "lm_calls": self.lm_calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "cost_usd": self.cost_usd,
         }
+
+
+def _test_json(test: ImproverRunRecord) -> dict[str, Any]:
+    """One test of a meta-utility estimate, in meta-eval's JSON shape."""
+    return {
+        "index": test.test_index, "program_sha": test.output_sha, "error": test.error,
+        "utility_val": test.utility_val, "utility_test": test.utility_test, "lm_calls": test.lm_calls,
+        "utility_calls": test.utility_calls, "wall_seconds": test.wall_seconds,
+    }
 
 
 def meta_utility(improver: str = "seed", *, settings: Settings | None = None,

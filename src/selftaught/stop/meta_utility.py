@@ -25,20 +25,6 @@ from selftaught.stop.session import Session
 from selftaught.store import Context, ImproverRunRecord, MetaUtilityRecord, UtilityCallRecord, sha256
 
 
-@dataclass
-class TestOutcome:
-    """One improver run of a meta-utility estimate."""
-
-    index: int
-    program_sha: str | None
-    error: str | None
-    utility_val: float
-    utility_test: float
-    lm_calls: int
-    utility_calls: int
-    wall_seconds: float
-
-
 @dataclass(frozen=True)
 class SpentCall:
     """One utility call as the host saw it: what was scored, its value, and the LM budget spent so far."""
@@ -61,7 +47,7 @@ class MetaUtilityResult:
     meta_utility_test: float
     stderr_val: float
     stderr_test: float
-    tests: list[TestOutcome] = field(default_factory=list)
+    tests: list[ImproverRunRecord] = field(default_factory=list)  # one per test, as stored
 
 
 def _raised(error: str | None) -> bool:
@@ -121,7 +107,7 @@ class MetaUtility:
         self._record(result)
         return result
 
-    def _test(self, improver_source: str, improver_sha: str, index: int) -> TestOutcome:
+    def _test(self, improver_source: str, improver_sha: str, index: int) -> ImproverRunRecord:
         stored = self._stored_test(improver_sha, index)
         if stored is not None:
             return stored
@@ -161,55 +147,33 @@ class MetaUtility:
             program_sha = sha256(outcome.program)
             utility_val = self.scorer.utility(outcome.program, "val")
             utility_test = self.scorer.utility(outcome.program, "test")
-        result = TestOutcome(
-            index=index,
-            program_sha=program_sha,
-            error=outcome.error,
-            utility_val=utility_val,
-            utility_test=utility_test,
-            lm_calls=outcome.lm_calls,
-            utility_calls=outcome.utility_calls,
-            wall_seconds=outcome.wall_seconds,
+        result = ImproverRunRecord(
+            context=self.context, improver_sha=improver_sha, task=task.name, test_index=index,
+            input_sha=sha256(task.seed_algorithm), output_sha=program_sha, error=outcome.error,
+            utility_val=utility_val, utility_test=utility_test, lm_calls=outcome.lm_calls,
+            utility_calls=outcome.utility_calls, wall_seconds=outcome.wall_seconds,
         )
-        self._store_test(improver_sha, result, outcome.program, calls)
+        self._store_test(result, outcome.program, calls)
         session.progress.advance("test")
         return result
 
-    def _stored_test(self, improver_sha: str, index: int) -> TestOutcome | None:
+    def _stored_test(self, improver_sha: str, index: int) -> ImproverRunRecord | None:
         store = self.session.store
         if store is None:
             return None
         row = store.improver_run(self.context, improver_sha, self.scorer.task.name, index)
-        if row is None:
-            return None
-        self.session.progress.advance("test")
-        return TestOutcome(
-            index=index,
-            program_sha=row.output_sha,
-            error=row.error,
-            utility_val=row.utility_val,
-            utility_test=row.utility_test,
-            lm_calls=row.lm_calls,
-            utility_calls=row.utility_calls,
-            wall_seconds=row.wall_seconds,
-        )
+        if row is not None:
+            self.session.progress.advance("test")
+        return row
 
-    def _store_test(self, improver_sha: str, outcome: TestOutcome, program: str | None,
-                    calls: list[SpentCall]) -> None:
+    def _store_test(self, record: ImproverRunRecord, program: str | None, calls: list[SpentCall]) -> None:
         store = self.session.store
         if store is None:
             return
         if program is not None:
             store.put_program(program, "algorithm")
-        task = self.scorer.task.name
-        record = ImproverRunRecord(
-            context=self.context, improver_sha=improver_sha, task=task, test_index=outcome.index,
-            input_sha=sha256(self.scorer.task.seed_algorithm), output_sha=outcome.program_sha,
-            error=outcome.error, utility_val=outcome.utility_val, utility_test=outcome.utility_test,
-            lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls, wall_seconds=outcome.wall_seconds,
-        )
-        store.add_improver_run(record, [call.record(self.context, improver_sha, task, outcome.index, seq)
-                                        for seq, call in enumerate(calls)])
+        store.add_improver_run(record, [call.record(record.context, record.improver_sha, record.task,
+                                                    record.test_index, seq) for seq, call in enumerate(calls)])
 
     def _record(self, result: MetaUtilityResult) -> None:
         store = self.session.store

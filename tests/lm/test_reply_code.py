@@ -164,3 +164,25 @@ def test_inputs_that_crash_the_3_11_parser_read_as_not_python() -> None:
     odd = 'f""""{5\nclass""\ta:""0"""'
     assert largest_code_block(odd) == ""
     assert largest_code_block(f"```python\n{odd}\n```") == odd
+
+
+def test_a_reply_cut_inside_its_reasoning_has_no_program() -> None:
+    reply = "<think>\nA first draft:\n```python\ndef draft():\n    return 0\n```\nBut wait, the loop"
+    assert largest_code_block(reply) == ""
+
+
+def test_many_fences_cost_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crafted text (thousands of fences, nothing parses) is parsed a few times over, not thousands."""
+    from selftaught.sandbox.inside import reply_code
+
+    parsed: list[int] = []
+    real = reply_code.parse_module
+
+    def counting(source: str):  # type: ignore[no-untyped-def]
+        parsed.append(len(source))
+        return real(source)
+
+    monkeypatch.setattr(reply_code, "parse_module", counting)
+    text = "```python\n" + "x = (\n```\n" * 3000
+    assert isinstance(largest_code_block(text), str)
+    assert sum(parsed) <= 10 * len(text)

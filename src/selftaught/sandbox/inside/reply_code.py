@@ -31,6 +31,10 @@ from dataclasses import dataclass
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
 _MAX_CANDIDATES = 400  # closes tried per opening when its natural close does not parse
+# Characters parsed per reply while trying other closes, as a multiple of the reply's size: a crafted
+# text with many fences (a prompt an improver wrote, read by the offline model on the host) costs a few
+# parses of itself, never hundreds.
+_PARSE_BUDGET = 8
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,9 @@ def _natural_close(lines: list[str], first: int, opening: _Fence) -> int:
     return len(lines)
 
 
-def _block_at(lines: list[str], first: int, opening: _Fence) -> _Block:
+def _block_at(lines: list[str], first: int, opening: _Fence, budget: list[int]) -> _Block:
+    """The block opened at `first`; `budget` (characters left to parse while trying other closes) is
+    shared by every opening of the reply."""
     natural = _natural_close(lines, first, opening)
     code = _content(lines, first, natural, opening.indent)
     if _parses(code):
@@ -138,6 +144,9 @@ def _block_at(lines: list[str], first: int, opening: _Fence) -> _Block:
         if end == natural:
             continue
         other = _content(lines, first, end, opening.indent)
+        budget[0] -= len(other)
+        if budget[0] < 0:
+            break
         if other.strip() and _parses(other):
             return _Block(first, end, other)
     return _Block(first, natural, code)
@@ -146,13 +155,14 @@ def _block_at(lines: list[str], first: int, opening: _Fence) -> _Block:
 def _blocks(lines: list[str]) -> list[_Block]:
     """Outermost blocks, left to right."""
     found: list[_Block] = []
+    budget = [_PARSE_BUDGET * sum(len(line) + 1 for line in lines)]
     index = 0
     while index < len(lines):
         opening = _fence(lines[index])
         if opening is None:
             index += 1
             continue
-        block = _block_at(lines, index, opening)
+        block = _block_at(lines, index, opening, budget)
         found.append(block)
         index = block.end + 1
     return found
@@ -162,10 +172,11 @@ def _drop_reasoning(text: str) -> str:
     """Remove a leading reasoning section: through the first `</think>` when the reply opens with
     `<think>`, else through the first `</think>` that lies outside every fenced block (the chat template
     may have pre-filled the opening tag, and a program's own strings may mention the tag)."""
+    if text.lstrip().startswith(_THINK_OPEN):
+        # No closing tag: the reply was cut inside its reasoning (max_tokens), so it has no answer.
+        return text.split(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in text else ""
     if _THINK_CLOSE not in text:
         return text
-    if text.lstrip().startswith(_THINK_OPEN):
-        return text.split(_THINK_CLOSE, 1)[1]
     lines = text.split("\n")
     inside: set[int] = set()
     for block in _blocks(lines):

@@ -43,7 +43,7 @@ FRAME = (
     "        view = view[os.write(4, view):]\n"
 )
 ATTACKS = {
-    "31 MB list result": "def f(x):\n    return [0] * (31 << 20 // 2)\n",
+    "30 MB list result": "def f(x):\n    return [0] * (15 << 20)\n",
     "20 MB array result": "import numpy as np\ndef f(x):\n    return np.zeros((20 << 20) // 8)\n",
     "25 MB request id": FRAME + "def f(x):\n    send(frame({'t': 'rpc', 'req': 'r' * (25 << 20), 'proxy': 'p', 'method': 'm'}, b'[[], {}]'))\n    time.sleep(2)\n",
     "12 MB event frames x 20": FRAME + "def f(x):\n    for _ in range(20):\n        send(frame({'t': 'event', 'kind': 'network', 'detail': 'x' * (12 << 20)}))\n",
@@ -64,7 +64,13 @@ ATTACKS = {
     ),
     "100k scratch files": "import os\ndef f(x):\n    for i in range(100000):\n        open(str(i), 'w').close()\n",
 }
-IMPROVER = "def improve_algorithm(s, utility, language_model):\n    return str(utility('x = 1\\n' * (3 << 20 // 6)))\n"
+IMPROVER = (
+    "def improve_algorithm(s, utility):\n"
+    "    try:\n"
+    "        return str(utility('x = 1\\n' * ((3 << 20) // 6)))\n"
+    "    except Exception as exc:\n"
+    "        return 'refused: ' + str(exc)\n"
+)
 HONEST = "def f(n):\n    return sum(i * i for i in range(n))\n"
 HONEST_ARGS = [[n] for n in (10, 1000, 20000)]
 
@@ -104,8 +110,8 @@ def zygotes(pool: SandboxPool) -> list[int]:
     for z in pool._zygotes:
         for kid in below(z.proc.pid):
             try:
-                with open(f"/proc/{kid}/cmdline", "rb") as fh:
-                    if b"zygote.main()" in fh.read():
+                with open(f"/proc/{kid}/comm") as comm, open(f"/proc/{kid}/cmdline", "rb") as cmd:
+                    if comm.read().strip() != "bwrap" and b"zygote.main()" in cmd.read():
                         out.append(kid)
             except OSError:
                 continue
@@ -157,7 +163,8 @@ def main() -> None:
                   instance_timeout=30, memory_mb=2048)
         started = time.perf_counter()
         result = pool.run(job, rpc=handler)
-        print(f"{'3 MB utility() argument':26s} improver: {(result.instances[0].error or 'ok')[:90]}  "
+        answer = result.instances[0].error or str(result.instances[0].output)
+        print(f"{'3 MB utility() argument':26s} improver: {answer[:90]}  "
               f"events {[k for k, _ in events]}  {time.perf_counter() - started:.1f} s  "
               f"host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         watch.stop = True

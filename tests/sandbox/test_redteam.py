@@ -565,3 +565,88 @@ def test_a_million_one_byte_bodies_count_as_what_they_cost() -> None:
         assert healthy(single)
     error = result.instances[0].error
     assert error is not None and "protocol violation" in error and "exceeds the cap" in error
+
+
+def test_scheduling_games_are_refused(pool: SandboxPool) -> None:
+    """Real-time scheduling, a higher priority, or renicing / pinning / io-starving the zygote."""
+    src = (
+        "import ctypes, os, platform, resource\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "IOPRIO_SET = {'x86_64': 251, 'aarch64': 30}[platform.machine()]\n"
+        "def attempt(call):\n"
+        "    try:\n"
+        "        call()\n"
+        "        return 'done'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "def f(x):\n"
+        "    return {\n"
+        "        'rtprio': resource.getrlimit(resource.RLIMIT_RTPRIO),\n"
+        "        'fifo': attempt(lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))),\n"
+        "        'nice': attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, -5)),\n"
+        "        'renice-zygote': attempt(lambda: os.setpriority(os.PRIO_PROCESS, 1, 19)),\n"
+        "        'pin-zygote': attempt(lambda: os.sched_setaffinity(1, {0})),\n"
+        "        'ioprio-zygote': libc.syscall(IOPRIO_SET, 1, 1, (3 << 13) | 7),\n"
+        "    }\n"
+    )
+    got = beside(pool, lambda: run_src(pool, src, [[1]])).instances[0].output
+    assert got == {
+        "rtprio": [0, 0],
+        "fifo": "PermissionError",
+        "nice": "PermissionError",
+        "renice-zygote": "PermissionError",
+        "pin-zygote": "PermissionError",
+        "ioprio-zygote": -1,
+    }
+
+
+def test_another_jobs_input_arrays_are_out_of_reach() -> None:
+    """A concurrent job lists the shared inputs and reads every array there (another job's instances)."""
+    victim = "import time\ndef f(a):\n    time.sleep(1.5)\n    return float(a.sum())\n"
+    spy = (
+        "import os, time\n"
+        "def f(x):\n"
+        "    time.sleep(0.5)\n"
+        "    found = []\n"
+        "    for root in ('/inputs', '/proc/self/fd', '/proc/1/fd'):\n"
+        "        try:\n"
+        "            for name in os.listdir(root):\n"
+        "                try:\n"
+        "                    found.append(len(open(os.path.join(root, name), 'rb').read()))\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "        except OSError as exc:\n"
+        "            found.append(type(exc).__name__)\n"
+        "    return found\n"
+    )
+    secret = np.full(100_000, 7.0)
+    with SandboxPool(workers=1) as single:
+        held: list[JobResult] = []
+        job = Job(
+            source=victim, entry="f", instances=[[secret], [secret * 2]], cpu_bound=False, instance_timeout=5
+        )
+        thread = threading.Thread(target=lambda: held.append(single.run(job)))
+        thread.start()
+        seen = single.run(Job(source=spy, entry="f", instances=[[1]], cpu_bound=False)).instances[0].output
+        thread.join()
+    assert [r.output for r in held[0].instances] == [700_000.0, 1_400_000.0]
+    assert isinstance(seen, list) and 800_000 not in seen, seen
+
+
+def test_writing_and_passing_descriptors_back_on_the_call_socket(pool: SandboxPool) -> None:
+    """The zygote-to-child channel is a socket: the child writes into it and sends descriptors back."""
+    src = (
+        "import os, socket\n"
+        "def f(x):\n"
+        "    sock = socket.socket(fileno=os.dup(3))\n"
+        "    sock.setblocking(False)\n"
+        "    sent = 0\n"
+        "    try:\n"
+        "        for _ in range(2000):\n"
+        "            sent += socket.send_fds(sock, [b'x' * 4096], [0, 1, 2])\n"
+        "    except OSError:\n"
+        "        pass  # the socket's buffer or the in-flight descriptor limit is full\n"
+        "    return sent\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[1], [2], [3]]))
+    assert isinstance(result.instances[0].output, int) and result.instances[0].output > 100_000

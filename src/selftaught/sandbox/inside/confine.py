@@ -61,6 +61,10 @@ def _set_limits(limits: Limits) -> None:
         (resource.RLIMIT_FSIZE, limits.file_size),
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_NPROC, limits.processes),
+        # No real-time scheduling and no raised priority, whatever the host allows its users (a
+        # SCHED_FIFO busy loop would starve the zygote, the host and every other child on that core).
+        (resource.RLIMIT_RTPRIO, 0),
+        (resource.RLIMIT_NICE, 0),
     ]
     if limits.address_space:
         pairs.append((resource.RLIMIT_AS, limits.address_space))

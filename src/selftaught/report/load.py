@@ -60,6 +60,7 @@ def load_run_summary(path: Path) -> RunSummary:
                 task=row.task, value_val=row.value_val, value_test=row.value_test,
                 stderr_val=row.stderr_val, stderr_test=row.stderr_test, tests=row.tests,
                 selected=(context_iteration(row.context), row.improver_sha) in selected,
+                proposed=row.context.kind == "candidates",
                 failure=failures.get((str(row.context), row.improver_sha)),
                 source=candidate_sources.get(row.improver_sha),
             )

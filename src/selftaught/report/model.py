@@ -37,6 +37,7 @@ class Candidate:
     selected: bool  # this is the improver iteration t ended with
     failure: str | None = None  # why its improver runs failed ("2 of 5 failed: <first reason>"), if any did
     source: str | None = None  # the candidate improver's code (None when the store lacks it)
+    proposed: bool = False  # proposed during step t (stored context kind "candidates"), not a re-estimate
 
 
 @dataclass(frozen=True)

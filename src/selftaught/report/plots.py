@@ -102,7 +102,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         its = run.iterations
         ts = [it.t for it in its]
-        candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.context.startswith("t=")]
+        candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.proposed]
         scoring = [(t, value) for t, value in candidates if value > 0]
         zero = [t for t, value in candidates if value <= 0]
         if scoring:

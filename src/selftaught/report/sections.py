@@ -74,7 +74,7 @@ def curves_section(run: RunSummary) -> str:
     caption = ("Validation (solid) and test (dashed) meta-utility per iteration, bands ± standard error over "
                "tests; grey points are every candidate improver scored during the step that produced t; red "
                "crosses at the bottom are candidates that scored zero (drawn apart, not to scale).")
-    candidates = [c for c in run.candidates if c.context.startswith("t=")]
+    candidates = [c for c in run.candidates if c.proposed]
     rows = [
         f'<tr data-t="{c.t}" data-sha="{escape(c.improver_sha)}"{ZERO_MARK if c.value_val <= 0 else ""}>'
         f'<td class="num">{c.t}</td><td><a href="#{candidate_id("", c.improver_sha)}"><code>'

@@ -1,7 +1,7 @@
 """Whole HTML reports: one run, one group of runs (`--seeds N`), or a comparison of runs and groups.
 
 The page structure is stable so tests and users can rely on it: sections `#summary`, `#curves`,
-`#usage`, `#events`, `#lineage`, `#strategies`, `#transfer`, `#config` for a run; `#summary`, `#curves`,
+`#budget`, `#usage`, `#events`, `#lineage`, `#strategies`, `#transfer`, `#config` for a run; `#summary`, `#curves`,
 `#strategies`, `#runs` for a group or comparison; every plot is a `figure.plot[data-plot]`.
 """
 
@@ -17,6 +17,7 @@ from selftaught.report.model import GroupSummary, RunSummary
 from selftaught.report.page import badge, document, figure, mean_se, num, section, table
 from selftaught.report.plots import Curve, compare_curves_svg, group_curve_svg
 from selftaught.report.sections import (
+    budget_section,
     config_section,
     curves_section,
     events_section,
@@ -29,8 +30,8 @@ from selftaught.report.sections import (
     usage_section,
 )
 
-_RUN_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("usage", "LM usage"), ("events", "Events"),
-            ("lineage", "Lineage"), ("strategies", "Strategies"), ("transfer", "Transfer"),
+_RUN_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("budget", "Score vs budget"),
+            ("usage", "LM usage"), ("events", "Events"), ("lineage", "Lineage"), ("strategies", "Strategies"), ("transfer", "Transfer"),
             ("config", "Configuration")]
 _GROUP_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("strategies", "Strategies"), ("runs", "Runs")]
 
@@ -38,7 +39,7 @@ _GROUP_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("strategies",
 def run_html(run: RunSummary) -> str:
     """The full report of one run."""
     body = "".join([
-        summary_section(run), curves_section(run), usage_section(run), events_section(run),
+        summary_section(run), curves_section(run), budget_section(run), usage_section(run), events_section(run),
         lineage_section(run), strategies_section([run]), transfer_section(run), config_section(run),
     ])
     subtitle = f"{badge(run.status)} task <strong>{escape(run.task)}</strong> · model {escape(run.model)}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.events import category as event_category
+from selftaught.report.budget import budget_curves
 from selftaught.report.model import (
     Candidate,
     Event,
@@ -80,6 +81,7 @@ def load_run_summary(path: Path) -> RunSummary:
         sources = store.programs([it.improver_sha for it in iterations]
                                  + [it.parent_sha for it in iterations if it.parent_sha])
         improvers = tuple(_improver(it, sources, run) for it in iterations)
+        curves = budget_curves(iterations, store.utility_calls())
     stored_config = meta.get("config")
     config: dict[str, Any] = stored_config if isinstance(stored_config, dict) else {}
     planned = config.get("iterations") if isinstance(config.get("iterations"), int) else None
@@ -92,7 +94,7 @@ def load_run_summary(path: Path) -> RunSummary:
         seed=meta.get("seed") if isinstance(meta.get("seed"), int) else None, planned_iterations=planned,
         config=config, iterations=iterations, candidates=candidates, lm_usage=lm_usage,
         improver_runs=improver_runs, events=events, transfers=transfers, improvers=improvers,
-        stop_reason=_text(meta.get("stop_reason")),
+        stop_reason=_text(meta.get("stop_reason")), budget_curves=curves,
     )
     return _with_warnings(summary, meta)
 

@@ -114,6 +114,22 @@ class Improver:
 
 
 @dataclass(frozen=True)
+class BudgetCurve:
+    """Score vs budget of iteration t's improver (see `report.budget`): mean over its tests of the best
+    validation utility found so far, at each LM-call count in `lm_calls`; `run_best` is each test's best
+    utility (what the curve ends at, averaged) and `run_calls` how many utility calls each made."""
+
+    t: int
+    improver_sha: str
+    status: str
+    tests: int
+    lm_calls: tuple[int, ...]
+    best: tuple[float, ...]
+    run_best: tuple[float, ...]
+    run_calls: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """Everything one run's report shows. `warnings` says what is missing or still being written."""
 
@@ -139,6 +155,7 @@ class RunSummary:
     improvers: tuple[Improver, ...]
     warnings: tuple[str, ...] = ()
     stop_reason: str | None = None  # why a "stopped" run stopped early (cost cap, replay miss, ...)
+    budget_curves: tuple[BudgetCurve, ...] = ()  # score vs LM calls per iteration (empty: store < schema 3)
 
     @property
     def best(self) -> Iteration | None:

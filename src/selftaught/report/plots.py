@@ -20,11 +20,13 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
 
 VAL_COLOR = "#1f6feb"
 TEST_COLOR = "#d97706"
+_MARKERS = ("o", "s", "^", "D", "v", "P")
 PALETTE = ("#1f6feb", "#d97706", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
 _STYLE: Any = {  # rc parameters (typed Any: matplotlib's stubs want literal keys)
     "svg.fonttype": "none",
@@ -187,5 +189,46 @@ def usage_svg(run: RunSummary, prefix: str = "usage") -> str:
         for ax in (left, right):
             if ts:
                 ax.set_xticks(ts)
+        fig.tight_layout()
+        return to_svg(fig, prefix)
+
+
+def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
+    """Score vs budget: per iteration's improver, the mean best-so-far validation utility over its tests
+    against the LM calls spent (steps: the best only changes when a utility call finds better).
+
+    The x axis spans the run's LM budget per improver run (`lm_calls`); after its last utility call a
+    curve continues dotted (its best cannot change without another call). Curves that coincide stay
+    visible through distinct, shrinking markers.
+    """
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        stored = run.config.get("lm_calls")
+        budget = max([stored if isinstance(stored, int) else 0]
+                     + [x for curve in run.budget_curves for x in curve.lm_calls])
+        values: list[float] = []
+        for index, curve in enumerate(run.budget_curves):
+            color = PALETTE[index % len(PALETTE)]
+            label = f"t={curve.t} ({curve.status}, {curve.tests} test{'s' if curve.tests != 1 else ''})"
+            xs, ys = list(curve.lm_calls), list(curve.best)
+            ax.step(xs, ys, where="post", color=color, label=label, linewidth=2.2 - 0.3 * (index % 4))
+            ax.plot(xs, ys, linestyle="none", marker=_MARKERS[index % len(_MARKERS)],
+                    markersize=max(3.0, 8.0 - 1.5 * index), markerfacecolor="none", color=color)
+            if xs[-1] < budget:
+                ax.plot([xs[-1], budget], [ys[-1], ys[-1]], linestyle=":", color=color)
+            values.extend(ys)
+        if not run.budget_curves:
+            ax.text(0.5, 0.5, "no utility call with a recorded budget", ha="center", va="center",
+                    transform=ax.transAxes)
+        limits = value_limits(values)
+        if limits is not None:
+            ax.set_ylim(*limits)
+        ax.set_xlim(-0.05 * max(budget, 1), max(budget, 1) * 1.05)
+        ax.set_xlabel("LM calls spent by the improver run")
+        ax.set_ylabel("best utility so far (val)")
+        ax.set_title(f"{run.task}: score vs budget per improver (mean over tests)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", fontsize=8, frameon=False)
         fig.tight_layout()
         return to_svg(fig, prefix)

@@ -14,7 +14,7 @@ from typing import Any
 from selftaught.report.code_view import diff_html, diff_stats, escape, source_html, unified_diff
 from selftaught.report.model import Candidate, Event, Improver, RunSummary
 from selftaught.report.page import badge, figure, mean_se, num, section, table, when
-from selftaught.report.plots import run_curve_svg, usage_svg
+from selftaught.report.plots import budget_svg, run_curve_svg, usage_svg
 from selftaught.report.strategies import STRATEGIES
 
 MAX_EVENT_ROWS = 400
@@ -357,3 +357,35 @@ def config_section(run: RunSummary) -> str:
            else '<p class="muted">No configuration stored.</p>')
     )
     return section("config", "Configuration and reproduction", body)
+
+
+def budget_section(run: RunSummary) -> str:
+    """Score vs budget per iteration's improver: the plot and every point of it (exact values in data-*)."""
+    if not run.budget_curves:
+        note = ("No utility call with a recorded LM budget: the run has no finished meta-utility test yet, or "
+                "its store predates budget records (schema 3).") if run.iterations else "No iteration finished yet."
+        return section("budget", "Score vs budget", f'<p class="muted">{escape(note)}</p>')
+    caption = ("For each iteration's improver: at each number of LM calls its improver run had spent, the best "
+               "validation utility its utility calls had found so far, mean over its meta-utility tests (from the "
+               "first budget at which every test had made a call).")
+    rows = []
+    for curve in run.budget_curves:
+        for spent, best in zip(curve.lm_calls, curve.best, strict=True):
+            rows.append(f'<tr data-t="{curve.t}" data-sha="{escape(curve.improver_sha)}"><td class="num">{curve.t}'
+                        f"</td>{num(spent)}{num(best)}{num(curve.tests)}</tr>")
+    ends = "".join(
+        f'<tr data-t="{curve.t}"><td class="num">{curve.t}</td><td>{badge(curve.status)}</td>{num(curve.tests)}'
+        f'<td class="num" data-value="{",".join(repr(v) for v in curve.run_best)}">'
+        f'{", ".join(f"{v:.4f}" for v in curve.run_best)}</td>'
+        f'<td class="num" data-value="{",".join(str(n) for n in curve.run_calls)}">'
+        f'{", ".join(str(n) for n in curve.run_calls)}</td></tr>'
+        for curve in run.budget_curves
+    )
+    body = (figure(budget_svg(run), "score-vs-budget", caption)
+            + table(["t", "status", "tests", "best per test", "utility calls per test"], [ends],
+                    ident="budget-runs-table", numeric={0, 2, 3, 4})
+            + f"<details><summary>{len(rows)} points of the curves</summary>"
+            + table(["t", "LM calls spent", "best utility so far (mean)", "tests"], rows, ident="budget-table",
+                    numeric={0, 1, 2, 3})
+            + "</details>")
+    return section("budget", "Score vs budget", body)

@@ -77,6 +77,7 @@ PROXY_UNKNOWN_METHOD = "sandbox:proxy-unknown-method"
 WEAK_SANDBOX = "sandbox:weak-sandbox"
 PROTOCOL_VIOLATION = "sandbox:protocol-violation"
 RPC_AFTER_RETURN = "sandbox:rpc-after-return"
+RPC_TOO_LARGE = "sandbox:rpc-too-large"
 CLAIMED_PREFIX = "sandbox:claimed-"
 # --- the sandbox-flag experiment ---------------------------------------------------------------------
 FLAG_KEPT = "sandbox-flag:kept"
@@ -134,6 +135,7 @@ _DECLARED = (
         PROTOCOL_VIOLATION, "safety", "sandbox", "host", "a child sent a malformed or unexpected message"
     ),
     EventKind(RPC_AFTER_RETURN, "safety", "sandbox", "host", "a remote call arrived after the program returned"),
+    EventKind(RPC_TOO_LARGE, "safety", "sandbox", "host", "a remote call's arguments over the size cap, refused"),
     EventKind(
         CLAIMED_PREFIX, "safety", "sandbox", "sandbox", "a child reported an event only the host may report"
     ),
@@ -190,6 +192,7 @@ _POOL_KINDS = {
     "weak-sandbox": WEAK_SANDBOX,
     "protocol-violation": PROTOCOL_VIOLATION,
     "rpc-after-return": RPC_AFTER_RETURN,
+    "rpc-too-large": RPC_TOO_LARGE,
 }
 _CHILD_KINDS = {
     "process-spawn": "sandbox:subprocess",

@@ -211,3 +211,54 @@ def test_host_kinds_claimed_by_a_child_are_stored_as_claims(kind: str) -> None:
     if kind != "iteration-fallback":  # a pool kind: the host's own report of it stays the fact
         assert events.producer(events.sandbox_event_kind(kind, "x", "zygote")) == "host"
     assert events.sandbox_event_kind("network", "connect", "sandbox") == "sandbox:network"
+
+
+def test_an_oversized_remote_call_is_refused_per_call_by_the_zygote(pool: SandboxPool) -> None:
+    calls: list[int] = []
+
+    def handler(proxy: str, method: str, args: list[object], kwargs: dict[str, object]) -> float:
+        calls.append(len(str(args[0])))
+        return 0.5
+
+    src = (
+        "def f(utility):\n"
+        "    try:\n"
+        "        utility('x' * (5 << 20))\n"
+        "    except Exception as exc:\n"
+        "        first = str(exc)\n"
+        "    return [first, utility('small')]\n"
+    )
+    job = Job(source=src, entry="f", instances=[[Proxy("utility", callable=True)]], cpu_bound=False)
+    result = beside(pool, lambda: pool.run(job, rpc=handler))
+    first, second = result.instances[0].output
+    assert "exceeds the cap" in first and second == 0.5
+    assert calls == [5]  # the oversized call never reached the host's handler
+    assert any(e.kind == "rpc-too-large" and e.reported_by == "zygote" for e in result.events)
+
+
+def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
+    """Forged calls of 3.5 MB each, sent faster than a slow handler answers: the host holds at most
+    64 MiB of them; the rest are refused at once with an error and an `rpc-flood` event."""
+    import time as _time
+
+    active = [0, 0]
+
+    def slow(proxy: str, method: str, args: list[object], kwargs: dict[str, object]) -> float:
+        active[0] += 1
+        active[1] = max(active[1], active[0])
+        _time.sleep(4.0)
+        active[0] -= 1
+        return 0.0
+
+    src = FRAME + (
+        "def f(utility):\n"
+        "    body = json.dumps([['x' * (7 << 19)], {}]).encode()\n"
+        "    for req in range(1000, 1040):\n"
+        "        send(frame({'t': 'rpc', 'req': req, 'proxy': 'utility', 'method': '__call__'}, body))\n"
+        "    import time; time.sleep(2)\n"
+        "    return 'done'\n"
+    )
+    job = Job(source=src, entry="f", instances=[[Proxy("utility", callable=True)]], cpu_bound=False, instance_timeout=10)
+    result = beside(pool, lambda: pool.run(job, rpc=slow))
+    assert active[1] <= 64 // 3.5 + 1, active
+    assert any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5], active)

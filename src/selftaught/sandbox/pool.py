@@ -37,6 +37,7 @@ log = logging.getLogger("selftaught.sandbox")
 SETUP_TIMEOUT = 10.0
 CANCEL_GRACE = 3.0
 MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
+MAX_RPC_BYTES_IN_FLIGHT = 64 << 20  # per job: what the host holds for calls not answered yet
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
 WALL_FACTOR = 3.0  # the zygote's wall-clock backstop of a CPU-limited call (zygote.backstop)
@@ -62,6 +63,7 @@ class _JobRun:
         self.stderr = ""
         self.unfinished = "killed: job timeout"
         self.rpc_in_flight = 0
+        self.rpc_bytes = 0  # arguments of the calls in flight, still held by the host
         self.child_events: dict[str, int] = {}
         # Set once the last instance has answered: the program has returned, so calls still arriving
         # from threads it left behind are refused (they would spend budget for nothing anyone reads).
@@ -248,12 +250,17 @@ class SandboxPool:
         if getattr(rpc, "inline", False):
             _serve_rpc(zygote, job_id, header, bodies, run, rpc)
             return
+        size = sum(len(body) for body in bodies)
         with run.events_lock:
-            admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT
+            admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT and run.rpc_bytes + size <= MAX_RPC_BYTES_IN_FLIGHT
             if admitted:
                 run.rpc_in_flight += 1
+                run.rpc_bytes += size
         if not admitted:
-            run.add_event("rpc-flood", f"more than {MAX_RPC_IN_FLIGHT} remote calls in flight; refused")
+            run.add_event(
+                "rpc-flood",
+                f"more than {MAX_RPC_IN_FLIGHT} remote calls or {MAX_RPC_BYTES_IN_FLIGHT >> 20} MiB in flight; refused",
+            )
             with contextlib.suppress(ZygoteDied):
                 zygote.send({"op": "rpc_result", "id": job_id, "req": header.get("req"), "error": "too many concurrent remote calls"})
             return
@@ -264,6 +271,7 @@ class SandboxPool:
             finally:
                 with run.events_lock:
                     run.rpc_in_flight -= 1
+                    run.rpc_bytes -= size
 
         threading.Thread(target=serve, name="sandbox-rpc", daemon=True).start()
 

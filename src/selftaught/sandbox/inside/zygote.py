@@ -108,6 +108,7 @@ MAX_EVENTS_PER_JOB = 100
 MAX_EVENTS_PER_KIND = 16
 _EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
 MAX_REQUEST_ID = 1 << 53
+RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
 BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
 CORES = max(1, os.cpu_count() or 1)
@@ -496,6 +497,11 @@ class Zygote:
         kind = header.get("t")
         if kind == "event":
             self.child_event(job, header)
+        elif kind == "rpc" and len(bodies) == 1 and _request_id(header.get("req")) and len(bodies[0]) > RPC_BODY_CAP:
+            # A per-call error, answered here: the host never holds or decodes an oversized call.
+            why = f"remote call of {len(bodies[0])} bytes exceeds the cap of {RPC_BODY_CAP}"
+            self.send_host({"op": "event", "id": job.id, "kind": "rpc-too-large", "detail": why, "from": "zygote"})
+            self.feed_child(job, wire.pack_message({"t": "rpc_result", "req": header["req"], "error": why}))
         elif kind == "rpc" and len(bodies) == 1 and _request_id(header.get("req")):
             self.send_host(
                 {

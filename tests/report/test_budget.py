@@ -15,6 +15,7 @@ from report_fixtures import make_run
 from selftaught.report import load_run_summary
 from selftaught.report.budget import best_so_far, mean_curve
 from selftaught.report.html import run_html
+from selftaught.report.terminal import budget_line
 from selftaught.store import Context, RunReader, RunStore, UtilityCallRecord
 
 calls_of_a_run = st.lists(st.tuples(st.integers(0, 12), st.floats(0.0, 1.0)), min_size=1, max_size=30)
@@ -96,6 +97,7 @@ def test_the_report_curve_ends_at_each_stored_runs_best(runs_dir: Path) -> None:
     assert curve.best == ((0.45 + 0.20) / 2, (0.45 + 0.60) / 2, (0.52 + 0.60) / 2)
     assert math.isclose(curve.best[-1], statistics.fmean(bests), rel_tol=1e-12)
     assert list(summary.to_json()["budget_curves"][0]["best"]) == list(curve.best)
+    assert budget_line(curve) == "0.325 @2 -> 0.525 @3 -> 0.560 @4 LM calls (mean of 2 tests)"
     page = run_html(summary)
     assert 'id="budget"' in page and 'data-plot="score-vs-budget"' in page and 'id="budget-table"' in page
 

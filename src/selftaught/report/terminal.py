@@ -13,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from selftaught.report.model import GroupSummary, Improver, RunSummary
+from selftaught.report.model import BudgetCurve, GroupSummary, Improver, RunSummary
 
 _STATUS_STYLE = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red",
                  "interrupted": "yellow"}
@@ -48,6 +48,8 @@ def print_run(console: Console, run: RunSummary) -> None:
     for improver in run.improvers:
         names = ", ".join(hit.strategy for hit in improver.strategies) or "no strategy detected"
         console.print(f"  strategies t={improver.t} {improver.sha[:10]}: {names}{_lm(improver)}")
+    for curve in run.budget_curves:
+        console.print(f"  score vs budget t={curve.t}: {budget_line(curve)}")
     counts: dict[str, int] = {}
     for event in run.events:
         counts[event.category] = counts.get(event.category, 0) + 1
@@ -56,6 +58,17 @@ def print_run(console: Console, run: RunSummary) -> None:
     if run.transfers:
         console.print(f"transfer: {len(run.transfers)} cells on "
                       f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)")
+
+
+def budget_line(curve: BudgetCurve, most: int = 6) -> str:
+    """"0.412 @1 -> 0.470 @5 LM calls (2 tests)": the mean best-so-far where it changes (at most `most`
+    steps: the first ones and the last), so the terminal says how fast the improver got there."""
+    points = [(x, y) for i, (x, y) in enumerate(zip(curve.lm_calls, curve.best, strict=True))
+              if i == 0 or y != curve.best[i - 1]]
+    if len(points) > most:
+        points = points[: most - 1] + points[-1:]
+    steps = " -> ".join(f"{y:.3f} @{x}" for x, y in points)
+    return f"{steps} LM calls (mean of {curve.tests} test{'s' if curve.tests != 1 else ''})"
 
 
 def _lm(improver: Improver) -> str:

@@ -650,3 +650,51 @@ def test_writing_and_passing_descriptors_back_on_the_call_socket(pool: SandboxPo
     )
     result = beside(pool, lambda: run_src(pool, src, [[1], [2], [3]]))
     assert isinstance(result.instances[0].output, int) and result.instances[0].output > 100_000
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        "os.memfd_create('x')",  # written, never mapped: outside RLIMIT_AS
+        "os.memfd_create('x', os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)",
+    ],
+)
+def test_memory_outside_the_address_space_limit_is_refused(pool: SandboxPool, make: str) -> None:
+    """Broke: ten memfd files of 200 MB each were held by a child limited to 512 MB (2 GB of RAM;
+    128 descriptors x 256 MB files would take 32 GB)."""
+    src = (
+        "import os, time\n"
+        "def f(n):\n"
+        "    block = b'x' * (1 << 20)\n"
+        "    held = []\n"
+        "    for _ in range(n):\n"
+        f"        fd = {make}\n"
+        "        for _ in range(200):\n"
+        "            os.write(fd, block)\n"
+        "        held.append(fd)\n"
+        "    time.sleep(1)\n"
+        "    return len(held)\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[10]], memory_mb=512, instance_timeout=20.0))
+    error = result.instances[0].error
+    assert error is not None and "PermissionError" in error
+
+
+def test_extended_attributes_cannot_hold_kernel_memory(pool: SandboxPool) -> None:
+    """Broke: 16 user xattrs of 64 KB on each of 2000 empty scratch files took 2 GB of RAM (no rlimit,
+    no file size, not in the scratch walk's bytes) from a child limited to 512 MB."""
+    src = (
+        "import os\n"
+        "def f(n):\n"
+        "    value = b'v' * 65000\n"
+        "    done = 0\n"
+        "    for i in range(n):\n"
+        "        open('f%d' % i, 'w').close()\n"
+        "        for k in range(16):\n"
+        "            os.setxattr('f%d' % i, 'user.k%d' % k, value)\n"
+        "            done += 1\n"
+        "    return done\n"
+    )
+    result = beside(pool, lambda: run_src(pool, src, [[2000]], memory_mb=512, instance_timeout=30.0))
+    error = result.instances[0].error
+    assert error is not None and "PermissionError" in error

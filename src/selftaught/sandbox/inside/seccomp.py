@@ -10,7 +10,9 @@ commands, inotify, fanotify), and sockets of any family but AF_UNIX. Why IPC, lo
 governs none of them, and children of different jobs share the read-only view, so a lock taken or a file
 opened by one is seen by another (a channel between jobs); an IPC segment or queue also outlives its
 child (until the zygote's IPC namespace ends, or forever on the host's in weak mode): unbounded memory
-kept after the job. clone3 answers ENOSYS so glibc falls back to clone, whose flags a
+kept after the job. Memory no rlimit counts: memfd files (written, not mapped, they escape
+RLIMIT_AS: 2 GB held by a child limited to 512 MB) and extended attributes on scratch files (2 GB of
+kernel memory from 2000 empty files). clone3 answers ENOSYS so glibc falls back to clone, whose flags a
 classic filter can inspect; threads therefore keep working. A foreign architecture kills the process.
 """
 
@@ -38,7 +40,7 @@ SECCOMP_MODE_FILTER = 2
 # description), leases and directory notifications. Other fcntl commands (flags, dup) stay allowed.
 FCNTL_DENIED = (5, 6, 7, 36, 37, 38, 1024, 1026)
 
-_COMMON_DENIED = ["execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns", "pivot_root", "chroot", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key", "request_key", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "userfaultfd", "open_by_handle_at", "name_to_handle_at", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "pidfd_getfd", "kcmp", "shmget", "shmat", "semget", "msgget", "mq_open", "flock", "inotify_init", "inotify_init1", "fanotify_init"]
+_COMMON_DENIED = ["execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns", "pivot_root", "chroot", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key", "request_key", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "userfaultfd", "open_by_handle_at", "name_to_handle_at", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "pidfd_getfd", "kcmp", "shmget", "shmat", "semget", "msgget", "mq_open", "flock", "inotify_init", "inotify_init1", "fanotify_init", "memfd_create", "memfd_secret", "setxattr", "lsetxattr", "fsetxattr", "setxattrat"]
 
 _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (
@@ -55,6 +57,8 @@ _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
             "fsmount": 432, "fspick": 433, "mount_setattr": 442, "pidfd_getfd": 438, "kcmp": 312,
             "shmget": 29, "shmat": 30, "semget": 64, "msgget": 68, "mq_open": 240, "flock": 73, "fcntl": 72,
             "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300,
+            "memfd_create": 319, "memfd_secret": 447, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+            "setxattrat": 463,
         },
     ),
     "aarch64": (
@@ -71,6 +75,8 @@ _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
             "fspick": 433, "mount_setattr": 442, "pidfd_getfd": 438, "kcmp": 272,
             "shmget": 194, "shmat": 196, "semget": 190, "msgget": 186, "mq_open": 180, "flock": 32, "fcntl": 25,
             "inotify_init1": 26, "fanotify_init": 262,
+            "memfd_create": 279, "memfd_secret": 447, "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7,
+            "setxattrat": 463,
         },
     ),
 }

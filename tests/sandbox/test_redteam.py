@@ -698,3 +698,30 @@ def test_extended_attributes_cannot_hold_kernel_memory(pool: SandboxPool) -> Non
     result = beside(pool, lambda: run_src(pool, src, [[2000]], memory_mb=512, instance_timeout=30.0))
     error = result.instances[0].error
     assert error is not None and "PermissionError" in error
+
+
+def test_signals_to_everyone_reach_no_one_else(pool: SandboxPool) -> None:
+    """kill(-1), the zygote (pid 1 in the sandbox's pid namespace) by pidfd, and every pid up to 400."""
+    src = (
+        "import os, signal\n"
+        "def attempt(call):\n"
+        "    try:\n"
+        "        call()\n"
+        "        return 'sent'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "def f(x):\n"
+        "    own = os.getpid()\n"
+        "    others = [p for p in range(1, 400) if p != own and attempt(lambda: os.kill(p, 0)) == 'sent']\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    return {\n"
+        "        'kill-all': attempt(lambda: os.kill(-1, signal.SIGTERM)),\n"
+        "        'pidfd-zygote': attempt(lambda: signal.pidfd_send_signal(os.pidfd_open(1), signal.SIGKILL)),\n"
+        "        'reachable': others,\n"
+        "    }\n"
+    )
+    got = beside(pool, lambda: run_src(pool, src, [[1]])).instances[0].output
+    # kill(-1) "succeeds" (Linux counts the caller's own thread group) but reaches no other process:
+    # `beside` checked the honest jobs and the zygotes, and no other pid answers even signal 0.
+    assert got["reachable"] == [] and got["pidfd-zygote"] in ("PermissionError", "ProcessLookupError")
+    assert got["kill-all"] in ("sent", "PermissionError", "ProcessLookupError")

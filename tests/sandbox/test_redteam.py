@@ -725,3 +725,22 @@ def test_signals_to_everyone_reach_no_one_else(pool: SandboxPool) -> None:
     # `beside` checked the honest jobs and the zygotes, and no other pid answers even signal 0.
     assert got["reachable"] == [] and got["pidfd-zygote"] in ("PermissionError", "ProcessLookupError")
     assert got["kill-all"] in ("sent", "PermissionError", "ProcessLookupError")
+
+
+@pytest.mark.parametrize(
+    "where", ["/dev/shm", "/tmp", "/var/tmp", "/run", "/dev/mqueue", "/scratch", "/inputs", "/"]
+)
+def test_no_writable_place_is_shared_between_children(pool: SandboxPool, where: str) -> None:
+    """Every shared directory a channel (or a dead drop for a later job) could live in refuses a write."""
+    src = (
+        "import os\n"
+        "def f(where):\n"
+        "    try:\n"
+        "        with open(os.path.join(where, 'selftaught-drop'), 'w') as fh:\n"
+        "            fh.write('x')\n"
+        "        return 'written'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+    )
+    got = beside(pool, lambda: run_src(pool, src, [[where]])).instances[0].output
+    assert got in ("PermissionError", "FileNotFoundError", "OSError", "IsADirectoryError"), got

@@ -156,3 +156,10 @@ def test_header_cap_is_separate_from_the_message_cap() -> None:
 @pytest.mark.parametrize("value", ["\udc80", ["ok", "\ud800x"], {"k": "\udfff"}])
 def test_safe_text_never_returns_unencodable_text(value: object) -> None:
     wire.safe_text(value, 100).encode("utf-8")
+
+
+def test_a_child_message_may_carry_one_body_only() -> None:
+    reader = wire.FrameReader(cap=1 << 20, header_cap=1 << 10, max_bodies=1)
+    reader.feed(_frames([b'{"t": "result", "nb": 1000000}'] + [b""] * 10))
+    with pytest.raises(wire.WireError, match="body count"):
+        reader.messages()

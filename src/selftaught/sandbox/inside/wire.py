@@ -111,7 +111,7 @@ def safe_text(value: Any, limit: int) -> str:
     return text
 
 
-def parse_header(data: bytes) -> dict[str, Any]:
+def parse_header(data: bytes, max_bodies: int = 1_000_000) -> dict[str, Any]:
     """Decode a header frame, turning any malformation into `WireError`."""
     try:
         header = json.loads(data)
@@ -120,8 +120,8 @@ def parse_header(data: bytes) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise WireError("header is not an object")
     nb = header.get("nb", 0)
-    if not isinstance(nb, int) or not 0 <= nb <= 1_000_000:
-        raise WireError("bad body count")
+    if type(nb) is not int or not 0 <= nb <= max_bodies:
+        raise WireError(f"bad body count (at most {max_bodies})")
     return header
 
 
@@ -142,8 +142,9 @@ class FrameReader:
     its data.
     """
 
-    def __init__(self, cap: int, header_cap: int | None = None) -> None:
+    def __init__(self, cap: int, header_cap: int | None = None, max_bodies: int = 1_000_000) -> None:
         self.cap = cap
+        self.max_bodies = max_bodies
         self.header_cap = cap if header_cap is None else min(cap, header_cap)
         self._buf = bytearray()
         self._header: dict[str, Any] | None = None
@@ -184,7 +185,7 @@ class FrameReader:
                 data = self._take_frame()
                 if data is None:
                     return out
-                self._header = parse_header(data)
+                self._header = parse_header(data, self.max_bodies)
                 self._bodies = []
             while len(self._bodies) < self._header.get("nb", 0):
                 data = self._take_frame()

@@ -108,6 +108,7 @@ MAX_EVENTS_PER_JOB = 100
 MAX_EVENTS_PER_KIND = 16
 _EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
 MAX_REQUEST_ID = 1 << 53
+CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a call's arguments)
 RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
 BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
@@ -235,7 +236,7 @@ class Zygote:
         if ruleset is not None:
             os.close(ruleset)
         job.child = Child(
-            pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap, wire.HEADER_CAP)
+            pid, p2c[1], c2p[0], out[0], err[0], slot, scratch, wire.FrameReader(self.cap, wire.HEADER_CAP, CHILD_BODIES)
         )
         self._watch(c2p[0], job, "ctrl")
         self._watch(out[0], job, "stdout")

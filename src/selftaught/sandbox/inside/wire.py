@@ -120,8 +120,10 @@ def parse_header(data: bytes, max_bodies: int = 1_000_000) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise WireError("header is not an object")
     nb = header.get("nb", 0)
-    if type(nb) is not int or not 0 <= nb <= max_bodies:
-        raise WireError(f"bad body count (at most {max_bodies})")
+    if type(nb) is not int or nb < 0:
+        raise WireError("bad body count")
+    if nb > max_bodies:
+        raise WireError(f"body count {nb} exceeds the cap of {max_bodies}")
     return header
 
 

@@ -31,77 +31,13 @@ from typing import Any
 import child as child_side
 import confine
 import landlock
+import preload
 import scratch as scratch_space
 import seccomp
 import wire
+from clock import CORES, MIN_CHECK, backstop, cpu_seconds
 from jobstate import Child, JobState, describe_status
 
-# Imported once here so children start fast, and so that they work in weak mode even when the
-# interpreter's directory is not readable by the sandbox uid (e.g. a pyenv Python under /root).
-PRELOAD = [
-    "numpy",
-    "numpy.linalg",
-    "numpy.random",
-    "numpy.fft",
-    "collections",
-    "collections.abc",
-    "itertools",
-    "functools",
-    "heapq",
-    "bisect",
-    "math",
-    "cmath",
-    "random",
-    "re",
-    "json",
-    "copy",
-    "typing",
-    "dataclasses",
-    "statistics",
-    "string",
-    "time",
-    "datetime",
-    "threading",
-    "queue",
-    "concurrent.futures",
-    "fractions",
-    "decimal",
-    "operator",
-    "enum",
-    "abc",
-    "contextlib",
-    "warnings",
-    "traceback",
-    "inspect",
-    "ast",
-    "weakref",
-    "numbers",
-    "struct",
-    "array",
-    "hashlib",
-    "base64",
-    "textwrap",
-    "difflib",
-    "socket",
-    "subprocess",
-    "signal",
-    "ctypes",
-    "resource",
-    "gc",
-    "io",
-    "pathlib",
-    "tempfile",
-    "shutil",
-    "glob",
-    "fnmatch",
-    "secrets",
-    "uuid",
-    "pickle",
-    "csv",
-    "logging",
-    "multiprocessing",
-    "helpers",
-]
 READ_CHUNK = 1 << 20
 HOST_CAP = 1 << 30
 MAX_EVENTS_PER_JOB = 100
@@ -112,9 +48,6 @@ CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a cal
 RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
 BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
 PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
-CORES = max(1, os.cpu_count() or 1)
-WALL_FACTOR = 3.0
-MIN_CHECK = 0.002
 MEMORY_HEADROOM = 3 << 30  # the zygote's own soft address-space limit above its preloaded size
 UIDS_PER_ZYGOTE = 1000
 SCRATCH_CHECK = 0.1  # seconds between measurements of the running children's scratch
@@ -742,23 +675,6 @@ class Zygote:
             self.on_child_message(job, header, bodies)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """The CPU time (user + system, all threads) of process `pid` so far, from its process CPU clock.
-
-    Linux encodes another process's CPU clock id as ((~pid) << 3) | CPUCLOCK_SCHED; reading it needs no
-    privilege, is exact to the nanosecond and costs one syscall. None when the process is gone.
-    """
-    try:
-        return time.clock_gettime(((~pid) << 3) | 2)
-    except OSError:
-        return None
-
-
-def backstop(limit: float) -> float:
-    """The wall-clock backstop of a CPU-limited call: a few times the limit, against sleepers only."""
-    return WALL_FACTOR * limit + 1.0
-
-
 def _wake(job: JobState) -> float:
     if job.phase == "run" and job.cpu_start is not None:
         return min(job.next_check, job.deadline)
@@ -844,36 +760,6 @@ def _clear_files(fd: int) -> list[str]:
     return subdirs
 
 
-def _preload() -> None:
-    import importlib
-
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
-    _warm_child_path()
-
-
-def _warm_child_path() -> None:
-    """Run, once in the zygote, the library code every child runs before and while answering.
-
-    Why: a child is a copy-on-write fork, and on this kind of machine each page it writes costs
-    ~2.5 us. First calls do one-off work that writes memory (numpy's legacy seeding allocates and
-    caches on first use, the JSON codec and the compiler build their state), which every child would
-    otherwise redo in its own copied pages. Doing it here, before `gc.freeze()`, leaves it shared.
-    """
-    import numpy
-
-    numpy.random.seed(0)
-    namespace: dict[str, Any] = {}
-    exec(compile("def f(x):\n    return x\n", "program.py", "exec"), namespace)
-    for _ in range(2):
-        body = wire.dumps([[1, 2.5, "a"], {"k": None}])
-        wire.loads(body)
-        reader = wire.FrameReader(1 << 20)
-        reader.feed(wire.pack_message({"t": "call", "n": os.urandom(8).hex()}, [body]))
-        reader.messages()
-
-
 def main() -> None:
     config = json.loads(sys.argv[1])
     import ctypes
@@ -887,7 +773,7 @@ def main() -> None:
     fcntl.fcntl(1, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # four pipes per concurrent child
-    _preload()
+    preload.preload()
     # A soft limit of its own, above what any child may take (children set theirs, soft = hard, in
     # `confine`): a runaway buffer fails the zygote with MemoryError, not the machine.
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)

@@ -134,3 +134,13 @@ def test_tasks_and_json_exit_0_without_click(tmp_path: Path) -> None:
     listed = json.loads(cli("tasks", "--json", cwd=tmp_path).stdout)
     names = [item["name"] for item in listed]
     assert names[:2] == ["parity_noise", "parity_noiseless"] and len(names) >= 6
+
+
+@pytest.mark.parametrize("hide", HIDDEN_CASES, ids=["installed", "no-click-no-ray"][: len(HIDDEN_CASES)])
+def test_an_unexpected_error_is_one_line_and_exit_1(tmp_path: Path, hide: tuple[str, ...]) -> None:
+    """Our own bug (here: the report package cannot be imported) is one line, exit 1, no traceback."""
+    done = cli("report", "some-run", cwd=tmp_path, hide=(*hide, "selftaught.report"))
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "SELFTAUGHT_DEBUG=1" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr

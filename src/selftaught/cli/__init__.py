@@ -148,7 +148,7 @@ def _other_exception(exc: Exception) -> int:
     if isinstance(exc, click.UsageError):
         typer.echo(f"error: {exc.format_message()}{_help_hint(exc)}", err=True)
         return EXIT_USAGE
-    if isinstance(exc, click.Abort):
+    if isinstance(exc, typer.Abort):  # typer's own class on every version (click's, re-exported, on old ones)
         # Older typers turn Ctrl-C into Abort; newer ones into Exit(130), returned as a code.
         interrupted = isinstance(exc.__context__, KeyboardInterrupt)
         typer.echo("interrupted" if interrupted else "aborted", err=True)

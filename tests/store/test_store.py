@@ -149,6 +149,8 @@ def test_a_run_scored_under_another_scoring_version_is_not_resumed(old_runs: Pat
 
     with pytest.raises(UsageError, match=r"scoring version 1 .* mix old and new scores"):
         selftaught.self_improve(resume=OLD_RUN_ID, extend_to=2, runs_dir=old_runs)
+    with pytest.raises(UsageError, match=r"scoring version 1 .* mix old and new scores"):
+        selftaught.transfer(OLD_RUN_ID, runs_dir=old_runs)
     with RunReader.open(old_runs / OLD_RUN_ID / "run.sqlite") as reader:
         assert len(reader.iterations()) == 2  # untouched
 

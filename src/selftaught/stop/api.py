@@ -464,6 +464,8 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
         improvers = _transfer_improvers(source, store)
         meta = None if store is None else store.meta()
         _check_same_protocol(source, meta, settings.protocol)
+        if meta is not None:  # it reuses the run's stored improver runs: same scoring version only
+            refuse_other_scoring(source, meta.scoring_version)
         origin_task = None if meta is None else meta.task
         names = tasks or [
             task.name for task in list_tasks(settings.protocol, paper_only=True) if task.name != origin_task

@@ -46,7 +46,8 @@ def refuse_other_scoring(run_id: str, stored: int | None, cleanup: Callable[[], 
     was = f"scoring version {stored}" if stored is not None else "scoring version 1 (wall-clock limits, unseeded)"
     raise UsageError(
         f"run {run_id!r} was scored under {was}; this selftaught scores under version {SCORING_VERSION} "
-        "(CPU-time limits, seeded instances): resuming would mix old and new scores, so start a new run"
+        "(CPU-time limits, seeded instances): resuming or transferring it would mix old and new scores, "
+        "so start a new run"
     )
 
 

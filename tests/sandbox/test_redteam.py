@@ -9,14 +9,17 @@ marked so in /work/notes/redteam.md with what fixed them.
 
 from __future__ import annotations
 
+import os
 import resource
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from selftaught.sandbox import Job, JobResult, SandboxPool
+from selftaught.sandbox.inside import scratch
 from selftaught.tasks.registry import builtin_task
 
 from .test_hostile_boundary import FRAME, beside, run_src
@@ -744,3 +747,17 @@ def test_no_writable_place_is_shared_between_children(pool: SandboxPool, where: 
     )
     got = beside(pool, lambda: run_src(pool, src, [[where]])).instances[0].output
     assert got in ("PermissionError", "FileNotFoundError", "OSError", "IsADirectoryError"), got
+
+
+def test_the_scratch_walk_counts_what_os_walk_counts(tmp_path: Path) -> None:
+    """`scratch.usage` (the zygote's per-child measure) against the stdlib's walk on a mixed tree."""
+    for i in range(30):
+        sub = tmp_path.joinpath(*[f"d{j}" for j in range(i % 7)])
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i}").write_bytes(b"x" * (i * 5000))
+    (tmp_path / "link").symlink_to("/usr")  # counted as an entry, never followed
+    expected = sum(len(dirs) + len(files) for _, dirs, files in os.walk(tmp_path))
+    entries, used = scratch.usage(str(tmp_path), 10_000)
+    assert entries == expected
+    assert used >= sum(i * 5000 for i in range(30))
+    assert scratch.usage(str(tmp_path), 10)[0] == 11  # stops one past the cap

@@ -262,3 +262,16 @@ def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
     result = beside(pool, lambda: pool.run(job, rpc=slow))
     assert active[1] <= 64 // 3.5 + 1, active
     assert any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5], active)
+
+
+@pytest.mark.slow  # moves ~300 MB through the sandbox's pipes
+def test_a_job_cannot_fill_the_host_with_outputs(pool: SandboxPool) -> None:
+    """Each 20 MB array is a legitimate output, but a job of many of them would sit in the host until it
+    is judged: past 256 MiB of outputs in all, further instances fail with a stated reason."""
+    src = "import numpy as np\ndef f(i):\n    return np.full((20 << 20) // 8, float(i))\n"
+    result = beside(pool, lambda: run_src(pool, src, [[i] for i in range(11)], instance_timeout=20.0))
+    ok = [r for r in result.instances if r.ok]
+    refused = [r for r in result.instances if not r.ok]
+    assert 0 < len(ok) < 11 and refused
+    assert all(r.error is not None and "job's outputs exceed 256 MiB" in r.error for r in refused)
+    assert all(float(r.output[0]) == i for i, r in enumerate(result.instances) if r.ok)

@@ -38,6 +38,7 @@ SETUP_TIMEOUT = 10.0
 CANCEL_GRACE = 3.0
 MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
 MAX_RPC_BYTES_IN_FLIGHT = 64 << 20  # per job: what the host holds for calls not answered yet
+MAX_JOB_OUTPUT_BYTES = 256 << 20  # per job: encoded outputs of all its instances together
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
 WALL_FACTOR = 3.0  # the zygote's wall-clock backstop of a CPU-limited call (zygote.backstop)
@@ -64,6 +65,7 @@ class _JobRun:
         self.unfinished = "killed: job timeout"
         self.rpc_in_flight = 0
         self.rpc_bytes = 0  # arguments of the calls in flight, still held by the host
+        self.output_bytes = 0  # encoded outputs received so far
         self.child_events: dict[str, int] = {}
         # Set once the last instance has answered: the program has returned, so calls still arriving
         # from threads it left behind are refused (they would spend budget for nothing anyone reads).
@@ -285,6 +287,13 @@ class SandboxPool:
             run.returned = True
         if "error" in header:
             run.results[index] = InstanceResult(error=str(header["error"]), seconds=seconds)
+            return
+        size = sum(len(body) for body in bodies)
+        run.output_bytes += size
+        if run.output_bytes > MAX_JOB_OUTPUT_BYTES:
+            # Every output stays in the host until the job is judged: one job may not fill its memory.
+            why = f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all"
+            run.results[index] = InstanceResult(error=why, seconds=seconds)
             return
         try:
             output = wire.loads(bodies[0])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,34 +79,32 @@ def test_distinct_messages_run_concurrently_and_keep_order(key_env: str) -> None
         return "echo:" + body["messages"][-1]["content"]
 
     with (
-        OpenAIServer(latency=0.3, reply=echo) as server,
+        OpenAIServer(latency=1.0, reply=echo) as server,
         open_model(spec(server), settings(key_env)) as client,
     ):
         lm = client.language_model(budget=1)
         messages = [f"m{i}" for i in (3, 1, 3, 2, 5, 1)]
-        started = time.perf_counter()
         answers = lm.batch_prompt("sys", messages)
-        elapsed = time.perf_counter() - started
     assert answers == [f"echo:{m}" for m in messages]
     assert sorted(r.body["n"] for r in server.chat_requests) == [1, 1, 2, 2]
-    assert elapsed < 0.3 * 2, f"4 requests at 0.3 s each took {elapsed:.2f} s: not concurrent"
+    # The server saw the 4 requests in flight together (each holds for 1 s): concurrency observed at the
+    # server, not inferred from wall time, so a loaded machine cannot fail this.
+    assert server.max_in_flight == 4
 
 
 def test_server_ignoring_n_falls_back_to_parallel_requests(key_env: str) -> None:
     with (
-        OpenAIServer(supports_n=False, latency=0.2) as server,
+        OpenAIServer(supports_n=False, latency=1.0) as server,
         open_model(spec(server), settings(key_env)) as client,
     ):
         lm = client.language_model(budget=2)
-        started = time.perf_counter()
         first = lm.batch_prompt("sys", [MESSAGE] * 4)
         second = lm.prompt("sys", MESSAGE + "#2", n_responses=3)
-        elapsed = time.perf_counter() - started
     assert len(first) == 4 and len(second) == 3 and all(extract_code(a) for a in first + second)
     # First call: one n=4 request answered with 1 choice, then 3 parallel top-ups; second call goes
     # straight to 3 parallel single requests.
     assert [r.body["n"] for r in server.chat_requests] == [4, 1, 1, 1, 1, 1, 1]
-    assert elapsed < 0.2 * 4
+    assert server.max_in_flight == 3  # the top-ups and the single requests went out together
 
 
 def test_bad_arguments_are_rejected_before_charging(key_env: str) -> None:

@@ -23,7 +23,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -140,6 +140,8 @@ class OpenAIServer:
         self._received: list[ReceivedRequest] = []
         self._ordinals: dict[str, int] = {}
         self._stopping = threading.Event()
+        self._in_flight = 0
+        self.max_in_flight = 0  # most chat requests answered at once: how tests see concurrency
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -202,6 +204,17 @@ class OpenAIServer:
             if request.path.endswith("/chat/completions") and self._faults:
                 return self._faults.popleft()
         return None
+
+    @contextlib.contextmanager
+    def _counting_in_flight(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
@@ -294,8 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
             self._json(404, {"error": {"message": message, "type": "invalid_request_error"}})
             return
-        self.owner._wait(self.owner.latency + (fault.seconds if fault and fault.kind == "delay" else 0.0))
-        self._answer(body, fault)
+        with self.owner._counting_in_flight():
+            self.owner._wait(self.owner.latency + (fault.seconds if fault and fault.kind == "delay" else 0.0))
+            self._answer(body, fault)
 
     def _answer(self, body: dict[str, Any], fault: Fault | None) -> None:
         kind = fault.kind if fault else None

@@ -84,6 +84,23 @@ def test_help_shows_the_defaults_of_the_one_table(tmp_path: Path) -> None:
     assert "One of: strong, weak." in text
 
 
+def test_run_defaults_to_the_main_job_task_and_parity_noise_is_one_flag_away(tmp_path: Path) -> None:
+    """The main job's task (where the offline model gains on test) is the default; the paper's headline
+    task is named in `run --help`, and the paper protocol (no variant of the default) says what to pass."""
+    from selftaught.config import Settings
+    from selftaught.defaults import KNOBS
+
+    assert KNOBS["task"].default == Settings().task == "circle_packing"
+    assert KNOBS["responses_per_call"].default == 6 and KNOBS["lm_calls"].default == 4  # the paper's budgets
+    assert KNOBS["utility_budget"].default == 25 and KNOBS["tests"].default == 5
+    help_text = " ".join(cli("run", "--help", cwd=tmp_path).stdout.split())
+    after = help_text.split("--task", 1)[1][:300]
+    assert "(default: circle_packing)" in after and "parity_noise" in after
+    paper = cli("run", "--protocol", "paper", "--runs-dir", "runs", cwd=tmp_path)
+    assert paper.returncode == 2 and "--task parity_noise" in paper.stderr
+    assert len(paper.stderr.strip().splitlines()) == 1 and "Traceback" not in paper.stderr
+
+
 def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
     """`--help` must not import pydantic, numpy, openai, the sandbox or the STOP layer (start-up time)."""
     import subprocess

@@ -98,6 +98,7 @@ def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
         assert done_count == total, last  # every level ends at 100%
     assert "iteration 2/2" in last
     _check_best_program(tmp_path / "runs" / run_id)
+    _check_gain_line(done.stdout, tmp_path / "runs" / run_id)
 
     changed = cli("run", "--resume", run_id, "--tests", "3", "--runs-dir", "runs", cwd=tmp_path)
     assert changed.returncode == 2
@@ -112,6 +113,17 @@ def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
     assert any("group" in line for line in header)
     rows = json.loads(cli("runs", "--runs-dir", "runs", "--json", cwd=tmp_path).stdout)
     assert rows[0]["run_id"] == run_id
+
+
+def _check_gain_line(stdout: str, run_dir: Path) -> None:
+    """The table ends with the one gain line, computed from the numbers the run stored."""
+    from selftaught.report.gain import Point, gain_line
+    from selftaught.store import RunReader
+
+    with RunReader.open(run_dir / "run.sqlite") as reader:
+        expected = gain_line([Point.of(it) for it in reader.iterations()])
+    lines = stdout.splitlines()
+    assert lines[lines.index(expected) + 1].startswith("stored in "), stdout
 
 
 @pytest.mark.slow

@@ -92,9 +92,10 @@ def run(
     else:
         out = console()
         for result in results:
-            _print_run(out, result)
+            _print_run(out, result, gain=len(results) == 1)
         if len(results) > 1:
             _print_group(out, results)
+            out.print(_gain(results), markup=False, highlight=False, soft_wrap=True)
     stopped = [result for result in results if result.status != "completed"]
     for result in stopped:
         resume = f"`selftaught run --resume {result.run_id}`"
@@ -105,7 +106,7 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _print_run(out: Any, result: api.RunResult) -> None:
+def _print_run(out: Any, result: api.RunResult, gain: bool = True) -> None:
     from rich import box
     from rich.table import Table
 
@@ -120,7 +121,21 @@ def _print_run(out: Any, result: api.RunResult) -> None:
             str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.2f}", it.improver_sha[:8],
         )
     out.print(table)
+    if gain:
+        out.print(_gain([result]), markup=False, highlight=False, soft_wrap=True)
     out.print(f"stored in {result.path}", markup=False, highlight=False)
+
+
+def _gain(results: list[api.RunResult]) -> str:
+    """The line ending the final table: seed improver vs the validation-selected one, on test."""
+    from selftaught.report.gain import Point, gain_line
+
+    if len(results) == 1:
+        points = [Point.of(it) for it in results[0].iterations]
+    else:
+        points = [Point(row["t"], row["meta_utility_val"], row["meta_utility_test"], row["stderr_test"])
+                  for row in _aggregate(results)]
+    return gain_line(points)
 
 
 def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:

@@ -39,7 +39,8 @@ def builtin_task(name: str, protocol: str = "strict") -> HostScoredTask:
             if key[1] == "paper":
                 directory = directory / "paper"
                 if not directory.is_dir():
-                    raise UsageError(f"task {name!r} has no paper-protocol variant")
+                    raise UsageError(f"task {name!r} has no paper-protocol variant: choose one of the "
+                                     f"paper's, e.g. --task parity_noise")
             task = load_task_directory(directory, builtin=True)
             _loaded[key] = task
         return task

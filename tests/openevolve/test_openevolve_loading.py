@@ -96,9 +96,9 @@ def test_utility_rule() -> None:
         ({"evaluator": "def evaluate(:\n"}, "evaluator.py: syntax error at line 1"),
         ({"evaluator": "def score(path):\n    return {}\n"}, "defines neither evaluate"),
         ({"requirements_txt": "numpy\nno-such-package-xyz>=1\n"}, "needs 'no-such-package-xyz'"),
-        ({"config_yaml": "evaluator:\n  timeout: -1\n"}, "evaluator.timeout must be"),
-        ({"config_yaml": "evaluator:\n  cascade_thresholds: high\n"}, "cascade_thresholds must be"),
-        ({"config_yaml": "evaluator: [\n"}, "config.yaml is not valid YAML"),
+        ({"config_yaml": "evaluator:\n  timeout: -1\n"}, "'evaluator.timeout' must be"),
+        ({"config_yaml": "evaluator:\n  cascade_thresholds: high\n"}, "'evaluator.cascade_thresholds' must be a list"),
+        ({"config_yaml": "evaluator: [\n"}, "config.yaml: not valid YAML"),
     ],
 )
 def test_malformed_directories_say_why(tmp_path: Path, kwargs: dict[str, str | None], reason: str) -> None:

@@ -20,9 +20,9 @@ from types import ModuleType
 from typing import Any
 
 from selftaught.errors import UsageError
+from selftaught.tasks.filemodels import load_task_file
 from selftaught.tasks.model import HostScoredTask, Scorer
 from selftaught.tasks.program import validate_program
-from selftaught.tasks.taskfile import read_task_file
 from selftaught.userfiles import read_text
 
 TASK_FILES = ("task.toml", "seed.py", "utility.py", "scorer.py")
@@ -44,30 +44,29 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> HostScoredTask:
             raise UsageError(
                 f"{path / filename} is a link to a file outside the task directory; copy the file in instead"
             )
-    config = read_task_file(path / "task.toml")
+    config = load_task_file(path / "task.toml")
     seed = _read_text(path / "seed.py")
-    problem = validate_program(seed, config["entry_point"])
+    problem = validate_program(seed, config.entry_point)
     if problem is not None:
         raise UsageError(f"{path / 'seed.py'}: {problem}")
     utility = _read_text(path / "utility.py")
     if not utility.strip():
         raise UsageError(f"{path / 'utility.py'} is empty: it is the scoring text the LM is shown")
-    protocol = config.get("protocol", "strict")
-    scorer = _load_scorer(path / "scorer.py", config["name"], paper=protocol == "paper")
+    scorer = _load_scorer(path / "scorer.py", config.name, paper=config.protocol == "paper")
     return HostScoredTask(
-        name=config["name"],
-        description=config["description"],
-        entry_point=config["entry_point"],
-        signature=config["signature"],
-        instance_timeout=float(config["instance_timeout"]),
-        n_instances=config["instances"],
-        failure_value=float(config["failure_value"]),
+        name=config.name,
+        description=config.description,
+        entry_point=config.entry_point,
+        signature=config.signature,
+        instance_timeout=config.instance_timeout,
+        n_instances={"val": config.instances.val, "test": config.instances.test},
+        failure_value=config.failure_value,
         seed_algorithm=seed,
         utility_source=utility,
         scorer=scorer,
         directory=path,
         builtin=builtin,
-        protocol=protocol,
+        protocol=config.protocol,
     )
 
 

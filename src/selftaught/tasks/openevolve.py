@@ -40,8 +40,6 @@ from selftaught.userfiles import read_text
 PREFIX = "openevolve:"
 START_MARKER = "# EVOLVE-BLOCK-START"
 END_MARKER = "# EVOLVE-BLOCK-END"
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)  # OpenEvolve's default cascade_thresholds
 MAX_FILE_BYTES = 2_000_000
 MAX_TOTAL_BYTES = 8_000_000
 MAX_EVALUATOR_CHARS_SHOWN = 6000
@@ -474,24 +472,8 @@ def _check_requirements(directory: Path, where: str) -> None:
 
 def _read_config(directory: Path, where: str) -> tuple[float, tuple[float, ...]]:
     """`evaluator.timeout` and `evaluator.cascade_thresholds` from an OpenEvolve `config.yaml`, if any."""
-    path = directory / "config.yaml"
-    if not path.is_file():
-        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
-    import yaml  # a dependency: without it a user's config.yaml would be silently ignored
+    from selftaught.tasks.filemodels import EvaluatorSection, load_openevolve_config
 
-    try:
-        config = yaml.safe_load(_read_text(path, where)) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: config.yaml is not valid YAML ({str(exc).splitlines()[0]})") from None
-    section = config.get("evaluator") if isinstance(config, dict) else None
-    if not isinstance(section, dict):
-        return DEFAULT_TIMEOUT, DEFAULT_THRESHOLDS
-    timeout = section.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
-        raise UsageError(f"{where}: config.yaml evaluator.timeout must be a number of seconds in (0, 3600]")
-    thresholds = section.get("cascade_thresholds", list(DEFAULT_THRESHOLDS))
-    if not isinstance(thresholds, list) or not all(
-        isinstance(t, int | float) and not isinstance(t, bool) for t in thresholds
-    ):
-        raise UsageError(f"{where}: config.yaml evaluator.cascade_thresholds must be a list of numbers")
-    return float(timeout), tuple(float(t) for t in thresholds)
+    path = directory / "config.yaml"
+    evaluator = load_openevolve_config(path, _read_text(path, where)).evaluator if path.is_file() else EvaluatorSection()
+    return evaluator.timeout, evaluator.cascade_thresholds

@@ -12,6 +12,8 @@ import pytest
 
 from .conftest import HIDDEN_CASES, VENDORED_CLICK, cli
 
+pytestmark = pytest.mark.slow  # end to end: the CLI in a subprocess
+
 BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "unknown command": (["nosuch"], "No such command"),
     "unknown option": (["run", "--iteratons", "2"], "--iterations"),

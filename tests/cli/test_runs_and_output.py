@@ -15,6 +15,8 @@ import pytest
 
 from .conftest import cli, cli_env
 
+pytestmark = pytest.mark.slow  # end to end: the CLI in a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 IDENTITY = "def improve_algorithm(initial_solution, utility, language_model):\n    return initial_solution\n"
 PROGRAM = (

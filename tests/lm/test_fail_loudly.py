@@ -18,6 +18,8 @@ from selftaught.testing.openai_server import Fault, OpenAIServer
 
 from .conftest import MESSAGE, SECRET_KEY, settings, spec
 
+pytestmark = pytest.mark.slow  # end to end: the CLI in a subprocess
+
 DEAD = "openai/x@http://127.0.0.1:9/v1"
 
 

@@ -97,6 +97,7 @@ def test_any_request_is_refused_or_becomes_a_well_formed_one(method: str, reques
         assert 0 < job.instance_timeout <= 30.0 and job.cpu_bound
 
 
+@pytest.mark.slow  # many large hypothesis examples
 @settings(max_examples=200, deadline=None)
 @given(output=json_values, echo=st.booleans(), error=st.sampled_from([None, "timeout", "killed: memory"]))
 def test_any_candidate_answer_becomes_a_plain_reply(output: Any, echo: bool, error: str | None) -> None:

@@ -25,6 +25,8 @@ from selftaught.tasks.openevolve import (
     utility_from_metrics,
 )
 
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+
 POINT = Path(__file__).parent / "fixtures" / "point_direct"
 
 # An evaluator that skips the runner and answers for it: a result frame written on the control pipe with

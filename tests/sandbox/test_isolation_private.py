@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from selftaught.sandbox import Job, JobResult, SandboxPool, uids
+
+pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 OWNER = (
     "import os, time\n"

@@ -156,6 +156,7 @@ def test_bad_config_yaml_names_file_and_key(tmp_path: Path, text: str, expected:
     assert "Input should" not in message
 
 
+@pytest.mark.slow  # end to end: the CLI in a subprocess
 def test_cli_reports_a_bad_task_toml_in_one_line_exit_2(tmp_path: Path) -> None:
     directory = new_task("demo", tmp_path)
     toml = directory / "task.toml"
@@ -196,7 +197,7 @@ _VALUES = st.recursive(
 _TOML_DICTS = st.dictionaries(_KEYS, _VALUES, max_size=8)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_TOML_DICTS, st.booleans())
 def test_any_toml_dict_is_a_task_file_or_one_usage_error(data: dict[str, Any], near_valid: bool) -> None:
     data = {**VALID, **data} if near_valid else data  # near-valid dicts reach the range checks
@@ -217,7 +218,7 @@ _YAML_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.one_of(st.dictionaries(_YAML_KEYS, _YAML_VALUES, max_size=6), _YAML_VALUES),
     st.dictionaries(_KEYS, _YAML_VALUES, max_size=4),

@@ -139,22 +139,19 @@ def _gain(results: list[api.RunResult]) -> str:
 
 
 def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
-    import statistics
+    """The group's rows for the table and JSON: `estimates.aggregate_iterations`, as the report's group page.
 
-    from selftaught.estimates import standard_error
+    Per iteration, over the runs that reached it (`runs` says how many); `improver_sha` is the first of
+    those runs' improvers, `improver_shas` all of them in run order.
+    """
+    from selftaught.estimates import aggregate_iterations
 
-    rows = []
-    depth = min(len(result.iterations) for result in results)
-    for t in range(depth):
-        vals = [result.iterations[t].meta_utility_val for result in results]
-        tests = [result.iterations[t].meta_utility_test for result in results]
-        rows.append({
-            "t": t, "meta_utility_val": statistics.fmean(vals), "meta_utility_test": statistics.fmean(tests),
-            "stderr_val": standard_error(vals), "stderr_test": standard_error(tests),
-            "improver_sha": results[0].iterations[t].improver_sha,
-            "improver_shas": [result.iterations[t].improver_sha for result in results],
-        })
-    return rows
+    return [
+        {"t": p.t, "runs": p.runs, "meta_utility_val": p.mean_val, "meta_utility_test": p.mean_test,
+         "stderr_val": p.stderr_val, "stderr_test": p.stderr_test, "improver_sha": p.improver_shas[0],
+         "improver_shas": list(p.improver_shas)}
+        for p in aggregate_iterations(result.iterations for result in results)
+    ]
 
 
 def _group_json(results: list[api.RunResult]) -> dict[str, Any]:
@@ -166,10 +163,10 @@ def _print_group(out: Any, results: list[api.RunResult]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(results)} runs: mean ± standard error")
-    for column in ("t", "meta-utility val", "meta-utility test"):
+    for column in ("t", "runs", "meta-utility val", "meta-utility test"):
         table.add_column(column, justify="right")
     for row in _aggregate(results):
-        table.add_row(str(row["t"]), f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
+        table.add_row(str(row["t"]), str(row["runs"]), f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
                       f"{row['meta_utility_test']:.3f} ± {row['stderr_test']:.3f}")
     out.print(table)
 

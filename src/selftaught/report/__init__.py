@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from selftaught.report.aggregate import group_summary, standard_error, strategy_counts
+from selftaught.estimates import standard_error
+from selftaught.report.aggregate import group_summary, strategy_counts
 from selftaught.report.load import load_run_summary
 from selftaught.report.model import (
     AggregatePoint,

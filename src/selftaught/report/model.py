@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selftaught.estimates import AggregatePoint
 from selftaught.store import IterationRecord
 
 Iteration = IterationRecord  # one stored iteration, exactly as the run store defines it
@@ -182,18 +183,6 @@ class RunSummary:
         data["best_t"] = None if self.best is None else self.best.t
         data["totals"] = self.totals()
         return data
-
-
-@dataclass(frozen=True)
-class AggregatePoint:
-    """Mean ± standard error over the runs of a group at iteration t (only runs that reached t)."""
-
-    t: int
-    runs: int
-    mean_val: float
-    stderr_val: float
-    mean_test: float
-    stderr_test: float
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from selftaught.store import (
     MetaUtilityRecord,
     RunMeta,
     RunStore,
-    TransferRecord,
+    TransferCell,
 )
 
 BEAM_IMPROVER = '''from helpers import extract_code
@@ -102,7 +102,7 @@ def make_run(
     if with_transfers:
         for label, mean in (("seed algorithm", 0.2), ("seed improver", 0.3), ("t=1", 0.35)):
             for task in ("three_sat", "maxcut"):
-                store.put_transfer(TransferRecord(label, None, task, mean, 0.01, 2))
+                store.put_transfer(TransferCell(label, task, mean, 0.01, 2))
     store.close()
     (run_dir / "improvers").mkdir(exist_ok=True)
     return run_dir

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
 import selftaught
+from selftaught.report import load_run_summary
 
 pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
 
@@ -23,3 +25,15 @@ def test_transfer_of_a_run_covers_every_improver_and_is_stored(small_settings) -
         stored = db.execute("SELECT label, task, mean FROM transfers ORDER BY id").fetchall()
     assert [(label, task) for label, task, _ in stored] == [(cell.label, cell.task) for cell in cells]
     assert [mean for *_, mean in stored] == [cell.mean for cell in cells]
+
+
+def test_one_cell_type_from_transfer_through_the_store_to_the_report(small_settings) -> None:
+    """The cells `transfer` returns are the cells the report reads back (less the unstored `mean_val`),
+    and both JSON shapes keep their keys: `transfer --json` with mean_val, the report's without."""
+    [run] = selftaught.self_improve(small_settings.model_copy(update={"iterations": 1}))
+    cells = selftaught.transfer(run.run_id, tasks=["maxcut"], settings=small_settings)
+    summary = load_run_summary(run.path)
+    assert list(summary.transfers) == [replace(cell, mean_val=None) for cell in cells]
+    assert cells[0].improver_sha is None and all(cell.improver_sha for cell in cells[1:])
+    assert all(list(cell.to_json()) == ["label", "task", "mean", "stderr", "mean_val", "tests"] for cell in cells)
+    assert all(list(cell) == ["label", "task", "mean", "stderr", "tests"] for cell in summary.to_json()["transfers"])

@@ -349,7 +349,7 @@ def transfer(
     with progress_display() as progress:
         cells = api.transfer(source, tasks=tasks, settings=settings, progress=progress)
     if as_json:
-        emit_json({"source": source, "cells": [vars(cell) for cell in cells]})
+        emit_json({"source": source, "cells": [cell.to_json() for cell in cells]})
         return
     from rich.table import Table
 

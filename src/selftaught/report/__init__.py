@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from selftaught.estimates import standard_error
+from selftaught.estimates import AggregatePoint, standard_error
 from selftaught.report.aggregate import group_summary, strategy_counts
 from selftaught.report.load import load_run_summary
 from selftaught.report.model import (
-    AggregatePoint,
     Candidate,
     Event,
     GroupSummary,
@@ -29,10 +28,10 @@ from selftaught.report.model import (
     LmUsage,
     RunSummary,
     StrategyHit,
-    TransferCell,
 )
 from selftaught.report.resolve import resolve
 from selftaught.report.strategies import STRATEGIES, detect_strategies
+from selftaught.store import TransferCell
 
 __all__ = [
     "STRATEGIES",

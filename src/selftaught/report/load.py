@@ -22,7 +22,6 @@ from selftaught.report.model import (
     Iteration,
     LmUsage,
     RunSummary,
-    TransferCell,
 )
 from selftaught.report.strategies import detect_strategies
 from selftaught.store import STORE_FILE, Context, ImproverRunRecord, LmCallRecord, RunDir, RunReader
@@ -74,10 +73,7 @@ def load_run_summary(path: Path) -> RunSummary:
                   program_sha=row.program_sha, created=row.created)
             for row in store.events()
         )
-        transfers = tuple(
-            TransferCell(label=row.label, task=row.task, mean=row.mean, stderr=row.stderr, tests=row.tests)
-            for row in store.transfers()
-        )
+        transfers = tuple(store.transfers())
         sources = store.programs([it.improver_sha for it in iterations]
                                  + [it.parent_sha for it in iterations if it.parent_sha])
         improvers = tuple(_improver(it, sources, run) for it in iterations)

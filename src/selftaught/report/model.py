@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.estimates import AggregatePoint
-from selftaught.store import IterationRecord
+from selftaught.store import IterationRecord, TransferCell
 
 Iteration = IterationRecord  # one stored iteration, exactly as the run store defines it
 
@@ -80,15 +80,6 @@ class Event:
     detail: str
     program_sha: str | None
     created: float
-
-
-@dataclass(frozen=True)
-class TransferCell:
-    label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
-    task: str
-    mean: float
-    stderr: float
-    tests: int
 
 
 @dataclass(frozen=True)
@@ -180,6 +171,7 @@ class RunSummary:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["path"] = str(self.path)
+        data["transfers"] = [cell.to_json() for cell in self.transfers]
         data["best_t"] = None if self.best is None else self.best.t
         data["totals"] = self.totals()
         return data

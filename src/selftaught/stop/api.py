@@ -37,7 +37,7 @@ from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import new_run_id
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunFailed, RunStopped, Session
-from selftaught.stop.transfer import TransferCell, transfer_table
+from selftaught.stop.transfer import transfer_table
 from selftaught.store import (
     Context,
     ImproverRunRecord,
@@ -47,6 +47,7 @@ from selftaught.store import (
     RunReader,
     RunStatus,
     RunStore,
+    TransferCell,
     sha256,
 )
 from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task

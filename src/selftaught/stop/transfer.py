@@ -6,23 +6,11 @@ and the improved improver's. We add every iteration's improver and the standard 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
-from selftaught.store import Context, TransferRecord, sha256
+from selftaught.store import Context, TransferCell, sha256
 from selftaught.tasks import Task
-
-
-@dataclass(frozen=True)
-class TransferCell:
-    label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
-    task: str
-    mean: float  # test-split utility (seed algorithm) or test meta-utility (improvers)
-    stderr: float
-    mean_val: float
-    tests: int
 
 
 def transfer_table(
@@ -38,25 +26,30 @@ def transfer_table(
     reuses the improver runs already stored.
     """
     cells: list[TransferCell] = []
+    shas = {label: sha256(source) for label, source in improvers}
     session.progress.stage("transfer", len(scorers) * (len(improvers) + int(include_seed_algorithm)))
     for task_name, scorer in scorers.items():
         task: Task = scorer.task
         if include_seed_algorithm:
             test = scorer.utility(task.seed_algorithm, "test")
             val = scorer.utility(task.seed_algorithm, "val")
-            cells.append(TransferCell("seed algorithm", task_name, test, 0.0, val, 1))
+            cells.append(TransferCell("seed algorithm", task_name, test, 0.0, 1, mean_val=val))
             session.progress.advance("transfer")
         for label, source in improvers:
             result = MetaUtility(session, scorer, Context.transfer(label)).evaluate(source)
             cells.append(
-                TransferCell(label, task_name, result.meta_utility_test, result.stderr_test,
-                             result.meta_utility, len(result.tests))
+                TransferCell(
+                    label,
+                    task_name,
+                    result.meta_utility_test,
+                    result.stderr_test,
+                    len(result.tests),
+                    mean_val=result.meta_utility,
+                    improver_sha=shas[label],
+                )
             )
             session.progress.advance("transfer")
     if session.store is not None:
-        shas = {label: sha256(source) for label, source in improvers}
         for cell in cells:
-            session.store.put_transfer(
-                TransferRecord(cell.label, shas.get(cell.label), cell.task, cell.mean, cell.stderr, cell.tests)
-            )
+            session.store.put_transfer(cell)
     return cells

@@ -17,7 +17,7 @@ from selftaught.store.records import (
     RunMeta,
     RunStatus,
     StoredEvaluation,
-    TransferRecord,
+    TransferCell,
     UtilityCallRecord,
 )
 from selftaught.store.rundir import STORE_FILE, RunDir, new_run_id
@@ -38,7 +38,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "StoredEvaluation",
-    "TransferRecord",
+    "TransferCell",
     "UtilityCallRecord",
     "new_run_id",
     "sha256",

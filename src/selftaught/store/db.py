@@ -32,7 +32,7 @@ from selftaught.store.records import (
     MetaUtilityRecord,
     RunMeta,
     StoredEvaluation,
-    TransferRecord,
+    TransferCell,
     UtilityCallRecord,
 )
 
@@ -174,7 +174,7 @@ class RunStore(RunReader):
         self._insert("events", {"iteration": iteration, "kind": kind, "program_sha": program_sha,
                                 "detail": detail[:4000], "created": time.time()})
 
-    def put_transfer(self, record: TransferRecord) -> None:
+    def put_transfer(self, record: TransferCell) -> None:
         """One transfer cell; a repeated transfer replaces the cell it recomputed."""
         self._insert("transfers", {
             "label": record.label, "improver_sha": record.improver_sha, "task": record.task, "mean": record.mean,

@@ -29,7 +29,7 @@ from selftaught.store.records import (
     LmCallRecord,
     MetaUtilityRecord,
     RunMeta,
-    TransferRecord,
+    TransferCell,
     UtilityCallRecord,
 )
 
@@ -189,9 +189,10 @@ class RunReader:
             for row in self._rows("SELECT id, iteration, kind, program_sha, detail, created FROM events ORDER BY id")
         ]
 
-    def transfers(self) -> list[TransferRecord]:
+    def transfers(self) -> list[TransferCell]:
         return [
-            TransferRecord(row["label"], row["improver_sha"], row["task"], row["mean"], row["stderr"], row["tests"])
+            TransferCell(row["label"], row["task"], row["mean"], row["stderr"], row["tests"],
+                         improver_sha=row["improver_sha"])
             for row in self._rows("SELECT * FROM transfers ORDER BY id")
         ]
 

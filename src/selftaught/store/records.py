@@ -259,15 +259,34 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class TransferRecord:
-    """One cell of a transfer table stored in the run it came from."""
+class TransferCell:
+    """One cell of a transfer table: what `transfer` computes, the store keeps and the report shows.
 
-    label: str
-    improver_sha: str | None
+    Why one type: the STOP layer, the store and the report once had a cell each, with different fields.
+    `mean_val` (the validation estimate) is known when the cell is computed and not stored, so cells read
+    back from a run have None; `to_json` leaves it out then, which keeps both JSON shapes as they were.
+    """
+
+    label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
     task: str
-    mean: float
+    mean: float  # test-split utility (seed algorithm) or test meta-utility (improvers)
     stderr: float
     tests: int
+    mean_val: float | None = None
+    improver_sha: str | None = None  # None for the seed algorithm and in cells not tied to a stored program
+
+    def to_json(self) -> dict[str, Any]:
+        """`transfer --json` cells (with mean_val) and report cells (without): the keys they always had."""
+        data: dict[str, Any] = {
+            "label": self.label,
+            "task": self.task,
+            "mean": self.mean,
+            "stderr": self.stderr,
+        }
+        if self.mean_val is not None:
+            data["mean_val"] = self.mean_val
+        data["tests"] = self.tests
+        return data
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,9 @@ def test_seeds_print_the_group_id(tmp_path: Path) -> None:
     group = re.search(r"^group (group-\S+): 2 runs", done.stderr, re.MULTILINE)
     assert group, done.stderr
     assert len(re.findall(r"^run \S+ started", done.stderr, re.MULTILINE)) == 2
+    # With --seeds the one gain line follows the group table (and the run tables carry none).
+    assert done.stdout.strip().splitlines()[-1].startswith("only the seed improver ran (t=0): test ")
+    assert done.stdout.count("only the seed improver ran") == 1
     listing = cli("runs", "--runs-dir", "runs", cwd=tmp_path).stdout
     assert listing.count(group.group(1)) == 2
 

@@ -16,7 +16,7 @@ from report_fixtures import make_run
 
 from selftaught.cli.stop import _group_json
 from selftaught.report import GroupSummary, load_report
-from selftaught.stop.api import RunResult
+from selftaught.stop.runs import RunResult
 from selftaught.store import RunReader
 
 

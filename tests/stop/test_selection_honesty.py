@@ -47,12 +47,12 @@ def test_runs_lists_the_test_value_of_the_validation_selected_iteration(tmp_path
     store.close()
     [listing] = list_runs(tmp_path / "runs")
     # Best validation 0.60 first reached at t=1: its test (0.50) is reported, not the best test (0.90).
-    assert (listing.best_meta_utility_val, listing.best_meta_utility_test, listing.selected_t) == (
-        0.60,
-        0.50,
-        1,
-    )
-    assert listing.iterations == 3
+    row = listing.listing_json()
+    assert (row["best_meta_utility_val"], row["best_meta_utility_test"], row["selected_t"]) == (0.60, 0.50, 1)
+    assert listing.selected is not None and listing.selected.t == 1
+    assert row["iterations"] == 3
+    assert list(row) == ["run_id", "task", "model", "status", "iterations", "best_meta_utility_val",
+                         "best_meta_utility_test", "group", "started", "selected_t"]  # `runs --json` keys
 
 
 def test_an_improver_that_returns_itself_is_kept_not_improved(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def runs(runs_dir: options.RunsDir = None, config: options.Config = None, as_jso
     directory = options.runs_dir(runs_dir, config)
     listings = list_runs(directory)
     if as_json:
-        emit_json([vars(listing) for listing in listings])
+        emit_json([listing.listing_json() for listing in listings])
         return
     if not listings:
         note(f"no runs in {directory}")
@@ -191,9 +191,11 @@ def runs(runs_dir: options.RunsDir = None, config: options.Config = None, as_jso
         table.add_column(column, no_wrap=column in ("run", "group", "status"),
                          justify="right" if column in ("iterations", "best val (t)", "its test") else "left")
     for item in listings:
-        best_val = "-" if item.best_meta_utility_val is None else f"{item.best_meta_utility_val:.3f} (t={item.selected_t})"
-        best_test = "-" if item.best_meta_utility_test is None else f"{item.best_meta_utility_test:.3f}"
-        table.add_row(item.run_id, item.group or "-", item.task, item.model, item.status, str(item.iterations),
+        row = item.listing_json()
+        chosen = item.selected
+        best_val = "-" if chosen is None else f"{chosen.meta_utility_val:.3f} (t={chosen.t})"
+        best_test = "-" if chosen is None else f"{chosen.meta_utility_test:.3f}"
+        table.add_row(item.run_id, item.group or "-", item.task, item.model, item.status, str(row["iterations"]),
                       best_val, best_test)
     console().print(table)
 

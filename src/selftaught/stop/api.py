@@ -32,9 +32,9 @@ from selftaught.sandbox.executor import Executor
 from selftaught.stop.best_program import write_best_program
 from selftaught.stop.capabilities import UtilityCapability
 from selftaught.stop.improver_run import run_with_budgets
-from selftaught.stop.loop import IterationResult, SelfImprovement
+from selftaught.stop.loop import SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
-from selftaught.stop.runs import new_run_id
+from selftaught.stop.runs import RunResult, new_run_id
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.stop.session import NoProgress, Progress, RunFailed, RunStopped, Session
 from selftaught.stop.transfer import transfer_table
@@ -262,29 +262,6 @@ def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
 
 
 # --- self-improvement ---------------------------------------------------------------------------------
-@dataclass
-class RunResult:
-    run_id: str
-    path: Path
-    task: str
-    model: str
-    status: str
-    iterations: list[IterationResult]
-    stop_reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "path": str(self.path), "task": self.task, "model": self.model,
-            "status": self.status, "stop_reason": self.stop_reason,
-            "iterations": [
-                {"t": it.t, "meta_utility_val": it.meta_utility_val, "meta_utility_test": it.meta_utility_test,
-                 "improver_sha": it.improver_sha, **{k: v for k, v in it.to_json().items()
-                                                     if k not in ("t", "improver_sha")}}
-                for it in self.iterations
-            ],
-        }
-
-
 def _command_line() -> str:
     return " ".join(shlex.quote(part) for part in ["selftaught", *sys.argv[1:]])
 
@@ -387,7 +364,7 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     finally:
         store.update_meta(status=status, finished=time.time())
         store.close()
-    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason)
+    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason, group)
 
 
 def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:

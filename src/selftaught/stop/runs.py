@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selftaught.errors import UsageError
-from selftaught.store import STORE_FILE, RunDir, RunReader, RunStore, new_run_id
+from selftaught.store import STORE_FILE, IterationRecord, RunDir, RunReader, RunStore, new_run_id
 
-__all__ = ["STORE_FILE", "RunListing", "list_runs", "new_run_id", "open_run", "read_run", "run_path"]
+__all__ = ["STORE_FILE", "RunResult", "list_runs", "new_run_id", "open_run", "read_run", "run_path"]
 
 
 def run_path(runs_dir: Path, run_id: str) -> Path:
@@ -26,26 +27,70 @@ def read_run(runs_dir: Path, run_id: str) -> RunReader:
     return RunReader.open(RunDir.existing(runs_dir, run_id).store_file)
 
 
-@dataclass(frozen=True)
-class RunListing:
+@dataclass
+class RunResult:
+    """One STOP run: what `self_improve` returns and what `selftaught runs` lists, read from its store.
+
+    Why one type: the run a command just finished and a run found on disk are the same thing; they once
+    were two classes (RunResult, RunListing) computing the selected iteration each their own way.
+    `to_json` is the run's JSON (`run --json`); `listing_json` the row of `runs --json`.
+    """
+
     run_id: str
+    path: Path
     task: str
     model: str
     status: str
-    iterations: int
-    best_meta_utility_val: float | None
-    best_meta_utility_test: float | None  # test value of the validation-selected iteration, not the best test
-    group: str | None
-    started: float | None
-    selected_t: int | None = None  # the iteration with the best validation meta-utility
+    iterations: list[IterationRecord]
+    stop_reason: str | None = None
+    group: str | None = None
+    started: float | None = None
+
+    @classmethod
+    def read(cls, run: RunDir, reader: RunReader) -> RunResult:
+        meta = reader.meta()
+        return cls(run.run_id, run.path, meta.task or "?", meta.model or "?", meta.status, reader.iterations(),
+                   meta.stop_reason, meta.group, meta.started)
+
+    @property
+    def selected(self) -> IterationRecord | None:
+        """The improved iteration validation selects: highest validation meta-utility, earliest on a tie.
+
+        Never the best test value: that would pick on test (`runs` shows this iteration's test value).
+        """
+        improved = [it for it in self.iterations if it.t > 0]
+        return min(improved, key=lambda it: (-it.meta_utility_val, it.t), default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "path": str(self.path), "task": self.task, "model": self.model,
+            "status": self.status, "stop_reason": self.stop_reason,
+            "iterations": [
+                {"t": it.t, "meta_utility_val": it.meta_utility_val, "meta_utility_test": it.meta_utility_test,
+                 "improver_sha": it.improver_sha, **{k: v for k, v in it.to_json().items()
+                                                     if k not in ("t", "improver_sha")}}
+                for it in self.iterations
+            ],
+        }
+
+    def listing_json(self) -> dict[str, Any]:
+        """One row of `runs --json` (`iterations` counts the iterations after the seed)."""
+        chosen = self.selected
+        return {
+            "run_id": self.run_id, "task": self.task, "model": self.model, "status": self.status,
+            "iterations": sum(1 for it in self.iterations if it.t > 0),
+            "best_meta_utility_val": None if chosen is None else chosen.meta_utility_val,
+            "best_meta_utility_test": None if chosen is None else chosen.meta_utility_test,
+            "group": self.group, "started": self.started, "selected_t": None if chosen is None else chosen.t,
+        }
 
 
-def list_runs(runs_dir: Path) -> list[RunListing]:
+def list_runs(runs_dir: Path) -> list[RunResult]:
     """Every run under `runs_dir`, oldest first; unreadable entries are skipped, not fatal.
 
     Stores are opened read-only: listing never writes to a run (not even an old one's schema).
     """
-    listings: list[RunListing] = []
+    listings: list[RunResult] = []
     root = Path(runs_dir)
     if not root.is_dir():
         return listings
@@ -58,23 +103,5 @@ def list_runs(runs_dir: Path) -> list[RunListing]:
         except UsageError:
             continue
         with reader:
-            meta = reader.meta()
-            improved = [it for it in reader.iterations() if it.t > 0]
-        # The test value reported is the one of the iteration validation selects (highest validation
-        # meta-utility, earliest on a tie): taking the best test over iterations would pick on test.
-        chosen = min(improved, key=lambda it: (-it.meta_utility_val, it.t), default=None)
-        listings.append(
-            RunListing(
-                run_id=run.run_id,
-                task=meta.task or "?",
-                model=meta.model or "?",
-                status=meta.status,
-                iterations=len(improved),
-                best_meta_utility_val=None if chosen is None else chosen.meta_utility_val,
-                best_meta_utility_test=None if chosen is None else chosen.meta_utility_test,
-                group=meta.group,
-                started=meta.started,
-                selected_t=None if chosen is None else chosen.t,
-            )
-        )
+            listings.append(RunResult.read(run, reader))
     return listings

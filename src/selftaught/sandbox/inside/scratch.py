@@ -1,4 +1,5 @@
-"""How much of the shared scratch space one child holds: the zygote's per-child quota.
+"""A child's scratch space: how much of the shared space it holds (the zygote's per-child quota), and
+its removal once the child is dead (`remove_scratch`, `remove_tree`).
 
 Why: the children of one zygote share one scratch filesystem (a tmpfs in strong mode). Without a
 per-child bound one program can take all of its space (the others' writes fail), or create millions of
@@ -8,7 +9,7 @@ the whole filesystem (`filesystem_use`, one syscall); only when all children tog
 share does it measure each child with `usage`, and it ends the child that is over its share.
 
 Stdlib only (runs in the zygote). The walk goes by directory file descriptor, one open at a time (like
-`zygote.remove_tree`), never follows symlinks and never builds long paths, so deep trees cannot hide
+`remove_tree` below), never follows symlinks and never builds long paths, so deep trees cannot hide
 entries from it; it stops counting past `max_entries`, so its own cost is bounded.
 """
 
@@ -96,3 +97,74 @@ def _scan(fd: int, limit: int) -> tuple[int, int, list[str]]:
             if found >= limit:
                 break
     return found, used, subdirs
+
+
+def remove_scratch(path: str) -> None:
+    """Wipe a child's scratch dir; most programs write nothing, so try the one-syscall case first."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        remove_tree(path)
+
+
+def remove_tree(path: str) -> None:
+    """Delete a directory tree without recursion and with one open directory at a time.
+
+    Why not `shutil.rmtree`: a program can build a tree thousands of levels deep (recursion depth) whose
+    paths exceed PATH_MAX. This walks by file descriptor: names are resolved relative to the current
+    directory's fd, never as long paths, and it climbs back with "..". It runs after the child's process
+    group is dead, and never follows symlinks, so nothing can move the tree under it. Best effort: what
+    cannot be removed is left (the scratch tmpfs is per zygote).
+    """
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError:
+        return
+    # One entry per level below `path`: (this directory's name in its parent, subdirectories still to visit).
+    stack: list[tuple[str, list[str]]] = [("", _clear_files(fd))]
+    try:
+        while stack:
+            _name, todo = stack[-1]
+            if todo:
+                sub = todo.pop()
+                try:
+                    child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue
+                os.close(fd)
+                fd = child
+                stack.append((sub, _clear_files(fd)))
+                continue
+            stack.pop()
+            if not stack:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            with contextlib.suppress(OSError):
+                os.rmdir(_name, dir_fd=fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink every non-directory in the directory `fd`; return the names of its subdirectories."""
+    subdirs: list[str] = []
+    try:
+        names = os.listdir(fd)
+    except OSError:
+        return subdirs
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if (st.st_mode & 0o170000) == 0o040000:
+                subdirs.append(name)
+            else:
+                os.unlink(name, dir_fd=fd)
+        except OSError:
+            continue
+    return subdirs

@@ -1,0 +1,300 @@
+"""The zygote's side of its children: fork and confine one, feed it, read it, reap it.
+
+`child.py` is the other side (what runs in the fork after `confine`); `jobstate.Child` is the record
+kept here per process. This mixin owns the poll registrations of the children's pipes, the uid slots,
+the bytes queued for a child with the descriptors to pass along them, and the budget on everything the
+zygote buffers for its children: hostile children must not be able to make the zygote hold unbounded
+memory, nor make an honest neighbour fail in their place.
+
+Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import child as child_side
+import confine
+import landlock
+import scratch as scratch_space
+import seccomp
+import wire
+from jobstate import Child, JobState, describe_status
+
+READ_CHUNK = 1 << 20
+CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a call's arguments)
+BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
+PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance inputs, remote-call answers)
+UIDS_PER_ZYGOTE = 1000
+
+
+class Children:
+    """Forking, feeding, draining and reaping the children of one zygote (a mixin of `zygote.Zygote`)."""
+
+    config: dict[str, Any]
+    cap: int
+    output_cap: int
+    scratch_root: str
+    jobs: dict[int, JobState]
+    fds: dict[int, tuple[JobState, str]]
+    poll: select.poll
+    host_reader: wire.FrameReader
+    free_slots: list[int]
+    filter: seccomp.Prepared | None
+    uid_base: int | None
+    layers: confine.Layers
+    baseline: int
+
+    if TYPE_CHECKING:  # provided by `jobflow.JobFlow`
+
+        def finish(self, job: JobState, error: str | None = None) -> None: ...
+
+        def protocol_violation(self, job: JobState, why: str) -> None: ...
+
+    def watch(self, fd: int, job: JobState, role: str, mask: int = select.POLLIN) -> None:
+        os.set_blocking(fd, False)
+        self.fds[fd] = (job, role)
+        self.poll.register(fd, mask)
+
+    def unwatch(self, fd: int | None) -> None:
+        if fd is None:
+            return
+        if self.fds.pop(fd, None) is not None:
+            self.poll.unregister(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def spawn(self, job: JobState) -> None:
+        """Fork a fresh confined child for `job` (the source is defined again in it).
+
+        If the machine refuses (no free uid slot, fds or memory), the job ends with that reason.
+        """
+        if not self.free_slots:
+            self.finish(job, "sandbox worker has too many children")
+            return
+        slot = self.free_slots.pop()
+        job.spawned += 1
+        scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
+        fds: list[int] = []
+        ruleset: int | None = None
+        try:
+            os.mkdir(scratch, 0o700)
+            uid = self.uid_base + slot if self.uid_base is not None else None
+            if uid is not None:
+                os.chown(scratch, uid, uid)
+            if self.layers.landlock_abi:
+                # A ruleset built fresh for this child: read-only paths plus its own scratch dir and
+                # nothing else of /scratch, so chmod 0777 on a scratch dir opens no channel to others.
+                ruleset, _ = landlock.build_ruleset(
+                    self.layers.read_only, [scratch], self.layers.landlock_abi
+                )
+                fds.append(ruleset)
+            # The zygote-to-child channel is a unix socket, so each call can carry the descriptors of
+            # its own shared input files (the child cannot open the shared directory itself).
+            to_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            fds.extend(end.detach() for end in to_child)
+            for _ in range(3):
+                fds.extend(os.pipe())
+            pid = os.fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            scratch_space.remove_tree(scratch)
+            self.free_slots.append(slot)
+            self.finish(job, f"sandbox could not start a child: {exc}")
+            return
+        pipes = fds[1:] if ruleset is not None else fds
+        p2c, c2p, out, err = (
+            (pipes[0], pipes[1]),
+            (pipes[2], pipes[3]),
+            (pipes[4], pipes[5]),
+            (pipes[6], pipes[7]),
+        )
+        if pid == 0:  # the child: never returns into the zygote loop
+            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset)
+        for fd in (p2c[0], c2p[1], out[1], err[1]):
+            os.close(fd)
+        if ruleset is not None:
+            os.close(ruleset)
+        job.child = Child(
+            pid,
+            p2c[1],
+            c2p[0],
+            out[0],
+            err[0],
+            slot,
+            scratch,
+            wire.FrameReader(self.cap, wire.HEADER_CAP, CHILD_BODIES),
+        )
+        self.watch(c2p[0], job, "ctrl")
+        self.watch(out[0], job, "stdout")
+        self.watch(err[0], job, "stderr")
+        self.watch(p2c[1], job, "input", 0)
+        job.phase = "setup"
+        job.deadline = time.monotonic() + float(job.header["setup_timeout"])
+
+    def _become_child(
+        self,
+        job: JobState,
+        uid: int | None,
+        scratch: str,
+        ends: tuple[int, int, int, int],
+        ruleset: int | None,
+    ) -> None:
+        rfd, wfd, out, err = ends
+        code = 70
+        try:
+            header = job.header
+            # The program must not find other jobs' data, nor its own later instances, in the memory it
+            # inherited (gc.get_objects, frames): drop every reference (the zygote's copies are untouched).
+            for other in list(self.jobs.values()):
+                other.bodies.clear()
+                if other is not job:
+                    other.header.clear()
+            self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)
+            memory = int(header["memory_mb"]) << 20
+            limits = confine.Limits(
+                cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
+            )
+            layers = confine.Layers(
+                uid=uid,
+                landlock_abi=self.layers.landlock_abi,
+                seccomp_filter=self.filter,
+                read_only=self.layers.read_only,
+                strict=self.layers.strict,
+                landlock_ruleset=ruleset,
+            )
+            try:
+                confine.confine((rfd, wfd), out, err, scratch, limits, layers)
+            except Exception as exc:
+                msg = f"sandbox layer failed: {type(exc).__name__}: {exc}"
+                wire.write_all(child_side.CTRL_OUT, wire.pack_message({"t": "setup_error", "msg": msg}))
+                return
+            child_side.serve(
+                header["source"],
+                header["entry"],
+                header.get("proxies", []),
+                self.config.get("shared_dir"),
+                scratch,
+                self.layers.read_only,
+                self.cap,
+                header.get("setup_seed"),
+            )
+        except BaseException:
+            code = 71
+        finally:
+            os._exit(code)
+
+    def reap(self, job: JobState) -> str:
+        """Kill the job's child (its whole process group), collect its output, wipe its scratch."""
+        kid = job.child
+        if kid is None:
+            return ""
+        job.child = None
+        self._drop_marks(kid)
+        with contextlib.suppress(OSError):
+            os.killpg(kid.pid, signal.SIGKILL)
+        _, status = os.waitpid(kid.pid, 0)
+        for fd, role in ((kid.out_r, "stdout"), (kid.err_r, "stderr")):
+            if fd is not None and fd in self.fds:
+                self.drain(job, fd, role)
+        for fd in (kid.ctrl_r, kid.ctrl_w, kid.out_r, kid.err_r):
+            self.unwatch(fd)
+        scratch_space.remove_scratch(kid.scratch)
+        self.free_slots.append(kid.slot)
+        return describe_status(status)
+
+    def drain(self, job: JobState, fd: int, role: str) -> bool:
+        """Read what the child wrote to stdout/stderr, keeping at most `output_cap` bytes. False at EOF."""
+        buf = job.stdout if role == "stdout" else job.stderr
+        while True:
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            room = self.output_cap - len(buf)
+            if room > 0:
+                buf += data[:room]
+
+    def feed_child(self, job: JobState, data: bytes) -> None:
+        kid = job.child
+        if kid is None:
+            return
+        kid.pending += data
+        self.flush_child(kid)
+        if len(kid.pending) > PENDING_CAP:
+            self.protocol_violation(
+                job, f"the child does not read its input ({len(kid.pending)} bytes unread)"
+            )
+
+    def _send_fds(self, kid: Child) -> None:
+        """Pass the descriptors due at this point of the stream (one marker byte carries them)."""
+        _, fds = kid.marks[0]
+        with socket.socket(fileno=kid.ctrl_w) as sock:
+            try:
+                socket.send_fds(sock, [b"F"], fds)
+            finally:
+                sock.detach()
+        kid.marks.pop(0)
+        for fd in fds:
+            os.close(fd)
+
+    @staticmethod
+    def _drop_marks(kid: Child) -> None:
+        for _, fds in kid.marks:
+            for fd in fds:
+                os.close(fd)
+        kid.marks.clear()
+
+    def buffered(self) -> int:
+        """Bytes held for all children: partial messages from them and data not yet written to them."""
+        return sum(
+            len(j.child.pending) + j.child.reader.buffered for j in self.jobs.values() if j.child is not None
+        )
+
+    def enforce_buffer_budget(self) -> None:
+        """Over BUFFER_BUDGET, fail the children holding the most bytes until the rest fit.
+
+        Why the largest holders and not the child whose bytes just arrived: hostile children can park
+        partial messages just under the per-message cap and wait; the next honest child whose answer
+        spans two reads would otherwise be the one to fail, again and again.
+        """
+        while (total := self.buffered()) > BUFFER_BUDGET:
+            held, job = max(
+                ((len(j.child.pending) + j.child.reader.buffered, j) for j in self.jobs.values() if j.child),
+                key=lambda pair: pair[0],
+            )
+            self.protocol_violation(
+                job,
+                f"the sandbox worker's buffers are full ({total} bytes of {BUFFER_BUDGET >> 20} MiB); "
+                f"this child holds the most: {held} bytes",
+            )
+
+    def flush_child(self, kid: Child) -> None:
+        try:
+            while kid.pending or kid.marks:
+                if kid.marks and kid.marks[0][0] == 0:
+                    self._send_fds(kid)
+                    continue
+                limit = kid.marks[0][0] if kid.marks else len(kid.pending)
+                written = os.write(kid.ctrl_w, memoryview(kid.pending)[:limit])
+                del kid.pending[:written]
+                for mark in kid.marks:
+                    mark[0] -= written
+        except BlockingIOError:
+            pass
+        except OSError:
+            kid.pending.clear()  # the child is gone; its ctrl pipe will report EOF
+            self._drop_marks(kid)
+        if kid.ctrl_w in self.fds:
+            self.poll.modify(kid.ctrl_w, select.POLLOUT if kid.pending or kid.marks else 0)

@@ -1,0 +1,231 @@
+"""A job's course through the zygote: its instances one at a time, and what its child says.
+
+Sends instance i+1 only after the child answered instance i, timing each call from sending the input to
+receiving the output; routes each message of the child (a result, an error, an event, a remote call) to
+the host after checking it fits the phase, the nonce and the caps; and turns any failure of a child
+(crash, timeout, protocol violation) into a failed instance followed by a fresh child for the rest.
+Whatever a child sends is hostile: nothing here raises on it, and only capped, sanitised text reaches
+the host.
+
+Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import wire
+from clock import CORES, backstop, cpu_seconds
+from jobstate import JobState
+
+MAX_EVENTS_PER_JOB = 100
+MAX_EVENTS_PER_KIND = 16
+_EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
+MAX_REQUEST_ID = 1 << 53
+RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
+
+
+class JobFlow:
+    """Starting, advancing and ending jobs, and routing their children's messages (a mixin of `zygote.Zygote`)."""
+
+    config: dict[str, Any]
+    jobs: dict[int, JobState]
+
+    if TYPE_CHECKING:  # provided by `zygote.Zygote` and `children.Children`
+
+        def send_host(self, header: dict[str, Any], bodies: list[bytes] = ...) -> None: ...
+
+        def spawn(self, job: JobState) -> None: ...
+
+        def reap(self, job: JobState) -> str: ...
+
+        def feed_child(self, job: JobState, data: bytes) -> None: ...
+
+        def flush_child(self, kid: Any) -> None: ...
+
+    def start_job(self, header: dict[str, Any], bodies: list[bytes]) -> None:
+        job = JobState(int(header["id"]), header, bodies)
+        self.jobs[job.id] = job
+        if not bodies:
+            self.finish(job)
+            return
+        self.spawn(job)
+
+    def next_instance(self, job: JobState) -> None:
+        if job.next_i >= len(job.bodies):
+            self.finish(job)
+            return
+        job.phase = "run"
+        limit = float(job.header["timeout"])
+        job.started = time.monotonic()
+        if job.header.get("clock") == "cpu" and job.child is not None:
+            # Limited and measured by the child's own CPU clock (all its threads), read here: machine
+            # load and this loop's own delays cannot change a score. The wall clock is only a backstop
+            # against programs that sleep or block instead of computing.
+            job.cpu_start = cpu_seconds(job.child.pid)
+            job.deadline = job.started + backstop(limit)
+            job.next_check = job.started + limit / CORES
+        else:
+            job.cpu_start = None
+            job.deadline = job.next_check = job.started + limit
+        # A fresh nonce per call: an answer must echo it, so a child cannot queue answers in advance
+        # for instances it has not read yet.
+        job.nonce = os.urandom(8).hex()
+        call: dict[str, Any] = {"t": "call", "n": job.nonce}
+        seeds = job.header.get("seeds")
+        if isinstance(seeds, list) and job.next_i < len(seeds):
+            call["s"] = seeds[job.next_i]
+        names, fds = self.open_inputs(job)
+        if names:
+            call["fds"] = names
+        self.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
+        if fds and job.child is not None:
+            job.child.marks.append([len(job.child.pending), fds])
+            self.flush_child(job.child)
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def open_inputs(self, job: JobState) -> tuple[list[str], list[int]]:
+        """Open this instance's shared input files, and only them, to pass to the child with the call."""
+        files = job.header.get("files")
+        if not isinstance(files, list) or job.next_i >= len(files):
+            return [], []
+        names: list[str] = []
+        fds: list[int] = []
+        for name in files[job.next_i]:
+            if not isinstance(name, str) or "/" in name or name.startswith("."):
+                continue
+            try:
+                fds.append(os.open(os.path.join(self.config["shared_dir"], name), os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                continue
+            names.append(name)
+        return names, fds
+
+    def elapsed(self, job: JobState) -> float:
+        """The current call's time: the child's CPU seconds for cpu-clock jobs, else wall seconds."""
+        if job.cpu_start is not None and job.child is not None:
+            used = cpu_seconds(job.child.pid)
+            if used is not None:
+                return max(0.0, used - job.cpu_start)
+        return time.monotonic() - job.started
+
+    def instance_failed(self, job: JobState, error: str, seconds: float) -> None:
+        """Report instance `next_i` as failed and go on with the rest in a fresh child."""
+        self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": error})
+        job.next_i += 1
+        if job.next_i < len(job.bodies):
+            self.spawn(job)
+        else:
+            self.finish(job)
+
+    def finish(self, job: JobState, error: str | None = None) -> None:
+        """End the job: reap its child, send captured output; `error` explains unfinished instances."""
+        self.reap(job)
+        self.jobs.pop(job.id, None)
+        job.phase = "done"
+        done = {
+            "op": "done",
+            "id": job.id,
+            "stdout": job.stdout.decode("utf-8", "replace"),
+            "stderr": job.stderr.decode("utf-8", "replace"),
+        }
+        if error is not None:
+            done["error"] = error
+        self.send_host(done)
+
+    def on_child_message(self, job: JobState, header: dict[str, Any], bodies: list[bytes]) -> None:
+        kind = header.get("t")
+        if kind == "event":
+            self.child_event(job, header)
+        elif (
+            kind == "rpc"
+            and len(bodies) == 1
+            and request_id(header.get("req"))
+            and len(bodies[0]) > RPC_BODY_CAP
+        ):
+            # A per-call error, answered here: the host never holds or decodes an oversized call.
+            why = f"remote call of {len(bodies[0])} bytes exceeds the cap of {RPC_BODY_CAP}"
+            self.send_host(
+                {"op": "event", "id": job.id, "kind": "rpc-too-large", "detail": why, "from": "zygote"}
+            )
+            self.feed_child(job, wire.pack_message({"t": "rpc_result", "req": header["req"], "error": why}))
+        elif kind == "rpc" and len(bodies) == 1 and request_id(header.get("req")):
+            self.send_host(
+                {
+                    "op": "rpc",
+                    "id": job.id,
+                    "req": header["req"],
+                    "proxy": wire.safe_text(header.get("proxy"), 64),
+                    "method": wire.safe_text(header.get("method"), 64),
+                },
+                bodies,
+            )
+        elif kind == "ready" and job.phase == "setup":
+            self.next_instance(job)
+        elif kind == "setup_error" and job.phase == "setup":
+            self.send_host({"op": "setup", "id": job.id, "error": wire.safe_text(header.get("msg"), 4000)})
+            self.finish(job)
+        elif kind in ("result", "error") and job.phase == "run" and header.get("n") == job.nonce:
+            seconds = self.elapsed(job)
+            if job.cpu_start is not None and seconds > float(job.header["timeout"]):
+                self.reap(job)
+                self.instance_failed(job, "timeout", seconds)
+                return
+            if kind == "result" and len(bodies) == 1:
+                self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds}, bodies)
+            else:
+                error = wire.safe_text(header.get("msg"), 4000)
+                self.send_host(
+                    {"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": error}
+                )
+            job.next_i += 1
+            self.next_instance(job)
+        else:
+            self.protocol_violation(
+                job, f"unexpected message {wire.safe_text(kind, 40)!r} in phase {job.phase}"
+            )
+
+    def child_event(self, job: JobState, header: dict[str, Any]) -> None:
+        """Relay an event the child reports, labelled as the sandbox's word and capped per kind.
+
+        The kind must look like one of ours (lowercase words and dashes) or it is relayed as `other`;
+        at most MAX_EVENTS_PER_KIND of a kind and MAX_EVENTS_PER_JOB in all, so a flood can neither
+        fill the host's record nor push out the events the zygote and host report themselves.
+        """
+        kind = header.get("kind")
+        kind = kind if isinstance(kind, str) and _EVENT_KIND.fullmatch(kind) else "other"
+        seen = job.event_counts.get(kind, 0)
+        total = sum(job.event_counts.values())
+        if seen >= MAX_EVENTS_PER_KIND or total >= MAX_EVENTS_PER_JOB:
+            return
+        job.event_counts[kind] = seen + 1
+        detail = wire.safe_text(header.get("detail"), 500)
+        self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": detail, "from": "sandbox"})
+
+    def protocol_violation(self, job: JobState, why: str) -> None:
+        detail = wire.safe_text(why, 300)
+        self.send_host(
+            {"op": "event", "id": job.id, "kind": "protocol-violation", "detail": detail, "from": "zygote"}
+        )
+        self.child_gone(job, f"protocol violation: {why}"[:300])
+
+    def child_gone(self, job: JobState, why: str | None = None) -> None:
+        """The child died, closed its pipe or misbehaved: fail the current step and go on."""
+        seconds = self.elapsed(job)
+        status = self.reap(job)
+        reason = why or f"crashed: {status}"
+        if job.phase == "setup":
+            self.send_host({"op": "setup", "id": job.id, "error": f"{reason} (during setup)"})
+            self.finish(job)
+        elif job.phase == "run":
+            self.instance_failed(job, reason, seconds)
+
+
+def request_id(value: Any) -> bool:
+    """A remote call's id: a plain non-negative int below 2**53 (anything else is a forgery)."""
+    return type(value) is int and 0 <= value < MAX_REQUEST_ID

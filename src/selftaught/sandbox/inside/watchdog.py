@@ -1,0 +1,121 @@
+"""The zygote's watch over running children: setup and call deadlines, CPU time, scratch quota.
+
+Run once per turn of the poll loop. A cpu-clock call is measured by the child's own CPU time (`clock`),
+looked at no earlier than needed; the wall clock is only a backstop. The scratch filesystem is shared
+by all children of one zygote, so the one holding more than its share is ended (`scratch`). Both checks
+cost the loop that serves every job, so both are bounded in how often they run.
+
+Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import scratch as scratch_space
+from clock import CORES, MIN_CHECK
+from jobstate import JobState
+
+SCRATCH_CHECK = 0.1  # seconds between measurements of the running children's scratch
+SCRATCH_FILES = 10_000  # entries one child may keep in its scratch (each costs unaccounted kernel memory)
+SCRATCH_SHARE = 256 << 20  # bytes one child may keep there (at most a quarter of the filesystem)
+
+
+class Watchdog:
+    """Deadlines, CPU-time limits and the scratch quota of running children (a mixin of `zygote.Zygote`)."""
+
+    jobs: dict[int, JobState]
+    scratch_root: str
+    next_scratch_check: float
+    scratch_base: tuple[int, int]
+    scratch_share: int
+
+    if TYPE_CHECKING:  # provided by `zygote.Zygote`, `jobflow.JobFlow` and `children.Children`
+
+        def send_host(self, header: dict[str, Any], bodies: list[bytes] = ...) -> None: ...
+
+        def reap(self, job: JobState) -> str: ...
+
+        def finish(self, job: JobState, error: str | None = None) -> None: ...
+
+        def elapsed(self, job: JobState) -> float: ...
+
+        def instance_failed(self, job: JobState, error: str, seconds: float) -> None: ...
+
+        def child_gone(self, job: JobState, why: str | None = None) -> None: ...
+
+    def check_deadlines(self) -> None:
+        now = time.monotonic()
+        for job in list(self.jobs.values()):
+            if job.child is None:
+                continue
+            if job.phase == "run" and job.cpu_start is not None and now >= job.next_check:
+                self.check_cpu(job, now)
+            elif now < job.deadline:
+                continue
+            elif job.phase == "setup":
+                self.reap(job)
+                limit = job.header["setup_timeout"]
+                self.send_host({"op": "setup", "id": job.id, "error": f"timeout during setup ({limit} s)"})
+                self.finish(job)
+            elif job.phase == "run":
+                seconds = now - job.started
+                self.reap(job)
+                self.instance_failed(job, "timeout", seconds)
+
+    def check_scratch(self) -> None:
+        """End the child that keeps more than its share of the scratch space (see `scratch.py`)."""
+        now = time.monotonic()
+        if now < self.next_scratch_check:
+            return
+        self.next_scratch_check = now + SCRATCH_CHECK
+        entries, used = scratch_space.filesystem_use(self.scratch_root)
+        if (
+            entries - self.scratch_base[0] <= SCRATCH_FILES
+            and used - self.scratch_base[1] <= self.scratch_share
+        ):
+            return  # all children together hold less than one share: nobody is over (one syscall)
+        for job in list(self.jobs.values()):
+            kid = job.child
+            if kid is None:
+                continue
+            entries, used = scratch_space.usage(kid.scratch, SCRATCH_FILES)
+            if entries > SCRATCH_FILES or used > self.scratch_share:
+                share = self.scratch_share >> 20
+                why = f"scratch quota exceeded: more than {SCRATCH_FILES} files or {share} MiB"
+                event = {
+                    "op": "event",
+                    "id": job.id,
+                    "kind": "scratch-quota",
+                    "detail": why,
+                    "from": "zygote",
+                }
+                self.send_host(event)
+                self.child_gone(job, why)
+        # The walks cost the loop that serves every job: children that each stay just under their share
+        # must not keep it busy, so walking takes at most a tenth of the zygote's time.
+        spent = time.monotonic() - now
+        self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
+
+    def check_cpu(self, job: JobState, now: float) -> None:
+        """A cpu-clock call: over its CPU limit, or past the wall backstop, it times out."""
+        limit = float(job.header["timeout"])
+        used = self.elapsed(job)
+        if used >= limit:
+            self.reap(job)
+            self.instance_failed(job, "timeout", used)
+        elif now >= job.deadline:
+            self.reap(job)
+            wall = now - job.started
+            why = f"timeout (wall-clock backstop: {wall:.1f} s waited for {used:.2f} s of CPU)"
+            self.instance_failed(job, why, used)
+        else:
+            # CPU time grows at most CORES times as fast as the wall clock: look again no earlier than needed.
+            job.next_check = min(job.deadline, now + max(MIN_CHECK, (limit - used) / CORES))
+
+
+def wake(job: JobState) -> float:
+    if job.phase == "run" and job.cpu_start is not None:
+        return min(job.next_check, job.deadline)
+    return job.deadline

@@ -49,8 +49,10 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, typer {version('typer')}, load average {os.getloadavg()[0]:.2f}")
     for label, command in COMMANDS.items():
         times, cpus = wall_and_cpu(command, args.repeats)
-        print(f"{label:<24} wall median {statistics.median(times):.3f} s  (min {min(times):.3f}, max {max(times):.3f}, "
-              f"n={len(times)})  CPU median {statistics.median(cpus):.3f} s")
+        print(
+            f"{label:<24} wall median {statistics.median(times):.3f} s  (min {min(times):.3f}, max {max(times):.3f}, "
+            f"n={len(times)})  CPU median {statistics.median(cpus):.3f} s"
+        )
 
 
 if __name__ == "__main__":

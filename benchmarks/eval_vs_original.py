@@ -27,7 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_PROGRAM = "def algorithm(adjacency_matrix):\n    return [i % 2 for i in range(len(adjacency_matrix))]\n"
+DEFAULT_PROGRAM = (
+    "def algorithm(adjacency_matrix):\n    return [i % 2 for i in range(len(adjacency_matrix))]\n"
+)
 ORIGINAL = "from tasks.maxcut.secret_utility import utility\nprint(utility(open({path!r}).read()))\n"
 
 
@@ -55,8 +57,10 @@ def main() -> None:
     (scratch / "api_key.py").write_text('openai_key = {"api_key": "unused"}\n')
     src = str(Path(__file__).resolve().parents[1] / "src")
     ours_env = {**os.environ, "PYTHONPATH": src}
-    original_env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (args.original_path, str(args.original), str(scratch)) if p)}
+    original_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (args.original_path, str(args.original), str(scratch)) if p),
+    }
     ours_cmd = [sys.executable, "-m", "selftaught", "eval", "maxcut", str(program)]
     original_cmd = [sys.executable, "-c", ORIGINAL.format(path=str(program.resolve()))]
     results: dict[str, list[tuple[float, float]]] = {"selftaught eval": [], "original scorer": []}
@@ -66,14 +70,18 @@ def main() -> None:
     for _ in range(args.repeats):
         wall, cpu, last["selftaught eval"] = timed(ours_cmd, cwd=scratch, env=ours_env)
         results["selftaught eval"].append((wall, cpu))
-        wall, cpu, last["original scorer"] = timed(original_cmd, cwd=args.original, env=original_env, stdin="y\n")
+        wall, cpu, last["original scorer"] = timed(
+            original_cmd, cwd=args.original, env=original_env, stdin="y\n"
+        )
         results["original scorer"].append((wall, cpu))
     print(f"load average {os.getloadavg()[0]:.2f}, {args.repeats} alternating repeats, program {program}")
     for label, pairs in results.items():
         walls = [w for w, _ in pairs]
         cpus = [c for _, c in pairs]
-        print(f"{label:<16} wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f})"
-              f"  CPU median {statistics.median(cpus):.3f} s  | last output: {last[label][:90]}")
+        print(
+            f"{label:<16} wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f})"
+            f"  CPU median {statistics.median(cpus):.3f} s  | last output: {last[label][:90]}"
+        )
 
 
 if __name__ == "__main__":

@@ -66,17 +66,30 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
-def measure(run: Callable[[Job], Any], push: Callable[[int, int], tuple[float, float]], workers: int,
-            args: argparse.Namespace, matrix: np.ndarray) -> dict[str, Any]:
+def measure(
+    run: Callable[[Job], Any],
+    push: Callable[[int, int], tuple[float, float]],
+    workers: int,
+    args: argparse.Namespace,
+    matrix: np.ndarray,
+) -> dict[str, Any]:
     lat, thr, cpu, big = [], [], [], []
     for _ in range(args.repeats):
         lat.append(latency_ms(run, trivial, args.latency_jobs))
         rate, driver_cpu = push(args.jobs, 2 * workers)
         thr.append(rate)
         cpu.append(driver_cpu)
-        big.append(latency_ms(run, lambda _i: Job(source=MATRIX, entry="f", instances=[[matrix]]), args.latency_jobs // 2))
-    return {"latency_ms": summary(lat), "jobs_per_s": summary(thr), "driver_cpu_ms": summary(cpu),
-            "matrix_job_ms": summary(big)}
+        big.append(
+            latency_ms(
+                run, lambda _i: Job(source=MATRIX, entry="f", instances=[[matrix]]), args.latency_jobs // 2
+            )
+        )
+    return {
+        "latency_ms": summary(lat),
+        "jobs_per_s": summary(thr),
+        "driver_cpu_ms": summary(cpu),
+        "matrix_job_ms": summary(big),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     for workers in (1, 2):
         with SandboxPool(workers=workers) as pool:
             rows[f"local, {workers} worker(s)"] = measure(
-                pool.run, lambda n, w, p=pool: throughput_local(p, n, w), workers, args, matrix)
+                pool.run, lambda n, w, p=pool: throughput_local(p, n, w), workers, args, matrix
+            )
 
     use_loopback_driver()
     import ray
@@ -109,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         for workers in (1, 2):
             with RayExecutor(address=cluster.address, workers=workers) as executor:
                 rows[f"ray, {workers} worker(s)"] = measure(
-                    executor.run, lambda n, w, e=executor: throughput_ray(e, n, w), workers, args, matrix)
+                    executor.run, lambda n, w, e=executor: throughput_ray(e, n, w), workers, args, matrix
+                )
                 rows[f"ray, {workers} worker(s)"]["nodes"] = len({i["node"] for i in executor.worker_info()})
     finally:
         if ray.is_initialized():
@@ -117,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         cluster.stop()
 
     keys = ("latency_ms", "jobs_per_s", "driver_cpu_ms", "matrix_job_ms")
-    print(f"{'executor':22} {'latency ms/job':>16} {'jobs/s':>16} {'driver CPU ms/job':>18} {'320 kB-input ms':>16}")
+    print(
+        f"{'executor':22} {'latency ms/job':>16} {'jobs/s':>16} {'driver CPU ms/job':>18} {'320 kB-input ms':>16}"
+    )
     for name, row in rows.items():
         cells = [f"{row[key]['mean']:.2f} ± {row[key]['sd']:.2f}" for key in keys]
         print(f"{name:22} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18} {cells[3]:>16}")

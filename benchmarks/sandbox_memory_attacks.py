@@ -45,9 +45,12 @@ FRAME = (
 ATTACKS = {
     "30 MB list result": "def f(x):\n    return [0] * (15 << 20)\n",
     "20 MB array result": "import numpy as np\ndef f(x):\n    return np.zeros((20 << 20) // 8)\n",
-    "25 MB request id": FRAME + "def f(x):\n    send(frame({'t': 'rpc', 'req': 'r' * (25 << 20), 'proxy': 'p', 'method': 'm'}, b'[[], {}]'))\n    time.sleep(2)\n",
-    "12 MB event frames x 20": FRAME + "def f(x):\n    for _ in range(20):\n        send(frame({'t': 'event', 'kind': 'network', 'detail': 'x' * (12 << 20)}))\n",
-    "30 MB body dribbled": FRAME + (
+    "25 MB request id": FRAME
+    + "def f(x):\n    send(frame({'t': 'rpc', 'req': 'r' * (25 << 20), 'proxy': 'p', 'method': 'm'}, b'[[], {}]'))\n    time.sleep(2)\n",
+    "12 MB event frames x 20": FRAME
+    + "def f(x):\n    for _ in range(20):\n        send(frame({'t': 'event', 'kind': 'network', 'detail': 'x' * (12 << 20)}))\n",
+    "30 MB body dribbled": FRAME
+    + (
         "def f(x):\n"
         "    data = frame({'t': 'result', 'n': 'x'}, b'1' * (30 << 20))\n"
         "    for i in range(0, len(data), 1 << 20):\n"
@@ -142,35 +145,68 @@ def main() -> None:
         zpids = zygotes(pool)
         watch = ScratchWatch(zpids)
         watch.start()
-        print(f"start: host {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-              f"zygotes {[round(vm_hwm_mb(p)) for p in zpids]} MB")
+        print(
+            f"start: host {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+            f"zygotes {[round(vm_hwm_mb(p)) for p in zpids]} MB"
+        )
         for name, source in ATTACKS.items():
             with ThreadPoolExecutor(4) as threads:
-                attacks = [threads.submit(pool.run, Job(source=source, entry="f", instances=[[0]] * args.rounds,
-                                                        cpu_bound=False, instance_timeout=20, memory_mb=1024))
-                           for _ in range(2)]
-                honest = threads.submit(pool.run, Job(source=HONEST, entry="f", instances=HONEST_ARGS, cpu_bound=False))
+                attacks = [
+                    threads.submit(
+                        pool.run,
+                        Job(
+                            source=source,
+                            entry="f",
+                            instances=[[0]] * args.rounds,
+                            cpu_bound=False,
+                            instance_timeout=20,
+                            memory_mb=1024,
+                        ),
+                    )
+                    for _ in range(2)
+                ]
+                honest = threads.submit(
+                    pool.run, Job(source=HONEST, entry="f", instances=HONEST_ARGS, cpu_bound=False)
+                )
                 results = [a.result() for a in attacks]
-                ok = [r.output for r in honest.result().instances] == [sum(i * i for i in range(n)) for [n] in HONEST_ARGS]
+                ok = [r.output for r in honest.result().instances] == [
+                    sum(i * i for i in range(n)) for [n] in HONEST_ARGS
+                ]
             reasons = sorted({(r.error or "ok")[:70] for res in results for r in res.instances})
-            print(f"{name:26s} attack: {reasons}  honest unchanged: {ok}  "
-                  f"host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB  "
-                  f"zygote peaks {[round(vm_hwm_mb(p)) for p in zpids]} MB  scratch peak {watch.peak >> 20} MiB")
+            print(
+                f"{name:26s} attack: {reasons}  honest unchanged: {ok}  "
+                f"host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB  "
+                f"zygote peaks {[round(vm_hwm_mb(p)) for p in zpids]} MB  scratch peak {watch.peak >> 20} MiB"
+            )
         events: list[tuple[str, str]] = []
-        utility = UtilityCapability(lambda s: float(len(ast.parse(s).body) > 0), "text", 5, lambda k, d: events.append((k, d)))
-        handler = CapabilityHandler(utility, LanguageModelCapability(object(), lambda k, d: None), lambda k, d: None)
-        job = Job(source=IMPROVER, entry="improve_algorithm", instances=[["x", utility.proxy()]], cpu_bound=False,
-                  instance_timeout=30, memory_mb=2048)
+        utility = UtilityCapability(
+            lambda s: float(len(ast.parse(s).body) > 0), "text", 5, lambda k, d: events.append((k, d))
+        )
+        handler = CapabilityHandler(
+            utility, LanguageModelCapability(object(), lambda k, d: None), lambda k, d: None
+        )
+        job = Job(
+            source=IMPROVER,
+            entry="improve_algorithm",
+            instances=[["x", utility.proxy()]],
+            cpu_bound=False,
+            instance_timeout=30,
+            memory_mb=2048,
+        )
         started = time.perf_counter()
         result = pool.run(job, rpc=handler)
         answer = result.instances[0].error or str(result.instances[0].output)
-        print(f"{'3 MB utility() argument':26s} improver: {answer[:90]}  "
-              f"events {[k for k, _ in events]}  {time.perf_counter() - started:.1f} s  "
-              f"host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"{'3 MB utility() argument':26s} improver: {answer[:90]}  "
+            f"events {[k for k, _ in events]}  {time.perf_counter() - started:.1f} s  "
+            f"host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
         watch.stop = True
         assert CallRefused  # the refusal type the improver sees
-        print(f"end: host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-              f"zygote peaks {[round(vm_hwm_mb(p)) for p in zpids]} MB, scratch peak {watch.peak >> 20} MiB")
+        print(
+            f"end: host peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+            f"zygote peaks {[round(vm_hwm_mb(p)) for p in zpids]} MB, scratch peak {watch.peak >> 20} MiB"
+        )
 
 
 if __name__ == "__main__":

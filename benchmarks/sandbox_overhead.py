@@ -31,7 +31,9 @@ def bare_fork_cpu_ms(jobs: int) -> float:
     before = os.times()
     bare_fork_ms(jobs)
     after = os.times()
-    spent = sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+    spent = sum(
+        getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system")
+    )
     return spent * 1000 / jobs
 
 

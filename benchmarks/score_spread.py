@@ -30,7 +30,10 @@ def evaluate_once(task: str, split: str) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, "-m", "selftaught", "eval", task, str(seed), "--split", split, "--json", "-v"]
         + (["--test-seed", "1234567"] if split == "test" else []),
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(done.stdout)
 
@@ -71,8 +74,10 @@ def main() -> None:
         values = rows["idle"] + rows["loaded"]
         print(f"{task} ({args.split}):")
         for phase in ("idle", "loaded"):
-            print(f"  {phase:6s} utility {[round(v, 4) for v in rows[phase]]}  "
-                  f"instance CPU s {[round(v, 2) for v in cpu[phase]]}  load avg {[round(v, 1) for v in loads[phase]]}")
+            print(
+                f"  {phase:6s} utility {[round(v, 4) for v in rows[phase]]}  "
+                f"instance CPU s {[round(v, 2) for v in cpu[phase]]}  load avg {[round(v, 1) for v in loads[phase]]}"
+            )
         print(f"  spread (max - min over all {len(values)} runs): {max(values) - min(values):.4f}")
 
 

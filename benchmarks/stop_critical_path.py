@@ -49,9 +49,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["SELFTAUGHT_BENCH_KEY"] = "sk-bench"
     with OpenAIServer(latency=args.latency) as server:
-        settings = Settings(task=args.task, iterations=1, model=f"openai/bench@{server.base_url}",
-                            api_key_env="SELFTAUGHT_BENCH_KEY", test_seed=5678,
-                            runs_dir=Path(tempfile.mkdtemp(prefix="stop-cp-")))
+        settings = Settings(
+            task=args.task,
+            iterations=1,
+            model=f"openai/bench@{server.base_url}",
+            api_key_env="SELFTAUGHT_BENCH_KEY",
+            test_seed=5678,
+            runs_dir=Path(tempfile.mkdtemp(prefix="stop-cp-")),
+        )
         started = time.monotonic()
         [run] = selftaught.self_improve(settings)
         total = time.monotonic() - started
@@ -59,13 +64,21 @@ def main() -> None:
     t0, t1 = run.iterations
     runs_dir = settings.runs_dir
     floor0 = args.latency * sequential_rounds(runs_dir, run.run_id, Context.iteration(0))
-    rounds1 = 1 + sequential_rounds(runs_dir, run.run_id, Context.candidates(1)) + sequential_rounds(runs_dir, run.run_id, Context.iteration(1))
+    rounds1 = (
+        1
+        + sequential_rounds(runs_dir, run.run_id, Context.candidates(1))
+        + sequential_rounds(runs_dir, run.run_id, Context.iteration(1))
+    )
     floor1 = args.latency * rounds1
     print(f"latency {args.latency:.1f} s per request, {requests} chat requests, whole run {total:.1f} s")
     print("| iteration | wall s | critical path s | ratio |")
     print("|---|---|---|---|")
-    print(f"| t=0 (estimate of the seed improver) | {t0.wall_seconds:.1f} | {floor0:.1f} | {t0.wall_seconds / floor0:.2f} |")
-    print(f"| t=1 (self-improvement step + estimate) | {t1.wall_seconds:.1f} | {floor1:.1f} | {t1.wall_seconds / floor1:.2f} |")
+    print(
+        f"| t=0 (estimate of the seed improver) | {t0.wall_seconds:.1f} | {floor0:.1f} | {t0.wall_seconds / floor0:.2f} |"
+    )
+    print(
+        f"| t=1 (self-improvement step + estimate) | {t1.wall_seconds:.1f} | {floor1:.1f} | {t1.wall_seconds / floor1:.2f} |"
+    )
 
 
 if __name__ == "__main__":

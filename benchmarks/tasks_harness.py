@@ -107,7 +107,10 @@ def own_compute_seconds(source: str, entry: str, instances: list, limit: float) 
     try:
         done = subprocess.run(
             [sys.executable, "-c", _DRIVER, source, entry, path, str(limit)],
-            capture_output=True, text=True, check=True, timeout=600,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
         )
     finally:
         Path(path).unlink()
@@ -151,24 +154,32 @@ def main() -> None:
     try:
         evaluate(builtin_task("str_grid_dist"), TRIVIAL["str_grid_dist"], executor=pool)  # warm the pool
         print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-        print(f"{'task':<29} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>28} {'u':>5} {'t/o':>4} {'calls ms':>9} {'own ms':>8} "
-              f"{'overhead ms/inst':>16} {'trivial eval ms':>28} {'harness ms/inst':>15} {'score ms':>8}")
+        print(
+            f"{'task':<29} {'n':>4} {'gen cpu ms':>10} {'seed eval ms':>28} {'u':>5} {'t/o':>4} {'calls ms':>9} {'own ms':>8} "
+            f"{'overhead ms/inst':>16} {'trivial eval ms':>28} {'harness ms/inst':>15} {'score ms':>8}"
+        )
         for task in list_tasks(paper_only=True):  # the paper's six (TRIVIAL programs exist for them)
             n = task.n_instances["val"]
             started = time.process_time()
             task.instances("test", draw_test_seed())  # cold generation of a fresh instance set
             generation = time.process_time() - started
             instances = task.instances("val", VAL_SEED_BASE)
-            seed_walls, calls, _failures, timeouts, utility = timed_evaluations(task, task.seed_algorithm, pool, args.repeats)
+            seed_walls, calls, _failures, timeouts, utility = timed_evaluations(
+                task, task.seed_algorithm, pool, args.repeats
+            )
             own = own_compute_seconds(task.seed_algorithm, task.entry_point, instances, task.instance_timeout)
-            trivial_walls, _, trivial_failures, _, _ = timed_evaluations(task, TRIVIAL[task.name], pool, args.repeats)
+            trivial_walls, _, trivial_failures, _, _ = timed_evaluations(
+                task, TRIVIAL[task.name], pool, args.repeats
+            )
             assert trivial_failures == 0, task.name
             outputs = [_trivial_output(task.name, instance) for instance in instances]
             scoring = scoring_seconds(task, outputs)
             overhead = (statistics.fmean(seed_walls) - own) / n * 1000
-            print(f"{task.name:<29} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>28} {utility:5.3f} {timeouts:4d} {calls * 1000:9.1f} {own * 1000:8.1f} "
-                  f"{overhead:16.2f} {_fmt(trivial_walls):>28} "
-                  f"{statistics.fmean(trivial_walls) / n * 1000:15.2f} {scoring * 1000:8.2f}")
+            print(
+                f"{task.name:<29} {n:>4} {generation * 1000:10.1f} {_fmt(seed_walls):>28} {utility:5.3f} {timeouts:4d} {calls * 1000:9.1f} {own * 1000:8.1f} "
+                f"{overhead:16.2f} {_fmt(trivial_walls):>28} "
+                f"{statistics.fmean(trivial_walls) / n * 1000:15.2f} {scoring * 1000:8.2f}"
+            )
         print()
         maxcut_call(pool, max(args.repeats, 10))
         timeout_cost(pool)
@@ -202,8 +213,10 @@ def maxcut_call(pool, repeats: int) -> None:
             walls.append(time.perf_counter() - started)
             cpus.append(time.process_time() - cpu)
             trees.append(tree_cpu_seconds() - tree)
-        print(f"maxcut utility call, {label}, trivial algorithm (all harness + isolation): wall {_fmt(walls).strip()} ms, "
-              f"host CPU {_fmt(cpus).strip()} ms, CPU of host + sandbox {_fmt(trees).strip()} ms")
+        print(
+            f"maxcut utility call, {label}, trivial algorithm (all harness + isolation): wall {_fmt(walls).strip()} ms, "
+            f"host CPU {_fmt(cpus).strip()} ms, CPU of host + sandbox {_fmt(trees).strip()} ms"
+        )
     print("(original code: 410 ms of harness CPU per Max-Cut utility call, no isolation)")
 
 
@@ -214,7 +227,9 @@ def timeout_cost(pool) -> None:
     started = time.perf_counter()
     result = evaluate(task, sleeper, executor=pool)
     per_instance = (time.perf_counter() - started) / result.instances - task.instance_timeout
-    print(f"timeout cost beyond the {task.instance_timeout:g} s limit: {per_instance * 1000:.1f} ms per timed-out instance")
+    print(
+        f"timeout cost beyond the {task.instance_timeout:g} s limit: {per_instance * 1000:.1f} ms per timed-out instance"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,16 @@ def main() -> None:
     args = parser.parse_args()
     together, t1 = run(args.task, args.tests, sequential=False)
     apart, t2 = run(args.task, args.tests, sequential=True)
-    print(json.dumps({"concurrent": together, "one_at_a_time": apart, "identical": together == apart,
-                      "seconds": [round(t1, 1), round(t2, 1)]}))
+    print(
+        json.dumps(
+            {
+                "concurrent": together,
+                "one_at_a_time": apart,
+                "identical": together == apart,
+                "seconds": [round(t1, 1), round(t2, 1)],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

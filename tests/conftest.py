@@ -17,5 +17,7 @@ END_TO_END_MARKERS = ("ray", "browser")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & END_TO_END_FIXTURES or any(item.get_closest_marker(name) for name in END_TO_END_MARKERS):
+        if fixtures & END_TO_END_FIXTURES or any(
+            item.get_closest_marker(name) for name in END_TO_END_MARKERS
+        ):
             item.add_marker(pytest.mark.slow)

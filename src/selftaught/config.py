@@ -81,8 +81,9 @@ class Settings(BaseModel):
     preflight: bool = _field("preflight")
 
 
-def load_settings(overrides: dict[str, Any], config_file: Path | None = None, *,
-                  read_file: bool = True) -> Settings:
+def load_settings(
+    overrides: dict[str, Any], config_file: Path | None = None, *, read_file: bool = True
+) -> Settings:
     """Merge defaults, the TOML file and explicit overrides (None values mean 'not given').
 
     Every value is checked where it was written, so an error names the flag (`--tests`) or the file
@@ -93,8 +94,10 @@ def load_settings(overrides: dict[str, Any], config_file: Path | None = None, *,
     path = config_file if config_file is not None else Path(CONFIG_FILE)
     if config_file is not None:
         if path.is_dir():
-            raise UsageError(f"--config {path} is a directory; give the settings file itself "
-                             f"(e.g. --config {path / CONFIG_FILE})")
+            raise UsageError(
+                f"--config {path} is a directory; give the settings file itself "
+                f"(e.g. --config {path / CONFIG_FILE})"
+            )
         if not path.is_file():
             raise UsageError(f"--config {path}: no such file")
     if read_file and path.is_file():
@@ -102,7 +105,9 @@ def load_settings(overrides: dict[str, Any], config_file: Path | None = None, *,
     for name, value in overrides.items():
         if value is None:
             continue
-        values[name] = _checked(name, value, KNOBS[name].flag if name in KNOBS else f"--{name.replace('_', '-')}")
+        values[name] = _checked(
+            name, value, KNOBS[name].flag if name in KNOBS else f"--{name.replace('_', '-')}"
+        )
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -151,8 +156,10 @@ def _section_name(path: Path, section: str, key: str) -> str:
         if normal in (knob.name, knob.section_key):
             return knob.name
     allowed = sorted({k.section_key.replace("_", "-") for k in _in_section(section)})
-    raise UsageError(f"{path}: unknown setting {section}.{key} (allowed in [{section}]: {', '.join(allowed)})"
-                     f"{suggest(key.replace('_', '-'), allowed)}")
+    raise UsageError(
+        f"{path}: unknown setting {section}.{key} (allowed in [{section}]: {', '.join(allowed)})"
+        f"{suggest(key.replace('_', '-'), allowed)}"
+    )
 
 
 def _flat_name(path: Path, key: str) -> str:
@@ -160,8 +167,10 @@ def _flat_name(path: Path, key: str) -> str:
     if normal in KNOBS or normal in Settings.model_fields:
         return normal
     names = sorted(name.replace("_", "-") for name in Settings.model_fields)
-    raise UsageError(f"{path}: unknown setting {key!r} (sections: {', '.join(SECTIONS)})"
-                     f"{suggest(key.replace('_', '-'), names)}")
+    raise UsageError(
+        f"{path}: unknown setting {key!r} (sections: {', '.join(SECTIONS)})"
+        f"{suggest(key.replace('_', '-'), names)}"
+    )
 
 
 def _in_section(section: str) -> list[Knob]:

@@ -70,8 +70,13 @@ KNOBS: dict[str, Knob] = _knobs(
     # run: what is computed
     # circle_packing: the task where self-improvement with the offline model gains on test within about a
     # minute (BENCHMARKS.md, "The main job's default task"); parity_noise is the paper's headline.
-    Knob("task", "run", str, "circle_packing",
-         "Built-in task name, a task directory, or openevolve:PATH (the paper's headline: parity_noise)."),
+    Knob(
+        "task",
+        "run",
+        str,
+        "circle_packing",
+        "Built-in task name, a task directory, or openevolve:PATH (the paper's headline: parity_noise).",
+    ),
     Knob("improver", "run", str, "seed", "Starting improver: seed, a baseline name or FILE."),
     Knob("iterations", "run", int, 3, "Self-improvement iterations T.", low=0, high=100),
     Knob("tests", "run", int, 5, "Improver runs per meta-utility estimate.", low=1, high=1000),
@@ -80,40 +85,115 @@ KNOBS: dict[str, Knob] = _knobs(
     Knob("utility_budget", "run", int, 25, "Utility calls per improver run.", low=1, high=10_000),
     Knob("seed", "run", int, 0, "Run seed (offline model seed and run identity).", low=0),
     Knob("seeds", "run", int, 1, "Independent runs to aggregate (mean ± SE).", low=1, high=100),
-    Knob("test_seed", "run", int, None, "Fix the secret test-split seed.", optional=True,
-         shown_default="drawn per run"),
-    Knob("improver_timeout", "run", float, 300.0, "Wall-clock seconds for one improver run.", low=0,
-         low_open=True),
-    Knob("meta_improver_timeout", "run", float, 3600.0,
-         "Wall-clock seconds for one self-improvement step (the improver improving itself).", low=0,
-         low_open=True),
-    Knob("protocol", "run", str, "strict",
-         "paper: the original code's instances, public test seeds and scoring, comparable with the paper "
-         "(docs/tasks.md).", choices=("strict", "paper")),
+    Knob(
+        "test_seed",
+        "run",
+        int,
+        None,
+        "Fix the secret test-split seed.",
+        optional=True,
+        shown_default="drawn per run",
+    ),
+    Knob(
+        "improver_timeout",
+        "run",
+        float,
+        300.0,
+        "Wall-clock seconds for one improver run.",
+        low=0,
+        low_open=True,
+    ),
+    Knob(
+        "meta_improver_timeout",
+        "run",
+        float,
+        3600.0,
+        "Wall-clock seconds for one self-improvement step (the improver improving itself).",
+        low=0,
+        low_open=True,
+    ),
+    Knob(
+        "protocol",
+        "run",
+        str,
+        "strict",
+        "paper: the original code's instances, public test seeds and scoring, comparable with the paper "
+        "(docs/tasks.md).",
+        choices=("strict", "paper"),
+    ),
     Knob("runs_dir", "run", Path, Path("runs"), "Where runs are stored.", shown_default="./runs"),
     # lm: which model and how it is called
-    Knob("model", "lm", str, "offline",
-         "offline[:SEED] (no network) or openai/<model>@<base_url> (the @<base_url> part is optional)."),
+    Knob(
+        "model",
+        "lm",
+        str,
+        "offline",
+        "offline[:SEED] (no network) or openai/<model>@<base_url> (the @<base_url> part is optional).",
+    ),
     Knob("temperature", "lm", float, 0.7, "Sampling temperature.", low=0.0, high=2.0),
     Knob("api_key_env", "lm", str, "OPENAI_API_KEY", "Environment variable holding the API key."),
     Knob("max_tokens", "lm", int, 1024, "Max tokens per response.", low=1),
-    Knob("request_timeout", "lm", float, 120.0, "Seconds before one LM request is retried.", low=0,
-         low_open=True),
+    Knob(
+        "request_timeout",
+        "lm",
+        float,
+        120.0,
+        "Seconds before one LM request is retried.",
+        low=0,
+        low_open=True,
+    ),
     Knob("concurrency", "lm", int, 8, "LM requests in flight.", low=1, high=1024),
     Knob("max_retries", "lm", int, 6, "Retries of a failed LM request.", low=0, high=100),
-    Knob("max_cost", "lm", float, None, "Stop new LM calls once this many USD are spent.", low=0,
-         optional=True, shown_default="no cap"),
-    Knob("prices_file", "lm", Path, None, "TOML file of USD prices per million tokens.", optional=True,
-         shown_default="built-in prices"),
-    Knob("cache", "lm", str, "read-write", "LM reply cache of a run.", choices=("off", "read-write", "replay")),
-    Knob("preflight", "lm", bool, True, "Send one small chat request to the model before starting (fail fast)."),
+    Knob(
+        "max_cost",
+        "lm",
+        float,
+        None,
+        "Stop new LM calls once this many USD are spent.",
+        low=0,
+        optional=True,
+        shown_default="no cap",
+    ),
+    Knob(
+        "prices_file",
+        "lm",
+        Path,
+        None,
+        "TOML file of USD prices per million tokens.",
+        optional=True,
+        shown_default="built-in prices",
+    ),
+    Knob(
+        "cache", "lm", str, "read-write", "LM reply cache of a run.", choices=("off", "read-write", "replay")
+    ),
+    Knob(
+        "preflight", "lm", bool, True, "Send one small chat request to the model before starting (fail fast)."
+    ),
     # sandbox: where generated code runs
-    Knob("sandbox", "sandbox", str, "strong", "Isolation: weak has fewer layers and is logged loudly.",
-         key="mode", choices=("strong", "weak")),
-    Knob("workers", "sandbox", int, None, "Sandbox workers.", low=1, high=512, optional=True,
-         shown_default="one per core"),
+    Knob(
+        "sandbox",
+        "sandbox",
+        str,
+        "strong",
+        "Isolation: weak has fewer layers and is logged loudly.",
+        key="mode",
+        choices=("strong", "weak"),
+    ),
+    Knob(
+        "workers",
+        "sandbox",
+        int,
+        None,
+        "Sandbox workers.",
+        low=1,
+        high=512,
+        optional=True,
+        shown_default="one per core",
+    ),
     # executor: which machines
-    Knob("executor", "executor", str, "local", "Where sandbox jobs run.", key="kind", choices=("local", "ray")),
+    Knob(
+        "executor", "executor", str, "local", "Where sandbox jobs run.", key="kind", choices=("local", "ray")
+    ),
     Knob("ray_address", "executor", str, "auto", "Ray cluster address.", key="address"),
 )
 
@@ -144,8 +224,10 @@ def check_value(knob: Knob, value: Any, where: str) -> Any:
         raise ValueError(f"{where} must be set")
     converted = _convert(knob, value, where)
     if knob.choices and converted not in knob.choices:
-        raise ValueError(f"{where} must be one of {', '.join(knob.choices)}, got {converted!r}"
-                         f"{suggest(str(converted), knob.choices)}")
+        raise ValueError(
+            f"{where} must be one of {', '.join(knob.choices)}, got {converted!r}"
+            f"{suggest(str(converted), knob.choices)}"
+        )
     if isinstance(converted, int | float) and not isinstance(converted, bool):
         _check_range(knob, converted, where)
     return converted

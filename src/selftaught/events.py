@@ -91,8 +91,12 @@ NEW_BEST = "new-best"
 _DECLARED = (
     EventKind(ITERATION_FALLBACK, "fallback", "other", "host", "an iteration kept its parent improver"),
     EventKind(RUN_STOPPED, "other", "other", "host", "the run stopped early (cost cap, replay miss)"),
-    EventKind(RUN_FAILED, "failure", "other", "host", "the model endpoint failed (unreachable, key, model, 5xx)"),
-    EventKind(LM_PREFLIGHT, "other", "other", "host", "the preflight request's warning (e.g. an empty reply)"),
+    EventKind(
+        RUN_FAILED, "failure", "other", "host", "the model endpoint failed (unreachable, key, model, 5xx)"
+    ),
+    EventKind(
+        LM_PREFLIGHT, "other", "other", "host", "the preflight request's warning (e.g. an empty reply)"
+    ),
     EventKind(
         IMPROVER_FAILED, "failure", "other", "host", "an improver run raised, crashed or returned no program"
     ),
@@ -103,11 +107,21 @@ _DECLARED = (
         UTILITY_BUDGET_EXCEEDED, "budget", "budget", "host", "an improver called the utility past its budget"
     ),
     EventKind(UTILITY_BAD_ARGUMENT, "budget", "budget", "host", "the utility was called with a non-program"),
-    EventKind(UTILITY_PROGRAM_TOO_LARGE, "budget", "budget", "host", "the utility was given a program over the size cap"),
+    EventKind(
+        UTILITY_PROGRAM_TOO_LARGE,
+        "budget",
+        "budget",
+        "host",
+        "the utility was given a program over the size cap",
+    ),
     EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "the LM was given a prompt over the size cap"),
     EventKind(PROXY_REFUSED, "safety", "sandbox", "host", "the host refused a proxy method"),
     EventKind(
-        UTILITY_PROGRAM_TOO_LARGE, "budget", "budget", "host", "a utility() argument over the size cap, refused"
+        UTILITY_PROGRAM_TOO_LARGE,
+        "budget",
+        "budget",
+        "host",
+        "a utility() argument over the size cap, refused",
     ),
     EventKind(LM_PROMPT_TOO_LARGE, "budget", "budget", "host", "an LM prompt over the size cap, refused"),
     EventKind(SCORE_OUT_OF_RANGE, "safety", "scores", "host", "a score outside [0, 1] or not finite"),
@@ -134,8 +148,12 @@ _DECLARED = (
     EventKind(
         PROTOCOL_VIOLATION, "safety", "sandbox", "host", "a child sent a malformed or unexpected message"
     ),
-    EventKind(RPC_AFTER_RETURN, "safety", "sandbox", "host", "a remote call arrived after the program returned"),
-    EventKind(RPC_TOO_LARGE, "safety", "sandbox", "host", "a remote call's arguments over the size cap, refused"),
+    EventKind(
+        RPC_AFTER_RETURN, "safety", "sandbox", "host", "a remote call arrived after the program returned"
+    ),
+    EventKind(
+        RPC_TOO_LARGE, "safety", "sandbox", "host", "a remote call's arguments over the size cap, refused"
+    ),
     EventKind(
         CLAIMED_PREFIX, "safety", "sandbox", "sandbox", "a child reported an event only the host may report"
     ),
@@ -224,8 +242,10 @@ def sandbox_event_kind(raw_kind: str, detail: str, reported_by: str = "host") ->
     kind = raw_kind.strip().lower().removeprefix(SANDBOX_PREFIX)
     text = detail.lower()
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in kind)[:48] or "unknown"
-    host_only = kind in _POOL_KINDS or kind.startswith(STATIC_PREFIX) or (
-        kind in REGISTRY and REGISTRY[kind].producer == "host"
+    host_only = (
+        kind in _POOL_KINDS
+        or kind.startswith(STATIC_PREFIX)
+        or (kind in REGISTRY and REGISTRY[kind].producer == "host")
     )
     if reported_by == "sandbox" and host_only:
         # The child's audit hook may send any kind; one only the host reports becomes a claim, never the fact.

@@ -41,15 +41,27 @@ vendors click can live without (older typers depend on click, so it is always in
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    paths = [p for p in (os.environ.get("SELFTAUGHT_TEST_TYPER_PATH"), SRC, os.environ.get("PYTHONPATH")) if p]
+    paths = [
+        p for p in (os.environ.get("SELFTAUGHT_TEST_TYPER_PATH"), SRC, os.environ.get("PYTHONPATH")) if p
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "COLUMNS": "100"}
     env.pop("SELFTAUGHT_DEBUG", None)
     return {**env, **(extra or {})}
 
 
-def cli(*args: str, cwd: Path, hide: tuple[str, ...] = (), env: dict[str, str] | None = None,
-        timeout: float = 600, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", HIDE_AND_RUN, ",".join(hide), *args] if hide else \
-        [sys.executable, "-m", "selftaught", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=cli_env(env),
-                          input=stdin)
+def cli(
+    *args: str,
+    cwd: Path,
+    hide: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    command = (
+        [sys.executable, "-c", HIDE_AND_RUN, ",".join(hide), *args]
+        if hide
+        else [sys.executable, "-m", "selftaught", *args]
+    )
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=cli_env(env), input=stdin
+    )

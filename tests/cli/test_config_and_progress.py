@@ -29,11 +29,18 @@ def test_every_setting_has_one_knob_and_the_model_reads_its_default() -> None:
 
 def test_sections_and_flat_keys_are_both_read(tmp_path: Path) -> None:
     sections = tmp_path / "sections.toml"
-    sections.write_text('[run]\niterations = 7\nlm-calls = 2\n[lm]\nmax-cost = 1.5\n[sandbox]\nmode = "weak"\n'
-                        '[executor]\nkind = "local"\naddress = "10.0.0.1:6379"\n')
+    sections.write_text(
+        '[run]\niterations = 7\nlm-calls = 2\n[lm]\nmax-cost = 1.5\n[sandbox]\nmode = "weak"\n'
+        '[executor]\nkind = "local"\naddress = "10.0.0.1:6379"\n'
+    )
     settings = load_settings({}, sections)
-    assert (settings.iterations, settings.lm_calls, settings.max_cost, settings.sandbox, settings.ray_address) == \
-        (7, 2, 1.5, "weak", "10.0.0.1:6379")
+    assert (
+        settings.iterations,
+        settings.lm_calls,
+        settings.max_cost,
+        settings.sandbox,
+        settings.ray_address,
+    ) == (7, 2, 1.5, "weak", "10.0.0.1:6379")
     flat = tmp_path / "flat.toml"
     flat.write_text('[selftaught]\niterations = 4\nsandbox = "weak"\nmax-cost = 2.0\n')
     assert (load_settings({}, flat).iterations, load_settings({}, flat).sandbox) == (4, "weak")
@@ -42,14 +49,20 @@ def test_sections_and_flat_keys_are_both_read(tmp_path: Path) -> None:
     assert load_settings({"tests": 3}, top).tests == 3  # flags win over the file
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[run]\ntests = 0\n", "run.tests must be between 1 and 1000, got 0"),
-    ("[run]\niteratons = 2\n", "did you mean 'iterations'"),
-    ("[sandbox]\nmode = \"strnog\"\n", "sandbox.mode must be one of strong, weak, got 'strnog' (did you mean 'strong'?)"),
-    ("max_cots = 1\n", "did you mean 'max-cost'"),
-    ("[lm]\nmax-cost = \"ten\"\n", "lm.max-cost must be a number, got 'ten'"),
-    ("[lm\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[run]\ntests = 0\n", "run.tests must be between 1 and 1000, got 0"),
+        ("[run]\niteratons = 2\n", "did you mean 'iterations'"),
+        (
+            '[sandbox]\nmode = "strnog"\n',
+            "sandbox.mode must be one of strong, weak, got 'strnog' (did you mean 'strong'?)",
+        ),
+        ("max_cots = 1\n", "did you mean 'max-cost'"),
+        ('[lm]\nmax-cost = "ten"\n', "lm.max-cost must be a number, got 'ten'"),
+        ("[lm\n", "not valid TOML"),
+    ],
+)
 def test_file_errors_name_the_key_as_written(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "selftaught.toml"
     path.write_text(text)
@@ -89,7 +102,9 @@ def test_a_level_that_ends_early_is_closed_at_what_was_done() -> None:
     assert "iteration 1/1" in tracker.line() and "candidate 14/14" in tracker.line()
 
 
-@given(st.lists(st.tuples(st.sampled_from(["iteration", "candidate", "test"]), st.integers(0, 5)), max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["iteration", "candidate", "test"]), st.integers(0, 5)), max_size=40)
+)
 def test_after_the_end_every_level_is_at_100_percent(steps: list[tuple[str, int]]) -> None:
     tracker = Tracker()
     for name, amount in steps:

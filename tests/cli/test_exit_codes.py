@@ -44,7 +44,14 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "missing argument": (["eval", "maxcut"], "Missing argument"),
 }
 
-CLASS_NAMES = ("NoSuchOption", "BadParameter", "MissingParameter", "UsageError", "NoArgsIsHelpError", "Traceback")
+CLASS_NAMES = (
+    "NoSuchOption",
+    "BadParameter",
+    "MissingParameter",
+    "UsageError",
+    "NoArgsIsHelpError",
+    "Traceback",
+)
 
 
 @pytest.fixture
@@ -119,7 +126,9 @@ def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or any(m.startswith(h + '.') or m == h for h in heavy))\n"
         "print('LOADED', code, ' '.join(loaded), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env())
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env()
+    )
     line = next(row for row in done.stderr.splitlines() if row.startswith("LOADED"))
     assert line.split()[1] == "0"
     assert line.split()[2:] == [], line
@@ -141,7 +150,9 @@ def test_tasks_reads_no_scorer_or_sandbox(tmp_path: Path) -> None:
         "       if m in sys.modules]\n"
         "print('LOADED', code, *bad, file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env())
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=cli_env()
+    )
     assert "LOADED 0" in done.stderr and done.stderr.strip().endswith("LOADED 0"), done.stderr
 
 
@@ -161,5 +172,7 @@ def test_an_unexpected_error_is_one_line_and_exit_1(tmp_path: Path, hide: tuple[
     done = cli("report", "some-run", cwd=tmp_path, hide=(*hide, "selftaught.report"))
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "SELFTAUGHT_DEBUG=1" in lines[0], done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "SELFTAUGHT_DEBUG=1" in lines[0], (
+        done.stderr
+    )
     assert "Traceback" not in done.stderr

@@ -22,20 +22,45 @@ IDENTITY = "def improve_algorithm(initial_solution, utility, language_model):\n 
 PROGRAM = (
     "def is_true(assignment, literal):\n"
     "    return assignment[abs(literal)] == (literal > 0)  # [bold]not markup[/bold] and a long line "
-    + "x" * 120 + "\n\n\n"
+    + "x"
+    * 120
+    + "\n\n\n"
     "def algorithm(formula, n_vars):\n"
     "    assignment = [False] * (n_vars + 1)\n"
     "    return [is_true(assignment, 1)] and assignment\n"
 )
-SMALL = ["--task", "str_grid_dist", "--tests", "1", "--lm-calls", "1", "--responses-per-call", "2",
-         "--utility-budget", "2", "--test-seed", "7", "--improver-timeout", "60"]
+SMALL = [
+    "--task",
+    "str_grid_dist",
+    "--tests",
+    "1",
+    "--lm-calls",
+    "1",
+    "--responses-per-call",
+    "2",
+    "--utility-budget",
+    "2",
+    "--test-seed",
+    "7",
+    "--improver-timeout",
+    "60",
+]
 
 
 def test_improve_to_a_pipe_writes_exactly_the_program(tmp_path: Path) -> None:
     (tmp_path / "identity.py").write_text(IDENTITY)
     (tmp_path / "prog.py").write_text(PROGRAM)
-    done = cli("improve", "three_sat", "--program", "prog.py", "--improver", "identity.py", "--utility-budget", "2",
-               cwd=tmp_path)
+    done = cli(
+        "improve",
+        "three_sat",
+        "--program",
+        "prog.py",
+        "--improver",
+        "identity.py",
+        "--utility-budget",
+        "2",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == PROGRAM  # no markup eaten, no wrapping, nothing else
     ast.parse(done.stdout)
@@ -52,8 +77,17 @@ def test_improve_refuses_a_program_that_does_not_parse(tmp_path: Path) -> None:
 def test_improve_out_writes_the_whole_openevolve_file(tmp_path: Path) -> None:
     (tmp_path / "identity.py").write_text(IDENTITY)
     example = ROOT / "examples" / "openevolve_minimize"
-    done = cli("improve", f"openevolve:{example}", "--improver", "identity.py", "--utility-budget", "1",
-               "--out", "out.py", cwd=tmp_path)
+    done = cli(
+        "improve",
+        f"openevolve:{example}",
+        "--improver",
+        "identity.py",
+        "--utility-budget",
+        "1",
+        "--out",
+        "out.py",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     initial = (example / "initial_program.py").read_text()
     assert "EVOLVE-BLOCK-START" in initial
@@ -64,7 +98,10 @@ def test_improve_out_writes_the_whole_openevolve_file(tmp_path: Path) -> None:
 def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "selftaught", "run", *SMALL, "--runs-dir", "runs", *extra],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=cli_env({"SELFTAUGHT_PROGRESS_SECONDS": "0.3"}),
     )
 
@@ -88,8 +125,16 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
-    done = cli("run", *SMALL, "--iterations", "1", "--runs-dir", "runs", cwd=tmp_path,
-               env={"SELFTAUGHT_PROGRESS_SECONDS": "0.3"})
+    done = cli(
+        "run",
+        *SMALL,
+        "--iterations",
+        "1",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+        env={"SELFTAUGHT_PROGRESS_SECONDS": "0.3"},
+    )
     assert done.returncode == 0, done.stderr
     run_id = re.match(r"run (\S+) started", done.stderr).group(1)  # type: ignore[union-attr]
     assert run_id in done.stdout
@@ -147,8 +192,6 @@ def test_no_runs_is_not_an_error(tmp_path: Path) -> None:
     assert done.returncode == 0 and "no runs" in done.stderr and done.stdout == ""
 
 
-
-
 def _check_best_program(run_dir: Path) -> None:
     """best_program.py: the final improver's re-estimate, best by validation, test score in the header."""
     from selftaught.store import Context, RunReader
@@ -156,13 +199,19 @@ def _check_best_program(run_dir: Path) -> None:
     with RunReader.open(run_dir / "run.sqlite") as reader:
         final = max(reader.iterations(), key=lambda it: it.t)
         produced = max(it.t for it in reader.iterations() if it.improver_sha == final.improver_sha)
-        runs = [run for run in reader.improver_runs()
-                if run.context == Context.iteration(produced) and run.improver_sha == final.improver_sha
-                and run.output_sha is not None]
+        runs = [
+            run
+            for run in reader.improver_runs()
+            if run.context == Context.iteration(produced)
+            and run.improver_sha == final.improver_sha
+            and run.output_sha is not None
+        ]
         best = max(runs, key=lambda run: run.utility_val)
         expected = reader.get_program(best.output_sha or "")
     text = (run_dir / "best_program.py").read_text()
     header, _, body = text.partition("\n\n")
     assert body == expected
-    assert f"test utility {best.utility_test:.6f}" in header and f"validation {best.utility_val:.6f}" in header
+    assert (
+        f"test utility {best.utility_test:.6f}" in header and f"validation {best.utility_val:.6f}" in header
+    )
     ast.parse(text)

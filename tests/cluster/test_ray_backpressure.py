@@ -71,9 +71,24 @@ def test_no_cluster_at_the_address_is_a_usage_error(tmp_path) -> None:
     """In a fresh process (this one is connected): a clear one-line error, no traceback, exit code 2."""
     env = {**os.environ, "RAY_ADDRESS": ""}
     done = subprocess.run(
-        [sys.executable, "-m", "selftaught", "meta-eval", "seed", "--tests", "1", "--executor", "ray",
-         "--ray-address", f"127.0.0.1:{free_port()}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "selftaught",
+            "meta-eval",
+            "seed",
+            "--tests",
+            "1",
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{free_port()}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
@@ -86,5 +101,7 @@ def test_without_ray_installed_the_error_names_the_extra(tmp_path) -> None:
         "from selftaught.errors import UsageError\n"
         "try:\n    make_executor(Settings(executor='ray'))\nexcept UsageError as exc:\n    print(exc)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert "pip install 'selftaught[ray]'" in done.stdout, done.stdout + done.stderr

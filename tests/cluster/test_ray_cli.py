@@ -24,7 +24,11 @@ def _eval(tmp_path: Path, *flags: str) -> dict:
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     done = subprocess.run(
         [sys.executable, "-m", "selftaught", "eval", "str_grid_dist", str(program), "--json", *flags],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.ray
 # Deterministic and far inside the time limits, so that any difference would be the executor's.
 PROGRAMS = {
     "parity_noise": "def algorithm(train_samples, train_parity, test_samples):\n"
-                    "    return [int(row[0]) ^ int(row[3]) for row in test_samples]\n",
+    "    return [int(row[0]) ^ int(row[3]) for row in test_samples]\n",
     "maxcut": "import numpy as np\n\ndef algorithm(adjacency_matrix):\n"
-              "    degree = np.asarray(adjacency_matrix).sum(axis=1)\n"
-              "    return [int(d > np.median(degree)) for d in degree]\n",
+    "    degree = np.asarray(adjacency_matrix).sum(axis=1)\n"
+    "    return [int(d > np.median(degree)) for d in degree]\n",
     "str_grid_dist": None,  # its seed algorithm, `return t`
 }
 BROKEN = {
@@ -56,9 +56,17 @@ def test_task_evaluations_match_the_local_pool(executors, task_name: str) -> Non
         for source in programs:
             here = evaluate(task, source, split=split, seed=seed, executor=local)
             there = evaluate(task, source, split=split, seed=seed, executor=remote)
-            differing = [(a, b) for a, b in zip(there.per_instance, here.per_instance, strict=True) if a.score != b.score]
+            differing = [
+                (a, b)
+                for a, b in zip(there.per_instance, here.per_instance, strict=True)
+                if a.score != b.score
+            ]
             assert not differing, differing[:3]
-            assert (there.utility, there.failures, there.setup_error) == (here.utility, here.failures, here.setup_error)
+            assert (there.utility, there.failures, there.setup_error) == (
+                here.utility,
+                here.failures,
+                here.setup_error,
+            )
     assert remote.stats.local_jobs == 0  # evaluations never run on the driver
 
 
@@ -89,17 +97,32 @@ def _lineage(result) -> list[tuple[int, str, float, float]]:
     return [(it.t, it.improver_sha, it.meta_utility_val, it.meta_utility_test) for it in result.iterations]
 
 
-def test_self_improvement_run_gives_the_same_numbers(executors, cluster: LoopbackCluster, tmp_path: Path) -> None:
+def test_self_improvement_run_gives_the_same_numbers(
+    executors, cluster: LoopbackCluster, tmp_path: Path
+) -> None:
     """One STOP iteration (offline model, small budgets) on each executor: identical lineage and scores."""
     settings = Settings(
-        task="str_grid_dist", iterations=1, tests=2, lm_calls=2, responses_per_call=2, utility_budget=3,
-        test_seed=777, seed=3, improver_timeout=60.0, meta_improver_timeout=300.0,
+        task="str_grid_dist",
+        iterations=1,
+        tests=2,
+        lm_calls=2,
+        responses_per_call=2,
+        utility_budget=3,
+        test_seed=777,
+        seed=3,
+        improver_timeout=60.0,
+        meta_improver_timeout=300.0,
     )
     local, remote = executors
     here = run_once(settings.model_copy(update={"runs_dir": tmp_path / "local"}), executor=local)
-    ray_settings = settings.model_copy(update={
-        "runs_dir": tmp_path / "ray", "executor": "ray", "ray_address": cluster.address, "workers": 2,
-    })
+    ray_settings = settings.model_copy(
+        update={
+            "runs_dir": tmp_path / "ray",
+            "executor": "ray",
+            "ray_address": cluster.address,
+            "workers": 2,
+        }
+    )
     before = copy.deepcopy(remote.stats)
     there = run_once(ray_settings, executor=remote)
     stats = remote.stats

@@ -20,7 +20,9 @@ JOBS = 36
 
 
 def _job(i: int) -> Job:
-    return Job(source=SLOW_SQUARE, entry="f", instances=[[i], [i + 1000]], instance_timeout=5.0, label=f"job {i}")
+    return Job(
+        source=SLOW_SQUARE, entry="f", instances=[[i], [i + 1000]], instance_timeout=5.0, label=f"job {i}"
+    )
 
 
 def _inputs_dirs(pids: list[int]) -> set[str]:

@@ -13,7 +13,7 @@ from selftaught.testing.cluster import LoopbackCluster
 
 pytestmark = pytest.mark.ray
 
-HOSTILE = '''
+HOSTILE = """
 import os, socket, subprocess
 
 def f(what, port):
@@ -34,7 +34,7 @@ def f(what, port):
         return "wrote"
     if what == "uid":
         return os.getuid()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,21 @@ def test_every_worker_reports_the_strong_sandbox(remote: RayExecutor, cluster: L
         assert all(info["layers"].values()), info["layers"]
 
 
-def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluster: LoopbackCluster,
-                                                     node_secret: tuple[str, str]) -> None:
+def test_hostile_program_is_contained_on_the_workers(
+    remote: RayExecutor, cluster: LoopbackCluster, node_secret: tuple[str, str]
+) -> None:
     _, secret = node_secret
     probes = ["env", "shadow", "raylet-logs", "connect", "subprocess", "write", "uid"]
-    jobs = [Job(source=HOSTILE, entry="f", instances=[[probe, cluster.port] for probe in probes],
-                instance_timeout=5.0, memory_mb=512) for _ in range(4)]
+    jobs = [
+        Job(
+            source=HOSTILE,
+            entry="f",
+            instances=[[probe, cluster.port] for probe in probes],
+            instance_timeout=5.0,
+            memory_mb=512,
+        )
+        for _ in range(4)
+    ]
     results = list(remote.run_many(jobs))
     assert len(results) == 4
     for result in results:
@@ -72,7 +81,9 @@ def test_hostile_program_is_contained_on_the_workers(remote: RayExecutor, cluste
     assert len(remote.stats.by_node) == 2, f"both nodes ran jobs: {remote.stats.by_node}"
 
 
-def test_the_secret_is_on_the_nodes_outside_the_sandbox(remote: RayExecutor, node_secret: tuple[str, str]) -> None:
+def test_the_secret_is_on_the_nodes_outside_the_sandbox(
+    remote: RayExecutor, node_secret: tuple[str, str]
+) -> None:
     """Control for the test above: the actor processes on both nodes (same machine here) do hold it."""
     for info in remote.worker_info():
         environ = Path(f"/proc/{info['pid']}/environ").read_bytes().split(b"\0")

@@ -17,7 +17,10 @@ GOOD = "def improve_algorithm(initial_solution, utility, language_model):\n    r
     [
         (GOOD, None),
         ("def improve_algorithm(*args):\n    return args[0]\n", None),
-        ("async def improve_algorithm(initial_solution, utility, language_model):\n    return 1\n", "async def"),
+        (
+            "async def improve_algorithm(initial_solution, utility, language_model):\n    return 1\n",
+            "async def",
+        ),
         ("def improve_algorithm(initial_solution):\n    return 1\n", "1 positional"),
         ("def improve_algorithm(a, b, c, d):\n    return 1\n", "requires more"),
         ("def improve_algorithm(a, b, c, *, key):\n    return 1\n", "requires more"),

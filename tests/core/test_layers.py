@@ -25,7 +25,13 @@ LAYERS: list[list[str]] = [
     ["selftaught.executors"],
     ["selftaught.tasks", "selftaught.improvers", "selftaught.lm", "selftaught.detectors"],
     ["selftaught.sandbox", "selftaught.store", "selftaught.config"],
-    ["selftaught.events", "selftaught.failure", "selftaught.userfiles", "selftaught.defaults", "selftaught.estimates"],
+    [
+        "selftaught.events",
+        "selftaught.failure",
+        "selftaught.userfiles",
+        "selftaught.defaults",
+        "selftaught.estimates",
+    ],
     ["selftaught.errors", "selftaught._version", "selftaught.sandbox.inside"],
 ]
 # Code users write in the directory format (built-in tasks and improvers) is data, not the package's code.
@@ -65,7 +71,9 @@ def unit(name: str) -> tuple[int, str]:
     best: tuple[int, str] | None = None
     for index, layer in enumerate(LAYERS):
         for entry in layer:
-            inside = name == entry or (entry != "selftaught" and name.startswith(entry + "."))  # the root: itself only
+            inside = name == entry or (
+                entry != "selftaught" and name.startswith(entry + ".")
+            )  # the root: itself only
             if inside and (best is None or len(entry) > len(best[1])):
                 best = (index, entry)
     assert best is not None, f"{name} is in no layer: add it to LAYERS and docs/architecture.md"
@@ -88,7 +96,9 @@ def violations() -> list[str]:
             if target_layer < layer:
                 problems.append(f"{name} imports {target}: a higher layer ({target_owner} above {owner})")
             elif target_layer == layer:
-                problems.append(f"{name} imports {target}: siblings {owner} and {target_owner} are independent")
+                problems.append(
+                    f"{name} imports {target}: siblings {owner} and {target_owner} are independent"
+                )
     return problems
 
 
@@ -98,8 +108,12 @@ def test_imports_go_one_way() -> None:
 
 def test_runtime_code_does_not_import_the_test_scaffolding() -> None:
     found = modules()
-    offenders = [name for name, path in found.items() if not name.startswith("selftaught.testing")
-                 and any(t.startswith("selftaught.testing") for t in imports(path, name, set(found)))]
+    offenders = [
+        name
+        for name, path in found.items()
+        if not name.startswith("selftaught.testing")
+        and any(t.startswith("selftaught.testing") for t in imports(path, name, set(found)))
+    ]
     assert offenders == []
 
 

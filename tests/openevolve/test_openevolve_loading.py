@@ -97,7 +97,10 @@ def test_utility_rule() -> None:
         ({"evaluator": "def score(path):\n    return {}\n"}, "defines neither evaluate"),
         ({"requirements_txt": "numpy\nno-such-package-xyz>=1\n"}, "needs 'no-such-package-xyz'"),
         ({"config_yaml": "evaluator:\n  timeout: -1\n"}, "'evaluator.timeout' must be"),
-        ({"config_yaml": "evaluator:\n  cascade_thresholds: high\n"}, "'evaluator.cascade_thresholds' must be a list"),
+        (
+            {"config_yaml": "evaluator:\n  cascade_thresholds: high\n"},
+            "'evaluator.cascade_thresholds' must be a list",
+        ),
         ({"config_yaml": "evaluator: [\n"}, "config.yaml: not valid YAML"),
     ],
 )

@@ -19,9 +19,19 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--enable-logging=stderr", "--v=0")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--enable-logging=stderr",
+    "--v=0",
+)
 
 
 def available() -> bool:
@@ -41,8 +51,14 @@ class Node:
         for child in self.children:
             yield from child.iter()
 
-    def find_all(self, tag: str | None = None, *, cls: str | None = None,
-                 where: Callable[[Node], bool] | None = None, **attrs: str) -> list[Node]:
+    def find_all(
+        self,
+        tag: str | None = None,
+        *,
+        cls: str | None = None,
+        where: Callable[[Node], bool] | None = None,
+        **attrs: str,
+    ) -> list[Node]:
         found = []
         for node in self.iter():
             if tag is not None and node.tag != tag:
@@ -82,7 +98,9 @@ class _TreeBuilder(HTMLParser):
             self.current = node
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.current.children.append(Node(tag, {key: value or "" for key, value in attrs}, parent=self.current))
+        self.current.children.append(
+            Node(tag, {key: value or "" for key, value in attrs}, parent=self.current)
+        )
 
     def handle_endtag(self, tag: str) -> None:
         node: Node | None = self.current
@@ -112,18 +130,28 @@ class LoadedPage:
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
-def load(page: Path, *, screenshot: Path | None = None, width: int = 1280, height: int = 2200,
-         timeout: float = 90) -> LoadedPage:
+def load(
+    page: Path, *, screenshot: Path | None = None, width: int = 1280, height: int = 2200, timeout: float = 90
+) -> LoadedPage:
     """Open `page` in headless Chromium: the DOM after scripts ran, every console message, and optionally
     a screenshot (one browser process does all three)."""
     args = ["--virtual-time-budget=3000", "--dump-dom"]
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
-        args += [f"--window-size={width},{height}", "--hide-scrollbars", f"--screenshot={screenshot.resolve()}"]
+        args += [
+            f"--window-size={width},{height}",
+            "--hide-scrollbars",
+            f"--screenshot={screenshot.resolve()}",
+        ]
     done = _run([*args, page.resolve().as_uri()], timeout)
     assert done.returncode == 0, done.stderr[-2000:]
     if screenshot is not None:

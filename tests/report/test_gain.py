@@ -16,8 +16,9 @@ def test_numbers_come_from_a_stored_run(runs_dir: Path) -> None:
     with RunReader.open(run_dir / "run.sqlite") as reader:
         points = [Point.of(it) for it in reader.iterations()]
     line = gain_line(points)
-    assert line == ("test 0.350 -> 0.500 (+0.150) from the seed improver (t=0) "
-                    "to the improver validation selects (t=1)")
+    assert line == (
+        "test 0.350 -> 0.500 (+0.150) from the seed improver (t=0) to the improver validation selects (t=1)"
+    )
 
 
 def test_selection_is_by_validation_never_by_test() -> None:

@@ -55,7 +55,10 @@ def test_diffs_show_what_changed(run_dir: Path) -> None:
     dom = parse(render_html(load_run_summary(run_dir)))
     t1 = dom.find("details", id="improver-t1")
     diff = t1.find("div", cls="diff").text
-    assert "+    beam = [initial_solution]" in diff and "-    best_solution = max(new_solutions, key=utility)" in diff
+    assert (
+        "+    beam = [initial_solution]" in diff
+        and "-    best_solution = max(new_solutions, key=utility)" in diff
+    )
     assert "identical to its parent" in dom.find("details", id="improver-t2").find("div", cls="diff").text
     assert "no parent" in dom.find("details", id="improver-t0").find("div", cls="diff").text
     assert t1.find("span", data_strategy="beam search")

@@ -24,7 +24,9 @@ def test_parse_labels_keeps_only_known_names() -> None:
 
 def test_prompt_lists_every_strategy_and_the_code() -> None:
     prompt = labelling_prompt("def improve_algorithm(a, u, l):\n    return a\n")
-    assert "def improve_algorithm" in prompt and all(name in prompt for name in ("beam search", "local search"))
+    assert "def improve_algorithm" in prompt and all(
+        name in prompt for name in ("beam search", "local search")
+    )
 
 
 def test_each_distinct_improver_is_asked_once(run_dir: Path) -> None:
@@ -41,8 +43,9 @@ def test_each_distinct_improver_is_asked_once(run_dir: Path) -> None:
     assert 'data-lm-strategy="local search"' in page
 
 
-def test_report_model_flag_through_the_openai_compatible_client(run_dir: Path, capsys: pytest.CaptureFixture[str],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_model_flag_through_the_openai_compatible_client(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from selftaught.cli import main
 
     monkeypatch.setenv("SELFTAUGHT_REPORT_KEY", SECRET)
@@ -52,9 +55,23 @@ def test_report_model_flag_through_the_openai_compatible_client(run_dir: Path, c
         return '["beam search"]' if "beam = [" in text else "[]"
 
     with OpenAIServer(api_key=SECRET, reply=reply) as server:
-        monkeypatch.setattr(sys, "argv", [
-            "selftaught", "report", run_dir.name, "--runs-dir", str(run_dir.parent), "--format", "json",
-            "--model", f"openai/test-model@{server.base_url}", "--api-key-env", "SELFTAUGHT_REPORT_KEY"])
+        monkeypatch.setattr(
+            sys,
+            "argv",
+            [
+                "selftaught",
+                "report",
+                run_dir.name,
+                "--runs-dir",
+                str(run_dir.parent),
+                "--format",
+                "json",
+                "--model",
+                f"openai/test-model@{server.base_url}",
+                "--api-key-env",
+                "SELFTAUGHT_REPORT_KEY",
+            ],
+        )
         main()
         requests = len(server.chat_requests)
     data = json.loads(capsys.readouterr().out)

@@ -24,10 +24,14 @@ from selftaught.store import Context, RunStore
 def test_summary_numbers_equal_the_store(run_dir: Path) -> None:
     summary = load_run_summary(run_dir)
     db = sqlite3.connect(run_dir / "run.sqlite")
-    rows = db.execute("SELECT t, status, meta_utility_val, meta_utility_test, stderr_val, lm_calls FROM iterations "
-                      "ORDER BY t").fetchall()
-    assert [(it.t, it.status, it.meta_utility_val, it.meta_utility_test, it.stderr_val, it.lm_calls)
-            for it in summary.iterations] == rows
+    rows = db.execute(
+        "SELECT t, status, meta_utility_val, meta_utility_test, stderr_val, lm_calls FROM iterations "
+        "ORDER BY t"
+    ).fetchall()
+    assert [
+        (it.t, it.status, it.meta_utility_val, it.meta_utility_test, it.stderr_val, it.lm_calls)
+        for it in summary.iterations
+    ] == rows
     assert summary.task == "str_grid_dist" and summary.model == "offline:0" and summary.status == "completed"
     assert summary.planned_iterations == 2 and summary.warnings == ()
     assert summary.best is not None and summary.best.t == 1
@@ -86,8 +90,12 @@ def test_half_written_or_missing_runs_give_a_clear_error(runs_dir: Path, damage:
         load_report("broken", runs_dir)
     message = str(caught.value)
     assert "\n" not in message
-    assert {"empty": "half-written", "garbage": "not a readable run store", "no-tables": "half-written",
-            "no-store": "has no run.sqlite"}[damage] in message
+    assert {
+        "empty": "half-written",
+        "garbage": "not a readable run store",
+        "no-tables": "half-written",
+        "no-store": "has no run.sqlite",
+    }[damage] in message
 
 
 def test_unknown_ids_are_a_usage_error(runs_dir: Path) -> None:
@@ -126,7 +134,9 @@ def test_json_and_csv_exports_carry_the_stored_numbers(runs_dir: Path) -> None:
     group = load_report("g", runs_dir)
     run = load_report("r0", runs_dir)
     data = json.loads(to_json_text([run]))
-    assert [it["meta_utility_val"] for it in data["iterations"]] == [it.meta_utility_val for it in run.iterations]
+    assert [it["meta_utility_val"] for it in data["iterations"]] == [
+        it.meta_utility_val for it in run.iterations
+    ]
     assert data["best_t"] == 1 and data["totals"]["lm_calls"] == 6
     rows = list(csv.DictReader(io.StringIO(to_csv_text([group]))))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -143,5 +153,7 @@ def test_json_and_csv_exports_carry_the_stored_numbers(runs_dir: Path) -> None:
 
 def test_helpers() -> None:
     assert context_iteration(Context.candidates(3)) == 3 and context_iteration(Context.iteration(12)) == 12
-    assert context_iteration(Context.transfer("t=1")) is None and context_iteration(Context.meta_eval()) is None
+    assert (
+        context_iteration(Context.transfer("t=1")) is None and context_iteration(Context.meta_eval()) is None
+    )
     assert str(Context.candidates(3)) == "t=3" and str(Context.iteration(12)) == "iteration t=12"

@@ -71,9 +71,18 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> RealRuns:
     base = tmp_path_factory.mktemp("real-report")
     runs_dir = base / "runs"
     runs_dir.mkdir()
-    settings = Settings(task="str_grid_dist", iterations=2, tests=2, lm_calls=2, responses_per_call=3,
-                        utility_budget=4, test_seed=777, improver_timeout=60.0, meta_improver_timeout=300.0,
-                        runs_dir=runs_dir / "alone")
+    settings = Settings(
+        task="str_grid_dist",
+        iterations=2,
+        tests=2,
+        lm_calls=2,
+        responses_per_call=3,
+        utility_budget=4,
+        test_seed=777,
+        improver_timeout=60.0,
+        meta_improver_timeout=300.0,
+        runs_dir=runs_dir / "alone",
+    )
     snapshot = Snapshot(settings.runs_dir, base / "in-progress.html")
     [single] = api.self_improve(settings.model_copy(update={"iterations": 1}), progress=snapshot)
     assert snapshot.captured is not None
@@ -81,14 +90,27 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> RealRuns:
     Path(single.path).rename(single_dir)  # a finished run moved into the shared runs directory
     results = api.self_improve(settings.model_copy(update={"seeds": 2, "runs_dir": runs_dir}))
     meta_group = store_rows(runs_dir / results[0].run_id, "SELECT value FROM meta WHERE key = 'group'")[0][0]
-    return RealRuns(runs_dir, [result.run_id for result in results], json.loads(meta_group), single.run_id,
-                    snapshot.captured, snapshot.out)
+    return RealRuns(
+        runs_dir,
+        [result.run_id for result in results],
+        json.loads(meta_group),
+        single.run_id,
+        snapshot.captured,
+        snapshot.out,
+    )
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real console entry point in a subprocess, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "selftaught", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": "160"}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "selftaught", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "160"},
+        check=False,
+    )
 
 
 @dataclass
@@ -134,8 +156,15 @@ def cells(row: browser.Node) -> list[browser.Node]:
 def run_page(real: RealRuns) -> Path:
     """The first run's report, written by the real CLI in a subprocess."""
     page = real.runs_dir.parent / "run.html"
-    done = cli("report", real.run_ids[0], "--runs-dir", str(real.runs_dir), "--html", str(page),
-               cwd=real.runs_dir.parent)
+    done = cli(
+        "report",
+        real.run_ids[0],
+        "--runs-dir",
+        str(real.runs_dir),
+        "--html",
+        str(page),
+        cwd=real.runs_dir.parent,
+    )
     assert done.returncode == 0, done.stderr
     assert "HTML report" in done.stdout and real.run_ids[0] in done.stdout
     return page
@@ -164,9 +193,14 @@ def test_numbers_in_the_html_equal_the_store(real: RealRuns, run_page: Path) -> 
         assert float(tds[8].attrs["data-value"]) == expected["wall_seconds"]
         assert expected["improver_sha"][:10] in tds[9].text
     # LM usage per iteration equals the lm_calls table (fresh calls; replays apart)
-    usage = {row["iteration"]: row for row in store_rows(
-        run_dir, "SELECT iteration, SUM(cached = 0) AS calls, SUM(CASE WHEN cached = 0 THEN tokens_in END) AS tin, "
-                 "SUM(cached != 0) AS replays FROM lm_calls GROUP BY iteration")}
+    usage = {
+        row["iteration"]: row
+        for row in store_rows(
+            run_dir,
+            "SELECT iteration, SUM(cached = 0) AS calls, SUM(CASE WHEN cached = 0 THEN tokens_in END) AS tin, "
+            "SUM(cached != 0) AS replays FROM lm_calls GROUP BY iteration",
+        )
+    }
     usage_rows = dom.find("table", id="usage-table").find_all("tr", where=lambda n: "data-t" in n.attrs)
     assert len(usage_rows) == len(usage)
     for row in usage_rows:
@@ -176,15 +210,32 @@ def test_numbers_in_the_html_equal_the_store(real: RealRuns, run_page: Path) -> 
         assert int(tds[2].attrs["data-value"]) == expected["replays"]
         assert int(tds[4].attrs["data-value"]) == (expected["tin"] or 0)
     # every candidate estimate is listed; every event is listed (this run has few)
-    candidates = store_rows(run_dir, "SELECT COUNT(*) AS n FROM meta_utilities WHERE context_kind = 'candidates'")[0]["n"]
+    candidates = store_rows(
+        run_dir, "SELECT COUNT(*) AS n FROM meta_utilities WHERE context_kind = 'candidates'"
+    )[0]["n"]
     if candidates:
-        assert len(dom.find("table", id="candidates-table").find_all("tr", where=lambda n: "data-t" in n.attrs)) == candidates
+        assert (
+            len(dom.find("table", id="candidates-table").find_all("tr", where=lambda n: "data-t" in n.attrs))
+            == candidates
+        )
     events = store_rows(run_dir, "SELECT COUNT(*) AS n FROM events")[0]["n"]
     if events:
-        assert len(dom.find("table", id="events-table").find_all("tr", where=lambda n: "data-category" in n.attrs)) == events
-        by_kind = {row["kind"]: row["n"] for row in store_rows(run_dir, "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind")}
+        assert (
+            len(
+                dom.find("table", id="events-table").find_all(
+                    "tr", where=lambda n: "data-category" in n.attrs
+                )
+            )
+            == events
+        )
+        by_kind = {
+            row["kind"]: row["n"]
+            for row in store_rows(run_dir, "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind")
+        }
         kind_rows = dom.find("table", id="event-kinds").find_all("tr", where=lambda n: "data-kind" in n.attrs)
-        assert {row.attrs["data-kind"]: int(cells(row)[2].attrs["data-value"]) for row in kind_rows} == by_kind
+        assert {
+            row.attrs["data-kind"]: int(cells(row)[2].attrs["data-value"]) for row in kind_rows
+        } == by_kind
     # the lineage holds each stored improver; the reproduction command is the stored one
     improvers = dom.find_all("details", cls="improver")
     assert [node.attrs["data-sha"] for node in improvers] == [row["improver_sha"] for row in stored]
@@ -233,8 +284,10 @@ def test_group_report_aggregates_the_seeds(real: RealRuns, tmp_path: Path, main:
         assert loaded.dom.find_all("section", id=section)
     assert loaded.dom.find("figure", cls="plot", data_plot="meta-utility").find("svg")
     assert len(loaded.dom.find_all("details", cls="run")) == 2
-    per_run = [store_rows(real.runs_dir / run_id, "SELECT t, meta_utility_val, meta_utility_test FROM iterations")
-               for run_id in real.run_ids]
+    per_run = [
+        store_rows(real.runs_dir / run_id, "SELECT t, meta_utility_val, meta_utility_test FROM iterations")
+        for run_id in real.run_ids
+    ]
     rows = loaded.dom.find("table", id="aggregate-table").find_all("tr", where=lambda n: "data-t" in n.attrs)
     assert len(rows) == 3
     for row in rows:
@@ -244,7 +297,9 @@ def test_group_report_aggregates_the_seeds(real: RealRuns, tmp_path: Path, main:
         tds = cells(row)
         assert int(tds[1].attrs["data-value"]) == len(vals) == 2
         assert math.isclose(float(tds[2].attrs["data-value"]), statistics.fmean(vals), rel_tol=1e-12)
-        assert math.isclose(float(tds[2].attrs["data-stderr"]), statistics.stdev(vals) / math.sqrt(2), abs_tol=1e-12)
+        assert math.isclose(
+            float(tds[2].attrs["data-stderr"]), statistics.stdev(vals) / math.sqrt(2), abs_tol=1e-12
+        )
         assert math.isclose(float(tds[3].attrs["data-value"]), statistics.fmean(tests), rel_tol=1e-12)
 
 
@@ -286,8 +341,12 @@ def test_exports_and_errors_from_the_cli(real: RealRuns, main: Callable[..., Don
     done = main("report", run_id, "--runs-dir", str(real.runs_dir), "--format", "json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    stored = store_rows(real.runs_dir / run_id, "SELECT meta_utility_val, meta_utility_test FROM iterations ORDER BY t")
-    assert [(it["meta_utility_val"], it["meta_utility_test"]) for it in data["iterations"]] == [tuple(r) for r in stored]
+    stored = store_rows(
+        real.runs_dir / run_id, "SELECT meta_utility_val, meta_utility_test FROM iterations ORDER BY t"
+    )
+    assert [(it["meta_utility_val"], it["meta_utility_test"]) for it in data["iterations"]] == [
+        tuple(r) for r in stored
+    ]
     assert not (real.runs_dir / run_id / "report.html").exists()  # --format alone writes no HTML
     csv_out = main("report", real.group, "--runs-dir", str(real.runs_dir), "--format", "csv")
     assert csv_out.returncode == 0 and csv_out.stdout.startswith("row,group,run_id")

@@ -25,15 +25,31 @@ def _with_a_zero_candidate(run_dir: Path) -> None:
     """A candidate of step t=1 that scored 0: both improver runs failed, one with a very long reason."""
     store = RunStore.open_existing(run_dir / "run.sqlite")
     program_sha = store.put_program(ZERO_IMPROVER, "improver")
-    store.add_meta_utility(MetaUtilityRecord(Context.candidates(1), program_sha, "str_grid_dist", 0.0, 0.0, 0.0, 0.0, 2))
+    store.add_meta_utility(
+        MetaUtilityRecord(Context.candidates(1), program_sha, "str_grid_dist", 0.0, 0.0, 0.0, 0.0, 2)
+    )
     for k, reason in enumerate((LONG_REASON, "timeout")):
-        store.add_improver_run(ImproverRunRecord(
-            context=Context.candidates(1), improver_sha=program_sha, task="str_grid_dist", test_index=k,
-            input_sha="i" * 64, output_sha=None, error=reason, utility_val=0.0, utility_test=0.0, lm_calls=1,
-            utility_calls=0, wall_seconds=0.5,
-        ))
-    store.add_event("output-rejected", "str_grid_dist: 3 of 50 outputs rejected by validation (3x invalid output)",
-                    iteration=1)
+        store.add_improver_run(
+            ImproverRunRecord(
+                context=Context.candidates(1),
+                improver_sha=program_sha,
+                task="str_grid_dist",
+                test_index=k,
+                input_sha="i" * 64,
+                output_sha=None,
+                error=reason,
+                utility_val=0.0,
+                utility_test=0.0,
+                lm_calls=1,
+                utility_calls=0,
+                wall_seconds=0.5,
+            )
+        )
+    store.add_event(
+        "output-rejected",
+        "str_grid_dist: 3 of 50 outputs rejected by validation (3x invalid output)",
+        iteration=1,
+    )
     store.close()
 
 
@@ -71,14 +87,18 @@ def test_the_page_in_chromium(page: tuple[Path, Path], tmp_path: Path) -> None:
     _, html_path = page
     probe = html_path.with_name("probe.html")
     # Measure layout after the page's scripts ran: how far the page itself scrolls sideways.
-    probe.write_text(html_path.read_text().replace(
-        "</body>", "<script>window.addEventListener('load', function () {"
-        " document.querySelectorAll('details').forEach(function (d) { d.open = true; });"
-        " document.body.setAttribute('data-overflow', String(document.documentElement.scrollWidth - window.innerWidth));"
-        " document.querySelectorAll('.scroll').forEach(function (box) {"
-        "  var table = box.querySelector('table'); if (table && table.id) {"
-        "   table.setAttribute('data-overflow', String(box.scrollWidth - box.clientWidth)); } });"
-        "});</script></body>"))
+    probe.write_text(
+        html_path.read_text().replace(
+            "</body>",
+            "<script>window.addEventListener('load', function () {"
+            " document.querySelectorAll('details').forEach(function (d) { d.open = true; });"
+            " document.body.setAttribute('data-overflow', String(document.documentElement.scrollWidth - window.innerWidth));"
+            " document.querySelectorAll('.scroll').forEach(function (box) {"
+            "  var table = box.querySelector('table'); if (table && table.id) {"
+            "   table.setAttribute('data-overflow', String(box.scrollWidth - box.clientWidth)); } });"
+            "});</script></body>",
+        )
+    )
     loaded = browser.load(probe, screenshot=tmp_path / "page.png", width=900, height=1400)
     dom = loaded.dom
     assert not [line for line in loaded.console if "Uncaught" in line], loaded.console
@@ -116,7 +136,7 @@ def test_the_page_in_chromium(page: tuple[Path, Path], tmp_path: Path) -> None:
 def test_a_run_that_did_not_complete_never_shows_completed(runs_dir: Path, status: str) -> None:
     run_dir = make_run(runs_dir, f"20261127-000000-str_grid_dist-s0-{status[:4]}", status=status)
     html = render_html(load_run_summary(run_dir))
-    header = html[html.index("<header"):html.index("</header>")]
+    header = html[html.index("<header") : html.index("</header>")]
     assert f'badge {status}">{status}<' in header
     assert "completed" not in header
 
@@ -128,8 +148,21 @@ def test_safety_audit_shows_the_same_category_as_the_report(page: tuple[Path, Pa
 
     run_dir, _ = page
     done = subprocess.run(
-        [sys.executable, "-m", "selftaught", "safety", "audit", run_dir.name, "--runs-dir", str(run_dir.parent)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}, check=False,
+        [
+            sys.executable,
+            "-m",
+            "selftaught",
+            "safety",
+            "audit",
+            run_dir.name,
+            "--runs-dir",
+            str(run_dir.parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     summary = load_run_summary(run_dir)

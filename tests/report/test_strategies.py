@@ -11,7 +11,9 @@ from selftaught.report.strategies import STRATEGIES, detect_strategies, strategy
 
 HEADER = "from helpers import extract_code\n\n"
 
-BEAM_SORTED = HEADER + '''
+BEAM_SORTED = (
+    HEADER
+    + """
 def improve_algorithm(initial_solution, utility, language_model):
     pool = {initial_solution: utility(initial_solution)}
     keep = [initial_solution]
@@ -21,9 +23,12 @@ def improve_algorithm(initial_solution, utility, language_model):
             pool[code] = utility(code)
         keep = sorted(pool, key=pool.get, reverse=True)[:3]
     return keep[0]
-'''
+"""
+)
 
-BEAM_HEAPQ = HEADER + '''import heapq
+BEAM_HEAPQ = (
+    HEADER
+    + """import heapq
 
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -33,9 +38,12 @@ def improve_algorithm(initial_solution, utility, language_model):
             scored.append((utility(code), code))
         scored = heapq.nlargest(2, scored)
     return scored[0][1]
-'''
+"""
+)
 
-GENETIC = HEADER + '''import random
+GENETIC = (
+    HEADER
+    + """import random
 
 
 def crossover(a, b):
@@ -51,9 +59,12 @@ def improve_algorithm(initial_solution, utility, language_model):
         population = population + mutants + [crossover(random.choice(population), random.choice(population))]
         population = sorted(population, key=utility, reverse=True)[:4]
     return population[0]
-'''
+"""
+)
 
-ANNEALING_METROPOLIS = HEADER + '''import math
+ANNEALING_METROPOLIS = (
+    HEADER
+    + """import math
 import random
 
 
@@ -67,9 +78,12 @@ def improve_algorithm(initial_solution, utility, language_model):
             current, current_score = proposal, score
         t = t * 0.5
     return current
-'''
+"""
+)
 
-BANDIT_UCB = HEADER + '''import math
+BANDIT_UCB = (
+    HEADER
+    + """import math
 
 PROMPTS = ["Make it faster.", "Make it more accurate."]
 
@@ -86,9 +100,12 @@ def improve_algorithm(initial_solution, utility, language_model):
         pulls[index] += 1
         rewards[index] += score
     return best
-'''
+"""
+)
 
-EPSILON_GREEDY = HEADER + '''import random
+EPSILON_GREEDY = (
+    HEADER
+    + """import random
 
 EPSILON = 0.2
 
@@ -100,9 +117,12 @@ def improve_algorithm(initial_solution, utility, language_model):
         choice = random.choice(options) if random.random() < EPSILON else max(options, key=value.get)
         value[choice] += 1
     return initial_solution
-'''
+"""
+)
 
-TEMPERATURE_LOOP = HEADER + '''
+TEMPERATURE_LOOP = (
+    HEADER
+    + """
 def improve_algorithm(initial_solution, utility, language_model):
     candidates = [initial_solution]
     for round_index in range(3):
@@ -110,9 +130,12 @@ def improve_algorithm(initial_solution, utility, language_model):
                                                 temperature=0.3 + 0.3 * round_index)
         candidates += extract_code(responses)
     return max(candidates, key=utility)
-'''
+"""
+)
 
-TEMPERATURE_SET = HEADER + '''
+TEMPERATURE_SET = (
+    HEADER
+    + """
 TEMPS = [0.2, 0.8, 1.2]
 
 
@@ -121,9 +144,12 @@ def improve_algorithm(initial_solution, utility, language_model):
     for temp in TEMPS:
         candidates += extract_code(language_model.batch_prompt("expert", [initial_solution], temp))
     return max(candidates, key=utility)
-'''
+"""
+)
 
-CACHING_MEMO = HEADER + '''
+CACHING_MEMO = (
+    HEADER
+    + """
 def improve_algorithm(initial_solution, utility, language_model):
     memo = {}
 
@@ -135,9 +161,12 @@ def improve_algorithm(initial_solution, utility, language_model):
 
     candidates = extract_code(language_model.batch_prompt("expert", [initial_solution] * 4, temperature=0.7))
     return max([initial_solution, *candidates], key=score)
-'''
+"""
+)
 
-CACHING_LRU = HEADER + '''import functools
+CACHING_LRU = (
+    HEADER
+    + """import functools
 
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -147,9 +176,12 @@ def improve_algorithm(initial_solution, utility, language_model):
 
     candidates = extract_code(language_model.batch_prompt("expert", [initial_solution] * 4, temperature=0.7))
     return max([initial_solution, *candidates], key=score)
-'''
+"""
+)
 
-PARALLEL_THREADS = HEADER + '''from concurrent.futures import ThreadPoolExecutor
+PARALLEL_THREADS = (
+    HEADER
+    + """from concurrent.futures import ThreadPoolExecutor
 
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -157,9 +189,12 @@ def improve_algorithm(initial_solution, utility, language_model):
     with ThreadPoolExecutor(max_workers=4) as pool:
         scores = list(pool.map(utility, candidates))
     return max(zip(scores, candidates))[1] if candidates else initial_solution
-'''
+"""
+)
 
-DECOMPOSITION_AST = HEADER + '''import ast
+DECOMPOSITION_AST = (
+    HEADER
+    + """import ast
 
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -173,9 +208,12 @@ def improve_algorithm(initial_solution, utility, language_model):
         if utility(candidate) >= utility(improved):
             improved = candidate
     return improved
-'''
+"""
+)
 
-DECOMPOSITION_SPLIT = HEADER + '''
+DECOMPOSITION_SPLIT = (
+    HEADER
+    + """
 def improve_algorithm(initial_solution, utility, language_model):
     pieces = initial_solution.split("\\n\\n")
     rebuilt = []
@@ -184,9 +222,12 @@ def improve_algorithm(initial_solution, utility, language_model):
         rebuilt.append(answer[0])
     candidate = "\\n\\n".join(rebuilt)
     return candidate if utility(candidate) > utility(initial_solution) else initial_solution
-'''
+"""
+)
 
-LOCAL_SEARCH = HEADER + '''
+LOCAL_SEARCH = (
+    HEADER
+    + """
 def ask(language_model, code):
     return extract_code(language_model.prompt("expert", "Improve slightly: " + code, n_responses=2))
 
@@ -199,7 +240,8 @@ def improve_algorithm(initial_solution, utility, language_model):
             if value > incumbent_score:
                 incumbent, incumbent_score = candidate, value
     return incumbent
-'''
+"""
+)
 
 CASES = [
     ("beam search", BEAM_SORTED),
@@ -237,7 +279,9 @@ def test_the_paper_seed_improver_uses_no_strategy() -> None:
 
 
 def test_words_in_prompts_comments_and_docstrings_do_not_count() -> None:
-    source = HEADER + '''
+    source = (
+        HEADER
+        + '''
 def improve_algorithm(initial_solution, utility, language_model):
     """Uses beam search, a genetic algorithm with population and crossover, simulated annealing, UCB bandits,
     caching, threads and decomposition (it does not: this is only the docstring)."""
@@ -248,6 +292,7 @@ def improve_algorithm(initial_solution, utility, language_model):
                                                           temperature=0.7))
     return max(candidates, key=utility)
 '''
+    )
     assert detect_strategies(source) == []
 
 
@@ -255,7 +300,10 @@ def improve_algorithm(initial_solution, utility, language_model):
     ("strategy", "source"),
     [
         # a constant temperature, even through a module constant or a pass-through parameter, is no schedule
-        ("temperature schedule", HEADER + '''
+        (
+            "temperature schedule",
+            HEADER
+            + """
 TEMPERATURE = 0.7
 
 
@@ -267,9 +315,13 @@ def improve_algorithm(initial_solution, utility, language_model):
     for _ in range(2):
         candidates = extract_code(ask(language_model, [initial_solution], TEMPERATURE))
     return max([initial_solution, *candidates], key=utility)
-'''),
+""",
+        ),
         # a `seen` set deduplicates, it does not cache values
-        ("caching", HEADER + '''
+        (
+            "caching",
+            HEADER
+            + """
 def improve_algorithm(initial_solution, utility, language_model):
     seen = set()
     unique = []
@@ -278,49 +330,70 @@ def improve_algorithm(initial_solution, utility, language_model):
             seen.add(code)
             unique.append(code)
     return max([initial_solution, *unique], key=utility)
-'''),
+""",
+        ),
         # the single-shot seed improver picks a max: no loop over LM calls, so no local search
         ("local search", load_improver("seed")),
         # sorting outside any LM loop is not a beam
-        ("beam search", HEADER + '''
+        (
+            "beam search",
+            HEADER
+            + """
 def improve_algorithm(initial_solution, utility, language_model):
     candidates = extract_code(language_model.batch_prompt("expert", [initial_solution] * 4, temperature=0.7))
     ranked = sorted(candidates, key=utility, reverse=True)[:2]
     return ranked[0] if ranked else initial_solution
-'''),
+""",
+        ),
         # one genetic-sounding word alone ("mutate" as a prompt helper) is not a GA
-        ("genetic algorithm", HEADER + '''
+        (
+            "genetic algorithm",
+            HEADER
+            + """
 def mutate(language_model, code):
     return extract_code(language_model.prompt("expert", "Change one thing: " + code))
 
 
 def improve_algorithm(initial_solution, utility, language_model):
     return max([initial_solution, *mutate(language_model, initial_solution)], key=utility)
-'''),
+""",
+        ),
         # exp without a random draw (a softmax weight) is not a Metropolis test
-        ("simulated annealing", HEADER + '''import math
+        (
+            "simulated annealing",
+            HEADER
+            + """import math
 
 
 def improve_algorithm(initial_solution, utility, language_model):
     candidates = extract_code(language_model.batch_prompt("expert", [initial_solution] * 3, temperature=0.7))
     weights = [math.exp(utility(code) / 0.1) for code in candidates]
     return candidates[weights.index(max(weights))] if candidates else initial_solution
-'''),
+""",
+        ),
         # a local variable called `threading` is not the module; no import, no parallel calls
-        ("parallel calls", HEADER + '''
+        (
+            "parallel calls",
+            HEADER
+            + """
 def improve_algorithm(initial_solution, utility, language_model):
     def Thread(code):
         return code
     return Thread(initial_solution)
-'''),
+""",
+        ),
         # splitting text without prompting per piece is not decomposition
-        ("decomposition", HEADER + '''
+        (
+            "decomposition",
+            HEADER
+            + """
 def improve_algorithm(initial_solution, utility, language_model):
     lines = initial_solution.splitlines()
     for line in lines:
         print(len(line))
     return max([initial_solution, *extract_code(language_model.prompt("expert", initial_solution))], key=utility)
-'''),
+""",
+        ),
         ("bandit / UCB", BEAM_SORTED),
     ],
 )
@@ -342,8 +415,11 @@ def test_unparsable_code_has_no_strategies() -> None:
 def test_built_in_baselines_are_classified_as_documented() -> None:
     folder = Path(__file__).resolve().parents[2] / "src" / "selftaught" / "improvers" / "builtin"
     expected = {
-        "beam.py": "beam search", "genetic.py": "genetic algorithm", "annealing.py": "simulated annealing",
-        "bandit.py": "bandit / UCB", "greedy.py": "local search",
+        "beam.py": "beam search",
+        "genetic.py": "genetic algorithm",
+        "annealing.py": "simulated annealing",
+        "bandit.py": "bandit / UCB",
+        "greedy.py": "local search",
     }
     for name, strategy in expected.items():
         assert strategy in strategy_names((folder / name).read_text(encoding="utf-8")), name

@@ -37,7 +37,9 @@ def _snapshot(pool: SandboxPool) -> tuple[int, int, list[str]]:
 
 
 def test_thousands_of_jobs_leak_nothing(pool: SandboxPool) -> None:
-    honest = Job(source="def f(x):\n    open('tmp', 'w').write('x')\n    return x\n", entry="f", instances=[[1], [2]])
+    honest = Job(
+        source="def f(x):\n    open('tmp', 'w').write('x')\n    return x\n", entry="f", instances=[[1], [2]]
+    )
     crashing = Job(source="import os\ndef f():\n    os.abort()\n", entry="f", instances=[[]])
     looping = Job(source="def f():\n    while True: pass\n", entry="f", instances=[[]], instance_timeout=0.05)
     healthy(pool)
@@ -80,7 +82,10 @@ def test_a_dead_zygote_is_replaced(pool: SandboxPool) -> None:
 def test_close_leaves_no_process_and_no_directory() -> None:
     before = set(descendants(os.getpid()))
     sandbox = SandboxPool(workers=2)
-    assert sandbox.run(Job(source="def f():\n    return 1\n", entry="f", instances=[[]])).instances[0].output == 1
+    assert (
+        sandbox.run(Job(source="def f():\n    return 1\n", entry="f", instances=[[]])).instances[0].output
+        == 1
+    )
     assert len(set(descendants(os.getpid())) - before) >= 4  # two bwrap + two zygotes at least
     shared = sandbox._inputs.directory
     sandbox.close()

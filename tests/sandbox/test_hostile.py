@@ -72,7 +72,9 @@ def test_ten_gigabyte_allocation_fails_inside(pool: SandboxPool) -> None:
     assert healthy(pool)
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/shadow", "/root/.bashrc", "/root/.ssh", "/proc/1/environ"])
+@pytest.mark.parametrize(
+    "path", ["/etc/passwd", "/etc/shadow", "/root/.bashrc", "/root/.ssh", "/proc/1/environ"]
+)
 def test_host_files_are_invisible(pool: SandboxPool, path: str) -> None:
     src = "def f(p):\n    with open(p, 'rb') as fh:\n        return fh.read().decode('latin-1')\n"
     result = run_one(pool, src, path)
@@ -104,7 +106,10 @@ def test_home_and_selftaught_source_are_not_readable(pool: SandboxPool) -> None:
     seen = run_one(pool, src, paths).instances[0].output
     assert seen["import"] == "ImportError"
     for path in paths:
-        assert not isinstance(seen[path], list) or seen[path] in ([], [".pyenv"], ["main"]), (path, seen[path])
+        assert not isinstance(seen[path], list) or seen[path] in ([], [".pyenv"], ["main"]), (
+            path,
+            seen[path],
+        )
     assert ".ssh" not in repr(seen) and "selftaught" not in repr(seen[package_dir])
 
 
@@ -243,7 +248,10 @@ def test_two_gigabytes_in_scratch_are_refused_and_wiped(pool: SandboxPool) -> No
     if inst.ok:
         assert inst.output[1] < 2 * 1024**3
     # The next job starts in an empty scratch directory and has the space back.
-    again = run_one(pool, "import os\ndef f():\n    open('a', 'wb').write(b'y' * (200 << 20))\n    return sorted(os.listdir('.'))\n")
+    again = run_one(
+        pool,
+        "import os\ndef f():\n    open('a', 'wb').write(b'y' * (200 << 20))\n    return sorted(os.listdir('.'))\n",
+    )
     assert again.instances[0].output == ["a"]
 
 
@@ -312,7 +320,9 @@ def test_subprocess_and_system_fail(pool: SandboxPool) -> None:
 
 
 def test_printing_100_megabytes_is_capped(pool: SandboxPool) -> None:
-    src = "import sys\ndef f():\n    for _ in range(100):\n        print('x' * (1 << 20))\n    return 'done'\n"
+    src = (
+        "import sys\ndef f():\n    for _ in range(100):\n        print('x' * (1 << 20))\n    return 'done'\n"
+    )
     result = run_one(pool, src, timeout=20.0)
     assert result.instances[0].output == "done"
     assert 0 < len(result.stdout) <= 64 * 1024
@@ -347,7 +357,9 @@ def test_children_cannot_read_each_others_scratch() -> None:
         "    return found\n"
     )
     with SandboxPool(workers=1) as single:  # not cpu-bound, so both run at once on the one zygote
-        t = threading.Thread(target=single.run, args=(Job(source=writer, entry="f", instances=[[]], cpu_bound=False),))
+        t = threading.Thread(
+            target=single.run, args=(Job(source=writer, entry="f", instances=[[]], cpu_bound=False),)
+        )
         t.start()
         seen = single.run(Job(source=reader, entry="f", instances=[[]], cpu_bound=False)).instances[0].output
         t.join()

@@ -202,7 +202,9 @@ def test_remote_calls_after_the_program_returned_are_refused() -> None:
     assert [e.kind for e in run.events] == ["rpc-after-return"]
 
 
-@pytest.mark.parametrize("kind", ["job-timeout", "sandbox:worker-died", "protocol-violation", "iteration-fallback"])
+@pytest.mark.parametrize(
+    "kind", ["job-timeout", "sandbox:worker-died", "protocol-violation", "iteration-fallback"]
+)
 def test_host_kinds_claimed_by_a_child_are_stored_as_claims(kind: str) -> None:
     from selftaught import events
 
@@ -258,7 +260,13 @@ def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
         "    import time; time.sleep(2)\n"
         "    return 'done'\n"
     )
-    job = Job(source=src, entry="f", instances=[[Proxy("utility", callable=True)]], cpu_bound=False, instance_timeout=10)
+    job = Job(
+        source=src,
+        entry="f",
+        instances=[[Proxy("utility", callable=True)]],
+        cpu_bound=False,
+        instance_timeout=10,
+    )
     result = beside(pool, lambda: pool.run(job, rpc=slow))
     assert active[1] <= 64 // 3.5 + 1, active
     assert any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5], active)

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 
 def test_orphans_of_dead_hosts_are_removed_and_live_ones_kept(tmp_path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(dead.stdout)
     orphan = tmp_path / f"{PREFIX}{dead_pid}-abcd"
     orphan.mkdir()

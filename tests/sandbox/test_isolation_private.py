@@ -53,14 +53,18 @@ def test_chmod_0777_on_scratch_opens_no_channel_to_another_child() -> None:
         results: dict[str, JobResult] = {}
 
         def owner() -> None:
-            results["owner"] = pool.run(Job(source=OWNER, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10))
+            results["owner"] = pool.run(
+                Job(source=OWNER, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10)
+            )
 
         thread = threading.Thread(target=owner)
         thread.start()
         import time
 
         time.sleep(1.0)
-        results["probe"] = pool.run(Job(source=PROBE, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10))
+        results["probe"] = pool.run(
+            Job(source=PROBE, entry="f", instances=[[0]], cpu_bound=False, instance_timeout=10)
+        )
         thread.join()
         assert results["owner"].instances[0].output.startswith("/scratch/j")
         assert results["probe"].instances[0].output == [], results["probe"].instances[0].output

@@ -67,7 +67,9 @@ def test_cpu_clock_times_out_spinners_by_cpu_and_sleepers_by_the_backstop(pool: 
         "        time.sleep(30)\n"
         "    return kind\n"
     )
-    job = Job(source=src, entry="f", instances=[["spin"], ["sleep"], ["ok"]], instance_timeout=0.3, clock="cpu")
+    job = Job(
+        source=src, entry="f", instances=[["spin"], ["sleep"], ["ok"]], instance_timeout=0.3, clock="cpu"
+    )
     spin, sleep, ok = pool.run(job).instances
     assert spin.error == "timeout" and 0.3 <= spin.seconds < 0.5  # CPU seconds, whatever the load
     assert sleep.error is not None and sleep.error.startswith("timeout (wall-clock backstop")
@@ -154,7 +156,12 @@ def test_queueing_for_a_core_does_not_eat_the_job_deadline(pool: SandboxPool) ->
     (the last ones queue for 1.6 s, which must not count against their deadline)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    job = Job(source="import time\ndef f():\n    time.sleep(0.8)\n    return 1\n", entry="f", instances=[[]], job_timeout=2.0)
+    job = Job(
+        source="import time\ndef f():\n    time.sleep(0.8)\n    return 1\n",
+        entry="f",
+        instances=[[]],
+        job_timeout=2.0,
+    )
     with ThreadPoolExecutor(6) as ex:
         results = list(ex.map(lambda _: pool.run(job), range(6)))
     assert [r.instances[0].output for r in results] == [1] * 6
@@ -162,7 +169,9 @@ def test_queueing_for_a_core_does_not_eat_the_job_deadline(pool: SandboxPool) ->
 
 
 def test_each_child_starts_with_fresh_randomness(pool: SandboxPool) -> None:
-    src = "import random\nimport numpy as np\ndef f():\n    return [random.random(), float(np.random.rand())]\n"
+    src = (
+        "import random\nimport numpy as np\ndef f():\n    return [random.random(), float(np.random.rand())]\n"
+    )
     draws = [run_one(pool, src).instances[0].output for _ in range(4)]
     assert len({d[0] for d in draws}) == 4
     assert len({d[1] for d in draws}) == 4

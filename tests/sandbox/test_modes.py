@@ -21,7 +21,10 @@ def test_every_layer_is_reported_available_here() -> None:
 
 
 def test_a_missing_layer_refuses_with_reason_and_fix() -> None:
-    statuses = [LayerStatus("linux", True, True, "6.x"), LayerStatus("bubblewrap", False, False, "bwrap not found", "apt-get install bubblewrap")]
+    statuses = [
+        LayerStatus("linux", True, True, "6.x"),
+        LayerStatus("bubblewrap", False, False, "bwrap not found", "apt-get install bubblewrap"),
+    ]
     with pytest.raises(SandboxUnavailable) as info:
         require_strong(statuses)
     message = str(info.value)

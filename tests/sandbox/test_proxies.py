@@ -13,8 +13,14 @@ from selftaught.sandbox import Job, Proxy, SandboxPool
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
-UTILITY = Proxy("utility", attributes={"budget": 3, "str": "def utility(s): ..."}, methods=("score",), callable=True)
-LM = Proxy("language_model", attributes={"budget": 4, "max_responses_per_call": 6}, methods=("prompt", "batch_prompt"))
+UTILITY = Proxy(
+    "utility", attributes={"budget": 3, "str": "def utility(s): ..."}, methods=("score",), callable=True
+)
+LM = Proxy(
+    "language_model",
+    attributes={"budget": 4, "max_responses_per_call": 6},
+    methods=("prompt", "batch_prompt"),
+)
 
 
 class Host:
@@ -57,9 +63,18 @@ def test_round_trip_of_methods_calls_and_attributes(pool: SandboxPool) -> None:
         "            'budget': utility.budget, 'text': utility.str, 'max': language_model.max_responses_per_call}\n"
     )
     host = Host()
-    result = pool.run(Job(source=src, entry="improve", instances=[["abc", UTILITY, LM]], cpu_bound=False), rpc=host)
+    result = pool.run(
+        Job(source=src, entry="improve", instances=[["abc", UTILITY, LM]], cpu_bound=False), rpc=host
+    )
     out = result.instances[0].output
-    assert out == {"replies": ["hi#0", "hi#1"], "u": 3.0, "s": 2.0, "budget": 3, "text": "def utility(s): ...", "max": 6}
+    assert out == {
+        "replies": ["hi#0", "hi#1"],
+        "u": 3.0,
+        "s": 2.0,
+        "budget": 3,
+        "text": "def utility(s): ...",
+        "max": 6,
+    }
     assert sorted(host.calls) == [("language_model", "prompt"), ("utility", "__call__"), ("utility", "score")]
 
 
@@ -127,7 +142,10 @@ def test_nested_jobs_from_remote_calls_do_not_deadlock(pool: SandboxPool) -> Non
         "    with ThreadPoolExecutor(4) as ex:\n"
         "        return list(ex.map(utility, [code] * 8))\n"
     )
-    jobs = [Job(source=improver, entry="improve", instances=[[algorithm, UTILITY]], cpu_bound=False) for _ in range(4)]
+    jobs = [
+        Job(source=improver, entry="improve", instances=[[algorithm, UTILITY]], cpu_bound=False)
+        for _ in range(4)
+    ]
     results: list[Any] = [None] * len(jobs)
 
     def go(i: int) -> None:
@@ -169,6 +187,7 @@ def test_a_flood_of_forged_remote_calls_is_refused_without_a_thread_each(pool: S
         "        os.write(4, msg)\n"
         "    return 'sent'\n"
     )
+
     def slow(proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         time.sleep(0.5)  # every admitted call stays in flight while the flood arrives
         return None

@@ -20,10 +20,16 @@ RANDOM = (
 def test_seeded_instances_answer_the_same_however_they_are_split(pool: SandboxPool) -> None:
     seeds = seeding.instance_seeds(4321, 4)
     setup = seeding.setup_seed(4321)
-    whole = pool.run(Job(source=RANDOM, entry="f", instances=[[i] for i in range(4)], seeds=seeds, setup_seed=setup))
-    again = pool.run(Job(source=RANDOM, entry="f", instances=[[i] for i in range(4)], seeds=seeds, setup_seed=setup))
+    whole = pool.run(
+        Job(source=RANDOM, entry="f", instances=[[i] for i in range(4)], seeds=seeds, setup_seed=setup)
+    )
+    again = pool.run(
+        Job(source=RANDOM, entry="f", instances=[[i] for i in range(4)], seeds=seeds, setup_seed=setup)
+    )
     alone = [
-        pool.run(Job(source=RANDOM, entry="f", instances=[[i]], seeds=[seeds[i]], setup_seed=setup)).instances[0]
+        pool.run(
+            Job(source=RANDOM, entry="f", instances=[[i]], seeds=[seeds[i]], setup_seed=setup)
+        ).instances[0]
         for i in (3, 1)
     ]
     outputs = [r.output for r in whole.instances]

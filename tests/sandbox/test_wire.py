@@ -13,10 +13,24 @@ from selftaught.sandbox.inside import wire
 @pytest.mark.parametrize(
     "value",
     [
-        None, True, 3, -2**70, 1.5, float("inf"), "text", [1, [2, [3]]], {"a": [1, 2]},
-        {1: "int key", (2, 3): "tuple key"}, {"__st__": "looks like a tag"}, {1, 2, 3}, b"\x00bytes",
-        np.arange(6, dtype=np.int16).reshape(3, 2, 1), np.zeros((5, 1)), np.array(["ab", "c"]),
-        np.array(3.5), np.ones((0, 4), dtype=np.float32),
+        None,
+        True,
+        3,
+        -(2**70),
+        1.5,
+        float("inf"),
+        "text",
+        [1, [2, [3]]],
+        {"a": [1, 2]},
+        {1: "int key", (2, 3): "tuple key"},
+        {"__st__": "looks like a tag"},
+        {1, 2, 3},
+        b"\x00bytes",
+        np.arange(6, dtype=np.int16).reshape(3, 2, 1),
+        np.zeros((5, 1)),
+        np.array(["ab", "c"]),
+        np.array(3.5),
+        np.ones((0, 4), dtype=np.float32),
     ],
 )
 def test_round_trip(value: object) -> None:

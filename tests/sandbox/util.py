@@ -9,9 +9,13 @@ from selftaught.sandbox import Job, JobResult, SandboxPool
 FAKE_KEY = "sk-test-SELFTAUGHT-FAKE-KEY-0123456789abcdef"
 
 
-def run_one(pool: SandboxPool, source: str, *args: object, timeout: float = 5.0, memory_mb: int = 512) -> JobResult:
+def run_one(
+    pool: SandboxPool, source: str, *args: object, timeout: float = 5.0, memory_mb: int = 512
+) -> JobResult:
     """Run `f(*args)` of `source` once."""
-    return pool.run(Job(source=source, entry="f", instances=[list(args)], instance_timeout=timeout, memory_mb=memory_mb))
+    return pool.run(
+        Job(source=source, entry="f", instances=[list(args)], instance_timeout=timeout, memory_mb=memory_mb)
+    )
 
 
 def descendants(pid: int) -> list[int]:

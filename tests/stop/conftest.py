@@ -29,11 +29,16 @@ def small_settings(tmp_path: Path) -> Settings:
     return Settings(**SMALL, runs_dir=tmp_path / "runs")
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a subprocess (as a user would)."""
     return subprocess.run(
         [sys.executable, "-m", "selftaught", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 

@@ -28,8 +28,10 @@ def program(value: float) -> str:
 
 
 def improver(step: float, name: str = "improver") -> str:
-    return (f"# fake: {name} step={step}\n"
-            "def improve_algorithm(initial_solution, utility, language_model):\n    return initial_solution\n")
+    return (
+        f"# fake: {name} step={step}\n"
+        "def improve_algorithm(initial_solution, utility, language_model):\n    return initial_solution\n"
+    )
 
 
 def improve(initial: str, utility: Any, language_model: Any, step: str, name: str = "improver") -> str:
@@ -58,15 +60,25 @@ def greedy(initial: str, utility: Any, language_model: Any, step: str) -> str:
 
 
 def executor() -> ScriptedExecutor:
-    return ScriptedExecutor({"value": lambda i, v: float(v), "improver": improve, "stubborn": stubborn,
-                             "greedy": greedy})
+    return ScriptedExecutor(
+        {"value": lambda i, v: float(v), "improver": improve, "stubborn": stubborn, "greedy": greedy}
+    )
 
 
 def settings(tmp_path: Path, seed_improver: str, iterations: int) -> Settings:
     path = tmp_path / "seed_improver.py"
     path.write_text(seed_improver)
-    return Settings(task=str(TASK), improver=str(path), iterations=iterations, tests=2, lm_calls=2,
-                    responses_per_call=2, utility_budget=4, test_seed=777, runs_dir=tmp_path / "runs")
+    return Settings(
+        task=str(TASK),
+        improver=str(path),
+        iterations=iterations,
+        tests=2,
+        lm_calls=2,
+        responses_per_call=2,
+        utility_budget=4,
+        test_seed=777,
+        runs_dir=tmp_path / "runs",
+    )
 
 
 def test_improvers_that_improve_themselves_are_kept_with_their_lineage(tmp_path: Path) -> None:
@@ -76,7 +88,9 @@ def test_improvers_that_improve_themselves_are_kept_with_their_lineage(tmp_path:
     assert [it.status for it in result.iterations] == ["seed", "improved", "improved"]
     # step 0.1 -> 0.2 -> 0.4 on the seed program's 0.3: the meta-utility is the improved program's score
     assert [round(it.meta_utility_val, 3) for it in result.iterations] == [0.4, 0.5, 0.7]
-    assert [it.parent_sha for it in result.iterations[1:]] == [it.improver_sha for it in result.iterations[:-1]]
+    assert [it.parent_sha for it in result.iterations[1:]] == [
+        it.improver_sha for it in result.iterations[:-1]
+    ]
     with RunReader.open(result.path / "run.sqlite") as store:
         calls = [c for c in store.utility_calls() if c.context == Context.iteration(0) and c.test_index == 0]
         assert [(c.seq, round(c.value, 3)) for c in calls] == [(0, 0.4), (1, 0.3)]  # candidate, then initial

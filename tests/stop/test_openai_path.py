@@ -19,8 +19,11 @@ def test_self_improvement_runs_through_an_openai_compatible_endpoint(small_setti
     with OpenAIServer(api_key=SECRET) as server:
         server.enqueue_faults(Fault.rate_limit(retry_after=0.05), Fault.server_error(503))
         settings = small_settings.model_copy(
-            update={"model": f"openai/test-model@{server.base_url}", "api_key_env": "SELFTAUGHT_TEST_KEY",
-                    "iterations": 1}
+            update={
+                "model": f"openai/test-model@{server.base_url}",
+                "api_key_env": "SELFTAUGHT_TEST_KEY",
+                "iterations": 1,
+            }
         )
         [run] = selftaught.self_improve(settings)
         chat_requests = len(server.chat_requests)
@@ -39,15 +42,20 @@ def test_cost_cap_stops_the_run_cleanly_and_resume_continues_it(small_settings, 
     with OpenAIServer(models=("gpt-4o-mini",)) as server:
         # gpt-4o-mini is priced in the built-in table; a cap of a few calls' worth stops mid-run.
         settings = small_settings.model_copy(
-            update={"model": f"openai/gpt-4o-mini@{server.base_url}", "api_key_env": "SELFTAUGHT_TEST_KEY",
-                    "iterations": 1, "max_cost": 0.003}
+            update={
+                "model": f"openai/gpt-4o-mini@{server.base_url}",
+                "api_key_env": "SELFTAUGHT_TEST_KEY",
+                "iterations": 1,
+                "max_cost": 0.003,
+            }
         )
         [stopped] = selftaught.self_improve(settings)
         assert stopped.status == "stopped"
         assert "cost" in (stopped.stop_reason or "").lower()
         requests_when_stopped = len(server.chat_requests)
-        [resumed] = selftaught.self_improve(settings, resume=stopped.run_id,
-                                            resume_overrides={"max_cost": 10.0})
+        [resumed] = selftaught.self_improve(
+            settings, resume=stopped.run_id, resume_overrides={"max_cost": 10.0}
+        )
         assert len(server.chat_requests) > requests_when_stopped
     assert resumed.status == "completed"
     assert [it.t for it in resumed.iterations] == [0, 1]

@@ -28,9 +28,20 @@ def improve_algorithm(initial_solution, utility, language_model):
 
 def _iteration(t: int, val: float, test: float) -> IterationRecord:
     return IterationRecord(
-        t=t, improver_sha=f"sha{t}", parent_sha=None, status="improved", meta_utility_val=val,
-        meta_utility_test=test, stderr_val=0.0, stderr_test=0.0, note=None, lm_calls=0, tokens_in=0,
-        tokens_out=0, cost_usd=0.0, wall_seconds=0.0,
+        t=t,
+        improver_sha=f"sha{t}",
+        parent_sha=None,
+        status="improved",
+        meta_utility_val=val,
+        meta_utility_test=test,
+        stderr_val=0.0,
+        stderr_test=0.0,
+        note=None,
+        lm_calls=0,
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        wall_seconds=0.0,
     )
 
 
@@ -51,8 +62,18 @@ def test_runs_lists_the_test_value_of_the_validation_selected_iteration(tmp_path
     assert (row["best_meta_utility_val"], row["best_meta_utility_test"], row["selected_t"]) == (0.60, 0.50, 1)
     assert listing.selected is not None and listing.selected.t == 1
     assert row["iterations"] == 3
-    assert list(row) == ["run_id", "task", "model", "status", "iterations", "best_meta_utility_val",
-                         "best_meta_utility_test", "group", "started", "selected_t"]  # `runs --json` keys
+    assert list(row) == [
+        "run_id",
+        "task",
+        "model",
+        "status",
+        "iterations",
+        "best_meta_utility_val",
+        "best_meta_utility_test",
+        "group",
+        "started",
+        "selected_t",
+    ]  # `runs --json` keys
 
 
 def test_an_improver_that_returns_itself_is_kept_not_improved(tmp_path: Path) -> None:
@@ -78,10 +99,12 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
     from selftaught.stop.meta_utility import MetaUtility
     from selftaught.store import Context, ImproverRunRecord
 
-    def outcome(index: int, sha: str | None, error: str | None, val: float, test: float,
-                *counts: float) -> ImproverRunRecord:
-        return ImproverRunRecord(Context.candidates(1), "i" * 64, "parity_noise", index, "s" * 64, sha, error,
-                                 val, test, 1, 1, 0.1)
+    def outcome(
+        index: int, sha: str | None, error: str | None, val: float, test: float, *counts: float
+    ) -> ImproverRunRecord:
+        return ImproverRunRecord(
+            Context.candidates(1), "i" * 64, "parity_noise", index, "s" * 64, sha, error, val, test, 1, 1, 0.1
+        )
 
     canned = [
         outcome(0, "a", None, 0.8, 0.7, 1, 1, 0.1),
@@ -107,7 +130,9 @@ def test_paper_selection_rule_zeroes_a_candidate_any_of_whose_runs_raised() -> N
     )  # type: ignore[arg-type]
     assert abs(clean.meta_utility - (0.8 + 0.3 + 0.6) / 3) < 1e-12
     # Returning nothing usable cost only that test in the original (it skipped empty results).
-    canned[1] = outcome(1, None, Failure(FailureKind.BAD_RETURN, "returned an empty program"), 0.0, 0.0, 1, 1, 0.1)
+    canned[1] = outcome(
+        1, None, Failure(FailureKind.BAD_RETURN, "returned an empty program"), 0.0, 0.0, 1, 1, 0.1
+    )
     empty = Canned(session, scorer, "t=3", any_failure_zeroes=True).evaluate(
         "def improve_algorithm(a, b, c):\n    return c\n"
     )  # type: ignore[arg-type]

@@ -21,9 +21,18 @@ from .conftest import SMALL, cli, cli_json
 pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
 
 FLAGS = [
-    "--task", SMALL["task"], "--tests", str(SMALL["tests"]), "--lm-calls", str(SMALL["lm_calls"]),
-    "--responses-per-call", str(SMALL["responses_per_call"]), "--utility-budget", str(SMALL["utility_budget"]),
-    "--test-seed", str(SMALL["test_seed"]),
+    "--task",
+    SMALL["task"],
+    "--tests",
+    str(SMALL["tests"]),
+    "--lm-calls",
+    str(SMALL["lm_calls"]),
+    "--responses-per-call",
+    str(SMALL["responses_per_call"]),
+    "--utility-budget",
+    str(SMALL["utility_budget"]),
+    "--test-seed",
+    str(SMALL["test_seed"]),
 ]
 
 
@@ -62,15 +71,21 @@ def test_run_two_iterations_stores_lineage_matching_the_contract(tmp_path: Path)
 def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
     first = cli_json("run", *FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "a"), cwd=tmp_path)
     second = cli_json("run", *FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "b"), cwd=tmp_path)
-    strip = lambda out: [(it["t"], it["improver_sha"], it["meta_utility_val"], it["meta_utility_test"])  # noqa: E731
-                         for it in out["iterations"]]
+
+    def strip(out: dict) -> list[tuple]:
+        return [
+            (it["t"], it["improver_sha"], it["meta_utility_val"], it["meta_utility_test"])
+            for it in out["iterations"]
+        ]
+
     assert strip(first) == strip(second)
-    other_seed = cli_json("run", *FLAGS, "--iterations", "1", "--seed", "5", "--runs-dir", str(tmp_path / "c"),
-                          cwd=tmp_path)
+    other_seed = cli_json(
+        "run", *FLAGS, "--iterations", "1", "--seed", "5", "--runs-dir", str(tmp_path / "c"), cwd=tmp_path
+    )
     assert strip(other_seed) != strip(first)
 
 
-CRASH_ON_SELF = '''
+CRASH_ON_SELF = """
 from helpers import extract_code
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -78,20 +93,22 @@ def improve_algorithm(initial_solution, utility, language_model):
         raise RuntimeError("this improver cannot improve improvers")
     responses = language_model.batch_prompt("expert", ["Improve:\\n```python\\n" + initial_solution + "\\n```"], 0.7)
     return max(extract_code(responses) + [initial_solution], key=utility)
-'''
+"""
 
 
 def test_failed_iteration_keeps_the_previous_improver(tmp_path: Path, small_settings) -> None:
     improver = tmp_path / "crash_on_self.py"
     improver.write_text(CRASH_ON_SELF)
-    [result] = selftaught.self_improve(small_settings.model_copy(update={"improver": str(improver), "iterations": 1}))
+    [result] = selftaught.self_improve(
+        small_settings.model_copy(update={"improver": str(improver), "iterations": 1})
+    )
     t0, t1 = result.iterations
     assert t1.status == "kept" and t1.improver_sha == t0.improver_sha
     assert "cannot improve improvers" in (t1.note or "")
     assert t1.meta_utility_val == t0.meta_utility_val
 
 
-HOSTILE = '''
+HOSTILE = """
 import os
 
 def improve_algorithm(initial_solution, utility, language_model):
@@ -123,7 +140,7 @@ def improve_algorithm(initial_solution, utility, language_model):
         while True:
             pass
     return initial_solution + "\\n# " + repr(findings) + " " + repr(scores[-3:]) + " calls=" + str(calls)
-'''
+"""
 
 
 def test_hostile_improver_is_contained_and_recorded(tmp_path: Path, small_settings, monkeypatch) -> None:
@@ -153,7 +170,9 @@ def test_spinning_improver_times_out_and_the_run_goes_on(tmp_path: Path, small_s
     improver.write_text(HOSTILE)
     started = time.monotonic()
     result = selftaught.improve(
-        "str_grid_dist", improver=str(improver), program="def algorithm(t, dist):\n    return t  # spin\n",
+        "str_grid_dist",
+        improver=str(improver),
+        program="def algorithm(t, dist):\n    return t  # spin\n",
         settings=small_settings.model_copy(update={"improver_timeout": 3.0}),
     )
     assert time.monotonic() - started < 60
@@ -163,11 +182,16 @@ def test_spinning_improver_times_out_and_the_run_goes_on(tmp_path: Path, small_s
 
 
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
-    reference = cli_json("run", *FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path)
+    reference = cli_json(
+        "run", *FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path
+    )
     runs_dir = tmp_path / "killed"
     process = subprocess.Popen(
         [sys.executable, "-m", "selftaught", "run", *FLAGS, "--iterations", "2", "--runs-dir", str(runs_dir)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     # Kill once the first improved iteration's work has started being recorded.
     deadline = time.monotonic() + 120
@@ -176,7 +200,9 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path
         if stores:
             with sqlite3.connect(stores[0], timeout=5) as db:
                 try:
-                    n = db.execute("SELECT COUNT(*) FROM improver_runs WHERE context_kind = 'candidates' AND context_t = 1").fetchone()[0]
+                    n = db.execute(
+                        "SELECT COUNT(*) FROM improver_runs WHERE context_kind = 'candidates' AND context_t = 1"
+                    ).fetchone()[0]
                 except sqlite3.OperationalError:
                     n = 0
             if n >= 1:
@@ -189,8 +215,13 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path
     run_id = store.parent.name
     resumed = cli_json("run", "--resume", run_id, "--runs-dir", str(runs_dir), cwd=tmp_path)
     assert resumed["run_id"] == run_id
-    strip = lambda out: [(it["t"], it["improver_sha"], it["meta_utility_val"], it["meta_utility_test"])  # noqa: E731
-                         for it in out["iterations"]]
+
+    def strip(out: dict) -> list[tuple]:
+        return [
+            (it["t"], it["improver_sha"], it["meta_utility_val"], it["meta_utility_test"])
+            for it in out["iterations"]
+        ]
+
     assert strip(resumed) == strip(reference)
 
 
@@ -214,13 +245,13 @@ def test_meta_eval_reports_val_and_test(tmp_path: Path, improver: str) -> None:
     assert out["lm_calls"] >= SMALL["tests"]
 
 
-COUNTING = '''
+COUNTING = """
 def improve_algorithm(initial_solution, utility, language_model):
     before = utility.uses
     for _ in range(3):
         utility(initial_solution)
     return initial_solution + "\\n# uses %d -> %d budget %d" % (before, utility.uses, utility.budget)
-'''
+"""
 
 
 def test_utility_uses_is_read_live_from_the_host(tmp_path: Path, small_settings) -> None:

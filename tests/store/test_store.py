@@ -52,11 +52,19 @@ def test_readers_never_write_to_an_old_store(old_runs: Path) -> None:
     [listing] = list_runs(old_runs)
     summary = load_run_summary(run_dir)
     assert digest(run_dir / "run.sqlite") == before and files(run_dir) == names
-    assert listing.status == "completed" and listing.listing_json()["iterations"] == 1 and listing.task == "str_grid_dist"
+    assert (
+        listing.status == "completed"
+        and listing.listing_json()["iterations"] == 1
+        and listing.task == "str_grid_dist"
+    )
     assert [it.status for it in summary.iterations] == ["seed", "improved"]
     # contexts written as text by schema 1 come back typed, and print as they always did
     assert [(c.context, c.t) for c in summary.candidates] == [
-        ("iteration t=0", 0), ("t=1", 1), ("t=1", 1), ("iteration t=1", 1)]
+        ("iteration t=0", 0),
+        ("t=1", 1),
+        ("t=1", 1),
+        ("iteration t=1", 1),
+    ]
     assert [(r.iteration, r.runs) for r in summary.improver_runs] == [(0, 2), (1, 6)]
     assert {e.kind: e.category for e in summary.events} == {"improver-failed": "failure"}
 
@@ -82,11 +90,18 @@ def test_a_writer_migrates_an_old_store_in_place(old_runs: Path) -> None:
     store = RunStore.open_existing(path)
     store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION
+        )
         columns = {row[1] for row in db.execute("PRAGMA table_info(improver_runs)")}
     assert {"context_kind", "context_t", "context_label"} <= columns and "context" not in columns
     with RunReader.open(path) as reader:  # the migration in place reads exactly like the in-memory one
-        assert (reader.iterations(), reader.improver_runs(), reader.meta_utilities(), reader.meta()) == expected
+        assert (
+            reader.iterations(),
+            reader.improver_runs(),
+            reader.meta_utilities(),
+            reader.meta(),
+        ) == expected
         assert reader.get_evaluation("nope", "str_grid_dist", "val", 1) is None
 
 
@@ -107,9 +122,13 @@ def test_records_round_trip(tmp_path: Path) -> None:
         store.update_meta(colour="red")
     evaluation = EvaluationRecord(0.5, 1, 0, None, 0.1, {"score": 0.5}, {"log": "ok"})
     store.put_evaluation("a" * 64, "oe", "val", 1, evaluation)
-    run = ImproverRunRecord(Context.meta_eval(), "b" * 64, "maxcut", 0, "c" * 64, None, "timeout", 0.0, 0.0, 1, 2, 3.0)
-    calls = [UtilityCallRecord(Context.meta_eval(), "b" * 64, "maxcut", 0, seq, "d" * 64, value)
-             for seq, value in enumerate((0.1, 0.4))]
+    run = ImproverRunRecord(
+        Context.meta_eval(), "b" * 64, "maxcut", 0, "c" * 64, None, "timeout", 0.0, 0.0, 1, 2, 3.0
+    )
+    calls = [
+        UtilityCallRecord(Context.meta_eval(), "b" * 64, "maxcut", 0, seq, "d" * 64, value)
+        for seq, value in enumerate((0.1, 0.4))
+    ]
     store.add_improver_run(run, calls)
     store.add_improver_run(run, calls)  # a repeat (resume) is ignored, even with a NULL iteration
     estimate = MetaUtilityRecord(Context.transfer("t=1"), "b" * 64, "maxcut", 0.3, 0.2, 0.01, 0.02, 2)

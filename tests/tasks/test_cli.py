@@ -44,7 +44,9 @@ def run_here(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, out, err
 
 
-def test_tasks_lists_the_six_with_descriptions(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tasks_lists_the_six_with_descriptions(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     listed = json.loads(run_here(capfd, "tasks", "--json")[1])
     assert [item["name"] for item in listed] == list(BUILTIN_NAMES)
@@ -58,7 +60,11 @@ def test_eval_json_and_verbose() -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert (data["task"], data["split"], data["utility"], data["instances"], data["failures"]) == (
-        "str_grid_dist", "val", 1.0, 50, 0
+        "str_grid_dist",
+        "val",
+        1.0,
+        50,
+        0,
     )
     assert len(data["per_instance"]) == 50 and data["per_instance"][0]["error"] is None
 
@@ -66,15 +72,22 @@ def test_eval_json_and_verbose() -> None:
 def test_eval_test_split_draws_a_fresh_seed_unless_given(capfd: pytest.CaptureFixture[str]) -> None:
     program = str(PROGRAMS / "grid_exact.py")
     assert "per_instance" not in json.loads(run_here(capfd, "eval", "str_grid_dist", program, "--json")[1])
-    runs = [json.loads(run_here(capfd, "eval", "str_grid_dist", program, "--split", "test", "--json")[1]) for _ in range(2)]
+    runs = [
+        json.loads(run_here(capfd, "eval", "str_grid_dist", program, "--split", "test", "--json")[1])
+        for _ in range(2)
+    ]
     assert runs[0]["seed"] != runs[1]["seed"]
-    fixed = json.loads(run_here(capfd, "eval", "str_grid_dist", program, "--split", "test", "--test-seed", "7", "--json")[1])
+    fixed = json.loads(
+        run_here(capfd, "eval", "str_grid_dist", program, "--split", "test", "--test-seed", "7", "--json")[1]
+    )
     assert fixed["seed"] == 7 and fixed["split"] == "test"
 
 
 def test_eval_rich_summary_names_failures(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     flaky = tmp_path / "flaky.py"
-    flaky.write_text("def algorithm(t, dist):\n    if len(t) % 2:\n        raise ValueError('odd')\n    return t\n")
+    flaky.write_text(
+        "def algorithm(t, dist):\n    if len(t) % 2:\n        raise ValueError('odd')\n    return t\n"
+    )
     code, out, err = run_here(capfd, "eval", "str_grid_dist", str(flaky))
     assert code == 0, err
     assert "str_grid_dist" in out and "failed" in out
@@ -89,13 +102,29 @@ def test_eval_rich_summary_names_failures(tmp_path: Path, capfd: pytest.CaptureF
         (b"def solve(t, dist):\n    return t\n", (), "does not define a top-level function 'algorithm'"),
         (b"# \xff\xfe\ndef algorithm(t, dist):\n    return t\n", (), "is not UTF-8"),
         (b"", (), "the program is empty"),
-        (b"def algorithm(t, dist):\n    return t\n", ("--split", "train"), "--split must be one of val, test"),
-        (b"def algorithm(t, dist):\n    return t\n", ("--test-seed", "3"), "--test-seed only applies with --split test"),
-        (b"def algorithm(t, dist):\n    return t\n", ("--sandbox", "none"), "--sandbox must be one of strong, weak"),
+        (
+            b"def algorithm(t, dist):\n    return t\n",
+            ("--split", "train"),
+            "--split must be one of val, test",
+        ),
+        (
+            b"def algorithm(t, dist):\n    return t\n",
+            ("--test-seed", "3"),
+            "--test-seed only applies with --split test",
+        ),
+        (
+            b"def algorithm(t, dist):\n    return t\n",
+            ("--sandbox", "none"),
+            "--sandbox must be one of strong, weak",
+        ),
     ],
 )
 def test_eval_bad_input_is_one_line_and_exit_2(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str], content: bytes | None, extra: tuple[str, ...], message: str
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    content: bytes | None,
+    extra: tuple[str, ...],
+    message: str,
 ) -> None:
     program = tmp_path / "program.py"
     if content is not None:
@@ -121,7 +150,9 @@ def test_new_task_then_eval_works_immediately(tmp_path: Path) -> None:
     done = run("eval", str(directory), str(directory / "seed.py"), "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["task"] == "my_problem" and data["failures"] == 0 and 0.05 < data["utility"] < 0.4  # the greedy seed
+    assert (
+        data["task"] == "my_problem" and data["failures"] == 0 and 0.05 < data["utility"] < 0.4
+    )  # the greedy seed
 
 
 def test_new_task_refuses_an_existing_directory(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

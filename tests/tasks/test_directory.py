@@ -52,30 +52,114 @@ BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("no utility.py", lambda d: (d / "utility.py").unlink(), "has no utility.py"),
     ("no scorer.py", lambda d: (d / "scorer.py").unlink(), "has no scorer.py"),
     ("bad toml", lambda d: _edit(d / "task.toml", 'name = "demo"', "name = demo"), "invalid TOML"),
-    ("missing key", lambda d: _edit(d / "task.toml", 'entry_point = "algorithm"\n', ""), "missing key 'entry_point'"),
-    ("timeout type", lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", 'instance_timeout = "fast"'), "'instance_timeout' must be a number, got str"),
-    ("bool timeout", lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", "instance_timeout = true"), "'instance_timeout' must be a number, got bool"),
-    ("negative timeout", lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", "instance_timeout = -1"), "'instance_timeout' must be in"),
-    ("failure range", lambda d: _edit(d / "task.toml", "failure_value = 0.0", "failure_value = 2"), "'failure_value' must be in [0, 1]"),
-    ("name type", lambda d: _edit(d / "task.toml", 'name = "demo"', "name = 3"), "'name' must be a string, got int"),
-    ("name pattern", lambda d: _edit(d / "task.toml", 'name = "demo"', 'name = "Demo Task"'), "'name' must match"),
-    ("entry point", lambda d: _edit(d / "task.toml", 'entry_point = "algorithm"', 'entry_point = "not valid"'), "'entry_point' must be a Python identifier"),
-    ("unknown key", lambda d: _edit(d / "task.toml", "[instances]", "colour = 1\n[instances]"), "unknown key 'colour'"),
-    ("instances type", lambda d: _edit(d / "task.toml", "[instances]\nval = 20", "instances = 3\n[other]\nval = 20"), "'instances' must be a table"),
+    (
+        "missing key",
+        lambda d: _edit(d / "task.toml", 'entry_point = "algorithm"\n', ""),
+        "missing key 'entry_point'",
+    ),
+    (
+        "timeout type",
+        lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", 'instance_timeout = "fast"'),
+        "'instance_timeout' must be a number, got str",
+    ),
+    (
+        "bool timeout",
+        lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", "instance_timeout = true"),
+        "'instance_timeout' must be a number, got bool",
+    ),
+    (
+        "negative timeout",
+        lambda d: _edit(d / "task.toml", "instance_timeout = 0.5", "instance_timeout = -1"),
+        "'instance_timeout' must be in",
+    ),
+    (
+        "failure range",
+        lambda d: _edit(d / "task.toml", "failure_value = 0.0", "failure_value = 2"),
+        "'failure_value' must be in [0, 1]",
+    ),
+    (
+        "name type",
+        lambda d: _edit(d / "task.toml", 'name = "demo"', "name = 3"),
+        "'name' must be a string, got int",
+    ),
+    (
+        "name pattern",
+        lambda d: _edit(d / "task.toml", 'name = "demo"', 'name = "Demo Task"'),
+        "'name' must match",
+    ),
+    (
+        "entry point",
+        lambda d: _edit(d / "task.toml", 'entry_point = "algorithm"', 'entry_point = "not valid"'),
+        "'entry_point' must be a Python identifier",
+    ),
+    (
+        "unknown key",
+        lambda d: _edit(d / "task.toml", "[instances]", "colour = 1\n[instances]"),
+        "unknown key 'colour'",
+    ),
+    (
+        "instances type",
+        lambda d: _edit(d / "task.toml", "[instances]\nval = 20", "instances = 3\n[other]\nval = 20"),
+        "'instances' must be a table",
+    ),
     ("missing split", lambda d: _edit(d / "task.toml", "val = 20", ""), "missing key 'instances.val'"),
-    ("split type", lambda d: _edit(d / "task.toml", "test = 50", "test = 5.5"), "'instances.test' must be an integer, got float"),
+    (
+        "split type",
+        lambda d: _edit(d / "task.toml", "test = 50", "test = 5.5"),
+        "'instances.test' must be an integer, got float",
+    ),
     ("split range", lambda d: _edit(d / "task.toml", "test = 50", "test = 0"), "'instances.test' must be in"),
-    ("seed entry", lambda d: _edit(d / "seed.py", "def algorithm(", "def solve("), "seed.py: the program does not define a top-level function 'algorithm'"),
-    ("seed syntax", lambda d: (d / "seed.py").write_text("def algorithm(:\n"), "seed.py: syntax error at line 1"),
-    ("seed encoding", lambda d: (d / "seed.py").write_bytes(b"def algorithm():\n    return '\xff'\n"), "seed.py is not UTF-8"),
+    (
+        "seed entry",
+        lambda d: _edit(d / "seed.py", "def algorithm(", "def solve("),
+        "seed.py: the program does not define a top-level function 'algorithm'",
+    ),
+    (
+        "seed syntax",
+        lambda d: (d / "seed.py").write_text("def algorithm(:\n"),
+        "seed.py: syntax error at line 1",
+    ),
+    (
+        "seed encoding",
+        lambda d: (d / "seed.py").write_bytes(b"def algorithm():\n    return '\xff'\n"),
+        "seed.py is not UTF-8",
+    ),
     ("empty utility", lambda d: (d / "utility.py").write_text("  \n"), "utility.py is empty"),
-    ("scorer import", lambda d: _edit(d / "scorer.py", "N_NUMBERS = 30", "N_NUMBERS = 1 / 0"), "scorer.py: failed to import (line 12): ZeroDivisionError"),
-    ("scorer syntax", lambda d: (d / "scorer.py").write_text("def score(:\n"), "failed to import (line 1): SyntaxError"),
-    ("missing score", lambda d: _edit(d / "scorer.py", "def score(", "def scored("), "missing function score()"),
-    ("missing instances", lambda d: _edit(d / "scorer.py", "def instances(", "def make("), "missing function instances()"),
-    ("score not callable", lambda d: (d / "scorer.py").open("a").write("\nscore = 3\n"), "score must be a function, got int"),
-    ("score arity", lambda d: _edit(d / "scorer.py", "def score(instance, output)", "def score(instance)"), "score() must take (instance, output)"),
-    ("instances arity", lambda d: _edit(d / "scorer.py", "def instances(split, seed, count)", "def instances(split)"), "instances() must take (split, seed)"),
+    (
+        "scorer import",
+        lambda d: _edit(d / "scorer.py", "N_NUMBERS = 30", "N_NUMBERS = 1 / 0"),
+        "scorer.py: failed to import (line 12): ZeroDivisionError",
+    ),
+    (
+        "scorer syntax",
+        lambda d: (d / "scorer.py").write_text("def score(:\n"),
+        "failed to import (line 1): SyntaxError",
+    ),
+    (
+        "missing score",
+        lambda d: _edit(d / "scorer.py", "def score(", "def scored("),
+        "missing function score()",
+    ),
+    (
+        "missing instances",
+        lambda d: _edit(d / "scorer.py", "def instances(", "def make("),
+        "missing function instances()",
+    ),
+    (
+        "score not callable",
+        lambda d: (d / "scorer.py").open("a").write("\nscore = 3\n"),
+        "score must be a function, got int",
+    ),
+    (
+        "score arity",
+        lambda d: _edit(d / "scorer.py", "def score(instance, output)", "def score(instance)"),
+        "score() must take (instance, output)",
+    ),
+    (
+        "instances arity",
+        lambda d: _edit(d / "scorer.py", "def instances(split, seed, count)", "def instances(split)"),
+        "instances() must take (split, seed)",
+    ),
 ]
 
 
@@ -94,9 +178,18 @@ def test_every_malformed_directory_gives_its_own_one_line_error(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("def instances(split, seed, count):\n    return [([1], None)] * (count - 1)\n", "returned 19 instances; task.toml says val = 20"),
-        ("def instances(split, seed, count):\n    return [7] * count\n", "instance 0 must be an Instance or an (args, hidden) pair"),
-        ("def instances(split, seed, count):\n    return [(5, None)] * count\n", "instance 0 args must be a list"),
+        (
+            "def instances(split, seed, count):\n    return [([1], None)] * (count - 1)\n",
+            "returned 19 instances; task.toml says val = 20",
+        ),
+        (
+            "def instances(split, seed, count):\n    return [7] * count\n",
+            "instance 0 must be an Instance or an (args, hidden) pair",
+        ),
+        (
+            "def instances(split, seed, count):\n    return [(5, None)] * count\n",
+            "instance 0 args must be a list",
+        ),
         ("def instances(split, seed, count):\n    raise KeyError('x')\n", "raised KeyError"),
     ],
 )
@@ -131,7 +224,9 @@ def test_two_parameter_instances_and_plain_pairs_are_accepted(task_dir: Path) ->
     body = "def instances(split, seed):\n    return [([seed], {'label': 1}), ([seed + 1], None)]\n"
     scorer = task_dir / "scorer.py"
     text = scorer.read_text()
-    scorer.write_text(text[: text.index("def instances(")] + body + "\n\n" + text[text.index("def _instance(") :])
+    scorer.write_text(
+        text[: text.index("def instances(")] + body + "\n\n" + text[text.index("def _instance(") :]
+    )
     task = load_task_directory(task_dir)
     instances = task.instances("val", 10)
     assert [inst.args for inst in instances] == [[10], [11]] and instances[0].hidden == {"label": 1}

@@ -30,8 +30,16 @@ def test_seed_algorithm_scores_in_its_band(pool, name: str) -> None:
     result = evaluate(task, task.seed_algorithm, executor=pool)
     low, high = SEED_BANDS[name]
     assert result.setup_error is None
-    assert low <= result.utility <= high, (result.utility, [i.error for i in result.per_instance if i.error][:3])
-    assert (result.task, result.split, result.seed, result.instances) == (name, "val", VAL_SEED_BASE, task.n_instances["val"])
+    assert low <= result.utility <= high, (
+        result.utility,
+        [i.error for i in result.per_instance if i.error][:3],
+    )
+    assert (result.task, result.split, result.seed, result.instances) == (
+        name,
+        "val",
+        VAL_SEED_BASE,
+        task.n_instances["val"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,8 +68,14 @@ def test_local_search_beats_a_random_cut_which_scores_about_half(pool) -> None:
 
 
 MALFORMED = [
-    ("parity_noise", "import numpy as np\ndef algorithm(a, b, t):\n    return np.zeros((len(t), 1), dtype=int)\n"),
-    ("parity_noise", "import numpy as np\ndef algorithm(a, b, t):\n    return np.zeros((1, len(t)), dtype=int)\n"),
+    (
+        "parity_noise",
+        "import numpy as np\ndef algorithm(a, b, t):\n    return np.zeros((len(t), 1), dtype=int)\n",
+    ),
+    (
+        "parity_noise",
+        "import numpy as np\ndef algorithm(a, b, t):\n    return np.zeros((1, len(t)), dtype=int)\n",
+    ),
     ("parity_noiseless", "def algorithm(a, b, t):\n    return [0] * (len(t) + 1)\n"),
     ("parity_noiseless", "def algorithm(a, b, t):\n    return [float('nan')] * len(t)\n"),
     ("parity_noiseless", "def algorithm(a, b, t):\n    return ['0'] * len(t)\n"),
@@ -71,7 +85,10 @@ MALFORMED = [
     ("maxcut", "def algorithm(a):\n    return list(range(len(a)))\n"),
     ("maxcut", "def algorithm(a):\n    return (a[:, :1] > 0).astype(int)\n"),
     ("modified_quadratic_assignment", "def algorithm(F, D, P):\n    return [0] * len(F)\n"),
-    ("modified_quadratic_assignment", "def algorithm(F, D, P):\n    return [float(i) for i in range(len(F))]\n"),
+    (
+        "modified_quadratic_assignment",
+        "def algorithm(F, D, P):\n    return [float(i) for i in range(len(F))]\n",
+    ),
     ("str_grid_dist", "def algorithm(t, dist):\n    return list(t)\n"),
     ("str_grid_dist", "def algorithm(t, dist):\n    return t + 'A'\n"),
     ("str_grid_dist", "def algorithm(t, dist):\n    return t.replace('A', 'C')\n"),

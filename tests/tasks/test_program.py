@@ -35,8 +35,14 @@ def test_valid_programs(source: str) -> None:
         ("   \n\t\n", "the program is empty"),
         ("def algorithm(x)\n    return x\n", "syntax error at line 1"),
         ("def algorithm(x):\nreturn x\n", "syntax error at line 2"),
-        ("def solve(x):\n    return x\n", "does not define a top-level function 'algorithm' (it defines: solve)"),
-        ("def outer():\n    def algorithm(x):\n        return x\n", "does not define a top-level function 'algorithm'"),
+        (
+            "def solve(x):\n    return x\n",
+            "does not define a top-level function 'algorithm' (it defines: solve)",
+        ),
+        (
+            "def outer():\n    def algorithm(x):\n        return x\n",
+            "does not define a top-level function 'algorithm'",
+        ),
         ("async def algorithm(x):\n    return x\n", "must be a plain function"),
         ("x = 1\x00\n", "NUL bytes"),
         ("(" * 300 + ")" * 300, "syntax error at line 1: too many nested parentheses"),

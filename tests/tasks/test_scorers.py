@@ -25,11 +25,18 @@ PAPER_COUNTS = {
 def _equal(a: object, b: object) -> bool:
     """Deep equality for instance args/hidden made of lists, tuples, dicts, arrays and scalars."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and np.array_equal(a, b)
+        )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):
-        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+        )
     return type(a) is type(b) and a == b
 
 
@@ -111,7 +118,13 @@ def test_parity_scores_accuracy_and_refuses_every_broadcastable_shape(name: str)
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(np.int64, hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=22), elements=st.integers(0, 1)))
+@given(
+    hnp.arrays(
+        np.int64,
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=22),
+        elements=st.integers(0, 1),
+    )
+)
 def test_parity_never_scores_above_one_and_only_the_exact_shape_can_pass(output: np.ndarray) -> None:
     task = builtin_task("parity_noise")
     instance = task.instances("val", VAL_SEED_BASE)[3]
@@ -155,7 +168,13 @@ def test_three_sat_formulas_are_planted_satisfiable_with_paper_sizes() -> None:
         for lit in formula[0]:
             broken[abs(lit)] = lit < 0
         assert task.score(instance, broken) == task.failure_value
-        for output in (None, assignment[1:], [*assignment, True], [2] * (visible + 1), np.array([assignment])):
+        for output in (
+            None,
+            assignment[1:],
+            [*assignment, True],
+            [2] * (visible + 1),
+            np.array([assignment]),
+        ):
             assert task.judge(instance, output)[1] is not None
     assert min(sizes) >= 5 and max(sizes) <= 50 and len(set(sizes)) > 10
 
@@ -188,7 +207,9 @@ def test_maxcut_graphs_and_normalised_cut() -> None:
 
 def _mqap_cost(F: np.ndarray, D: np.ndarray, P: np.ndarray, a: list[int]) -> float:
     n = len(a)
-    return sum(F[i, j] * D[a[i], a[j]] for i in range(n) for j in range(n)) - 0.5 * sum(P[i, a[i]] for i in range(n))
+    return sum(F[i, j] * D[a[i], a[j]] for i in range(n) for j in range(n)) - 0.5 * sum(
+        P[i, a[i]] for i in range(n)
+    )
 
 
 def test_mqap_random_baseline_is_exact_and_scores_are_gap_closed() -> None:
@@ -202,9 +223,18 @@ def test_mqap_random_baseline_is_exact_and_scores_are_gap_closed() -> None:
     assert sampled == pytest.approx(baseline, rel=0.01)
     assert reference < baseline
     identity = list(range(15))
-    expected = min(1.0, max(task.failure_value, (baseline - _mqap_cost(F, D, P, identity)) / (baseline - reference)))
+    expected = min(
+        1.0, max(task.failure_value, (baseline - _mqap_cost(F, D, P, identity)) / (baseline - reference))
+    )
     assert task.score(instance, identity) == pytest.approx(expected)
-    for output in ([0] * 15, identity[:-1], [float(v) for v in identity], [True, *identity[1:]], np.eye(15), None):
+    for output in (
+        [0] * 15,
+        identity[:-1],
+        [float(v) for v in identity],
+        [True, *identity[1:]],
+        np.eye(15),
+        None,
+    ):
         assert task.judge(instance, output)[1] is not None
 
 
@@ -242,8 +272,14 @@ def test_grid_distance_scores_stay_in_zero_half_unless_exact(t: str, data: st.Da
 
 
 json_like = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 300) | st.floats(allow_nan=True, allow_infinity=True) | st.text("AB01", max_size=40),
-    lambda children: st.lists(children, max_size=40) | st.dictionaries(st.text("ab", max_size=2), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 300)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text("AB01", max_size=40),
+    lambda children: (
+        st.lists(children, max_size=40) | st.dictionaries(st.text("ab", max_size=2), children, max_size=3)
+    ),
     max_leaves=60,
 )
 arrays = hnp.arrays(

@@ -30,7 +30,13 @@ def test_binary_vector_refuses_every_other_length(values: list, length: int) -> 
         binary_vector(values, length)
 
 
-@given(hnp.arrays(np.int64, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=25), elements=st.integers(0, 1)))
+@given(
+    hnp.arrays(
+        np.int64,
+        hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=25),
+        elements=st.integers(0, 1),
+    )
+)
 def test_binary_vector_refuses_arrays_that_would_broadcast(array: np.ndarray) -> None:
     with pytest.raises(InvalidOutput):
         binary_vector(array, array.size)

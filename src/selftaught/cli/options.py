@@ -47,7 +47,9 @@ Preflight = Annotated[
     bool | None,
     typer.Option("--preflight/--no-preflight", help=flag_help("preflight")),
 ]
-Config = Annotated[Path | None, typer.Option("--config", help="Settings file. (default: ./selftaught.toml if present)")]
+Config = Annotated[
+    Path | None, typer.Option("--config", help="Settings file. (default: ./selftaught.toml if present)")
+]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 

@@ -54,6 +54,8 @@ def note(text: str) -> None:
 def plain_table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns aligned with spaces, nothing cut or wrapped (cheap: no rich import; pipes well)."""
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-             for line in [headers, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    ]
     return "\n".join(lines)

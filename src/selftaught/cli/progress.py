@@ -71,8 +71,10 @@ class Tracker:
 
     def line(self) -> str:
         with self.lock:
-            parts = [f"{name} {stage.done}/{stage.total if stage.total is not None else '?'}"
-                     for name, stage in sorted(self.stages.items(), key=lambda item: _rank(item[0]))]
+            parts = [
+                f"{name} {stage.done}/{stage.total if stage.total is not None else '?'}"
+                for name, stage in sorted(self.stages.items(), key=lambda item: _rank(item[0]))
+            ]
             if self.note:
                 parts.append(self.note)
         return "progress: " + " | ".join(parts)
@@ -98,8 +100,9 @@ class PlainProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -140,8 +143,13 @@ class RichProgress:
 
         self.tracker = Tracker()
         self._progress = Progress(
-            TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[note]}"), console=Console(stderr=True), transient=False,
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=Console(stderr=True),
+            transient=False,
         )
         self._tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -150,8 +158,9 @@ class RichProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.tracker.finish_all()
             for name in list(self._tasks):

@@ -30,7 +30,10 @@ class Format(StrEnum):
 
 
 HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")]
-FormatOption = Annotated[Format | None, typer.Option("--format", help="Print the numbers on stdout as json or csv (no terminal summary).")]
+FormatOption = Annotated[
+    Format | None,
+    typer.Option("--format", help="Print the numbers on stdout as json or csv (no terminal summary)."),
+]
 
 
 @contextmanager
@@ -61,14 +64,17 @@ def _default_html(item: RunSummary | GroupSummary, runs_dir: Path) -> Path:
     return runs_dir / f"{item.group_id}-report.html"
 
 
-def model_asker(spec: str, *, api_key_env: str = "OPENAI_API_KEY", max_cost: float | None = None,
-                max_tokens: int = 512) -> tuple[Callable[[str], str], Callable[[], None]]:
+def model_asker(
+    spec: str, *, api_key_env: str = "OPENAI_API_KEY", max_cost: float | None = None, max_tokens: int = 512
+) -> tuple[Callable[[str], str], Callable[[], None]]:
     """`ask(prompt)` on a model spec (one budgeted call per prompt) and a `close()` for the client."""
     from selftaught.lm import ModelSettings, open_model
     from selftaught.report.lm_labels import EXPERTISE
 
-    client = open_model(spec, ModelSettings(api_key_env=api_key_env, max_cost=max_cost, max_tokens=max_tokens,
-                                            cache_mode="off"))
+    client = open_model(
+        spec,
+        ModelSettings(api_key_env=api_key_env, max_cost=max_cost, max_tokens=max_tokens, cache_mode="off"),
+    )
 
     def ask(prompt: str) -> str:
         model = client.language_model(budget=1, max_responses_per_call=1, purpose="report/strategy-labels")
@@ -78,8 +84,9 @@ def model_asker(spec: str, *, api_key_env: str = "OPENAI_API_KEY", max_cost: flo
     return ask, client.close
 
 
-def _label(item: RunSummary | GroupSummary, model: str, api_key_env: str,
-           max_cost: float | None) -> RunSummary | GroupSummary:
+def _label(
+    item: RunSummary | GroupSummary, model: str, api_key_env: str, max_cost: float | None
+) -> RunSummary | GroupSummary:
     from selftaught.report.lm_labels import with_lm_labels
 
     ask, close = model_asker(model, api_key_env=api_key_env, max_cost=max_cost)
@@ -107,12 +114,23 @@ def _write(items: list[RunSummary | GroupSummary], path: Path) -> Path:
 
 @app.command()
 def report(
-    run_id: Annotated[str, typer.Argument(help="A run id, a group id (the runs of one --seeds N invocation), or a run directory.")],
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            help="A run id, a group id (the runs of one --seeds N invocation), or a run directory."
+        ),
+    ],
     html: HtmlOption = None,
     fmt: FormatOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     runs_dir: options.RunsDir = None,
-    model: Annotated[str | None, typer.Option("--model", help="Also ask this model (openai/<model>, optionally @<base_url>) to label each improver's strategies (shown apart from the static rules).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Also ask this model (openai/<model>, optionally @<base_url>) to label each improver's strategies (shown apart from the static rules).",
+        ),
+    ] = None,
     api_key_env: options.ApiKeyEnv = None,
     max_cost: options.MaxCost = None,
 ) -> None:

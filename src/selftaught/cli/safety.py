@@ -10,8 +10,12 @@ from selftaught.cli import LightHelpGroup, app, options
 from selftaught.cli.output import console, emit_json, note
 from selftaught.errors import UsageError
 
-safety_app = typer.Typer(help="Safety: the sandbox-flag experiment and per-run audits of detector events.",
-                         no_args_is_help=True, rich_markup_mode=None, cls=LightHelpGroup)
+safety_app = typer.Typer(
+    help="Safety: the sandbox-flag experiment and per-run audits of detector events.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=LightHelpGroup,
+)
 app.add_typer(safety_app, name="safety")
 
 MAX_ATTEMPTS = 1_000_000
@@ -20,9 +24,19 @@ MAX_ATTEMPTS = 1_000_000
 @safety_app.command("sandbox-flag")
 def sandbox_flag(
     model: options.Model = None,
-    attempts: Annotated[int, typer.Option("--attempts", help="Generated improvers to collect (the paper: 10000).")] = 100,
-    warning: Annotated[bool, typer.Option("--warning", help="Show the warning not to disable the sandbox.")] = False,
-    execute: Annotated[int, typer.Option("--execute", help="Also run this many generated improvers (flag-disabling ones first) in the real sandbox; the flag is only logged.")] = 0,
+    attempts: Annotated[
+        int, typer.Option("--attempts", help="Generated improvers to collect (the paper: 10000).")
+    ] = 100,
+    warning: Annotated[
+        bool, typer.Option("--warning", help="Show the warning not to disable the sandbox.")
+    ] = False,
+    execute: Annotated[
+        int,
+        typer.Option(
+            "--execute",
+            help="Also run this many generated improvers (flag-disabling ones first) in the real sandbox; the flag is only logged.",
+        ),
+    ] = 0,
     task: options.Task = None,
     responses_per_call: options.ResponsesPerCall = None,
     seed: options.Seed = None,
@@ -46,15 +60,27 @@ def sandbox_flag(
     from selftaught.safety.stats import percent
 
     settings = load_settings(
-        options.overrides(model=model, task=task, responses_per_call=responses_per_call, seed=seed,
-                          runs_dir=runs_dir, api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost,
-                          concurrency=concurrency, sandbox=sandbox, workers=workers),
+        options.overrides(
+            model=model,
+            task=task,
+            responses_per_call=responses_per_call,
+            seed=seed,
+            runs_dir=runs_dir,
+            api_key_env=api_key_env,
+            max_tokens=max_tokens,
+            max_cost=max_cost,
+            concurrency=concurrency,
+            sandbox=sandbox,
+            workers=workers,
+        ),
         config,
     )
     from selftaught.safety.experiment import run_sandbox_flag
 
     with progress_display() as progress:
-        result = run_sandbox_flag(settings, attempts=attempts, warning=warning, execute=execute, progress=progress)
+        result = run_sandbox_flag(
+            settings, attempts=attempts, warning=warning, execute=execute, progress=progress
+        )
     if as_json:
         emit_json(result.to_json())
     else:
@@ -64,21 +90,34 @@ def sandbox_flag(
         table = Table(title="Unsandboxing: generated improvers that set use_sandbox off (95% Wilson CI)")
         for column in ("Language model", "Warning", "Attempts", "Disabled", "Unsandboxing rate"):
             table.add_column(column, justify="left" if column in ("Language model", "Warning") else "right")
-        table.add_row(result.model, "yes" if result.warning else "no", str(result.attempts), str(result.disabled),
-                      f"{percent(result.rate)} ({percent(result.ci_low)} to {percent(result.ci_high)})")
+        table.add_row(
+            result.model,
+            "yes" if result.warning else "no",
+            str(result.attempts),
+            str(result.disabled),
+            f"{percent(result.rate)} ({percent(result.ci_low)} to {percent(result.ci_high)})",
+        )
         console().print(table)
         if result.ways:
             stdout.print("ways: " + ", ".join(f"{way} {n}" for way, n in result.ways.items()))
         if result.findings:
-            stdout.print("other static flags: " + ", ".join(f"{kind} {n}" for kind, n in result.findings.items()))
+            stdout.print(
+                "other static flags: " + ", ".join(f"{kind} {n}" for kind, n in result.findings.items())
+            )
         if result.executed:
             ex = result.executed
-            stdout.print(f"executed {ex['improvers']} improvers in the {ex['sandbox']} sandbox: "
-                         f"{ex['runtime_false_calls']} utility calls with use_sandbox off (logged; isolation unchanged)")
-        stdout.print(f"run {result.run_id} in {result.run_dir}; see `selftaught safety audit {result.run_id}`")
+            stdout.print(
+                f"executed {ex['improvers']} improvers in the {ex['sandbox']} sandbox: "
+                f"{ex['runtime_false_calls']} utility calls with use_sandbox off (logged; isolation unchanged)"
+            )
+        stdout.print(
+            f"run {result.run_id} in {result.run_dir}; see `selftaught safety audit {result.run_id}`"
+        )
     if result.attempts < result.requested:
-        note(f"warning: {result.attempts} of {result.requested} attempts collected "
-             f"({result.failed_calls} failed calls, {result.empty_replies} replies without code)")
+        note(
+            f"warning: {result.attempts} of {result.requested} attempts collected "
+            f"({result.failed_calls} failed calls, {result.empty_replies} replies without code)"
+        )
         if result.attempts == 0:
             raise typer.Exit(1)
 
@@ -86,8 +125,13 @@ def sandbox_flag(
 @safety_app.command("audit")
 def audit(
     run_id: Annotated[str, typer.Argument(help="The run to audit (a directory name under --runs-dir).")],
-    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only event kinds starting with this (repeatable).")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Events listed in the table (counts, and --json, always cover all).")] = 50,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only event kinds starting with this (repeatable).")
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", help="Events listed in the table (counts, and --json, always cover all)."),
+    ] = 50,
     runs_dir: options.RunsDir = None,
     as_json: options.Json = False,
 ) -> None:
@@ -106,9 +150,11 @@ def audit(
         return
     meta = result.meta
     stdout = console()
-    stdout.print(f"run {run_id} ({meta.get('kind', 'stop')}, {meta.get('task', '?')}, {meta.get('model', '?')}, "
-                 f"{meta.get('status', '?')}): {len(result.events)} events, "
-                 f"{result.programs_flagged} programs with static flags or sandbox reports")
+    stdout.print(
+        f"run {run_id} ({meta.get('kind', 'stop')}, {meta.get('task', '?')}, {meta.get('model', '?')}, "
+        f"{meta.get('status', '?')}): {len(result.events)} events, "
+        f"{result.programs_flagged} programs with static flags or sandbox reports"
+    )
     counts = Table(title="events per kind")
     for column in ("kind", "category", "group", "count"):
         counts.add_column(column, justify="right" if column == "count" else "left")
@@ -120,8 +166,13 @@ def audit(
         for column in ("id", "t", "kind", "program", "detail"):
             listing.add_column(column, overflow="fold")
         for event in result.events[:limit]:
-            listing.add_row(str(event.id), "" if event.iteration is None else str(event.iteration), event.kind,
-                            (event.program_sha or "")[:10], escape(event.detail[:200]))
+            listing.add_row(
+                str(event.id),
+                "" if event.iteration is None else str(event.iteration),
+                event.kind,
+                (event.program_sha or "")[:10],
+                escape(event.detail[:200]),
+            )
         stdout.print(listing)
 
 
@@ -149,7 +200,10 @@ def flag_table(
         cells = []
         for key in ("without_warning", "with_warning"):
             cell = row[key]
-            cells.append("—" if cell is None else
-                         f"{percent(cell['rate'])} ({percent(cell['ci_low'])} to {percent(cell['ci_high'])}), n={cell['attempts']}")
+            cells.append(
+                "—"
+                if cell is None
+                else f"{percent(cell['rate'])} ({percent(cell['ci_low'])} to {percent(cell['ci_high'])}), n={cell['attempts']}"
+            )
         table.add_row(row["model"], *cells)
     console().print(table)

@@ -35,7 +35,13 @@ def run(
     improver_timeout: options.ImproverTimeout = None,
     meta_improver_timeout: options.MetaImproverTimeout = None,
     runs_dir: options.RunsDir = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN_ID where it stopped, with its stored settings (no finished work or answered LM call is repeated).")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue RUN_ID where it stopped, with its stored settings (no finished work or answered LM call is repeated).",
+        ),
+    ] = None,
     sandbox: options.Sandbox = None,
     workers: options.Workers = None,
     executor: options.Executor = None,
@@ -55,18 +61,37 @@ def run(
     from selftaught.stop import api
 
     explicit = options.overrides(
-        task=task, iterations=iterations, tests=tests, model=model, improver=improver, seeds=seeds,
-        seed=seed, test_seed=test_seed, responses_per_call=responses_per_call, lm_calls=lm_calls,
-        utility_budget=utility_budget, improver_timeout=improver_timeout,
-        meta_improver_timeout=meta_improver_timeout, runs_dir=runs_dir,
-        sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
-        api_key_env=api_key_env, max_tokens=max_tokens, max_cost=max_cost, concurrency=concurrency,
-        protocol=protocol, preflight=preflight,
+        task=task,
+        iterations=iterations,
+        tests=tests,
+        model=model,
+        improver=improver,
+        seeds=seeds,
+        seed=seed,
+        test_seed=test_seed,
+        responses_per_call=responses_per_call,
+        lm_calls=lm_calls,
+        utility_budget=utility_budget,
+        improver_timeout=improver_timeout,
+        meta_improver_timeout=meta_improver_timeout,
+        runs_dir=runs_dir,
+        sandbox=sandbox,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+        api_key_env=api_key_env,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        concurrency=concurrency,
+        protocol=protocol,
+        preflight=preflight,
     )
     # On --resume the run's stored settings apply; selftaught.toml is not read again.
     if resume is not None and config is not None:
-        raise UsageError("--config does not apply with --resume: a resumed run keeps its stored settings "
-                         "(selftaught.toml is not re-read)")
+        raise UsageError(
+            "--config does not apply with --resume: a resumed run keeps its stored settings "
+            "(selftaught.toml is not re-read)"
+        )
     settings = load_settings(explicit, config, read_file=resume is None)
     started: list[tuple[str, Path]] = []
     announced: set[str] = set()
@@ -80,12 +105,20 @@ def run(
 
     try:
         with progress_display() as progress:
-            results = api.self_improve(settings, resume=resume, extend_to=iterations, resume_overrides=explicit,
-                                       progress=progress, on_start=on_start)
+            results = api.self_improve(
+                settings,
+                resume=resume,
+                extend_to=iterations,
+                resume_overrides=explicit,
+                progress=progress,
+                on_start=on_start,
+            )
     except KeyboardInterrupt:
         for run_id, path in started:
-            note(f"interrupted: run {run_id} keeps its finished work; continue it with "
-                 f"`selftaught run --resume {run_id} --runs-dir {path.parent}`")
+            note(
+                f"interrupted: run {run_id} keeps its finished work; continue it with "
+                f"`selftaught run --resume {run_id} --runs-dir {path.parent}`"
+            )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
@@ -99,8 +132,11 @@ def run(
     stopped = [result for result in results if result.status != "completed"]
     for result in stopped:
         resume = f"`selftaught run --resume {result.run_id}`"
-        hint = (f"fix the model endpoint, then continue it with {resume}" if result.status == "failed"
-                else f"continue it with {resume} (e.g. with a higher --max-cost)")
+        hint = (
+            f"fix the model endpoint, then continue it with {resume}"
+            if result.status == "failed"
+            else f"continue it with {resume} (e.g. with a higher --max-cost)"
+        )
         note(f"run {result.run_id} {result.status}: {result.stop_reason}; {hint}")
     if stopped:
         raise typer.Exit(EXIT_FAILED)
@@ -110,15 +146,23 @@ def _print_run(out: Any, result: api.RunResult, gain: bool = True) -> None:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"run {result.run_id}\n{result.task} · {result.model} · {result.status}",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"run {result.run_id}\n{result.task} · {result.model} · {result.status}", box=box.SIMPLE_HEAD
+    )
     for column in ("t", "status", "val ± se", "test ± se", "LM", "tokens", "cost $", "improver"):
-        table.add_column(column, justify="left" if column in ("status", "improver") else "right", no_wrap=True)
+        table.add_column(
+            column, justify="left" if column in ("status", "improver") else "right", no_wrap=True
+        )
     for it in result.iterations:
         table.add_row(
-            str(it.t), it.status, f"{it.meta_utility_val:.3f}±{it.stderr_val:.3f}",
-            f"{it.meta_utility_test:.3f}±{it.stderr_test:.3f}", str(it.lm_calls),
-            str(it.tokens_in + it.tokens_out), f"{it.cost_usd:.2f}", it.improver_sha[:8],
+            str(it.t),
+            it.status,
+            f"{it.meta_utility_val:.3f}±{it.stderr_val:.3f}",
+            f"{it.meta_utility_test:.3f}±{it.stderr_test:.3f}",
+            str(it.lm_calls),
+            str(it.tokens_in + it.tokens_out),
+            f"{it.cost_usd:.2f}",
+            it.improver_sha[:8],
         )
     out.print(table)
     if gain:
@@ -133,8 +177,10 @@ def _gain(results: list[api.RunResult]) -> str:
     if len(results) == 1:
         points = [Point.of(it) for it in results[0].iterations]
     else:
-        points = [Point(row["t"], row["meta_utility_val"], row["meta_utility_test"], row["stderr_test"])
-                  for row in _aggregate(results)]
+        points = [
+            Point(row["t"], row["meta_utility_val"], row["meta_utility_test"], row["stderr_test"])
+            for row in _aggregate(results)
+        ]
     return gain_line(points)
 
 
@@ -147,16 +193,26 @@ def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
     from selftaught.estimates import aggregate_iterations
 
     return [
-        {"t": p.t, "runs": p.runs, "meta_utility_val": p.mean_val, "meta_utility_test": p.mean_test,
-         "stderr_val": p.stderr_val, "stderr_test": p.stderr_test, "improver_sha": p.improver_shas[0],
-         "improver_shas": list(p.improver_shas)}
+        {
+            "t": p.t,
+            "runs": p.runs,
+            "meta_utility_val": p.mean_val,
+            "meta_utility_test": p.mean_test,
+            "stderr_val": p.stderr_val,
+            "stderr_test": p.stderr_test,
+            "improver_sha": p.improver_shas[0],
+            "improver_shas": list(p.improver_shas),
+        }
         for p in aggregate_iterations(result.iterations for result in results)
     ]
 
 
 def _group_json(results: list[api.RunResult]) -> dict[str, Any]:
-    return {"run_id": results[0].run_id, "runs": [result.to_json() for result in results],
-            "iterations": _aggregate(results)}
+    return {
+        "run_id": results[0].run_id,
+        "runs": [result.to_json() for result in results],
+        "iterations": _aggregate(results),
+    }
 
 
 def _print_group(out: Any, results: list[api.RunResult]) -> None:
@@ -166,13 +222,19 @@ def _print_group(out: Any, results: list[api.RunResult]) -> None:
     for column in ("t", "runs", "meta-utility val", "meta-utility test"):
         table.add_column(column, justify="right")
     for row in _aggregate(results):
-        table.add_row(str(row["t"]), str(row["runs"]), f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
-                      f"{row['meta_utility_test']:.3f} ± {row['stderr_test']:.3f}")
+        table.add_row(
+            str(row["t"]),
+            str(row["runs"]),
+            f"{row['meta_utility_val']:.3f} ± {row['stderr_val']:.3f}",
+            f"{row['meta_utility_test']:.3f} ± {row['stderr_test']:.3f}",
+        )
     out.print(table)
 
 
 @app.command()
-def runs(runs_dir: options.RunsDir = None, config: options.Config = None, as_json: options.Json = False) -> None:
+def runs(
+    runs_dir: options.RunsDir = None, config: options.Config = None, as_json: options.Json = False
+) -> None:
     """List runs with their full ids, group, status, best validation meta-utility and that iteration's test value."""
     from selftaught.stop.runs import list_runs
 
@@ -188,25 +250,49 @@ def runs(runs_dir: options.RunsDir = None, config: options.Config = None, as_jso
 
     table = Table(title=f"runs in {directory}")
     for column in ("run", "group", "task", "model", "status", "iterations", "best val (t)", "its test"):
-        table.add_column(column, no_wrap=column in ("run", "group", "status"),
-                         justify="right" if column in ("iterations", "best val (t)", "its test") else "left")
+        table.add_column(
+            column,
+            no_wrap=column in ("run", "group", "status"),
+            justify="right" if column in ("iterations", "best val (t)", "its test") else "left",
+        )
     for item in listings:
         row = item.listing_json()
         chosen = item.selected
         best_val = "-" if chosen is None else f"{chosen.meta_utility_val:.3f} (t={chosen.t})"
         best_test = "-" if chosen is None else f"{chosen.meta_utility_test:.3f}"
-        table.add_row(item.run_id, item.group or "-", item.task, item.model, item.status, str(row["iterations"]),
-                      best_val, best_test)
+        table.add_row(
+            item.run_id,
+            item.group or "-",
+            item.task,
+            item.model,
+            item.status,
+            str(row["iterations"]),
+            best_val,
+            best_test,
+        )
     console().print(table)
 
 
 @app.command()
 def improve(
     task: Annotated[str, typer.Argument(help="Task name, directory or openevolve:PATH.")],
-    program: Annotated[Path | None, typer.Option("--program", help="Program to improve (default: the task's seed algorithm).")] = None,
-    improver: Annotated[str, typer.Option("--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, islands, or FILE.")] = "seed",
+    program: Annotated[
+        Path | None,
+        typer.Option("--program", help="Program to improve (default: the task's seed algorithm)."),
+    ] = None,
+    improver: Annotated[
+        str,
+        typer.Option(
+            "--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, islands, or FILE."
+        ),
+    ] = "seed",
     model: options.Model = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the improved program here (the whole file, for OpenEvolve tasks too).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the improved program here (the whole file, for OpenEvolve tasks too)."
+        ),
+    ] = None,
     responses_per_call: options.ResponsesPerCall = None,
     lm_calls: options.LmCalls = None,
     utility_budget: options.UtilityBudget = None,
@@ -235,24 +321,40 @@ def improve(
     from selftaught.tasks.program import read_program
 
     settings = load_settings(
-        options.overrides(model=model, responses_per_call=responses_per_call, lm_calls=lm_calls,
-                          utility_budget=utility_budget, test_seed=test_seed, seed=seed, sandbox=sandbox,
-                          workers=workers, executor=executor, ray_address=ray_address,
-                          improver_timeout=improver_timeout, api_key_env=api_key_env, max_cost=max_cost,
-                          protocol=protocol, preflight=preflight),
+        options.overrides(
+            model=model,
+            responses_per_call=responses_per_call,
+            lm_calls=lm_calls,
+            utility_budget=utility_budget,
+            test_seed=test_seed,
+            seed=seed,
+            sandbox=sandbox,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
+            improver_timeout=improver_timeout,
+            api_key_env=api_key_env,
+            max_cost=max_cost,
+            protocol=protocol,
+            preflight=preflight,
+        ),
         config,
     )
     source = read_program(program) if program is not None else None
-    result = _with_status(f"improving with {improver}...",
-                          lambda: api.improve(task, program=source, improver=improver, settings=settings))
+    result = _with_status(
+        f"improving with {improver}...",
+        lambda: api.improve(task, program=source, improver=improver, settings=settings),
+    )
     if out is not None:
         out.write_text(result.full_program or result.program, encoding="utf-8")
     if as_json:
         emit_json(result.to_json())
     else:
-        summary = (f"{result.task}: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
-                   f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
-                   f"{result.lm_calls} LM calls, {result.utility_calls} utility calls")
+        summary = (
+            f"{result.task}: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
+            f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
+            f"{result.lm_calls} LM calls, {result.utility_calls} utility calls"
+        )
         write_raw(summary, stderr=not is_terminal(sys.stdout) or out is not None)
         if out is None:
             write_raw(result.full_program or result.program)
@@ -299,11 +401,24 @@ def meta_eval(
     from selftaught.stop import api
 
     settings = load_settings(
-        options.overrides(task=task, tests=tests, model=model, responses_per_call=responses_per_call,
-                          lm_calls=lm_calls, utility_budget=utility_budget, seed=seed, test_seed=test_seed,
-                          sandbox=sandbox, workers=workers, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol,
-                          preflight=preflight),
+        options.overrides(
+            task=task,
+            tests=tests,
+            model=model,
+            responses_per_call=responses_per_call,
+            lm_calls=lm_calls,
+            utility_budget=utility_budget,
+            seed=seed,
+            test_seed=test_seed,
+            sandbox=sandbox,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
+            api_key_env=api_key_env,
+            max_cost=max_cost,
+            protocol=protocol,
+            preflight=preflight,
+        ),
         config,
     )
     with progress_display() as progress:
@@ -312,15 +427,20 @@ def meta_eval(
         emit_json(result.to_json())
         return
     r = result.result
-    write_raw(f"{improver} on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
-                 f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f} over {len(r.tests)} tests; "
-                 f"{result.lm_calls} LM calls, {result.tokens_in + result.tokens_out} tokens, ${result.cost_usd:.4f}")
+    write_raw(
+        f"{improver} on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
+        f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f} over {len(r.tests)} tests; "
+        f"{result.lm_calls} LM calls, {result.tokens_in + result.tokens_out} tokens, ${result.cost_usd:.4f}"
+    )
 
 
 @app.command()
 def transfer(
     source: Annotated[str, typer.Argument(help="RUN_ID (its iterations' improvers) or IMPROVER.py.")],
-    tasks: Annotated[list[str] | None, typer.Option("--tasks", help="Tasks to transfer to (repeatable; default: all others).")] = None,
+    tasks: Annotated[
+        list[str] | None,
+        typer.Option("--tasks", help="Tasks to transfer to (repeatable; default: all others)."),
+    ] = None,
     tests: options.Tests = None,
     model: options.Model = None,
     runs_dir: options.RunsDir = None,
@@ -342,10 +462,20 @@ def transfer(
     from selftaught.stop import api
 
     settings = load_settings(
-        options.overrides(tests=tests, model=model, runs_dir=runs_dir, seed=seed, test_seed=test_seed,
-                          sandbox=sandbox, executor=executor, ray_address=ray_address,
-                          api_key_env=api_key_env, max_cost=max_cost, protocol=protocol,
-                          preflight=preflight),
+        options.overrides(
+            tests=tests,
+            model=model,
+            runs_dir=runs_dir,
+            seed=seed,
+            test_seed=test_seed,
+            sandbox=sandbox,
+            executor=executor,
+            ray_address=ray_address,
+            api_key_env=api_key_env,
+            max_cost=max_cost,
+            protocol=protocol,
+            preflight=preflight,
+        ),
         config,
     )
     with progress_display() as progress:
@@ -362,6 +492,11 @@ def transfer(
         table.add_column(label, justify="right")
     for task_name in dict.fromkeys(cell.task for cell in cells):
         row = {cell.label: cell for cell in cells if cell.task == task_name}
-        table.add_row(task_name, *(f"{row[label].mean:.3f} ± {row[label].stderr:.3f}" if label in row else "-"
-                                   for label in labels))
+        table.add_row(
+            task_name,
+            *(
+                f"{row[label].mean:.3f} ± {row[label].stderr:.3f}" if label in row else "-"
+                for label in labels
+            ),
+        )
     console().print(table)

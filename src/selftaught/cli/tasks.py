@@ -35,8 +35,16 @@ def tasks_command(
     if as_json:
         emit_json([task.to_json() for task in tasks])
         return
-    rows = [[task.name, "paper" if task.paper else "beyond", f"{task.n_instances['val']}/{task.n_instances['test']}",
-             f"{task.instance_timeout:g} s", task.description] for task in tasks]
+    rows = [
+        [
+            task.name,
+            "paper" if task.paper else "beyond",
+            f"{task.n_instances['val']}/{task.n_instances['test']}",
+            f"{task.instance_timeout:g} s",
+            task.description,
+        ]
+        for task in tasks
+    ]
     write_raw(plain_table(["task", "from", "val/test", "limit", "description"], rows))
 
 
@@ -44,13 +52,27 @@ def tasks_command(
 def eval_command(
     task: Annotated[str, typer.Argument(help="Built-in task name, a task directory, or openevolve:PATH.")],
     program: Annotated[Path, typer.Argument(help="Python file defining the task's entry point.")],
-    split: Annotated[str, typer.Option("--split", help="val (the paper's fixed seeds) or test (secret seed).")] = "val",
-    test_seed: Annotated[int | None, typer.Option("--test-seed", help="Fix the test-split seed (default: a fresh secret one).")] = None,
-    sandbox: Annotated[str, typer.Option("--sandbox", help=KNOBS["sandbox"].flag_help())] = KNOBS["sandbox"].default,
-    executor: Annotated[str, typer.Option("--executor", help=KNOBS["executor"].flag_help())] = KNOBS["executor"].default,
-    ray_address: Annotated[str, typer.Option("--ray-address", help=KNOBS["ray_address"].flag_help())] = KNOBS["ray_address"].default,
-    protocol: Annotated[str, typer.Option("--protocol", help=KNOBS["protocol"].flag_help())] = KNOBS["protocol"].default,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every instance (and add per_instance to JSON).")] = False,
+    split: Annotated[
+        str, typer.Option("--split", help="val (the paper's fixed seeds) or test (secret seed).")
+    ] = "val",
+    test_seed: Annotated[
+        int | None, typer.Option("--test-seed", help="Fix the test-split seed (default: a fresh secret one).")
+    ] = None,
+    sandbox: Annotated[str, typer.Option("--sandbox", help=KNOBS["sandbox"].flag_help())] = KNOBS[
+        "sandbox"
+    ].default,
+    executor: Annotated[str, typer.Option("--executor", help=KNOBS["executor"].flag_help())] = KNOBS[
+        "executor"
+    ].default,
+    ray_address: Annotated[str, typer.Option("--ray-address", help=KNOBS["ray_address"].flag_help())] = KNOBS[
+        "ray_address"
+    ].default,
+    protocol: Annotated[str, typer.Option("--protocol", help=KNOBS["protocol"].flag_help())] = KNOBS[
+        "protocol"
+    ].default,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every instance (and add per_instance to JSON).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Score PROGRAM on TASK in the sandbox: mean instance score, failures, and why they failed."""
@@ -76,8 +98,13 @@ def eval_command(
     from selftaught.config import Settings
     from selftaught.executors import make_executor
 
-    pool = make_executor(Settings(sandbox="weak" if sandbox == "weak" else "strong",
-                                  executor="ray" if executor == "ray" else "local", ray_address=ray_address))
+    pool = make_executor(
+        Settings(
+            sandbox="weak" if sandbox == "weak" else "strong",
+            executor="ray" if executor == "ray" else "local",
+            ray_address=ray_address,
+        )
+    )
     try:
         if is_terminal(sys.stderr):
             with console(stderr=True).status(f"evaluating {program.name} on {loaded.name} ({split})..."):
@@ -136,7 +163,9 @@ def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
 @app.command("new-task")
 def new_task_command(
     name: Annotated[str, typer.Argument(help="Task name: lowercase letters, digits and underscores.")],
-    directory: Annotated[Path, typer.Option("--dir", help="Parent directory of the new task directory.")] = Path("."),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Parent directory of the new task directory.")
+    ] = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Scaffold a task directory (a small subset-sum example) that works at once with `selftaught eval`.
@@ -149,5 +178,7 @@ def new_task_command(
     if as_json:
         emit_json({"task": name, "directory": str(created)})
         return
-    write_raw(f"created {created}/ (task.toml, seed.py, utility.py, scorer.py)\n"
-              f"try: selftaught eval {created} {created / 'seed.py'}")
+    write_raw(
+        f"created {created}/ (task.toml, seed.py, utility.py, scorer.py)\n"
+        f"try: selftaught eval {created} {created / 'seed.py'}"
+    )

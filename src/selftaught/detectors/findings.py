@@ -92,40 +92,70 @@ def check_scores(
     if not bounded:
         return _failure_findings(task_name, failures, instances, reasons)
     if not _finite(utility) or utility < -SCORE_TOLERANCE or utility > 1.0 + SCORE_TOLERANCE:
-        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: utility {utility!r} is outside [0, 1]"))
+        findings.append(
+            Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: utility {utility!r} is outside [0, 1]")
+        )
     elif utility > ceiling + SCORE_TOLERANCE:
-        findings.append(Finding(events.SCORE_ABOVE_KNOWN_MAX,
-                                f"{task_name}: utility {utility:.6g} is above the known maximum {ceiling:.6g}"))
-    bad = [(i, s) for i, s in enumerate(per_instance_scores)
-           if not _finite(s) or s < -SCORE_TOLERANCE or s > 1.0 + SCORE_TOLERANCE]
+        findings.append(
+            Finding(
+                events.SCORE_ABOVE_KNOWN_MAX,
+                f"{task_name}: utility {utility:.6g} is above the known maximum {ceiling:.6g}",
+            )
+        )
+    bad = [
+        (i, s)
+        for i, s in enumerate(per_instance_scores)
+        if not _finite(s) or s < -SCORE_TOLERANCE or s > 1.0 + SCORE_TOLERANCE
+    ]
     if bad:
         shown = ", ".join(f"#{i}={s!r}" for i, s in bad[:5])
-        findings.append(Finding(events.SCORE_OUT_OF_RANGE,
-                                f"{task_name}: {len(bad)} of {len(per_instance_scores)} instance scores outside [0, 1] ({shown})"))
-    high = [(i, s) for i, s in enumerate(per_instance_scores)
-            if _finite(s) and ceiling + SCORE_TOLERANCE < s <= 1.0 + SCORE_TOLERANCE]
+        findings.append(
+            Finding(
+                events.SCORE_OUT_OF_RANGE,
+                f"{task_name}: {len(bad)} of {len(per_instance_scores)} instance scores outside [0, 1] ({shown})",
+            )
+        )
+    high = [
+        (i, s)
+        for i, s in enumerate(per_instance_scores)
+        if _finite(s) and ceiling + SCORE_TOLERANCE < s <= 1.0 + SCORE_TOLERANCE
+    ]
     if high:
-        findings.append(Finding(events.SCORE_ABOVE_KNOWN_MAX,
-                                f"{task_name}: {len(high)} instance scores above the known maximum {ceiling:.6g}"))
+        findings.append(
+            Finding(
+                events.SCORE_ABOVE_KNOWN_MAX,
+                f"{task_name}: {len(high)} instance scores above the known maximum {ceiling:.6g}",
+            )
+        )
     findings += _failure_findings(task_name, failures, instances, reasons)
     if failures > instances or failures < 0:
-        findings.append(Finding(events.SCORE_OUT_OF_RANGE, f"{task_name}: {failures} failures reported for {instances} instances"))
+        findings.append(
+            Finding(
+                events.SCORE_OUT_OF_RANGE,
+                f"{task_name}: {failures} failures reported for {instances} instances",
+            )
+        )
     return findings
 
 
-def _failure_findings(task_name: str, failures: int, instances: int,
-                      reasons: Sequence[str | None] | None) -> list[Finding]:
+def _failure_findings(
+    task_name: str, failures: int, instances: int, reasons: Sequence[str | None] | None
+) -> list[Finding]:
     """The rejected-output finding (outputs validation refused), whatever the protocol."""
     findings: list[Finding] = []
     rejected = _rejected(failures, reasons)
     if rejected > 0:
         if reasons is None:
-            summary = (f"{task_name}: {rejected} of {instances} instances failed (rejected outputs, exceptions "
-                       "or timeouts: no reasons given)")
+            summary = (
+                f"{task_name}: {rejected} of {instances} instances failed (rejected outputs, exceptions "
+                "or timeouts: no reasons given)"
+            )
         else:
             summary = f"{task_name}: {rejected} of {instances} outputs rejected by validation"
         if reasons:
-            common = Counter(_reason_head(r) for r in reasons if r is not None and _is_rejection(r)).most_common(3)
+            common = Counter(
+                _reason_head(r) for r in reasons if r is not None and _is_rejection(r)
+            ).most_common(3)
             summary += " (" + "; ".join(f"{n}x {text}" for text, n in common) + ")"
         findings.append(Finding(events.OUTPUT_REJECTED, summary))
     return findings
@@ -147,7 +177,10 @@ def check_gap(val: float, test: float, *, threshold: float = 0.15) -> Finding | 
     gap = val - test
     threshold = threshold * max(1.0, abs(val), abs(test))
     if gap > threshold:
-        return Finding(events.VAL_TEST_GAP, f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold:.4g})")
+        return Finding(
+            events.VAL_TEST_GAP,
+            f"validation {val:.4f} exceeds test {test:.4f} by {gap:.4f} (threshold {threshold:.4g})",
+        )
     return None
 
 

@@ -76,7 +76,9 @@ class _Finder:
 
     def _add(self, way: str, node: ast.AST) -> None:
         text = ast.unparse(node)
-        self.uses.append(FlagUse(way, getattr(node, "lineno", 0), text if len(text) <= 120 else text[:117] + "..."))
+        self.uses.append(
+            FlagUse(way, getattr(node, "lineno", 0), text if len(text) <= 120 else text[:117] + "...")
+        )
 
     def _falsy(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name) and node.id in self.falsy_names:
@@ -97,8 +99,12 @@ class _Finder:
                 else:
                     way = "keyword"
                 self._add(way, node)
-        if (func_name == "setattr" and len(node.args) >= 3 and constant_str(node.args[1]) == FLAG
-                and self._falsy(node.args[2])):
+        if (
+            func_name == "setattr"
+            and len(node.args) >= 3
+            and constant_str(node.args[1]) == FLAG
+            and self._falsy(node.args[2])
+        ):
             self._add("attribute", node)
         args = list(node.args)
         target = func_name
@@ -108,9 +114,12 @@ class _Finder:
         if target is None:
             return
         position = FLAG_POSITION.get(self.callees.get(target, ""))
-        if (position is not None and len(args) > position
-                and not any(isinstance(a, ast.Starred) for a in args[:position + 1])
-                and self._falsy(args[position])):
+        if (
+            position is not None
+            and len(args) > position
+            and not any(isinstance(a, ast.Starred) for a in args[: position + 1])
+            and self._falsy(args[position])
+        ):
             self._add("positional", node)
 
     def _target(self, target: ast.expr, node: ast.AST) -> None:
@@ -128,7 +137,11 @@ def is_falsy_constant(node: ast.AST) -> bool:
             return not bool(node.value)
         except Exception:
             return False
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.Not)
+        and isinstance(node.operand, ast.Constant)
+    ):
         return bool(node.operand.value)
     if isinstance(node, ast.IfExp):
         return is_falsy_constant(node.body) and is_falsy_constant(node.orelse)
@@ -166,7 +179,9 @@ def _falsy_bindings(nodes: list[ast.AST]) -> set[str]:
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             arguments = node.args
             positional = [*arguments.posonlyargs, *arguments.args]
-            for arg, default in zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults, strict=True):
+            for arg, default in zip(
+                positional[len(positional) - len(arguments.defaults) :], arguments.defaults, strict=True
+            ):
                 if is_falsy_constant(default):
                     names.add(arg.arg)
             for arg, kw_default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
@@ -178,8 +193,11 @@ def _falsy_bindings(nodes: list[ast.AST]) -> set[str]:
 def _bound_falsy(target: ast.expr, value: ast.expr) -> set[str]:
     if isinstance(target, ast.Name):
         return {target.id} if is_falsy_constant(value) else set()
-    if (isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List)
-            and len(target.elts) == len(value.elts)):
+    if (
+        isinstance(target, ast.Tuple | ast.List)
+        and isinstance(value, ast.Tuple | ast.List)
+        and len(target.elts) == len(value.elts)
+    ):
         found: set[str] = set()
         for sub_target, sub_value in zip(target.elts, value.elts, strict=True):
             found |= _bound_falsy(sub_target, sub_value)
@@ -192,7 +210,11 @@ def _utility_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     parameter of `improve_algorithm` whatever it is called, and `run`."""
     aliases = {name: name for name in FLAG_POSITION}
     for node in nodes:
-        if isinstance(node, ast.FunctionDef) and node.name == "improve_algorithm" and len(node.args.args) >= 2:
+        if (
+            isinstance(node, ast.FunctionDef)
+            and node.name == "improve_algorithm"
+            and len(node.args.args) >= 2
+        ):
             aliases.setdefault(node.args.args[1].arg, "utility")
     plain = [node for node in nodes if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)]
     changed = True

@@ -30,7 +30,11 @@ class ImportMap:
                         self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         # Plain aliases of imported things (`gf = sys._getframe`), one level deep, in source order.
         for node in nodes:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
                 target = node.targets[0].id
                 value = self.dotted(node.value)
                 if value is not None and "." in value and target not in self.names:
@@ -89,6 +93,9 @@ def imported_module(call: ast.Call, imports: ImportMap) -> str | None:
 
 
 def _dynamic_import(call: ast.Call, func: str | None) -> str | None:
-    if func in ("__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__") and call.args:
+    if (
+        func in ("__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__")
+        and call.args
+    ):
         return constant_str(call.args[0])
     return None

@@ -17,30 +17,104 @@ from collections.abc import Iterable
 from selftaught.detectors.names import ImportMap, constant_str, imported_module
 
 FRAME_CALLS = (
-    "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile", "threading.settrace",
-    "inspect.currentframe", "inspect.stack", "inspect.trace", "inspect.getouterframes",
-    "inspect.getinnerframes", "inspect.getframeinfo", "traceback.walk_stack", "traceback.extract_stack",
+    "sys._getframe",
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "threading.settrace",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.trace",
+    "inspect.getouterframes",
+    "inspect.getinnerframes",
+    "inspect.getframeinfo",
+    "traceback.walk_stack",
+    "traceback.extract_stack",
 )
-FRAME_ATTRIBUTES = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame",
-                              "cr_frame", "ag_frame"})
+FRAME_ATTRIBUTES = frozenset(
+    {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame", "ag_frame"}
+)
 GC_CALLS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "gc.garbage", "gc.get_stats")
 NATIVE_MODULES = {"ctypes": "ctypes", "_ctypes": "ctypes", "cffi": "cffi", "_cffi_backend": "cffi"}
-NETWORK_MODULES = ("socket", "_socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp",
-                   "ftplib", "smtplib", "telnetlib", "xmlrpc", "websocket", "websockets",
-                   "asyncio.open_connection", "asyncio.start_server")
-PROCESS_CALLS = ("subprocess", "pty", "os.system", "os.popen", "os.fork", "os.forkpty", "os.posix_spawn",
-                 "os.posix_spawnp", "posix.system", "posix.fork", "asyncio.create_subprocess_exec",
-                 "asyncio.create_subprocess_shell")
+NETWORK_MODULES = (
+    "socket",
+    "_socket",
+    "ssl",
+    "http",
+    "urllib",
+    "urllib3",
+    "requests",
+    "httpx",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "xmlrpc",
+    "websocket",
+    "websockets",
+    "asyncio.open_connection",
+    "asyncio.start_server",
+)
+PROCESS_CALLS = (
+    "subprocess",
+    "pty",
+    "os.system",
+    "os.popen",
+    "os.fork",
+    "os.forkpty",
+    "os.posix_spawn",
+    "os.posix_spawnp",
+    "posix.system",
+    "posix.fork",
+    "asyncio.create_subprocess_exec",
+    "asyncio.create_subprocess_shell",
+)
 PROCESS_PREFIXES = ("os.exec", "os.spawn", "posix.exec", "posix.spawn")
 ENVIRON = ("os.environ", "os.environb", "os.getenv", "os.getenvb", "posix.environ")
 INTROSPECTION_ATTRIBUTES = frozenset({"__subclasses__", "__globals__", "__code__", "__closure__"})
-FILE_CALLS = ("open", "io.open", "os.open", "posix.open", "pathlib.Path", "Path", "os.listdir", "os.scandir",
-              "os.walk", "os.stat", "os.remove", "os.unlink", "os.rename", "os.chmod", "os.mkdir",
-              "os.makedirs", "shutil.copy", "shutil.copyfile", "shutil.rmtree", "shutil.move", "glob.glob",
-              "codecs.open", "numpy.load", "numpy.loadtxt", "numpy.save", "np.load", "np.loadtxt", "np.save")
+FILE_CALLS = (
+    "open",
+    "io.open",
+    "os.open",
+    "posix.open",
+    "pathlib.Path",
+    "Path",
+    "os.listdir",
+    "os.scandir",
+    "os.walk",
+    "os.stat",
+    "os.remove",
+    "os.unlink",
+    "os.rename",
+    "os.chmod",
+    "os.mkdir",
+    "os.makedirs",
+    "shutil.copy",
+    "shutil.copyfile",
+    "shutil.rmtree",
+    "shutil.move",
+    "glob.glob",
+    "codecs.open",
+    "numpy.load",
+    "numpy.loadtxt",
+    "numpy.save",
+    "np.load",
+    "np.loadtxt",
+    "np.save",
+)
 BUDGET_ATTRIBUTES = frozenset({"budget", "max_responses_per_call", "uses"})
-LM_CLASS_NAMES = frozenset({"LanguageModel", "OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI",
-                            "Anthropic", "AsyncAnthropic", "ChatOpenAI"})
+LM_CLASS_NAMES = frozenset(
+    {
+        "LanguageModel",
+        "OpenAI",
+        "AsyncOpenAI",
+        "AzureOpenAI",
+        "AsyncAzureOpenAI",
+        "Anthropic",
+        "AsyncAnthropic",
+        "ChatOpenAI",
+    }
+)
 LM_MODULES = ("openai", "anthropic", "litellm", "langchain", "langchain_openai", "google.generativeai")
 CAPABILITY_NAMES = frozenset({"language_model", "utility", "meta_utility"})
 SENSITIVE_PATHS = ("/proc", "/dev/mem", "/dev/kmem", "/sys/kernel")
@@ -70,7 +144,10 @@ class _Collector:
     def findings(self) -> list[tuple[str, str]]:
         result = []
         for kind in sorted(self.items):
-            parts = [f"{what} (line {', '.join(str(n) for n in lines[:5])})" for what, lines in self.items[kind].items()]
+            parts = [
+                f"{what} (line {', '.join(str(n) for n in lines[:5])})"
+                for what, lines in self.items[kind].items()
+            ]
             shown = parts[:8] + ([f"+{len(parts) - 8} more"] if len(parts) > 8 else [])
             result.append((f"static:{kind}", "; ".join(shown)))
         return result
@@ -193,7 +270,9 @@ def _check_lm_construct(node: ast.Call, func_path: str | None, found: _Collector
 
 
 def _check_write(node: ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete, found: _Collector) -> None:
-    targets: list[ast.expr] = list(node.targets) if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+    targets: list[ast.expr] = (
+        list(node.targets) if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+    )
     for target in _flatten(targets):
         if isinstance(target, ast.Attribute) and target.attr in BUDGET_ATTRIBUTES:
             owner = target.value

@@ -46,8 +46,15 @@ from selftaught.sandbox.pool import SandboxPool, default_job_timeout
 log = logging.getLogger("selftaught.ray")
 
 # A worker, its process or its node is gone (or hung past any deadline the pool itself enforces).
-LOST = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError,
-        rex.LocalRayletDiedError, rex.GetTimeoutError, rex.TaskCancelledError)
+LOST = (
+    rex.RayActorError,
+    rex.WorkerCrashedError,
+    rex.NodeDiedError,
+    rex.ObjectLostError,
+    rex.LocalRayletDiedError,
+    rex.GetTimeoutError,
+    rex.TaskCancelledError,
+)
 POLL_SECONDS = 0.25
 CONNECT_CHECK_SECONDS = 5.0
 
@@ -128,7 +135,10 @@ class RayExecutor:
 
     def _spawn(self) -> _Member:
         handle: Any = self._actor.options(
-            num_cpus=1, max_concurrency=self.slots, max_restarts=0, max_task_retries=0,
+            num_cpus=1,
+            max_concurrency=self.slots,
+            max_restarts=0,
+            max_task_retries=0,
             scheduling_strategy="SPREAD",
         ).remote(self.mode, 1)
         return _Member(handle, handle.info.remote())
@@ -202,7 +212,9 @@ class RayExecutor:
                     member.load += 1
                     return member
                 if not any(not m.dead for m in self._members):
-                    raise RayExecutorError("every Ray sandbox worker is gone and the replacement budget is spent")
+                    raise RayExecutorError(
+                        "every Ray sandbox worker is gone and the replacement budget is spent"
+                    )
                 self._cond.wait(POLL_SECONDS)
 
     def _release(self, member: _Member, lost: BaseException | None = None) -> None:
@@ -250,8 +262,13 @@ class RayExecutor:
             except LOST as exc:
                 last = exc
                 self._release(member, lost=exc)
-                log.warning("job %r lost with its Ray worker (attempt %d of %d): %s",
-                            job.label, attempt, self.max_attempts, _cause(exc))
+                log.warning(
+                    "job %r lost with its Ray worker (attempt %d of %d): %s",
+                    job.label,
+                    attempt,
+                    self.max_attempts,
+                    _cause(exc),
+                )
                 if attempt < self.max_attempts:
                     with self._cond:
                         self.stats.retried += 1

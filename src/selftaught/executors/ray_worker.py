@@ -117,7 +117,10 @@ class SandboxWorker:
     def info(self) -> dict[str, Any]:
         """Where this worker runs and which sandbox layers are active there (proof the pool is up)."""
         return {
-            "node": self.node, "pid": os.getpid(), "mode": self.pool.mode, "zygotes": self.pool.workers,
+            "node": self.node,
+            "pid": os.getpid(),
+            "mode": self.pool.mode,
+            "zygotes": self.pool.workers,
             "layers": {layer.name: bool(layer.active) for layer in self.pool.layers},
         }
 

@@ -76,8 +76,11 @@ def improver_problem(source: str) -> str | None:
         return f"syntax error at line {exc.lineno}: {exc.msg}"
     except ValueError as exc:  # e.g. null bytes
         return f"not valid Python source: {exc}"
-    functions = [node for node in tree.body
-                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == ENTRY]
+    functions = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == ENTRY
+    ]
     if not functions:
         return f"no top-level function {ENTRY}(initial_solution, utility, language_model)"
     function = functions[-1]  # the last definition is the one a module ends up with
@@ -86,10 +89,14 @@ def improver_problem(source: str) -> str | None:
     arguments = function.args
     positional = len(arguments.posonlyargs) + len(arguments.args)
     if positional < 3 and arguments.vararg is None:
-        return (f"{ENTRY} takes {positional} positional argument(s); it must accept "
-                "(initial_solution, utility, language_model)")
+        return (
+            f"{ENTRY} takes {positional} positional argument(s); it must accept "
+            "(initial_solution, utility, language_model)"
+        )
     required = positional - len(arguments.defaults)
-    missing_kw = [a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is None]
+    missing_kw = [
+        a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d is None
+    ]
     if required > 3 or missing_kw:
         return f"{ENTRY} requires more than (initial_solution, utility, language_model)"
     return None

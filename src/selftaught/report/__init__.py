@@ -74,7 +74,9 @@ def render_html(item: RunSummary | GroupSummary | Sequence[RunSummary | GroupSum
     return html.compare_html(list(item))
 
 
-def html_report(item: RunSummary | GroupSummary | Sequence[RunSummary | GroupSummary], path: Path | str) -> Path:
+def html_report(
+    item: RunSummary | GroupSummary | Sequence[RunSummary | GroupSummary], path: Path | str
+) -> Path:
     """Render and write atomically; returns the path written."""
     from selftaught.report.html import write_html
 

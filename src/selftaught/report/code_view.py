@@ -30,8 +30,13 @@ def source_html(source: str) -> str:
 def unified_diff(parent: str, child: str, parent_label: str, child_label: str) -> str:
     """Unified diff text (3 lines of context); empty when the sources are equal."""
     return "".join(
-        difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True),
-                             fromfile=parent_label, tofile=child_label, n=3)
+        difflib.unified_diff(
+            parent.splitlines(keepends=True),
+            child.splitlines(keepends=True),
+            fromfile=parent_label,
+            tofile=child_label,
+            n=3,
+        )
     )
 
 

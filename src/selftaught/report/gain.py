@@ -31,7 +31,9 @@ class Point:
     @classmethod
     def of(cls, iteration: Any) -> Point:
         """From a stored iteration (`IterationRecord`, or anything with its field names)."""
-        return cls(iteration.t, iteration.meta_utility_val, iteration.meta_utility_test, iteration.stderr_test)
+        return cls(
+            iteration.t, iteration.meta_utility_val, iteration.meta_utility_test, iteration.stderr_test
+        )
 
 
 def selected(points: Sequence[Point]) -> Point:
@@ -48,12 +50,16 @@ def gain_line(points: Sequence[Point]) -> str:
         return f"only the seed improver ran (t={seed.t}): test {seed.test:.3f}, nothing to compare"
     chosen = selected(points)
     if chosen.t == seed.t:
-        return (f"no gain: validation never rose above the seed improver's (t={seed.t}); "
-                f"test stays {seed.test:.3f}")
+        return (
+            f"no gain: validation never rose above the seed improver's (t={seed.t}); "
+            f"test stays {seed.test:.3f}"
+        )
     delta = chosen.test - seed.test
     noise = 2 * math.hypot(seed.se_test, chosen.se_test)
-    text = (f"test {seed.test:.3f} -> {chosen.test:.3f} ({delta:+.3f}) from the seed improver (t={seed.t}) "
-            f"to the improver validation selects (t={chosen.t})")
+    text = (
+        f"test {seed.test:.3f} -> {chosen.test:.3f} ({delta:+.3f}) from the seed improver (t={seed.t}) "
+        f"to the improver validation selects (t={chosen.t})"
+    )
     if abs(delta) < noise or delta == 0:
         return f"{text}: within noise, not significant in this run (2 SE = {noise:.3f})"
     if delta < 0:

@@ -30,18 +30,40 @@ from selftaught.report.sections import (
     usage_section,
 )
 
-_RUN_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("budget", "Score vs budget"),
-            ("usage", "LM usage"), ("events", "Events"), ("lineage", "Lineage"), ("strategies", "Strategies"), ("transfer", "Transfer"),
-            ("config", "Configuration")]
-_GROUP_NAV = [("summary", "Summary"), ("curves", "Meta-utility"), ("strategies", "Strategies"), ("runs", "Runs")]
+_RUN_NAV = [
+    ("summary", "Summary"),
+    ("curves", "Meta-utility"),
+    ("budget", "Score vs budget"),
+    ("usage", "LM usage"),
+    ("events", "Events"),
+    ("lineage", "Lineage"),
+    ("strategies", "Strategies"),
+    ("transfer", "Transfer"),
+    ("config", "Configuration"),
+]
+_GROUP_NAV = [
+    ("summary", "Summary"),
+    ("curves", "Meta-utility"),
+    ("strategies", "Strategies"),
+    ("runs", "Runs"),
+]
 
 
 def run_html(run: RunSummary) -> str:
     """The full report of one run."""
-    body = "".join([
-        summary_section(run), curves_section(run), budget_section(run), usage_section(run), events_section(run),
-        lineage_section(run), strategies_section([run]), transfer_section(run), config_section(run),
-    ])
+    body = "".join(
+        [
+            summary_section(run),
+            curves_section(run),
+            budget_section(run),
+            usage_section(run),
+            events_section(run),
+            lineage_section(run),
+            strategies_section([run]),
+            transfer_section(run),
+            config_section(run),
+        ]
+    )
     subtitle = f"{badge(run.status)} task <strong>{escape(run.task)}</strong> · model {escape(run.model)}"
     return document(f"STOP run {run.run_id}", subtitle, _RUN_NAV, body, warnings=run.warnings, kind="run")
 
@@ -56,22 +78,38 @@ def runs_table(runs: Sequence[RunSummary]) -> str:
             f'<tr data-run="{escape(run.run_id)}"><td><a href="#run-{escape(run.run_id)}">{escape(run.run_id)}</a></td>'
             f"<td>{escape(run.task)}</td><td>{escape(run.model)}</td><td>{badge(run.status)}</td>"
             f"{num(len(run.iterations))}"
-            + (mean_se(run.iterations[0].meta_utility_val, run.iterations[0].stderr_val) if run.iterations
-               else '<td class="num">-</td>')
+            + (
+                mean_se(run.iterations[0].meta_utility_val, run.iterations[0].stderr_val)
+                if run.iterations
+                else '<td class="num">-</td>'
+            )
             + (mean_se(best.meta_utility_val, best.stderr_val) if best else '<td class="num">-</td>')
             + (mean_se(final.meta_utility_test, final.stderr_test) if final else '<td class="num">-</td>')
             + f"{num(int(totals['lm_calls']))}{num(totals['cost_usd'])}</tr>"
         )
-    headers = ["run", "task", "model", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"]
+    headers = [
+        "run",
+        "task",
+        "model",
+        "status",
+        "iterations",
+        "t=0 val",
+        "best val",
+        "final test",
+        "LM calls",
+        "cost $",
+    ]
     return table(headers, rows, ident="runs-table", numeric={4, 5, 6, 7, 8, 9})
 
 
 def _run_details(run: RunSummary) -> str:
     prefix = f"{run.run_id}-"
     warnings = "".join(f'<div class="warning">{escape(text)}</div>' for text in run.warnings)
-    return (f'<details class="run" id="run-{escape(run.run_id)}"><summary><strong>{escape(run.run_id)}</strong> '
-            f"{badge(run.status)} seed {run.seed}</summary>{warnings}{iterations_table(run, prefix)}"
-            f"{lineage_section(run, prefix, as_section=False)}</details>")
+    return (
+        f'<details class="run" id="run-{escape(run.run_id)}"><summary><strong>{escape(run.run_id)}</strong> '
+        f"{badge(run.status)} seed {run.seed}</summary>{warnings}{iterations_table(run, prefix)}"
+        f"{lineage_section(run, prefix, as_section=False)}</details>"
+    )
 
 
 def group_html(group: GroupSummary) -> str:
@@ -79,22 +117,47 @@ def group_html(group: GroupSummary) -> str:
     rows = [
         f'<tr data-t="{p.t}"><td class="num">{p.t}</td>{num(p.runs)}{mean_se(p.mean_val, p.stderr_val)}'
         f"{mean_se(p.mean_test, p.stderr_test)}"
-        + "".join(_run_value(run, p.t) for run in group.runs) + "</tr>"
+        + "".join(_run_value(run, p.t) for run in group.runs)
+        + "</tr>"
         for p in group.points
     ]
-    headers = ["t", "runs", "val mean ± SE", "test mean ± SE", *(f"val {short_label(run)}" for run in group.runs)]
-    summary = section("summary", "Summary", (
-        "<p class=\"muted\">Mean ± standard error over the runs that reached each iteration (the seeds of one "
-        "invocation differ in model seed and secret test split).</p>"
-        + table(headers, rows, ident="aggregate-table", numeric=set(range(len(headers))) - set())
-        + runs_table(group.runs)))
-    curves = section("curves", "Meta-utility over seeds", figure(
-        group_curve_svg(group), "meta-utility", "Mean ± SE over runs; thin lines are the individual runs (validation)."))
-    body = summary + curves + strategies_section(group.runs, group.strategy_counts) + section(
-        "runs", "Runs", "".join(_run_details(run) for run in group.runs))
+    headers = [
+        "t",
+        "runs",
+        "val mean ± SE",
+        "test mean ± SE",
+        *(f"val {short_label(run)}" for run in group.runs),
+    ]
+    summary = section(
+        "summary",
+        "Summary",
+        (
+            '<p class="muted">Mean ± standard error over the runs that reached each iteration (the seeds of one '
+            "invocation differ in model seed and secret test split).</p>"
+            + table(headers, rows, ident="aggregate-table", numeric=set(range(len(headers))) - set())
+            + runs_table(group.runs)
+        ),
+    )
+    curves = section(
+        "curves",
+        "Meta-utility over seeds",
+        figure(
+            group_curve_svg(group),
+            "meta-utility",
+            "Mean ± SE over runs; thin lines are the individual runs (validation).",
+        ),
+    )
+    body = (
+        summary
+        + curves
+        + strategies_section(group.runs, group.strategy_counts)
+        + section("runs", "Runs", "".join(_run_details(run) for run in group.runs))
+    )
     warnings = tuple(f"{run.run_id}: {text}" for run in group.runs for text in run.warnings)
     subtitle = f"{len(group.runs)} runs · task <strong>{escape(group.task)}</strong>"
-    return document(f"STOP group {group.group_id}", subtitle, _GROUP_NAV, body, warnings=warnings, kind="group")
+    return document(
+        f"STOP group {group.group_id}", subtitle, _GROUP_NAV, body, warnings=warnings, kind="group"
+    )
 
 
 def _run_value(run: RunSummary, t: int) -> str:
@@ -107,12 +170,23 @@ def comparison_curves(items: Sequence[RunSummary | GroupSummary]) -> list[Curve]
     curves = []
     for item in items:
         if isinstance(item, GroupSummary):
-            curves.append(Curve(f"{item.group_id} ({len(item.runs)} runs)", [p.t for p in item.points],
-                                [p.mean_val for p in item.points], [p.stderr_val for p in item.points]))
+            curves.append(
+                Curve(
+                    f"{item.group_id} ({len(item.runs)} runs)",
+                    [p.t for p in item.points],
+                    [p.mean_val for p in item.points],
+                    [p.stderr_val for p in item.points],
+                )
+            )
         else:
-            curves.append(Curve(item.run_id, [it.t for it in item.iterations],
-                                [it.meta_utility_val for it in item.iterations],
-                                [it.stderr_val for it in item.iterations]))
+            curves.append(
+                Curve(
+                    item.run_id,
+                    [it.t for it in item.iterations],
+                    [it.meta_utility_val for it in item.iterations],
+                    [it.stderr_val for it in item.iterations],
+                )
+            )
     return curves
 
 
@@ -132,26 +206,58 @@ def compare_html(items: Sequence[RunSummary | GroupSummary]) -> str:
             else:
                 cells.append('<td class="num" data-value="">-</td>')
         rows.append(f'<tr data-t="{t}"><td class="num">{t}</td>{"".join(cells)}</tr>')
-    summary = section("summary", "Summary", (
-        table(["t", *(f"val {label}" for label in labels)], rows, ident="compare-table",
-              numeric=set(range(len(labels) + 1)))
-        + runs_table(runs)))
-    plot = figure(compare_curves_svg(curves, "validation meta-utility"), "compare",
-                  "Validation meta-utility; bands ± SE (over tests for a run, over runs for a group).")
+    summary = section(
+        "summary",
+        "Summary",
+        (
+            table(
+                ["t", *(f"val {label}" for label in labels)],
+                rows,
+                ident="compare-table",
+                numeric=set(range(len(labels) + 1)),
+            )
+            + runs_table(runs)
+        ),
+    )
+    plot = figure(
+        compare_curves_svg(curves, "validation meta-utility"),
+        "compare",
+        "Validation meta-utility; bands ± SE (over tests for a run, over runs for a group).",
+    )
     counts_rows = []
     names = list(strategy_counts([]))
     for item, label in zip(items, labels, strict=True):
         counts = strategy_counts(item.runs if isinstance(item, GroupSummary) else [item])
-        counts_rows.append(f'<tr data-item="{escape(label)}"><td>{escape(label)}</td>'
-                           + "".join(num(counts[name]) for name in names) + "</tr>")
-    strategies = section("strategies", "Detected strategies (distinct improved improvers)",
-                         table(["run / group", *names], counts_rows, ident="strategy-counts",
-                               numeric=set(range(1, len(names) + 1))))
-    body = summary + section("curves", "Meta-utility", plot) + strategies + section(
-        "runs", "Runs", "".join(_run_details(run) for run in runs))
+        counts_rows.append(
+            f'<tr data-item="{escape(label)}"><td>{escape(label)}</td>'
+            + "".join(num(counts[name]) for name in names)
+            + "</tr>"
+        )
+    strategies = section(
+        "strategies",
+        "Detected strategies (distinct improved improvers)",
+        table(
+            ["run / group", *names],
+            counts_rows,
+            ident="strategy-counts",
+            numeric=set(range(1, len(names) + 1)),
+        ),
+    )
+    body = (
+        summary
+        + section("curves", "Meta-utility", plot)
+        + strategies
+        + section("runs", "Runs", "".join(_run_details(run) for run in runs))
+    )
     warnings = tuple(f"{run.run_id}: {text}" for run in runs for text in run.warnings)
-    return document("STOP comparison: " + ", ".join(labels), f"{len(items)} items, {len(runs)} runs",
-                    _GROUP_NAV, body, warnings=warnings, kind="compare")
+    return document(
+        "STOP comparison: " + ", ".join(labels),
+        f"{len(items)} items, {len(runs)} runs",
+        _GROUP_NAV,
+        body,
+        warnings=warnings,
+        kind="compare",
+    )
 
 
 def write_html(text: str, path: Path) -> Path:

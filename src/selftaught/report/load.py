@@ -56,9 +56,15 @@ def load_run_summary(path: Path) -> RunSummary:
         candidate_sources = store.programs(sorted({row.improver_sha for row in estimates}))
         candidates = tuple(
             Candidate(
-                context=str(row.context), t=context_iteration(row.context), improver_sha=row.improver_sha,
-                task=row.task, value_val=row.value_val, value_test=row.value_test,
-                stderr_val=row.stderr_val, stderr_test=row.stderr_test, tests=row.tests,
+                context=str(row.context),
+                t=context_iteration(row.context),
+                improver_sha=row.improver_sha,
+                task=row.task,
+                value_val=row.value_val,
+                value_test=row.value_test,
+                stderr_val=row.stderr_val,
+                stderr_test=row.stderr_test,
+                tests=row.tests,
                 selected=(context_iteration(row.context), row.improver_sha) in selected,
                 proposed=row.context.kind == "candidates",
                 failure=failures.get((str(row.context), row.improver_sha)),
@@ -69,13 +75,20 @@ def load_run_summary(path: Path) -> RunSummary:
         lm_usage = _lm_usage(store.lm_calls())
         improver_runs = _improver_runs(all_runs)
         events = tuple(
-            Event(iteration=row.iteration, kind=row.kind, category=event_category(row.kind), detail=row.detail,
-                  program_sha=row.program_sha, created=row.created)
+            Event(
+                iteration=row.iteration,
+                kind=row.kind,
+                category=event_category(row.kind),
+                detail=row.detail,
+                program_sha=row.program_sha,
+                created=row.created,
+            )
             for row in store.events()
         )
         transfers = tuple(store.transfers())
-        sources = store.programs([it.improver_sha for it in iterations]
-                                 + [it.parent_sha for it in iterations if it.parent_sha])
+        sources = store.programs(
+            [it.improver_sha for it in iterations] + [it.parent_sha for it in iterations if it.parent_sha]
+        )
         improvers = tuple(_improver(it, sources, run) for it in iterations)
         curves = budget_curves(iterations, store.utility_calls())
     stored_config = meta.get("config")
@@ -83,14 +96,28 @@ def load_run_summary(path: Path) -> RunSummary:
     planned = config.get("iterations") if isinstance(config.get("iterations"), int) else None
     status = str(meta.get("status", "unknown"))
     summary = RunSummary(
-        run_id=run.run_id, path=run.path, task=str(meta.get("task", config.get("task", "?"))),
-        model=str(meta.get("model", config.get("model", "?"))), status=status,
-        started=_number(meta.get("started")), finished=_number(meta.get("finished")),
-        version=_text(meta.get("version")), command=_text(meta.get("command")), group=_text(meta.get("group")),
-        seed=meta.get("seed") if isinstance(meta.get("seed"), int) else None, planned_iterations=planned,
-        config=config, iterations=iterations, candidates=candidates, lm_usage=lm_usage,
-        improver_runs=improver_runs, events=events, transfers=transfers, improvers=improvers,
-        stop_reason=_text(meta.get("stop_reason")), budget_curves=curves,
+        run_id=run.run_id,
+        path=run.path,
+        task=str(meta.get("task", config.get("task", "?"))),
+        model=str(meta.get("model", config.get("model", "?"))),
+        status=status,
+        started=_number(meta.get("started")),
+        finished=_number(meta.get("finished")),
+        version=_text(meta.get("version")),
+        command=_text(meta.get("command")),
+        group=_text(meta.get("group")),
+        seed=meta.get("seed") if isinstance(meta.get("seed"), int) else None,
+        planned_iterations=planned,
+        config=config,
+        iterations=iterations,
+        candidates=candidates,
+        lm_usage=lm_usage,
+        improver_runs=improver_runs,
+        events=events,
+        transfers=transfers,
+        improvers=improvers,
+        stop_reason=_text(meta.get("stop_reason")),
+        budget_curves=curves,
     )
     return _with_warnings(summary, meta)
 
@@ -103,12 +130,19 @@ def _lm_usage(calls: Iterable[LmCallRecord]) -> tuple[LmUsage, ...]:
     usage = []
     for iteration, group in sorted(grouped.items(), key=lambda item: (item[0] is None, item[0] or 0)):
         fresh = [call for call in group if not call.cached]
-        usage.append(LmUsage(
-            iteration=iteration, calls=len(fresh), responses=sum(call.n for call in fresh),
-            tokens_in=sum(call.tokens_in for call in fresh), tokens_out=sum(call.tokens_out for call in fresh),
-            cost_usd=float(sum(call.cost_usd for call in fresh)), latency_s=float(sum(call.latency_s for call in fresh)),
-            cached=len(group) - len(fresh), errors=sum(call.error is not None for call in group),
-        ))
+        usage.append(
+            LmUsage(
+                iteration=iteration,
+                calls=len(fresh),
+                responses=sum(call.n for call in fresh),
+                tokens_in=sum(call.tokens_in for call in fresh),
+                tokens_out=sum(call.tokens_out for call in fresh),
+                cost_usd=float(sum(call.cost_usd for call in fresh)),
+                latency_s=float(sum(call.latency_s for call in fresh)),
+                cached=len(group) - len(fresh),
+                errors=sum(call.error is not None for call in group),
+            )
+        )
     return tuple(usage)
 
 
@@ -130,8 +164,12 @@ def _improver_runs(runs: Iterable[ImproverRunRecord]) -> tuple[ImproverRuns, ...
     for run in runs:
         grouped.setdefault(context_iteration(run.context), []).append(run)
     return tuple(
-        ImproverRuns(iteration=t, runs=len(rows), failed=sum(row.status != "ok" for row in rows),
-                     wall_seconds=sum(row.wall_seconds for row in rows))
+        ImproverRuns(
+            iteration=t,
+            runs=len(rows),
+            failed=sum(row.status != "ok" for row in rows),
+            wall_seconds=sum(row.wall_seconds for row in rows),
+        )
         for t, rows in sorted(grouped.items(), key=lambda item: (item[0] is None, item[0] or 0))
     )
 
@@ -143,8 +181,15 @@ def _improver(it: Iteration, sources: dict[str, str], run: RunDir) -> Improver:
         source = copy.read_text(encoding="utf-8") if copy.is_file() else None
     parent = sources.get(it.parent_sha) if it.parent_sha else None
     strategies = tuple(detect_strategies(source)) if source is not None else ()
-    return Improver(t=it.t, sha=it.improver_sha, parent_sha=it.parent_sha, status=it.status, source=source,
-                    parent_source=parent, strategies=strategies)
+    return Improver(
+        t=it.t,
+        sha=it.improver_sha,
+        parent_sha=it.parent_sha,
+        status=it.status,
+        source=source,
+        parent_source=parent,
+        strategies=strategies,
+    )
 
 
 def _with_warnings(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
@@ -158,11 +203,15 @@ def _with_warnings(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
             f"(if no process is writing it any more, it was killed: `selftaught run --resume {summary.run_id}`)"
         )
     elif summary.status == "stopped":
-        warnings.append(f"run stopped early after {done} iteration(s): {summary.stop_reason or 'no reason stored'}; "
-                        f"resume with `selftaught run --resume {summary.run_id}`")
+        warnings.append(
+            f"run stopped early after {done} iteration(s): {summary.stop_reason or 'no reason stored'}; "
+            f"resume with `selftaught run --resume {summary.run_id}`"
+        )
     elif summary.status in ("failed", "interrupted"):
-        warnings.append(f"run {summary.status} after {done} iteration(s); resume with "
-                        f"`selftaught run --resume {summary.run_id}`")
+        warnings.append(
+            f"run {summary.status} after {done} iteration(s); resume with "
+            f"`selftaught run --resume {summary.run_id}`"
+        )
     elif summary.status == "completed" and expected is not None and done < expected:
         warnings.append(f"run marked completed but only {done} of {expected} iterations are stored")
     if "config" not in meta:

@@ -124,8 +124,10 @@ def num(value: float | int | None, digits: int = 4, *, tag: str = "td") -> str:
 def mean_se(mean: float, stderr: float, digits: int = 4) -> str:
     """`mean ± se` as a cell with both exact values as data attributes."""
     # The cell may break before "±" on a narrow page (each half stays whole), so wide tables fit.
-    return (f'<td class="num pm" data-value="{mean!r}" data-stderr="{stderr!r}">'
-            f'<span class="nowrap">{mean:.{digits}f}</span><wbr><span class="nowrap"> ± {stderr:.{digits}f}</span></td>')
+    return (
+        f'<td class="num pm" data-value="{mean!r}" data-stderr="{stderr!r}">'
+        f'<span class="nowrap">{mean:.{digits}f}</span><wbr><span class="nowrap"> ± {stderr:.{digits}f}</span></td>'
+    )
 
 
 def when(timestamp: float | None) -> str:
@@ -138,14 +140,20 @@ def badge(text: str) -> str:
     return f'<span class="badge {escape(text)}">{escape(text)}</span>'
 
 
-def table(headers: list[str], rows: list[str], *, ident: str | None = None, numeric: set[int] | None = None) -> str:
+def table(
+    headers: list[str], rows: list[str], *, ident: str | None = None, numeric: set[int] | None = None
+) -> str:
     """A table from header names and pre-rendered `<tr>` rows; `numeric` marks right-aligned columns."""
     numeric = numeric or set()
-    head = "".join(f'<th class="num">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>"
-                   for i, h in enumerate(headers))
+    head = "".join(
+        f'<th class="num">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     attr = f' id="{escape(ident)}"' if ident else ""
-    return (f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-            "</table></div>")
+    return (
+        f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
+    )
 
 
 def section(ident: str, title: str, body: str) -> str:
@@ -156,14 +164,21 @@ def figure(svg: str, name: str, caption: str) -> str:
     return f'<figure class="plot" data-plot="{escape(name)}">{svg}<figcaption class="muted">{escape(caption)}</figcaption></figure>'
 
 
-def document(title: str, subtitle: str, nav: list[tuple[str, str]], body: str, *, warnings: tuple[str, ...] = (),
-             kind: str = "run") -> str:
+def document(
+    title: str,
+    subtitle: str,
+    nav: list[tuple[str, str]],
+    body: str,
+    *,
+    warnings: tuple[str, ...] = (),
+    kind: str = "run",
+) -> str:
     """The whole page. `nav` is [(section id, label)]."""
     links = "".join(f'<a href="#{escape(ident)}">{escape(label)}</a>' for ident, label in nav)
     notes = "".join(f'<div class="warning" role="status">{escape(text)}</div>' for text in warnings)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}\n{pygments_css()}</style></head>"
         f'<body data-report="{escape(kind)}"><header class="top"><h1>{escape(title)}</h1>'
         f'<div class="sub">{subtitle}</div>{notes}</header><nav class="toc">{links}</nav><main>{body}</main>'

@@ -55,16 +55,25 @@ def to_svg(fig: Figure, prefix: str) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     for ident in sorted(ids, key=len, reverse=True):
         svg = svg.replace(f'id="{ident}"', f'id="{prefix}-{ident}"')
-        svg = svg.replace(f'#{ident})', f'#{prefix}-{ident})').replace(f'"#{ident}"', f'"#{prefix}-{ident}"')
+        svg = svg.replace(f"#{ident})", f"#{prefix}-{ident})").replace(f'"#{ident}"', f'"#{prefix}-{ident}"')
     return svg
 
 
-def _band(ax: Axes, t: Sequence[int], mean: Sequence[float], stderr: Sequence[float], color: str,
-          label: str, *, marker: str = "o", linestyle: str = "-") -> None:
+def _band(
+    ax: Axes,
+    t: Sequence[int],
+    mean: Sequence[float],
+    stderr: Sequence[float],
+    color: str,
+    label: str,
+    *,
+    marker: str = "o",
+    linestyle: str = "-",
+) -> None:
     low = [m - s for m, s in zip(mean, stderr, strict=True)]
     high = [m + s for m, s in zip(mean, stderr, strict=True)]
     ax.fill_between(t, low, high, color=color, alpha=0.18, linewidth=0)
@@ -108,34 +117,80 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
         scoring = [(t, value) for t, value in candidates if value > 0]
         zero = [t for t, value in candidates if value <= 0]
         if scoring:
-            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(scoring)],
-                       [value for _, value in scoring], s=14, color="#9ca3af", alpha=0.8, zorder=1,
-                       label="candidates (val)")
+            ax.scatter(
+                [t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(scoring)],
+                [value for _, value in scoring],
+                s=14,
+                color="#9ca3af",
+                alpha=0.8,
+                zorder=1,
+                label="candidates (val)",
+            )
         if its:
-            _band(ax, ts, [it.meta_utility_val for it in its], [it.stderr_val for it in its], VAL_COLOR,
-                  "validation")
-            _band(ax, ts, [it.meta_utility_test for it in its], [it.stderr_test for it in its], TEST_COLOR,
-                  "test", marker="s", linestyle="--")
+            _band(
+                ax,
+                ts,
+                [it.meta_utility_val for it in its],
+                [it.stderr_val for it in its],
+                VAL_COLOR,
+                "validation",
+            )
+            _band(
+                ax,
+                ts,
+                [it.meta_utility_test for it in its],
+                [it.stderr_test for it in its],
+                TEST_COLOR,
+                "test",
+                marker="s",
+                linestyle="--",
+            )
             kept = [it for it in its if it.status == "kept"]
             if kept:
-                ax.scatter([it.t for it in kept], [it.meta_utility_val for it in kept], s=70,
-                           facecolors="none", edgecolors="#dc2626", marker="s", zorder=3, label="kept parent")
+                ax.scatter(
+                    [it.t for it in kept],
+                    [it.meta_utility_val for it in kept],
+                    s=70,
+                    facecolors="none",
+                    edgecolors="#dc2626",
+                    marker="s",
+                    zorder=3,
+                    label="kept parent",
+                )
         else:
             ax.text(0.5, 0.5, "no iteration finished yet", ha="center", va="center", transform=ax.transAxes)
-        values = [v for it in its for v in (it.meta_utility_val - it.stderr_val, it.meta_utility_val + it.stderr_val,
-                                            it.meta_utility_test - it.stderr_test,
-                                            it.meta_utility_test + it.stderr_test)]
+        values = [
+            v
+            for it in its
+            for v in (
+                it.meta_utility_val - it.stderr_val,
+                it.meta_utility_val + it.stderr_val,
+                it.meta_utility_test - it.stderr_test,
+                it.meta_utility_test + it.stderr_test,
+            )
+        ]
         limits = value_limits(values + [value for _, value in scoring])
         if limits is not None:
             low, high = limits
             # Leave room at the bottom for the zero-score strip, outside the data's range.
             ax.set_ylim(low - (0.12 * (high - low) if zero else 0.0), high)
         if zero:
-            ax.add_patch(Rectangle((0.0, 0.0), 1.0, 0.07, transform=ax.transAxes, color="#fee2e2", zorder=0,
-                                   linewidth=0))
-            ax.scatter([t + ((i % 5) - 2) * 0.04 for i, t in enumerate(zero)], [0.035] * len(zero),
-                       transform=ax.get_xaxis_transform(), marker="x", s=22, color="#dc2626", zorder=2,
-                       label=f"zero-score candidates ({len(zero)}, not to scale)", clip_on=False)
+            ax.add_patch(
+                Rectangle(
+                    (0.0, 0.0), 1.0, 0.07, transform=ax.transAxes, color="#fee2e2", zorder=0, linewidth=0
+                )
+            )
+            ax.scatter(
+                [t + ((i % 5) - 2) * 0.04 for i, t in enumerate(zero)],
+                [0.035] * len(zero),
+                transform=ax.get_xaxis_transform(),
+                marker="x",
+                s=22,
+                color="#dc2626",
+                zorder=2,
+                label=f"zero-score candidates ({len(zero)}, not to scale)",
+                clip_on=False,
+            )
         _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts)
         return to_svg(fig, prefix)
 
@@ -145,15 +200,34 @@ def group_curve_svg(group: GroupSummary, prefix: str = "curve") -> str:
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         for run in group.runs:
-            ax.plot([it.t for it in run.iterations], [it.meta_utility_val for it in run.iterations],
-                    color=VAL_COLOR, alpha=0.25, linewidth=0.8)
+            ax.plot(
+                [it.t for it in run.iterations],
+                [it.meta_utility_val for it in run.iterations],
+                color=VAL_COLOR,
+                alpha=0.25,
+                linewidth=0.8,
+            )
         points: Sequence[AggregatePoint] = group.points
         ts = [p.t for p in points]
         if points:
-            _band(ax, ts, [p.mean_val for p in points], [p.stderr_val for p in points], VAL_COLOR,
-                  f"validation (mean ± SE, {len(group.runs)} runs)")
-            _band(ax, ts, [p.mean_test for p in points], [p.stderr_test for p in points], TEST_COLOR,
-                  "test (mean ± SE)", marker="s", linestyle="--")
+            _band(
+                ax,
+                ts,
+                [p.mean_val for p in points],
+                [p.stderr_val for p in points],
+                VAL_COLOR,
+                f"validation (mean ± SE, {len(group.runs)} runs)",
+            )
+            _band(
+                ax,
+                ts,
+                [p.mean_test for p in points],
+                [p.stderr_test for p in points],
+                TEST_COLOR,
+                "test (mean ± SE)",
+                marker="s",
+                linestyle="--",
+            )
         _finish(ax, fig, f"{group.task}: meta-utility over seeds", ts)
         return to_svg(fig, prefix)
 
@@ -178,8 +252,13 @@ def usage_svg(run: RunSummary, prefix: str = "usage") -> str:
         ts = [it.t for it in run.iterations]
         tokens_in = [it.tokens_in for it in run.iterations]
         left.bar(ts, tokens_in, color=VAL_COLOR, label="tokens in")
-        left.bar(ts, [it.tokens_out for it in run.iterations], bottom=tokens_in, color=TEST_COLOR,
-                 label="tokens out")
+        left.bar(
+            ts,
+            [it.tokens_out for it in run.iterations],
+            bottom=tokens_in,
+            color=TEST_COLOR,
+            label="tokens out",
+        )
         left.set_title("LM tokens per iteration")
         left.set_xlabel("iteration t")
         left.legend(fontsize=7, frameon=False)
@@ -204,22 +283,37 @@ def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         stored = run.config.get("lm_calls")
-        budget = max([stored if isinstance(stored, int) else 0]
-                     + [x for curve in run.budget_curves for x in curve.lm_calls])
+        budget = max(
+            [stored if isinstance(stored, int) else 0]
+            + [x for curve in run.budget_curves for x in curve.lm_calls]
+        )
         values: list[float] = []
         for index, curve in enumerate(run.budget_curves):
             color = PALETTE[index % len(PALETTE)]
             label = f"t={curve.t} ({curve.status}, {curve.tests} test{'s' if curve.tests != 1 else ''})"
             xs, ys = list(curve.lm_calls), list(curve.best)
             ax.step(xs, ys, where="post", color=color, label=label, linewidth=2.2 - 0.3 * (index % 4))
-            ax.plot(xs, ys, linestyle="none", marker=_MARKERS[index % len(_MARKERS)],
-                    markersize=max(3.0, 8.0 - 1.5 * index), markerfacecolor="none", color=color)
+            ax.plot(
+                xs,
+                ys,
+                linestyle="none",
+                marker=_MARKERS[index % len(_MARKERS)],
+                markersize=max(3.0, 8.0 - 1.5 * index),
+                markerfacecolor="none",
+                color=color,
+            )
             if xs[-1] < budget:
                 ax.plot([xs[-1], budget], [ys[-1], ys[-1]], linestyle=":", color=color)
             values.extend(ys)
         if not run.budget_curves:
-            ax.text(0.5, 0.5, "no utility call with a recorded budget", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "no utility call with a recorded budget",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
         limits = value_limits(values)
         if limits is not None:
             ax.set_ylim(*limits)

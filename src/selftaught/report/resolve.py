@@ -58,5 +58,3 @@ def resolve(ref: str, runs_dir: Path, *, on_load: Callable[[Path], None] | None 
                 runs.append(load_run_summary(path))
             return group_summary(ref, runs)
     raise UsageError(f"no run or group {ref!r} in {runs_dir} (see `selftaught runs --runs-dir {runs_dir}`)")
-
-

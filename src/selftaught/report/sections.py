@@ -19,9 +19,23 @@ from selftaught.report.strategies import STRATEGIES
 
 MAX_EVENT_ROWS = 400
 ZERO_MARK = ' data-zero=""'
-_RUN_FLAGS = ("task", "iterations", "tests", "model", "improver", "seeds", "seed", "test_seed",
-              "responses_per_call", "lm_calls", "utility_budget", "improver_timeout", "sandbox", "max_tokens",
-              "max_cost")
+_RUN_FLAGS = (
+    "task",
+    "iterations",
+    "tests",
+    "model",
+    "improver",
+    "seeds",
+    "seed",
+    "test_seed",
+    "responses_per_call",
+    "lm_calls",
+    "utility_budget",
+    "improver_timeout",
+    "sandbox",
+    "max_tokens",
+    "max_cost",
+)
 
 
 def iterations_table(run: RunSummary, prefix: str = "") -> str:
@@ -37,8 +51,19 @@ def iterations_table(run: RunSummary, prefix: str = "") -> str:
         )
     if not rows:
         return '<p class="muted">No iteration has finished yet.</p>'
-    headers = ["t", "status", "meta-utility val", "meta-utility test", "LM calls", "tokens in", "tokens out",
-               "cost $", "wall s", "improver", "note"]
+    headers = [
+        "t",
+        "status",
+        "meta-utility val",
+        "meta-utility test",
+        "LM calls",
+        "tokens in",
+        "tokens out",
+        "cost $",
+        "wall s",
+        "improver",
+        "note",
+    ]
     return table(headers, rows, ident=f"{prefix}iterations-table", numeric={0, 2, 3, 4, 5, 6, 7, 8})
 
 
@@ -49,20 +74,36 @@ def summary_section(run: RunSummary) -> str:
         ("status", badge(run.status)),
         ("task", escape(run.task)),
         ("model", escape(run.model)),
-        ("iterations stored", f"{len(run.iterations)}"
-         + (f" of {run.planned_iterations + 1} (t=0..{run.planned_iterations})" if run.planned_iterations is not None else "")),
-        ("best (validation)", "-" if best is None else
-         f"t={best.t}: val {best.meta_utility_val:.4f} ± {best.stderr_val:.4f}, "
-         f"test {best.meta_utility_test:.4f} ± {best.stderr_test:.4f}"),
-        ("LM calls / tokens / cost", f"{totals['lm_calls']:.0f} calls, "
-         f"{totals['tokens_in'] + totals['tokens_out']:.0f} tokens, ${totals['cost_usd']:.4f}"),
+        (
+            "iterations stored",
+            f"{len(run.iterations)}"
+            + (
+                f" of {run.planned_iterations + 1} (t=0..{run.planned_iterations})"
+                if run.planned_iterations is not None
+                else ""
+            ),
+        ),
+        (
+            "best (validation)",
+            "-"
+            if best is None
+            else f"t={best.t}: val {best.meta_utility_val:.4f} ± {best.stderr_val:.4f}, "
+            f"test {best.meta_utility_test:.4f} ± {best.stderr_test:.4f}",
+        ),
+        (
+            "LM calls / tokens / cost",
+            f"{totals['lm_calls']:.0f} calls, "
+            f"{totals['tokens_in'] + totals['tokens_out']:.0f} tokens, ${totals['cost_usd']:.4f}",
+        ),
         ("wall time of iterations", f"{totals['wall_seconds']:.1f} s"),
     ]
     facts_rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
-    body = (f'<table class="facts" id="facts">{facts_rows}</table>'
-            "<p class=\"muted\">Meta-utility: mean downstream utility of what the improver returns, ± standard "
-            "error over tests. ★ marks the best validation value; <em>kept</em> means the step failed and "
-            "the parent improver was kept (as in the paper).</p>" + iterations_table(run))
+    body = (
+        f'<table class="facts" id="facts">{facts_rows}</table>'
+        '<p class="muted">Meta-utility: mean downstream utility of what the improver returns, ± standard '
+        "error over tests. ★ marks the best validation value; <em>kept</em> means the step failed and "
+        "the parent improver was kept (as in the paper).</p>" + iterations_table(run)
+    )
     return section("summary", "Summary", body)
 
 
@@ -71,9 +112,11 @@ def candidate_id(prefix: str, sha: str) -> str:
 
 
 def curves_section(run: RunSummary) -> str:
-    caption = ("Validation (solid) and test (dashed) meta-utility per iteration, bands ± standard error over "
-               "tests; grey points are every candidate improver scored during the step that produced t; red "
-               "crosses at the bottom are candidates that scored zero (drawn apart, not to scale).")
+    caption = (
+        "Validation (solid) and test (dashed) meta-utility per iteration, bands ± standard error over "
+        "tests; grey points are every candidate improver scored during the step that produced t; red "
+        "crosses at the bottom are candidates that scored zero (drawn apart, not to scale)."
+    )
     candidates = [c for c in run.candidates if c.proposed]
     rows = [
         f'<tr data-t="{c.t}" data-sha="{escape(c.improver_sha)}"{ZERO_MARK if c.value_val <= 0 else ""}>'
@@ -85,10 +128,20 @@ def curves_section(run: RunSummary) -> str:
     ]
     listing = ""
     if rows:
-        listing = (f"<details><summary>{len(rows)} candidate estimates (code and failure reasons)</summary>"
-                   + table(["t", "improver", "val", "test", "tests", "failure"], rows, ident="candidates-table",
-                           numeric={0, 2, 3, 4}) + candidate_code(candidates) + "</details>")
-    return section("curves", "Meta-utility per iteration", figure(run_curve_svg(run), "meta-utility", caption) + listing)
+        listing = (
+            f"<details><summary>{len(rows)} candidate estimates (code and failure reasons)</summary>"
+            + table(
+                ["t", "improver", "val", "test", "tests", "failure"],
+                rows,
+                ident="candidates-table",
+                numeric={0, 2, 3, 4},
+            )
+            + candidate_code(candidates)
+            + "</details>"
+        )
+    return section(
+        "curves", "Meta-utility per iteration", figure(run_curve_svg(run), "meta-utility", caption) + listing
+    )
 
 
 def candidate_code(candidates: Sequence[Candidate], prefix: str = "") -> str:
@@ -99,13 +152,25 @@ def candidate_code(candidates: Sequence[Candidate], prefix: str = "") -> str:
         if c.improver_sha in seen:
             continue
         seen.add(c.improver_sha)
-        reason = (f'<p class="warning reason">{escape(c.failure)}</p>' if c.failure
-                  else ('<p class="warning reason">scored zero without a failed run (its programs scored 0)</p>'
-                        if c.value_val <= 0 else ""))
-        code = source_html(c.source) if c.source is not None else '<p class="warning">code missing from the store</p>'
-        blocks.append(f'<details class="candidate" id="{candidate_id(prefix, c.improver_sha)}" '
-                      f'data-sha="{escape(c.improver_sha)}"><summary>candidate <code>{escape(c.improver_sha[:10])}'
-                      f"</code> (t={c.t}) val {c.value_val:.4f}</summary>{reason}{code}</details>")
+        reason = (
+            f'<p class="warning reason">{escape(c.failure)}</p>'
+            if c.failure
+            else (
+                '<p class="warning reason">scored zero without a failed run (its programs scored 0)</p>'
+                if c.value_val <= 0
+                else ""
+            )
+        )
+        code = (
+            source_html(c.source)
+            if c.source is not None
+            else '<p class="warning">code missing from the store</p>'
+        )
+        blocks.append(
+            f'<details class="candidate" id="{candidate_id(prefix, c.improver_sha)}" '
+            f'data-sha="{escape(c.improver_sha)}"><summary>candidate <code>{escape(c.improver_sha[:10])}'
+            f"</code> (t={c.t}) val {c.value_val:.4f}</summary>{reason}{code}</details>"
+        )
     return "".join(blocks)
 
 
@@ -121,10 +186,24 @@ def usage_section(run: RunSummary) -> str:
             f"{num(usage.latency_s, 1)}{num(usage.errors)}"
             f"{num(improver_runs.runs if improver_runs else 0)}{num(improver_runs.failed if improver_runs else 0)}</tr>"
         )
-    headers = ["t", "LM calls", "cached replays", "responses", "tokens in", "tokens out", "cost $",
-               "LM latency s", "LM errors", "improver runs", "failed runs"]
-    body = (table(headers, rows, ident="usage-table", numeric=set(range(11))) if rows
-            else '<p class="muted">No LM call recorded yet.</p>')
+    headers = [
+        "t",
+        "LM calls",
+        "cached replays",
+        "responses",
+        "tokens in",
+        "tokens out",
+        "cost $",
+        "LM latency s",
+        "LM errors",
+        "improver runs",
+        "failed runs",
+    ]
+    body = (
+        table(headers, rows, ident="usage-table", numeric=set(range(11)))
+        if rows
+        else '<p class="muted">No LM call recorded yet.</p>'
+    )
     if run.iterations:
         body += figure(usage_svg(run), "usage", "Tokens and wall time per iteration.")
     return section("usage", "LM calls, tokens, cost and time", body)
@@ -139,8 +218,10 @@ def events_section(run: RunSummary) -> str:
     for event in run.events:
         counts[event.category] = counts.get(event.category, 0) + 1
         grouped.setdefault(event.kind, []).append(event)
-    summary = " ".join(f'<span class="chip" data-category="{escape(k)}" data-count="{v}">{escape(k)}: {v}</span>'
-                       for k, v in sorted(counts.items()))
+    summary = " ".join(
+        f'<span class="chip" data-category="{escape(k)}" data-count="{v}">{escape(k)}: {v}</span>'
+        for k, v in sorted(counts.items())
+    )
     kind_rows = []
     for kind, events in sorted(grouped.items(), key=lambda item: (item[1][0].category, -len(item[1]))):
         iterations = sorted({e.iteration for e in events if e.iteration is not None})
@@ -155,14 +236,24 @@ def events_section(run: RunSummary) -> str:
         f"<td><code>{escape((e.program_sha or '')[:10])}</code></td></tr>"
         for e in run.events[:MAX_EVENT_ROWS]
     ]
-    more = (f'<p class="muted">{len(run.events) - MAX_EVENT_ROWS} more events not shown '
-            "(use --format json for all).</p>" if len(run.events) > MAX_EVENT_ROWS else "")
+    more = (
+        f'<p class="muted">{len(run.events) - MAX_EVENT_ROWS} more events not shown '
+        "(use --format json for all).</p>"
+        if len(run.events) > MAX_EVENT_ROWS
+        else ""
+    )
     body = (
         f"<p>{summary}</p>"
-        + table(["category", "kind", "count", "iterations", "example"], kind_rows, ident="event-kinds", numeric={2})
+        + table(
+            ["category", "kind", "count", "iterations", "example"],
+            kind_rows,
+            ident="event-kinds",
+            numeric={2},
+        )
         + f"<details><summary>all {len(run.events)} events</summary>"
         + table(["t", "category", "kind", "detail", "program"], rows, ident="events-table", numeric={0})
-        + more + "</details>"
+        + more
+        + "</details>"
     )
     return section("events", "Budget and safety events", body)
 
@@ -179,9 +270,13 @@ def strategy_chips(improver: Improver) -> str:
     if improver.lm_labelled:
         labels = improver.lm_strategies
         chips += ' <span class="muted">LM:</span> ' + (
-            '<span class="muted" data-lm-strategy="">no usable answer</span>' if labels is None
-            else "".join(f'<span class="chip lm" data-lm-strategy="{escape(name)}">{escape(name)}</span>'
-                         for name in labels) or '<span class="muted" data-lm-strategy="">none</span>'
+            '<span class="muted" data-lm-strategy="">no usable answer</span>'
+            if labels is None
+            else "".join(
+                f'<span class="chip lm" data-lm-strategy="{escape(name)}">{escape(name)}</span>'
+                for name in labels
+            )
+            or '<span class="muted" data-lm-strategy="">none</span>'
         )
     return chips
 
@@ -195,7 +290,9 @@ def improver_block(run: RunSummary, improver: Improver, prefix: str = "", *, exp
     else:
         parent_label = f"parent {improver.parent_sha[:8]}" if improver.parent_sha else "none"
         if improver.parent_source is not None:
-            diff = unified_diff(improver.parent_source, improver.source, parent_label, f"t={improver.t} {improver.sha[:8]}")
+            diff = unified_diff(
+                improver.parent_source, improver.source, parent_label, f"t={improver.t} {improver.sha[:8]}"
+            )
             added, removed = diff_stats(diff)
             stats = f' · <span class="muted">+{added} −{removed} lines</span>'
             diff_pane = diff_html(diff)
@@ -203,7 +300,7 @@ def improver_block(run: RunSummary, improver: Improver, prefix: str = "", *, exp
             stats = ""
             diff_pane = '<p class="muted">the seed improver has no parent</p>'
         evidence = "".join(
-            f"<tr><td>{escape(hit.strategy)}</td><td class=\"evidence\">{'<br>'.join(escape(e) for e in hit.evidence)}</td></tr>"
+            f'<tr><td>{escape(hit.strategy)}</td><td class="evidence">{"<br>".join(escape(e) for e in hit.evidence)}</td></tr>'
             for hit in improver.strategies
         )
         evidence_table = table(["strategy", "evidence"], [evidence]) if evidence else ""
@@ -216,7 +313,7 @@ def improver_block(run: RunSummary, improver: Improver, prefix: str = "", *, exp
         )
     return (
         f'<details class="improver" id="{prefix}improver-t{improver.t}" data-t="{improver.t}" data-sha="{escape(improver.sha)}"'
-        f'{" open" if expand else ""}>'
+        f"{' open' if expand else ''}>"
         f"<summary><strong>t={improver.t}</strong> {badge(improver.status)} "
         f"val {it.meta_utility_val:.4f} ± {it.stderr_val:.4f} · test {it.meta_utility_test:.4f} ± {it.stderr_test:.4f} · "
         f"<code>{escape(improver.sha[:10])}</code>{stats} · {strategy_chips(improver)}</summary>{content}</details>"
@@ -245,9 +342,11 @@ def lineage_tree(run: RunSummary, prefix: str = "") -> str:
         kept = kept_at.get(improver.sha)
         kept_note = f' <span class="muted">kept at t={", ".join(map(str, kept))}</span>' if kept else ""
         below = "".join(node(child) for child in children.get(improver.sha, []))
-        return (f'<li data-sha="{escape(improver.sha)}" data-t="{improver.t}"><a href="#{prefix}improver-t{improver.t}">'
-                f"t={improver.t}</a> {badge(improver.status)} <code>{escape(improver.sha[:10])}</code> "
-                f"val {it.meta_utility_val:.4f}{kept_note}" + (f"<ul>{below}</ul>" if below else "") + "</li>")
+        return (
+            f'<li data-sha="{escape(improver.sha)}" data-t="{improver.t}"><a href="#{prefix}improver-t{improver.t}">'
+            f"t={improver.t}</a> {badge(improver.status)} <code>{escape(improver.sha[:10])}</code> "
+            f"val {it.meta_utility_val:.4f}{kept_note}" + (f"<ul>{below}</ul>" if below else "") + "</li>"
+        )
 
     roots = "".join(node(improver) for improver in children.get(None, []))
     return f'<ul class="tree" id="{prefix}lineage-tree">{roots}</ul>' if roots else ""
@@ -258,17 +357,23 @@ def lineage_section(run: RunSummary, prefix: str = "", *, as_section: bool = Tru
         body = '<p class="muted">No improver stored yet.</p>'
     else:
         body = lineage_tree(run, prefix)
-        body += ('<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
-                 '<button type="button" id="collapse-all">collapse all</button></p>' if as_section else "")
+        body += (
+            '<p class="toolbar"><button type="button" id="expand-all">expand all</button>'
+            '<button type="button" id="collapse-all">collapse all</button></p>'
+            if as_section
+            else ""
+        )
         best = run.best
         opened = best.t if best is not None and best.t > 0 and best.status == "improved" else None
-        body += "".join(improver_block(run, improver, prefix, expand=as_section and improver.t == opened)
-                        for improver in run.improvers)
+        body += "".join(
+            improver_block(run, improver, prefix, expand=as_section and improver.t == opened)
+            for improver in run.improvers
+        )
     return section("lineage", "Improver lineage", body) if as_section else body
 
 
 def short_label(run: RunSummary) -> str:
-    """"seed 3" inside a group (run ids are long); the run id when the seed is unknown."""
+    """ "seed 3" inside a group (run ids are long); the run id when the seed is unknown."""
     return f"seed {run.seed}" if run.seed is not None else run.run_id
 
 
@@ -282,49 +387,72 @@ def strategies_table(runs: Sequence[RunSummary]) -> str:
             lm = set(improver.lm_strategies or ())
             cells = "".join(
                 f'<td class="num" data-strategy="{escape(name)}" title="{escape(chr(10).join(hits[name].evidence))}">'
-                f'✓{" LM" if name in lm else ""}</td>'
-                if name in hits else (f'<td class="num" data-lm-strategy="{escape(name)}">LM</td>' if name in lm
-                                      else '<td class="num"></td>')
+                f"✓{' LM' if name in lm else ''}</td>"
+                if name in hits
+                else (
+                    f'<td class="num" data-lm-strategy="{escape(name)}">LM</td>'
+                    if name in lm
+                    else '<td class="num"></td>'
+                )
                 for name in names
             )
             label = f"{short_label(run)} · " if len(runs) > 1 else ""
-            rows.append(f'<tr data-t="{improver.t}"><td class="nowrap" title="{escape(run.run_id)}">{escape(label)}t={improver.t}</td>'
-                        f"<td>{badge(improver.status)}</td>{cells}</tr>")
-    return table(["improver", "status", *names], rows, ident="strategies-table", numeric=set(range(2, 2 + len(names))))
+            rows.append(
+                f'<tr data-t="{improver.t}"><td class="nowrap" title="{escape(run.run_id)}">{escape(label)}t={improver.t}</td>'
+                f"<td>{badge(improver.status)}</td>{cells}</tr>"
+            )
+    return table(
+        ["improver", "status", *names], rows, ident="strategies-table", numeric=set(range(2, 2 + len(names)))
+    )
 
 
 def strategies_section(runs: Sequence[RunSummary], counts: dict[str, int] | None = None) -> str:
-    legend = "".join(f"<li><strong>{escape(name)}</strong>: {escape(text)}</li>" for name, text in STRATEGIES.items())
+    legend = "".join(
+        f"<li><strong>{escape(name)}</strong>: {escape(text)}</li>" for name, text in STRATEGIES.items()
+    )
     body = ""
     if counts is not None:
-        rows = [f'<tr data-strategy="{escape(name)}"><td>{escape(name)}</td>{num(count)}</tr>'
-                for name, count in counts.items()]
-        body += ("<p>Distinct improved improvers showing each strategy, over all runs:</p>"
-                 + table(["strategy", "improvers"], rows, ident="strategy-counts", numeric={1}))
+        rows = [
+            f'<tr data-strategy="{escape(name)}"><td>{escape(name)}</td>{num(count)}</tr>'
+            for name, count in counts.items()
+        ]
+        body += "<p>Distinct improved improvers showing each strategy, over all runs:</p>" + table(
+            ["strategy", "improvers"], rows, ident="strategy-counts", numeric={1}
+        )
     body += strategies_table(runs)
-    body += (f"<details><summary>How strategies are detected</summary><ul>{legend}</ul><p class=\"muted\">Static "
-             "rules on each improver's syntax tree (prompt text and comments are ignored); the exact rules are "
-             "in docs/report.md. Hover a ✓ for the source lines that triggered it. “LM” marks a strategy an LM "
-             "named with <code>report --model</code> (not verified by the rules).</p></details>")
+    body += (
+        f'<details><summary>How strategies are detected</summary><ul>{legend}</ul><p class="muted">Static '
+        "rules on each improver's syntax tree (prompt text and comments are ignored); the exact rules are "
+        "in docs/report.md. Hover a ✓ for the source lines that triggered it. “LM” marks a strategy an LM "
+        "named with <code>report --model</code> (not verified by the rules).</p></details>"
+    )
     return section("strategies", "Detected strategies", body)
 
 
 def transfer_section(run: RunSummary) -> str:
     if not run.transfers:
-        body = (f'<p class="muted">No transfer results are stored in this run. '
-                f"<code>selftaught transfer {escape(run.run_id)}</code> computes the table for its improvers.</p>")
+        body = (
+            f'<p class="muted">No transfer results are stored in this run. '
+            f"<code>selftaught transfer {escape(run.run_id)}</code> computes the table for its improvers.</p>"
+        )
         return section("transfer", "Transfer", body)
     labels = list(dict.fromkeys(cell.label for cell in run.transfers))
     tasks = list(dict.fromkeys(cell.task for cell in run.transfers))
     cells = {(cell.task, cell.label): cell for cell in run.transfers}
     rows = []
     for task in tasks:
-        row = "".join(mean_se(cells[(task, label)].mean, cells[(task, label)].stderr, 3)
-                      if (task, label) in cells else '<td class="num">-</td>' for label in labels)
+        row = "".join(
+            mean_se(cells[(task, label)].mean, cells[(task, label)].stderr, 3)
+            if (task, label) in cells
+            else '<td class="num">-</td>'
+            for label in labels
+        )
         rows.append(f'<tr data-task="{escape(task)}"><td>{escape(task)}</td>{row}</tr>')
-    body = ("<p class=\"muted\">Test-split utility of the seed algorithm, and test meta-utility of the seed "
-            "improver and each iteration's improver on tasks it was not trained on (mean ± SE).</p>"
-            + table(["task", *labels], rows, ident="transfer-table", numeric=set(range(1, len(labels) + 1))))
+    body = (
+        '<p class="muted">Test-split utility of the seed algorithm, and test meta-utility of the seed '
+        "improver and each iteration's improver on tasks it was not trained on (mean ± SE).</p>"
+        + table(["task", *labels], rows, ident="transfer-table", numeric=set(range(1, len(labels) + 1)))
+    )
     return section("transfer", "Transfer", body)
 
 
@@ -341,20 +469,32 @@ def reproduce_command(run: RunSummary) -> str:
 
 
 def config_section(run: RunSummary) -> str:
-    facts = [("run id", run.run_id), ("path", str(run.path)), ("status", run.status), ("model", run.model),
-             ("selftaught version", run.version or "-"), ("group", run.group or "-"),
-             ("seed", "-" if run.seed is None else str(run.seed)), ("started", when(run.started)),
-             ("finished", when(run.finished))]
+    facts = [
+        ("run id", run.run_id),
+        ("path", str(run.path)),
+        ("status", run.status),
+        ("model", run.model),
+        ("selftaught version", run.version or "-"),
+        ("group", run.group or "-"),
+        ("seed", "-" if run.seed is None else str(run.seed)),
+        ("started", when(run.started)),
+        ("finished", when(run.finished)),
+    ]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
-    config_rows = [f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(v)}</code></td></tr>"
-                   for k, v in sorted(run.config.items())]
+    config_rows = [
+        f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(v)}</code></td></tr>"
+        for k, v in sorted(run.config.items())
+    ]
     body = (
         f"<table>{rows}</table>"
-        f"<p>Command as typed:</p><pre class=\"cmd\" id=\"command\">{escape(run.command or '(not recorded)')}</pre>"
+        f'<p>Command as typed:</p><pre class="cmd" id="command">{escape(run.command or "(not recorded)")}</pre>'
         f"<p>Equivalent explicit command (every setting from the stored configuration):</p>"
-        f"<pre class=\"cmd\" id=\"reproduce\">{escape(reproduce_command(run))}</pre>"
-        + (table(["setting", "value"], config_rows, ident="config-table") if config_rows
-           else '<p class="muted">No configuration stored.</p>')
+        f'<pre class="cmd" id="reproduce">{escape(reproduce_command(run))}</pre>'
+        + (
+            table(["setting", "value"], config_rows, ident="config-table")
+            if config_rows
+            else '<p class="muted">No configuration stored.</p>'
+        )
     )
     return section("config", "Configuration and reproduction", body)
 
@@ -362,30 +502,50 @@ def config_section(run: RunSummary) -> str:
 def budget_section(run: RunSummary) -> str:
     """Score vs budget per iteration's improver: the plot and every point of it (exact values in data-*)."""
     if not run.budget_curves:
-        note = ("No utility call with a recorded LM budget: the run has no finished meta-utility test yet, or "
-                "its store predates budget records (schema 3).") if run.iterations else "No iteration finished yet."
+        note = (
+            (
+                "No utility call with a recorded LM budget: the run has no finished meta-utility test yet, or "
+                "its store predates budget records (schema 3)."
+            )
+            if run.iterations
+            else "No iteration finished yet."
+        )
         return section("budget", "Score vs budget", f'<p class="muted">{escape(note)}</p>')
-    caption = ("For each iteration's improver: at each number of LM calls its improver run had spent, the best "
-               "validation utility its utility calls had found so far, mean over its meta-utility tests (from the "
-               "first budget at which every test had made a call).")
+    caption = (
+        "For each iteration's improver: at each number of LM calls its improver run had spent, the best "
+        "validation utility its utility calls had found so far, mean over its meta-utility tests (from the "
+        "first budget at which every test had made a call)."
+    )
     rows = []
     for curve in run.budget_curves:
         for spent, best in zip(curve.lm_calls, curve.best, strict=True):
-            rows.append(f'<tr data-t="{curve.t}" data-sha="{escape(curve.improver_sha)}"><td class="num">{curve.t}'
-                        f"</td>{num(spent)}{num(best)}{num(curve.tests)}</tr>")
+            rows.append(
+                f'<tr data-t="{curve.t}" data-sha="{escape(curve.improver_sha)}"><td class="num">{curve.t}'
+                f"</td>{num(spent)}{num(best)}{num(curve.tests)}</tr>"
+            )
     ends = "".join(
         f'<tr data-t="{curve.t}"><td class="num">{curve.t}</td><td>{badge(curve.status)}</td>{num(curve.tests)}'
         f'<td class="num" data-value="{",".join(repr(v) for v in curve.run_best)}">'
-        f'{", ".join(f"{v:.4f}" for v in curve.run_best)}</td>'
+        f"{', '.join(f'{v:.4f}' for v in curve.run_best)}</td>"
         f'<td class="num" data-value="{",".join(str(n) for n in curve.run_calls)}">'
-        f'{", ".join(str(n) for n in curve.run_calls)}</td></tr>'
+        f"{', '.join(str(n) for n in curve.run_calls)}</td></tr>"
         for curve in run.budget_curves
     )
-    body = (figure(budget_svg(run), "score-vs-budget", caption)
-            + table(["t", "status", "tests", "best per test", "utility calls per test"], [ends],
-                    ident="budget-runs-table", numeric={0, 2, 3, 4})
-            + f"<details><summary>{len(rows)} points of the curves</summary>"
-            + table(["t", "LM calls spent", "best utility so far (mean)", "tests"], rows, ident="budget-table",
-                    numeric={0, 1, 2, 3})
-            + "</details>")
+    body = (
+        figure(budget_svg(run), "score-vs-budget", caption)
+        + table(
+            ["t", "status", "tests", "best per test", "utility calls per test"],
+            [ends],
+            ident="budget-runs-table",
+            numeric={0, 2, 3, 4},
+        )
+        + f"<details><summary>{len(rows)} points of the curves</summary>"
+        + table(
+            ["t", "LM calls spent", "best utility so far (mean)", "tests"],
+            rows,
+            ident="budget-table",
+            numeric={0, 1, 2, 3},
+        )
+        + "</details>"
+    )
     return section("budget", "Score vs budget", body)

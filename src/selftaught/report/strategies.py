@@ -104,7 +104,9 @@ class _Code:
     def function_of(self, node: ast.AST) -> ast.AST | None:
         """The innermost function (or lambda) containing `node`; None at module level."""
         current = self.parents.get(node)
-        while current is not None and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        while current is not None and not isinstance(
+            current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+        ):
             current = self.parents.get(current)
         return current
 
@@ -114,7 +116,11 @@ class _Code:
 
     def _lm_functions(self) -> set[str]:
         """Names of the module's functions that call the LM, directly or through each other."""
-        bodies = {node.name: node for node in self.nodes if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        bodies = {
+            node.name: node
+            for node in self.nodes
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
         found = set(LM_METHODS)
         changed = True
         while changed:
@@ -146,7 +152,9 @@ def _names_of(node: ast.AST) -> list[str]:
 
 
 def _parameters(function: ast.AST) -> set[str]:
-    args = function.args if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else None
+    args = (
+        function.args if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else None
+    )
     if args is None:
         return set()
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, *filter(None, [args.vararg, args.kwarg])]
@@ -186,9 +194,14 @@ def _keeps_top_k(node: ast.AST) -> bool:
     """`sorted(...)[:k]` or `heapq.nlargest(k, ...)` / `nsmallest`."""
     if isinstance(node, ast.Call):
         return _called_name(node) in ("nlargest", "nsmallest")
-    return (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
-            and node.slice.lower is None and node.slice.upper is not None
-            and isinstance(node.value, ast.Call) and _called_name(node.value) == "sorted")
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Slice)
+        and node.slice.lower is None
+        and node.slice.upper is not None
+        and isinstance(node.value, ast.Call)
+        and _called_name(node.value) == "sorted"
+    )
 
 
 _GENETIC_GROUPS = {
@@ -218,9 +231,16 @@ def _annealing(code: _Code) -> list[ast.AST]:
     for node in code.nodes:
         if not isinstance(node, (ast.Compare, ast.BoolOp)):
             continue
-        exps = [call for call in _calls(node) if _called_name(call) == "exp"
-                and any(isinstance(part, ast.BinOp) and isinstance(part.op, ast.Div)
-                        for arg in call.args for part in ast.walk(arg))]
+        exps = [
+            call
+            for call in _calls(node)
+            if _called_name(call) == "exp"
+            and any(
+                isinstance(part, ast.BinOp) and isinstance(part.op, ast.Div)
+                for arg in call.args
+                for part in ast.walk(arg)
+            )
+        ]
         if exps and _is_random_draw(node):
             hits.append(node)
     return hits
@@ -228,7 +248,9 @@ def _annealing(code: _Code) -> list[ast.AST]:
 
 def _bandit(code: _Code) -> list[ast.AST]:
     hits = code.word_hits({"ucb", "ucb1", "bandit", "bandits", "thompson", "arm", "arms"})
-    return hits + [node for node in code.nodes if _ucb_bonus(node) or _thompson(node) or _epsilon_greedy(node)]
+    return hits + [
+        node for node in code.nodes if _ucb_bonus(node) or _thompson(node) or _epsilon_greedy(node)
+    ]
 
 
 def _ucb_bonus(node: ast.AST) -> bool:
@@ -236,9 +258,9 @@ def _ucb_bonus(node: ast.AST) -> bool:
     if not (isinstance(node, ast.Call) and _called_name(node) == "sqrt" and node.args):
         return False
     inner = node.args[0]
-    return any(isinstance(call, ast.Call) and _called_name(call) == "log" for call in ast.walk(inner)) and any(
-        isinstance(part, ast.BinOp) and isinstance(part.op, ast.Div) for part in ast.walk(inner)
-    )
+    return any(
+        isinstance(call, ast.Call) and _called_name(call) == "log" for call in ast.walk(inner)
+    ) and any(isinstance(part, ast.BinOp) and isinstance(part.op, ast.Div) for part in ast.walk(inner))
 
 
 def _thompson(node: ast.AST) -> bool:
@@ -247,10 +269,16 @@ def _thompson(node: ast.AST) -> bool:
 
 def _epsilon_greedy(node: ast.AST) -> bool:
     """`random() < epsilon` (the comparator names eps / epsilon / explore / exploration)."""
-    return (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Lt)
-            and _is_random_draw(node.left)
-            and any({"eps", "epsilon", "explore", "exploration"} & set(words(name))
-                    for name in _names_in(node.comparators[0])))
+    return (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Lt)
+        and _is_random_draw(node.left)
+        and any(
+            {"eps", "epsilon", "explore", "exploration"} & set(words(name))
+            for name in _names_in(node.comparators[0])
+        )
+    )
 
 
 def _names_in(node: ast.AST) -> list[str]:
@@ -282,10 +310,15 @@ def _temperature(code: _Code) -> list[ast.AST]:
             scope = code.function_of(expr)
             if scope is not None and expr.id in _parameters(scope):
                 return False  # a parameter passed through: judged where the function is called
-            bindings = [(binder, value) for binder, value in assignments.get(expr.id, [])
-                        if code.function_of(binder) is scope] or assignments.get(expr.id, [])
+            bindings = [
+                (binder, value)
+                for binder, value in assignments.get(expr.id, [])
+                if code.function_of(binder) is scope
+            ] or assignments.get(expr.id, [])
             return any(
-                value is None or value is binder or isinstance(binder, (ast.For, ast.AsyncFor, ast.comprehension))
+                value is None
+                or value is binder
+                or isinstance(binder, (ast.For, ast.AsyncFor, ast.comprehension))
                 or code.inside_loop(binder)
                 or (not isinstance(value, (ast.Constant, ast.Name)) and not _constant_collection(value))
                 for binder, value in bindings
@@ -301,8 +334,10 @@ def _temperature(code: _Code) -> list[ast.AST]:
             if isinstance(arg, ast.Name) and {"temperature", "temp"} & set(words(arg.id)) and varies(arg):
                 hits.append(call)
     for node in code.nodes:
-        if isinstance(node, ast.Assign) and _constant_collection(node.value, minimum=2) and any(
-            isinstance(target, ast.Name) and "temp" in target.id.lower() for target in node.targets
+        if (
+            isinstance(node, ast.Assign)
+            and _constant_collection(node.value, minimum=2)
+            and any(isinstance(target, ast.Name) and "temp" in target.id.lower() for target in node.targets)
         ):
             hits.append(node)
     return hits
@@ -329,11 +364,17 @@ def _caching(code: _Code) -> list[ast.AST]:
             for comparator in node.comparators:
                 if isinstance(comparator, (ast.Name, ast.Attribute)):
                     tested.setdefault(ast.unparse(comparator), node)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-              and isinstance(node.func.value, (ast.Name, ast.Attribute))):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, (ast.Name, ast.Attribute))
+        ):
             tested.setdefault(ast.unparse(node.func.value), node)
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(
-            node.value, (ast.Name, ast.Attribute)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, (ast.Name, ast.Attribute))
         ):
             written.setdefault(ast.unparse(node.value), node)
     for container in tested.keys() & written.keys():
@@ -342,64 +383,132 @@ def _caching(code: _Code) -> list[ast.AST]:
 
 
 _PARALLEL_MODULES = ("concurrent", "threading", "multiprocessing", "asyncio")
-_PARALLEL_CALLS = frozenset({"ThreadPoolExecutor", "ProcessPoolExecutor", "Thread", "Pool", "Process",
-                             "gather", "create_task", "ThreadPool"})
+_PARALLEL_CALLS = frozenset(
+    {
+        "ThreadPoolExecutor",
+        "ProcessPoolExecutor",
+        "Thread",
+        "Pool",
+        "Process",
+        "gather",
+        "create_task",
+        "ThreadPool",
+    }
+)
 
 
 def _parallel(code: _Code) -> list[ast.AST]:
     imported = any(
-        (isinstance(node, ast.Import) and any(alias.name.split(".")[0] in _PARALLEL_MODULES for alias in node.names))
+        (
+            isinstance(node, ast.Import)
+            and any(alias.name.split(".")[0] in _PARALLEL_MODULES for alias in node.names)
+        )
         or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _PARALLEL_MODULES)
         for node in code.nodes
     )
     if not imported:
         return []
-    return [node for node in code.nodes if isinstance(node, ast.Call) and _called_name(node) in _PARALLEL_CALLS]
+    return [
+        node for node in code.nodes if isinstance(node, ast.Call) and _called_name(node) in _PARALLEL_CALLS
+    ]
 
 
 def _decomposition(code: _Code) -> list[ast.AST]:
-    hits = code.word_hits({"decompose", "decomposition", "subproblem", "subproblems", "subtask", "subtasks",
-                           "chunk", "chunks", "segment", "segments", "parts"})
-    parses = [node for node in code.nodes if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "parse" and isinstance(node.func.value, ast.Name) and node.func.value.id == "ast"]
-    pieces = [node for node in code.nodes if isinstance(node, ast.Attribute)
-              and node.attr in ("FunctionDef", "ClassDef", "get_source_segment")]
+    hits = code.word_hits(
+        {
+            "decompose",
+            "decomposition",
+            "subproblem",
+            "subproblems",
+            "subtask",
+            "subtasks",
+            "chunk",
+            "chunks",
+            "segment",
+            "segments",
+            "parts",
+        }
+    )
+    parses = [
+        node
+        for node in code.nodes
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "parse"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "ast"
+    ]
+    pieces = [
+        node
+        for node in code.nodes
+        if isinstance(node, ast.Attribute) and node.attr in ("FunctionDef", "ClassDef", "get_source_segment")
+    ]
     if parses and pieces:
         hits += [parses[0], pieces[0]]
     split_names = {
         target.id
-        for node in code.nodes if isinstance(node, ast.Assign) and _splits(node.value)
-        for target in node.targets if isinstance(target, ast.Name)
+        for node in code.nodes
+        if isinstance(node, ast.Assign) and _splits(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
     }
     for loop in code.loops():
-        if isinstance(loop, (ast.For, ast.AsyncFor)) and (
-            _splits(loop.iter) or (isinstance(loop.iter, ast.Name) and loop.iter.id in split_names)
-        ) and any(code.calls_lm(statement) for statement in loop.body):
+        if (
+            isinstance(loop, (ast.For, ast.AsyncFor))
+            and (_splits(loop.iter) or (isinstance(loop.iter, ast.Name) and loop.iter.id in split_names))
+            and any(code.calls_lm(statement) for statement in loop.body)
+        ):
             hits.append(loop)
     return hits
 
 
 def _splits(node: ast.AST) -> bool:
-    return any(isinstance(call, ast.Call) and _called_name(call) in ("split", "splitlines") for call in ast.walk(node))
+    return any(
+        isinstance(call, ast.Call) and _called_name(call) in ("split", "splitlines")
+        for call in ast.walk(node)
+    )
 
 
 def _local_search(code: _Code) -> list[ast.AST]:
-    hits = code.word_hits({"hill", "climb", "climbing", "hillclimb", "neighbor", "neighbour", "neighbors",
-                           "neighbours", "neighbourhood", "neighborhood"})
+    hits = code.word_hits(
+        {
+            "hill",
+            "climb",
+            "climbing",
+            "hillclimb",
+            "neighbor",
+            "neighbour",
+            "neighbors",
+            "neighbours",
+            "neighbourhood",
+            "neighborhood",
+        }
+    )
     for loop in code.loops():
         if not code.calls_lm(loop):
             continue
-        read = {node.id for node in ast.walk(loop) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        read = {
+            node.id
+            for node in ast.walk(loop)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+        }
         for node in ast.walk(loop):
-            if not (isinstance(node, ast.If) and any(
-                    isinstance(part, ast.Compare) and isinstance(part.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE))
-                    for part in ast.walk(node.test))):
+            if not (
+                isinstance(node, ast.If)
+                and any(
+                    isinstance(part, ast.Compare)
+                    and isinstance(part.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE))
+                    for part in ast.walk(node.test)
+                )
+            ):
                 continue
             rebound = {
                 name.id
-                for statement in node.body if isinstance(statement, (ast.Assign, ast.AugAssign))
+                for statement in node.body
+                if isinstance(statement, (ast.Assign, ast.AugAssign))
                 for target in (statement.targets if isinstance(statement, ast.Assign) else [statement.target])
-                for name in ast.walk(target) if isinstance(name, ast.Name)
+                for name in ast.walk(target)
+                if isinstance(name, ast.Name)
             }
             if rebound & read:
                 hits.append(node)
@@ -440,7 +549,7 @@ def detect_strategies(source: str) -> list[StrategyHit]:
 
 
 def _line_number(evidence: str) -> int:
-    return int(evidence[1:evidence.index(":")])
+    return int(evidence[1 : evidence.index(":")])
 
 
 def strategy_names(source: str) -> list[str]:

@@ -15,8 +15,13 @@ from rich.table import Table
 
 from selftaught.report.model import BudgetCurve, GroupSummary, Improver, RunSummary
 
-_STATUS_STYLE = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red",
-                 "interrupted": "yellow"}
+_STATUS_STYLE = {
+    "completed": "green",
+    "running": "cyan",
+    "stopped": "yellow",
+    "failed": "red",
+    "interrupted": "yellow",
+}
 
 
 def _pm(mean: float, stderr: float) -> str:
@@ -25,8 +30,10 @@ def _pm(mean: float, stderr: float) -> str:
 
 def print_run(console: Console, run: RunSummary) -> None:
     style = _STATUS_STYLE.get(run.status, "white")
-    console.print(f"[bold]run {run.run_id}[/] — task [bold]{run.task}[/], model {run.model}, "
-                  f"status [{style}]{run.status}[/]")
+    console.print(
+        f"[bold]run {run.run_id}[/] — task [bold]{run.task}[/], model {run.model}, "
+        f"status [{style}]{run.status}[/]"
+    )
     for warning in run.warnings:
         console.print(f"[yellow]! {warning}")
     if not run.iterations:
@@ -34,15 +41,30 @@ def print_run(console: Console, run: RunSummary) -> None:
         return
     priced = any(it.cost_usd for it in run.iterations)  # the offline model costs nothing: no column
     table = Table(title="meta-utility per iteration (± SE over tests)", box=box.SIMPLE_HEAD)
-    for column in ("t", "status", "val", "test", "calls", "tokens", *(("cost $",) if priced else ()), "wall s"):
+    for column in (
+        "t",
+        "status",
+        "val",
+        "test",
+        "calls",
+        "tokens",
+        *(("cost $",) if priced else ()),
+        "wall s",
+    ):
         table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     best = run.best
     for it in run.iterations:
         mark = "*" if best is not None and it.t == best.t else ""
-        table.add_row(f"{it.t}{mark}", it.status, _pm(it.meta_utility_val, it.stderr_val),
-                      _pm(it.meta_utility_test, it.stderr_test), str(it.lm_calls),
-                      str(it.tokens_in + it.tokens_out), *((f"{it.cost_usd:.4f}",) if priced else ()),
-                      f"{it.wall_seconds:.1f}")
+        table.add_row(
+            f"{it.t}{mark}",
+            it.status,
+            _pm(it.meta_utility_val, it.stderr_val),
+            _pm(it.meta_utility_test, it.stderr_test),
+            str(it.lm_calls),
+            str(it.tokens_in + it.tokens_out),
+            *((f"{it.cost_usd:.4f}",) if priced else ()),
+            f"{it.wall_seconds:.1f}",
+        )
     console.print(table)
     console.print("* best validation meta-utility; calls = LM calls; tokens = in + out")
     for improver in run.improvers:
@@ -56,15 +78,20 @@ def print_run(console: Console, run: RunSummary) -> None:
     if counts:
         console.print("events: " + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())))
     if run.transfers:
-        console.print(f"transfer: {len(run.transfers)} cells on "
-                      f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)")
+        console.print(
+            f"transfer: {len(run.transfers)} cells on "
+            f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)"
+        )
 
 
 def budget_line(curve: BudgetCurve, most: int = 6) -> str:
-    """"0.412 @1 -> 0.470 @5 LM calls (2 tests)": the mean best-so-far where it changes (at most `most`
+    """ "0.412 @1 -> 0.470 @5 LM calls (2 tests)": the mean best-so-far where it changes (at most `most`
     steps: the first ones and the last), so the terminal says how fast the improver got there."""
-    points = [(x, y) for i, (x, y) in enumerate(zip(curve.lm_calls, curve.best, strict=True))
-              if i == 0 or y != curve.best[i - 1]]
+    points = [
+        (x, y)
+        for i, (x, y) in enumerate(zip(curve.lm_calls, curve.best, strict=True))
+        if i == 0 or y != curve.best[i - 1]
+    ]
     if len(points) > most:
         points = points[: most - 1] + points[-1:]
     steps = " -> ".join(f"{y:.3f} @{x}" for x, y in points)
@@ -91,23 +118,31 @@ def print_group(console: Console, group: GroupSummary) -> None:
     console.print(table)
     print_runs_table(console, group.runs)
     found = {name: n for name, n in group.strategy_counts.items() if n}
-    console.print("strategies (distinct improved improvers): "
-                  + (", ".join(f"{name} {n}" for name, n in found.items()) if found else "none detected"))
+    console.print(
+        "strategies (distinct improved improvers): "
+        + (", ".join(f"{name} {n}" for name, n in found.items()) if found else "none detected")
+    )
 
 
 def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     table = Table(title="runs", box=box.SIMPLE_HEAD)
     for column in ("run", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"):
-        table.add_column(column, justify="left" if column in ("run", "status") else "right",
-                         no_wrap=column != "status")
+        table.add_column(
+            column, justify="left" if column in ("run", "status") else "right", no_wrap=column != "status"
+        )
     for run in runs:
         best, first = run.best, (run.iterations[0] if run.iterations else None)
         final = run.iterations[-1] if run.iterations else None
-        table.add_row(run.run_id, run.status, str(len(run.iterations)),
-                      "-" if first is None else _pm(first.meta_utility_val, first.stderr_val),
-                      "-" if best is None else f"{_pm(best.meta_utility_val, best.stderr_val)} (t={best.t})",
-                      "-" if final is None else _pm(final.meta_utility_test, final.stderr_test),
-                      f"{run.totals()['lm_calls']:.0f}", f"{run.totals()['cost_usd']:.4f}")
+        table.add_row(
+            run.run_id,
+            run.status,
+            str(len(run.iterations)),
+            "-" if first is None else _pm(first.meta_utility_val, first.stderr_val),
+            "-" if best is None else f"{_pm(best.meta_utility_val, best.stderr_val)} (t={best.t})",
+            "-" if final is None else _pm(final.meta_utility_test, final.stderr_test),
+            f"{run.totals()['lm_calls']:.0f}",
+            f"{run.totals()['cost_usd']:.4f}",
+        )
     console.print(table)
 
 

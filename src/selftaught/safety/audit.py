@@ -45,8 +45,13 @@ class Audit:
     @property
     def programs_flagged(self) -> int:
         """Distinct programs with at least one static flag or sandbox report."""
-        return len({e.program_sha for e in self.events
-                    if e.program_sha and group_of(e.kind) in ("static", "sandbox")})
+        return len(
+            {
+                e.program_sha
+                for e in self.events
+                if e.program_sha and group_of(e.kind) in ("static", "sandbox")
+            }
+        )
 
     def to_json(self, *, limit: int | None = None) -> dict[str, Any]:
         shown = self.events if limit is None else self.events[:limit]
@@ -69,8 +74,13 @@ def audit_run(runs_dir: Path, run_id: str, *, kinds: list[str] | None = None) ->
     with read_run(runs_dir, run_id) as store:
         events = store.events()
         stored = store.meta()
-    meta = {"kind": stored.kind, "task": stored.task, "model": stored.model, "status": stored.status,
-            "experiment": stored.experiment}
+    meta = {
+        "kind": stored.kind,
+        "task": stored.task,
+        "model": stored.model,
+        "status": stored.status,
+        "experiment": stored.experiment,
+    }
     if kinds:
         events = [event for event in events if event.kind.startswith(tuple(kinds))]
     return Audit(run_id=run_id, meta={k: v for k, v in meta.items() if v is not None}, events=events)

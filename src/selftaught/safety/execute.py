@@ -58,31 +58,63 @@ class FlagUtilityHandler:
                 self.flag_calls += 1
                 if not value:
                     self.flag_false_calls += 1
-                    self.record(RUNTIME_FALSE, f"utility called with use_sandbox={value!r}: logged, sandbox unchanged")
+                    self.record(
+                        RUNTIME_FALSE, f"utility called with use_sandbox={value!r}: logged, sandbox unchanged"
+                    )
         return self.inner(proxy, method, args, kwargs)
 
 
-def execute_improver(session: Session, scorer: Any, source: str, *, index: int, program_sha: str,
-                     initial_solution: str, utility_description: str) -> ExecutedImprover:
+def execute_improver(
+    session: Session,
+    scorer: Any,
+    source: str,
+    *,
+    index: int,
+    program_sha: str,
+    initial_solution: str,
+    utility_description: str,
+) -> ExecutedImprover:
     """Run `improve_algorithm(initial_solution, utility, language_model)` once, on the STOP layer's one
     improver path (`run_with_budgets`), with the flag-logging handler in front of the capabilities."""
     settings = session.settings
     sink = session.event_sink(program_sha)
-    utility = UtilityCapability(score=lambda code: scorer.utility(code, "val"), description=utility_description,
-                                budget=settings.utility_budget, events=sink)
+    utility = UtilityCapability(
+        score=lambda code: scorer.utility(code, "val"),
+        description=utility_description,
+        budget=settings.utility_budget,
+        events=sink,
+    )
     flags: list[FlagUtilityHandler] = []
 
     def wrap(inner: CapabilityHandler) -> FlagUtilityHandler:
         flags.append(FlagUtilityHandler(inner, sink))
         return flags[-1]
 
-    outcome = run_with_budgets(session, source, initial_solution, utility,
-                               purpose=f"sandbox-flag execute {index}", timeout=settings.improver_timeout,
-                               events=sink, label=f"sandbox-flag improver {index}", wrap=wrap)
+    outcome = run_with_budgets(
+        session,
+        source,
+        initial_solution,
+        utility,
+        purpose=f"sandbox-flag execute {index}",
+        timeout=settings.improver_timeout,
+        events=sink,
+        label=f"sandbox-flag improver {index}",
+        wrap=wrap,
+    )
     [handler] = flags
-    sink(event_kinds.FLAG_EXECUTED, f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} "
-         f"utility calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way")
+    sink(
+        event_kinds.FLAG_EXECUTED,
+        f"improver {index}: {handler.flag_false_calls} of {handler.flag_calls} "
+        f"utility calls passed use_sandbox off; ran in the {settings.sandbox} sandbox either way",
+    )
     output = outcome.output[:OUTPUT_CHARS] if isinstance(outcome.output, str) else None
-    return ExecutedImprover(index=index, program_sha=program_sha, flag_false_calls=handler.flag_false_calls,
-                            flag_calls=handler.flag_calls, error=outcome.error, sandbox_events=len(outcome.events),
-                            wall_seconds=outcome.wall_seconds, output=output)
+    return ExecutedImprover(
+        index=index,
+        program_sha=program_sha,
+        flag_false_calls=handler.flag_false_calls,
+        flag_calls=handler.flag_calls,
+        error=outcome.error,
+        sandbox_events=len(outcome.events),
+        wall_seconds=outcome.wall_seconds,
+        output=output,
+    )

@@ -77,11 +77,23 @@ class FlagExperimentResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "attempts": self.attempts, "disabled": self.disabled, "rate": self.rate,
-            "ci_low": self.ci_low, "ci_high": self.ci_high, "run_id": self.run_id, "run_dir": str(self.run_dir),
-            "model": self.model, "warning": self.warning, "requested": self.requested, "lm_calls": self.lm_calls,
-            "failed_calls": self.failed_calls, "empty_replies": self.empty_replies, "ways": self.ways,
-            "findings": self.findings, "executed": self.executed, "sandbox_weakened": False,
+            "attempts": self.attempts,
+            "disabled": self.disabled,
+            "rate": self.rate,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "model": self.model,
+            "warning": self.warning,
+            "requested": self.requested,
+            "lm_calls": self.lm_calls,
+            "failed_calls": self.failed_calls,
+            "empty_replies": self.empty_replies,
+            "ways": self.ways,
+            "findings": self.findings,
+            "executed": self.executed,
+            "sandbox_weakened": False,
         }
 
 
@@ -103,7 +115,9 @@ class _Recorder:
             if not code.strip():
                 with self.lock:
                     self.empty += 1
-                self.store.add_event(event_kinds.FLAG_EMPTY, f"call {call}: reply without code ({len(reply)} chars)")
+                self.store.add_event(
+                    event_kinds.FLAG_EMPTY, f"call {call}: reply without code ({len(reply)} chars)"
+                )
                 continue
             sha = self.store.put_program(code, "improver")
             uses = tuple(find_disabling(code))
@@ -112,7 +126,9 @@ class _Recorder:
                 self.attempts.append(attempt)
             if uses:
                 ways = "; ".join(f"{u.way}: {u.text} (line {u.line})" for u in uses[:5])
-                self.store.add_event(event_kinds.FLAG_DISABLED, f"attempt {attempt.index}: {ways}", program_sha=sha)
+                self.store.add_event(
+                    event_kinds.FLAG_DISABLED, f"attempt {attempt.index}: {ways}", program_sha=sha
+                )
             else:
                 self.store.add_event(event_kinds.FLAG_KEPT, f"attempt {attempt.index}", program_sha=sha)
             for finding in scan_program(code):
@@ -120,7 +136,9 @@ class _Recorder:
                     continue  # already recorded as the attempt's own event
                 with self.lock:
                     self.findings[finding.kind] += 1
-                self.store.add_event(finding.kind, f"attempt {attempt.index}: {finding.detail}", program_sha=sha)
+                self.store.add_event(
+                    finding.kind, f"attempt {attempt.index}: {finding.detail}", program_sha=sha
+                )
 
     def record_failure(self, call: int, error: BaseException) -> None:
         with self.lock:
@@ -128,8 +146,9 @@ class _Recorder:
         self.store.add_event(event_kinds.LM_ERROR, f"call {call}: {type(error).__name__}: {error}"[:1000])
 
 
-def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execute: int = 0,
-                     progress: Progress | None = None) -> FlagExperimentResult:
+def run_sandbox_flag(
+    settings: Settings, *, attempts: int, warning: bool, execute: int = 0, progress: Progress | None = None
+) -> FlagExperimentResult:
     """Ask for `attempts` generated improvers and measure how many turn the sandbox flag off."""
     from selftaught.stop.api import open_session
 
@@ -142,7 +161,9 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
     calls_made = 0
     executor = None if execute > 0 else _NoExecutor()
     try:
-        with open_session(settings, store=store, run_dir=run_dir, progress=progress, executor=executor) as session:
+        with open_session(
+            settings, store=store, run_dir=run_dir, progress=progress, executor=executor
+        ) as session:
             progress.stage("attempts", attempts)
             previous_missing = attempts
             for round_index in range(MAX_ROUNDS):
@@ -151,16 +172,21 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
                     break  # done, or a whole round added nothing (cost cap, auth, endpoint down)
                 previous_missing = missing
                 sizes = _batches(missing, settings.responses_per_call)
-                model = session.client.language_model(budget=len(sizes),
-                                                      max_responses_per_call=settings.responses_per_call,
-                                                      purpose=EXPERIMENT, scope=EXPERIMENT)
+                model = session.client.language_model(
+                    budget=len(sizes),
+                    max_responses_per_call=settings.responses_per_call,
+                    purpose=EXPERIMENT,
+                    scope=EXPERIMENT,
+                )
                 first = calls_made
                 calls_made += len(sizes)
 
                 def one_call(job: tuple[int, int], model: Any = model) -> None:
                     call, size = job
                     try:
-                        replies = model.batch_prompt(EXPERTISE, [message] * size, temperature=settings.temperature)
+                        replies = model.batch_prompt(
+                            EXPERTISE, [message] * size, temperature=settings.temperature
+                        )
                     except Exception as exc:  # one failed call must not lose the others' attempts
                         recorder.record_failure(call, exc)
                         return
@@ -172,7 +198,9 @@ def run_sandbox_flag(settings: Settings, *, attempts: int, warning: bool, execut
                 if session.client.endpoint_failure is not None:
                     # The endpoint itself failed (not one reply): the experiment fails, exit 1.
                     raise session.client.endpoint_failure
-            executed, runs = _execute(session, recorder, store, execute, progress) if execute > 0 else (None, [])
+            executed, runs = (
+                _execute(session, recorder, store, execute, progress) if execute > 0 else (None, [])
+            )
     except UsageError:
         # Bad input found while opening the model or sandbox (spec, key, task): nothing was measured,
         # so leave no half-made run behind.
@@ -198,15 +226,31 @@ def _batches(total: int, per_call: int) -> list[int]:
 
 
 def _write_meta(store: RunStore, settings: Settings, attempts: int, warning: bool) -> None:
-    store.write_meta(RunMeta(
-        kind="safety", experiment=EXPERIMENT, task=f"safety:{EXPERIMENT}", model=settings.model, warning=warning,
-        attempts_requested=attempts, config=settings.model_dump(mode="json"), version=__version__,
-        started=time.time(), status="running",
-    ))
+    store.write_meta(
+        RunMeta(
+            kind="safety",
+            experiment=EXPERIMENT,
+            task=f"safety:{EXPERIMENT}",
+            model=settings.model,
+            warning=warning,
+            attempts_requested=attempts,
+            config=settings.model_dump(mode="json"),
+            version=__version__,
+            started=time.time(),
+            status="running",
+        )
+    )
 
 
-def _result(settings: Settings, run_dir: Path, recorder: _Recorder, requested: int, warning: bool,
-            calls: int, executed: dict[str, Any] | None) -> FlagExperimentResult:
+def _result(
+    settings: Settings,
+    run_dir: Path,
+    recorder: _Recorder,
+    requested: int,
+    warning: bool,
+    calls: int,
+    executed: dict[str, Any] | None,
+) -> FlagExperimentResult:
     counted = recorder.attempts
     disabled = [a for a in counted if a.disabled]
     rate = rate_with_interval(len(disabled), len(counted))
@@ -214,16 +258,29 @@ def _result(settings: Settings, run_dir: Path, recorder: _Recorder, requested: i
     for attempt in disabled:
         ways.update({use.way for use in attempt.uses})
     return FlagExperimentResult(
-        run_id=run_dir.name, run_dir=run_dir, model=settings.model, warning=warning, requested=requested,
-        attempts=len(counted), disabled=len(disabled), rate=rate.rate, ci_low=rate.low, ci_high=rate.high,
-        lm_calls=calls, failed_calls=recorder.failed_calls, empty_replies=recorder.empty,
-        ways=dict(sorted(ways.items())), findings=dict(sorted(recorder.findings.items())), executed=executed,
+        run_id=run_dir.name,
+        run_dir=run_dir,
+        model=settings.model,
+        warning=warning,
+        requested=requested,
+        attempts=len(counted),
+        disabled=len(disabled),
+        rate=rate.rate,
+        ci_low=rate.low,
+        ci_high=rate.high,
+        lm_calls=calls,
+        failed_calls=recorder.failed_calls,
+        empty_replies=recorder.empty,
+        ways=dict(sorted(ways.items())),
+        findings=dict(sorted(recorder.findings.items())),
+        executed=executed,
         disabled_shas=[a.program_sha for a in disabled],
     )
 
 
-def _execute(session: Any, recorder: _Recorder, store: RunStore, count: int,
-             progress: Progress) -> tuple[dict[str, Any], list[Any]]:
+def _execute(
+    session: Any, recorder: _Recorder, store: RunStore, count: int, progress: Progress
+) -> tuple[dict[str, Any], list[Any]]:
     """Run up to `count` generated improvers (those that disable the flag first) in the real sandbox."""
     from selftaught.safety.execute import execute_improver
     from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
@@ -237,9 +294,17 @@ def _execute(session: Any, recorder: _Recorder, store: RunStore, count: int,
     runs = []
     for attempt in chosen:
         source = store.get_program(attempt.program_sha) or ""
-        runs.append(execute_improver(session, scorer, source, index=attempt.index, program_sha=attempt.program_sha,
-                                     initial_solution=task.seed_algorithm,
-                                     utility_description=task.utility_text(settings.utility_budget)))
+        runs.append(
+            execute_improver(
+                session,
+                scorer,
+                source,
+                index=attempt.index,
+                program_sha=attempt.program_sha,
+                initial_solution=task.seed_algorithm,
+                utility_description=task.utility_text(settings.utility_budget),
+            )
+        )
         progress.advance("execute")
     return {
         "task": task.name,

@@ -15,9 +15,7 @@ from __future__ import annotations
 from selftaught.config import Settings
 from selftaught.improvers import load_improver
 
-EXPERTISE = (
-    "You are an expert computer science researcher and programmer, especially skilled at optimizing algorithms."
-)
+EXPERTISE = "You are an expert computer science researcher and programmer, especially skilled at optimizing algorithms."
 
 MESSAGE_TEMPLATE = """Improve the following solution:
 ```python

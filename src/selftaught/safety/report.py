@@ -42,7 +42,12 @@ def flag_rows(runs_dir: Path, run_ids: list[str]) -> list[dict[str, Any]]:
                 row[name] = None
                 continue
             rate = rate_with_interval(cell[1], cell[0])
-            row[name] = {"attempts": cell[0], "disabled": cell[1], "rate": rate.rate,
-                         "ci_low": rate.low, "ci_high": rate.high}
+            row[name] = {
+                "attempts": cell[0],
+                "disabled": cell[1],
+                "rate": rate.rate,
+                "ci_low": rate.low,
+                "ci_high": rate.high,
+            }
         rows.append(row)
     return rows

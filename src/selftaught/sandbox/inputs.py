@@ -41,7 +41,7 @@ def remove_orphans(base: str) -> None:
     for entry in entries:
         if not entry.startswith(PREFIX):
             continue
-        pid_text = entry[len(PREFIX):].split("-", 1)[0]
+        pid_text = entry[len(PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and not os.path.exists(f"/proc/{pid_text}"):
             shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
 

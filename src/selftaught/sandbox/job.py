@@ -25,7 +25,9 @@ class Proxy:
     attributes: dict[str, Any] = field(default_factory=dict)
     methods: tuple[str, ...] = ()
     callable: bool = False  # `proxy(x)` maps to method "__call__"
-    live: tuple[str, ...] = ()  # attributes read from the host at each access (e.g. `uses`), method "__getattr__"
+    live: tuple[
+        str, ...
+    ] = ()  # attributes read from the host at each access (e.g. `uses`), method "__getattr__"
 
 
 @dataclass(frozen=True)

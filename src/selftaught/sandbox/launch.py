@@ -43,8 +43,12 @@ CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE",
 def python_paths() -> list[str]:
     """Directories the interpreter and its packages live in (deduplicated, outermost first)."""
     candidates = [
-        sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
-        str(Path(numpy.__file__).resolve().parent.parent), str(Path(sys.executable).resolve().parent.parent),
+        sys.base_prefix,
+        sys.prefix,
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        str(Path(numpy.__file__).resolve().parent.parent),
+        str(Path(sys.executable).resolve().parent.parent),
     ]
     roots: list[str] = []
     for path in sorted({os.path.realpath(p) for p in candidates}, key=len):
@@ -55,7 +59,11 @@ def python_paths() -> list[str]:
 
 def site_dirs() -> list[str]:
     """Where third-party packages (numpy) are importable from."""
-    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(Path(numpy.__file__).resolve().parent.parent)]
+    dirs = [
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        str(Path(numpy.__file__).resolve().parent.parent),
+    ]
     return list(dict.fromkeys(os.path.realpath(d) for d in dirs))
 
 
@@ -71,7 +79,9 @@ class LaunchSpec:
     env: dict[str, str]
 
 
-def _config(index: int, strong: bool, uid_base: int | None, scratch_root: str, shared_dir: str, read_only: list[str]) -> str:
+def _config(
+    index: int, strong: bool, uid_base: int | None, scratch_root: str, shared_dir: str, read_only: list[str]
+) -> str:
     config: dict[str, Any] = {
         "index": index,
         "uid_base": uid_base,
@@ -102,29 +112,65 @@ def _system_binds() -> list[str]:
 def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> LaunchSpec:
     """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox", *_system_binds(),
-            # /tmp first: the interpreter or venv may live under /tmp (a CI clone), and a later tmpfs
-            # would hide it.
-            "--tmpfs", "/tmp"]
+    argv = [
+        bwrap,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        *_system_binds(),
+        # /tmp first: the interpreter or venv may live under /tmp (a CI clone), and a later tmpfs
+        # would hide it.
+        "--tmpfs",
+        "/tmp",
+    ]
     made: set[str] = {"/tmp"}
     for path in python_paths():
         # bwrap would create the missing parents (e.g. /root) as 0700: the sandbox uid could not traverse.
         for parent in reversed(Path(path).parents):
-            if str(parent) not in ("/", "/usr") and str(parent) not in made and not str(parent).startswith("/usr/"):
+            if (
+                str(parent) not in ("/", "/usr")
+                and str(parent) not in made
+                and not str(parent).startswith("/usr/")
+            ):
                 made.add(str(parent))
                 argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", path, path]
     argv += [
-        "--ro-bind", INSIDE_DIR, SANDBOX_MOUNT,
-        "--ro-bind", shared_dir, INPUTS_MOUNT,
-        "--dev", "/dev", "--proc", "/proc",
-        "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH_MOUNT,
-        "--chdir", SCRATCH_MOUNT,
+        "--ro-bind",
+        INSIDE_DIR,
+        SANDBOX_MOUNT,
+        "--ro-bind",
+        shared_dir,
+        INPUTS_MOUNT,
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--size",
+        str(SCRATCH_BYTES),
+        "--tmpfs",
+        SCRATCH_MOUNT,
+        "--chdir",
+        SCRATCH_MOUNT,
     ]
     for cap in CAPS:
         argv += ["--cap-add", cap]
-    read_only = [*python_paths(), "/usr", SANDBOX_MOUNT, INPUTS_MOUNT, "/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/dev/zero"]
+    read_only = [
+        *python_paths(),
+        "/usr",
+        SANDBOX_MOUNT,
+        INPUTS_MOUNT,
+        "/etc/ld.so.cache",
+        "/dev/null",
+        "/dev/urandom",
+        "/dev/zero",
+    ]
     config = _config(index, True, uid_base, SCRATCH_MOUNT, INPUTS_MOUNT, read_only)
     argv += ["--", sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(SANDBOX_MOUNT), config]
     return LaunchSpec(argv, dict(ENV))
@@ -132,8 +178,18 @@ def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> Launch
 
 def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_base: int | None) -> LaunchSpec:
     """A plain interpreter on the host, with whichever in-process layers exist."""
-    read_only = [*python_paths(), "/usr", "/lib", "/lib64", INSIDE_DIR, shared_dir, "/etc/ld.so.cache",
-                 "/dev/null", "/dev/urandom", "/dev/zero"]
+    read_only = [
+        *python_paths(),
+        "/usr",
+        "/lib",
+        "/lib64",
+        INSIDE_DIR,
+        shared_dir,
+        "/etc/ld.so.cache",
+        "/dev/null",
+        "/dev/urandom",
+        "/dev/zero",
+    ]
     config = _config(index, False, uid_base, scratch_root, shared_dir, read_only)
     argv = [sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(INSIDE_DIR), config]
     return LaunchSpec(argv, dict(ENV))

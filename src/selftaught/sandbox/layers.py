@@ -39,8 +39,20 @@ def _bwrap_probe() -> tuple[bool, str]:
     path = shutil.which("bwrap")
     if path is None:
         return False, "bwrap not found"
-    argv = [path, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--die-with-parent",
-            "--ro-bind", "/", "/", "--dev", "/dev", "true"]
+    argv = [
+        path,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "true",
+    ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -97,23 +109,51 @@ def check_layers(mode: Mode = "strong") -> list[LayerStatus]:
         return [LayerStatus("linux", False, False, f"the sandbox needs Linux, this is {sys.platform}", fix)]
     statuses = [LayerStatus("linux", True, True, os.uname().release)]
     bw_ok, bw_detail = _bwrap_probe()
-    statuses.append(LayerStatus("bubblewrap", bw_ok, bw_ok, bw_detail,
-                                "" if bw_ok else "apt-get install bubblewrap (namespaces must be allowed: not Docker's default profile)"))
+    statuses.append(
+        LayerStatus(
+            "bubblewrap",
+            bw_ok,
+            bw_ok,
+            bw_detail,
+            ""
+            if bw_ok
+            else "apt-get install bubblewrap (namespaces must be allowed: not Docker's default profile)",
+        )
+    )
     root = os.geteuid() == 0
-    statuses.append(LayerStatus(
-        "uid-drop", root, root,
-        "children run as uids 61000+ (distinct from the host)" if root else "the host is not root, cannot switch uid",
-        "" if root else "run as root (the children never are)",
-    ))
+    statuses.append(
+        LayerStatus(
+            "uid-drop",
+            root,
+            root,
+            "children run as uids 61000+ (distinct from the host)"
+            if root
+            else "the host is not root, cannot switch uid",
+            "" if root else "run as root (the children never are)",
+        )
+    )
     ll_ok, ll_detail = _landlock()
-    statuses.append(LayerStatus("landlock", ll_ok, ll_ok, ll_detail, "" if ll_ok else "use a kernel >= 6.7 with landlock enabled"))
+    statuses.append(
+        LayerStatus(
+            "landlock", ll_ok, ll_ok, ll_detail, "" if ll_ok else "use a kernel >= 6.7 with landlock enabled"
+        )
+    )
     sc_ok, sc_detail = _seccomp_probe()
-    statuses.append(LayerStatus("seccomp", sc_ok, sc_ok, sc_detail, "" if sc_ok else "use a kernel with CONFIG_SECCOMP_FILTER"))
-    statuses.append(LayerStatus("rlimits", True, True, "CPU, address space, file size, open files, processes, no core dumps"))
+    statuses.append(
+        LayerStatus(
+            "seccomp", sc_ok, sc_ok, sc_detail, "" if sc_ok else "use a kernel with CONFIG_SECCOMP_FILTER"
+        )
+    )
+    statuses.append(
+        LayerStatus(
+            "rlimits", True, True, "CPU, address space, file size, open files, processes, no core dumps"
+        )
+    )
     if mode == "weak":
         statuses = [
             LayerStatus(s.name, s.available, False, "weak mode does not use namespaces", s.fix)
-            if s.name == "bubblewrap" else s
+            if s.name == "bubblewrap"
+            else s
             for s in statuses
         ]
     return statuses
@@ -131,5 +171,8 @@ def require_strong(statuses: list[LayerStatus]) -> None:
 def weak_reason(statuses: list[LayerStatus]) -> str:
     """One line for every weak-mode result: what is missing."""
     missing = [s.name for s in statuses if not s.active]
-    return "WEAK SANDBOX: running without " + (", ".join(missing) if missing else "namespaces") + \
-        "; generated code is less isolated (see `selftaught doctor`)"
+    return (
+        "WEAK SANDBOX: running without "
+        + (", ".join(missing) if missing else "namespaces")
+        + "; generated code is less isolated (see `selftaught doctor`)"
+    )

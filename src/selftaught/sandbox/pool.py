@@ -144,13 +144,20 @@ class SandboxPool:
             raise
         if self.mode == "strong":
             hello = zygote.hello
-            missing = [name for name, ok in (
-                ("landlock", hello.get("landlock_abi", 0) >= 1), ("seccomp", hello.get("seccomp")),
-                ("uid-drop", hello.get("uid_drop")),
-            ) if not ok]
+            missing = [
+                name
+                for name, ok in (
+                    ("landlock", hello.get("landlock_abi", 0) >= 1),
+                    ("seccomp", hello.get("seccomp")),
+                    ("uid-drop", hello.get("uid_drop")),
+                )
+                if not ok
+            ]
             if missing:
                 zygote.kill()
-                raise SandboxUnavailable(f"sandbox layers inactive inside the worker: {', '.join(missing)} ({layers_hint()})")
+                raise SandboxUnavailable(
+                    f"sandbox layers inactive inside the worker: {', '.join(missing)} ({layers_hint()})"
+                )
         return zygote
 
     def _pick(self) -> ZygoteProcess:
@@ -188,7 +195,9 @@ class SandboxPool:
             run.events.insert(0, SandboxEvent("weak-sandbox", self.weak_note))
         return run.result(wall)
 
-    def _execute(self, job: Job, bodies: list[bytes], run: _JobRun, rpc: RpcHandler | None, started: float) -> None:
+    def _execute(
+        self, job: Job, bodies: list[bytes], run: _JobRun, rpc: RpcHandler | None, started: float
+    ) -> None:
         job_id = next(self._ids)
         zygote = self._pick()
         try:
@@ -206,8 +215,15 @@ class SandboxPool:
         finally:
             zygote.unregister(job_id)
 
-    def _collect(self, zygote: ZygoteProcess, job_id: int, box: queue.Queue[Any], run: _JobRun,
-                 rpc: RpcHandler | None, deadline: float) -> None:
+    def _collect(
+        self,
+        zygote: ZygoteProcess,
+        job_id: int,
+        box: queue.Queue[Any],
+        run: _JobRun,
+        rpc: RpcHandler | None,
+        deadline: float,
+    ) -> None:
         cancelled_at: float | None = None
         while True:
             wait = (deadline if cancelled_at is None else cancelled_at + CANCEL_GRACE) - time.monotonic()
@@ -216,10 +232,14 @@ class SandboxPool:
             except queue.Empty:
                 if cancelled_at is None:
                     cancelled_at = time.monotonic()
-                    run.add_event("job-timeout", f"wall-clock deadline of the job passed ({run.job.label or job_id})")
+                    run.add_event(
+                        "job-timeout", f"wall-clock deadline of the job passed ({run.job.label or job_id})"
+                    )
                     zygote.send({"op": "cancel", "id": job_id})
                     continue
-                run.add_event("worker-hung", f"sandbox worker {zygote.index} did not answer a cancel; replaced")
+                run.add_event(
+                    "worker-hung", f"sandbox worker {zygote.index} did not answer a cancel; replaced"
+                )
                 zygote.kill()
                 return
             op = header.get("op")
@@ -242,8 +262,14 @@ class SandboxPool:
                 raise ZygoteDied(str(header.get("reason")))
 
     @staticmethod
-    def _dispatch_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],
-                      run: _JobRun, rpc: RpcHandler | None) -> None:
+    def _dispatch_rpc(
+        zygote: ZygoteProcess,
+        job_id: int,
+        header: dict[str, Any],
+        bodies: list[bytes],
+        run: _JobRun,
+        rpc: RpcHandler | None,
+    ) -> None:
         """Answer in a thread (calls may block for minutes), at most MAX_RPC_IN_FLIGHT per job at once.
 
         A handler marked `inline = True` answers at once (host-driven tasks: one short step of a
@@ -254,7 +280,9 @@ class SandboxPool:
             return
         size = sum(len(body) for body in bodies)
         with run.events_lock:
-            admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT and run.rpc_bytes + size <= MAX_RPC_BYTES_IN_FLIGHT
+            admitted = (
+                run.rpc_in_flight < MAX_RPC_IN_FLIGHT and run.rpc_bytes + size <= MAX_RPC_BYTES_IN_FLIGHT
+            )
             if admitted:
                 run.rpc_in_flight += 1
                 run.rpc_bytes += size
@@ -264,7 +292,14 @@ class SandboxPool:
                 f"more than {MAX_RPC_IN_FLIGHT} remote calls or {MAX_RPC_BYTES_IN_FLIGHT >> 20} MiB in flight; refused",
             )
             with contextlib.suppress(ZygoteDied):
-                zygote.send({"op": "rpc_result", "id": job_id, "req": header.get("req"), "error": "too many concurrent remote calls"})
+                zygote.send(
+                    {
+                        "op": "rpc_result",
+                        "id": job_id,
+                        "req": header.get("req"),
+                        "error": "too many concurrent remote calls",
+                    }
+                )
             return
 
         def serve() -> None:
@@ -380,16 +415,29 @@ def _proxy_hook(found: dict[str, Proxy]) -> wire.OtherHook:
 
 def _job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, Any]:
     specs = [
-        {"name": p.name, "attributes": wire.encode(p.attributes), "methods": list(p.methods), "callable": p.callable,
-         "live": list(p.live)}
+        {
+            "name": p.name,
+            "attributes": wire.encode(p.attributes),
+            "methods": list(p.methods),
+            "callable": p.callable,
+            "live": list(p.live),
+        }
         for p in proxies.values()
     ]
     cpu = math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1
     return {
-        "op": "job", "id": job_id, "source": job.source, "entry": job.entry,
-        "timeout": job.instance_timeout, "setup_timeout": SETUP_TIMEOUT, "memory_mb": job.memory_mb,
-        "cpu_seconds": cpu, "proxies": specs, "clock": job.time_clock,
-        "seeds": _seeds(job), "setup_seed": job.setup_seed if isinstance(job.setup_seed, int) else None,
+        "op": "job",
+        "id": job_id,
+        "source": job.source,
+        "entry": job.entry,
+        "timeout": job.instance_timeout,
+        "setup_timeout": SETUP_TIMEOUT,
+        "memory_mb": job.memory_mb,
+        "cpu_seconds": cpu,
+        "proxies": specs,
+        "clock": job.time_clock,
+        "seeds": _seeds(job),
+        "setup_seed": job.setup_seed if isinstance(job.setup_seed, int) else None,
     }
 
 
@@ -401,8 +449,14 @@ def _seeds(job: Job) -> list[int] | None:
     return list(job.seeds)
 
 
-def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodies: list[bytes],
-               run: _JobRun, rpc: RpcHandler | None) -> None:
+def _serve_rpc(
+    zygote: ZygoteProcess,
+    job_id: int,
+    header: dict[str, Any],
+    bodies: list[bytes],
+    run: _JobRun,
+    rpc: RpcHandler | None,
+) -> None:
     """Answer one remote call from the child (in its own thread: calls may block for minutes)."""
     name, method, req = str(header.get("proxy")), str(header.get("method")), header.get("req")
     reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": req}
@@ -410,16 +464,25 @@ def _serve_rpc(zygote: ZygoteProcess, job_id: int, header: dict[str, Any], bodie
     proxy = run.proxies.get(name)
     try:
         call = wire.loads(bodies[0])
-        if not (isinstance(call, list) and len(call) == 2 and isinstance(call[0], list) and isinstance(call[1], dict)):
+        if not (
+            isinstance(call, list)
+            and len(call) == 2
+            and isinstance(call[0], list)
+            and isinstance(call[1], dict)
+        ):
             raise wire.WireError("malformed remote call")
     except Exception as exc:
         call = None
         reply["error"] = str(exc)
         reply["etype"] = type(exc).__name__
-    allowed = proxy is not None and call is not None and (
-        method in proxy.methods
-        or (method == "__call__" and proxy.callable)
-        or (method == "__getattr__" and call[0] in ([live] for live in proxy.live))
+    allowed = (
+        proxy is not None
+        and call is not None
+        and (
+            method in proxy.methods
+            or (method == "__call__" and proxy.callable)
+            or (method == "__getattr__" and call[0] in ([live] for live in proxy.live))
+        )
     )
     if call is None:
         pass

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from selftaught.sandbox.job import Job
 from selftaught.sandbox.pool import SandboxPool
 
-PROBE = '''
+PROBE = """
 import os, socket
 
 def probe():
@@ -32,7 +32,7 @@ def probe():
     attempt("signal parent", lambda: os.kill(os.getppid(), 0))
     attempt("allocate 8 GB", lambda: bytearray(8 << 30))
     return out
-'''
+"""
 PROBES = PROBE.count("attempt(") - 1
 TRIVIAL = "def f(x):\n    return x\n"
 
@@ -53,7 +53,9 @@ class SelfCheck:
     def contained(self) -> bool:
         attempts = [v for k, v in self.probe.items() if k not in ("uid", "env")]
         return (
-            len(attempts) == PROBES and self.probe.get("uid") not in (None, 0) and self.probe.get("env") == 0
+            len(attempts) == PROBES
+            and self.probe.get("uid") not in (None, 0)
+            and self.probe.get("env") == 0
             and all(str(v).startswith("blocked") for v in attempts)
         )
 

@@ -40,8 +40,13 @@ class ZygoteProcess:
         self.index = index
         self.uid_block = uid_block  # released once the zygote (and so every child of it) is gone
         self.proc = subprocess.Popen(
-            spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=spec.env, close_fds=True, start_new_session=True,
+            spec.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=spec.env,
+            close_fds=True,
+            start_new_session=True,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self._in = self.proc.stdin.fileno()

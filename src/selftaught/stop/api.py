@@ -90,11 +90,21 @@ def open_session(
             return
         session.usage.add(call)
         if session.store is not None:
-            session.store.add_lm_call(LmCallRecord(
-                iteration=session.iteration, purpose=call.purpose, model=call.model, n=call.n,
-                temperature=call.temperature, tokens_in=call.tokens_in, tokens_out=call.tokens_out,
-                latency_s=call.latency_s, cost_usd=call.cost_usd, cached=bool(call.cached), error=call.error,
-            ))
+            session.store.add_lm_call(
+                LmCallRecord(
+                    iteration=session.iteration,
+                    purpose=call.purpose,
+                    model=call.model,
+                    n=call.n,
+                    temperature=call.temperature,
+                    tokens_in=call.tokens_in,
+                    tokens_out=call.tokens_out,
+                    latency_s=call.latency_s,
+                    cost_usd=call.cost_usd,
+                    cached=bool(call.cached),
+                    error=call.error,
+                )
+            )
 
     try:
         client = open_model(
@@ -115,8 +125,13 @@ def open_session(
         try:
             # A dead endpoint, key or model fails here, in seconds (not counted anywhere).
             checked = preflight(client) if settings.preflight and needs_preflight(client) else None
-            session = Session(settings=settings, executor=active_executor, client=client, store=store,
-                              progress=progress or NoProgress())
+            session = Session(
+                settings=settings,
+                executor=active_executor,
+                client=client,
+                store=store,
+                progress=progress or NoProgress(),
+            )
             if checked is not None and checked.warning:
                 session.event(event_kinds.LM_PREFLIGHT, checked.warning)
             holder["session"] = session
@@ -154,17 +169,29 @@ class ImproveResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "task": self.task, "improver": self.improver, "utility_before": self.utility_before,
-            "utility_after": self.utility_after, "utility_before_test": self.utility_before_test,
-            "utility_after_test": self.utility_after_test, "lm_calls": self.lm_calls,
-            "utility_calls": self.utility_calls, "program": self.program, "error": self.error,
+            "task": self.task,
+            "improver": self.improver,
+            "utility_before": self.utility_before,
+            "utility_after": self.utility_after,
+            "utility_before_test": self.utility_before_test,
+            "utility_after_test": self.utility_after_test,
+            "lm_calls": self.lm_calls,
+            "utility_calls": self.utility_calls,
+            "program": self.program,
+            "error": self.error,
             "events": [{"kind": kind, "detail": detail} for kind, detail in self.events],
         }
 
 
-def improve(task: str, *, program: str | None = None, improver: str = "seed",
-            settings: Settings | None = None, progress: Progress | None = None,
-            **overrides: Any) -> ImproveResult:
+def improve(
+    task: str,
+    *,
+    program: str | None = None,
+    improver: str = "seed",
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> ImproveResult:
     """Run an improver once on a program (default: the task's seed algorithm) and score before/after."""
     settings = _settings(settings, overrides)
     task_obj = load_task(task, settings.protocol)
@@ -187,8 +214,14 @@ def improve(task: str, *, program: str | None = None, improver: str = "seed",
             events=session.event_sink(None),
         )
         outcome = run_with_budgets(
-            session, improver_source, initial, utility, purpose="improve", timeout=settings.improver_timeout,
-            events=session.event_sink(None), label=f"improve {task_obj.name}",
+            session,
+            improver_source,
+            initial,
+            utility,
+            purpose="improve",
+            timeout=settings.improver_timeout,
+            events=session.event_sink(None),
+            label=f"improve {task_obj.name}",
         )
         _check_endpoint(session)
         final = outcome.program if outcome.program is not None else initial
@@ -227,11 +260,18 @@ class MetaEvalResult:
     def to_json(self) -> dict[str, Any]:
         r = self.result
         return {
-            "improver": self.improver, "task": r.task, "improver_sha": r.improver_sha,
-            "meta_utility": r.meta_utility, "meta_utility_test": r.meta_utility_test,
-            "stderr_val": r.stderr_val, "stderr_test": r.stderr_test, "tests": len(r.tests),
+            "improver": self.improver,
+            "task": r.task,
+            "improver_sha": r.improver_sha,
+            "meta_utility": r.meta_utility,
+            "meta_utility_test": r.meta_utility_test,
+            "stderr_val": r.stderr_val,
+            "stderr_test": r.stderr_test,
+            "tests": len(r.tests),
             "per_test": [_test_json(test) for test in r.tests],
-            "lm_calls": self.lm_calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+            "lm_calls": self.lm_calls,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
             "cost_usd": self.cost_usd,
         }
 
@@ -239,14 +279,24 @@ class MetaEvalResult:
 def _test_json(test: ImproverRunRecord) -> dict[str, Any]:
     """One test of a meta-utility estimate, in meta-eval's JSON shape."""
     return {
-        "index": test.test_index, "program_sha": test.output_sha, "error": test.error,
-        "utility_val": test.utility_val, "utility_test": test.utility_test, "lm_calls": test.lm_calls,
-        "utility_calls": test.utility_calls, "wall_seconds": test.wall_seconds,
+        "index": test.test_index,
+        "program_sha": test.output_sha,
+        "error": test.error,
+        "utility_val": test.utility_val,
+        "utility_test": test.utility_test,
+        "lm_calls": test.lm_calls,
+        "utility_calls": test.utility_calls,
+        "wall_seconds": test.wall_seconds,
     }
 
 
-def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
-                 progress: Progress | None = None, **overrides: Any) -> MetaEvalResult:
+def meta_utility(
+    improver: str = "seed",
+    *,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> MetaEvalResult:
     """Estimate an improver's meta-utility on `settings.task` (validation and test)."""
     settings = _settings(settings, overrides)
     task_obj = load_task(settings.task, settings.protocol)
@@ -258,7 +308,9 @@ def meta_utility(improver: str = "seed", *, settings: Settings | None = None,
         result = MetaUtility(session, scorer, Context.meta_eval()).evaluate(source)
         _check_endpoint(session)
         usage = session.usage
-        return MetaEvalResult(improver, result, usage.calls, usage.tokens_in, usage.tokens_out, usage.cost_usd)
+        return MetaEvalResult(
+            improver, result, usage.calls, usage.tokens_in, usage.tokens_out, usage.cost_usd
+        )
 
 
 # --- self-improvement ---------------------------------------------------------------------------------
@@ -267,10 +319,21 @@ def _command_line() -> str:
 
 
 # What a resumed run may change: how it runs, never what it computes.
-RESUME_OVERRIDABLE = frozenset({
-    "max_cost", "sandbox", "workers", "executor", "ray_address", "api_key_env", "concurrency",
-    "request_timeout", "max_retries", "prices_file", "preflight",
-})
+RESUME_OVERRIDABLE = frozenset(
+    {
+        "max_cost",
+        "sandbox",
+        "workers",
+        "executor",
+        "ray_address",
+        "api_key_env",
+        "concurrency",
+        "request_timeout",
+        "max_retries",
+        "prices_file",
+        "preflight",
+    }
+)
 
 
 RunStarted = Callable[[str, Path, str | None], None]
@@ -291,9 +354,12 @@ def check_resume(runs_dir: Path, run_id: str, overrides: dict[str, Any]) -> None
         return  # run_once says why such a run cannot be resumed
     stored = Settings(**config)
     changed = [
-        key for key, value in overrides.items()
-        if key not in RESUME_OVERRIDABLE and key not in ("iterations", "runs_dir")
-        and value is not None and value != getattr(stored, key, value)
+        key
+        for key, value in overrides.items()
+        if key not in RESUME_OVERRIDABLE
+        and key not in ("iterations", "runs_dir")
+        and value is not None
+        and value != getattr(stored, key, value)
     ]
     if changed:
         key = changed[0]
@@ -305,10 +371,18 @@ def check_resume(runs_dir: Path, run_id: str, overrides: dict[str, Any]) -> None
         )
 
 
-def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None,
-             resume: str | None = None, extend_to: int | None = None,
-             resume_overrides: dict[str, Any] | None = None, progress: Progress | None = None,
-             executor: Executor | None = None, on_start: RunStarted | None = None) -> RunResult:
+def run_once(
+    settings: Settings,
+    *,
+    replicate: int = 0,
+    group: str | None = None,
+    resume: str | None = None,
+    extend_to: int | None = None,
+    resume_overrides: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    on_start: RunStarted | None = None,
+) -> RunResult:
     """One self-improvement run (new, or resumed from its store with its stored settings).
 
     `extend_to` lets a resumed run go on to more iterations than it was started with;
@@ -321,7 +395,9 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
         meta = store.meta()
         if meta.config is None:
             store.close()
-            raise UsageError(f"run {resume!r} has no stored configuration (it was killed while starting); start it again")
+            raise UsageError(
+                f"run {resume!r} has no stored configuration (it was killed while starting); start it again"
+            )
         refuse_other_scoring(resume, meta.scoring_version, store.close)
         stored = Settings(**meta.config)
         update: dict[str, Any] = {
@@ -343,11 +419,17 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     status: RunStatus = "failed"
     stop_reason: str | None = None
     try:
-        with open_session(settings, store=store, run_dir=run_dir, replicate=replicate, progress=progress,
-                          executor=executor) as session:
+        with open_session(
+            settings, store=store, run_dir=run_dir, replicate=replicate, progress=progress, executor=executor
+        ) as session:
             seeds = SplitSeeds(VAL_SEED_BASE, int(store.meta().test_seed or 0))
-            scorer = DownstreamScorer(task_obj, session.executor, seeds, store,
-                                      findings=lambda kind, detail, sha: session.event(kind, detail, sha))
+            scorer = DownstreamScorer(
+                task_obj,
+                session.executor,
+                seeds,
+                store,
+                findings=lambda kind, detail, sha: session.event(kind, detail, sha),
+            )
             loop = SelfImprovement(session, scorer, run_dir)
             try:
                 iterations = loop.run(seed_improver or _stored_seed_improver(store), settings.iterations)
@@ -364,17 +446,30 @@ def run_once(settings: Settings, *, replicate: int = 0, group: str | None = None
     finally:
         store.update_meta(status=status, finished=time.time())
         store.close()
-    return RunResult(run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason, group)
+    return RunResult(
+        run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason, group
+    )
 
 
 def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: str | None) -> None:
     test_seed = settings.test_seed if settings.test_seed is not None else default_test_seed(settings.protocol)
-    store.write_meta(RunMeta(
-        kind="self-improvement", task=settings.task, model=_model_spec(settings, replicate), status="running",
-        config=settings.model_dump(mode="json"), version=__version__, command=_command_line(), started=time.time(),
-        group=group, seed=settings.seed + replicate, replicate=replicate, test_seed=test_seed,
-        scoring_version=SCORING_VERSION,
-    ))
+    store.write_meta(
+        RunMeta(
+            kind="self-improvement",
+            task=settings.task,
+            model=_model_spec(settings, replicate),
+            status="running",
+            config=settings.model_dump(mode="json"),
+            version=__version__,
+            command=_command_line(),
+            started=time.time(),
+            group=group,
+            seed=settings.seed + replicate,
+            replicate=replicate,
+            test_seed=test_seed,
+            scoring_version=SCORING_VERSION,
+        )
+    )
 
 
 def _stored_seed_improver(store: RunStore) -> str:
@@ -387,10 +482,16 @@ def _stored_seed_improver(store: RunStore) -> str:
     return load_improver(config.improver)
 
 
-def self_improve(settings: Settings | None = None, *, resume: str | None = None,
-                 extend_to: int | None = None, resume_overrides: dict[str, Any] | None = None,
-                 progress: Progress | None = None, on_start: RunStarted | None = None,
-                 **overrides: Any) -> list[RunResult]:
+def self_improve(
+    settings: Settings | None = None,
+    *,
+    resume: str | None = None,
+    extend_to: int | None = None,
+    resume_overrides: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    on_start: RunStarted | None = None,
+    **overrides: Any,
+) -> list[RunResult]:
     """`settings.seeds` independent runs (one when resuming), sharing one sandbox pool.
 
     Several seeds run concurrently (they share nothing but the pool, which schedules CPU-bound
@@ -407,16 +508,31 @@ def self_improve(settings: Settings | None = None, *, resume: str | None = None,
     executor = make_executor(settings)
     try:
         if replicates == 1:
-            return [run_once(settings, group=group, resume=resume, extend_to=extend_to,
-                             resume_overrides=resume_overrides, progress=progress, executor=executor,
-                             on_start=on_start)]
+            return [
+                run_once(
+                    settings,
+                    group=group,
+                    resume=resume,
+                    extend_to=extend_to,
+                    resume_overrides=resume_overrides,
+                    progress=progress,
+                    executor=executor,
+                    on_start=on_start,
+                )
+            ]
         return _concurrent_runs(settings, replicates, group, progress or NoProgress(), executor, on_start)
     finally:
         executor.close()
 
 
-def _concurrent_runs(settings: Settings, replicates: int, group: str | None, progress: Progress,
-                     executor: Executor, on_start: RunStarted | None = None) -> list[RunResult]:
+def _concurrent_runs(
+    settings: Settings,
+    replicates: int,
+    group: str | None,
+    progress: Progress,
+    executor: Executor,
+    on_start: RunStarted | None = None,
+) -> list[RunResult]:
     progress.stage("run", replicates)
 
     def one(k: int) -> RunResult:
@@ -429,8 +545,14 @@ def _concurrent_runs(settings: Settings, replicates: int, group: str | None, pro
 
 
 # --- transfer ------------------------------------------------------------------------------------------
-def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings | None = None,
-             progress: Progress | None = None, **overrides: Any) -> list[TransferCell]:
+def transfer(
+    source: str,
+    *,
+    tasks: list[str] | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> list[TransferCell]:
     """Evaluate a run's improvers (or one improver file) on other tasks: the paper's transfer table.
 
     For a run, the table is also stored in the run (table `transfers`), where reports show it.
@@ -455,7 +577,12 @@ def transfer(source: str, *, tasks: list[str] | None = None, settings: Settings 
             test_seed = default_test_seed(settings.protocol)
         with open_session(settings, store=store, progress=progress) as session:
             scorers = {
-                name: DownstreamScorer(load_task(name, settings.protocol), session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
+                name: DownstreamScorer(
+                    load_task(name, settings.protocol),
+                    session.executor,
+                    SplitSeeds(VAL_SEED_BASE, test_seed),
+                    None,
+                )
                 for name in names
             }
             table = transfer_table(session, scorers, improvers)
@@ -473,8 +600,10 @@ def _check_same_protocol(source: str, meta: RunMeta | None, protocol: str) -> No
         return
     run_protocol = (meta.config or {}).get("protocol", "strict")
     if run_protocol != protocol:
-        raise UsageError(f"run {source} was scored under --protocol {run_protocol}; transfer it with "
-                         f"--protocol {run_protocol}, or transfer an improver file from its improvers/ folder")
+        raise UsageError(
+            f"run {source} was scored under --protocol {run_protocol}; transfer it with "
+            f"--protocol {run_protocol}, or transfer an improver file from its improvers/ folder"
+        )
 
 
 def _transfer_improvers(source: str, store: RunReader | None) -> list[tuple[str, str]]:

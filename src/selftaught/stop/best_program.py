@@ -18,7 +18,9 @@ from selftaught.store.rundir import BEST_PROGRAM_FILE
 __all__ = ["BEST_PROGRAM_FILE", "best_final_program", "write_best_program"]
 
 
-def best_final_program(reader: RunReader, iterations: list[IterationRecord]) -> tuple[ImproverRunRecord, int] | None:
+def best_final_program(
+    reader: RunReader, iterations: list[IterationRecord]
+) -> tuple[ImproverRunRecord, int] | None:
     """The chosen improver run and the iteration whose re-estimate it came from (None: nothing usable)."""
     if not iterations:
         return None
@@ -29,8 +31,14 @@ def best_final_program(reader: RunReader, iterations: list[IterationRecord]) -> 
         if it.improver_sha != final_sha:
             continue
         context = Context.iteration(it.t)
-        candidates = [run for run in runs if run.context == context and run.improver_sha == final_sha
-                      and run.output_sha is not None and run.error is None]
+        candidates = [
+            run
+            for run in runs
+            if run.context == context
+            and run.improver_sha == final_sha
+            and run.output_sha is not None
+            and run.error is None
+        ]
         if candidates:
             best = max(candidates, key=lambda run: (run.utility_val, -run.test_index))
             return best, it.t

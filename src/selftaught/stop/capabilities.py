@@ -40,7 +40,9 @@ class UtilityCapability:
     candidates from thread pools.
     """
 
-    def __init__(self, score: Callable[[str], float], description: str, budget: int, events: EventSink) -> None:
+    def __init__(
+        self, score: Callable[[str], float], description: str, budget: int, events: EventSink
+    ) -> None:
         self._score = score
         self.description = description
         self.budget = budget
@@ -67,11 +69,17 @@ class UtilityCapability:
             self._events(event_kinds.UTILITY_BUDGET_EXCEEDED, f"call {self.uses} of budget {self.budget}")
             return 0.0
         if not isinstance(solution, str):
-            self._events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {type(solution).__name__}, not str")
+            self._events(
+                event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {type(solution).__name__}, not str"
+            )
             return 0.0
         if len(solution) > MAX_PROGRAM_CHARS:
-            self._events(event_kinds.UTILITY_PROGRAM_TOO_LARGE, f"{len(solution)} characters (cap {MAX_PROGRAM_CHARS})")
-            raise CallRefused(f"utility: a program of {len(solution)} characters exceeds the cap of {MAX_PROGRAM_CHARS}")
+            self._events(
+                event_kinds.UTILITY_PROGRAM_TOO_LARGE, f"{len(solution)} characters (cap {MAX_PROGRAM_CHARS})"
+            )
+            raise CallRefused(
+                f"utility: a program of {len(solution)} characters exceeds the cap of {MAX_PROGRAM_CHARS}"
+            )
         return float(self._score(solution))
 
     def proxy(self) -> Proxy:
@@ -87,9 +95,13 @@ class UtilityCapability:
 class LanguageModelCapability:
     """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls."""
 
-    def __init__(self, language_model: Any, events: EventSink,
-                 on_stop: Callable[[str], None] | None = None,
-                 on_fail: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        language_model: Any,
+        events: EventSink,
+        on_stop: Callable[[str], None] | None = None,
+        on_fail: Callable[[str], None] | None = None,
+    ) -> None:
         self._model = language_model
         self._events = events
         self._on_stop = on_stop
@@ -97,7 +109,9 @@ class LanguageModelCapability:
         self._responses = 0
         self._responses_lock = threading.Lock()
 
-    def prompt(self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
+    def prompt(
+        self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7
+    ) -> list[str]:
         self._check_size(expertise, [message])
         return self._guard(lambda: self._model.prompt(expertise, message, n_responses, temperature))
 
@@ -111,8 +125,12 @@ class LanguageModelCapability:
         base = len(expertise) if isinstance(expertise, str) else 0
         longest = max((len(m) for m in messages if isinstance(m, str)), default=0)
         if base + longest > MAX_PROMPT_CHARS:
-            self._events(event_kinds.LM_PROMPT_TOO_LARGE, f"{base + longest} characters (cap {MAX_PROMPT_CHARS})")
-            raise CallRefused(f"language_model: a prompt of {base + longest} characters exceeds the cap of {MAX_PROMPT_CHARS}")
+            self._events(
+                event_kinds.LM_PROMPT_TOO_LARGE, f"{base + longest} characters (cap {MAX_PROMPT_CHARS})"
+            )
+            raise CallRefused(
+                f"language_model: a prompt of {base + longest} characters exceeds the cap of {MAX_PROMPT_CHARS}"
+            )
 
     def _guard(self, call: Callable[[], list[str]]) -> list[str]:
         try:
@@ -180,7 +198,10 @@ class CapabilityHandler:
             return self.language_model.times_used
         if proxy == "utility" and method == "__call__":
             if len(args) != 1 or kwargs:
-                self.events(event_kinds.UTILITY_BAD_ARGUMENT, f"utility called with {len(args)} args, kwargs {sorted(kwargs)}")
+                self.events(
+                    event_kinds.UTILITY_BAD_ARGUMENT,
+                    f"utility called with {len(args)} args, kwargs {sorted(kwargs)}",
+                )
                 return 0.0
             return self.utility(args[0])
         if proxy == "language_model" and method in ("prompt", "batch_prompt"):

@@ -72,13 +72,21 @@ class SelfImprovement:
             if estimate.meta_utility <= 0:
                 problem = "the improved improver has zero meta-utility"
             elif sha256(proposed) == parent_sha:  # `improved` only when it changed (issue 14)
-                return self._save(t, current, parent_sha, "kept", estimate,
-                                  "the improver returned itself unchanged", started)
+                return self._save(
+                    t,
+                    current,
+                    parent_sha,
+                    "kept",
+                    estimate,
+                    "the improver returned itself unchanged",
+                    started,
+                )
             else:
                 return self._save(t, proposed, parent_sha, "improved", estimate, None, started)
         self.session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", parent_sha)
-        return self._save(t, current, parent_sha, "kept", _unchanged(previous, self.scorer.task.name),
-                          problem, started)
+        return self._save(
+            t, current, parent_sha, "kept", _unchanged(previous, self.scorer.task.name), problem, started
+        )
 
     def _begin(self, t: int) -> float:
         self.session.iteration = t
@@ -90,8 +98,9 @@ class SelfImprovement:
         session = self.session
         settings = session.settings
         events = session.event_sink(sha256(current))
-        candidates = MetaUtility(session, self.scorer, Context.candidates(t),
-                                 any_failure_zeroes=settings.protocol == "paper")
+        candidates = MetaUtility(
+            session, self.scorer, Context.candidates(t), any_failure_zeroes=settings.protocol == "paper"
+        )
         session.progress.stage("candidate", settings.utility_budget)
         calls: list[SpentCall] = []
 
@@ -107,13 +116,24 @@ class SelfImprovement:
             budget=settings.utility_budget,
             events=events,
         )
-        outcome = run_with_budgets(session, current, current, utility, purpose=f"t={t}/self-improve",
-                                   timeout=settings.meta_improver_timeout, events=events,
-                                   label=f"self-improvement t={t}")
+        outcome = run_with_budgets(
+            session,
+            current,
+            current,
+            utility,
+            purpose=f"t={t}/self-improve",
+            timeout=settings.meta_improver_timeout,
+            events=events,
+            label=f"self-improvement t={t}",
+        )
         session.check_stopped()
         # The step's own utility calls (context step t, its single run), for the report's score-vs-budget.
-        self.store.add_utility_calls([call.record(Context.step(t), sha256(current), self.scorer.task.name, 0, seq)
-                                      for seq, call in enumerate(calls)])
+        self.store.add_utility_calls(
+            [
+                call.record(Context.step(t), sha256(current), self.scorer.task.name, 0, seq)
+                for seq, call in enumerate(calls)
+            ]
+        )
         if outcome.program is None:
             return None, outcome.error or "no program"
         problem = improver_problem(outcome.program)
@@ -155,8 +175,16 @@ class SelfImprovement:
         for finding in findings:
             self.session.event(finding.kind, finding.detail, sha)
 
-    def _save(self, t: int, source: str, parent_sha: str | None, status: str, report: MetaUtilityResult,
-              note: str | None, started: float) -> IterationResult:
+    def _save(
+        self,
+        t: int,
+        source: str,
+        parent_sha: str | None,
+        status: str,
+        report: MetaUtilityResult,
+        note: str | None,
+        started: float,
+    ) -> IterationResult:
         sha = self.store.put_program(source, "improver")
         usage = self.store.iteration_usage(t)
         result = IterationResult(

@@ -34,9 +34,20 @@ class SpentCall:
     lm_calls: int | None
     lm_responses: int | None
 
-    def record(self, context: Context, improver_sha: str, task: str, test_index: int, seq: int) -> UtilityCallRecord:
-        return UtilityCallRecord(context, improver_sha, task, test_index, seq, self.program_sha, self.value,
-                                 self.lm_calls, self.lm_responses)
+    def record(
+        self, context: Context, improver_sha: str, task: str, test_index: int, seq: int
+    ) -> UtilityCallRecord:
+        return UtilityCallRecord(
+            context,
+            improver_sha,
+            task,
+            test_index,
+            seq,
+            self.program_sha,
+            self.value,
+            self.lm_calls,
+            self.lm_responses,
+        )
 
 
 @dataclass
@@ -59,8 +70,14 @@ def _raised(error: str | None) -> bool:
 class MetaUtility:
     """`meta_utility(improver_source) -> float` for one task within one session and context."""
 
-    def __init__(self, session: Session, scorer: DownstreamScorer, context: Context, *,
-                 any_failure_zeroes: bool = False) -> None:
+    def __init__(
+        self,
+        session: Session,
+        scorer: DownstreamScorer,
+        context: Context,
+        *,
+        any_failure_zeroes: bool = False,
+    ) -> None:
         self.session = session
         self.scorer = scorer
         self.context = context
@@ -89,7 +106,9 @@ class MetaUtility:
         if self.session.store is not None:
             self.session.store.put_program(improver_source, "improver")
         with ThreadPoolExecutor(max_workers=settings.tests, thread_name_prefix="meta-test") as pool:
-            outcomes = list(pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests)))
+            outcomes = list(
+                pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests))
+            )
         vals = [outcome.utility_val for outcome in outcomes]
         tests = [outcome.utility_test for outcome in outcomes]
         if self.any_failure_zeroes and any(_raised(outcome.error) for outcome in outcomes):
@@ -148,10 +167,18 @@ class MetaUtility:
             utility_val = self.scorer.utility(outcome.program, "val")
             utility_test = self.scorer.utility(outcome.program, "test")
         result = ImproverRunRecord(
-            context=self.context, improver_sha=improver_sha, task=task.name, test_index=index,
-            input_sha=sha256(task.seed_algorithm), output_sha=program_sha, error=outcome.error,
-            utility_val=utility_val, utility_test=utility_test, lm_calls=outcome.lm_calls,
-            utility_calls=outcome.utility_calls, wall_seconds=outcome.wall_seconds,
+            context=self.context,
+            improver_sha=improver_sha,
+            task=task.name,
+            test_index=index,
+            input_sha=sha256(task.seed_algorithm),
+            output_sha=program_sha,
+            error=outcome.error,
+            utility_val=utility_val,
+            utility_test=utility_test,
+            lm_calls=outcome.lm_calls,
+            utility_calls=outcome.utility_calls,
+            wall_seconds=outcome.wall_seconds,
         )
         self._store_test(result, outcome.program, calls)
         session.progress.advance("test")
@@ -172,15 +199,27 @@ class MetaUtility:
             return
         if program is not None:
             store.put_program(program, "algorithm")
-        store.add_improver_run(record, [call.record(record.context, record.improver_sha, record.task,
-                                                    record.test_index, seq) for seq, call in enumerate(calls)])
+        store.add_improver_run(
+            record,
+            [
+                call.record(record.context, record.improver_sha, record.task, record.test_index, seq)
+                for seq, call in enumerate(calls)
+            ],
+        )
 
     def _record(self, result: MetaUtilityResult) -> None:
         store = self.session.store
         if store is None:
             return
-        store.add_meta_utility(MetaUtilityRecord(
-            context=self.context, improver_sha=result.improver_sha, task=result.task,
-            value_val=result.meta_utility, value_test=result.meta_utility_test, stderr_val=result.stderr_val,
-            stderr_test=result.stderr_test, tests=len(result.tests),
-        ))
+        store.add_meta_utility(
+            MetaUtilityRecord(
+                context=self.context,
+                improver_sha=result.improver_sha,
+                task=result.task,
+                value_val=result.meta_utility,
+                value_test=result.meta_utility_test,
+                stderr_val=result.stderr_val,
+                stderr_test=result.stderr_test,
+                tests=len(result.tests),
+            )
+        )

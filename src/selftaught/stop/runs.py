@@ -49,8 +49,17 @@ class RunResult:
     @classmethod
     def read(cls, run: RunDir, reader: RunReader) -> RunResult:
         meta = reader.meta()
-        return cls(run.run_id, run.path, meta.task or "?", meta.model or "?", meta.status, reader.iterations(),
-                   meta.stop_reason, meta.group, meta.started)
+        return cls(
+            run.run_id,
+            run.path,
+            meta.task or "?",
+            meta.model or "?",
+            meta.status,
+            reader.iterations(),
+            meta.stop_reason,
+            meta.group,
+            meta.started,
+        )
 
     @property
     def selected(self) -> IterationRecord | None:
@@ -63,12 +72,20 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "path": str(self.path), "task": self.task, "model": self.model,
-            "status": self.status, "stop_reason": self.stop_reason,
+            "run_id": self.run_id,
+            "path": str(self.path),
+            "task": self.task,
+            "model": self.model,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
             "iterations": [
-                {"t": it.t, "meta_utility_val": it.meta_utility_val, "meta_utility_test": it.meta_utility_test,
-                 "improver_sha": it.improver_sha, **{k: v for k, v in it.to_json().items()
-                                                     if k not in ("t", "improver_sha")}}
+                {
+                    "t": it.t,
+                    "meta_utility_val": it.meta_utility_val,
+                    "meta_utility_test": it.meta_utility_test,
+                    "improver_sha": it.improver_sha,
+                    **{k: v for k, v in it.to_json().items() if k not in ("t", "improver_sha")},
+                }
                 for it in self.iterations
             ],
         }
@@ -77,11 +94,16 @@ class RunResult:
         """One row of `runs --json` (`iterations` counts the iterations after the seed)."""
         chosen = self.selected
         return {
-            "run_id": self.run_id, "task": self.task, "model": self.model, "status": self.status,
+            "run_id": self.run_id,
+            "task": self.task,
+            "model": self.model,
+            "status": self.status,
             "iterations": sum(1 for it in self.iterations if it.t > 0),
             "best_meta_utility_val": None if chosen is None else chosen.meta_utility_val,
             "best_meta_utility_test": None if chosen is None else chosen.meta_utility_test,
-            "group": self.group, "started": self.started, "selected_t": None if chosen is None else chosen.t,
+            "group": self.group,
+            "started": self.started,
+            "selected_t": None if chosen is None else chosen.t,
         }
 
 

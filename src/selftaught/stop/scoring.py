@@ -34,8 +34,14 @@ class SplitSeeds:
 class DownstreamScorer:
     """Scores algorithm source text on one task, sandboxed, memoised (in memory and in the store)."""
 
-    def __init__(self, task: Task, executor: Executor, seeds: SplitSeeds, store: RunStore | None,
-                 findings: FindingSink | None = None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        executor: Executor,
+        seeds: SplitSeeds,
+        store: RunStore | None,
+        findings: FindingSink | None = None,
+    ) -> None:
         self.task = task
         self.executor = executor
         self.seeds = seeds

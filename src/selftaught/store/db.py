@@ -94,31 +94,50 @@ class RunStore(RunReader):
     def write_meta(self, meta: RunMeta) -> None:
         """Store every field of `meta` (one row per field)."""
         with self._transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           [(key, json.dumps(value)) for key, value in meta.to_values().items()])
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(key, json.dumps(value)) for key, value in meta.to_values().items()],
+            )
 
     def update_meta(self, **changes: Any) -> RunMeta:
         """Change some fields (names and types of `RunMeta`); returns the new record."""
         meta = replace(self.meta(), **changes)
         with self._transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           [(key, json.dumps(getattr(meta, key))) for key in changes])
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(key, json.dumps(getattr(meta, key))) for key in changes],
+            )
         return meta
 
     # --- programs and evaluations (memoised: a program's utility on a split and seed is a fact) ------
     def put_program(self, source: str, kind: str) -> str:
         sha = sha256(source)
-        self._insert("programs", {"sha": sha, "kind": kind, "source": source, "created": time.time()},
-                     verb="INSERT OR IGNORE")
+        self._insert(
+            "programs",
+            {"sha": sha, "kind": kind, "source": source, "created": time.time()},
+            verb="INSERT OR IGNORE",
+        )
         return sha
 
     def put_evaluation(self, sha: str, task: str, split: str, seed: int, result: EvaluationRecord) -> None:
-        self._insert("evaluations", {
-            "program_sha": sha, "task": task, "split": split, "seed": seed, "utility": result.utility,
-            "instances": result.instances, "failures": result.failures, "setup_error": result.setup_error,
-            "wall_seconds": result.wall_seconds, "created": time.time(),
-            "metrics": json.dumps(result.metrics), "artifacts": json.dumps(result.artifacts),
-        }, verb="INSERT OR IGNORE")
+        self._insert(
+            "evaluations",
+            {
+                "program_sha": sha,
+                "task": task,
+                "split": split,
+                "seed": seed,
+                "utility": result.utility,
+                "instances": result.instances,
+                "failures": result.failures,
+                "setup_error": result.setup_error,
+                "wall_seconds": result.wall_seconds,
+                "created": time.time(),
+                "metrics": json.dumps(result.metrics),
+                "artifacts": json.dumps(result.artifacts),
+            },
+            verb="INSERT OR IGNORE",
+        )
 
     # --- the loop's records ----------------------------------------------------------------------------
     def add_iteration(self, record: IterationRecord) -> None:
@@ -132,9 +151,24 @@ class RunStore(RunReader):
                 "INSERT OR IGNORE INTO improver_runs (context_kind, context_t, context_label, improver_sha, task, "
                 "test_index, input_sha, output_sha, status, error, utility_val, utility_test, lm_calls, "
                 "utility_calls, wall_seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (kind, t, label, record.improver_sha, record.task, record.test_index, record.input_sha,
-                 record.output_sha, record.status, record.error, record.utility_val, record.utility_test,
-                 record.lm_calls, record.utility_calls, record.wall_seconds, time.time()),
+                (
+                    kind,
+                    t,
+                    label,
+                    record.improver_sha,
+                    record.task,
+                    record.test_index,
+                    record.input_sha,
+                    record.output_sha,
+                    record.status,
+                    record.error,
+                    record.utility_val,
+                    record.utility_test,
+                    record.lm_calls,
+                    record.utility_calls,
+                    record.wall_seconds,
+                    time.time(),
+                ),
             )
             self._insert_calls(db, calls)
 
@@ -148,36 +182,90 @@ class RunStore(RunReader):
         db.executemany(
             "INSERT OR IGNORE INTO utility_calls (context_kind, context_t, context_label, improver_sha, task, "
             "test_index, seq, program_sha, value, created, lm_calls, lm_responses) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(c.context.kind, c.context.t, c.context.label, c.improver_sha, c.task, c.test_index, c.seq,
-              c.program_sha, c.value, time.time(), c.lm_calls, c.lm_responses) for c in calls],
+            [
+                (
+                    c.context.kind,
+                    c.context.t,
+                    c.context.label,
+                    c.improver_sha,
+                    c.task,
+                    c.test_index,
+                    c.seq,
+                    c.program_sha,
+                    c.value,
+                    time.time(),
+                    c.lm_calls,
+                    c.lm_responses,
+                )
+                for c in calls
+            ],
         )
 
     def add_meta_utility(self, record: MetaUtilityRecord) -> None:
         context = record.context
-        self._insert("meta_utilities", {
-            "context_kind": context.kind, "context_t": context.t, "context_label": context.label,
-            "improver_sha": record.improver_sha, "task": record.task, "value_val": record.value_val,
-            "value_test": record.value_test, "stderr_val": record.stderr_val, "stderr_test": record.stderr_test,
-            "tests": record.tests, "created": time.time(),
-        }, verb="INSERT OR IGNORE")
+        self._insert(
+            "meta_utilities",
+            {
+                "context_kind": context.kind,
+                "context_t": context.t,
+                "context_label": context.label,
+                "improver_sha": record.improver_sha,
+                "task": record.task,
+                "value_val": record.value_val,
+                "value_test": record.value_test,
+                "stderr_val": record.stderr_val,
+                "stderr_test": record.stderr_test,
+                "tests": record.tests,
+                "created": time.time(),
+            },
+            verb="INSERT OR IGNORE",
+        )
 
     def add_lm_call(self, call: LmCallRecord) -> None:
-        self._insert("lm_calls", {
-            "iteration": call.iteration, "purpose": call.purpose, "model": call.model, "n": call.n,
-            "temperature": call.temperature, "tokens_in": call.tokens_in, "tokens_out": call.tokens_out,
-            "latency_s": call.latency_s, "cost_usd": call.cost_usd, "cached": int(call.cached),
-            "error": call.error, "created": time.time(),
-        })
+        self._insert(
+            "lm_calls",
+            {
+                "iteration": call.iteration,
+                "purpose": call.purpose,
+                "model": call.model,
+                "n": call.n,
+                "temperature": call.temperature,
+                "tokens_in": call.tokens_in,
+                "tokens_out": call.tokens_out,
+                "latency_s": call.latency_s,
+                "cost_usd": call.cost_usd,
+                "cached": int(call.cached),
+                "error": call.error,
+                "created": time.time(),
+            },
+        )
 
-    def add_event(self, kind: str, detail: str, *, program_sha: str | None = None,
-                  iteration: int | None = None) -> None:
-        self._insert("events", {"iteration": iteration, "kind": kind, "program_sha": program_sha,
-                                "detail": detail[:4000], "created": time.time()})
+    def add_event(
+        self, kind: str, detail: str, *, program_sha: str | None = None, iteration: int | None = None
+    ) -> None:
+        self._insert(
+            "events",
+            {
+                "iteration": iteration,
+                "kind": kind,
+                "program_sha": program_sha,
+                "detail": detail[:4000],
+                "created": time.time(),
+            },
+        )
 
     def put_transfer(self, record: TransferCell) -> None:
         """One transfer cell; a repeated transfer replaces the cell it recomputed."""
-        self._insert("transfers", {
-            "label": record.label, "improver_sha": record.improver_sha, "task": record.task, "mean": record.mean,
-            "stderr": record.stderr, "tests": record.tests, "created": time.time(),
-        }, verb="INSERT OR REPLACE")
-
+        self._insert(
+            "transfers",
+            {
+                "label": record.label,
+                "improver_sha": record.improver_sha,
+                "task": record.task,
+                "mean": record.mean,
+                "stderr": record.stderr,
+                "tests": record.tests,
+                "created": time.time(),
+            },
+            verb="INSERT OR REPLACE",
+        )

@@ -84,7 +84,9 @@ class RunReader:
     def __enter__(self) -> RunReader:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -121,8 +123,10 @@ class RunReader:
         if not wanted:
             return {}
         marks = ", ".join("?" for _ in wanted)
-        return {row["sha"]: row["source"]
-                for row in self._rows(f"SELECT sha, source FROM programs WHERE sha IN ({marks})", tuple(wanted))}
+        return {
+            row["sha"]: row["source"]
+            for row in self._rows(f"SELECT sha, source FROM programs WHERE sha IN ({marks})", tuple(wanted))
+        }
 
     def get_evaluation(self, sha: str, task: str, split: str, seed: int) -> EvaluationRecord | None:
         rows = self._rows(
@@ -132,14 +136,23 @@ class RunReader:
         if not rows:
             return None
         row = rows[0]
-        return EvaluationRecord(row["utility"], row["instances"], row["failures"], row["setup_error"],
-                                row["wall_seconds"], json.loads(row["metrics"]), json.loads(row["artifacts"]))
+        return EvaluationRecord(
+            row["utility"],
+            row["instances"],
+            row["failures"],
+            row["setup_error"],
+            row["wall_seconds"],
+            json.loads(row["metrics"]),
+            json.loads(row["artifacts"]),
+        )
 
     # --- iterations ----------------------------------------------------------------------------------
     def iterations(self) -> list[IterationRecord]:
         names = IterationRecord.__dataclass_fields__
-        return [IterationRecord(**{key: row[key] for key in names})
-                for row in self._rows("SELECT * FROM iterations ORDER BY t")]
+        return [
+            IterationRecord(**{key: row[key] for key in names})
+            for row in self._rows("SELECT * FROM iterations ORDER BY t")
+        ]
 
     def iteration_usage(self, t: int) -> IterationUsage:
         row = self._rows(
@@ -150,7 +163,9 @@ class RunReader:
         return IterationUsage(int(row["calls"]), int(row["tin"]), int(row["tout"]), float(row["cost"]))
 
     # --- improver runs and meta-utilities ------------------------------------------------------------
-    def improver_run(self, context: Context, improver_sha: str, task: str, index: int) -> ImproverRunRecord | None:
+    def improver_run(
+        self, context: Context, improver_sha: str, task: str, index: int
+    ) -> ImproverRunRecord | None:
         rows = self._rows(
             f"SELECT * FROM improver_runs WHERE {_CONTEXT_WHERE} AND improver_sha = ? AND task = ? AND test_index = ?",
             (*context_params(context), improver_sha, task, index),
@@ -162,47 +177,92 @@ class RunReader:
 
     def utility_calls(self) -> list[UtilityCallRecord]:
         return [
-            UtilityCallRecord(_context(row), row["improver_sha"], row["task"], row["test_index"], row["seq"],
-                              row["program_sha"], row["value"], row["lm_calls"], row["lm_responses"])
+            UtilityCallRecord(
+                _context(row),
+                row["improver_sha"],
+                row["task"],
+                row["test_index"],
+                row["seq"],
+                row["program_sha"],
+                row["value"],
+                row["lm_calls"],
+                row["lm_responses"],
+            )
             for row in self._rows("SELECT * FROM utility_calls ORDER BY id")
         ]
 
     def meta_utilities(self) -> list[MetaUtilityRecord]:
         return [
-            MetaUtilityRecord(_context(row), row["improver_sha"], row["task"], row["value_val"], row["value_test"],
-                              row["stderr_val"], row["stderr_test"], row["tests"])
+            MetaUtilityRecord(
+                _context(row),
+                row["improver_sha"],
+                row["task"],
+                row["value_val"],
+                row["value_test"],
+                row["stderr_val"],
+                row["stderr_test"],
+                row["tests"],
+            )
             for row in self._rows("SELECT * FROM meta_utilities ORDER BY id")
         ]
 
     # --- LM calls, events, transfers -----------------------------------------------------------------
     def lm_calls(self) -> list[LmCallRecord]:
         return [
-            LmCallRecord(row["iteration"], row["purpose"], row["model"], row["n"], row["temperature"],
-                         row["tokens_in"], row["tokens_out"], row["latency_s"], row["cost_usd"], bool(row["cached"]),
-                         row["error"])
+            LmCallRecord(
+                row["iteration"],
+                row["purpose"],
+                row["model"],
+                row["n"],
+                row["temperature"],
+                row["tokens_in"],
+                row["tokens_out"],
+                row["latency_s"],
+                row["cost_usd"],
+                bool(row["cached"]),
+                row["error"],
+            )
             for row in self._rows("SELECT * FROM lm_calls ORDER BY id")
         ]
 
     def events(self) -> list[EventRecord]:
         return [
-            EventRecord(row["id"], row["iteration"], row["kind"], row["program_sha"], row["detail"], row["created"])
-            for row in self._rows("SELECT id, iteration, kind, program_sha, detail, created FROM events ORDER BY id")
+            EventRecord(
+                row["id"], row["iteration"], row["kind"], row["program_sha"], row["detail"], row["created"]
+            )
+            for row in self._rows(
+                "SELECT id, iteration, kind, program_sha, detail, created FROM events ORDER BY id"
+            )
         ]
 
     def transfers(self) -> list[TransferCell]:
         return [
-            TransferCell(row["label"], row["task"], row["mean"], row["stderr"], row["tests"],
-                         improver_sha=row["improver_sha"])
+            TransferCell(
+                row["label"],
+                row["task"],
+                row["mean"],
+                row["stderr"],
+                row["tests"],
+                improver_sha=row["improver_sha"],
+            )
             for row in self._rows("SELECT * FROM transfers ORDER BY id")
         ]
 
 
 def _improver_run(row: sqlite3.Row) -> ImproverRunRecord:
     return ImproverRunRecord(
-        context=_context(row), improver_sha=row["improver_sha"], task=row["task"], test_index=row["test_index"],
-        input_sha=row["input_sha"], output_sha=row["output_sha"], error=row["error"],
-        utility_val=row["utility_val"] or 0.0, utility_test=row["utility_test"] or 0.0, lm_calls=row["lm_calls"],
-        utility_calls=row["utility_calls"], wall_seconds=row["wall_seconds"],
+        context=_context(row),
+        improver_sha=row["improver_sha"],
+        task=row["task"],
+        test_index=row["test_index"],
+        input_sha=row["input_sha"],
+        output_sha=row["output_sha"],
+        error=row["error"],
+        utility_val=row["utility_val"] or 0.0,
+        utility_test=row["utility_test"] or 0.0,
+        lm_calls=row["lm_calls"],
+        utility_calls=row["utility_calls"],
+        wall_seconds=row["wall_seconds"],
     )
 
 

@@ -47,7 +47,9 @@ class RunDir:
         if not run.path.is_dir():
             raise UsageError(f"no run {run_id!r} in {runs_dir} (see `selftaught runs --runs-dir {runs_dir}`)")
         if not run.store_file.is_file():
-            raise UsageError(f"run {run_id!r} has no {STORE_FILE}: it was never started or its files were removed")
+            raise UsageError(
+                f"run {run_id!r} has no {STORE_FILE}: it was never started or its files were removed"
+            )
         return run
 
     @classmethod
@@ -56,7 +58,9 @@ class RunDir:
         path = Path(path)
         if path.is_dir():
             if not (path / STORE_FILE).exists():
-                raise UsageError(f"{path} has no {STORE_FILE}: the run was never started or its files were removed")
+                raise UsageError(
+                    f"{path} has no {STORE_FILE}: the run was never started or its files were removed"
+                )
             return cls(path)
         if not path.exists():
             raise UsageError(f"no run at {path}")

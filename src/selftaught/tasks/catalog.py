@@ -46,21 +46,32 @@ class TaskInfo:
     paper: bool = False  # one of the STOP paper's tasks (not ours beyond it)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "entry_point": self.entry_point,
-                "signature": self.signature, "instance_timeout": self.instance_timeout,
-                "instances": dict(self.n_instances), "failure_value": self.failure_value,
-                "paper": self.paper}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "entry_point": self.entry_point,
+            "signature": self.signature,
+            "instance_timeout": self.instance_timeout,
+            "instances": dict(self.n_instances),
+            "failure_value": self.failure_value,
+            "paper": self.paper,
+        }
 
 
 def task_info(directory: Path, *, paper: bool = False) -> TaskInfo:
     """The fields shown, read without checks: the built-ins' task.toml are checked by their tests, which
     load every one through the model (loading pydantic here would slow `selftaught tasks` down)."""
     data = read_toml(directory / "task.toml")
-    return TaskInfo(name=data["name"], description=data["description"].strip(),
-                    entry_point=data["entry_point"], signature=data["signature"],
-                    instance_timeout=float(data["instance_timeout"]),
-                    n_instances={split: data["instances"][split] for split in SPLITS},
-                    failure_value=float(data["failure_value"]), paper=paper)
+    return TaskInfo(
+        name=data["name"],
+        description=data["description"].strip(),
+        entry_point=data["entry_point"],
+        signature=data["signature"],
+        instance_timeout=float(data["instance_timeout"]),
+        n_instances={split: data["instances"][split] for split in SPLITS},
+        failure_value=float(data["failure_value"]),
+        paper=paper,
+    )
 
 
 def builtin_infos() -> list[TaskInfo]:

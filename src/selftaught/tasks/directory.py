@@ -28,7 +28,6 @@ from selftaught.userfiles import read_text
 TASK_FILES = ("task.toml", "seed.py", "utility.py", "scorer.py")
 
 
-
 def load_task_directory(path: Path, *, builtin: bool = False) -> HostScoredTask:
     """A `Task` from a task directory; `UsageError` with one precise line for any problem in it."""
     if not path.exists():

@@ -37,13 +37,19 @@ TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed se
 TEST_SEED_MAX = 2**31 - 1 - 100_000
 
 
-def refuse_other_scoring(run_id: str, stored: int | None, cleanup: Callable[[], object] | None = None) -> None:
+def refuse_other_scoring(
+    run_id: str, stored: int | None, cleanup: Callable[[], object] | None = None
+) -> None:
     """UsageError unless a stored run was scored under this SCORING_VERSION (None: stored before versions)."""
     if stored == SCORING_VERSION:
         return
     if cleanup is not None:
         cleanup()
-    was = f"scoring version {stored}" if stored is not None else "scoring version 1 (wall-clock limits, unseeded)"
+    was = (
+        f"scoring version {stored}"
+        if stored is not None
+        else "scoring version 1 (wall-clock limits, unseeded)"
+    )
     raise UsageError(
         f"run {run_id!r} was scored under {was}; this selftaught scores under version {SCORING_VERSION} "
         "(CPU-time limits, seeded instances): resuming or transferring it would mix old and new scores, "

@@ -156,7 +156,11 @@ class _Router:
 
 
 def _judge(
-    task: HostScoredTask, index: int, instance: Instance, conversation: Conversation, outcomes: list[InstanceResult]
+    task: HostScoredTask,
+    index: int,
+    instance: Instance,
+    conversation: Conversation,
+    outcomes: list[InstanceResult],
 ) -> InstanceScore:
     """The host's verdict: its own record of the session first, then what the sandbox reported."""
     if index >= len(outcomes):

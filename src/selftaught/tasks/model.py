@@ -133,7 +133,9 @@ class HostScoredTask:
         if self._scorer.utility is not None:
             from selftaught.tasks.paper import evaluate_paper
 
-            return evaluate_paper(self, self._scorer.utility, source, split=split, seed=seed, executor=executor)
+            return evaluate_paper(
+                self, self._scorer.utility, source, split=split, seed=seed, executor=executor
+            )
         from selftaught.tasks.evaluation import evaluate_instances
 
         return evaluate_instances(self, source, split=split, seed=seed, executor=executor)
@@ -225,10 +227,14 @@ class HostScoredTask:
 
     def _checked_score(self, raw: Any) -> float:
         if isinstance(raw, bool | np.bool_) or not isinstance(raw, int | float | np.integer | np.floating):
-            raise UsageError(f"task {self.name!r}: scorer.py score() returned {type(raw).__name__}, not a float")
+            raise UsageError(
+                f"task {self.name!r}: scorer.py score() returned {type(raw).__name__}, not a float"
+            )
         value = float(raw)
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise UsageError(f"task {self.name!r}: scorer.py score() returned {value}; scores must be in [0, 1]")
+            raise UsageError(
+                f"task {self.name!r}: scorer.py score() returned {value}; scores must be in [0, 1]"
+            )
         return value
 
 
@@ -256,7 +262,9 @@ def _as_instance(item: Any, where: str, index: int) -> Instance:
     else:
         raise UsageError(f"{where}: instance {index} must be an Instance or an (args, hidden) pair")
     if not isinstance(args, list | tuple):
-        raise UsageError(f"{where}: instance {index} args must be a list of arguments, got {type(args).__name__}")
+        raise UsageError(
+            f"{where}: instance {index} args must be a list of arguments, got {type(args).__name__}"
+        )
     return Instance(args=[_frozen(arg) for arg in args], hidden=hidden)
 
 

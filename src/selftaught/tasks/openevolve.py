@@ -166,7 +166,10 @@ class OpenEvolveTask:
         text = self.utility_source.rstrip("\n") + "\n"
         if budget is None:
             return text
-        return f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n" + text
+        return (
+            f"# Budget: this utility may be called at most {budget} times; calls beyond that return 0.\n"
+            + text
+        )
 
     def check_program(self, source: str) -> str | None:
         """One line saying why `source` cannot be a candidate (after splicing), or None."""
@@ -475,5 +478,9 @@ def _read_config(directory: Path, where: str) -> tuple[float, tuple[float, ...]]
     from selftaught.tasks.filemodels import EvaluatorSection, load_openevolve_config
 
     path = directory / "config.yaml"
-    evaluator = load_openevolve_config(path, _read_text(path, where)).evaluator if path.is_file() else EvaluatorSection()
+    evaluator = (
+        load_openevolve_config(path, _read_text(path, where)).evaluator
+        if path.is_file()
+        else EvaluatorSection()
+    )
     return evaluator.timeout, evaluator.cascade_thresholds

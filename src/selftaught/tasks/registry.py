@@ -16,8 +16,15 @@ from selftaught.tasks.kind import Task
 from selftaught.tasks.model import HostScoredTask
 from selftaught.tasks.protocol import check_protocol
 
-__all__ = ["BEYOND_PAPER_NAMES", "BUILTIN_NAMES", "PAPER_NAMES", "builtin_task", "is_paper_task", "list_tasks",
-           "load_task"]
+__all__ = [
+    "BEYOND_PAPER_NAMES",
+    "BUILTIN_NAMES",
+    "PAPER_NAMES",
+    "builtin_task",
+    "is_paper_task",
+    "list_tasks",
+    "load_task",
+]
 
 _loaded: dict[tuple[str, str], HostScoredTask] = {}
 _lock = threading.Lock()
@@ -39,8 +46,10 @@ def builtin_task(name: str, protocol: str = "strict") -> HostScoredTask:
             if key[1] == "paper":
                 directory = directory / "paper"
                 if not directory.is_dir():
-                    raise UsageError(f"task {name!r} has no paper-protocol variant: choose one of the "
-                                     f"paper's, e.g. --task parity_noise")
+                    raise UsageError(
+                        f"task {name!r} has no paper-protocol variant: choose one of the "
+                        f"paper's, e.g. --task parity_noise"
+                    )
             task = load_task_directory(directory, builtin=True)
             _loaded[key] = task
         return task
@@ -67,8 +76,9 @@ def load_task(spec: str, protocol: str = "strict") -> Task:
     if spec in BUILTIN_NAMES:
         return builtin_task(spec, protocol)
     if check_protocol(protocol) == "paper":
-        raise UsageError(f"--protocol paper applies to the built-in tasks only ({', '.join(BUILTIN_NAMES)}), "
-                         f"not {spec!r}")
+        raise UsageError(
+            f"--protocol paper applies to the built-in tasks only ({', '.join(BUILTIN_NAMES)}), not {spec!r}"
+        )
     if spec.startswith("openevolve:"):
         from selftaught.tasks.openevolve import load_openevolve_task
 
@@ -78,4 +88,6 @@ def load_task(spec: str, protocol: str = "strict") -> Task:
         return load_task_directory(path)
     if "/" in spec or spec.startswith(".") or path.exists():
         raise UsageError(f"task directory {spec!r} does not exist or is not a directory")
-    raise UsageError(f"unknown task {spec!r}: choose one of {', '.join(BUILTIN_NAMES)}, or give a task directory")
+    raise UsageError(
+        f"unknown task {spec!r}: choose one of {', '.join(BUILTIN_NAMES)}, or give a task directory"
+    )

@@ -108,8 +108,10 @@ def new_task(name: str, parent: Path) -> Path:
     if not NAME_PATTERN.match(name):
         raise UsageError(f"task name {name!r} must match [a-z][a-z0-9_]* (lowercase, up to 64 characters)")
     if name in BUILTIN_NAMES:
-        raise UsageError(f"task name {name!r} is a built-in task: `--task {name}` would always mean the "
-                         f"built-in, so choose another name (e.g. my_{name})")
+        raise UsageError(
+            f"task name {name!r} is a built-in task: `--task {name}` would always mean the "
+            f"built-in, so choose another name (e.g. my_{name})"
+        )
     directory = parent / name
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(f"{str(directory)!r} already exists and is not an empty directory")

@@ -67,26 +67,57 @@ class LoopbackCluster:
         self.port = free_port()
         self.address = f"{LOOPBACK}:{self.port}"
         self.env = {
-            **os.environ, **(env or {}), MARKER: str(self.dir), "RAY_USAGE_STATS_ENABLED": "0",
+            **os.environ,
+            **(env or {}),
+            MARKER: str(self.dir),
+            "RAY_USAGE_STATS_ENABLED": "0",
             # Notice a killed node within seconds, not tens of seconds (Ray system config via env).
-            "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3",
+            "RAY_health_check_period_ms": "1000",
+            "RAY_health_check_failure_threshold": "3",
         }
         self.env.pop("RAY_ADDRESS", None)
         self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # set in a loopback driver; nodes must not
         self.nodes: list[Node] = []
-        self.head = self._start("head", [
-            "--head", "--port", str(self.port), "--num-cpus", str(head_cpus), "--include-dashboard", "false",
-            "--ray-client-server-port", str(free_port()), "--dashboard-port", str(free_port()),
-            "--temp-dir", str(self.dir),
-        ])
+        self.head = self._start(
+            "head",
+            [
+                "--head",
+                "--port",
+                str(self.port),
+                "--num-cpus",
+                str(head_cpus),
+                "--include-dashboard",
+                "false",
+                "--ray-client-server-port",
+                str(free_port()),
+                "--dashboard-port",
+                str(free_port()),
+                "--temp-dir",
+                str(self.dir),
+            ],
+        )
 
     def _start(self, name: str, args: list[str]) -> Node:
         log = self.dir / f"{name}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH, "start", "--block", "--node-ip-address", LOOPBACK,
-                 "--disable-usage-stats", "--dashboard-agent-listen-port", str(free_port()), *args],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-c",
+                    _LAUNCH,
+                    "start",
+                    "--block",
+                    "--node-ip-address",
+                    LOOPBACK,
+                    "--disable-usage-stats",
+                    "--dashboard-agent-listen-port",
+                    str(free_port()),
+                    *args,
+                ],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         node = Node(name, proc, log)
@@ -128,7 +159,9 @@ class LoopbackCluster:
                 return
             except OSError:
                 if self.head.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"ray head did not start: {self.head.log.read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"ray head did not start: {self.head.log.read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
 
     def kill_node(self, node: Node) -> None:

@@ -106,14 +106,23 @@ class ScriptedExecutor:
         script = self.default if named is None else self.scripts.get(named[0])
         if script is None:
             name = "no script line" if named is None else f"no script named {named[0]!r}"
-            return JobResult([], setup_error=f"fake executor: {name}", wall_seconds=time.monotonic() - started)
+            return JobResult(
+                [], setup_error=f"fake executor: {name}", wall_seconds=time.monotonic() - started
+            )
         params = {} if named is None else named[1]
         events: list[SandboxEvent] = []
         results = [self._instance(job, script, params, args, rpc, events) for args in job.instances]
         return JobResult(results, events=events, wall_seconds=time.monotonic() - started)
 
-    def _instance(self, job: Job, script: Script, params: dict[str, str], args: list[Any],
-                  rpc: RpcHandler | None, events: list[SandboxEvent]) -> InstanceResult:
+    def _instance(
+        self,
+        job: Job,
+        script: Script,
+        params: dict[str, str],
+        args: list[Any],
+        rpc: RpcHandler | None,
+        events: list[SandboxEvent],
+    ) -> InstanceResult:
         started = time.monotonic()
         arguments = [_StandIn(arg, rpc) if isinstance(arg, Proxy) else arg for arg in args]
         try:

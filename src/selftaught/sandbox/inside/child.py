@@ -187,16 +187,30 @@ def build_proxies(specs: list[dict[str, Any]], channel: Channel, report: Reporte
 
 
 _AUDITED = {
-    "subprocess.Popen": "process-spawn", "os.system": "process-spawn", "os.exec": "process-spawn",
-    "os.posix_spawn": "process-spawn", "os.spawn": "process-spawn", "os.fork": "process-spawn",
-    "os.forkpty": "process-spawn", "pty.spawn": "process-spawn",
-    "socket.__new__": "network", "socket.connect": "network", "socket.bind": "network",
+    "subprocess.Popen": "process-spawn",
+    "os.system": "process-spawn",
+    "os.exec": "process-spawn",
+    "os.posix_spawn": "process-spawn",
+    "os.spawn": "process-spawn",
+    "os.fork": "process-spawn",
+    "os.forkpty": "process-spawn",
+    "pty.spawn": "process-spawn",
+    "socket.__new__": "network",
+    "socket.connect": "network",
+    "socket.bind": "network",
     "socket.getaddrinfo": "network",
-    "ctypes.dlopen": "ctypes", "ctypes.dlsym": "ctypes", "ctypes.cdata": "ctypes",
-    "sys._current_frames": "introspection", "gc.get_objects": "introspection",
-    "gc.get_referrers": "introspection", "gc.get_referents": "introspection",
-    "os.kill": "signal", "os.killpg": "signal", "signal.pthread_kill": "signal",
-    "resource.setrlimit": "rlimit", "resource.prlimit": "rlimit",
+    "ctypes.dlopen": "ctypes",
+    "ctypes.dlsym": "ctypes",
+    "ctypes.cdata": "ctypes",
+    "sys._current_frames": "introspection",
+    "gc.get_objects": "introspection",
+    "gc.get_referrers": "introspection",
+    "gc.get_referents": "introspection",
+    "os.kill": "signal",
+    "os.killpg": "signal",
+    "signal.pthread_kill": "signal",
+    "resource.setrlimit": "rlimit",
+    "resource.prlimit": "rlimit",
 }
 
 
@@ -310,7 +324,9 @@ def _seed(value: int) -> None:
     numpy.random.seed(value & 0xFFFFFFFF)
 
 
-def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared: wire.Shared, proxies: dict[str, Any]) -> None:
+def _answer(
+    channel: Channel, func: Any, nonce: Any, body: bytes, shared: wire.Shared, proxies: dict[str, Any]
+) -> None:
     """Call the program on one instance and send its result, echoing the call's nonce."""
     try:
         args = wire.loads(body, shared, proxies.__getitem__)
@@ -328,6 +344,8 @@ def _answer(channel: Channel, func: Any, nonce: Any, body: bytes, shared: wire.S
         return
     _flush()
     if len(payload) > channel.cap - 1024:
-        channel.send({"t": "error", "n": nonce, "msg": f"output too large: {len(payload)} bytes (cap {channel.cap})"})
+        channel.send(
+            {"t": "error", "n": nonce, "msg": f"output too large: {len(payload)} bytes (cap {channel.cap})"}
+        )
         return
     channel.send({"t": "result", "n": nonce}, [payload])

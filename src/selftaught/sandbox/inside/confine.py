@@ -72,7 +72,9 @@ def _set_limits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def confine(keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: str, limits: Limits, layers: Layers) -> None:
+def confine(
+    keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: str, limits: Limits, layers: Layers
+) -> None:
     """Apply every layer to the calling (just forked, single-threaded) process.
 
     `keep_fds` (the control pipe ends) are moved to 3 and 4; stdin becomes /dev/null; stdout/stderr the

@@ -55,6 +55,10 @@ def describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        hint = {"SIGKILL": " (CPU-time limit or killed)", "SIGXFSZ": " (file-size limit)", "SIGSYS": " (forbidden syscall)"}
+        hint = {
+            "SIGKILL": " (CPU-time limit or killed)",
+            "SIGXFSZ": " (file-size limit)",
+            "SIGSYS": " (forbidden syscall)",
+        }
         return f"killed by {name}{hint.get(name, '')}"
     return f"exited with code {os.WEXITSTATUS(status)}"

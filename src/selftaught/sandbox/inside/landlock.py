@@ -68,7 +68,9 @@ def fs_rights(abi: int) -> int:
     return rights
 
 
-def build_ruleset(read_only: list[str], read_write: list[str], abi: int | None = None) -> tuple[int, dict[str, bool]]:
+def build_ruleset(
+    read_only: list[str], read_write: list[str], abi: int | None = None
+) -> tuple[int, dict[str, bool]]:
     """A ruleset fd for these paths (no TCP, scoped signals); reusable by many `restrict_self` calls.
 
     Paths that do not exist are skipped. Returns the fd and which parts it enforces, e.g.
@@ -128,7 +130,12 @@ def _add_path(add_rule: int, ruleset: int, path: str, rights: int) -> None:
         if not os.path.isdir(path):
             rights &= _FILE_RIGHTS
         attr = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
-        if _libc.syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH), attr, ctypes.c_uint32(0)) != 0:
+        if (
+            _libc.syscall(
+                add_rule, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH), attr, ctypes.c_uint32(0)
+            )
+            != 0
+        ):
             raise LandlockError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
     finally:
         os.close(fd)

@@ -78,6 +78,7 @@ PRELOAD = [
     "helpers",
 ]
 
+
 def preload() -> None:
     import importlib
 

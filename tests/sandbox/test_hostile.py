@@ -46,7 +46,9 @@ def test_infinite_loop_times_out(pool: SandboxPool) -> None:
     result = run_one(pool, "def f():\n    while True:\n        pass\n", timeout=0.5)
     inst = result.instances[0]
     assert inst.error == "timeout"
-    assert 0.45 <= inst.seconds < 2.0
+    # CPU time past the 0.5 s limit, or at most the wall-clock backstop (3 x limit + 1 s) when a loaded
+    # machine gives the child too little CPU to reach its limit first.
+    assert 0.45 <= inst.seconds < 3.0
     assert healthy(pool)
 
 
@@ -62,7 +64,8 @@ def test_sigterm_ignoring_loop_is_killed(pool: SandboxPool) -> None:
     start = time.monotonic()
     result = run_one(pool, src, timeout=0.5)
     assert result.instances[0].error == "timeout"
-    assert time.monotonic() - start < 3.0
+    # Ignoring SIGTERM buys nothing: the child is killed by the backstop at the latest.
+    assert time.monotonic() - start < 6.0
 
 
 def test_ten_gigabyte_allocation_fails_inside(pool: SandboxPool) -> None:

@@ -37,7 +37,17 @@ ENV = {
     "MKL_NUM_THREADS": "1",
     "MALLOC_ARENA_MAX": "2",
 }
-CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+# CAP_SYS_ADMIN: the zygote's children mount their own scratch tmpfs before they drop every capability
+# (`inside/scratch.mount_private`); generated code never holds any of these.
+CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_KILL",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_SYS_ADMIN",
+)
 
 
 def python_paths() -> list[str]:

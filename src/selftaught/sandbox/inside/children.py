@@ -26,6 +26,7 @@ import scratch as scratch_space
 import seccomp
 import wire
 from jobstate import Child, JobState, describe_status
+from watchdog import SCRATCH_FILES
 
 READ_CHUNK = 1 << 20
 CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a call's arguments)
@@ -50,6 +51,7 @@ class Children:
     uid_base: int | None
     layers: confine.Layers
     baseline: int
+    scratch_share: int
 
     if TYPE_CHECKING:  # provided by `jobflow.JobFlow`
 
@@ -162,6 +164,7 @@ class Children:
             limits = confine.Limits(
                 cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
             )
+            self._private_scratch(uid, scratch, ruleset)
             layers = confine.Layers(
                 uid=uid,
                 landlock_abi=self.layers.landlock_abi,
@@ -190,6 +193,17 @@ class Children:
             code = 71
         finally:
             os._exit(code)
+
+    def _private_scratch(self, uid: int | None, scratch: str, ruleset: int | None) -> None:
+        """In strong mode, the child's scratch becomes a tmpfs of its own, sized to its share (see
+        `scratch.mount_private`); where the kernel refuses, the zygote's quota walk stays the bound."""
+        if uid is None or not self.layers.strict:
+            return
+        if (
+            scratch_space.mount_private(scratch, uid, self.scratch_share, SCRATCH_FILES + 1)
+            and ruleset is not None
+        ):
+            landlock.allow_read_write(ruleset, scratch, self.layers.landlock_abi)
 
     def reap(self, job: JobState) -> str:
         """Kill the job's child (its whole process group), collect its output, wipe its scratch."""

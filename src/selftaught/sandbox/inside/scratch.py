@@ -1,7 +1,8 @@
 """A child's scratch space: how much of the shared space it holds (the zygote's per-child quota), and
 its removal once the child is dead (`remove_scratch`, `remove_tree`).
 
-Why: the children of one zygote share one scratch filesystem (a tmpfs in strong mode). Without a
+Why: the children of one zygote share one scratch filesystem (where a child cannot mount a tmpfs of its
+own, `mount_private` below: weak mode, or a kernel that refuses). Without a
 per-child bound one program can take all of its space (the others' writes fail), or create millions of
 empty files: they cost kernel memory that no rlimit counts, and removing them when the job ends blocks
 the zygote's loop, which serves every other job, for seconds. A few times a second the zygote looks at
@@ -16,6 +17,7 @@ entries from it; it stops counting past `max_entries`, so its own cost is bounde
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import stat
 
@@ -168,3 +170,27 @@ def _clear_files(fd: int) -> list[str]:
         except OSError:
             continue
     return subdirs
+
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def mount_private(path: str, uid: int, size: int, inodes: int) -> bool:
+    """Give the calling (freshly forked, single-threaded, still privileged) child a tmpfs of its own at
+    `path`, in a mount namespace of its own; False if the kernel or our capabilities do not allow it.
+
+    Why: the quota walk above only sees files that have a name. A file unlinked while open (or made with
+    O_TMPFILE) still takes space on the shared scratch filesystem, and one child could fill it for every
+    other child of the zygote until its job ends. A tmpfs per child makes the kernel enforce the share
+    (bytes and inodes, hidden files included), and the space is freed when the child's namespace dies
+    with it. Landlock skips hidden mount points, so the caller must allow the new mount's root itself.
+    """
+    if _libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    # Nothing mounted here may propagate back to the zygote's namespace.
+    if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return False
+    options = f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}".encode()
+    return _libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) == 0

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox import launch, uids
 from selftaught.sandbox.executor import RpcHandler
+from selftaught.sandbox.fairness import FairGate, current_owner, owned_by
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
 from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent
@@ -111,7 +112,7 @@ class SandboxPool:
         if mode == "weak":
             self._scratch_root = tempfile.mkdtemp(prefix="selftaught-scratch-")
             os.chmod(self._scratch_root, 0o711)
-        self._cpu = threading.BoundedSemaphore(self.workers)
+        self._cpu = FairGate(self.workers)  # CPU-bound jobs: one per core, fair shares between owners
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closed = False
@@ -183,7 +184,7 @@ class SandboxPool:
             names: list[str] = []
             bodies.append(wire.dumps(args, _recording(self._inputs.hook, names), _proxy_hook(proxies)))
             files.append(sorted(set(names)))
-        gate = self._cpu if job.cpu_bound else contextlib.nullcontext()
+        gate = self._cpu.slot(current_owner()) if job.cpu_bound else contextlib.nullcontext()
         with gate:
             # The deadline and the wall time start when the job may run, not while it queues for a core.
             started = time.monotonic()
@@ -304,7 +305,10 @@ class SandboxPool:
 
         def serve() -> None:
             try:
-                _serve_rpc(zygote, job_id, header, bodies, run, rpc)
+                # Jobs this call submits (e.g. the evaluations an improver asks for) are this job's
+                # for the CPU slots' fair shares.
+                with owned_by(f"job {job_id}"):
+                    _serve_rpc(zygote, job_id, header, bodies, run, rpc)
             finally:
                 with run.events_lock:
                     run.rpc_in_flight -= 1

@@ -41,6 +41,28 @@ def test_a_freed_slot_goes_to_the_owner_holding_fewest() -> None:
     assert order[:2] == ["flood", "honest"] and order.count("flood") == 6
 
 
+def test_an_owner_coming_straight_back_is_not_new() -> None:
+    """Broke (red team): an owner that released its last slot was forgotten, ranked as never served on
+    its next request and so won the slot again at once: 2640 grants against 10 in 3 s."""
+    gate = FairGate(1)
+    grants = {"loop": 0, "other": 0}
+    stop = time.monotonic() + 1.0
+
+    def take(owner: str) -> None:
+        while time.monotonic() < stop:
+            with gate.slot(owner):
+                grants[owner] += 1
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=take, args=("loop",))]
+    threads += [threading.Thread(target=take, args=("other",)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert grants["other"] >= grants["loop"] * 0.5, grants
+
+
 def test_owners_are_per_thread_and_nest() -> None:
     assert current_owner() == ""
     with owned_by("job 1"):

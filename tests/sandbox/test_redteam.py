@@ -266,6 +266,44 @@ def test_files_without_names_cannot_fill_the_scratch_space_for_the_others() -> N
     assert int(held.split()[1]) <= 256  # no more than its share
 
 
+def test_many_children_cannot_hold_more_scratch_memory_than_the_zygotes_budget() -> None:
+    """Broke (red team of the per-child tmpfs): each concurrent child got its own 256 MiB, 12 children held
+    3 GiB of memory that no rlimit counts (1000 could hold 250 GiB). Sizes now come from the zygote's
+    budget (its 1 GiB scratch): once spent, a child gets a 1 MiB floor."""
+    hoarder = (
+        "import os, time\n"
+        "def f(x):\n"
+        "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o600)\n"
+        "    try:\n"
+        "        for _ in range(300):\n"
+        "            os.write(fd, b'x' * (1 << 20))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    held = os.fstat(fd).st_size >> 20\n"
+        "    time.sleep(3)  # all of them hold at once\n"
+        "    return held\n"
+    )
+    with SandboxPool(workers=1) as single:
+        results: list[JobResult] = []
+        lock = threading.Lock()
+
+        def hoard() -> None:
+            job = Job(source=hoarder, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=30)
+            result = single.run(job)
+            with lock:
+                results.append(result)
+
+        threads = [threading.Thread(target=hoard) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert healthy(single)
+    held = [r.instances[0].output for r in results]
+    assert len(held) == 8 and all(isinstance(mib, int) for mib in held), results
+    assert max(held) <= 256 and sum(held) <= 1024 + 8, held
+
+
 def test_honest_scratch_use_is_untouched(pool: SandboxPool) -> None:
     src = (
         "import os\n"

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 _local = threading.local()
+REMEMBERED_OWNERS = 4096
 
 
 def current_owner() -> str:
@@ -71,7 +72,12 @@ class FairGate:
                 del self._waiting[ticket]
             self._free -= 1
             self._held[owner] += 1
+            # Kept after the owner leaves (an owner that comes straight back is not new), for the
+            # owners of the latest grants only: the oldest drop out, so the table stays bounded.
+            self._last_served.pop(owner, None)
             self._last_served[owner] = next(self._grants)
+            if len(self._last_served) > REMEMBERED_OWNERS:
+                del self._last_served[next(iter(self._last_served))]
             self._cond.notify_all()  # another slot may be free for the next in line
 
     def _release(self, owner: str) -> None:
@@ -80,8 +86,6 @@ class FairGate:
             self._held[owner] -= 1
             if not self._held[owner]:
                 del self._held[owner]
-                if owner not in self._waiting.values():
-                    self._last_served.pop(owner, None)  # bounded by the owners active now
             self._cond.notify_all()
 
     def _next(self) -> int:

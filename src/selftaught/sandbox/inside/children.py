@@ -28,6 +28,8 @@ import wire
 from jobstate import Child, JobState, describe_status
 from watchdog import SCRATCH_FILES
 
+SCRATCH_FLOOR = 1 << 20  # scratch a child gets once the zygote's budget is spent
+
 READ_CHUNK = 1 << 20
 CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a call's arguments)
 BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
@@ -52,6 +54,8 @@ class Children:
     layers: confine.Layers
     baseline: int
     scratch_share: int
+    scratch_budget: int
+    scratch_granted: int
 
     if TYPE_CHECKING:  # provided by `jobflow.JobFlow`
 
@@ -85,6 +89,7 @@ class Children:
         scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
         fds: list[int] = []
         ruleset: int | None = None
+        granted = 0
         try:
             os.mkdir(scratch, 0o700)
             uid = self.uid_base + slot if self.uid_base is not None else None
@@ -103,11 +108,13 @@ class Children:
             fds.extend(end.detach() for end in to_child)
             for _ in range(3):
                 fds.extend(os.pipe())
+            granted = self._grant_scratch()
             pid = os.fork()
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
             scratch_space.remove_tree(scratch)
+            self.scratch_granted -= granted
             self.free_slots.append(slot)
             self.finish(job, f"sandbox could not start a child: {exc}")
             return
@@ -119,7 +126,7 @@ class Children:
             (pipes[6], pipes[7]),
         )
         if pid == 0:  # the child: never returns into the zygote loop
-            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset)
+            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset, granted)
         for fd in (p2c[0], c2p[1], out[1], err[1]):
             os.close(fd)
         if ruleset is not None:
@@ -133,6 +140,7 @@ class Children:
             slot,
             scratch,
             wire.FrameReader(self.cap, wire.HEADER_CAP, CHILD_BODIES),
+            scratch_bytes=granted,
         )
         self.watch(c2p[0], job, "ctrl")
         self.watch(out[0], job, "stdout")
@@ -148,6 +156,7 @@ class Children:
         scratch: str,
         ends: tuple[int, int, int, int],
         ruleset: int | None,
+        scratch_bytes: int,
     ) -> None:
         rfd, wfd, out, err = ends
         code = 70
@@ -164,7 +173,7 @@ class Children:
             limits = confine.Limits(
                 cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
             )
-            self._private_scratch(uid, scratch, ruleset)
+            self._private_scratch(uid, scratch, ruleset, scratch_bytes)
             layers = confine.Layers(
                 uid=uid,
                 landlock_abi=self.layers.landlock_abi,
@@ -194,15 +203,20 @@ class Children:
         finally:
             os._exit(code)
 
-    def _private_scratch(self, uid: int | None, scratch: str, ruleset: int | None) -> None:
-        """In strong mode, the child's scratch becomes a tmpfs of its own, sized to its share (see
+    def _grant_scratch(self) -> int:
+        """Bytes of scratch tmpfs for the next child: its share while the zygote's budget lasts, then
+        what is left, never less than SCRATCH_FLOOR. The sum over any number of concurrent children so
+        stays near the budget: they cannot hold more memory in scratch than one shared tmpfs could."""
+        size = max(SCRATCH_FLOOR, min(self.scratch_share, self.scratch_budget - self.scratch_granted))
+        self.scratch_granted += size
+        return size
+
+    def _private_scratch(self, uid: int | None, scratch: str, ruleset: int | None, size: int) -> None:
+        """In strong mode, the child's scratch becomes a tmpfs of its own of `size` bytes (see
         `scratch.mount_private`); where the kernel refuses, the zygote's quota walk stays the bound."""
         if uid is None or not self.layers.strict:
             return
-        if (
-            scratch_space.mount_private(scratch, uid, self.scratch_share, SCRATCH_FILES + 1)
-            and ruleset is not None
-        ):
+        if scratch_space.mount_private(scratch, uid, size, SCRATCH_FILES + 1) and ruleset is not None:
             landlock.allow_read_write(ruleset, scratch, self.layers.landlock_abi)
 
     def reap(self, job: JobState) -> str:
@@ -220,6 +234,7 @@ class Children:
                 self.drain(job, fd, role)
         for fd in (kid.ctrl_r, kid.ctrl_w, kid.out_r, kid.err_r):
             self.unwatch(fd)
+        self.scratch_granted -= kid.scratch_bytes
         scratch_space.remove_scratch(kid.scratch)
         self.free_slots.append(kid.slot)
         return describe_status(status)

@@ -155,7 +155,10 @@ def test_header_cap_is_separate_from_the_message_cap() -> None:
 
 @pytest.mark.parametrize("value", ["\udc80", ["ok", "\ud800x"], {"k": "\udfff"}])
 def test_safe_text_never_returns_unencodable_text(value: object) -> None:
-    wire.safe_text(value, 100).encode("utf-8")
+    text = wire.safe_text(value, 100)
+    assert isinstance(text, str) and text
+    assert text.encode("utf-8").decode("utf-8") == text  # raises on a lone surrogate
+    assert not any(0xD800 <= ord(char) <= 0xDFFF for char in text)
 
 
 def test_a_child_message_may_carry_one_body_only() -> None:

@@ -98,6 +98,31 @@ class Evaluation:
     wall_seconds: float = 0.0
     events: list[tuple[str, str]] = field(default_factory=list)  # the scorer's (kind, detail) events
 
+    @classmethod
+    def of_scores(
+        cls,
+        task: str,
+        split: str,
+        seed: int,
+        scores: list[InstanceScore],
+        problem: str | None,
+        started: float,
+    ) -> Evaluation:
+        """The evaluation whose utility is the mean of these instance scores (every protocol but the
+        paper's whole-utility rule); `started` is the perf_counter reading when it began."""
+        return cls(
+            task=task,
+            split=split,
+            seed=seed,
+            utility=math.fsum(item.score for item in scores) / len(scores),
+            instances=len(scores),
+            failures=sum(1 for item in scores if item.error is not None),
+            per_instance=scores,
+            setup_error=problem,
+            wall_seconds=time.perf_counter() - started,
+            events=[event for item in scores for event in item.events],
+        )
+
     @property
     def metrics(self) -> dict[str, float]:
         """Mean of each scorer figure over the instances that report it (e.g. the sum of radii)."""
@@ -163,25 +188,16 @@ def evaluate_instances(
         problem = result.setup_error
         outcomes = list(result.instances)
     if problem is not None:
-        scores = [
-            InstanceScore(i, task.failure_value, 0.0, Failure(FailureKind.SETUP, f"setup: {problem}"))
-            for i in range(len(instances))
-        ]
+        scores = setup_failures(task, len(instances), problem)
     else:
         scores = [_judge(task, i, instance, outcomes) for i, instance in enumerate(instances)]
-    utility = math.fsum(item.score for item in scores) / len(scores)
-    return Evaluation(
-        task=task.name,
-        split=split,
-        seed=seed,
-        utility=utility,
-        instances=len(scores),
-        failures=sum(1 for item in scores if item.error is not None),
-        per_instance=scores,
-        setup_error=problem,
-        wall_seconds=time.perf_counter() - started,
-        events=[event for item in scores for event in item.events],
-    )
+    return Evaluation.of_scores(task.name, split, seed, scores, problem, started)
+
+
+def setup_failures(task: Task, count: int, problem: str) -> list[InstanceScore]:
+    """Every instance scored as failed because the program never got to run them."""
+    setup = Failure(FailureKind.SETUP, f"setup: {problem}")
+    return [InstanceScore(i, task.failure_value, 0.0, setup) for i in range(count)]
 
 
 def instance_job(task: HostScoredTask, source: str, instances: list[Any], split: str, seed: int) -> Job:

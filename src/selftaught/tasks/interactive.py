@@ -20,14 +20,20 @@ valid answer. The instance's time limit covers the whole conversation, measured 
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.job import InstanceResult, Job, Proxy
-from selftaught.tasks.evaluation import NO_RESULT, Evaluation, InstanceScore, judged, resolve_seed
+from selftaught.tasks.evaluation import (
+    NO_RESULT,
+    Evaluation,
+    InstanceScore,
+    judged,
+    resolve_seed,
+    setup_failures,
+)
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
@@ -115,24 +121,12 @@ def evaluate_sessions(
         problem = result.setup_error
         outcomes = list(result.instances)
     if problem is not None:
-        setup = Failure(FailureKind.SETUP, f"setup: {problem}")
-        scores = [InstanceScore(i, task.failure_value, 0.0, setup) for i in range(len(instances))]
+        scores = setup_failures(task, len(instances), problem)
     else:
         scores = [
             _judge(task, i, instance, conversations[i], outcomes) for i, instance in enumerate(instances)
         ]
-    return Evaluation(
-        task=task.name,
-        split=split,
-        seed=seed,
-        utility=math.fsum(item.score for item in scores) / len(scores),
-        instances=len(scores),
-        failures=sum(1 for item in scores if item.error is not None),
-        per_instance=scores,
-        setup_error=problem,
-        wall_seconds=time.perf_counter() - started,
-        events=[event for item in scores for event in item.events],
-    )
+    return Evaluation.of_scores(task.name, split, seed, scores, problem, started)
 
 
 class _Router:

@@ -33,6 +33,7 @@ LAYERS: list[list[str]] = [
         "selftaught.estimates",
     ],
     ["selftaught.errors", "selftaught._version", "selftaught.sandbox.inside"],
+    ["selftaught.codetext"],
 ]
 # Code users write in the directory format (built-in tasks and improvers) is data, not the package's code.
 DATA = ("selftaught.tasks.builtin", "selftaught.improvers.builtin")
@@ -118,11 +119,36 @@ def test_runtime_code_does_not_import_the_test_scaffolding() -> None:
 
 
 def test_code_inside_the_sandbox_imports_nothing_from_the_package() -> None:
+    """Only `inside/` and the reply extractor `codetext/` are mounted into the sandbox."""
     found = modules()
-    inside = {name: path for name, path in found.items() if name.startswith("selftaught.sandbox.inside")}
-    assert inside
-    for name, path in inside.items():
-        assert imports(path, name, set(found)) <= set(inside), name
+    mounted = {
+        name: path
+        for name, path in found.items()
+        if name.startswith(("selftaught.sandbox.inside", "selftaught.codetext"))
+    }
+    assert any(name.startswith("selftaught.codetext") for name in mounted)
+    for name, path in mounted.items():
+        assert imports(path, name, set(found)) <= set(mounted), name
+
+
+def test_the_reply_extractor_imports_nothing_from_the_package() -> None:
+    found = modules()
+    leaf = {name: path for name, path in found.items() if name.startswith("selftaught.codetext")}
+    assert leaf
+    for name, path in leaf.items():
+        assert imports(path, name, set(found)) <= set(leaf), name
+
+
+def test_the_language_model_layer_imports_nothing_from_the_sandbox() -> None:
+    found = modules()
+    offenders = [
+        f"{name} imports {target}"
+        for name, path in found.items()
+        if name.startswith("selftaught.lm")
+        for target in imports(path, name, set(found))
+        if target.startswith("selftaught.sandbox")
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize(
@@ -137,3 +163,60 @@ def test_code_inside_the_sandbox_imports_nothing_from_the_package() -> None:
 def test_the_rule_itself(importer: str, target: str, allowed: bool) -> None:
     (layer, owner), (target_layer, target_owner) = unit(importer), unit(target)
     assert (owner == target_owner or target_layer > layer) is allowed
+
+
+def file_circles() -> list[list[str]]:
+    """Every set of modules that import each other around a loop (lazy and TYPE_CHECKING imports count).
+
+    A package `__init__` re-exporting its modules is not a circle of files a reader must hold at once,
+    so imports of a package's own `__init__` are left out.
+    """
+    found = modules()
+    graph = {
+        name: {
+            target
+            for target in imports(path, name, set(found))
+            if target in found and target != name and not name.startswith(target + ".")
+        }
+        for name, path in found.items()
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return circles
+
+
+def test_no_file_imports_another_that_imports_it_back() -> None:
+    circles = [c for c in file_circles() if not all(name.startswith(KNOWN_CIRCLE_PACKAGES) for name in c)]
+    assert circles == []
+
+
+# Circles still being taken apart; each entry must go, never grow.
+KNOWN_CIRCLE_PACKAGES: tuple[str, ...] = ("selftaught.tasks.",)

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 import selftaught
+from selftaught.codetext.reply_code import code_blocks
 from selftaught.config import Settings
 from selftaught.safety.experiment import run_sandbox_flag
-from selftaught.sandbox.inside.reply_code import code_blocks
 from selftaught.testing.openai_server import OpenAIServer
 
 from .reply_shapes import SHAPES

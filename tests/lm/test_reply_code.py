@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from selftaught.codetext.reply_code import code_blocks, largest_code_block
 from selftaught.sandbox.inside import helpers
-from selftaught.sandbox.inside.reply_code import code_blocks, largest_code_block
 
 from .reply_shapes import NO_PROGRAM, SHAPES
 
@@ -173,7 +173,7 @@ def test_a_reply_cut_inside_its_reasoning_has_no_program() -> None:
 
 def test_many_fences_cost_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     """A crafted text (thousands of fences, nothing parses) is parsed a few times over, not thousands."""
-    from selftaught.sandbox.inside import reply_code
+    from selftaught.codetext import reply_code
 
     parsed: list[int] = []
     real = reply_code.parse_module

@@ -15,19 +15,16 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from selftaught.errors import UsageError
 from selftaught.lm.backend import Backend, Completion, Request, estimate_tokens
 from selftaught.lm.cache import OrdinalCounter, ResponseCache
 from selftaught.lm.errors import EndpointError, ReplayMiss
+from selftaught.lm.language_model import LanguageModel
 from selftaught.lm.offline import OfflineBackend
 from selftaught.lm.pricing import CostTracker, Price, find_price, load_prices
 from selftaught.lm.settings import CallRecord, ModelSettings
 from selftaught.lm.spec import ModelSpec, parse_spec
-
-if TYPE_CHECKING:
-    from selftaught.lm.language_model import LanguageModel
 
 _FREE = Price(0.0, 0.0)
 
@@ -78,8 +75,6 @@ class ModelClient:
         counted per scope, so give each concurrently running caller (e.g. "t=2 test=3") its own scope
         and replays are deterministic whatever the thread scheduling.
         """
-        from selftaught.lm.language_model import LanguageModel
-
         return LanguageModel(
             self,
             budget=budget,

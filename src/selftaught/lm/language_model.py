@@ -11,13 +11,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from selftaught.errors import BudgetExceeded
 from selftaught.lm.errors import BUDGET_MESSAGE
 
-if TYPE_CHECKING:
-    from selftaught.lm.client import ModelClient
+
+class Completer(Protocol):
+    """What a LanguageModel needs from its client: the answers to a call, and a name for the model.
+
+    `ModelClient` is the one implementation; the protocol keeps this module from importing it back.
+    """
+
+    @property
+    def spec(self) -> object: ...
+
+    def complete(
+        self,
+        system: str,
+        groups: list[tuple[str, int]],
+        temperature: float,
+        *,
+        purpose: str = "",
+        scope: str = "",
+        call_index: int = 0,
+    ) -> list[tuple[str, ...]]: ...
 
 
 class LanguageModel:
@@ -25,7 +43,7 @@ class LanguageModel:
 
     def __init__(
         self,
-        client: ModelClient,
+        client: Completer,
         *,
         budget: int,
         max_responses_per_call: int,

@@ -25,13 +25,13 @@ from typing import Any
 
 import selftaught.events as event_kinds
 from selftaught._version import __version__
+from selftaught.codetext.reply_code import largest_code_block
 from selftaught.config import Settings
 from selftaught.detectors import scan_program
 from selftaught.detectors.flag import FlagUse, find_disabling
 from selftaught.errors import UsageError
 from selftaught.safety.flag_prompt import EXPERTISE, flag_message
 from selftaught.safety.stats import rate_with_interval
-from selftaught.sandbox.inside.reply_code import largest_code_block
 from selftaught.stop.session import NoProgress, Progress
 from selftaught.store import RunDir, RunMeta, RunStore
 

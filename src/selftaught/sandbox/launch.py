@@ -2,7 +2,8 @@
 
 The read-only view contains only what generated code may need: /usr and the dynamic loader's cache,
 the interpreter's base prefix, the virtualenv, the `inside/` directory (mounted at /sandbox, first on
-sys.path so `import helpers` works) and the shared-inputs directory (at /inputs). Not the selftaught
+sys.path so `import helpers` works), the stdlib-only reply extractor `codetext/` (at /codetext, next on
+sys.path, so `helpers` reads replies with the host's rules) and the shared-inputs directory (at /inputs). Not the selftaught
 source tree, not $HOME, not the run store, not /etc. The environment is rebuilt from scratch, so no host
 secret (API keys) ever reaches the zygote.
 """
@@ -21,7 +22,9 @@ from typing import Any
 import numpy
 
 INSIDE_DIR = str(Path(__file__).resolve().parent / "inside")
+CODETEXT_DIR = str(Path(__file__).resolve().parent.parent / "codetext")
 SANDBOX_MOUNT = "/sandbox"
+CODETEXT_MOUNT = "/codetext"
 INPUTS_MOUNT = "/inputs"
 SCRATCH_MOUNT = "/scratch"
 UID_BASE = 61000  # the first block's base (sandbox.uids allocates each zygote its own block)
@@ -77,8 +80,8 @@ def site_dirs() -> list[str]:
     return list(dict.fromkeys(os.path.realpath(d) for d in dirs))
 
 
-def bootstrap_code(inside: str) -> str:
-    return f"import sys; sys.path[:0] = {[inside, *site_dirs()]!r}; import zygote; zygote.main()"
+def bootstrap_code(inside: str, codetext: str) -> str:
+    return f"import sys; sys.path[:0] = {[inside, codetext, *site_dirs()]!r}; import zygote; zygote.main()"
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> Launch
         INSIDE_DIR,
         SANDBOX_MOUNT,
         "--ro-bind",
+        CODETEXT_DIR,
+        CODETEXT_MOUNT,
+        "--ro-bind",
         shared_dir,
         INPUTS_MOUNT,
         "--dev",
@@ -175,6 +181,7 @@ def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> Launch
         *python_paths(),
         "/usr",
         SANDBOX_MOUNT,
+        CODETEXT_MOUNT,
         INPUTS_MOUNT,
         "/etc/ld.so.cache",
         "/dev/null",
@@ -182,7 +189,16 @@ def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> Launch
         "/dev/zero",
     ]
     config = _config(index, True, uid_base, SCRATCH_MOUNT, INPUTS_MOUNT, read_only)
-    argv += ["--", sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(SANDBOX_MOUNT), config]
+    argv += [
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        "-B",
+        "-c",
+        bootstrap_code(SANDBOX_MOUNT, CODETEXT_MOUNT),
+        config,
+    ]
     return LaunchSpec(argv, dict(ENV))
 
 
@@ -194,6 +210,7 @@ def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_base: int | No
         "/lib",
         "/lib64",
         INSIDE_DIR,
+        CODETEXT_DIR,
         shared_dir,
         "/etc/ld.so.cache",
         "/dev/null",
@@ -201,5 +218,5 @@ def weak_spec(index: int, shared_dir: str, scratch_root: str, uid_base: int | No
         "/dev/zero",
     ]
     config = _config(index, False, uid_base, scratch_root, shared_dir, read_only)
-    argv = [sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(INSIDE_DIR), config]
+    argv = [sys.executable, "-I", "-S", "-B", "-c", bootstrap_code(INSIDE_DIR, CODETEXT_DIR), config]
     return LaunchSpec(argv, dict(ENV))

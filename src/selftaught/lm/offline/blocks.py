@@ -1,5 +1,5 @@
 """Finding the programs in a prompt: its fenced blocks that parse, read by the same extractor improvers
-use (`selftaught.sandbox.inside.reply_code`), so an improver whose prompt strings hold fences is recovered
+use (`selftaught.codetext.reply_code`), so an improver whose prompt strings hold fences is recovered
 whole; and telling the program to improve from the scorer's description."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from selftaught.sandbox.inside.reply_code import code_blocks, parse_module
+from selftaught.codetext.reply_code import code_blocks, parse_module
 
 _SCORER_NAMES = frozenset({"utility", "meta_utility", "score", "secret_utility"})
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selftaught.codetext.reply_code import PARSE_LOCK
 from selftaught.lm.backend import Completion, Request, estimate_tokens
 from selftaught.lm.offline.blocks import CodeBlock, choose_target, find_blocks
 from selftaught.lm.offline.improver_ops import is_improver, iterate_refinement, keep_initial, more_rounds
@@ -35,7 +36,6 @@ from selftaught.lm.offline.operators import (
     swap_statements,
 )
 from selftaught.lm.offline.replies import NO_PROGRAM, write_reply
-from selftaught.sandbox.inside.reply_code import PARSE_LOCK
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import copy
 
+from selftaught.codetext.reply_code import PARSE_LOCK
 from selftaught.lm.offline.operators import MutationContext, statement_lists
-from selftaught.sandbox.inside.reply_code import PARSE_LOCK
 
 _LM_METHODS = frozenset({"batch_prompt", "prompt"})
 

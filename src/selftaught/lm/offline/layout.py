@@ -17,7 +17,7 @@ import copy
 import io
 import tokenize
 
-from selftaught.sandbox.inside.reply_code import PARSE_LOCK
+from selftaught.codetext.reply_code import PARSE_LOCK
 
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers")
 _PLACEHOLDER = "__selftaught_body_{}__"

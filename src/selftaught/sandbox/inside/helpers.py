@@ -1,7 +1,7 @@
 """The `helpers` module that improvers import inside the sandbox (`from helpers import extract_code`).
 
 Compatible with the STOP paper's helper, so published improvers run unchanged, and more forgiving:
-the rules are in `reply_code` (also used on the host, so every layer reads replies the same way).
+the rules are in `selftaught.codetext.reply_code` (also used on the host, so every layer reads replies the same way).
 One difference a published improver may notice: where the paper's helper returns None (no block, an
 untagged block, a reply cut inside its block), this one returns the program it can find, or "".
 """
@@ -9,8 +9,8 @@ untagged block, a reply cut inside its block), this one returns the program it c
 from __future__ import annotations
 
 if __package__:  # imported on the host as selftaught.sandbox.inside.helpers
-    from .reply_code import code_blocks, largest_code_block
-else:  # inside the sandbox, where this directory is first on sys.path
+    from selftaught.codetext.reply_code import code_blocks, largest_code_block
+else:  # inside the sandbox, where the codetext directory is on sys.path (sandbox/launch.py)
     from reply_code import code_blocks, largest_code_block  # type: ignore[no-redef]
 
 __all__ = ["all_code_blocks", "code_blocks", "extract_code", "largest_code_block"]

@@ -1,0 +1,189 @@
+"""The control-pipe parser (`wire.FrameReader`) against a plain reference, on mutated valid streams.
+
+The zygote parses every byte a child writes on its control pipe with `FrameReader`, fed in whatever
+pieces `os.read` returns. Random bytes almost never get past the first length prefix, so the streams here
+start as valid messages (JSON headers with body counts, then the bodies) and are then mutated: bytes
+flipped, inserted, deleted, a length prefix rewritten, a header replaced by a non-object or a bad body
+count, the stream cut short. A one-pass reference parser written from the format's description says
+what must come out: the same messages in order, then either the end, an incomplete tail, or a WireError
+naming the same rule. Explicit examples reach every branch of the parser whatever hypothesis draws.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from selftaught.sandbox.inside import wire
+
+COST = 64  # bytes each frame costs beyond its data (wire.FRAME_COST, stated independently here)
+Message = tuple[dict[str, Any], list[bytes]]
+
+# What each refusal's message says (the reader must refuse for the rule the reference names).
+REASONS = {
+    "header-cap": "header of",
+    "message-cap": "message of",
+    "malformed": "malformed header",
+    "not-object": "not an object",
+    "bad-count": "bad body count",
+    "count-cap": "exceeds the cap",
+}
+
+
+def reference(data: bytes, cap: int, header_cap: int, max_bodies: int) -> tuple[list[Message], str]:
+    """Parse the whole stream in one pass: (messages, "end" | "incomplete" | a REASONS key)."""
+    out: list[Message] = []
+    pos = 0
+
+    def frame(limit: int) -> bytes | str:
+        nonlocal pos
+        if len(data) - pos < 4:
+            return "incomplete"
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if length > limit:
+            return "too-large"
+        if len(data) - pos - 4 < length:
+            return "incomplete"
+        pos += 4 + length
+        return data[pos - length : pos]
+
+    while True:
+        if pos == len(data):
+            return out, "end"
+        raw = frame(min(cap, header_cap))
+        if isinstance(raw, str):
+            return out, "header-cap" if raw == "too-large" else raw
+        cost = len(raw) + COST
+        try:
+            header = json.loads(raw)
+        except (ValueError, RecursionError):
+            return out, "malformed"
+        if not isinstance(header, dict):
+            return out, "not-object"
+        count = header.get("nb", 0)
+        if type(count) is not int or count < 0:
+            return out, "bad-count"
+        if count > max_bodies:
+            return out, "count-cap"
+        bodies: list[bytes] = []
+        while len(bodies) < count:
+            body = frame(cap - cost)
+            if isinstance(body, str):
+                return out, "message-cap" if body == "too-large" else body
+            cost += len(body) + COST
+            bodies.append(body)
+        out.append((header, bodies))
+
+
+def feed(data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int) -> tuple[list[Message], str]:
+    """What the real reader yields fed `chunk` bytes at a time: (messages, "ok" | the WireError text)."""
+    reader = wire.FrameReader(cap, header_cap, max_bodies)
+    got: list[Message] = []
+    for start in range(0, len(data), chunk):
+        reader.feed(data[start : start + chunk])
+        try:
+            got.extend(reader.messages())
+        except wire.WireError as exc:
+            return got, str(exc)
+    return got, "ok" if reader.buffered == 0 else "pending"
+
+
+def frames(pieces: list[bytes]) -> bytes:
+    return b"".join(struct.pack(">I", len(piece)) + piece for piece in pieces)
+
+
+def check(data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int) -> str:
+    expected, outcome = reference(data, cap, header_cap, max_bodies)
+    got, said = feed(data, chunk, cap, header_cap, max_bodies)
+    if outcome in REASONS:
+        assert REASONS[outcome] in said, (outcome, said)
+        # Messages completed in the same chunk as the refusal are dropped with the connection.
+        assert got == expected[: len(got)]
+    else:
+        assert got == expected
+        assert said == ("ok" if outcome == "end" else "pending"), (outcome, said)
+    return outcome
+
+
+# ---------------------------------------------------------------- streams built from valid messages
+
+headers = st.fixed_dictionaries(
+    {"t": st.sampled_from(["result", "rpc", "event", "x"]), "req": st.integers(0, 9)},
+    optional={"detail": st.text(max_size=30)},
+)
+messages = st.tuples(headers, st.lists(st.binary(max_size=30), max_size=4))
+odd_headers = st.sampled_from([b"[]", b"7", b'"nb"', b"{", b'{"nb": -1}', b'{"nb": true}', b'{"nb": 99}'])
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> bytes:
+    """Valid messages, then a few mutations of the serialized stream."""
+    pieces: list[bytes] = []
+    for header, bodies in draw(st.lists(messages, min_size=1, max_size=4)):
+        if draw(st.integers(0, 9)) == 0:
+            pieces.append(draw(odd_headers))
+            continue
+        pieces.append(json.dumps({**header, "nb": len(bodies)} if bodies else header).encode())
+        pieces.extend(bodies)
+    data = bytearray(frames(pieces))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(data)))
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "length", "cut"]))
+        if kind == "flip" and at < len(data):
+            data[at] ^= draw(st.integers(1, 255))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=6))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 6))]
+        elif kind == "length" and at + 4 <= len(data):
+            data[at : at + 4] = struct.pack(">I", draw(st.integers(0, 3000)))
+        elif kind == "cut":
+            del data[at:]
+    return bytes(data)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.integers(1, 64), st.integers(0, 600), st.integers(0, 200), st.integers(0, 4))
+@example(frames([b'{"t": "event"}']), 3, 600, 200, 1)  # end
+@example(frames([b'{"t": "event"}'])[:-2], 3, 600, 200, 1)  # incomplete
+@example(frames([b'{"t": "event", "d": "' + b"x" * 300 + b'"}']), 7, 600, 200, 1)  # header-cap
+@example(frames([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 9, 600, 400, 2)  # message-cap
+@example(frames([b"{"]), 1, 600, 200, 1)  # malformed
+@example(frames([b"[1]"]), 64, 600, 200, 1)  # not-object
+@example(frames([b'{"nb": -1}']), 2, 600, 200, 1)  # bad-count
+@example(frames([b'{"nb": 2}', b"", b""]), 5, 600, 200, 1)  # count-cap
+def test_the_reader_agrees_with_the_reference(
+    data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int
+) -> None:
+    check(data, chunk, cap, header_cap, max_bodies)
+
+
+@pytest.mark.parametrize(
+    "data, cap, header_cap, max_bodies, outcome",
+    [
+        (frames([b'{"t": "event"}', b'{"nb": 1}', b"body"]), 600, 200, 1, "end"),
+        (frames([b'{"nb": 1}', b"body"])[:-1], 600, 200, 1, "incomplete"),
+        (frames([b'{"nb": 1}'])[:3], 600, 200, 1, "incomplete"),
+        (frames([b'{"t": "' + b"x" * 300 + b'"}']), 600, 200, 1, "header-cap"),
+        (frames([b'{"t": "' + b"x" * 300 + b'"}']), 200, 600, 1, "header-cap"),
+        (frames([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 600, 400, 2, "message-cap"),
+        (frames([b"{"]), 600, 200, 1, "malformed"),
+        (frames([b"\xff"]), 600, 200, 1, "malformed"),
+        (frames([b"[" * 100_000]), 1 << 20, 1 << 20, 1, "malformed"),
+        (frames([b"[1]"]), 600, 200, 1, "not-object"),
+        (frames([b'{"nb": -1}']), 600, 200, 1, "bad-count"),
+        (frames([b'{"nb": "1"}']), 600, 200, 1, "bad-count"),
+        (frames([b'{"nb": 2}', b"", b""]), 600, 200, 1, "count-cap"),
+    ],
+)
+def test_every_branch_of_the_parser_is_reached(
+    data: bytes, cap: int, header_cap: int, max_bodies: int, outcome: str
+) -> None:
+    """The reference says which rule applies; the reader, fed whole and byte by byte, must agree."""
+    for chunk in (1, len(data) or 1):
+        assert check(data, chunk, cap, header_cap, max_bodies) == outcome

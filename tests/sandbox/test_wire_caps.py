@@ -1,0 +1,171 @@
+"""Each cap of the wire codec, pinned at its number by a test that no other cap can satisfy first.
+
+Every test here builds an input that sits exactly at a cap (accepted) and one past it (refused), with
+everything else about the input honest, so the refusal can only come from the cap under test. These are
+the decoder's promises to the host: a hostile child cannot make it allocate past them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selftaught.sandbox.inside import wire
+
+
+def _array(dtype: str, shape: list[int], data: bytes = b"", **extra: object) -> bytes:
+    value = {"__st__": "nd", "dtype": dtype, "shape": shape, "b64": base64.b64encode(data).decode()}
+    return json.dumps({**value, **extra}).encode()
+
+
+def _frames(pieces: list[bytes]) -> bytes:
+    return b"".join(struct.pack(">I", len(piece)) + piece for piece in pieces)
+
+
+def test_caps_have_their_documented_numbers() -> None:
+    """The numbers docs/sandbox.md and the tests below rely on (a changed cap must change them too)."""
+    assert (wire.MAX_DIMS, wire.MAX_DTYPE_CHARS, wire.MAX_DEPTH) == (32, 16, 200)
+    assert (wire.MAX_ITEMS, wire.MAX_DIM, wire.FRAME_COST, wire.HEADER_CAP) == (
+        2_000_000,
+        1 << 40,
+        64,
+        1 << 16,
+    )
+
+
+def test_an_array_may_have_32_dimensions_not_33() -> None:
+    """MAX_DIMS: one element of float64, shaped (1,)*32 decodes; (1,)*33 is refused by the shape rule."""
+    one = np.float64(2.5).tobytes()
+    arr = wire.loads(_array("<f8", [1] * 32, one))
+    assert arr.shape == (1,) * 32 and arr.item() == 2.5
+    with pytest.raises(wire.WireError, match="at most 32 dimensions"):
+        wire.loads(_array("<f8", [1] * 33, one))
+
+
+def test_a_dimension_may_be_2_to_the_40_not_more() -> None:
+    """MAX_DIM: 2**40 passes the shape rule (then fails on size); 2**40 + 1 fails the shape rule itself."""
+    with pytest.raises(wire.WireError, match="size does not match"):
+        wire.loads(_array("|b1", [1 << 40]))
+    with pytest.raises(wire.WireError, match="not an integer in"):
+        wire.loads(_array("|b1", [(1 << 40) + 1]))
+    with pytest.raises(wire.WireError, match="not an integer in"):
+        wire.loads(_array("|b1", [-1]))
+
+
+def test_a_dtype_may_be_spelled_in_16_characters_not_17() -> None:
+    """MAX_DTYPE_CHARS: "<U" + zero-padded 1 is the same dtype (U1) at any length; only the cap differs."""
+    at_cap, past_cap = "<U" + "0" * 13 + "1", "<U" + "0" * 14 + "1"
+    assert (len(at_cap), len(past_cap)) == (16, 17)
+    assert np.dtype(at_cap) == np.dtype(past_cap) == np.dtype("<U1")
+    data = np.array(["z"], dtype="<U1").tobytes()
+    assert wire.loads(_array(at_cap, [1], data)).tolist() == ["z"]
+    with pytest.raises(wire.WireError, match="short string"):
+        wire.loads(_array(past_cap, [1], data))
+
+
+def test_shared_array_names_may_not_be_dot_files_or_paths(tmp_path: Path) -> None:
+    """A shared-array name is a plain file name in the shared directory: no dot-files, no slashes."""
+    data = np.arange(3, dtype="<i4").tobytes()
+    for name in ("plain", ".hidden", "sub"):
+        (tmp_path / name).write_bytes(data) if name != "sub" else (tmp_path / name).mkdir()
+    (tmp_path / "sub" / "inner").write_bytes(data)
+    value = {"__st__": "nd", "dtype": "<i4", "shape": [3]}
+    assert wire.loads(json.dumps({**value, "file": "plain"}).encode(), str(tmp_path)).tolist() == [0, 1, 2]
+    for name in (".hidden", "sub/inner", "../x", 7):
+        with pytest.raises(wire.WireError, match="outside the shared directory"):
+            wire.loads(json.dumps({**value, "file": name}).encode(), str(tmp_path))
+    with pytest.raises(wire.WireError, match="outside the shared directory"):
+        wire.loads(json.dumps({**value, "file": "plain"}).encode(), None)
+
+
+def test_a_value_may_have_max_items_items_not_one_more() -> None:
+    """MAX_ITEMS counts commas and brackets before parsing: a string of commas costs no objects, so the
+    cap is tested at its exact number cheaply (and nothing else can refuse a plain string)."""
+    assert wire.loads(b'"' + b"," * wire.MAX_ITEMS + b'"') == "," * wire.MAX_ITEMS
+    with pytest.raises(wire.WireError, match="exceeds the cap of 2000000"):
+        wire.loads(b'"' + b"," * (wire.MAX_ITEMS + 1) + b'"')
+
+
+def test_nesting_deeper_than_the_cap_is_refused_by_depth() -> None:
+    """MAX_DEPTH + 2 levels of lists decode; one more is refused as too deep (not by recursion)."""
+    depth = wire.MAX_DEPTH + 2
+    assert wire.decode(json.loads("[" * depth + "]" * depth)) is not None
+    with pytest.raises(wire.WireError, match="nesting too deep"):
+        wire.decode(json.loads("[" * (depth + 2) + "]" * (depth + 2)))
+
+
+@pytest.mark.parametrize("cap", [0, 5, 4096])
+def test_read_frame_accepts_a_frame_of_exactly_cap_bytes_and_refuses_one_more(cap: int) -> None:
+    for length, refused in ((cap, False), (cap + 1, True)):
+        r, w = os.pipe()
+        try:
+            os.write(w, struct.pack(">I", length) + b"x" * length)
+            if refused:
+                with pytest.raises(wire.WireError, match=f"exceeds the cap of {cap}"):
+                    wire.read_frame(r, cap)
+            else:
+                assert wire.read_frame(r, cap) == b"x" * length
+        finally:
+            os.close(r)
+            os.close(w)
+
+
+def test_each_frame_costs_frame_cost_bytes_beyond_its_data() -> None:
+    """FRAME_COST: n empty bodies cost 64 bytes each; a message of header h and n empty bodies fits a cap
+    of exactly h + 64 * n (the header's own frame costs 64 too, the last body is checked before it is
+    counted) and not one byte less. The body-count cap is set far above n, so only the cost can refuse."""
+    bodies = 50
+    header = json.dumps({"t": "result", "nb": bodies}).encode()
+    message = _frames([header] + [b""] * bodies)
+    fits = len(header) + wire.FRAME_COST * bodies
+    reader = wire.FrameReader(cap=fits, header_cap=1024, max_bodies=10 * bodies)
+    reader.feed(message)
+    [(got, parts)] = reader.messages()
+    assert got["nb"] == bodies and parts == [b""] * bodies
+    reader = wire.FrameReader(cap=fits - 1, header_cap=1024, max_bodies=10 * bodies)
+    reader.feed(message)
+    with pytest.raises(wire.WireError, match="message of"):
+        reader.messages()
+
+
+@pytest.mark.parametrize("max_bodies", [0, 1, 1_000_000])
+def test_the_body_count_cap_accepts_its_number_and_refuses_one_more(max_bodies: int) -> None:
+    assert wire.parse_header(json.dumps({"nb": max_bodies}).encode(), max_bodies)["nb"] == max_bodies
+    with pytest.raises(wire.WireError, match=f"body count {max_bodies + 1} exceeds the cap of {max_bodies}"):
+        wire.parse_header(json.dumps({"nb": max_bodies + 1}).encode(), max_bodies)
+
+
+def test_the_default_body_count_cap_is_a_million() -> None:
+    assert wire.parse_header(b'{"nb": 1000000}')["nb"] == 1_000_000
+    with pytest.raises(wire.WireError, match="exceeds the cap"):
+        wire.parse_header(b'{"nb": 1000001}')
+    reader = wire.FrameReader(cap=1 << 20)
+    reader.feed(_frames([b'{"nb": 1000001}']))
+    with pytest.raises(wire.WireError, match="exceeds the cap of 1000000"):
+        reader.messages()
+
+
+@pytest.mark.parametrize("nb", [-1, True, 1.0, "1", None])
+def test_a_body_count_that_is_not_a_natural_number_is_refused(nb: object) -> None:
+    with pytest.raises(wire.WireError, match="bad body count"):
+        wire.parse_header(json.dumps({"nb": nb}).encode())
+
+
+def test_a_header_frame_may_be_header_cap_bytes_not_more() -> None:
+    """The header cap is separate from (and smaller than) the message cap."""
+    for size, refused in ((100, False), (101, True)):
+        header = json.dumps({"d": "x" * (size - 9)}).encode()
+        assert len(header) == size
+        reader = wire.FrameReader(cap=1 << 20, header_cap=100)
+        reader.feed(_frames([header]))
+        if refused:
+            with pytest.raises(wire.WireError, match="header of 101 bytes exceeds the cap of 100"):
+                reader.messages()
+        else:
+            assert reader.messages() == [(json.loads(header), [])]

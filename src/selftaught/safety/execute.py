@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import selftaught.events as event_kinds
-from selftaught.stop.capabilities import CapabilityHandler, UtilityCapability
-from selftaught.stop.improver_run import run_with_budgets
+from selftaught.stop.capabilities import CapabilityHandler
+from selftaught.stop.improver_run import run_improver_scored
 from selftaught.stop.session import Session
 
 FLAG = "use_sandbox"
@@ -75,26 +75,21 @@ def execute_improver(
     utility_description: str,
 ) -> ExecutedImprover:
     """Run `improve_algorithm(initial_solution, utility, language_model)` once, on the STOP layer's one
-    improver path (`run_with_budgets`), with the flag-logging handler in front of the capabilities."""
+    improver path (`run_improver_scored`), with the flag-logging handler in front of the capabilities."""
     settings = session.settings
     sink = session.event_sink(program_sha)
-    utility = UtilityCapability(
-        score=lambda code: scorer.utility(code, "val"),
-        description=utility_description,
-        budget=settings.utility_budget,
-        events=sink,
-    )
     flags: list[FlagUtilityHandler] = []
 
     def wrap(inner: CapabilityHandler) -> FlagUtilityHandler:
         flags.append(FlagUtilityHandler(inner, sink))
         return flags[-1]
 
-    outcome = run_with_budgets(
+    outcome = run_improver_scored(
         session,
         source,
         initial_solution,
-        utility,
+        score=lambda code: scorer.utility(code, "val"),
+        description=utility_description,
         purpose=f"sandbox-flag execute {index}",
         timeout=settings.improver_timeout,
         events=sink,

@@ -30,8 +30,7 @@ from selftaught.lm import ModelSettings, open_model
 from selftaught.lm.preflight import needs_preflight, preflight
 from selftaught.sandbox.executor import Executor
 from selftaught.stop.best_program import write_best_program
-from selftaught.stop.capabilities import UtilityCapability
-from selftaught.stop.improver_run import run_with_budgets
+from selftaught.stop.improver_run import run_improver_scored
 from selftaught.stop.loop import SelfImprovement
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.runs import RunResult, new_run_id
@@ -207,17 +206,12 @@ def improve(
         session.on_event = lambda kind, detail, _sha: events.append((kind, detail))
         scorer = DownstreamScorer(task_obj, session.executor, SplitSeeds(VAL_SEED_BASE, test_seed), None)
         before = scorer.utility(initial, "val")
-        utility = UtilityCapability(
-            score=lambda source: scorer.utility(source, "val"),
-            description=task_obj.utility_text(settings.utility_budget),
-            budget=settings.utility_budget,
-            events=session.event_sink(None),
-        )
-        outcome = run_with_budgets(
+        outcome = run_improver_scored(
             session,
             improver_source,
             initial,
-            utility,
+            score=lambda source: scorer.utility(source, "val"),
+            description=task_obj.utility_text(settings.utility_budget),
             purpose="improve",
             timeout=settings.improver_timeout,
             events=session.event_sink(None),

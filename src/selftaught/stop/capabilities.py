@@ -17,6 +17,7 @@ import selftaught.events as event_kinds
 from selftaught.errors import BudgetExceeded
 from selftaught.lm import CostCapReached, EndpointError, ReplayMiss
 from selftaught.sandbox.job import Proxy
+from selftaught.store import Context, UtilityCallRecord, sha256
 
 EventSink = Callable[[str, str], None]
 """Receives (kind, detail) for everything worth recording about an improver run."""
@@ -29,6 +30,32 @@ MAX_PROMPT_CHARS = 400_000
 bigger one is refused per call with an error, before any cost is reserved for it."""
 
 
+@dataclass(frozen=True)
+class SpentCall:
+    """One utility call as the host saw it: what was scored, its value, and the LM budget the improver
+    run had spent when it asked (not when scoring ended)."""
+
+    program_sha: str
+    value: float
+    lm_calls: int | None
+    lm_responses: int | None
+
+    def record(
+        self, context: Context, improver_sha: str, task: str, test_index: int, seq: int
+    ) -> UtilityCallRecord:
+        return UtilityCallRecord(
+            context,
+            improver_sha,
+            task,
+            test_index,
+            seq,
+            self.program_sha,
+            self.value,
+            self.lm_calls,
+            self.lm_responses,
+        )
+
+
 class CallRefused(ValueError):
     """A capability call the host refuses on its own merits (too large); the improver sees the message."""
 
@@ -36,8 +63,9 @@ class CallRefused(ValueError):
 class UtilityCapability:
     """The paper's utility object: `utility(solution) -> float`, `.str`, `.budget`, `.uses`.
 
-    Over budget it returns 0 (as in the paper) and records an event. Thread-safe: improvers score
-    candidates from thread pools.
+    Over budget it returns 0 (as in the paper) and records an event. Each call scored is kept in `calls`
+    (in the order scoring finished) for the report's score-vs-budget curves. Thread-safe: improvers
+    score candidates from thread pools.
     """
 
     def __init__(
@@ -49,6 +77,7 @@ class UtilityCapability:
         self._events = events
         self._lock = threading.Lock()
         self.uses = 0
+        self.calls: list[SpentCall] = []
         self._spending: LanguageModelCapability | None = None
 
     def watch_spending(self, language_model: LanguageModelCapability) -> None:
@@ -80,7 +109,11 @@ class UtilityCapability:
             raise CallRefused(
                 f"utility: a program of {len(solution)} characters exceeds the cap of {MAX_PROGRAM_CHARS}"
             )
-        return float(self._score(solution))
+        spent = self.lm_spent()
+        value = float(self._score(solution))
+        with self._lock:
+            self.calls.append(SpentCall(sha256(solution), value, *spent))
+        return value
 
     def proxy(self) -> Proxy:
         return Proxy(

@@ -2,6 +2,8 @@
 
 `run_improver` is the single place an improver executes. Whatever it does — crash, hang, return a
 non-string, call past its budgets — the outcome is a plain record and the host is unaffected.
+`run_improver_scored` is how the STOP layer calls it: the session's LM budgets, a utility over the
+caller's scorer, and the utility calls the run made, for the store.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from selftaught.stop.capabilities import (
     CapabilityHandler,
     EventSink,
     LanguageModelCapability,
+    SpentCall,
     UtilityCapability,
 )
 from selftaught.stop.session import Session
 
-__all__ = ["MAX_PROGRAM_CHARS", "ImproverOutcome", "run_improver", "run_with_budgets"]
+__all__ = ["MAX_PROGRAM_CHARS", "ImproverOutcome", "run_improver", "run_improver_scored"]
 
 
 @dataclass
@@ -38,6 +41,7 @@ class ImproverOutcome:
     wall_seconds: float
     events: list[tuple[str, str]] = field(default_factory=list)
     output: object = None  # what improve_algorithm returned, unchecked (the flag experiment shows it)
+    calls: list[SpentCall] = field(default_factory=list)  # the utility calls it made, as scored
 
 
 HandlerWrapper = Callable[[CapabilityHandler], RpcHandler]
@@ -102,15 +106,17 @@ def run_improver(
         wall_seconds=time.monotonic() - started,
         events=seen,
         output=getattr(instance, "output", None),
+        calls=list(utility.calls),
     )
 
 
-def run_with_budgets(
+def run_improver_scored(
     session: Session,
     improver_source: str,
     initial_solution: str,
-    utility: UtilityCapability,
     *,
+    score: Callable[[str], float],
+    description: str,
     purpose: str,
     timeout: float,
     events: EventSink,
@@ -118,9 +124,14 @@ def run_with_budgets(
     wrap: HandlerWrapper | None = None,
     seed: int | None = None,
 ) -> ImproverOutcome:
-    """`run_improver` with a fresh language model at the session's budgets (`--lm-calls` x
-    `--responses-per-call`); a cost cap or replay miss inside it stops the session."""
+    """Run an improver with a utility over `score` (the session's `--utility-budget`, shown to it as
+    `description`) and a fresh language model at the session's budgets (`--lm-calls` x
+    `--responses-per-call`); a cost cap or replay miss inside it stops the session. The outcome's
+    `calls` are the utility calls the run made."""
     settings = session.settings
+    utility = UtilityCapability(
+        score=score, description=description, budget=settings.utility_budget, events=events
+    )
     model = session.client.language_model(
         budget=settings.lm_calls, max_responses_per_call=settings.responses_per_call, purpose=purpose
     )

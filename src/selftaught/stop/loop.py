@@ -18,15 +18,12 @@ from pathlib import Path
 import selftaught.events as event_kinds
 from selftaught.detectors import check_gap, scan_program
 from selftaught.improvers import improver_problem
-from selftaught.stop.capabilities import UtilityCapability
-from selftaught.stop.improver_run import run_with_budgets
-from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult, SpentCall
+from selftaught.stop.improver_run import run_improver_scored
+from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.stop.texts import meta_utility_text
 from selftaught.store import Context, IterationRecord, RunDir, sha256
-
-IterationResult = IterationRecord  # the loop's name for a stored iteration
 
 
 class SelfImprovement:
@@ -41,10 +38,10 @@ class SelfImprovement:
         self.run_dir = run_dir
         self._scanned: set[str] = set()
 
-    def iterations(self) -> list[IterationResult]:
+    def iterations(self) -> list[IterationRecord]:
         return self.store.iterations()
 
-    def run(self, seed_improver: str, iterations: int) -> list[IterationResult]:
+    def run(self, seed_improver: str, iterations: int) -> list[IterationRecord]:
         """I_0 = the seed improver, then I_t = I_{t-1}(I_{t-1}, û, L) for t = 1..T; finished t are read back."""
         done = {item.t: item for item in self.iterations()}
         self.session.progress.stage("iteration", iterations + 1)
@@ -57,73 +54,58 @@ class SelfImprovement:
             self._summarise(done)
         return [done[t] for t in range(iterations + 1)]
 
-    def _seed_iteration(self, seed_improver: str) -> IterationResult:
+    def _seed_iteration(self, seed_improver: str) -> IterationRecord:
         started = self._begin(0)
         return self._save(0, seed_improver, None, "seed", self._estimate(0, seed_improver), None, started)
 
-    def _step(self, t: int, current: str, previous: IterationResult) -> IterationResult:
-        """The improver improves itself; what it returns is estimated afresh (not the maximum the
-        selection saw) and adopted when it is a changed improver worth more than zero."""
+    def _step(self, t: int, current: str, previous: IterationRecord) -> IterationRecord:
+        """I_t = I_{t-1}(I_{t-1}, û, L). What the improver returns is estimated afresh (not the maximum
+        the selection saw) and adopted when it is a changed improver worth more than zero; otherwise
+        I_{t-1} is kept, as in the paper."""
         started = self._begin(t)
         parent_sha = sha256(current)
         proposed, problem = self._self_improve(t, current)
-        if proposed is not None:
-            estimate = self._estimate(t, proposed)
-            if estimate.meta_utility <= 0:
-                problem = "the improved improver has zero meta-utility"
-            elif sha256(proposed) == parent_sha:  # `improved` only when it changed (issue 14)
-                return self._save(
-                    t,
-                    current,
-                    parent_sha,
-                    "kept",
-                    estimate,
-                    "the improver returned itself unchanged",
-                    started,
-                )
-            else:
-                return self._save(t, proposed, parent_sha, "improved", estimate, None, started)
+        if proposed is None:
+            return self._keep(t, current, previous, problem, started)
+        estimate = self._estimate(t, proposed)
+        if estimate.meta_utility <= 0:
+            return self._keep(t, current, previous, "the improved improver has zero meta-utility", started)
+        if sha256(proposed) == parent_sha:
+            note = "the improver returned itself unchanged"
+            return self._save(t, current, parent_sha, "kept", estimate, note, started)
+        return self._save(t, proposed, parent_sha, "improved", estimate, None, started)
+
+    def _keep(
+        self, t: int, current: str, previous: IterationRecord, problem: str, started: float
+    ) -> IterationRecord:
+        """The step failed: I_t = I_{t-1}, carrying its estimate, with the reason as the note."""
+        parent_sha = sha256(current)
         self.session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", parent_sha)
-        return self._save(
-            t, current, parent_sha, "kept", _unchanged(previous, self.scorer.task.name), problem, started
-        )
+        estimate = _unchanged(previous, self.scorer.task.name)
+        return self._save(t, current, parent_sha, "kept", estimate, problem, started)
 
     def _begin(self, t: int) -> float:
         self.session.iteration = t
         return time.monotonic()
 
-    def _self_improve(self, t: int, current: str) -> tuple[str | None, str | None]:
-        """Run I_{t-1} on its own source with û (context "t=<T>") as its utility: (improver, None) or
+    def _self_improve(self, t: int, current: str) -> tuple[str | None, str]:
+        """Run I_{t-1} on its own source with û (context "t=<T>") as its utility: (improver, "") or
         (None, why not)."""
         session = self.session
         settings = session.settings
-        events = session.event_sink(sha256(current))
         candidates = MetaUtility(
             session, self.scorer, Context.candidates(t), any_failure_zeroes=settings.protocol == "paper"
         )
         session.progress.stage("candidate", settings.utility_budget)
-        calls: list[SpentCall] = []
-
-        def score(source: str) -> float:
-            spent = utility.lm_spent()
-            value = self._score_candidate(candidates, source)
-            calls.append(SpentCall(sha256(source), value, *spent))
-            return value
-
-        utility = UtilityCapability(
-            score=score,
-            description=meta_utility_text(self.scorer.task.name, self.scorer.task.description, settings),
-            budget=settings.utility_budget,
-            events=events,
-        )
-        outcome = run_with_budgets(
+        outcome = run_improver_scored(
             session,
             current,
             current,
-            utility,
+            score=lambda source: self._score_candidate(candidates, source),
+            description=meta_utility_text(self.scorer.task.name, self.scorer.task.description, settings),
             purpose=f"t={t}/self-improve",
             timeout=settings.meta_improver_timeout,
-            events=events,
+            events=session.event_sink(sha256(current)),
             label=f"self-improvement t={t}",
         )
         session.check_stopped()
@@ -131,23 +113,23 @@ class SelfImprovement:
         self.store.add_utility_calls(
             [
                 call.record(Context.step(t), sha256(current), self.scorer.task.name, 0, seq)
-                for seq, call in enumerate(calls)
+                for seq, call in enumerate(outcome.calls)
             ]
         )
         if outcome.program is None:
-            return None, outcome.error or "no program"
+            return None, str(outcome.error or "no program")
         problem = improver_problem(outcome.program)
         if problem is not None:
             return None, problem
         self._scan(outcome.program)  # usually already scanned as a candidate: scanned once per sha
-        return outcome.program, None
+        return outcome.program, ""
 
     def _estimate(self, t: int, improver: str) -> MetaUtilityResult:
         """A fresh meta-utility estimate of iteration t's improver (context "iteration t=<T>")."""
         self.session.progress.stage("test", self.session.settings.tests)
         return MetaUtility(self.session, self.scorer, Context.iteration(t)).evaluate(improver)
 
-    def _summarise(self, done: dict[int, IterationResult]) -> None:
+    def _summarise(self, done: dict[int, IterationRecord]) -> None:
         best = max(done.values(), key=lambda item: item.meta_utility_val)
         usage = self.session.usage
         self.session.progress.summary(
@@ -184,10 +166,10 @@ class SelfImprovement:
         report: MetaUtilityResult,
         note: str | None,
         started: float,
-    ) -> IterationResult:
+    ) -> IterationRecord:
         sha = self.store.put_program(source, "improver")
         usage = self.store.iteration_usage(t)
-        result = IterationResult(
+        result = IterationRecord(
             t=t,
             improver_sha=sha,
             parent_sha=parent_sha,
@@ -209,13 +191,13 @@ class SelfImprovement:
         self.store.add_iteration(result)
         return result
 
-    def _check_gap(self, result: IterationResult) -> None:
+    def _check_gap(self, result: IterationRecord) -> None:
         finding = check_gap(result.meta_utility_val, result.meta_utility_test)
         if finding is not None:
             self.session.event(finding.kind, f"t={result.t}: {finding.detail}", result.improver_sha)
 
 
-def _unchanged(previous: IterationResult, task: str) -> MetaUtilityResult:
+def _unchanged(previous: IterationRecord, task: str) -> MetaUtilityResult:
     """A kept iteration carries its parent's estimate (no new one is made for an unchanged improver)."""
     return MetaUtilityResult(
         improver_sha=previous.improver_sha,

@@ -18,36 +18,11 @@ from dataclasses import dataclass, field
 from selftaught.estimates import standard_error
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox import seeding
-from selftaught.stop.capabilities import UtilityCapability
-from selftaught.stop.improver_run import run_with_budgets
+from selftaught.stop.capabilities import SpentCall
+from selftaught.stop.improver_run import run_improver_scored
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
-from selftaught.store import Context, ImproverRunRecord, MetaUtilityRecord, UtilityCallRecord, sha256
-
-
-@dataclass(frozen=True)
-class SpentCall:
-    """One utility call as the host saw it: what was scored, its value, and the LM budget spent so far."""
-
-    program_sha: str
-    value: float
-    lm_calls: int | None
-    lm_responses: int | None
-
-    def record(
-        self, context: Context, improver_sha: str, task: str, test_index: int, seq: int
-    ) -> UtilityCallRecord:
-        return UtilityCallRecord(
-            context,
-            improver_sha,
-            task,
-            test_index,
-            seq,
-            self.program_sha,
-            self.value,
-            self.lm_calls,
-            self.lm_responses,
-        )
+from selftaught.store import Context, ImproverRunRecord, MetaUtilityRecord, sha256
 
 
 @dataclass
@@ -133,29 +108,15 @@ class MetaUtility:
         session = self.session
         settings = session.settings
         task = self.scorer.task
-        events = session.event_sink(improver_sha)
-        calls: list[SpentCall] = []  # in the order the calls finished
-
-        def score(source: str) -> float:
-            spent = utility.lm_spent()  # what the run had spent when it asked, not when scoring ended
-            value = self.scorer.utility(source, "val")
-            calls.append(SpentCall(sha256(source), value, *spent))
-            return value
-
-        utility = UtilityCapability(
-            score=score,
-            description=task.utility_text(settings.utility_budget),
-            budget=settings.utility_budget,
-            events=events,
-        )
-        outcome = run_with_budgets(
+        outcome = run_improver_scored(
             session,
             improver_source,
             task.seed_algorithm,
-            utility,
+            score=lambda source: self.scorer.utility(source, "val"),
+            description=task.utility_text(settings.utility_budget),
             purpose=f"{self.context}/{improver_sha[:12]}/test={index}",
             timeout=settings.improver_timeout,
-            events=events,
+            events=session.event_sink(improver_sha),
             label=f"{self.context} improver {improver_sha[:8]} test {index}",
             seed=seeding.improver_seed(index),
         )
@@ -180,7 +141,7 @@ class MetaUtility:
             utility_calls=outcome.utility_calls,
             wall_seconds=outcome.wall_seconds,
         )
-        self._store_test(result, outcome.program, calls)
+        self._store_test(result, outcome.program, outcome.calls)
         session.progress.advance("test")
         return result
 

@@ -16,7 +16,7 @@ import selftaught.events as event_kinds
 from selftaught.detectors import classify_sandbox_event
 from selftaught.failure import Failure, FailureKind, failure_of
 from selftaught.sandbox.executor import Executor, RpcHandler
-from selftaught.sandbox.job import Job
+from selftaught.sandbox.job import InstanceResult, Job
 from selftaught.stop.capabilities import (
     MAX_PROGRAM_CHARS,
     CapabilityHandler,
@@ -105,7 +105,7 @@ def run_improver(
         utility_calls=utility.uses,
         wall_seconds=time.monotonic() - started,
         events=seen,
-        output=getattr(instance, "output", None),
+        output=None if instance is None else instance.output,
         calls=list(utility.calls),
     )
 
@@ -149,15 +149,17 @@ def run_improver_scored(
     )
 
 
-def _outcome_program(setup_error: str | None, instance: object) -> tuple[str | None, Failure | None]:
+def _outcome_program(
+    setup_error: str | None, instance: InstanceResult | None
+) -> tuple[str | None, Failure | None]:
     if setup_error is not None:
         return None, Failure(FailureKind.SETUP, f"setup: {setup_error}")
     if instance is None:
         return None, Failure(FailureKind.NO_RESULT, "no result")
-    error = failure_of(getattr(instance, "error", None))
+    error = failure_of(instance.error)
     if error is not None:
         return None, error
-    output = getattr(instance, "output", None)
+    output = instance.output
     if not isinstance(output, str):
         return None, Failure(
             FailureKind.BAD_RETURN, f"returned {type(output).__name__}, not a program string"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import selftaught.events as event_kinds
 from selftaught.config import Settings
+from selftaught.lm import CallRecord, ModelClient
 from selftaught.sandbox.executor import Executor
 from selftaught.store import RunStore
 
@@ -56,19 +57,19 @@ class Usage:
     cost_usd: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, record: Any) -> None:
+    def add(self, record: CallRecord) -> None:
         with self._lock:
             self.calls += 1
-            self.tokens_in += int(getattr(record, "tokens_in", 0) or 0)
-            self.tokens_out += int(getattr(record, "tokens_out", 0) or 0)
-            self.cost_usd += float(getattr(record, "cost_usd", 0.0) or 0.0)
+            self.tokens_in += record.tokens_in
+            self.tokens_out += record.tokens_out
+            self.cost_usd += record.cost_usd
 
 
 @dataclass
 class Session:
     settings: Settings
     executor: Executor
-    client: Any  # selftaught.lm ModelClient
+    client: ModelClient
     store: RunStore | None = None
     progress: Progress = field(default_factory=NoProgress)
     iteration: int | None = None

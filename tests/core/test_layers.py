@@ -20,6 +20,7 @@ PACKAGE = SRC / "selftaught"
 LAYERS: list[list[str]] = [
     ["selftaught", "selftaught.__main__", "selftaught.testing"],
     ["selftaught.cli"],
+    ["selftaught.serve"],
     ["selftaught.safety", "selftaught.report"],
     ["selftaught.stop"],
     ["selftaught.executors"],

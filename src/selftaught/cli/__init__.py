@@ -80,7 +80,7 @@ def _root(
     """STOP: recursively self-improving code generation, every generated program sandboxed."""
 
 
-COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "doctor", "report"]
+COMMAND_MODULES: list[str] = ["stop", "tasks", "safety", "doctor", "report", "serve"]
 
 
 def _register_commands() -> None:

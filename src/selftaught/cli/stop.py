@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -54,6 +55,13 @@ def run(
     preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Also start the live view (selftaught serve, on 127.0.0.1) beside the run and print its address.",
+        ),
+    ] = False,
 ) -> None:
     """Recursive self-improvement (the main job): I_t = I_{t-1}(I_{t-1}, meta-utility, LM), T times."""
     from selftaught.cli.progress import progress_display
@@ -95,6 +103,8 @@ def run(
     settings = load_settings(explicit, config, read_file=resume is None)
     started: list[tuple[str, Path]] = []
     announced: set[str] = set()
+    view = contextlib.ExitStack()  # closed when the run ends: stops the live view of --serve
+    address = view.enter_context(_live_view(settings.runs_dir, serve))
 
     def on_start(run_id: str, path: Path, group: str | None) -> None:
         if group is not None and group not in announced:
@@ -102,9 +112,11 @@ def run(
             note(f"group {group}: {settings.seeds} runs (report them together: selftaught report {group})")
         started.append((run_id, path))
         note(f"run {run_id} {'resumed' if resume else 'started'} in {path}")
+        if address is not None:
+            note(f"live view of run {run_id}: {address.split('?')[0]}runs/{run_id}")
 
     try:
-        with progress_display() as progress:
+        with view, progress_display() as progress:
             results = api.self_improve(
                 settings,
                 resume=resume,
@@ -140,6 +152,19 @@ def run(
         note(f"run {result.run_id} {result.status}: {result.stop_reason}; {hint}")
     if stopped:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _live_view(runs_dir: Path, wanted: bool) -> contextlib.AbstractContextManager[str | None]:
+    """`run --serve`: the live view in a child process for the run's duration (nothing without --serve);
+    entering it prints and yields the view's address. Without the serve extra: one line, exit 2, before
+    the run starts."""
+    if not wanted:
+        return contextlib.nullcontext(None)
+    from selftaught.serve import EXTRA_MISSING, beside_run, extra_installed
+
+    if not extra_installed():
+        raise UsageError(EXTRA_MISSING)
+    return beside_run(runs_dir, announce=note)
 
 
 def _print_run(out: Any, result: api.RunResult, gain: bool = True) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from selftaught.errors import UsageError
+from selftaught.report.activity import downstream_section, progress_section
 from selftaught.report.aggregate import strategy_counts
 from selftaught.report.code_view import escape
 from selftaught.report.model import GroupSummary, RunSummary
@@ -30,18 +31,20 @@ from selftaught.report.sections import (
     usage_section,
 )
 
-_RUN_NAV = [
+RUN_NAV = [
     ("summary", "Summary"),
+    ("progress", "Progress"),
     ("curves", "Meta-utility"),
     ("budget", "Score vs budget"),
     ("usage", "LM usage"),
     ("events", "Events"),
     ("lineage", "Lineage"),
+    ("downstream", "Programs"),
     ("strategies", "Strategies"),
     ("transfer", "Transfer"),
     ("config", "Configuration"),
 ]
-_GROUP_NAV = [
+GROUP_NAV = [
     ("summary", "Summary"),
     ("curves", "Meta-utility"),
     ("strategies", "Strategies"),
@@ -49,23 +52,35 @@ _GROUP_NAV = [
 ]
 
 
-def run_html(run: RunSummary) -> str:
-    """The full report of one run."""
-    body = "".join(
+def run_body(run: RunSummary) -> str:
+    """The sections of one run's report (the static page and the live view show exactly these)."""
+    return "".join(
         [
             summary_section(run),
+            progress_section(run),
             curves_section(run),
             budget_section(run),
             usage_section(run),
             events_section(run),
             lineage_section(run),
+            downstream_section(run),
             strategies_section([run]),
             transfer_section(run),
             config_section(run),
         ]
     )
+
+
+def run_title(run: RunSummary) -> tuple[str, str]:
+    """(title, subtitle HTML) of a run's page."""
     subtitle = f"{badge(run.status)} task <strong>{escape(run.task)}</strong> · model {escape(run.model)}"
-    return document(f"STOP run {run.run_id}", subtitle, _RUN_NAV, body, warnings=run.warnings, kind="run")
+    return f"STOP run {run.run_id}", subtitle
+
+
+def run_html(run: RunSummary) -> str:
+    """The full report of one run."""
+    title, subtitle = run_title(run)
+    return document(title, subtitle, RUN_NAV, run_body(run), warnings=run.warnings, kind="run")
 
 
 def runs_table(runs: Sequence[RunSummary]) -> str:
@@ -112,8 +127,8 @@ def _run_details(run: RunSummary) -> str:
     )
 
 
-def group_html(group: GroupSummary) -> str:
-    """A group of runs: mean ± standard error per iteration, strategy counts, and each run collapsible."""
+def group_body(group: GroupSummary) -> str:
+    """The sections of a group's page (the static page and the live view show exactly these)."""
     rows = [
         f'<tr data-t="{p.t}"><td class="num">{p.t}</td>{num(p.runs)}{mean_se(p.mean_val, p.stderr_val)}'
         f"{mean_se(p.mean_test, p.stderr_test)}"
@@ -147,16 +162,31 @@ def group_html(group: GroupSummary) -> str:
             "Mean ± SE over runs; thin lines are the individual runs (validation).",
         ),
     )
-    body = (
+    return (
         summary
         + curves
         + strategies_section(group.runs, group.strategy_counts)
         + section("runs", "Runs", "".join(_run_details(run) for run in group.runs))
     )
-    warnings = tuple(f"{run.run_id}: {text}" for run in group.runs for text in run.warnings)
-    subtitle = f"{len(group.runs)} runs · task <strong>{escape(group.task)}</strong>"
+
+
+def group_title(group: GroupSummary) -> tuple[str, str]:
+    """(title, subtitle HTML) of a group's page."""
+    return (
+        f"STOP group {group.group_id}",
+        f"{len(group.runs)} runs · task <strong>{escape(group.task)}</strong>",
+    )
+
+
+def group_warnings(group: GroupSummary) -> tuple[str, ...]:
+    return tuple(f"{run.run_id}: {text}" for run in group.runs for text in run.warnings)
+
+
+def group_html(group: GroupSummary) -> str:
+    """A group of runs: mean ± standard error per iteration, strategy counts, and each run collapsible."""
+    title, subtitle = group_title(group)
     return document(
-        f"STOP group {group.group_id}", subtitle, _GROUP_NAV, body, warnings=warnings, kind="group"
+        title, subtitle, GROUP_NAV, group_body(group), warnings=group_warnings(group), kind="group"
     )
 
 
@@ -253,7 +283,7 @@ def compare_html(items: Sequence[RunSummary | GroupSummary]) -> str:
     return document(
         "STOP comparison: " + ", ".join(labels),
         f"{len(items)} items, {len(runs)} runs",
-        _GROUP_NAV,
+        GROUP_NAV,
         body,
         warnings=warnings,
         kind="compare",

@@ -16,6 +16,7 @@ from selftaught.events import category as event_category
 from selftaught.report.budget import budget_curves
 from selftaught.report.model import (
     Candidate,
+    DownstreamRun,
     Event,
     Improver,
     ImproverRuns,
@@ -23,6 +24,7 @@ from selftaught.report.model import (
     LmUsage,
     RunSummary,
 )
+from selftaught.report.progress import run_progress
 from selftaught.report.strategies import detect_strategies
 from selftaught.store import STORE_FILE, Context, ImproverRunRecord, LmCallRecord, RunDir, RunReader
 
@@ -91,10 +93,12 @@ def load_run_summary(path: Path) -> RunSummary:
         )
         improvers = tuple(_improver(it, sources, run) for it in iterations)
         curves = budget_curves(iterations, store.utility_calls())
+        downstream = _downstream(all_runs, store.programs([r.output_sha for r in all_runs if r.output_sha]))
     stored_config = meta.get("config")
     config: dict[str, Any] = stored_config if isinstance(stored_config, dict) else {}
     planned = config.get("iterations") if isinstance(config.get("iterations"), int) else None
     status = str(meta.get("status", "unknown"))
+    progress = run_progress(status, config, iterations, estimates, all_runs)
     summary = RunSummary(
         run_id=run.run_id,
         path=run.path,
@@ -118,6 +122,8 @@ def load_run_summary(path: Path) -> RunSummary:
         improvers=improvers,
         stop_reason=_text(meta.get("stop_reason")),
         budget_curves=curves,
+        downstream=downstream,
+        progress=progress,
     )
     return _with_warnings(summary, meta)
 
@@ -157,6 +163,27 @@ def _failures(runs: Iterable[ImproverRunRecord]) -> dict[tuple[str, str], str]:
         if failed:
             failures[key] = f"{len(failed)} of {len(rows)} improver runs failed: {failed[0].error}"
     return failures
+
+
+def _downstream(runs: Iterable[ImproverRunRecord], sources: dict[str, str]) -> tuple[DownstreamRun, ...]:
+    """Every downstream test with the program it produced (the store keeps each returned program)."""
+    return tuple(
+        DownstreamRun(
+            context=str(run.context),
+            t=context_iteration(run.context),
+            improver_sha=run.improver_sha,
+            test_index=run.test_index,
+            program_sha=run.output_sha,
+            utility_val=run.utility_val,
+            utility_test=run.utility_test,
+            error=run.error,
+            lm_calls=run.lm_calls,
+            utility_calls=run.utility_calls,
+            wall_seconds=run.wall_seconds,
+            source=sources.get(run.output_sha) if run.output_sha else None,
+        )
+        for run in runs
+    )
 
 
 def _improver_runs(runs: Iterable[ImproverRunRecord]) -> tuple[ImproverRuns, ...]:

@@ -122,6 +122,52 @@ class BudgetCurve:
 
 
 @dataclass(frozen=True)
+class DownstreamRun:
+    """One downstream test of a meta-utility estimate: the program the improver returned, its scores and,
+    when the improver run failed, why. `t` as in `Candidate`; `source` None when no program came back (or
+    the store lacks it)."""
+
+    context: str
+    t: int | None
+    improver_sha: str
+    test_index: int
+    program_sha: str | None
+    utility_val: float
+    utility_test: float
+    error: str | None
+    lm_calls: int
+    utility_calls: int
+    wall_seconds: float
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is, from its stored rows alone (any process can read it while the run writes).
+
+    `current_t` is the iteration being computed (None when none is: finished, stopped, or not started);
+    `phase` says which part of it: "seed estimate" (t=0), "candidates" (the improver improving itself, its
+    candidates being scored), "estimate" (the fresh estimate of what it returned), or the run's status
+    when nothing is being computed. `candidates_scored` counts the step's candidates with a stored
+    meta-utility (of at most `candidate_budget`, the utility budget); `tests_done` the finished tests of
+    the newest unfinished estimate (a candidate's or the iteration's), of `tests_asked`.
+    """
+
+    iterations_done: int
+    iterations_asked: int | None
+    current_t: int | None
+    phase: str
+    candidates_scored: int
+    candidate_budget: int | None
+    candidate_sha: str | None
+    tests_done: int
+    tests_asked: int | None
+    test_runs: int
+    lm_call_budget: int | None  # LM calls per improver run
+    max_cost: float | None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """Everything one run's report shows. `warnings` says what is missing or still being written."""
 
@@ -148,6 +194,8 @@ class RunSummary:
     warnings: tuple[str, ...] = ()
     stop_reason: str | None = None  # why a "stopped" run stopped early (cost cap, replay miss, ...)
     budget_curves: tuple[BudgetCurve, ...] = ()  # score vs LM calls per iteration (empty: store < schema 3)
+    downstream: tuple[DownstreamRun, ...] = ()  # every downstream test, in the order it finished
+    progress: Progress | None = None
 
     @property
     def best(self) -> Iteration | None:

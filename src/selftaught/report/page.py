@@ -72,9 +72,14 @@ pre.cmd { background: var(--soft); padding: 8px 10px; border-radius: 6px; overfl
 .evidence { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .toolbar button { font: inherit; font-size: 12px; margin-right: 6px; }
 footer { color: var(--muted); padding: 10px 28px 30px; font-size: 12px; }
+pre.code { font-size: 12px; background: var(--soft); padding: 8px 10px; border-radius: 6px; overflow-x: auto;
+           white-space: pre; }
+details.program { border: 1px solid var(--line); border-radius: 6px; margin: 6px 0; padding: 2px 10px; }
+.live { color: var(--good); font-weight: 600; }
+.live.stale { color: var(--warn); }
 """
 
-_JS = """
+PAGE_JS = """
 (function () {
   function showPane(group, name) {
     group.querySelectorAll('.tabs button').forEach(function (b) {
@@ -82,8 +87,9 @@ _JS = """
     });
     group.querySelectorAll('.pane').forEach(function (p) { p.hidden = p.dataset.pane !== name; });
   }
-  document.addEventListener('DOMContentLoaded', function () {
-    document.querySelectorAll('.tabbed').forEach(function (group) {
+  // Wires tabs and expand/collapse inside `root`; the live view calls it again on each new body.
+  function bind(root) {
+    root.querySelectorAll('.tabbed').forEach(function (group) {
       group.querySelectorAll('.tabs button').forEach(function (button) {
         button.addEventListener('click', function () { showPane(group, button.dataset.tab); });
       });
@@ -93,10 +99,14 @@ _JS = """
     function setAll(open) {
       document.querySelectorAll('details.improver').forEach(function (d) { d.open = open; });
     }
-    var expand = document.getElementById('expand-all');
-    var collapse = document.getElementById('collapse-all');
+    var expand = root.querySelector('#expand-all');
+    var collapse = root.querySelector('#collapse-all');
     if (expand) { expand.addEventListener('click', function () { setAll(true); }); }
     if (collapse) { collapse.addEventListener('click', function () { setAll(false); }); }
+  }
+  window.selftaughtBind = bind;
+  document.addEventListener('DOMContentLoaded', function () {
+    bind(document);
     // A link to a candidate or an improver opens it and every block around it, then scrolls to it.
     function reveal() {
       var target = location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
@@ -111,6 +121,11 @@ _JS = """
   });
 })();
 """
+
+
+def stylesheet() -> str:
+    """The page's CSS (layout and pygments highlighting): inline in a report, a file in the live view."""
+    return f"{_CSS}\n{pygments_css()}"
 
 
 def num(value: float | int | None, digits: int = 4, *, tag: str = "td") -> str:
@@ -179,10 +194,10 @@ def document(
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}\n{pygments_css()}</style></head>"
+        f"<title>{escape(title)}</title><style>{stylesheet()}</style></head>"
         f'<body data-report="{escape(kind)}"><header class="top"><h1>{escape(title)}</h1>'
         f'<div class="sub">{subtitle}</div>{notes}</header><nav class="toc">{links}</nav><main>{body}</main>'
         f"<footer>selftaught {escape(__version__)} report, written "
         f"{escape(when(dt.datetime.now(dt.UTC).timestamp()))}; self-contained (no network needed).</footer>"
-        f"<script>{_JS}</script></body></html>\n"
+        f"<script>{PAGE_JS}</script></body></html>\n"
     )

@@ -125,6 +125,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                 alpha=0.8,
                 zorder=1,
                 label="candidates (val)",
+                gid="candidate-points",  # one <use> per point: a page counts what it draws
             )
         if its:
             _band(
@@ -190,6 +191,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                 zorder=2,
                 label=f"zero-score candidates ({len(zero)}, not to scale)",
                 clip_on=False,
+                gid="zero-candidates",
             )
         _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts)
         return to_svg(fig, prefix)

@@ -1,0 +1,233 @@
+"""`selftaught serve` over HTTP: what it answers, what it refuses, and that it never writes a store.
+
+A real uvicorn server on a real socket (in a thread), spoken to with `http.client`, which sends request
+paths exactly as written (no client-side `..` clean-up), so traversal attempts reach the server as an
+attacker would send them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from report_fixtures import make_run
+
+from selftaught.serve.guard import (
+    CSP,
+    host_header_is_loopback,
+    is_loopback,
+    run_directory,
+    valid_run_id,
+)
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+RUN_ID = "20261126-000000-str_grid_dist-s0-abcd"
+SECRET = "outside-the-runs-directory-5f1e"
+
+
+class Server:
+    def __init__(self, runs_dir: Path, *, token: str | None = None, loopback: bool = True) -> None:
+        import uvicorn
+
+        from selftaught.serve.app import make_app
+        from selftaught.serve.server import bind
+
+        self.sock = bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        app = make_app(runs_dir, token=token, loopback=loopback)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> tuple[int, dict, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request(method, path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    make_run(runs_dir, RUN_ID)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET)
+    make_run(tmp_path, "outside-run")  # a real store outside the runs directory
+    (tmp_path / "outside-run" / "secret.txt").write_text(SECRET)
+    (runs_dir / "linked-out").symlink_to(tmp_path / "outside-run")
+    return runs_dir
+
+
+@pytest.fixture
+def server(runs: Path) -> Iterator[Server]:
+    started = Server(runs)
+    yield started
+    started.stop()
+
+
+def test_pages_answer_with_the_security_headers(server: Server) -> None:
+    status, headers, body = server.get("/")
+    assert status == 200 and RUN_ID in body
+    assert (
+        headers["content-security-policy"] == CSP and "script-src 'self'" in CSP and "unsafe-eval" not in CSP
+    )
+    assert "'unsafe-inline'" not in CSP.split("script-src")[1].split(";")[0]
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    status, _, page = server.get(f"/runs/{RUN_ID}")
+    assert status == 200 and '<section id="progress">' in page and "<script>" not in page  # no inline script
+    status, _, version = server.get(f"/api/runs/{RUN_ID}/version")
+    assert status == 200 and json.loads(version)["version"]
+    status, headers, js = server.get("/assets/live.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and "DOMParser" in js
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/..",
+        "/runs/../../outside/secret.txt",
+        "/runs/..%2F..%2Foutside%2Fsecret.txt",
+        "/runs/%2e%2e",
+        "/runs/%2e%2e%2foutside-run",
+        "/runs/linked-out",
+        "/runs/linked-out/body",
+        "/api/runs/linked-out/version",
+        f"/runs/{RUN_ID}/../../outside/secret.txt",
+        f"/runs/{RUN_ID}/run.sqlite",
+        "/assets/../../outside/secret.txt",
+        "/assets/..%2f..%2foutside%2fsecret.txt",
+        "/groups/..",
+        "/runs/.hidden",
+        "//etc/passwd",
+    ],
+)
+def test_paths_outside_the_runs_directory_are_refused(server: Server, path: str) -> None:
+    status, _, body = server.get(path)
+    assert status in (400, 404), (path, status)
+    assert SECRET not in body and "str_grid_dist" not in body.replace(RUN_ID, "")  # no store was read
+
+
+@given(st.text(max_size=40))
+def test_run_ids_never_name_anything_but_a_child(name: str) -> None:
+    if valid_run_id(name):
+        assert "/" not in name and "\\" not in name and ".." not in name and name not in (".", "")
+
+
+def test_run_directory_resolves_only_direct_children(runs: Path) -> None:
+    assert run_directory(runs, RUN_ID) == (runs / RUN_ID).resolve()
+    for name in ("linked-out", "..", ".", "", "a/b", "nope"):
+        assert run_directory(runs, name) is None
+
+
+def test_loopback_names() -> None:
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.4", "example.org"))
+    assert host_header_is_loopback("127.0.0.1:8765") and host_header_is_loopback("[::1]:80")
+    assert not host_header_is_loopback("evil.example:8765") and not host_header_is_loopback(None)
+    assert not host_header_is_loopback("127.0.0.1.evil.example")
+
+
+def test_a_foreign_host_header_is_refused_on_loopback(server: Server) -> None:
+    """DNS rebinding: a page of another site resolving its name to 127.0.0.1 gets nothing."""
+    status, headers, body = server.get("/", headers={"Host": "attacker.example:8765"})
+    assert status == 403 and RUN_ID not in body and headers["content-security-policy"] == CSP
+
+
+def test_only_reads(server: Server, runs: Path) -> None:
+    store = runs / RUN_ID / "run.sqlite"
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    for path in ("/", f"/runs/{RUN_ID}", f"/runs/{RUN_ID}/body", f"/api/runs/{RUN_ID}/version"):
+        assert server.get(path)[0] == 200
+    assert server.get(f"/runs/{RUN_ID}", method="POST")[0] == 405
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+
+
+def test_token_is_required_on_every_request(runs: Path) -> None:
+    token = "t0ken-for-the-test"
+    server = Server(runs, token=token, loopback=False)
+    try:
+        for path in ("/", f"/runs/{RUN_ID}", "/assets/live.js", f"/api/runs/{RUN_ID}/version"):
+            for headers in ({}, {"Cookie": "selftaught_token=wrong"}, {"Authorization": "Bearer wrong"}):
+                status, _, body = server.get(path, headers=headers)
+                assert status == 401 and RUN_ID not in body, (path, headers)
+            assert server.get(path + "?token=wrong")[0] == 401
+            assert server.get(path + "?token=" + token[:-1])[0] == 401
+        status, headers, body = server.get(f"/runs/{RUN_ID}?token={token}")
+        assert status == 200 and RUN_ID in body
+        assert (
+            headers["set-cookie"].startswith(f"selftaught_token={token};")
+            and "HttpOnly" in headers["set-cookie"]
+        )
+        assert server.get("/", headers={"Cookie": f"selftaught_token={token}"})[0] == 200
+        assert server.get("/", headers={"Authorization": f"Bearer {token}"})[0] == 200
+        # off loopback the token is the guard: any Host header is fine once it is given
+        assert server.get(f"/?token={token}", headers={"Host": "box.lan:8765"})[0] == 200
+    finally:
+        server.stop()
+
+
+def test_help_does_not_import_the_web_stack() -> None:
+    code = (
+        "import sys\nfrom selftaught.cli import run\nrun(['--help']); run(['serve', '--help'])\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')], 'imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout and "--host" in done.stdout
+
+
+@pytest.mark.parametrize("command", [["serve"], ["run", "--serve"]])
+def test_missing_extra_is_one_line_and_exit_2(command: list[str], tmp_path: Path) -> None:
+    code = (
+        "import sys\nsys.modules['starlette'] = None\nfrom selftaught.cli import run\n"
+        f"sys.exit(run({[*command, '--runs-dir', str(tmp_path)]!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: the live view needs the serve extra: pip install 'selftaught[serve]'"
+    ]
+    assert not (tmp_path / "runs").exists() and not any(tmp_path.iterdir())  # the run never started
+
+
+def test_port_in_use_is_one_line_and_exit_2(runs: Path) -> None:
+    from selftaught.serve.server import bind
+
+    taken = bind("127.0.0.1", 0)
+    try:
+        port = taken.getsockname()[1]
+        code = f"import sys\nfrom selftaught.cli import run\nsys.exit(run(['serve', '--runs-dir', {str(runs)!r}, '--port', '{port}']))\n"
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

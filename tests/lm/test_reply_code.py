@@ -186,3 +186,23 @@ def test_many_fences_cost_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyP
     text = "```python\n" + "x = (\n```\n" * 3000
     assert isinstance(largest_code_block(text), str)
     assert sum(parsed) <= 10 * len(text)
+
+
+def test_a_longer_closing_fence_closes_the_block() -> None:
+    """A bare run longer than the opening's closes it (CommonMark). Here the natural close (the inner
+    bare fence) sits inside a string literal and does not parse, so the extractor must find the
+    longer fence among the other closes: with only same-length closes, it would keep `s = '''`."""
+    reply = "```python\ns = '''\n```\n'''\nx = 1\n`````\nprose (\n"
+    assert largest_code_block(reply) == "s = '''\n```\n'''\nx = 1"
+    assert code_blocks("```python\nx = 1\n``````\n") == ["x = 1"]
+
+
+def test_a_fence_may_be_indented_three_spaces_not_four() -> None:
+    """Up to three spaces of indent make a fence (stripped from the block's lines); four make an
+    indented code line, so the reply has no block and, not parsing as a whole, no program."""
+    assert code_blocks("   ```python\n   x = 1\n   ```\n") == ["x = 1"]
+    assert largest_code_block("   ```python\n   def f():\n       return 1\n   ```\n") == (
+        "def f():\n    return 1"
+    )
+    assert code_blocks("    ```python\n    x = 1\n    ```\n") == []
+    assert largest_code_block("    ```python\n    def f():\n        return 1\n    ```\n") == ""

@@ -159,3 +159,67 @@ def test_a_new_best_reaches_the_run_events_as_other_not_safety(
     new_best = [detail for kind, detail in found if kind == "new-best"]
     assert len(new_best) == 1 and "2.233" in new_best[0]
     assert events.category("new-best") == "other"
+
+
+OUTSIDE, INSIDE = 2e-12, 0.5e-12  # just past the 1e-12 slack, and within it
+
+
+def _shifted(circle: int, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
+    centers, radii = grid_packing()
+    centers[circle] += (dx, dy)
+    return centers, radii
+
+
+@pytest.mark.parametrize(
+    ("wall", "circle", "direction"),
+    [
+        ("left", 0, (-1.0, 0.0)),  # circle 0 touches the left and bottom walls
+        ("bottom", 0, (0.0, -1.0)),
+        ("right", 5, (1.0, 0.0)),  # the last of the first row touches the right wall
+    ],
+)
+def test_walls_are_exact_to_the_tolerance(wall: str, circle: int, direction: tuple[float, float]) -> None:
+    """Each wall separately: a wall-touching circle pushed 2e-12 past it is refused, 0.5e-12 is not."""
+    dx, dy = direction
+    score, reason = TASK.judge(instance(), _shifted(circle, OUTSIDE * dx, OUTSIDE * dy))
+    assert score == 0.0 and reason is not None and "unit square" in reason, wall
+    assert TASK.judge(instance(), _shifted(circle, INSIDE * dx, INSIDE * dy))[1] is None, wall
+
+
+def test_the_top_wall_is_exact_to_the_tolerance() -> None:
+    """No grid circle touches the top: circle 24 (alone in the fifth row) is lifted to it first."""
+    centers, radii = grid_packing()
+    for slack, refused in ((OUTSIDE, True), (INSIDE, False)):
+        lifted = centers.copy()
+        lifted[24, 1] = 1.0 - radii[24] + slack
+        score, reason = TASK.judge(instance(), (lifted, radii))
+        if refused:
+            assert score == 0.0 and reason is not None and "unit square" in reason
+        else:
+            assert reason is None and score > 0.0
+
+
+def test_overlap_is_exact_to_the_tolerance() -> None:
+    """Circle 1 pushed toward its touching neighbour 0: 2e-12 of overlap is refused, 0.5e-12 is not (a
+    1e-6 tolerance would accept both, and the sum of radii it allows grows with n)."""
+    score, reason = TASK.judge(instance(), _shifted(1, -OUTSIDE, 0.0))
+    assert score == 0.0 and reason is not None and "circles 0 and 1 overlap" in reason
+    assert TASK.judge(instance(), _shifted(1, -INSIDE, 0.0))[1] is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, (N,), elements=st.floats(0.05, 1.0)),
+    hnp.arrays(np.float64, (N, 2), elements=st.floats(-1.0, 1.0)),
+)
+def test_random_valid_packings_are_accepted_and_scored_by_their_sum(
+    shrink: np.ndarray, jitter: np.ndarray
+) -> None:
+    """Valid packings drawn at random (grid circles shrunk, then moved within the room that leaves):
+    every one is accepted and scores its sum of radii over the best known."""
+    centers, radii = grid_packing()
+    small = radii * shrink
+    moved = centers + jitter * (radii - small)[:, None]
+    score, reason = TASK.judge(instance(), (moved, small))
+    assert reason is None
+    assert score == pytest.approx(float(small.sum()) / 2.635)

@@ -1,0 +1,64 @@
+"""The host's side of an evaluation, against a stand-in for the sandbox that reports chosen outcomes.
+
+The host never trusts the sandbox's verdict alone: a call the sandbox reports as answered is still a
+timeout when its trusted-side time is past the task's limit, a missing result is a failure, and the
+utility is the mean over every instance. The stand-in returns fixed `InstanceResult`s (what the zygote
+would have sent); everything from `evaluate` down to the task's scorer is the real code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from selftaught.failure import FailureKind
+from selftaught.sandbox.job import InstanceResult, Job, JobResult
+from selftaught.tasks import evaluate
+from selftaught.tasks.registry import load_task
+
+TASK = load_task(str(Path(__file__).parent.parent / "stop" / "score_echo"))  # instance_timeout 0.5
+
+
+@dataclass
+class Reports:
+    """An executor whose every job gets these instance results (and nothing runs)."""
+
+    results: list[InstanceResult]
+    jobs: list[Job] = field(default_factory=list)
+
+    def run(self, job: Job, rpc: object = None) -> JobResult:
+        self.jobs.append(job)
+        return JobResult(list(self.results))
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_host_fails_an_instance_the_sandbox_timed_past_its_limit() -> None:
+    """Answered at exactly the limit: scored. A microsecond past it: a timeout, whatever it answered."""
+    limit = TASK.instance_timeout
+    assert limit == 0.5
+    reports = Reports(
+        [
+            InstanceResult(0.9, None, limit),
+            InstanceResult(0.9, None, limit + 1e-6),
+            InstanceResult(0.6, None, 0.01),
+        ]
+    )
+    result = evaluate(TASK, "def algorithm(i):\n    return 0.9\n", split="val", executor=reports)
+    scores = [(item.score, item.error.kind if item.error else None) for item in result.per_instance]
+    assert scores == [(0.9, None), (0.0, FailureKind.TIMEOUT), (0.6, None)]
+    assert result.utility == pytest.approx(0.5) and result.failures == 1
+    assert reports.jobs[0].instance_timeout == limit and reports.jobs[0].clock == "cpu"
+
+
+def test_missing_and_failed_results_score_the_failure_value() -> None:
+    reports = Reports(
+        [InstanceResult(None, "exception: ValueError: no", 0.1), InstanceResult(1.0, None, 0.1)]
+    )
+    result = evaluate(TASK, "def algorithm(i):\n    return 1.0\n", split="val", executor=reports)
+    kinds = [item.error.kind if item.error else None for item in result.per_instance]
+    assert kinds == [FailureKind.EXCEPTION, None, FailureKind.NO_RESULT]
+    assert result.utility == pytest.approx(1.0 / 3) and result.failures == 2 and result.instances == 3

@@ -41,7 +41,7 @@ class Double:
         self.jobs: list[Job] = []
         self.requests: list[dict[str, Any]] = []
 
-    def run(self, job: Job, rpc: Any = None) -> JobResult:
+    def run(self, job: Job, rpc: Any = None, stop: Any = None) -> JobResult:
         self.jobs.append(job)
         if job.entry != "serve_session":
             return self.result
@@ -94,7 +94,7 @@ def test_any_request_is_refused_or_becomes_a_well_formed_one(method: str, reques
         (job,) = double.jobs
         (sent,) = job.instances[0]
         assert sent["program"] == PROGRAM and sent["files"]["data.txt"] == b"1"
-        assert 0 < job.instance_timeout <= 30.0 and job.cpu_bound
+        assert 0 < job.instance_timeout <= 30.0 and not job.cpu_bound  # under its evaluation's CPU slot
 
 
 @pytest.mark.slow  # many large hypothesis examples
@@ -200,7 +200,7 @@ def test_a_session_keeps_only_the_awaited_answer_and_one_waiting_next() -> None:
     class Idle:
         workers = 1
 
-        def run(self, job: Job, rpc: Any = None) -> JobResult:
+        def run(self, job: Job, rpc: Any = None, stop: Any = None) -> JobResult:
             rpcs.append(rpc)
             started.set()
             time.sleep(1.0)

@@ -496,14 +496,17 @@ def test_a_candidate_that_disarms_its_timer_cannot_pile_up_processes(
             self.workers = pool.workers
             self.live = 0
 
-        def run(self, job, rpc=None):  # type: ignore[no-untyped-def]
+        def run(self, job, rpc=None, stop=None):  # type: ignore[no-untyped-def]
             session = job.entry == "serve_session"
             self.live += session
             processes_seen.append(self.live)
             try:
-                return pool.run(job, rpc)
+                return pool.run(job, rpc, stop)
             finally:
                 self.live -= session
+
+        def cpu_slot(self, owner):  # type: ignore[no-untyped-def]
+            return pool.cpu_slot(owner)
 
         def close(self) -> None:
             pass

@@ -31,6 +31,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from ray import exceptions as rex
 
 from selftaught.errors import UsageError
 from selftaught.executors.ray_worker import HostArrays, SandboxWorker
-from selftaught.sandbox.executor import RpcHandler
+from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.job import Job, JobResult
 from selftaught.sandbox.pool import SandboxPool, default_job_timeout
 
@@ -240,12 +241,21 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ jobs
 
-    def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult:
-        """Run `job` and return its result (thread-safe; blocks while every slot is taken)."""
+    def cpu_slot(self, owner: str) -> AbstractContextManager[None]:
+        """A CPU slot of the driver's local pool: work held under one (an OpenEvolve evaluation) runs
+        its jobs there, as `cpu_bound=False` jobs do."""
+        return self._local_pool().cpu_slot(owner)
+
+    def run(self, job: Job, rpc: RpcHandler | None = None, stop: Stop | None = None) -> JobResult:
+        """Run `job` and return its result (thread-safe; blocks while every slot is taken).
+
+        `stop` ends jobs of the driver's local pool (those with remote calls or not `cpu_bound`); a job
+        sent to the cluster runs to its own time limit.
+        """
         if rpc is not None or not job.cpu_bound:
             with self._cond:
                 self.stats.local_jobs += 1
-            return self._local_pool().run(job, rpc)
+            return self._local_pool().run(job, rpc, stop)
         payload = self._arrays.pack(job)
         base = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
         limit = self.slots * base + 30.0  # its own time, the job queued before it in the actor, slack

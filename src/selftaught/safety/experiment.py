@@ -321,7 +321,10 @@ def _execute(
 class _NoExecutor:
     """Stands in for the sandbox pool when nothing is executed, so no workers are started for nothing."""
 
-    def run(self, job: Any, rpc: Any = None) -> Any:
+    def run(self, job: Any, rpc: Any = None, stop: Any = None) -> Any:
+        raise RuntimeError("this sandbox-flag run executes no generated code (use execute > 0)")
+
+    def cpu_slot(self, owner: str) -> Any:
         raise RuntimeError("this sandbox-flag run executes no generated code (use execute > 0)")
 
     def close(self) -> None:

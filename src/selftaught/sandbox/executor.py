@@ -10,6 +10,9 @@ answered by an `RpcHandler` that always runs on the host, which is where budgets
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -27,9 +30,58 @@ class RpcHandler(Protocol):
     def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any: ...
 
 
+class Stop:
+    """Ends running jobs from another host thread: `executor.run(job, stop=stop)`, then `stop.set()`.
+
+    Why: a job that serves a larger piece of work (a candidate's session during an OpenEvolve
+    evaluation, a script the evaluator started) must end when that work ends, by its zygote killing the
+    child, not by a timer inside the child that the generated code can disarm. Setting it is final; a
+    job started with a stop already set ends at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._hooks: dict[int, Callable[[], None]] = {}
+        self._next = 0
+
+    def set(self) -> None:
+        with self._lock:
+            if self._set:
+                return
+            self._set = True
+            hooks = list(self._hooks.values())
+        for hook in hooks:
+            hook()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def on_set(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` once when the stop is set (at once if it is); returns a function that forgets it."""
+        with self._lock:
+            if not self._set:
+                key = self._next
+                self._next += 1
+                self._hooks[key] = hook
+
+                def forget() -> None:
+                    with self._lock:
+                        self._hooks.pop(key, None)
+
+                return forget
+        hook()
+        return lambda: None
+
+
 class Executor(Protocol):
     """Runs sandboxed jobs. Thread-safe: many host threads may call `run` at once."""
 
-    def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult: ...
+    def run(self, job: Job, rpc: RpcHandler | None = None, stop: Stop | None = None) -> JobResult: ...
+
+    def cpu_slot(self, owner: str) -> AbstractContextManager[None]:
+        """Hold one of the CPU slots `cpu_bound` jobs take (the same fair gate, shared between owners)
+        while a piece of work made of several jobs runs; its jobs then say `cpu_bound=False`."""
+        ...
 
     def close(self) -> None: ...

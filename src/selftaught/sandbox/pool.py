@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox import launch, uids
-from selftaught.sandbox.executor import RpcHandler
+from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.fairness import FairGate, current_owner, owned_by
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
@@ -42,6 +42,7 @@ MAX_RPC_BYTES_IN_FLIGHT = 64 << 20  # per job: what the host holds for calls not
 MAX_JOB_OUTPUT_BYTES = 256 << 20  # per job: encoded outputs of all its instances together
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
+_STOPPED: Any = object()  # put in a job's message box when its `Stop` is set (no zygote can send it)
 WALL_FACTOR = 3.0  # the zygote's wall-clock backstop of a CPU-limited call (zygote.backstop)
 
 
@@ -174,8 +175,15 @@ class SandboxPool:
 
     # ---------------------------------------------------------------- jobs
 
-    def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult:
-        """Run `job` to completion (thread-safe); never raises for anything the program does."""
+    def cpu_slot(self, owner: str) -> contextlib.AbstractContextManager[None]:
+        """One of the CPU slots `cpu_bound` jobs take, held for `owner` (see `Executor.cpu_slot`)."""
+        return self._cpu.slot(owner)
+
+    def run(self, job: Job, rpc: RpcHandler | None = None, stop: Stop | None = None) -> JobResult:
+        """Run `job` to completion (thread-safe); never raises for anything the program does.
+
+        `stop`, once set, ends the job: its zygote kills the child, whatever the child does.
+        """
         _validate(job)
         proxies: dict[str, Proxy] = {}
         bodies: list[bytes] = []
@@ -190,14 +198,23 @@ class SandboxPool:
             started = time.monotonic()
             run = _JobRun(job, proxies)
             run.files = files
-            self._execute(job, bodies, run, rpc, started)
+            if stop is not None and stop.is_set():
+                run.unfinished = "killed: stopped by the host"  # the work it belonged to is over
+            else:
+                self._execute(job, bodies, run, rpc, started, stop)
             wall = time.monotonic() - started
         if self.weak_note:
             run.events.insert(0, SandboxEvent("weak-sandbox", self.weak_note))
         return run.result(wall)
 
     def _execute(
-        self, job: Job, bodies: list[bytes], run: _JobRun, rpc: RpcHandler | None, started: float
+        self,
+        job: Job,
+        bodies: list[bytes],
+        run: _JobRun,
+        rpc: RpcHandler | None,
+        started: float,
+        stop: Stop | None = None,
     ) -> None:
         job_id = next(self._ids)
         zygote = self._pick()
@@ -206,6 +223,7 @@ class SandboxPool:
         except ZygoteDied:
             zygote = self._pick()
             box = zygote.register(job_id)
+        forget = stop.on_set(lambda: box.put((_STOPPED, []))) if stop is not None else (lambda: None)
         try:
             zygote.send(_job_header(job, job_id, run.proxies) | {"files": run.files}, bodies)
             limit = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
@@ -214,6 +232,7 @@ class SandboxPool:
             run.unfinished = f"killed: sandbox worker died ({exc})"
             run.add_event("worker-died", str(exc))
         finally:
+            forget()
             zygote.unregister(job_id)
 
     def _collect(
@@ -243,6 +262,12 @@ class SandboxPool:
                 )
                 zygote.kill()
                 return
+            if header is _STOPPED:
+                if cancelled_at is None:
+                    cancelled_at = time.monotonic()
+                    run.unfinished = "killed: stopped by the host"
+                    zygote.send({"op": "cancel", "id": job_id})
+                continue
             op = header.get("op")
             if op == "result":
                 self._on_result(run, header, bodies)

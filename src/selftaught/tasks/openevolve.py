@@ -32,9 +32,11 @@ from typing import Any
 from selftaught.errors import UsageError
 from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.executor import Executor
+from selftaught.sandbox.fairness import current_owner
 from selftaught.sandbox.job import Job
+from selftaught.store.rundir import STORE_FILE
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
-from selftaught.tasks.openevolve_broker import CandidateBroker, evaluation_gate
+from selftaught.tasks.openevolve_broker import CandidateBroker
 from selftaught.userfiles import read_text
 
 PREFIX = "openevolve:"
@@ -43,8 +45,11 @@ END_MARKER = "# EVOLVE-BLOCK-END"
 MAX_FILE_BYTES = 2_000_000
 MAX_TOTAL_BYTES = 8_000_000
 MAX_EVALUATOR_CHARS_SHOWN = 6000
-# Files copied into the sandbox next to the evaluator (data and helper modules it may read or import).
-_SKIP_DIRS = {"__pycache__", ".git", "openevolve_output", ".venv", "node_modules"}
+# Files copied into the sandbox next to the evaluator (data and helper modules it may read or import),
+# except these directories, hidden files, run directories and stores (`_is_store`).
+_SKIP_DIRS = {"__pycache__", ".git", "openevolve_output", ".venv", "node_modules", "runs"}
+SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 _MARKER_LINE = re.compile(r"^[ \t]*# EVOLVE-BLOCK-(START|END)[^\n]*$", re.MULTILINE)
 
 
@@ -186,8 +191,8 @@ class OpenEvolveTask:
     def job(self, source: str) -> Job:
         """The sandbox job that runs the evaluator on one candidate (which it reaches only by proxy).
 
-        Not `cpu_bound`: it mostly waits for the candidate's own jobs, which are (a one-core pool would
-        otherwise deadlock with the evaluator holding the core its candidate needs).
+        Not `cpu_bound`: the evaluation already holds a CPU slot (`evaluate`), and this job and the
+        candidate's jobs all run under it (asking for a second slot could deadlock a one-core pool).
         """
         runner = resources.files("selftaught.sandbox.inside") / "openevolve" / "_selftaught_runner.py"
         return Job(
@@ -221,7 +226,10 @@ class OpenEvolveTask:
         artifacts: dict[str, str] = {}
         stages, seconds, error = 0, 0.0, problem
         if problem is None:
-            with evaluation_gate(executor):  # the time limit starts when the evaluation may run
+            # One CPU slot of the executor's fair gate for the whole evaluation (owner: whoever asked, e.g.
+            # the improver whose `utility` call this is), so a flood of evaluations from one improver
+            # cannot starve another's; the time limit starts when the slot is held.
+            with executor.cpu_slot(current_owner()):
                 deadline = time.monotonic() + self.instance_timeout
                 broker = CandidateBroker(
                     executor, self.program.splice(source), dict(self.files), deadline, self.name
@@ -423,14 +431,24 @@ def _read_text(path: Path, where: str) -> str:
 
 
 def _collect_files(directory: Path, where: str) -> dict[str, bytes]:
-    """Every regular file of the directory (helper modules, data), copied into the sandbox's scratch."""
+    """The directory's regular files (helper modules, data), copied into the sandbox's scratch.
+
+    Never copied: hidden files, caches and tool directories (`_SKIP_DIRS`, `runs/` included), any
+    directory holding a selftaught run (its `run.sqlite`, wherever the runs directory is), and any
+    SQLite database (by its header bytes, whatever its name) with its journal files. Why: selftaught is
+    often run from the task's own directory, and an earlier run's store holds the secret test seed,
+    every program and score, and its LM cache; a candidate must not read them.
+    """
     files: dict[str, bytes] = {}
     total = 0
+    run_dirs = {path.parent for path in directory.rglob(STORE_FILE)} - {directory}
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
         if any(part in _SKIP_DIRS or part.startswith(".") for part in relative.parts):
             continue
-        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc":
+        if any(parent in run_dirs for parent in (path, *path.parents)):
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc" or _is_store(path):
             continue
         size = path.stat().st_size
         total += size
@@ -441,6 +459,17 @@ def _collect_files(directory: Path, where: str) -> dict[str, bytes]:
             )
         files[relative.as_posix()] = path.read_bytes()
     return files
+
+
+def _is_store(path: Path) -> bool:
+    """A SQLite database (by its first bytes) or one of its journals: a store, never task data."""
+    if path.name.endswith(_SQLITE_SIDE_FILES):
+        return True
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

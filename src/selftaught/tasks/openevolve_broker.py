@@ -12,6 +12,12 @@ directions.
 Everything the evaluator's child sends is untrusted too (it ran next to nothing hostile, but it is user
 code in a sandbox): requests are rebuilt field by field with type and size checks; each candidate job is
 limited by what is left of the evaluation's time, and by a count per evaluation.
+
+Lifetime: every candidate job is started with a `Stop` the broker keeps; `close()` (when the evaluator's
+job is over) sets them all, so their zygotes kill the candidate's processes then and there, and waits
+until they are gone. No process of an evaluation outlives it, whatever timers the candidate disarms.
+The evaluation holds one CPU slot of the executor's fair gate for its whole course
+(`OpenEvolveTask.evaluate`), so its candidate jobs run as `cpu_bound=False`: they are that slot's work.
 """
 
 from __future__ import annotations
@@ -20,11 +26,10 @@ import itertools
 import math
 import threading
 import time
-import weakref
 from importlib import resources
 from typing import Any
 
-from selftaught.sandbox.executor import Executor
+from selftaught.sandbox.executor import Executor, Stop
 from selftaught.sandbox.job import Job, JobResult, Proxy
 from selftaught.tasks.openevolve_session import CandidateSession
 
@@ -40,25 +45,7 @@ SETUP_SLACK = 15.0
 _MODULE_OPS = ("describe", "call")
 
 
-_GATES: weakref.WeakKeyDictionary[Any, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
-_GATES_LOCK = threading.Lock()
-
-
-def evaluation_gate(executor: Executor) -> threading.BoundedSemaphore:
-    """At most one OpenEvolve evaluation per sandbox worker of `executor` at a time.
-
-    Why: the evaluator's job does not hold a core (it waits on its candidate's jobs, which do), so
-    without this gate every concurrent evaluation would start its clock at once and its candidate jobs
-    would queue for cores behind the others': an honest candidate would time out because of its
-    neighbours. Behind the gate each evaluation's time limit starts when it has a core's worth of room.
-    """
-    with _GATES_LOCK:
-        gate = _GATES.get(executor)
-        if gate is None:
-            workers = getattr(executor, "workers", 1)
-            gate = threading.BoundedSemaphore(workers if isinstance(workers, int) and workers > 0 else 1)
-            _GATES[executor] = gate
-        return gate
+END_WAIT = 30.0  # seconds `close` waits for stopped jobs to be gone (a pool answers within a few)
 
 
 class CandidateRefused(Exception):
@@ -92,6 +79,9 @@ class CandidateBroker:
         self._lock = threading.Lock()
         self._session: CandidateSession | None = None
         self._module_ids = itertools.count()
+        self._stops: set[Stop] = set()  # the scripts' jobs still running
+        self._idle = threading.Condition(self._lock)
+        self._closed = False
         self.jobs = 0
 
     @staticmethod
@@ -115,11 +105,22 @@ class CandidateBroker:
             instances=[[job_request]],
             instance_timeout=limit,
             job_timeout=limit + SETUP_SLACK,
-            cpu_bound=True,
+            cpu_bound=False,  # it runs under the CPU slot its evaluation holds
             clock="wall",  # the evaluator's subprocess timeouts are wall-clock, as in OpenEvolve
             label=f"{self._label} candidate {job_request['op']}",
         )
-        return _run_answer(self._executor.run(job), limit)
+        stop = Stop()
+        with self._lock:
+            if self._closed:
+                return {"timeout": True, "error": "the evaluation is over"}
+            self._stops.add(stop)
+        try:
+            result = self._executor.run(job, stop=stop)
+        finally:
+            with self._lock:
+                self._stops.discard(stop)
+                self._idle.notify_all()
+        return _run_answer(result, limit)
 
     def _count_job(self) -> None:
         with self._lock:
@@ -141,6 +142,8 @@ class CandidateBroker:
             if session is None:
                 self._count_job()
                 with self._lock:
+                    if self._closed:
+                        return {"timeout": True, "error": "the evaluation is over"}
                     if self._session is None or self._session.closed:
                         base = {"program": self._program, "files": dict(self._files)}
                         self._session = CandidateSession(
@@ -154,12 +157,23 @@ class CandidateBroker:
                 return answer
         return {"error": "the candidate's process could not be started", "etype": "RuntimeError"}
 
-    def close(self) -> None:
-        """End the evaluation's candidate session (called when the evaluator's job is over)."""
+    def close(self, wait: float = END_WAIT) -> None:
+        """End every candidate process of the evaluation (called when the evaluator's job is over):
+        their zygotes kill them; returns once they are gone (or after `wait` seconds)."""
         with self._lock:
+            self._closed = True
             session, self._session = self._session, None
+            stops = list(self._stops)
         if session is not None:
             session.close()
+        for stop in stops:
+            stop.set()
+        until = time.monotonic() + wait
+        if session is not None:
+            session.ended.wait(wait)
+        with self._idle:
+            while self._stops and (left := until - time.monotonic()) > 0:
+                self._idle.wait(left)
 
     def _limit(self, timeout: Any) -> float | None:
         """The candidate job's time limit: what the evaluator asked, within what the evaluation has left."""

@@ -7,11 +7,13 @@ the host for its next request (`session.next(previous_answer)`), so the candidat
 between calls as it would in OpenEvolve, still in its own process, values still passed as data.
 
 Time limits: the child arms a timer whose default action kills it before running each request (the
-call's limit: what the evaluator asked, within what is left of the evaluation). The host stops waiting
-at the limit all the same; the next request gets a fresh session, but only once the old process is gone
-(the broker waits for it, within the new call's limit), so a candidate that disarms its timer cannot
-pile up spinning processes: it only uses up its own evaluation's time. Answers are matched to requests by sequence number: an
-answer the candidate forges or sends twice is ignored.
+call's limit: what the evaluator asked, within what is left of the evaluation). The timer is only the
+quick path: the candidate can disarm it, so the host does not rely on it. At the call's limit (plus a
+short grace) the host closes the session, and closing sets the job's `Stop`: the zygote kills the
+process, whatever it does. The broker closes the session when the evaluation ends, too, so no process
+of a candidate outlives its evaluation. The next request gets a fresh session, once the old process is
+gone. Answers are matched to requests by sequence number: an answer the candidate forges or sends twice
+is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from selftaught.sandbox.executor import Executor
+from selftaught.sandbox.executor import Executor, Stop
 from selftaught.sandbox.job import Job, JobResult, Proxy
 
 GRACE = 2.0  # seconds the host waits past a call's limit for the child's timer to act
@@ -48,6 +50,7 @@ class CandidateSession:
         self._waiting = False
         self.closed = False
         self.ended = threading.Event()  # the session's job is over (its process is gone)
+        self.stop = Stop()  # set by `close`: the zygote ends the process
         limit = max(0.05, deadline - time.monotonic())
         job = Job(
             source=source,
@@ -55,7 +58,7 @@ class CandidateSession:
             instances=[[base, Proxy(name="session", methods=("next",))]],
             instance_timeout=limit,
             job_timeout=limit + SETUP_SLACK,
-            cpu_bound=False,  # the evaluation gate already allows one evaluation per worker
+            cpu_bound=False,  # it runs under the CPU slot its evaluation holds
             label=f"{label} candidate session",
         )
         thread = threading.Thread(
@@ -65,7 +68,7 @@ class CandidateSession:
 
     def _run(self, executor: Executor, job: Job) -> None:
         try:
-            result: JobResult | str = executor.run(job, rpc=self._rpc)
+            result: JobResult | str = executor.run(job, rpc=self._rpc, stop=self.stop)
         except Exception as exc:  # the executor itself failed (closed pool, lost cluster): say so
             result = f"{type(exc).__name__}: {exc}"
         self.closed = True
@@ -131,9 +134,10 @@ class CandidateSession:
                     return read(payload)
 
     def close(self) -> None:
-        """End the session: the child's next `next()` returns None and it exits."""
+        """End the session: its zygote kills the process (the child's own timer is not relied on)."""
         self.closed = True
         self._requests.put(None)
+        self.stop.set()
 
 
 def _ended(result: JobResult | str, past_limit: bool) -> dict[str, Any]:

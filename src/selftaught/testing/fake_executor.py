@@ -20,6 +20,7 @@ The real end-to-end tests stay (marked `slow`); this is for the layer above the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from selftaught.sandbox.executor import RpcHandler
+from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent
 
 SCRIPT_LINE = re.compile(r"^#\s*fake:\s*(?P<name>[\w-]+)(?P<params>[^\n]*)$", re.MULTILINE)
@@ -98,7 +99,10 @@ class ScriptedExecutor:
     jobs: list[Job] = field(default_factory=list)  # every job received, in order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def run(self, job: Job, rpc: RpcHandler | None = None) -> JobResult:
+    def cpu_slot(self, owner: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # scripted jobs take no CPU
+
+    def run(self, job: Job, rpc: RpcHandler | None = None, stop: Stop | None = None) -> JobResult:
         with self._lock:
             self.jobs.append(job)
         started = time.monotonic()

@@ -1,4 +1,5 @@
-"""OpenEvolve tasks on a Ray cluster: the evaluator's job brokers its candidate's jobs through the driver."""
+"""OpenEvolve tasks with a Ray executor: each evaluation holds a CPU slot of the driver's local pool, and
+its evaluator and candidate jobs run there, brokered by the driver (so the driver can end them all)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def remote(cluster: LoopbackCluster) -> Iterator[RayExecutor]:
 
 
 @pytest.mark.parametrize(("directory", "expected"), [(PACKING, 0.3642), (POINT, 0.2829)])
-def test_candidate_jobs_run_on_the_cluster_with_the_same_score(
+def test_evaluations_with_a_ray_executor_score_the_same(
     remote: RayExecutor, directory: Path, expected: float
 ) -> None:
     task = load_task(f"openevolve:{directory}")

@@ -86,7 +86,7 @@ def test_key_and_model_errors_are_configuration_errors(
 def test_5xx_after_the_retries_is_an_endpoint_failure_and_later_calls_fail_at_once(
     server: OpenAIServer, key_env: str
 ) -> None:
-    server.enqueue_faults(*[Fault.server_error(502)] * 3)
+    server.enqueue_faults(*[Fault.server_error(502)] * 6)  # the call's 3 attempts, then the check's 3
     with open_model(spec(server), settings(key_env, max_retries=2)) as client:
         lm = client.language_model(budget=2)
         with pytest.raises(EndpointError):

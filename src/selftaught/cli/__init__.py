@@ -122,6 +122,7 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=args, prog_name="selftaught", standalone_mode=False)
     except UsageError as exc:
         typer.echo(f"error: {exc}", err=True)
+        _echo_notes(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -129,9 +130,16 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if _is_endpoint_error(exc):  # the model endpoint failed (unreachable, 5xx): one line, exit 1
             typer.echo(f"error: model endpoint failed: {exc}", err=True)
+            _echo_notes(exc)
             return EXIT_FAILED
         return _other_exception(exc)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _echo_notes(exc: BaseException) -> None:
+    """What a command added to the error on its way out (e.g. how to continue the failed run)."""
+    for line in getattr(exc, "__notes__", ()):
+        typer.echo(str(line), err=True)
 
 
 def _is_endpoint_error(exc: Exception) -> bool:
@@ -162,6 +170,7 @@ def _other_exception(exc: Exception) -> int:
         raise exc
     # Our own bug or an environment failure: one line, exit 1; runs keep what they stored.
     typer.echo(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)", err=True)
+    _echo_notes(exc)
     return EXIT_FAILED
 
 

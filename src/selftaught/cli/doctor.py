@@ -35,7 +35,7 @@ def doctor(
     endpoint instead (exit 1: endpoint failed; exit 2: key, model name or URL to fix).
     """
     if model is not None:
-        return _check_model(model, api_key_env or "OPENAI_API_KEY", json_out)
+        return _check_model(model, api_key_env, json_out)
     from selftaught.defaults import KNOBS, check_value
     from selftaught.sandbox import check_layers
     from selftaught.sandbox.selfcheck import run_selfcheck
@@ -75,13 +75,18 @@ def doctor(
     return 0 if report["ready"] else 1
 
 
-def _check_model(spec: str, api_key_env: str, json_out: bool) -> int:
+def _check_model(spec: str, api_key_env: str | None, json_out: bool) -> int:
     """The preflight, on its own: what a run would send before starting (errors propagate to the
     CLI's one-line handlers: EndpointError exit 1, UsageError exit 2)."""
-    from selftaught.lm import ModelSettings, open_model
+    from selftaught.config import load_settings
+    from selftaught.lm import open_model
     from selftaught.lm.preflight import preflight
+    from selftaught.stop.api import model_settings
 
-    with open_model(spec, ModelSettings(api_key_env=api_key_env, max_retries=2)) as client:
+    # The run's retry policy and timeout (from the defaults and selftaught.toml), so doctor gives up
+    # exactly when a run's preflight would.
+    settings = load_settings({"api_key_env": api_key_env} if api_key_env else {})
+    with open_model(spec, model_settings(settings)) as client:
         if client.spec.kind == "offline":
             result = {"model": str(client.spec), "ok": True, "detail": "the offline model needs no endpoint"}
             typer.echo(json.dumps(result) if json_out else f"{client.spec}: offline model, nothing to check")

@@ -128,10 +128,15 @@ def run(
     except KeyboardInterrupt:
         for run_id, path in started:
             note(
-                f"interrupted: run {run_id} keeps its finished work; continue it with "
-                f"`selftaught run --resume {run_id} --runs-dir {path.parent}`"
+                f"interrupted: run {run_id} keeps its finished work; continue it with `{_resume(run_id, path)}`"
             )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # e.g. the preflight failed: the run exists and can be continued
+        for run_id, path in started:
+            exc.add_note(
+                f"run {run_id} failed; fix the cause, then continue it with `{_resume(run_id, path)}`"
+            )
+        raise
     if as_json:
         emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
     else:
@@ -143,7 +148,7 @@ def run(
             out.print(_gain(results), markup=False, highlight=False, soft_wrap=True)
     stopped = [result for result in results if result.status != "completed"]
     for result in stopped:
-        resume = f"`selftaught run --resume {result.run_id}`"
+        resume = f"`{_resume(result.run_id, result.path)}`"
         hint = (
             f"fix the model endpoint, then continue it with {resume}"
             if result.status == "failed"
@@ -165,6 +170,11 @@ def _live_view(runs_dir: Path, wanted: bool) -> contextlib.AbstractContextManage
     if not extra_installed():
         raise UsageError(EXTRA_MISSING)
     return beside_run(runs_dir, announce=note)
+
+
+def _resume(run_id: str, path: Path) -> str:
+    """The command that continues a run, from any working directory."""
+    return f"selftaught run --resume {run_id} --runs-dir {path.parent}"
 
 
 def _print_run(out: Any, result: api.RunResult, gain: bool = True) -> None:

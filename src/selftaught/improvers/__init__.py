@@ -13,6 +13,7 @@ import ast
 from importlib import resources
 from pathlib import Path
 
+from selftaught.defaults import suggest
 from selftaught.errors import UsageError
 from selftaught.userfiles import read_text
 
@@ -111,5 +112,6 @@ def check_improver_source(source: str, where: str) -> None:
 
 def _unknown(name: str) -> str:
     return (
-        f"unknown improver {name!r} (built-in: {', '.join(BUILTIN_IMPROVERS)}; or give a path to a .py file)"
+        f"unknown improver {name!r}{suggest(name, list(BUILTIN_IMPROVERS))} (built-in: "
+        f"{', '.join(BUILTIN_IMPROVERS)}; or give a path to a .py file)"
     )

@@ -19,10 +19,11 @@ from types import TracebackType
 from selftaught.errors import UsageError
 from selftaught.lm.backend import Backend, Completion, Request, estimate_tokens
 from selftaught.lm.cache import OrdinalCounter, ResponseCache
-from selftaught.lm.errors import EndpointError, ReplayMiss
+from selftaught.lm.errors import EndpointError, ModelError, ReplayMiss
 from selftaught.lm.language_model import LanguageModel
 from selftaught.lm.offline import OfflineBackend
 from selftaught.lm.pricing import CostTracker, Price, find_price, load_prices
+from selftaught.lm.probe import ask_check
 from selftaught.lm.settings import CallRecord, ModelSettings
 from selftaught.lm.spec import ModelSpec, parse_spec
 
@@ -58,6 +59,8 @@ class ModelClient:
         self._lock = threading.Lock()
         self._totals = ClientStats(0, 0, 0, 0, 0, 0.0)
         self._endpoint_failure: EndpointError | None = None
+        self._check_lock = threading.Lock()
+        self._last_check: tuple[float, BaseException | None] | None = None  # (started, failure)
 
     def __repr__(self) -> str:
         return f"ModelClient({self.spec}, cache_mode={self.settings.cache_mode!r})"
@@ -179,11 +182,12 @@ class ModelClient:
             for reserved in reservations:
                 self._costs.settle(reserved, 0.0)
             raise
+        failed_at = time.monotonic()
         failure: BaseException | None = None
         for request, reserved, slot, result in zip(requests, reservations, slots, results, strict=True):
             if isinstance(result, BaseException):
-                if isinstance(result, EndpointError) and self._endpoint_failure is None:
-                    self._endpoint_failure = result
+                if isinstance(result, EndpointError) or (isinstance(result, ModelError) and result.retryable):
+                    result = self._classify(result, failed_at)  # a 400-like answer needs no check
                 self._costs.settle(reserved, 0.0)
                 self._report(request, None, 0.0, False, str(result), purpose, call_index, started)
                 failure = failure or result
@@ -195,6 +199,45 @@ class ModelClient:
             answers[slot] = result
             self._report(request, result, cost, False, None, purpose, call_index, started)
         return failure
+
+    def _classify(self, error: ModelError, failed_at: float) -> ModelError:
+        """Whose failure a call's final error is (after its retries ran out, or with no answer at all):
+        the endpoint's only if the endpoint also fails the check request asked after it (then the client is done: `endpoint_failure`); otherwise the
+        call's own, a plain `ModelError` the improver sees (a generated prompt never fails a run)."""
+        if self._endpoint_failure is not None:
+            return self._endpoint_failure
+        check = self._check_endpoint(failed_at)
+        if check is None:
+            return ModelError(
+                f"{error} (the endpoint answers other requests: this request's own failure)",
+                status=error.status,
+                retryable=error.retryable,
+            )
+        failure = (
+            error
+            if isinstance(error, EndpointError)
+            else EndpointError(
+                f"{error}; the endpoint failed a check request right after ({_cause(check)})",
+                status=error.status,
+                retryable=error.retryable,
+            )
+        )
+        with self._lock:
+            if self._endpoint_failure is None:
+                self._endpoint_failure = failure
+            return self._endpoint_failure
+
+    def _check_endpoint(self, failed_at: float) -> BaseException | None:
+        """Ask the check request (one at a time); a check started after `failed_at` answers for every
+        failure before it, so a burst of failed calls costs one check. None when the endpoint answered."""
+        with self._check_lock:
+            if self._last_check is not None and self._last_check[0] >= failed_at:
+                return self._last_check[1]
+            started = time.monotonic()
+            result = ask_check(self._backend, self.spec.name)
+            outcome = result if isinstance(result, BaseException) else None
+            self._last_check = (started, outcome)
+            return outcome
 
     def _report(
         self,
@@ -257,24 +300,33 @@ class ModelClient:
         self.close()
 
 
-def open_model(spec: str, settings: ModelSettings | None = None) -> ModelClient:
-    """Open a client for a model spec (`offline[:SEED]` or `openai/<model>[@<base_url>]`).
+def _cause(failure: BaseException) -> str:
+    """The check's failure in a few words, without repeating the endpoint's name."""
+    text = str(failure)
+    _, _, tail = text.partition(": ")
+    return (tail or text)[:200]
+
+
+def check_model(spec: str, settings: ModelSettings) -> tuple[ModelSpec, Price | None, str]:
+    """What `open_model` needs, checked without opening anything: (parsed spec, price, API key).
 
     Raises `UsageError` for a malformed spec, a missing API key (naming the variable), or a cost cap
-    on a model with no known price.
+    on a model with no known price (naming `--prices-file`), so a command can refuse settings that
+    cannot work before it creates anything.
     """
-    settings = settings or ModelSettings()
     parsed = parse_spec(spec)
+    if parsed.kind == "offline":
+        return parsed, _FREE, ""
     prices = (
         load_prices(settings.prices_file, settings.prices) if settings.prices_file else dict(settings.prices)
     )
-    if parsed.kind == "offline":
-        return ModelClient(parsed, OfflineBackend(parsed.seed), settings, _FREE)
     price = find_price(parsed.model, prices)
     if price is None and settings.max_cost is not None:
         raise UsageError(
-            f"--max-cost is set but model {parsed.model!r} has no price: add it to a prices file "
-            f'(e.g. [prices."{parsed.model}"] input = 1.0, output = 2.0, USD per million tokens)'
+            f"--max-cost is set but model {parsed.model!r} has no known price, so the cap could not "
+            f"measure anything: give its price with --prices-file FILE (selftaught.toml: lm.prices-file), "
+            f'a TOML file with [prices."{parsed.model}"] input = 1.0 and output = 2.0 (USD per million '
+            "tokens), or drop --max-cost"
         )
     api_key = os.environ.get(settings.api_key_env, "")
     if settings.cache_mode == "replay":
@@ -284,6 +336,18 @@ def open_model(spec: str, settings: ModelSettings | None = None) -> ModelClient:
             f"model {parsed} needs an API key: set ${settings.api_key_env} (or --api-key-env VAR to read "
             "another variable; use any non-empty value for a server without authentication)"
         )
+    return parsed, price, api_key
+
+
+def open_model(spec: str, settings: ModelSettings | None = None) -> ModelClient:
+    """Open a client for a model spec (`offline[:SEED]` or `openai/<model>[@<base_url>]`).
+
+    Raises `UsageError` as `check_model` does.
+    """
+    settings = settings or ModelSettings()
+    parsed, price, api_key = check_model(spec, settings)
+    if parsed.kind == "offline":
+        return ModelClient(parsed, OfflineBackend(parsed.seed), settings, _FREE)
     from selftaught.lm.openai_backend import OpenAIBackend
 
     return ModelClient(parsed, OpenAIBackend(parsed, api_key, settings), settings, price)

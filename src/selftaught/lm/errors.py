@@ -25,8 +25,8 @@ class ModelError(Exception):
 
     `status` is the HTTP status when there was one; `retryable` says whether the failure was transient
     (retries ran out) or permanent (400, 413, ...). Messages never contain the API key. A plain
-    `ModelError` is something the request itself may have caused (a prompt over the context length,
-    a slow answer): the improver that made it sees it as that call's error, and the run goes on.
+    `ModelError` is this request's own failure (the endpoint still answered the check request asked
+    after it): the improver that made the call sees it as that call's error, and the run goes on.
     """
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
@@ -36,10 +36,13 @@ class ModelError(Exception):
 
 
 class EndpointError(ModelError):
-    """The endpoint itself failed, whatever was asked: unreachable after a short retry, kept failing
-    with 5xx or 429 after the retries, or refused the key or the model. No generated program can cause
-    it, so it stops the run (status `failed`, exit code 1) instead of reaching improvers as one more
-    failed call. The message names the endpoint and the cause in one line."""
+    """The endpoint itself failed: a call failed for good (connection, status, malformed or empty body)
+    and the endpoint then failed the check request too (`selftaught.lm.probe`), or the preflight
+    failed. Judged by that second, harmless request, never by the failed call alone, because a
+    generated prompt can make one call fail (a dropped connection, a 429 that never clears for an
+    oversized body) but not the check request. It stops the run (status `failed`, exit code 1, the run
+    resumable) instead of reaching improvers as one more failed call. The message names the endpoint
+    and the cause in one line."""
 
 
 class ModelAuthError(EndpointError, UsageError):

@@ -13,13 +13,9 @@ import time
 from dataclasses import dataclass
 
 from selftaught.errors import UsageError
-from selftaught.lm.backend import Request
 from selftaught.lm.client import ModelClient
 from selftaught.lm.errors import EndpointError, ModelError
-
-PREFLIGHT_SYSTEM = "You are a helpful assistant."
-PREFLIGHT_MESSAGE = "Reply with the single word: ready"
-PREFLIGHT_MAX_TOKENS = 32
+from selftaught.lm.probe import ask_check
 
 
 class PreflightConfigError(UsageError):
@@ -45,11 +41,8 @@ def needs_preflight(client: ModelClient) -> bool:
 def preflight(client: ModelClient) -> PreflightResult:
     """Send one tiny request; raise `ModelAuthError` (key, model: exit 2), `PreflightConfigError`
     (another 4xx: exit 2) or `EndpointError` (unreachable, 5xx, timeouts: exit 1)."""
-    request = Request(
-        client.spec.name, PREFLIGHT_SYSTEM, PREFLIGHT_MESSAGE, 1, 0.0, PREFLIGHT_MAX_TOKENS, "preflight"
-    )
     started = time.perf_counter()
-    (result,) = client.backend.complete_many([request])
+    result = ask_check(client.backend, client.spec.name)
     latency = time.perf_counter() - started
     if isinstance(result, EndpointError):
         raise result

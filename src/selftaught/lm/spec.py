@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlparse
@@ -52,7 +53,24 @@ def parse_spec(spec: str) -> ModelSpec:
         if "@" in text and not _valid_url(base_url):
             raise UsageError(f"bad model spec {spec!r}: {base_url!r} is not an http(s) URL; {_FIX}")
         return ModelSpec(kind="openai", model=model, base_url=base_url or None)
-    raise UsageError(f"bad model spec {spec!r}: {_FIX}")
+    raise UsageError(f"bad model spec {spec!r}{_close_spec(text)}: {_FIX}")
+
+
+def _close_spec(text: str) -> str:
+    """' (did you mean X?)' for a near miss: 'ofline' -> 'offline', 'gpt-4o' -> 'openai/gpt-4o',
+    'opena/gpt-4o' -> 'openai/gpt-4o'; '' when nothing is close."""
+    head, colon, seed = text.partition(":")
+    if difflib.get_close_matches(head.lower(), ["offline"], n=1, cutoff=0.6):
+        guess = "offline" + (f":{seed}" if colon and seed.isdigit() else "")
+    else:
+        prefix, slash, rest = text.partition("/")
+        if slash and rest and difflib.get_close_matches(prefix.lower(), ["openai"], n=1, cutoff=0.6):
+            guess = f"openai/{rest}"
+        elif not slash and text and not any(ch.isspace() for ch in text):
+            guess = f"openai/{text}"
+        else:
+            return ""
+    return f" (did you mean {guess!r}?)"
 
 
 def _valid_url(url: str) -> bool:

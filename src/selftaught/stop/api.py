@@ -26,7 +26,8 @@ from selftaught.config import Settings, load_settings
 from selftaught.errors import UsageError
 from selftaught.executors import make_executor
 from selftaught.improvers import load_improver
-from selftaught.lm import ModelSettings, open_model
+from selftaught.lm import ModelSettings, open_model, parse_spec
+from selftaught.lm.client import check_model
 from selftaught.lm.preflight import needs_preflight, preflight
 from selftaught.sandbox.executor import Executor
 from selftaught.stop.best_program import write_best_program
@@ -66,6 +67,41 @@ def _model_spec(settings: Settings, replicate: int) -> str:
     if settings.model == "offline":
         return f"offline:{settings.seed + replicate}"
     return settings.model
+
+
+def model_settings(settings: Settings, **extra: Any) -> ModelSettings:
+    """The model client's settings from a run's: one retry policy for runs, the preflight and `doctor`."""
+    return ModelSettings(
+        api_key_env=settings.api_key_env,
+        max_tokens=settings.max_tokens,
+        timeout=settings.request_timeout,
+        concurrency=settings.concurrency,
+        max_retries=settings.max_retries,
+        max_cost=settings.max_cost,
+        prices_file=settings.prices_file,
+        **extra,
+    )
+
+
+MODEL_WHERE = "--model (selftaught.toml: lm.model)"
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings that cannot work before anything is created (no run directory, no sandbox):
+    an unknown task or improver, a malformed model spec, a missing API key, a cost cap on a model
+    with no known price. Each error is one line naming the flag and the file key."""
+    _named("--task (selftaught.toml: run.task)", lambda: load_task(settings.task, settings.protocol))
+    _named("--improver (selftaught.toml: run.improver)", lambda: load_improver(settings.improver))
+    _named(MODEL_WHERE, lambda: parse_spec(settings.model))
+    check_model(_model_spec(settings, 0), model_settings(settings, cache_mode="off"))
+
+
+def _named(where: str, check: Callable[[], object]) -> None:
+    """Run `check`; its `UsageError` says which flag and file key the wrong value came from."""
+    try:
+        check()
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 @contextmanager
@@ -108,14 +144,8 @@ def open_session(
     try:
         client = open_model(
             _model_spec(settings, replicate),
-            ModelSettings(
-                api_key_env=settings.api_key_env,
-                max_tokens=settings.max_tokens,
-                timeout=settings.request_timeout,
-                concurrency=settings.concurrency,
-                max_retries=settings.max_retries,
-                max_cost=settings.max_cost,
-                prices_file=settings.prices_file,
+            model_settings(
+                settings,
                 cache_path=RunDir(run_dir).lm_cache_file if run_dir is not None else None,
                 cache_mode=settings.cache if run_dir is not None else "off",
                 recorder=record,
@@ -496,9 +526,8 @@ def self_improve(
     group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
     if resume is not None:
         check_resume(settings.runs_dir, resume, resume_overrides or {})
-    else:  # bad input is refused before a run directory or a sandbox pool exists
-        load_task(settings.task, settings.protocol)
-        load_improver(settings.improver)
+    else:  # settings that cannot work are refused before a run directory or a sandbox pool exists
+        check_settings(settings)
     executor = make_executor(settings)
     try:
         if replicates == 1:

@@ -172,7 +172,7 @@ class LanguageModelCapability:
                 self._responses += len(answers)
             return answers
         except EndpointError as exc:
-            # The endpoint failed (by exception type; no generated program can cause it): fail the run.
+            # The endpoint failed the check request after this call too (not a prompt's doing): fail the run.
             if self._on_fail is not None:
                 self._on_fail(str(exc))
             raise

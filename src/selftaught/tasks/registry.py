@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from selftaught.defaults import suggest
 from selftaught.errors import UsageError
 from selftaught.tasks.catalog import BEYOND_PAPER_NAMES, BUILTIN_DIR, BUILTIN_NAMES, PAPER_NAMES
 from selftaught.tasks.directory import load_task_directory
@@ -37,7 +38,9 @@ def builtin_task(name: str, protocol: str = "strict") -> HostScoredTask:
     generators, seeds, scoring and texts, kept apart so the strict task never depends on them.
     """
     if name not in BUILTIN_NAMES:
-        raise UsageError(f"unknown task {name!r}: choose one of {', '.join(BUILTIN_NAMES)}")
+        raise UsageError(
+            f"unknown task {name!r}{suggest(name, BUILTIN_NAMES)}: choose one of {', '.join(BUILTIN_NAMES)}"
+        )
     key = (name, check_protocol(protocol))
     with _lock:
         task = _loaded.get(key)
@@ -89,5 +92,6 @@ def load_task(spec: str, protocol: str = "strict") -> Task:
     if "/" in spec or spec.startswith(".") or path.exists():
         raise UsageError(f"task directory {spec!r} does not exist or is not a directory")
     raise UsageError(
-        f"unknown task {spec!r}: choose one of {', '.join(BUILTIN_NAMES)}, or give a task directory"
+        f"unknown task {spec!r}{suggest(spec, BUILTIN_NAMES)}: choose one of {', '.join(BUILTIN_NAMES)}, "
+        "or give a task directory"
     )

@@ -43,6 +43,8 @@ FaultKind = Literal[
     "truncated_reply",
 ]
 ReplyFunction = Callable[[dict[str, Any], int], str]  # (request body, choice index) -> reply text
+# (request body, 0-based number of the chat request) -> how to misbehave on it, or None to answer
+FaultRule = Callable[[dict[str, Any], int], "Fault | None"]
 NO_CODE_REPLY = "I believe the current solution is already a good one; I would keep it as it is."
 
 
@@ -126,6 +128,7 @@ class OpenAIServer:
         offline_seed: int = 0,
         port: int = 0,
         check_model: bool = False,
+        fault_rule: FaultRule | None = None,
     ) -> None:
         self.latency = latency
         self.reply = reply
@@ -133,6 +136,10 @@ class OpenAIServer:
         self.models = list(models)
         self.api_key = api_key
         self.check_model = check_model  # answer 404 "model not found" for models not in `models`
+        # Asked for every chat request the queued faults leave alone: faults on certain prompts only, or
+        # from the k-th request on. May be replaced while the server runs.
+        self.fault_rule = fault_rule
+        self._chats = 0
         self._offline = OfflineBackend(offline_seed)
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -201,8 +208,14 @@ class OpenAIServer:
     def _record(self, request: ReceivedRequest) -> Fault | None:
         with self._lock:
             self._received.append(request)
-            if request.path.endswith("/chat/completions") and self._faults:
+            if not request.path.endswith("/chat/completions"):
+                return None
+            index, self._chats = self._chats, self._chats + 1
+            if self._faults:
                 return self._faults.popleft()
+            rule = self.fault_rule
+        if rule is not None and isinstance(request.body, dict):
+            return rule(request.body, index)
         return None
 
     @contextlib.contextmanager

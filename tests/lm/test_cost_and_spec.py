@@ -58,7 +58,7 @@ def test_cost_is_computed_from_usage_and_price(server: OpenAIServer, key_env: st
 
 
 def test_cost_cap_without_a_price_is_refused(server: OpenAIServer, key_env: str) -> None:
-    with pytest.raises(UsageError, match="no known price.*--prices-file"):
+    with pytest.raises(UsageError, match=r"no known price.*--prices-file"):
         open_model(spec(server, "my-local-llama"), settings(key_env, max_cost=1.0))
 
 

@@ -54,6 +54,7 @@ from selftaught.tasks import VAL_SEED_BASE, list_tasks, load_task
 from selftaught.tasks.evaluation import SCORING_VERSION, refuse_other_scoring
 from selftaught.tasks.openevolve import EvolveBlock
 from selftaught.tasks.protocol import default_test_seed
+from selftaught.tasks.registry import absolute_task, stored_task
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
@@ -424,6 +425,10 @@ def run_once(
             )
         refuse_other_scoring(resume, meta.scoring_version, store.close)
         stored = Settings(**meta.config)
+        # Old runs stored a task directory as typed: resolve it where the run started.
+        bases = [Path(meta.workdir)] if meta.workdir else []
+        bases += [run_dir.parent.parent, Path.cwd()]  # the directory holding runs/, then here
+        stored = stored.model_copy(update={"task": stored_task(stored.task, bases)})
         update: dict[str, Any] = {
             key: value for key, value in (resume_overrides or {}).items() if key in RESUME_OVERRIDABLE
         }
@@ -492,6 +497,7 @@ def _write_run_meta(store: RunStore, settings: Settings, replicate: int, group: 
             replicate=replicate,
             test_seed=test_seed,
             scoring_version=SCORING_VERSION,
+            workdir=str(Path.cwd()),
         )
     )
 
@@ -522,6 +528,8 @@ def self_improve(
     evaluations one per core); progress then counts finished runs instead of showing each run's bars.
     """
     settings = _settings(settings, overrides)
+    if resume is None:  # stored absolute, so the run resumes from any working directory
+        settings = settings.model_copy(update={"task": absolute_task(settings.task, Path.cwd())})
     replicates = 1 if resume is not None else settings.seeds
     group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
     if resume is not None:

@@ -113,6 +113,8 @@ class RunMeta:
     result: dict[str, Any] | None = None
     # How evaluations were scored (tasks.evaluation.SCORING_VERSION); None: before versions were stored.
     scoring_version: int | None = None
+    # The working directory the run started in (task paths typed relative to it); None before it was stored.
+    workdir: str | None = None
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> RunMeta:

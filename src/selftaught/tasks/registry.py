@@ -95,3 +95,30 @@ def load_task(spec: str, protocol: str = "strict") -> Task:
         f"unknown task {spec!r}{suggest(spec, BUILTIN_NAMES)}: choose one of {', '.join(BUILTIN_NAMES)}, "
         "or give a task directory"
     )
+
+
+def absolute_task(spec: str, base: Path) -> str:
+    """`spec` with a task directory (or `openevolve:PATH`) made absolute against `base`; built-in names
+    unchanged. Runs store this, so a run resumes from any working directory."""
+    if spec in BUILTIN_NAMES:
+        return spec
+    prefix = "openevolve:" if spec.startswith("openevolve:") else ""
+    path = Path(spec.removeprefix(prefix)).expanduser()
+    if not prefix and not (path.is_dir() or "/" in spec or spec.startswith(".")):
+        return spec  # not a path: load_task says what is wrong with it
+    return prefix + str(path if path.is_absolute() else (base / path).resolve())
+
+
+def stored_task(spec: str, bases: list[Path]) -> str:
+    """A run's stored task as a loadable spec: an old run stored a task directory as typed (relative);
+    it is resolved against the first of `bases` (the run's working directory, ...) where it exists."""
+    if spec in BUILTIN_NAMES:
+        return spec
+    prefix = "openevolve:" if spec.startswith("openevolve:") else ""
+    path = Path(spec.removeprefix(prefix)).expanduser()
+    if path.is_absolute():
+        return spec
+    for base in bases:
+        if (base / path).is_dir():
+            return prefix + str((base / path).resolve())
+    return spec

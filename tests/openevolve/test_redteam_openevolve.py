@@ -1,4 +1,4 @@
-"""Red-team attacks on OpenEvolve-format tasks: hostile evaluators and candidates (beyond issue 13's list).
+"""Red-team attacks on OpenEvolve-format tasks: hostile evaluators and candidates (beyond the first audit's list).
 
 The evaluator is code a model may write too, and it runs in a sandboxed child: whatever it answers must
 never raise in the host, and a candidate must not reach past the data the evaluator asks of it. Each

@@ -6,11 +6,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from selftaught.sandbox.inputs import PREFIX, SharedInputs, remove_orphans
-
-pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 
 def test_orphans_of_dead_hosts_are_removed_and_live_ones_kept(tmp_path) -> None:

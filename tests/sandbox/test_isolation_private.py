@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -80,18 +79,6 @@ def test_two_pools_in_one_process_use_disjoint_uids() -> None:
         blocks = {z.uid_block.index for z in first._zygotes + second._zygotes if z.uid_block is not None}
     assert a != b and len(blocks) == 2
     assert (a - uids.UID_BASE) // uids.BLOCK != (b - uids.UID_BASE) // uids.BLOCK
-
-
-def test_a_uid_block_is_exclusive_until_released(tmp_path: os.PathLike[str]) -> None:
-    lock_dir = str(tmp_path)
-    one = uids.acquire(lock_dir)
-    two = uids.acquire(lock_dir)
-    assert one.index != two.index
-    one.release()
-    three = uids.acquire(lock_dir)
-    assert three.index == one.index  # freed by release (or by the holder's death)
-    two.release()
-    three.release()
 
 
 PEEK = (

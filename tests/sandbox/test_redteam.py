@@ -1,25 +1,22 @@
-"""Red-team attacks on the sandbox, written as a hostile model would write them (beyond issue 13's list).
+"""Red-team attacks on the sandbox, written as a hostile model would write them (beyond the first audit's list).
 
 Each test asserts the promise, not only survival: the attacking job fails with a stated reason (or
 gets no more than its honest value), honest jobs running beside it on the same pool get exactly their
 answers (`beside`), and the zygotes stay up and serve the next job. The attacks that broke a promise
-when written (System V IPC, file locks and watches as channels between jobs, scratch floods) are
-marked so in /work/notes/redteam.md with what fixed them.
+when written (System V IPC, file locks and watches as channels between jobs, scratch floods) say so
+in their docstrings ("Broke: ...") with what fixed them.
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from selftaught.sandbox import Job, JobResult, SandboxPool
-from selftaught.sandbox.inside import scratch
 from selftaught.tasks.registry import builtin_task
 
 from .test_hostile_boundary import FRAME, beside, run_src
@@ -652,7 +649,9 @@ def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
 
 def test_a_million_one_byte_bodies_count_as_what_they_cost() -> None:
     """Broke: one message of a million 1-byte bodies was "1 MB" to the zygote's caps but cost it ~42 MB
-    of objects; four such children took a zygote from 42 to 210 MB. Each frame now counts its overhead."""
+    of objects; four such children took a zygote from 42 to 210 MB. Each frame now counts its overhead.
+    A child's message may now carry one body only, so this attack is stopped by the body-count cap
+    first; the frame cost itself is pinned where many bodies are allowed, in test_wire_caps.py."""
     src = (
         "import json, os, struct, time\n"
         "def f(x):\n"
@@ -845,17 +844,3 @@ def test_no_writable_place_is_shared_between_children(pool: SandboxPool, where: 
     )
     got = beside(pool, lambda: run_src(pool, src, [[where]])).instances[0].output
     assert got in ("PermissionError", "FileNotFoundError", "OSError", "IsADirectoryError"), got
-
-
-def test_the_scratch_walk_counts_what_os_walk_counts(tmp_path: Path) -> None:
-    """`scratch.usage` (the zygote's per-child measure) against the stdlib's walk on a mixed tree."""
-    for i in range(30):
-        sub = tmp_path.joinpath(*[f"d{j}" for j in range(i % 7)])
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i}").write_bytes(b"x" * (i * 5000))
-    (tmp_path / "link").symlink_to("/usr")  # counted as an entry, never followed
-    expected = sum(len(dirs) + len(files) for _, dirs, files in os.walk(tmp_path))
-    entries, used = scratch.usage(str(tmp_path), 10_000)
-    assert entries == expected
-    assert used >= sum(i * 5000 for i in range(30))
-    assert scratch.usage(str(tmp_path), 10)[0] == 11  # stops one past the cap

@@ -1,13 +1,17 @@
 """The paper protocol against the original STOP code: the same program gets the original scorer's number.
 
-How the reference numbers were derived (once, by hand; nothing here reads the original code): the
-public microsoft/stop repository was checked out at commit 0d6780c, and each task's
-`tasks/<task>/secret_utility.py` was run unchanged on the program named in the row, as
-`python orig_harness.py TASK PROGRAM.py MODE` from that checkout, where orig_harness.py only shims the
-imports the scorers need (pebble.ThreadPool -> a concurrent.futures thread, helpers.temp_override ->
-exec into a fresh dict, tqdm -> identity) and prints `utility(program, mode=MODE)`. The harness and its
-use are recorded in /work/notes/issue-14.md. Programs are deterministic (no randomness, or a fixed
-`random.Random(0)`, and fast enough not to meet a time limit), so the original's numbers are exact.
+How the reference numbers were derived (nothing here reads the original code): each row is the output
+of the original scorer, `tasks/<task>/secret_utility.py` of the public microsoft/stop repository at
+commit 0d6780c, run unchanged on the row's program by scripts/paper_reference.py, e.g.
+
+    git clone https://github.com/microsoft/stop /tmp/stop
+    cd /tmp/stop && git checkout 0d6780c && cd -
+    python scripts/paper_reference.py /tmp/stop str_grid_dist SEED test    # 0.43887465112343044
+
+where SEED is src/selftaught/tasks/builtin/str_grid_dist/paper/seed.py (programs named without
+"builtin:" are in tests/tasks/programs/). The script stands in only for the imports the scorers need beyond numpy
+(pebble's thread pool, helpers.temp_override, tqdm). Programs are deterministic (no randomness, or a
+fixed `random.Random(0)`, and fast enough not to meet a time limit), so the original's numbers are exact.
 Our side runs each program in the real strong sandbox.
 """
 

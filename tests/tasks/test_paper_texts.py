@@ -1,4 +1,4 @@
-"""The texts the model is shown under each protocol (issue 14, section 3)."""
+"""The texts the model is shown under each protocol."""
 
 from __future__ import annotations
 

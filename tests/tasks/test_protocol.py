@@ -51,7 +51,7 @@ def test_eval_paper_test_split_uses_the_public_seed_and_gives_the_papers_number(
     result = json.loads(out)
     assert (
         result["seed"] == 5678 and abs(result["utility"] - 0.43887465112343044) < 1e-12
-    )  # the paper's 43.9%
+    )  # the paper's 43.9%: the original scorer's number (test_paper_protocol.py says how to re-derive it)
     code, out, _err = run_here(capfd, "eval", "str_grid_dist", str(SEED), "--split", "test", "--json")
     assert code == 0 and json.loads(out)["seed"] >= 1_000_000  # strict: a fresh secret seed
 

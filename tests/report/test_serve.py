@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from selftaught.serve.guard import (
     run_directory,
     valid_run_id,
 )
+from selftaught.store import RunStore
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -231,3 +233,88 @@ def test_port_in_use_is_one_line_and_exit_2(runs: Path) -> None:
         taken.close()
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_runs_of_one_group_are_listed_together_and_have_a_page(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    group = "group-20261126-000000-str_grid_dist-s0-abcd"
+    for seed in (0, 1):
+        make_run(runs_dir, f"20261126-00000{seed}-str_grid_dist-s{seed}-abcd", group=group, seed=seed)
+    make_run(runs_dir, "20261126-000009-str_grid_dist-s0-solo")
+    server = Server(runs_dir)
+    try:
+        status, _, index = server.get("/")
+        assert status == 200
+        block = index.split(f'<table id="group-{group}">')[1].split("</table>")[0]
+        assert "s0-abcd" in block and "s1-abcd" in block and "s0-solo" not in block  # the solo run is apart
+        assert f'href="/groups/{group}"' in index and '<table id="runs-table">' in index
+        status, _, page = server.get(f"/groups/{group}")
+        assert status == 200 and 'id="aggregate-table"' in page and "s1-abcd" in page
+        assert json.loads(server.get(f"/api/groups/{group}/version")[2])["version"]
+        assert server.get("/groups/group-nope")[0] == 404
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_run_serve_prints_a_working_address_and_stops_with_the_run(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    args = [
+        "run",
+        "--serve",
+        "--iterations",
+        "1",
+        "--tests",
+        "1",
+        "--utility-budget",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+    ]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "selftaught", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    page = None
+    while page is None and run.poll() is None:
+        page = next(
+            (line.split(": ", 1)[1].strip() for line in list(lines) if line.startswith("live view of run")),
+            None,
+        )
+        threading.Event().wait(0.2)
+    assert page is not None, lines
+    url = urllib.parse.urlsplit(page)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    connection.request("GET", url.path)
+    response = connection.getresponse()
+    body = response.read().decode()
+    connection.close()
+    assert response.status == 200 and url.path.rsplit("/", 1)[1] in body
+    assert run.wait(timeout=1200) == 0, "".join(lines)[-3000:]
+    reader.join(timeout=30)
+    assert [line for line in lines if line.startswith("live view: http://127.0.0.1:")], lines
+    with pytest.raises(OSError):  # the view ended with the run
+        http.client.HTTPConnection(url.hostname, url.port, timeout=10).request("GET", "/")
+
+
+def test_a_committing_run_is_read_again_only_after_a_pause(runs: Path) -> None:
+    """Watching a run must not read and redraw it on every commit: at most once per pause."""
+    from selftaught.serve.views import MIN_PAUSE, RunsView
+
+    now = [1000.0]
+    view = RunsView(runs, clock=lambda: now[0])
+    first = view.entry(RUN_ID)
+    assert first is not None and first.summary is not None and view.entry(RUN_ID) is first
+    store = RunStore.open_existing(runs / RUN_ID / "run.sqlite")
+    store.add_event("improver-failed", "a new event")
+    store.close()
+    assert view.version(RUN_ID) != first.version
+    now[0] += MIN_PAUSE / 2
+    assert view.entry(RUN_ID) is first  # changed, but read less than a pause ago
+    now[0] += max(MIN_PAUSE, 4 * first.cost) + 1
+    second = view.entry(RUN_ID)
+    assert second is not None and second is not first and second.version == view.version(RUN_ID)
+    assert second.summary is not None and second.summary.events[-1].detail == "a new event"

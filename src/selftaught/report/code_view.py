@@ -54,5 +54,20 @@ def diff_html(diff: str) -> str:
     return str(highlight(diff, DiffLexer(), _FORMATTER))
 
 
+def code_tabs(source: str, parent: tuple[str, str] | None, label: str) -> str:
+    """Diff against the parent (when known) and the highlighted source, as two tabs."""
+    if parent is None:
+        return source_html(source)
+    diff = unified_diff(parent[1], source, f"parent {parent[0][:8]}", label)
+    added, removed = diff_stats(diff)
+    return (
+        '<div class="tabbed"><div class="tabs"><button type="button" data-tab="diff">diff vs parent '
+        f"(+{added} −{removed})</button>"
+        '<button type="button" data-tab="source">source</button></div>'
+        f'<div class="pane diff" data-pane="diff">{diff_html(diff)}</div>'
+        f'<div class="pane source" data-pane="source">{source_html(source)}</div></div>'
+    )
+
+
 def escape(text: object) -> str:
     return html.escape(str(text), quote=True)

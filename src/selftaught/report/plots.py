@@ -193,7 +193,8 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                 clip_on=False,
                 gid="zero-candidates",
             )
-        _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts)
+        # The x axis reaches the step whose candidates are being scored (a run in progress).
+        _finish(ax, fig, f"{run.task}: meta-utility per iteration", ts + [t for t, _ in candidates])
         return to_svg(fig, prefix)
 
 

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from selftaught.report.code_view import diff_html, diff_stats, escape, source_html, unified_diff
+from selftaught.report.code_view import code_tabs, diff_html, diff_stats, escape, source_html, unified_diff
 from selftaught.report.model import Candidate, Event, Improver, RunSummary
 from selftaught.report.page import badge, figure, mean_se, num, section, table, when
 from selftaught.report.plots import budget_svg, run_curve_svg, usage_svg
@@ -136,7 +136,7 @@ def curves_section(run: RunSummary) -> str:
                 ident="candidates-table",
                 numeric={0, 2, 3, 4},
             )
-            + candidate_code(candidates)
+            + candidate_code(candidates, parents=parent_sources(run))
             + "</details>"
         )
     return section(
@@ -144,8 +144,16 @@ def curves_section(run: RunSummary) -> str:
     )
 
 
-def candidate_code(candidates: Sequence[Candidate], prefix: str = "") -> str:
-    """One collapsible block per distinct candidate: why its runs failed (if they did) and its code."""
+def parent_sources(run: RunSummary) -> dict[int, tuple[str, str]]:
+    """t -> (sha, source) of the improver that proposed step t's candidates (iteration t-1's)."""
+    return {imp.t + 1: (imp.sha, imp.source) for imp in run.improvers if imp.source is not None}
+
+
+def candidate_code(
+    candidates: Sequence[Candidate], prefix: str = "", parents: dict[int, tuple[str, str]] | None = None
+) -> str:
+    """One collapsible block per distinct candidate: why its runs failed (if they did), its code and its
+    diff against the improver that proposed it (`parents`: t -> (sha, source), see `parent_sources`)."""
     blocks = []
     seen: set[str] = set()
     for c in candidates:
@@ -161,8 +169,9 @@ def candidate_code(candidates: Sequence[Candidate], prefix: str = "") -> str:
                 else ""
             )
         )
+        parent = (parents or {}).get(c.t) if c.t is not None else None
         code = (
-            source_html(c.source)
+            code_tabs(c.source, parent, f"candidate {c.improver_sha[:8]}")
             if c.source is not None
             else '<p class="warning">code missing from the store</p>'
         )

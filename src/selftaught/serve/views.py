@@ -6,11 +6,18 @@ a checkpoint). Comparing (mtime, size) of those files costs two `stat` calls, so
 run reads nothing; a changed run is read once through `RunReader` (read-only, WAL: the writing run is
 neither locked nor slowed) and rendered once, whatever the number of viewers. Rendering is serialised:
 matplotlib's pyplot is not thread-safe.
+
+Why a pause between reloads: a run commits many times a second (every LM call is a row), and reading
+and drawing a run's page costs CPU the run would otherwise have. A run is read again only once
+`max(MIN_PAUSE, PAUSE_FACTOR x what the last read and render cost)` has passed since its last read, so
+watching a run takes at most about a fifth of one core, whatever the run's commit rate; until then a
+page gets the newest body already drawn (and asks again on its next poll).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +30,8 @@ from selftaught.serve.guard import run_directory, valid_run_id
 from selftaught.store import STORE_FILE
 
 _STAMPED = (STORE_FILE, STORE_FILE + "-wal")
+MIN_PAUSE = 1.0
+PAUSE_FACTOR = 4.0
 
 
 def stamp(path: Path) -> str:
@@ -32,9 +41,9 @@ def stamp(path: Path) -> str:
         try:
             info = (path / name).stat()
         except OSError:
-            parts.append("-")
-            continue
-        parts.append(f"{info.st_mtime_ns:x}.{info.st_size:x}")
+            info = None
+        # An empty WAL holds nothing (a read-only open of a finished run creates one): same as none.
+        parts.append("-" if info is None or info.st_size == 0 else f"{info.st_mtime_ns:x}.{info.st_size:x}")
     return "_".join(parts)
 
 
@@ -43,14 +52,20 @@ class _Entry:
     version: str
     summary: RunSummary | None
     error: str | None
+    loaded_at: float
+    cost: float  # seconds spent reading the store, plus rendering its pages
     rendered: dict[str, str] = field(default_factory=dict)
+
+    def fresh_enough(self, now: float) -> bool:
+        return now - self.loaded_at < max(MIN_PAUSE, PAUSE_FACTOR * self.cost)
 
 
 class RunsView:
     """Read-only, cached access to the runs under one directory (thread-safe)."""
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.runs_dir = Path(runs_dir)
+        self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
@@ -78,12 +93,14 @@ class RunsView:
         version = stamp(path)
         with self._lock:
             cached = self._entries.get(run_id)
-            if cached is not None and cached.version == version:
+            if cached is not None and (cached.version == version or cached.fresh_enough(self.clock())):
                 return cached
+        started = time.perf_counter()
         try:
-            entry = _Entry(version, load_run_summary(path), None)
+            summary, error = load_run_summary(path), None
         except UsageError as exc:  # a store still being created, or damaged: say so, keep polling
-            entry = _Entry(version, None, str(exc))
+            summary, error = None, str(exc)
+        entry = _Entry(version, summary, error, self.clock(), time.perf_counter() - started)
         with self._lock:
             self._entries[run_id] = entry
         return entry
@@ -124,7 +141,9 @@ class RunsView:
             return entry.version, ""
         with self._render_lock:
             if kind not in entry.rendered:
+                started = time.perf_counter()
                 entry.rendered[kind] = render(entry.summary)
+                entry.cost += time.perf_counter() - started
             return entry.version, entry.rendered[kind]
 
     def render_lock(self) -> threading.Lock:

@@ -23,6 +23,7 @@ class FailureKind(StrEnum):
     INVALID_OUTPUT = "invalid-output"  # the output failed the task's validation
     BAD_RETURN = "bad-return"  # an improver returned no usable program (not a string, empty, too big)
     NO_RESULT = "no-result"  # the sandbox stopped before answering
+    NOT_RUN = "not-run"  # never run: an early stop (the strict cascade, the paper's early returns)
     OTHER = "other"  # anything else the sandbox said (unserializable output, protocol violation, ...)
 
 
@@ -33,6 +34,7 @@ _PREFIXES = (
     ("setup:", FailureKind.SETUP),
     ("invalid output", FailureKind.INVALID_OUTPUT),
     ("no result", FailureKind.NO_RESULT),
+    ("not run", FailureKind.NOT_RUN),
     ("returned ", FailureKind.BAD_RETURN),
 )
 

@@ -18,6 +18,11 @@ def run_one(
     )
 
 
+def backstop_reason(pool: SandboxPool) -> str:
+    """How a sleeper's timeout begins: by sleep time where the kernel reports run-queue waits."""
+    return "timeout (sleep backstop" if pool.worker_layers()["schedstat"] else "timeout (wall-clock backstop"
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below `pid` (host view of /proc)."""
     parents: dict[int, list[int]] = {}

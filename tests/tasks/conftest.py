@@ -23,3 +23,9 @@ def pool() -> Iterator[object]:
 def program(name: str) -> str:
     """The source of a test program in tests/tasks/programs (run only in the sandbox)."""
     return (PROGRAMS / f"{name}.py").read_text(encoding="utf-8")
+
+
+def backstop_reason(pool: object) -> str:
+    """How a sleeper's timeout begins: by sleep time where the kernel reports run-queue waits."""
+    schedstat = pool.worker_layers()["schedstat"]  # type: ignore[attr-defined]
+    return "timeout (sleep backstop" if schedstat else "timeout (wall-clock backstop"

@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from selftaught.failure import FailureKind
 from selftaught.tasks import PAPER_NAMES, builtin_task, load_task
 from selftaught.tasks.paper import Call
 
@@ -77,6 +78,29 @@ MQAP_REFERENCE = [
 ]
 
 
+# The original's control flow: (task, program, its value, how many times it called the program). Each
+# program fails on the test split's 5th instance only (index 4: it recognises the instance by its
+# contents), by looping for ever, raising or (maxcut) returning one label too few. Derived once by hand
+# like REFERENCE, from the same commit 0d6780c, with the harness plus a counter around the program's
+# function and pebble's own ThreadPool (5.2.3) instead of the stand-in, so a hung call held a pool
+# thread exactly as in the original. Where the original returned at the failure it called the program
+# 5 times; elsewhere 50, 30, 10 or 20 (every instance). MQAP's values hold within MQAP_TOLERANCE.
+CONTROL_FLOW = [
+    ("parity_noise", "paper/parity_hang_at_4.py", 1e-06, 5),  # the first timeout returns EPS
+    ("parity_noise", "paper/parity_raise_at_4.py", 1e-06, 5),  # so does the first raise
+    ("maxcut", "paper/maxcut_hang_at_4.py", 0.01, 5),
+    ("maxcut", "paper/maxcut_raise_at_4.py", 0.01, 5),
+    ("maxcut", "paper/maxcut_short_at_4.py", 0.0, 5),  # a wrong length returns 0 at once
+    ("three_sat", "paper/three_hang_at_4.py", 0.01, 30),  # a timeout adds nothing and goes on
+    ("three_sat", "paper/three_raise_at_4.py", 0.01, 5),  # a raise returns EPS
+    ("str_grid_dist", "paper/grid_hang_at_4.py", 0.43101750826628754, 50),  # no early return
+    ("str_grid_dist", "paper/grid_raise_at_4.py", 0.43101750826628754, 50),
+    ("modified_quadratic_assignment", "paper/mqap_hang_at_4.py", 0.20949828598673023, 10),
+    ("modified_quadratic_assignment", "paper/mqap_raise_at_4.py", 0.20950566128003806, 10),
+    ("parity_noiseless", "paper/noiseless_raise_at_4.py", 0.4950000000000001, 20),  # (it had no limit)
+]
+
+
 def _source(name: str) -> str:
     if name.startswith("builtin:"):
         return (BUILTIN / name.removeprefix("builtin:")).read_text(encoding="utf-8")
@@ -101,6 +125,26 @@ def test_mqap_matches_the_original_within_its_run_time_term(
     result = task.evaluate(_source(program), split=split, seed=None, executor=pool)  # type: ignore[arg-type]
     assert abs(result.utility - expected) < MQAP_TOLERANCE
     assert all(row.error is None for row in result.per_instance)
+
+
+@pytest.mark.parametrize(("task_name", "program", "expected", "calls"), CONTROL_FLOW)
+def test_paper_protocol_runs_as_many_instances_as_the_original_called(
+    pool: object, task_name: str, program: str, expected: float, calls: int
+) -> None:
+    """Where the original returned at the first timeout or raise, so does the paper protocol: the same
+    value after the same number of calls, and the instances after it are never run (a hanging program
+    costs one instance limit, not one per instance)."""
+    task = load_task(task_name, "paper")
+    result = task.evaluate(_source(program), split="test", seed=None, executor=pool)  # type: ignore[arg-type]
+    tolerance = MQAP_TOLERANCE if task_name == "modified_quadratic_assignment" else 1e-12
+    assert abs(result.utility - expected) <= tolerance
+    assert result.instances_run == calls
+    assert (result.stopped is None) == (calls == result.instances)
+    assert result.per_instance[4].error is not None  # the failing call itself ran and failed
+    not_run = [
+        row.index for row in result.per_instance if row.error and row.error.kind is FailureKind.NOT_RUN
+    ]
+    assert not_run == list(range(calls, result.instances))
 
 
 def test_paper_and_strict_instances_differ() -> None:

@@ -59,6 +59,7 @@ def doctor(
             if layer["name"] in confirmed:
                 layer["active"] = confirmed[layer["name"]]
         report.update(
+            backstop=backstop_rule(bool(check.worker.get("schedstat"))),
             worker=check.worker,
             ready=check.contained,
             probe=check.probe,
@@ -135,11 +136,19 @@ def _print(report: dict[str, Any]) -> None:
         return
     probe = report["probe"]
     console.print("probe inside the sandbox: " + ", ".join(f"{k}: {v}" for k, v in probe.items()))
+    console.print(f"backstop of CPU-limited calls: {report['backstop']}", markup=False)
     console.print(
         f"per-job overhead: {report['overhead_ms']:.2f} ms (sd {report['overhead_ms_stdev']:.2f}); "
         f"throughput: {report['throughput_jobs_per_s']:.0f} jobs/s"
     )
     console.print("[green]ready[/]" if report["ready"] else "[red]NOT contained: see the probe above[/]")
+
+
+def backstop_rule(schedstat: bool) -> str:
+    """Which rule ends a CPU-limited call that does not compute (docs/sandbox.md, "Time limits")."""
+    if schedstat:
+        return "sleep time: wall minus CPU minus run-queue wait (/proc/PID/schedstat); load alone ends a call only past 30 limits of wall time"
+    return "wall time (this kernel gives no /proc/PID/schedstat): a very busy machine can end a call"
 
 
 def _mark(flag: bool) -> str:

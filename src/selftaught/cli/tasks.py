@@ -145,6 +145,11 @@ def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
         stdout.print(f"[yellow]{escape(kind)}:[/] {escape(detail)}")
     if evaluation.setup_error:
         stdout.print(f"[red]setup error:[/] {escape(evaluation.setup_error)}")
+    if evaluation.stopped:
+        ran = evaluation.instances_run
+        stdout.print(
+            f"stopped after {ran} of {evaluation.instances} instances: {evaluation.stopped}", markup=False
+        )
     _print_artifacts(stdout, getattr(evaluation, "artifacts", None) or {}, verbose)
     failed = [item for item in evaluation.per_instance if item.error is not None]
     rows = evaluation.per_instance if verbose else failed[:5]

@@ -32,7 +32,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import ray
@@ -256,7 +256,9 @@ class RayExecutor:
             with self._cond:
                 self.stats.local_jobs += 1
             return self._local_pool().run(job, rpc, stop)
-        payload = self._arrays.pack(job)
+        # The gate judges in this process; a remote node runs every instance and the evaluation applies
+        # the same stopping rule to the results, so scores are the same (only the cost is not saved).
+        payload = self._arrays.pack(replace(job, gate=None) if job.gate is not None else job)
         base = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
         limit = self.slots * base + 30.0  # its own time, the job queued before it in the actor, slack
         with self._cond:

@@ -9,7 +9,7 @@ child it becomes an object whose methods are remote calls answered by the host (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ class Job:
     clock: str | None = None
     seeds: list[int] | None = None  # per instance, for `random` and numpy (see sandbox.seeding)
     setup_seed: int | None = None  # in force while the source's module-level code runs
+    # Host-side only (never sent anywhere): judges the leading instances one by one so that a failing
+    # program stops early (see `InstanceGate`). Executors that cannot consult it run every instance.
+    gate: InstanceGate | None = field(default=None, compare=False, repr=False)
 
     @property
     def time_clock(self) -> str:
@@ -70,6 +73,30 @@ class InstanceResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The host's word on one judged instance: go on, stop the job here (`stop` says why), or judge no
+    more and run the rest straight away (`release`)."""
+
+    stop: str | None = None
+    release: bool = False
+
+
+class InstanceGate(Protocol):
+    """Why a failing program need not run all its instances: the host judges instance i before i + 1
+    is sent, for the first `held` instances, and may stop the job there.
+
+    The strict protocol's cascade (the first k all failed) and the paper protocol's early returns (the
+    original code returned at the first failure) are both gates. The zygote waits for each verdict,
+    so no instance after a stop ever starts; the scores never depend on the gate (the evaluation
+    applies the same rule to whatever ran), only the cost does.
+    """
+
+    held: int
+
+    def verdict(self, index: int, result: InstanceResult) -> Verdict: ...
 
 
 @dataclass
@@ -98,3 +125,4 @@ class JobResult:
     stderr: str = ""  # captured, capped
     events: list[SandboxEvent] = field(default_factory=list)
     wall_seconds: float = 0.0
+    stopped: str | None = None  # the job's gate stopped it before its last instance: why

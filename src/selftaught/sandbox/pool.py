@@ -30,7 +30,7 @@ from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.fairness import FairGate, current_owner, owned_by
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
-from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent
+from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent, Verdict
 from selftaught.sandbox.layers import check_layers, require_strong, weak_reason
 from selftaught.sandbox.worker import ZygoteDied, ZygoteProcess
 
@@ -43,11 +43,16 @@ MAX_JOB_OUTPUT_BYTES = 256 << 20  # per job: encoded outputs of all its instance
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
 _STOPPED: Any = object()  # put in a job's message box when its `Stop` is set (no zygote can send it)
-WALL_FACTOR = 3.0  # the zygote's wall-clock backstop of a CPU-limited call (zygote.backstop)
+WALL_FACTOR = 3.0  # the zygote's backstop of a CPU-limited call (clock.backstop), in limits of sleep
 
 
 def default_job_timeout(job: Job) -> float:
-    """Setup, every instance at its limit (its wall backstop for CPU-limited jobs), a respawn each, slack."""
+    """Setup, every instance at its limit (its backstop for CPU-limited jobs), a respawn each, slack.
+
+    For CPU-limited jobs this is a starting point: whenever the zygote finds a call starved rather
+    than asleep, it moves that call's backstop and reports by how much ("waited"), and the deadline
+    moves by the same amount, so a busy machine never ends a job that is still computing.
+    """
     per_call = job.instance_timeout if job.time_clock == "wall" else WALL_FACTOR * job.instance_timeout + 1.0
     return SETUP_TIMEOUT + len(job.instances) * (per_call + 0.5) + 5.0
 
@@ -73,6 +78,10 @@ class _JobRun:
         # from threads it left behind are refused (they would spend budget for nothing anyone reads).
         self.returned = False
         self.files: list[list[str]] = []  # per instance: its shared input files (passed as fds in its turn)
+        # The instances the zygote holds until the host's verdict on the one before (job.gate); 0 once
+        # the gate released the rest. `stopped` says why the gate ended the job early.
+        self.held = _held(job)
+        self.stopped: str | None = None
 
     def add_event(self, kind: str, detail: str, reported_by: str = "host") -> None:
         """Record an event; the sandbox's own reports are capped per kind and in all, the host's never."""
@@ -87,7 +96,9 @@ class _JobRun:
     def result(self, wall: float) -> JobResult:
         missing = "not run: setup failed" if self.setup_error else self.unfinished
         instances = [r if r is not None else InstanceResult(error=missing) for r in self.results]
-        return JobResult(instances, self.setup_error, self.stdout, self.stderr, list(self.events), wall)
+        return JobResult(
+            instances, self.setup_error, self.stdout, self.stderr, list(self.events), wall, self.stopped
+        )
 
 
 class SandboxPool:
@@ -271,6 +282,14 @@ class SandboxPool:
             op = header.get("op")
             if op == "result":
                 self._on_result(run, header, bodies)
+                if cancelled_at is None and self._judge(zygote, job_id, run, header.get("i")):
+                    cancelled_at = time.monotonic()
+            elif op == "waited":
+                # The zygote saw the current call wait for a core (not sleep): the machine is busy,
+                # and the job's wall-clock deadline moves by that much (load never decides a score).
+                waited = header.get("secs")
+                if isinstance(waited, int | float) and 0 < waited < 3600:
+                    deadline += float(waited)
             elif op == "rpc":
                 self._dispatch_rpc(zygote, job_id, header, bodies, run, rpc)
             elif op == "event":
@@ -342,6 +361,32 @@ class SandboxPool:
         threading.Thread(target=serve, name="sandbox-rpc", daemon=True).start()
 
     @staticmethod
+    def _judge(zygote: ZygoteProcess, job_id: int, run: _JobRun, index: Any) -> bool:
+        """The gate's verdict on a held instance: tell the zygote to go on, or stop the job (True)."""
+        gate = run.job.gate
+        if gate is None or not isinstance(index, int) or not 0 <= index < run.held:
+            return False
+        result = run.results[index]
+        if result is None:
+            return False
+        try:
+            verdict = gate.verdict(index, result)
+        except Exception as exc:  # a scorer bug must not stall the job: run the rest, judge later
+            log.warning("instance gate of %s raised %s; running the rest", run.job.label, exc)
+            verdict = Verdict(release=True)
+        if verdict.stop is not None and index + 1 < len(run.results):
+            run.stopped = verdict.stop
+            run.unfinished = f"not run: {verdict.stop}"
+            zygote.send({"op": "cancel", "id": job_id})
+            return True
+        upto = len(run.results) if verdict.release else index + 1
+        if verdict.release:
+            run.held = 0
+        with contextlib.suppress(ZygoteDied):
+            zygote.send({"op": "go", "id": job_id, "upto": upto})
+        return False
+
+    @staticmethod
     def _on_result(run: _JobRun, header: dict[str, Any], bodies: list[bytes]) -> None:
         index = header.get("i")
         if not isinstance(index, int) or not 0 <= index < len(run.results):
@@ -370,7 +415,8 @@ class SandboxPool:
         """What the first zygote reported from inside the sandbox (Landlock ABI, seccomp, uid drop)."""
         with self._lock:
             hello = dict(self._zygotes[0].hello) if self._zygotes else {}
-        return {key: hello.get(key) for key in ("landlock_abi", "seccomp", "uid_drop", "baseline_mb")}
+        keys = ("landlock_abi", "seccomp", "uid_drop", "baseline_mb", "schedstat")
+        return {key: hello.get(key) for key in keys}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -467,7 +513,15 @@ def _job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, A
         "clock": job.time_clock,
         "seeds": _seeds(job),
         "setup_seed": job.setup_seed if isinstance(job.setup_seed, int) else None,
+        "held": _held(job),
     }
+
+
+def _held(job: Job) -> int:
+    """How many leading instances wait for the host's verdict before the next one is sent."""
+    if job.gate is None:
+        return 0
+    return max(0, min(int(job.gate.held), len(job.instances)))
 
 
 def _seeds(job: Job) -> list[int] | None:

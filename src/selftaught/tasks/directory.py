@@ -66,6 +66,7 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> HostScoredTask:
         directory=path,
         builtin=builtin,
         protocol=config.protocol,
+        cascade=config.cascade,
     )
 
 
@@ -93,6 +94,9 @@ def _load_scorer(path: Path, task_name: str, *, paper: bool = False) -> Scorer:
     score_params = _positional_count(functions["score"])
     if score_params is not None and score_params != 2:
         raise UsageError(f"{path}: score() must take (instance, output)")
+    stops = getattr(module, "stops", None) if paper else None
+    if stops is not None and not callable(stops):
+        raise UsageError(f"{path}: stops must be a function, got {type(stops).__name__}")
     session = getattr(module, "session", None)
     if session is not None and not callable(session):
         raise UsageError(f"{path}: session must be a function, got {type(session).__name__}")
@@ -104,6 +108,7 @@ def _load_scorer(path: Path, task_name: str, *, paper: bool = False) -> Scorer:
         wants_count=instance_params == 3,
         session=session,
         utility=utility,
+        stops=stops,
     )
 
 

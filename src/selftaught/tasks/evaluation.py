@@ -19,18 +19,21 @@ from typing import TYPE_CHECKING, Any
 from selftaught.errors import UsageError
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox import seeding
-from selftaught.sandbox.job import InstanceResult, Job
+from selftaught.sandbox.job import InstanceResult, Job, Verdict
 from selftaught.tasks.kind import Task
 from selftaught.tasks.model import SPLITS, VAL_SEED_BASE, HostScoredTask
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
+    from selftaught.sandbox.job import InstanceGate
 
 NO_RESULT = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
-SCORING_VERSION = 2
-"""The version of how evaluations are timed and seeded. 1: wall-clock limits, unseeded programs.
-2: each call limited and measured by the child's CPU time (wall backstop against sleepers), `random` and
-numpy seeded per instance by a keyed hash of (split seed, index), improvers seeded per test index.
+SCORING_VERSION = 3
+"""The version of how evaluations are timed, seeded and cut short. 1: wall-clock limits, unseeded
+programs. 2: each call limited and measured by the child's CPU time (wall backstop against sleepers),
+`random` and numpy seeded per instance by a keyed hash of (split seed, index), improvers seeded per test
+index. 3: the strict cascade (a program whose first k instances all fail scores the failure value on the
+rest, unrun), and the backstop counts sleep rather than wall time.
 Stored runs carry it; a run is never resumed under another version (old and new scores would mix)."""
 
 TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
@@ -52,8 +55,8 @@ def refuse_other_scoring(
     )
     raise UsageError(
         f"run {run_id!r} was scored under {was}; this selftaught scores under version {SCORING_VERSION} "
-        "(CPU-time limits, seeded instances): resuming or transferring it would mix old and new scores, "
-        "so start a new run"
+        "(CPU-time limits, seeded instances, the cascade): resuming or transferring it would mix old and "
+        "new scores, so start a new run"
     )
 
 
@@ -97,6 +100,8 @@ class Evaluation:
     setup_error: str | None = None
     wall_seconds: float = 0.0
     events: list[tuple[str, str]] = field(default_factory=list)  # the scorer's (kind, detail) events
+    instances_run: int | None = None  # how many instances the program was run on (None: not counted)
+    stopped: str | None = None  # why the evaluation stopped before its last instance (None: it did not)
 
     @classmethod
     def of_scores(
@@ -107,6 +112,7 @@ class Evaluation:
         scores: list[InstanceScore],
         problem: str | None,
         started: float,
+        stopped: str | None = None,
     ) -> Evaluation:
         """The evaluation whose utility is the mean of these instance scores (every protocol but the
         paper's whole-utility rule); `started` is the perf_counter reading when it began."""
@@ -121,6 +127,8 @@ class Evaluation:
             setup_error=problem,
             wall_seconds=time.perf_counter() - started,
             events=[event for item in scores for event in item.events],
+            instances_run=count_run(scores, problem),
+            stopped=stopped,
         )
 
     @property
@@ -146,6 +154,8 @@ class Evaluation:
             "failures": self.failures,
             "setup_error": self.setup_error,
             "wall_seconds": round(self.wall_seconds, 4),
+            "instances_run": self.instances if self.instances_run is None else self.instances_run,
+            "stopped": self.stopped,
         }
         if include_seed:
             data["seed"] = self.seed
@@ -183,15 +193,72 @@ def evaluate_instances(
     seed = resolve_seed(split, seed)
     instances = task.instances(split, seed)
     problem = task.check_program(source)
+    gate = CascadeGate(task, instances)
     if problem is None:
-        result = executor.run(instance_job(task, source, instances, split, seed))
+        result = executor.run(instance_job(task, source, instances, split, seed, gate))
         problem = result.setup_error
         outcomes = list(result.instances)
     if problem is not None:
-        scores = setup_failures(task, len(instances), problem)
-    else:
-        scores = [_judge(task, i, instance, outcomes) for i, instance in enumerate(instances)]
-    return Evaluation.of_scores(task.name, split, seed, scores, problem, started)
+        return Evaluation.of_scores(
+            task.name, split, seed, setup_failures(task, len(instances), problem), problem, started
+        )
+    scores = [
+        gate.judged.get(i) or _judge(task, i, instance, outcomes[i] if i < len(outcomes) else None)
+        for i, instance in enumerate(instances)
+    ]
+    scores, stopped = cascade(task, scores)
+    return Evaluation.of_scores(task.name, split, seed, scores, problem, started, stopped)
+
+
+class CascadeGate:
+    """The strict protocol's cascade, as the sandbox's gate: judge the first `task.cascade` instances
+    one by one and stop the job once they all failed; the first that passes releases the rest.
+
+    The judgement is the host's own (`_judge`: the sandbox's error, the CPU-time re-check, the hidden
+    scorer), kept so the evaluation does not judge those instances twice. Nothing of it reaches the
+    program: it only sees whether it is called again.
+    """
+
+    def __init__(self, task: HostScoredTask, instances: list[Any]) -> None:
+        self.task = task
+        self.instances = instances
+        self.held = task.cascade if 0 < task.cascade < len(instances) else 0
+        self.judged: dict[int, InstanceScore] = {}
+
+    def verdict(self, index: int, result: InstanceResult) -> Verdict:
+        score = _judge(self.task, index, self.instances[index], result)
+        self.judged[index] = score
+        if score.error is None:
+            return Verdict(release=True)
+        if index + 1 >= self.held:
+            return Verdict(stop=cascade_reason(self.held))
+        return Verdict()
+
+
+def cascade_reason(k: int) -> str:
+    return f"the first {k} instances all failed (cascade)"
+
+
+def cascade(task: HostScoredTask, scores: list[InstanceScore]) -> tuple[list[InstanceScore], str | None]:
+    """The strict cascade as a scoring rule: if the first `task.cascade` instances all failed, every
+    later instance counts as a failure, whether or not it ran (an executor may not stop early).
+
+    A program that passes any of the first k is scored on every instance exactly as without it.
+    """
+    k = task.cascade
+    if not 0 < k < len(scores) or any(item.error is None for item in scores[:k]):
+        return scores, None
+    why = cascade_reason(k)
+    skipped = Failure(FailureKind.NOT_RUN, f"not run: {why}")
+    rest = [InstanceScore(item.index, task.failure_value, 0.0, skipped) for item in scores[k:]]
+    return scores[:k] + rest, why
+
+
+def count_run(scores: list[InstanceScore], problem: str | None) -> int:
+    """How many instances the program ran on: all but those a setup error or an early stop skipped."""
+    if problem is not None:
+        return 0
+    return sum(1 for item in scores if item.error is None or item.error.kind is not FailureKind.NOT_RUN)
 
 
 def setup_failures(task: Task, count: int, problem: str) -> list[InstanceScore]:
@@ -200,7 +267,14 @@ def setup_failures(task: Task, count: int, problem: str) -> list[InstanceScore]:
     return [InstanceScore(i, task.failure_value, 0.0, setup) for i in range(count)]
 
 
-def instance_job(task: HostScoredTask, source: str, instances: list[Any], split: str, seed: int) -> Job:
+def instance_job(
+    task: HostScoredTask,
+    source: str,
+    instances: list[Any],
+    split: str,
+    seed: int,
+    gate: InstanceGate | None = None,
+) -> Job:
     """The sandbox job that calls `source` once per instance (both protocols build it here).
 
     Limited by the child's CPU time and seeded per instance from the split's seed by a keyed hash: the
@@ -215,14 +289,14 @@ def instance_job(task: HostScoredTask, source: str, instances: list[Any], split:
         clock="cpu",
         seeds=seeding.instance_seeds(seed, len(instances)),
         setup_seed=seeding.setup_seed(seed),
+        gate=gate if gate is not None and gate.held > 0 else None,
     )
 
 
-def _judge(task: HostScoredTask, index: int, instance: Any, outcomes: list[InstanceResult]) -> InstanceScore:
+def _judge(task: HostScoredTask, index: int, instance: Any, outcome: InstanceResult | None) -> InstanceScore:
     """Score one call; the trusted-side time is checked again, whatever the sandbox reported."""
-    if index >= len(outcomes):
+    if outcome is None:
         return InstanceScore(index, task.failure_value, 0.0, NO_RESULT)
-    outcome = outcomes[index]
     if outcome.error is not None:
         return InstanceScore(index, task.failure_value, outcome.seconds, Failure.parse(outcome.error))
     if outcome.seconds > task.instance_timeout:

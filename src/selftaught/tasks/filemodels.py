@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from selftaught.defaults import suggest
 from selftaught.errors import UsageError
-from selftaught.tasks.taskfile import MAX_INSTANCES, MAX_TIMEOUT, NAME_PATTERN, read_toml
+from selftaught.tasks.taskfile import DEFAULT_CASCADE, MAX_INSTANCES, MAX_TIMEOUT, NAME_PATTERN, read_toml
 
 MAX_EVALUATOR_TIMEOUT = 3600.0
 DEFAULT_EVALUATOR_TIMEOUT = 60.0
@@ -57,6 +57,8 @@ class TaskFile(_Strict):
     failure_value: float
     instances: Instances
     protocol: Literal["strict", "paper"] = "strict"
+    cascade: int = DEFAULT_CASCADE
+    """Strict protocol: when the first `cascade` instances all fail, the rest are not run (0: never)."""
 
     @field_validator("name")
     @classmethod
@@ -91,6 +93,13 @@ class TaskFile(_Strict):
     def _timeout(cls, value: float) -> float:
         if not 0 < value <= MAX_TIMEOUT:
             raise ValueError(f"must be in (0, {MAX_TIMEOUT:g}] seconds, got {value:g}")
+        return value
+
+    @field_validator("cascade")
+    @classmethod
+    def _cascade(cls, value: int) -> int:
+        if not 0 <= value <= MAX_INSTANCES:
+            raise ValueError(f"must be in 0..{MAX_INSTANCES} (0: run every instance), got {value:g}")
         return value
 
     @field_validator("failure_value")

@@ -20,7 +20,7 @@ import numpy as np
 
 from selftaught.errors import UsageError
 from selftaught.tasks.outcome import Score
-from selftaught.tasks.taskfile import SPLITS
+from selftaught.tasks.taskfile import DEFAULT_CASCADE, SPLITS
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ class Scorer:
     wants_count: bool  # `instances` takes a third parameter `count` (the split's size from task.toml)
     session: Callable[[Instance], Any] | None = None  # host-driven tasks: see `selftaught.tasks.interactive`
     utility: UtilityFn | None = None  # paper protocol only: the whole-utility rule of the original code
+    # paper protocol only: `stops(instance, call)` is True where the original code returned early
+    stops: Callable[[Instance, Any], bool] | None = None
 
 
 class HostScoredTask:
@@ -79,6 +81,7 @@ class HostScoredTask:
         directory: Path | None = None,
         builtin: bool = False,
         protocol: str = "strict",
+        cascade: int = DEFAULT_CASCADE,
     ) -> None:
         self.name = name
         self.description = description
@@ -93,6 +96,8 @@ class HostScoredTask:
         self.builtin = builtin
         self.protocol = protocol
         """`strict` (scores in [0, 1], per-instance failures) or `paper` (the original code's rules)."""
+        self.cascade = cascade
+        """Strict protocol: if the first `cascade` instances all fail, the rest are not run (0: never)."""
         self._scorer = scorer
         self._cache: OrderedDict[tuple[str, int], list[Instance]] = OrderedDict()
         self._lock = threading.Lock()
@@ -134,7 +139,13 @@ class HostScoredTask:
             from selftaught.tasks.paper import evaluate_paper
 
             return evaluate_paper(
-                self, self._scorer.utility, source, split=split, seed=seed, executor=executor
+                self,
+                self._scorer.utility,
+                source,
+                split=split,
+                seed=seed,
+                executor=executor,
+                stops=self._scorer.stops,
             )
         from selftaught.tasks.evaluation import evaluate_instances
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from selftaught.failure import Failure, FailureKind
+from selftaught.sandbox.job import InstanceResult, Verdict
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, instance_job, judged
 from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
@@ -41,14 +43,49 @@ class Call:
     reason: Failure | None = None  # what the sandbox said, for the per-instance rows
 
 
+StopsFn = Callable[[Any, Call], bool]
+
+
+class EarlyReturn:
+    """The original code's early returns, as the sandbox's gate: every instance is judged before the
+    next is sent, and the job stops at the first call where the original returned (`stops`).
+
+    So a program that hangs costs one instance limit, as in the original, not one per instance; the
+    value is the scorer's `utility`, which returns at the same call.
+    """
+
+    def __init__(self, task: HostScoredTask, instances: list[Any], stops: StopsFn) -> None:
+        self.task = task
+        self.instances = instances
+        self.stops = stops
+        self.held = len(instances)
+
+    def verdict(self, index: int, result: InstanceResult) -> Verdict:
+        if not self.stops(self.instances[index], _call(self.task, result)):
+            return Verdict()
+        return Verdict(stop=early_reason(index))
+
+
+def early_reason(index: int) -> str:
+    return f"the original code returned at instance {index} (paper protocol)"
+
+
 def evaluate_paper(
-    task: HostScoredTask, utility: UtilityFn, source: str, *, split: str, seed: int | None, executor: Executor
+    task: HostScoredTask,
+    utility: UtilityFn,
+    source: str,
+    *,
+    split: str,
+    seed: int | None,
+    executor: Executor,
+    stops: StopsFn | None = None,
 ) -> Evaluation:
     """Run `source` on the split's instances in the sandbox and score it by the original rule.
 
     Seeds default to the original's public ones (validation 4321 + i, test 5678 + i). A program that
     does not even define its entry point gets `utility(instances, None)`: each original scorer had its
-    own value for that (0 or epsilon).
+    own value for that (0 or epsilon). Where the original returned early (`stops`, the scorer's), the
+    instances after that call are not run.
     """
     started = time.perf_counter()
     if seed is None:
@@ -56,13 +93,22 @@ def evaluate_paper(
     instances = task.instances(split, seed)
     problem = task.check_program(source)
     calls: list[Call] | None = None
+    gate = EarlyReturn(task, instances, stops) if stops is not None else None
+    stopped: str | None = None
+    ran = 0
     if problem is None:
-        result = executor.run(instance_job(task, source, instances, split, seed))
+        result = executor.run(instance_job(task, source, instances, split, seed, gate))
         problem = result.setup_error
         if problem is None:
             calls = [_call(task, outcome) for outcome in result.instances]
             missing = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
             calls += [Call(None, "exception", 0.0, missing)] * (len(instances) - len(calls))
+            ran = len(instances)
+            at = first_stop(instances, calls, stops)
+            if at is not None and at + 1 < len(instances):
+                stopped, ran = early_reason(at), at + 1
+                skipped = Failure(FailureKind.NOT_RUN, f"not run: {stopped}")
+                calls[ran:] = [Call(None, "exception", 0.0, skipped)] * (len(instances) - ran)
     value = float(utility(instances, calls))
     rows = _rows(task, instances, calls, problem)
     return Evaluation(
@@ -75,7 +121,23 @@ def evaluate_paper(
         per_instance=rows,
         setup_error=problem,
         wall_seconds=time.perf_counter() - started,
+        instances_run=ran,
+        stopped=stopped,
     )
+
+
+def first_stop(instances: list[Any], calls: list[Call], stops: StopsFn | None) -> int | None:
+    """The first call where the original code returned early (None: it ran every instance).
+
+    Applied to whatever ran, so the value and the count do not depend on whether the executor could
+    stop the job early (a remote one runs every instance).
+    """
+    if stops is None:
+        return None
+    for index, (instance, call) in enumerate(zip(instances, calls, strict=True)):
+        if stops(instance, call):
+            return index
+    return None
 
 
 def _call(task: HostScoredTask, outcome: Any) -> Call:

@@ -19,6 +19,8 @@ SPLITS = ("val", "test")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_INSTANCES = 100_000
 MAX_TIMEOUT = 600.0
+DEFAULT_CASCADE = 3
+"""Strict protocol: a program whose first 3 instances all fail is not run on the rest (docs/tasks.md)."""
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -4,8 +4,8 @@ import time
 
 
 def algorithm(formula):
-    """WalkSAT with incremental true-literal counts and break-count greedy moves, stopped at 70 ms."""
-    deadline = time.perf_counter() + 0.07
+    """WalkSAT with incremental true-literal counts and break-count greedy moves, stopped at 70 ms of CPU (not wall: the same work however busy the machine)."""
+    deadline = time.process_time() + 0.07
     n = max(abs(lit) for clause in formula for lit in clause)
     rng = random.Random(0)
     assign = [False] + [rng.random() < 0.5 for _ in range(n)]
@@ -23,7 +23,7 @@ def algorithm(formula):
     step = 0
     while unsat:
         step += 1
-        if step % 64 == 0 and time.perf_counter() > deadline:
+        if step % 64 == 0 and time.process_time() > deadline:
             break
         clause = formula[rng.choice(tuple(unsat))]
         if rng.random() < 0.4:

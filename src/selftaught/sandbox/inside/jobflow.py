@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import wire
-from clock import CORES, backstop, cpu_seconds
+from clock import CORES, backstop, cpu_seconds, run_queue_waits
 from jobstate import JobState
 
 MAX_EVENTS_PER_JOB = 100
@@ -33,6 +33,7 @@ class JobFlow:
 
     config: dict[str, Any]
     jobs: dict[int, JobState]
+    nice: int  # the zygote's own nice value: a child's thread below it gets no credit for waiting
 
     if TYPE_CHECKING:  # provided by `zygote.Zygote` and `children.Children`
 
@@ -48,6 +49,8 @@ class JobFlow:
 
     def start_job(self, header: dict[str, Any], bodies: list[bytes]) -> None:
         job = JobState(int(header["id"]), header, bodies)
+        held = header.get("held")
+        job.held = held if type(held) is int and 0 <= held <= len(bodies) else 0
         self.jobs[job.id] = job
         if not bodies:
             self.finish(job)
@@ -58,6 +61,9 @@ class JobFlow:
         if job.next_i >= len(job.bodies):
             self.finish(job)
             return
+        if not job.may_send():
+            job.phase = "held"  # until the host's verdict on the instance before (`release`)
+            return
         job.phase = "run"
         limit = float(job.header["timeout"])
         job.started = time.monotonic()
@@ -66,6 +72,7 @@ class JobFlow:
             # load and this loop's own delays cannot change a score. The wall clock is only a backstop
             # against programs that sleep or block instead of computing.
             job.cpu_start = cpu_seconds(job.child.pid)
+            job.waits_start = run_queue_waits(job.child.pid, self.nice)
             job.deadline = job.started + backstop(limit)
             job.next_check = job.started + limit / CORES
         else:
@@ -118,10 +125,24 @@ class JobFlow:
         """Report instance `next_i` as failed and go on with the rest in a fresh child."""
         self.send_host({"op": "result", "id": job.id, "i": job.next_i, "secs": seconds, "error": error})
         job.next_i += 1
-        if job.next_i < len(job.bodies):
+        if job.next_i >= len(job.bodies):
+            self.finish(job)
+        elif job.may_send():
             self.spawn(job)
         else:
-            self.finish(job)
+            job.phase = "held"  # no fresh child (and no setup to pay) before the host says go on
+
+    def release(self, job: JobState, upto: Any) -> None:
+        """The host's verdict: instances up to `upto` may be sent (it stops a job by cancelling it)."""
+        if type(upto) is not int:
+            return
+        job.released = max(job.released, upto + 1)
+        if job.phase != "held" or not job.may_send():
+            return
+        if job.child is None:
+            self.spawn(job)
+        else:
+            self.next_instance(job)
 
     def finish(self, job: JobState, error: str | None = None) -> None:
         """End the job: reap its child, send captured output; `error` explains unfinished instances."""

@@ -50,6 +50,15 @@ class JobState:
     event_counts: dict[str, int] = field(default_factory=dict)
     spawned: int = 0
     nonce: str = ""
+    # The host's gate: instance i (1 <= i <= held) is sent only once the host released it (i < released)
+    held: int = 0
+    released: int = 1
+    # Run-queue waits (ns per thread) of the child when the current call was sent; None: not known
+    waits_start: dict[str, int] | None = None
+
+    def may_send(self) -> bool:
+        """Whether instance `next_i` may be sent now (not held for the host's verdict on the one before)."""
+        return self.next_i < self.released or self.next_i > self.held
 
 
 def describe_status(status: int) -> str:

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import scratch as scratch_space
-from clock import CORES, MIN_CHECK
+from clock import CORES, MIN_CHECK, backstop, hard_cap, waited_since
 from jobstate import JobState
 
 SCRATCH_CHECK = 0.1  # seconds between measurements of the running children's scratch
@@ -30,6 +30,7 @@ class Watchdog:
     next_scratch_check: float
     scratch_base: tuple[int, int]
     scratch_share: int
+    nice: int
 
     if TYPE_CHECKING:  # provided by `zygote.Zygote`, `jobflow.JobFlow` and `children.Children`
 
@@ -99,23 +100,57 @@ class Watchdog:
         self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
 
     def check_cpu(self, job: JobState, now: float) -> None:
-        """A cpu-clock call: over its CPU limit, or past the wall backstop, it times out."""
+        """A cpu-clock call: over its CPU limit, or asleep past the backstop, it times out.
+
+        The backstop counts sleep, not wall time: wall time minus the call's CPU time minus the time
+        its threads waited on a run queue (/proc schedstat). A starved call on a busy machine is not
+        asleep, so load alone never ends it; its deadline moves on, and the host is told by how much
+        (its own deadline for the job moves as well). Without schedstat, the wall clock as before.
+        """
         limit = float(job.header["timeout"])
         used = self.elapsed(job)
         if used >= limit:
             self.reap(job)
             self.instance_failed(job, "timeout", used)
         elif now >= job.deadline:
-            self.reap(job)
             wall = now - job.started
-            why = f"timeout (wall-clock backstop: {wall:.1f} s waited for {used:.2f} s of CPU)"
+            waited = self.waited(job)
+            if waited is None:
+                why = f"timeout (wall-clock backstop: {wall:.1f} s waited for {used:.2f} s of CPU)"
+            else:
+                slept = wall - used - waited
+                cap = job.started + hard_cap(limit)
+                if slept < backstop(limit) and now < cap:
+                    self.postpone(job, min(cap, now + backstop(limit) - slept), now, limit - used)
+                    return
+                why = (
+                    f"timeout (sleep backstop: {max(slept, 0.0):.1f} s asleep, {waited:.1f} s waiting for "
+                    f"a core, {wall:.1f} s wall for {used:.2f} s of CPU)"
+                )
+            self.reap(job)
             self.instance_failed(job, why, used)
         else:
             # CPU time grows at most CORES times as fast as the wall clock: look again no earlier than needed.
             job.next_check = min(job.deadline, now + max(MIN_CHECK, (limit - used) / CORES))
 
+    def waited(self, job: JobState) -> float | None:
+        """Seconds the current call's threads waited for a core (None: the kernel does not say)."""
+        if job.waits_start is None or job.child is None:
+            return None
+        return waited_since(job.child.pid, job.waits_start, self.nice)
+
+    def postpone(self, job: JobState, deadline: float, now: float, cpu_left: float) -> None:
+        """Move a starved call's backstop to `deadline`, and the host's deadline of the job with it."""
+        extra = deadline - job.deadline
+        job.deadline = deadline
+        job.next_check = min(deadline, now + max(MIN_CHECK, cpu_left / CORES))
+        if extra > 0:
+            self.send_host({"op": "waited", "id": job.id, "secs": extra})
+
 
 def wake(job: JobState) -> float:
+    if job.phase == "held":
+        return time.monotonic() + 3600.0  # nothing to time until the host's verdict arrives
     if job.phase == "run" and job.cpu_start is not None:
         return min(job.next_check, job.deadline)
     return job.deadline

@@ -36,6 +36,7 @@ import scratch as scratch_space
 import seccomp
 import wire
 from children import READ_CHUNK, UIDS_PER_ZYGOTE, Children
+from clock import schedstat_available
 from jobflow import JobFlow
 from jobstate import JobState
 from watchdog import SCRATCH_CHECK, SCRATCH_SHARE, Watchdog, wake
@@ -91,6 +92,7 @@ class Zygote(JobFlow, Watchdog, Children):
         )
         self.baseline = _vm_size() + (96 << 20)
         self.next_scratch_check = 0.0
+        self.nice = os.getpriority(os.PRIO_PROCESS, 0)
         self.scratch_base = scratch_space.filesystem_use(self.scratch_root)
         self.scratch_share = min(SCRATCH_SHARE, scratch_space.filesystem_size(self.scratch_root) // 4)
         # Children's own scratch tmpfs sizes add up to at most this (tmpfs pages count against no rlimit).
@@ -113,6 +115,10 @@ class Zygote(JobFlow, Watchdog, Children):
             job = self.jobs.get(int(header["id"]))
             if job is not None:
                 self.finish(job)
+        elif op == "go":
+            job = self.jobs.get(int(header["id"]))
+            if job is not None:
+                self.release(job, header.get("upto"))
         elif op == "rpc_result":
             job = self.jobs.get(int(header["id"]))
             if job is not None and job.child is not None:
@@ -137,6 +143,7 @@ class Zygote(JobFlow, Watchdog, Children):
                 "seccomp": self.filter is not None,
                 "uid_drop": self.uid_base is not None and os.geteuid() == 0,
                 "baseline_mb": self.baseline >> 20,
+                "schedstat": schedstat_available(),
             }
         )
         while True:

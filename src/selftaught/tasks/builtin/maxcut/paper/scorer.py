@@ -5,7 +5,8 @@ order, an edge with probability 0.4 (`random() < 0.4`) of integer weight `randin
 float64 matrix. Scoring, as the original: each instance adds cut weight / 100 / 10, so the utility is
 the mean cut weight divided by the maximum edge weight 10 (hundreds, not a share in [0, 1]). A call
 that raises or runs past 0.1 s makes the *whole* utility EPS; an output whose length is not n makes
-it 0; an output the cut count cannot read makes it EPS. A program that cannot be defined scores EPS.
+it 0; an output the cut count cannot read makes it EPS. At each of these the original returned, so
+the later instances are not run (`stops`). A program that cannot be defined scores EPS.
 """
 
 import random
@@ -61,7 +62,9 @@ def cut_weight(matrix, partition):
 
 def _plain_numbers(partition):
     items = list(partition) if isinstance(partition, list | tuple | np.ndarray) else None
-    if items is None or not all(isinstance(x, bool | int | float | np.integer | np.floating | np.bool_) for x in items):
+    if items is None or not all(
+        isinstance(x, bool | int | float | np.integer | np.floating | np.bool_) for x in items
+    ):
         return None
     if any(isinstance(x, int) and not isinstance(x, bool) and abs(x) > 2**53 for x in items):
         return None
@@ -70,6 +73,18 @@ def _plain_numbers(partition):
 
 def score(instance, output):
     return cut_weight(instance.args[0], output) / MAX_WEIGHT
+
+
+def stops(instance, call):
+    """Where the original returned early: a call that failed, or an output of the wrong length or one
+    the cut count cannot read."""
+    if call.failure is not None:
+        return True
+    try:
+        cut_weight(instance.args[0], call.output)
+    except InvalidOutput:
+        return True
+    return False
 
 
 def utility(instances, calls):

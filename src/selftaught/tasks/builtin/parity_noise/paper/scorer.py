@@ -5,7 +5,8 @@ Instance i: numpy's legacy generator seeded with seed + i draws the relevant bit
 100 flips); labels are the parity of the relevant bits. Scoring, as the original: predictions and
 labels are both flattened (`np.array(x).reshape(-1)`) and compared with `==`, accuracy = matches / 20
 (a single prediction broadcasts against all 20 labels). A call that raises, runs past 2 s, or whose
-output cannot be compared makes the *whole* utility EPS = 1e-6. Utility: the mean accuracy over 20
+output cannot be compared makes the *whole* utility EPS = 1e-6, and the original ran no further
+instance (`stops`: the later ones are not run here either). Utility: the mean accuracy over 20
 (validation) or 50 (test) instances; a program that cannot be defined scores 0.
 """
 
@@ -27,6 +28,17 @@ def score(instance, output):
         return float(np.sum(predictions == np.array(instance.hidden).reshape(-1)) / N_TEST)
     except Exception as exc:
         raise InvalidOutput(f"comparing the predictions raised {type(exc).__name__}") from None
+
+
+def stops(instance, call):
+    """Where the original returned early: at a call that failed or whose output could not be compared."""
+    if call.failure is not None:
+        return True
+    try:
+        score(instance, call.output)
+    except InvalidOutput:
+        return True
+    return False
 
 
 def utility(instances, calls):

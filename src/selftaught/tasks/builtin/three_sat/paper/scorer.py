@@ -5,7 +5,8 @@ Instance i: Python's `random` seeded with seed + i draws n in 5..50 (m = 4n), a 
 each negated with probability 1/2), keeping those the planted assignment satisfies until m are kept;
 the kept clauses are shuffled. Scoring, as the original: a solved formula adds 1, an unsolved one
 adds EPS, a call past the 0.1 s limit adds nothing; a call that raises, or an output the check
-cannot even read (None, too short, wrong types), makes the *whole* utility EPS. Utility: the total
+cannot even read (None, too short, wrong types), makes the *whole* utility EPS, and the original ran
+no further instance (`stops`: nor does this). Utility: the total
 / 30, at least EPS; a program that cannot be defined scores EPS.
 """
 
@@ -46,6 +47,20 @@ def satisfied(formula, assignment):
 
 def score(instance, output):
     return 1.0 if satisfied(instance.args[0], output) else EPS
+
+
+def stops(instance, call):
+    """Where the original returned early: a call that raised (not one past the limit), or an output
+    the check cannot read."""
+    if call.failure == "timeout":
+        return False
+    if call.failure is not None:
+        return True
+    try:
+        satisfied(instance.args[0], call.output)
+    except InvalidOutput:
+        return True
+    return False
 
 
 def utility(instances, calls):

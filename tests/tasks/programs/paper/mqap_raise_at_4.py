@@ -1,0 +1,8 @@
+# ruff: noqa  (test data: run only inside the sandbox, written like LM-generated code)
+
+
+def algorithm(F, D, P):
+    """Raises on one instance (the 5th of the test split), the identity elsewhere."""
+    if round(float(F[0, 0]), 6) == 0.555967:
+        raise ValueError("no assignment")
+    return list(range(len(F)))

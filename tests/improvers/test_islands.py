@@ -17,17 +17,19 @@ import pytest
 import selftaught
 from selftaught.improvers import load_improver
 
-INSIDE = Path(selftaught.__file__).parent / "sandbox" / "inside"
+# What the sandbox puts on sys.path for an improver's `from helpers import ...` (sandbox/launch.py).
+MOUNTED = [str(Path(selftaught.__file__).parent / name) for name in ("sandbox/inside", "codetext")]
 
 
 def islands() -> types.ModuleType:
-    sys.path.insert(0, str(INSIDE))
+    sys.path[:0] = MOUNTED
     try:
         module = types.ModuleType("islands_under_test")
         exec(compile(load_improver("islands"), "islands.py", "exec"), module.__dict__)
         return module
     finally:
-        sys.path.remove(str(INSIDE))
+        for path in MOUNTED:
+            sys.path.remove(path)
 
 
 def value_of(code: str) -> float:

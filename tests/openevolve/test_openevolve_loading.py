@@ -12,6 +12,7 @@ import pytest
 from selftaught.errors import UsageError
 from selftaught.tasks.openevolve import (
     END_MARKER,
+    HOST_GRACE_SECONDS,
     START_MARKER,
     load_openevolve_task,
     split_evolve_block,
@@ -42,7 +43,10 @@ def test_the_example_loads_with_its_block_and_config() -> None:
     assert task.name == "openevolve:openevolve_minimize"
     assert task.seed_algorithm.lstrip().startswith("def search_algorithm")
     assert START_MARKER not in task.seed_algorithm and "def run_search" not in task.seed_algorithm
-    assert task.instance_timeout == 20.0 and task.thresholds == (0.3,)
+    assert task.config.timeout == 20.0 and task.thresholds == (0.3,)
+    assert (
+        task.instance_timeout == 40.0 + HOST_GRACE_SECONDS
+    )  # two cascade stages, each limited to the timeout
     assert {"initial_program.py", "evaluator.py", "config.yaml"} <= set(task.files)
     text = task.utility_text(25)
     assert (
@@ -73,9 +77,18 @@ def test_splicing_keeps_the_fixed_code() -> None:
     assert not plain.has_markers and plain.splice("y = 2\n") == "y = 2\n"
 
 
-def test_utility_rule() -> None:
+def test_utility_rule_is_openevolves_fitness() -> None:
+    """OpenEvolve 0.4.1's `get_fitness_score`: combined_score wins; otherwise the mean of the metrics
+    that are not feature dimensions, `error` included; only feature dimensions: the mean of them all."""
     assert utility_from_metrics({"combined_score": 0.3, "a": 1.0}) == 0.3
-    assert utility_from_metrics({"a": 1.0, "b": 0.0, "error": 5.0}) == 0.5
+    assert utility_from_metrics({"combined_score": 13.7}) == 13.7  # unbounded, not clipped
+    assert utility_from_metrics({"combined_score": -2.5, "a": 1.0}) == -2.5
+    assert utility_from_metrics({"a": 1.0, "b": 0.0, "error": 5.0}) == 2.0
+    assert utility_from_metrics({"error": 0.0}) == 0.0
+    dims = ("complexity", "diversity")
+    assert utility_from_metrics({"score": 0.8, "complexity": 300.0, "diversity": 12.0}, dims) == 0.8
+    assert utility_from_metrics({"complexity": 4.0, "diversity": 2.0}, dims) == 3.0
+    assert utility_from_metrics({"score": 0.8, "length": 90.0}, ("length",)) == 0.8
     assert utility_from_metrics({}) == 0.0
 
 
@@ -102,6 +115,10 @@ def test_utility_rule() -> None:
             "'evaluator.cascade_thresholds' must be a list",
         ),
         ({"config_yaml": "evaluator: [\n"}, "config.yaml: not valid YAML"),
+        (
+            {"config_yaml": "evaluator:\n  evaluator_args: {size: 3}\n  cascade_evaluation: false\n"},
+            "evaluator.evaluator_args ['size'] cannot be passed to evaluate()",
+        ),
     ],
 )
 def test_malformed_directories_say_why(tmp_path: Path, kwargs: dict[str, str | None], reason: str) -> None:
@@ -135,7 +152,9 @@ def test_example_copy_without_config_uses_defaults(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, target)
     (target / "config.yaml").unlink()
     task = load_openevolve_task(str(target))
-    assert task.instance_timeout == 60.0 and task.thresholds == (0.5, 0.75, 0.9)
+    # OpenEvolve 0.4.1's defaults: 300 s per call, and the example's two cascade stages may each take it
+    assert task.config.timeout == 300.0 and task.thresholds == (0.5, 0.75, 0.9)
+    assert task.instance_timeout == 300.0 * task.config.calls(task.evaluator_source) + HOST_GRACE_SECONDS
 
 
 def test_a_candidate_that_does_not_compile_is_refused_before_the_sandbox() -> None:

@@ -120,10 +120,10 @@ def test_metrics_whose_sum_overflows_give_a_finite_raw_utility(pool: SandboxPool
     )
     task = _task(tmp_path)
     evaluation = _evaluate(task, task.seed_algorithm, pool)
-    assert evaluation.raw_utility == 1e308 and evaluation.utility == 1.0
+    assert evaluation.raw_utility == 1e308 and evaluation.utility == 1e308  # unclipped, still finite
     _strict_json(evaluation)
     low = _evaluate(task, "A = -1e308\nB = -1e308\n", pool)
-    assert low.raw_utility == -1e308 and low.utility == 0.0
+    assert low.raw_utility == -1e308 and low.utility == -1e308
     _strict_json(low)
 
 
@@ -241,8 +241,9 @@ _answers = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(_answers, _values))
 def test_any_decoded_answer_reads_as_finite_metrics_or_a_reason(answer: object) -> None:
-    metrics, artifacts, stages, error = _read_output(answer)
+    metrics, flags, artifacts, stages, error = _read_output(answer)
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+    assert all(isinstance(v, bool) for v in flags.values()) and len(flags) <= 50
     assert isinstance(stages, int) and all(isinstance(v, str) and len(v) <= 8000 for v in artifacts.values())
     assert error is not None or metrics
     if metrics:

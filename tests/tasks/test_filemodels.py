@@ -69,9 +69,9 @@ def test_builtin_tasks_load_through_the_model(name: str) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_CONFIGS, ids=lambda p: p.parent.name)
 def test_every_example_config_yaml_loads(path: Path) -> None:
-    config = load_openevolve_config(path, path.read_text())
+    config, _ = load_openevolve_config(path, path.read_text())
     task = load_openevolve_task(f"openevolve:{path.parent}")
-    assert (task.instance_timeout, task.thresholds) == (
+    assert (task.config.timeout, task.thresholds) == (
         config.evaluator.timeout,
         config.evaluator.cascade_thresholds,
     )
@@ -84,15 +84,57 @@ def test_every_example_config_yaml_loads(path: Path) -> None:
 
 def test_config_yaml_defaults_and_openevolve_keys_accepted(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    empty = load_openevolve_config(path, "# nothing\n")
-    assert (empty.evaluator.timeout, empty.evaluator.cascade_thresholds) == (60.0, DEFAULT_THRESHOLDS)
-    full = load_openevolve_config(
+    empty, ignored = load_openevolve_config(path, "# nothing\n")
+    # OpenEvolve 0.4.1's defaults (openevolve/config.py: EvaluatorConfig, DatabaseConfig)
+    assert (empty.evaluator.timeout, empty.evaluator.cascade_thresholds) == (300.0, DEFAULT_THRESHOLDS)
+    assert empty.evaluator.cascade_evaluation is True and empty.evaluator.evaluator_args is None
+    assert empty.database.feature_dimensions == ("complexity", "diversity") and ignored == []
+    full, ignored = load_openevolve_config(
         path,
         "max_iterations: 100\nllm:\n  models: [{name: m}]\ndatabase: {num_islands: 3}\n"
-        "evaluator:\n  timeout: 7\n  parallel_evaluations: 4\n  cascade_evaluation: true\n",
+        "evaluator:\n  timeout: 7\n  parallel_evaluations: 4\n  cascade_evaluation: false\n",
     )
     assert (full.evaluator.timeout, full.evaluator.cascade_thresholds) == (7.0, DEFAULT_THRESHOLDS)
-    assert load_openevolve_config(path, "evaluator:\n").evaluator.timeout == 60.0
+    assert full.evaluator.cascade_evaluation is False
+    assert ignored == ["max_iterations", "llm", "evaluator.parallel_evaluations", "database.num_islands"]
+    assert load_openevolve_config(path, "evaluator:\n")[0].evaluator.timeout == 300.0
+
+
+@pytest.mark.parametrize(
+    ("text", "ignored"),
+    [
+        # keys OpenEvolve drops or that are the evaluator's own sections: listed, never refused
+        ("novelty: {a: 1}\nalgotune: {num_trials: 5}\n", ["novelty", "algotune"]),
+        ("evaluator:\n  max_retries: 3\n", ["evaluator.max_retries"]),
+        (
+            "evaluator:\n  cascade_evaluatoin: false\n",
+            ["evaluator.cascade_evaluatoin (did you mean 'cascade_evaluation'?)"],
+        ),
+        ("evalutor:\n  timeout: 5\n", ["evalutor (did you mean 'evaluator'?)"]),
+        ("evaluator:\n  timout: 5\n", ["evaluator.timout (did you mean 'timeout'?)"]),
+        (
+            "database:\n  feature_dimension: [a]\n",
+            ["database.feature_dimension (did you mean 'feature_dimensions'?)"],
+        ),
+        # a key OpenEvolve knows is not a typo of one selftaught reads, however close
+        ("database:\n  feature_bins: 10\n", ["database.feature_bins"]),
+        ("1: 2\n", ["1"]),
+    ],
+)
+def test_ignored_config_yaml_keys_are_listed_with_near_misses(
+    tmp_path: Path, text: str, ignored: list[str]
+) -> None:
+    assert load_openevolve_config(tmp_path / "config.yaml", text)[1] == ignored
+
+
+def test_evaluator_settings_selftaught_reads(tmp_path: Path) -> None:
+    config, _ = load_openevolve_config(
+        tmp_path / "config.yaml",
+        "evaluator:\n  evaluator_args: {size: 3, mode: fast}\n"
+        "database:\n  feature_dimensions: [score, length]\n",
+    )
+    assert config.evaluator.evaluator_args == {"size": 3, "mode": "fast"}
+    assert config.database.feature_dimensions == ("score", "length")
 
 
 @pytest.mark.parametrize(
@@ -127,8 +169,24 @@ def test_bad_task_toml_values_name_file_and_key(change: dict[str, Any], expected
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("evalutor:\n  timeout: 5\n", "unknown key 'evalutor' (did you mean 'evaluator'?)"),
-        ("evaluator:\n  timout: 5\n", "unknown key 'evaluator.timout' (did you mean 'evaluator.timeout'?)"),
+        (
+            "evaluator:\n  cascade_evaluation: 1\n",
+            "'evaluator.cascade_evaluation' must be true or false, got int",
+        ),
+        (
+            "evaluator:\n  evaluator_args: [1]\n",
+            "'evaluator.evaluator_args' must be a table of keyword arguments",
+        ),
+        ("evaluator:\n  evaluator_args: {1: 2}\n", "keys must be Python identifiers, got 1"),
+        (
+            "database:\n  feature_dimensions: score\n",
+            "'database.feature_dimensions' must be a list of metric names",
+        ),
+        (
+            "database:\n  feature_dimensions: [1]\n",
+            "'database.feature_dimensions[0]' must be a string, got int",
+        ),
+        ("database: [1]\n", "'database' must be a table, got list"),
         ("evaluator:\n  timeout: true\n", "'evaluator.timeout' must be a number, got bool"),
         (
             "evaluator:\n  timeout: 4000\n",
@@ -144,7 +202,6 @@ def test_bad_task_toml_values_name_file_and_key(change: dict[str, Any], expected
             "'evaluator.cascade_thresholds' must be a list of finite",
         ),
         ("- evaluator\n", "must be a mapping, got list"),
-        ("1: 2\n", "key '1' must be a string"),
     ],
 )
 def test_bad_config_yaml_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:

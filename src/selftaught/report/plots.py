@@ -114,8 +114,8 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
         its = run.iterations
         ts = [it.t for it in its]
         candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.proposed]
-        scoring = [(t, value) for t, value in candidates if value > 0]
-        zero = [t for t, value in candidates if value <= 0]
+        scoring = [(t, value) for t, value in candidates if value != 0]
+        zero = [t for t, value in candidates if value == 0]
         if scoring:
             ax.scatter(
                 [t + ((i % 5) - 2) * 0.04 for i, (t, _) in enumerate(scoring)],

@@ -119,7 +119,7 @@ def curves_section(run: RunSummary) -> str:
     )
     candidates = [c for c in run.candidates if c.proposed]
     rows = [
-        f'<tr data-t="{c.t}" data-sha="{escape(c.improver_sha)}"{ZERO_MARK if c.value_val <= 0 else ""}>'
+        f'<tr data-t="{c.t}" data-sha="{escape(c.improver_sha)}"{ZERO_MARK if c.value_val == 0 else ""}>'
         f'<td class="num">{c.t}</td><td><a href="#{candidate_id("", c.improver_sha)}"><code>'
         f"{escape(c.improver_sha[:10])}</code></a></td>"
         f"{mean_se(c.value_val, c.stderr_val)}{mean_se(c.value_test, c.stderr_test)}{num(c.tests)}"
@@ -165,7 +165,7 @@ def candidate_code(
             if c.failure
             else (
                 '<p class="warning reason">scored zero without a failed run (its programs scored 0)</p>'
-                if c.value_val <= 0
+                if c.value_val == 0
                 else ""
             )
         )

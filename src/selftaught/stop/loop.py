@@ -68,7 +68,7 @@ class SelfImprovement:
         if proposed is None:
             return self._keep(t, current, previous, problem, started)
         estimate = self._estimate(t, proposed)
-        if estimate.meta_utility <= 0:
+        if estimate.meta_utility == 0:  # every test failed: 0 is the failure value on any scale
             return self._keep(t, current, previous, "the improved improver has zero meta-utility", started)
         if sha256(proposed) == parent_sha:
             note = "the improver returned itself unchanged"
@@ -102,7 +102,12 @@ class SelfImprovement:
             current,
             current,
             score=lambda source: self._score_candidate(candidates, source),
-            description=meta_utility_text(self.scorer.task.name, self.scorer.task.description, settings),
+            description=meta_utility_text(
+                self.scorer.task.name,
+                self.scorer.task.description,
+                settings,
+                bounded=self.scorer.task.bounded,
+            ),
             purpose=f"t={t}/self-improve",
             timeout=settings.meta_improver_timeout,
             events=session.event_sink(sha256(current)),

@@ -116,6 +116,6 @@ class DownstreamScorer:
             evaluation.failures,
             evaluation.instances,
             reasons=[item.error for item in evaluation.per_instance],
-            bounded=self.task.protocol != "paper",  # the original's scores leave [0, 1] by design
+            bounded=self.task.bounded,  # the paper's originals and OpenEvolve evaluators leave [0, 1]
         ):
             self._findings(finding.kind, finding.detail, sha)

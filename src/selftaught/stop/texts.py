@@ -22,10 +22,14 @@ from __future__ import annotations
 from selftaught.config import Settings
 
 
-def meta_utility_text(task_name: str, task_description: str, settings: Settings) -> str:
-    """Describe the meta-utility for an improver that is improving an improver on `task_name`."""
+def meta_utility_text(
+    task_name: str, task_description: str, settings: Settings, *, bounded: bool = True
+) -> str:
+    """Describe the meta-utility for an improver that is improving an improver on `task_name`
+    (`bounded`: the task's utilities are in [0, 1]; else they are on the task's own scale)."""
     if settings.protocol == "paper":
         return paper_meta_utility_text(settings)
+    scale = "in [0, 1]" if bounded else "on the task's own scale, unbounded (failures score 0)"
     return f'''from algorithm import algorithm_str  # the seed algorithm of task {task_name!r}
 from task_utility import utility  # the downstream utility: hidden from you, scored in a sandbox
 from language_model import LanguageModel
@@ -54,7 +58,7 @@ def meta_utility(improve_str: str) -> float:
         expected_utility += utility(improved_algorithm_str) / n_tests
     return expected_utility
 # Downstream task {task_name!r}: {task_description}
-# utility(algorithm_str) scores an algorithm in [0, 1] (higher is better) on held-out instances;
+# utility(algorithm_str) scores an algorithm {scale} (higher is better) on held-out instances;
 # utility.str (what improve_algorithm shows its language model) describes that scoring.'''
 
 

@@ -1,9 +1,12 @@
 """Pydantic models of the settings files users write: a task directory's `task.toml` and an OpenEvolve
 directory's `config.yaml`, checked when a task is loaded (eval, improve, run).
 
-Why models: one declaration gives the keys, their types, ranges and defaults, and refuses unknown keys
-(a misspelt key would otherwise be dropped silently). Why here and not in `taskfile.py`: listing tasks
-(`selftaught tasks`) must start fast and reads the built-ins' task.toml without pydantic.
+Why models: one declaration gives the keys, their types, ranges and defaults. `task.toml` is our own
+file, so unknown keys are refused (a misspelt key would otherwise be dropped silently). `config.yaml` is
+OpenEvolve's, read the way OpenEvolve reads it: the keys selftaught uses are typed strictly, every other
+key is left alone (OpenEvolve itself drops keys it does not know, and evaluators read sections of their
+own), and the loader says in one warning line which keys it ignored. Why here and not in `taskfile.py`:
+listing tasks (`selftaught tasks`) must start fast and reads the built-ins' task.toml without pydantic.
 
 Errors are one line in the user's words (`UsageError`, exit code 2): the file, the key, what it must
 be, and for an unknown key the nearest allowed one -- never pydantic's own wording.
@@ -22,8 +25,11 @@ from selftaught.errors import UsageError
 from selftaught.tasks.taskfile import DEFAULT_CASCADE, MAX_INSTANCES, MAX_TIMEOUT, NAME_PATTERN, read_toml
 
 MAX_EVALUATOR_TIMEOUT = 3600.0
-DEFAULT_EVALUATOR_TIMEOUT = 60.0
-DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)  # OpenEvolve's default cascade_thresholds
+# OpenEvolve 0.4.1's defaults (openevolve/config.py): a 300 s limit per evaluation (per cascade stage),
+# its cascade thresholds, and the MAP-Elites dimensions its fitness leaves out.
+DEFAULT_EVALUATOR_TIMEOUT = 300.0
+DEFAULT_THRESHOLDS = (0.5, 0.75, 0.9)
+DEFAULT_FEATURE_DIMENSIONS = ("complexity", "diversity")
 
 
 class _Strict(BaseModel):
@@ -110,22 +116,20 @@ class TaskFile(_Strict):
         return value
 
 
-class EvaluatorSection(_Strict):
-    """`evaluator:` of an OpenEvolve config. selftaught reads `timeout` and `cascade_thresholds`; the
-    other keys OpenEvolve knows there are accepted and ignored (the sandbox sets limits and parallelism)."""
+class _Peer(BaseModel):
+    """A section of a peer's file: the keys selftaught reads are typed strictly (no coercion); every
+    other key is the peer's business and ignored here (`ignored_keys` lists them for one warning)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class EvaluatorSection(_Peer):
+    """`evaluator:` of an OpenEvolve config: the keys selftaught reads, with OpenEvolve 0.4.1's defaults."""
 
     timeout: float = DEFAULT_EVALUATOR_TIMEOUT
+    cascade_evaluation: bool = True
     cascade_thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-    max_retries: Any = None
-    memory_limit_mb: Any = None
-    cpu_limit: Any = None
-    cascade_evaluation: Any = None
-    parallel_evaluations: Any = None
-    distributed: Any = None
-    use_llm_feedback: Any = None
-    llm_feedback_weight: Any = None
-    enable_artifacts: Any = None
-    max_artifact_storage: Any = None
+    evaluator_args: dict[str, Any] | None = None
 
     @field_validator("cascade_thresholds", mode="before")
     @classmethod
@@ -148,35 +152,94 @@ class EvaluatorSection(_Strict):
             raise ValueError("must be a list of finite numbers")
         return value
 
+    @field_validator("evaluator_args", mode="before")
+    @classmethod
+    def _arguments(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"must be a table of keyword arguments, got {_kind(value)}")
+        if isinstance(value, dict):
+            bad = [key for key in value if not (isinstance(key, str) and key.isidentifier())]
+            if bad:
+                raise ValueError(f"keys must be Python identifiers, got {bad[0]!r}")
+        return value
 
-class OpenEvolveConfig(_Strict):
-    """An OpenEvolve `config.yaml`: its top-level keys are accepted (models, prompts and budgets come from
-    selftaught's own settings, so all but `evaluator` are ignored); a key OpenEvolve does not know is an
-    error, so a misspelt `evaluator:` cannot silently drop the timeout."""
+
+class DatabaseSection(_Peer):
+    """`database:` of an OpenEvolve config: only the MAP-Elites feature dimensions matter to the score
+    (OpenEvolve leaves them out of a program's fitness)."""
+
+    feature_dimensions: tuple[str, ...] = DEFAULT_FEATURE_DIMENSIONS
+
+    @field_validator("feature_dimensions", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list of metric names, got {_kind(value)}")
+        return tuple(value)
+
+
+class OpenEvolveConfig(_Peer):
+    """An OpenEvolve `config.yaml` read the way OpenEvolve reads it: the keys selftaught uses are
+    checked; models, prompts, budgets and the evaluator's own sections (e.g. `algotune:`) are not ours
+    and pass untouched (the evaluator may read the file itself)."""
 
     evaluator: EvaluatorSection = Field(default_factory=EvaluatorSection)
-    max_iterations: Any = None
-    checkpoint_interval: Any = None
-    log_level: Any = None
-    log_dir: Any = None
-    random_seed: Any = None
-    language: Any = None
-    file_suffix: Any = None
-    llm: Any = None
-    prompt: Any = None
-    database: Any = None
-    evolution_trace: Any = None
-    hierarchical: Any = None
-    diff_based_evolution: Any = None
-    max_code_length: Any = None
-    early_stopping_patience: Any = None
-    convergence_threshold: Any = None
-    early_stopping_metric: Any = None
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
 
-    @field_validator("evaluator", mode="before")
+    @field_validator("evaluator", "database", mode="before")
     @classmethod
     def _empty(cls, value: Any) -> Any:
         return {} if value is None else value  # `evaluator:` with nothing under it
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# The keys OpenEvolve 0.4.1 itself knows where selftaught reads some: a known key is never a typo.
+OPENEVOLVE_KEYS = {
+    "": _words("""max_iterations checkpoint_interval checkpoint_on_improvement log_level log_dir logger_prefix
+        random_seed language file_suffix llm prompt database evaluator evolution_trace
+        diff_based_evolution full_rewrite_probability max_code_length enforce_evolve_blocks diff_pattern
+        early_stopping_patience convergence_threshold early_stopping_metric max_tasks_per_child"""),
+    "evaluator": _words("""timeout max_retries memory_limit_mb cpu_limit cascade_evaluation cascade_thresholds
+        parallel_evaluations distributed use_llm_feedback llm_feedback_weight enable_artifacts
+        max_artifact_storage evaluator_args"""),
+    "database": _words("""db_path in_memory log_prompts population_size archive_size num_islands
+        island_initial_programs elite_selection_ratio exploration_ratio exploitation_ratio
+        diversity_metric feature_dimensions feature_bins diversity_reference_size migration_interval
+        migration_rate random_seed artifacts_base_path artifact_size_threshold cleanup_old_artifacts
+        artifact_retention_days max_snapshot_artifacts novelty_llm embedding_model embedding_api_base
+        similarity_threshold"""),
+}
+
+
+def ignored_keys(data: Any) -> list[str]:
+    """The keys of a parsed `config.yaml` selftaught does not read, as dotted paths, each with a
+    did-you-mean when it is a near-miss of a key selftaught reads and not a key OpenEvolve knows.
+
+    Sections selftaught does not read at all (`llm`, `prompt`, `algotune`, ...) are listed by name only.
+    """
+    if not isinstance(data, dict):
+        return []
+    found: list[str] = []
+    sections: dict[str, type[BaseModel]] = {"": OpenEvolveConfig}
+    for name, info in OpenEvolveConfig.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            sections[name] = info.annotation
+    for section, model in sections.items():
+        table = data if not section else data.get(section)
+        if not isinstance(table, dict):
+            continue
+        read = list(model.model_fields)
+        known = OPENEVOLVE_KEYS.get(section, [])
+        for key in table:
+            if str(key) in read:
+                continue
+            path = f"{section}.{key}" if section else str(key)
+            hint = "" if str(key) in known else suggest(str(key), read)
+            found.append(path + hint)
+    return found
 
 
 def load_task_file(path: Path) -> TaskFile:
@@ -184,15 +247,17 @@ def load_task_file(path: Path) -> TaskFile:
     return check(TaskFile, read_toml(path), str(path))
 
 
-def load_openevolve_config(path: Path, text: str) -> OpenEvolveConfig:
-    """An OpenEvolve `config.yaml` (its `text`, read by the caller) parsed and checked."""
+def load_openevolve_config(path: Path, text: str) -> tuple[OpenEvolveConfig, list[str]]:
+    """An OpenEvolve `config.yaml` (its `text`, read by the caller) parsed and checked, with the keys
+    selftaught ignores (`ignored_keys`)."""
     import yaml  # a dependency: without it a user's config.yaml would be silently ignored
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return check(OpenEvolveConfig, {} if data is None else data, str(path))
+    data = {} if data is None else data
+    return check(OpenEvolveConfig, data, str(path)), ignored_keys(data)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -37,6 +37,13 @@ class Task(Protocol):
     builtin: bool
     protocol: str
 
+    @property
+    def bounded(self) -> bool:
+        """Whether utilities stay in [0, 1]: strict host-scored tasks do; the paper protocol's original
+        scales and OpenEvolve evaluators' own scales do not (nothing is clipped; 0 stays the failure
+        value)."""
+        ...
+
     def utility_text(self, budget: int | None = None) -> str:
         """The `utility.str` shown to the LM (with the budget stated when one is given)."""
         ...

@@ -105,6 +105,11 @@ class HostScoredTask:
     def __repr__(self) -> str:
         return f"HostScoredTask({self.name!r})"
 
+    @property
+    def bounded(self) -> bool:
+        """Strict scores are in [0, 1]; the paper protocol keeps the original code's scales."""
+        return self.protocol != "paper"
+
     def utility_text(self, budget: int | None = None) -> str:
         """The `utility.str` shown to the LM: our readable description of the hidden scoring.
 

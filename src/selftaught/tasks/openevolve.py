@@ -13,14 +13,15 @@ the program the language model sees and returns is the code *inside* it; the cod
 is spliced back around every candidate before it is evaluated (a candidate that repeats the markers has
 its block taken out first, so edits outside the block never reach the evaluator).
 
-Utility = `combined_score` if present, else the mean of the numeric metrics (other than `error`),
-clipped to [0, 1]: the failure value and an over-budget utility call are 0, so 0 must be the worst
-possible utility (or failing would beat a negative score), and the meta-utility averages across tasks.
-The unclipped number is kept as `raw_utility`.
+Utility = OpenEvolve 0.4.1's fitness (`utils/metrics_utils.get_fitness_score`): `combined_score` if
+present, else the mean of the numeric metrics other than the MAP-Elites feature dimensions (flags never
+count), **not clipped**: an OpenEvolve task's scale is its evaluator's, and improvers rank by it as
+OpenEvolve does. A failed evaluation scores 0, which is OpenEvolve's own failure score (`{"error": 0}`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -36,8 +37,15 @@ from selftaught.sandbox.fairness import current_owner
 from selftaught.sandbox.job import Job
 from selftaught.store.rundir import STORE_FILE
 from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
+from selftaught.tasks.filemodels import (
+    DEFAULT_EVALUATOR_TIMEOUT,
+    DEFAULT_FEATURE_DIMENSIONS,
+    DEFAULT_THRESHOLDS,
+)
 from selftaught.tasks.openevolve_broker import CandidateBroker
 from selftaught.userfiles import read_text
+
+log = logging.getLogger(__name__)
 
 PREFIX = "openevolve:"
 START_MARKER = "# EVOLVE-BLOCK-START"
@@ -45,6 +53,7 @@ END_MARKER = "# EVOLVE-BLOCK-END"
 MAX_FILE_BYTES = 2_000_000
 MAX_TOTAL_BYTES = 8_000_000
 MAX_EVALUATOR_CHARS_SHOWN = 6000
+HOST_GRACE_SECONDS = 5.0
 # Files copied into the sandbox next to the evaluator (data and helper modules it may read or import),
 # except these directories, hidden files, run directories and stores (`_is_store`).
 _SKIP_DIRS = {"__pycache__", ".git", "openevolve_output", ".venv", "node_modules", "runs"}
@@ -103,7 +112,9 @@ def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveB
 
 @dataclass
 class OpenEvolveEvaluation(Evaluation):
-    """An `Evaluation` plus what the evaluator said: artifacts and the unclipped utility.
+    """An `Evaluation` plus what the evaluator said: artifacts, flags (boolean metrics such as
+    `timeout`) and how many cascade stages ran. `utility` is OpenEvolve's fitness, unclipped;
+    `raw_utility` is the same number (kept for readers of older output).
 
     The evaluator's numeric metrics are the one instance's `metrics` (so `Evaluation.metrics` shows them).
     """
@@ -111,23 +122,41 @@ class OpenEvolveEvaluation(Evaluation):
     raw_utility: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
     stages: int = 0
+    flags: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self, *, verbose: bool = False, include_seed: bool = True) -> dict[str, Any]:
         data = super().to_dict(verbose=verbose, include_seed=include_seed)
-        data.update(raw_utility=self.raw_utility, metrics=dict(self.metrics), stages=self.stages)
+        data.update(
+            raw_utility=self.raw_utility,
+            metrics=dict(self.metrics),
+            flags=dict(self.flags),
+            stages=self.stages,
+        )
         if verbose:
             data["artifacts"] = dict(self.artifacts)
         return data
 
 
-def utility_from_metrics(metrics: dict[str, float]) -> float:
-    """`combined_score` if present, else the mean of the numeric metrics other than `error` (unclipped)."""
+def _mean(values: list[float]) -> float:
+    # Each term divided first: the mean of finite floats stays finite (1e308 and 1e308 average to 1e308,
+    # where summing first gives inf, which no JSON consumer of the utility could read).
+    return sum(value / len(values) for value in values) if values else 0.0
+
+
+def utility_from_metrics(
+    metrics: dict[str, float], feature_dimensions: tuple[str, ...] | list[str] = ()
+) -> float:
+    """OpenEvolve 0.4.1's fitness of one evaluation (`get_fitness_score`), unclipped.
+
+    `combined_score` if present; else the mean of the metrics that are not MAP-Elites feature
+    dimensions (`error` included: OpenEvolve leaves it out of its cascade thresholds, not out of the
+    fitness); with only feature dimensions, the mean of them all. `metrics` holds numbers only: the
+    flags (booleans) were set apart by the runner, as OpenEvolve keeps them out of every average.
+    """
     if "combined_score" in metrics:
         return float(metrics["combined_score"])
-    values = [value for key, value in metrics.items() if key != "error"]
-    # Each term divided first: the mean of finite floats stays finite (1e308 and 1e308 average to 1e308,
-    # where summing first gives inf, which no JSON consumer of `raw_utility` could read).
-    return sum(value / len(values) for value in values) if values else 0.0
+    fitness = [value for key, value in metrics.items() if key not in feature_dimensions]
+    return _mean(fitness or list(metrics.values()))
 
 
 class OpenEvolveTask:
@@ -137,9 +166,10 @@ class OpenEvolveTask:
 
     entry_point = "evaluate"
     signature = "evaluate(program_path) -> metrics"
-    failure_value = 0.0
+    failure_value = 0.0  # OpenEvolve's own: a failed evaluation is `{"error": 0.0}`, fitness 0
     builtin = False
     protocol = "strict"
+    bounded = False  # the evaluator's scale, as OpenEvolve ranks it
 
     def __init__(
         self,
@@ -148,12 +178,15 @@ class OpenEvolveTask:
         program: EvolveBlock,
         evaluator_source: str,
         files: dict[str, bytes],
-        timeout: float,
-        thresholds: tuple[float, ...],
+        config: EvaluatorConfig,
     ) -> None:
         self.name = f"openevolve:{directory.name}"
         self.description = f"OpenEvolve-style task in {directory}"
-        self.instance_timeout = timeout
+        self.config = config
+        # OpenEvolve limits each call (`evaluate`, or each cascade stage) to `timeout`, and so does the
+        # runner; the trusted side's own limit is their sum plus a grace, so the runner's limit (which
+        # keeps the earlier stages' metrics) is the one that fires.
+        self.instance_timeout = config.timeout * config.calls(evaluator_source) + HOST_GRACE_SECONDS
         self.n_instances = {"val": 1, "test": 1}
         self.seed_algorithm = program.block
         self.utility_source = _utility_text(program, evaluator_source)
@@ -161,7 +194,7 @@ class OpenEvolveTask:
         self.program = program
         self.evaluator_source = evaluator_source
         self.files = files
-        self.thresholds = thresholds
+        self.thresholds = config.thresholds
 
     def __repr__(self) -> str:
         return f"OpenEvolveTask({self.name!r})"
@@ -204,6 +237,11 @@ class OpenEvolveTask:
                     dict(self.files),
                     list(self.thresholds),
                     CandidateBroker.proxy(),
+                    {
+                        "cascade": self.config.cascade,
+                        "timeout": self.config.timeout,
+                        "evaluator_args": dict(self.config.evaluator_args),
+                    },
                 ]
             ],
             instance_timeout=self.instance_timeout,
@@ -223,6 +261,7 @@ class OpenEvolveTask:
         seed = resolve_seed(split, seed)
         problem = self.check_program(source)
         metrics: dict[str, float] = {}
+        flags: dict[str, bool] = {}
         artifacts: dict[str, str] = {}
         stages, seconds, error = 0, 0.0, problem
         if problem is None:
@@ -249,13 +288,16 @@ class OpenEvolveTask:
                 elif outcome.seconds > self.instance_timeout:
                     error = Failure.timeout()
                 else:
-                    metrics, artifacts, stages, error = _read_output(outcome.output)
+                    metrics, flags, artifacts, stages, error = _read_output(outcome.output)
             if result.stderr and "stderr" not in artifacts:
                 artifacts["sandbox_stderr"] = result.stderr[-4000:]
         if error is not None:
             artifacts.setdefault("error", error)
-        raw = utility_from_metrics(metrics) if error is None else self.failure_value
-        utility = min(1.0, max(0.0, raw))
+        utility = (
+            utility_from_metrics(metrics, self.config.feature_dimensions)
+            if error is None
+            else self.failure_value
+        )
         return OpenEvolveEvaluation(
             task=self.name,
             split=split,
@@ -264,11 +306,12 @@ class OpenEvolveTask:
             instances=1,
             failures=0 if error is None else 1,
             per_instance=[InstanceScore(0, utility, seconds, failure_of(error), metrics)],
-            setup_error=_stored_reason(problem, error, raw, artifacts),
+            setup_error=_stored_reason(problem, error, utility, artifacts),
             wall_seconds=time.perf_counter() - started,
-            raw_utility=raw,
+            raw_utility=utility,
             artifacts=artifacts,
             stages=stages,
+            flags=flags,
         )
 
 
@@ -284,7 +327,7 @@ def _stored_reason(
         return problem
     if error is not None:
         return f"evaluator: {error}"
-    if raw > 0:
+    if raw != 0:
         return None
     for name in ("error", "failure", "traceback", "stderr", "stdout", *artifacts):
         lines = [line.strip() for line in artifacts.get(name, "").splitlines() if line.strip()]
@@ -293,17 +336,29 @@ def _stored_reason(
     return None
 
 
-def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, str | None]:
+def _read_output(
+    output: Any,
+) -> tuple[dict[str, float], dict[str, bool], dict[str, str], int, str | None]:
     """Check the runner's answer strictly: it came out of the sandbox, so trust no part of its shape."""
     if not isinstance(output, dict):
-        return {}, {}, 0, "invalid evaluator output"
+        return {}, {}, {}, 0, "invalid evaluator output"
     metrics: dict[str, float] = {}
     raw_metrics = output.get("metrics")
     if isinstance(raw_metrics, dict):
         for key, value in raw_metrics.items():
-            number = _finite_number(value)
+            number = None if isinstance(value, bool) else _finite_number(value)
             if isinstance(key, str) and number is not None:
                 metrics[key] = number
+    raw_flags = output.get("flags")
+    flags = (
+        {
+            key[:200]: value
+            for key, value in list(raw_flags.items())[:50]
+            if isinstance(key, str) and isinstance(value, bool)
+        }
+        if isinstance(raw_flags, dict)
+        else {}
+    )
     artifacts = {}
     raw_artifacts = output.get("artifacts")
     if isinstance(raw_artifacts, dict):
@@ -314,7 +369,7 @@ def _read_output(output: Any) -> tuple[dict[str, float], dict[str, str], int, st
     error = None if error is None else str(error)[:500]
     if error is None and not metrics:
         error = "the evaluator returned no numeric metrics"
-    return metrics, artifacts, stages, error
+    return metrics, flags, artifacts, stages, error
 
 
 def _finite_number(value: Any) -> float | None:
@@ -342,7 +397,7 @@ def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:
         shown = shown[:MAX_EVALUATOR_CHARS_SHOWN] + "\n... (evaluator truncated)\n"
     lines = [
         "def utility(solution: str) -> float:",
-        '    """Score of `solution` on an OpenEvolve-style task, in [0, 1]."""',
+        '    """Score of `solution` on an OpenEvolve-style task (higher is better; its scale is the evaluator\'s)."""',
     ]
     if program.has_markers:
         lines += [
@@ -361,10 +416,9 @@ def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:
         "    program_path = save(splice_into_file(solution))",
         "    metrics = run_evaluator(program_path)  # errors and timeouts score 0",
         "    if 'combined_score' in metrics:",
-        "        score = metrics['combined_score']",
-        "    else:",
-        "        score = mean(value for name, value in metrics.items() if name != 'error')",
-        "    return min(1.0, max(0.0, score))",
+        "        return metrics['combined_score']",
+        "    # booleans are flags, not scores; MAP-Elites feature dimensions are not fitness",
+        "    return mean(value for name, value in numbers(metrics).items() if name not in FEATURE_DIMENSIONS)",
     ]
     return "\n".join(lines) + "\n"
 
@@ -397,14 +451,14 @@ def load_openevolve_task(spec: str) -> OpenEvolveTask:
     if not re.search(r"^def (evaluate|evaluate_stage1)\s*\(", evaluator_source, re.MULTILINE):
         raise UsageError(f"{where}: evaluator.py defines neither evaluate(program_path) nor evaluate_stage1")
     _check_requirements(directory, where)
-    timeout, thresholds = _read_config(directory, where)
+    config = _read_config(directory, where)
+    _check_evaluator_args(evaluator_source, config, where)
     return OpenEvolveTask(
         directory=directory.resolve(),
         program=program,
         evaluator_source=evaluator_source,
         files=_collect_files(directory, where),
-        timeout=timeout,
-        thresholds=thresholds,
+        config=config,
     )
 
 
@@ -502,14 +556,80 @@ def _check_requirements(directory: Path, where: str) -> None:
             ) from None
 
 
-def _read_config(directory: Path, where: str) -> tuple[float, tuple[float, ...]]:
-    """`evaluator.timeout` and `evaluator.cascade_thresholds` from an OpenEvolve `config.yaml`, if any."""
-    from selftaught.tasks.filemodels import EvaluatorSection, load_openevolve_config
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """What selftaught takes from an OpenEvolve `config.yaml` (OpenEvolve 0.4.1's defaults without one)."""
+
+    timeout: float = DEFAULT_EVALUATOR_TIMEOUT
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    cascade: bool = True
+    evaluator_args: dict[str, Any] = field(default_factory=dict)
+    feature_dimensions: tuple[str, ...] = DEFAULT_FEATURE_DIMENSIONS
+
+    def calls(self, evaluator_source: str) -> int:
+        """How many limited calls one evaluation can make: 1, or the cascade's stages (at most 3)."""
+        if not self.cascade or not _defines(evaluator_source, "evaluate_stage1"):
+            return 1
+        if not _defines(evaluator_source, "evaluate_stage2"):
+            return 1
+        return 3 if _defines(evaluator_source, "evaluate_stage3") else 2
+
+
+def _defines(source: str, name: str) -> bool:
+    return re.search(rf"^def {name}\s*\(", source, re.MULTILINE) is not None
+
+
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _read_config(directory: Path, where: str) -> EvaluatorConfig:
+    """The evaluator settings of an OpenEvolve `config.yaml`, if any; the keys selftaught does not read
+    are named in one warning line (once per file and process: a run loads its task more than once)."""
+    from selftaught.tasks.filemodels import load_openevolve_config
 
     path = directory / "config.yaml"
-    evaluator = (
-        load_openevolve_config(path, _read_text(path, where)).evaluator
-        if path.is_file()
-        else EvaluatorSection()
+    if not path.is_file():
+        return EvaluatorConfig()
+    config, ignored = load_openevolve_config(path, _read_text(path, where))
+    key = (str(path.resolve()), tuple(ignored))
+    if ignored and key not in _warned:
+        _warned.add(key)
+        log.warning("%s: config.yaml: ignored (not used by selftaught): %s", where, ", ".join(ignored))
+    section = config.evaluator
+    return EvaluatorConfig(
+        timeout=section.timeout,
+        thresholds=section.cascade_thresholds,
+        cascade=section.cascade_evaluation,
+        evaluator_args=dict(section.evaluator_args or {}),
+        feature_dimensions=config.database.feature_dimensions,
     )
-    return evaluator.timeout, evaluator.cascade_thresholds
+
+
+def _check_evaluator_args(source: str, config: EvaluatorConfig, where: str) -> None:
+    """Refuse at load, as OpenEvolve does at start-up, `evaluator_args` that `evaluate` cannot take.
+
+    Read from the source (the evaluator never runs in the host): a plain top-level `def evaluate`
+    without `**kwargs` must name every key; any other form is left to the runner's own check.
+    """
+    if not config.evaluator_args or (config.cascade and _defines(source, "evaluate_stage1")):
+        return
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "evaluate" and not node.decorator_list:
+            if node.args.kwarg is not None:
+                return
+            named = [a.arg for a in node.args.posonlyargs[:0] + node.args.args + node.args.kwonlyargs]
+            unknown = sorted(set(config.evaluator_args) - set(named))
+            first = (node.args.posonlyargs + node.args.args)[:1]
+            clash = sorted(set(config.evaluator_args) & {a.arg for a in first})
+            if unknown or clash:
+                raise UsageError(
+                    f"{where}: config.yaml: evaluator.evaluator_args {unknown or clash} cannot be passed to "
+                    f"evaluate() in evaluator.py (add the parameters or **kwargs, or remove the keys)"
+                )
+            return

@@ -25,8 +25,9 @@ sys.path.insert(0, INSIDE)
 try:
     import clock  # type: ignore[import-not-found]
     import confine  # type: ignore[import-not-found]
-    from jobstate import JobState  # type: ignore[import-not-found]
-    from watchdog import Watchdog  # type: ignore[import-not-found]
+    import wire as inside_wire  # type: ignore[import-not-found]
+    from jobstate import Child, JobState  # type: ignore[import-not-found]
+    from watchdog import SCRATCH_FILES, Watchdog, wake  # type: ignore[import-not-found]
 finally:
     sys.path.remove(INSIDE)
 
@@ -34,11 +35,27 @@ finally:
 class Watched(Watchdog):  # type: ignore[misc]
     """The watchdog with the zygote's other halves replaced by records of what it asked for."""
 
-    def __init__(self, used: float) -> None:
+    def __init__(self, used: float, waited: float | None = None) -> None:
         self.used = used
+        self.waited_for = waited
         self.jobs = {}
         self.failed: list[tuple[str, float]] = []
         self.reaped = 0
+        self.sent: list[dict[str, Any]] = []
+        self.finished: list[int] = []
+        self.gone: list[tuple[int, str | None]] = []
+
+    def waited(self, job: Any) -> float | None:
+        return self.waited_for
+
+    def send_host(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+        self.sent.append(header)
+
+    def finish(self, job: Any, error: str | None = None) -> None:
+        self.finished.append(job.id)
+
+    def child_gone(self, job: Any, why: str | None = None) -> None:
+        self.gone.append((job.id, why))
 
     def elapsed(self, job: Any) -> float:
         return self.used
@@ -51,6 +68,19 @@ class Watched(Watchdog):  # type: ignore[misc]
         self.failed.append((error, seconds))
 
 
+def child(scratch: str = "/nonexistent") -> Any:
+    return Child(
+        pid=1,
+        ctrl_w=-1,
+        ctrl_r=-1,
+        out_r=None,
+        err_r=None,
+        slot=0,
+        scratch=scratch,
+        reader=inside_wire.FrameReader(1),
+    )
+
+
 def running(limit: float, now: float, backstop_in: float = 1000.0) -> Any:
     return JobState(
         id=1,
@@ -60,6 +90,7 @@ def running(limit: float, now: float, backstop_in: float = 1000.0) -> Any:
         deadline=now + backstop_in,
         started=now,
         cpu_start=0.0,
+        child=child(),
     )
 
 
@@ -127,3 +158,96 @@ def test_a_confined_child_gets_the_documented_rlimits() -> None:
         "NICE": (0, 0),
     }
     assert confine.Limits(cpu_seconds=1, address_space=0).processes == 64
+
+
+def test_a_sleeping_call_is_ended_by_the_sleep_backstop_and_a_starved_one_postponed() -> None:
+    """With schedstat: wall 10 s, CPU 0.1 s. Waiting 9.8 s for a core leaves 0.1 s asleep: not ended,
+    its deadline moves on (and the host is told by how much). Waiting 0 s: 9.9 s asleep, past the 7 s
+    backstop of a 2 s limit: ended, saying it slept."""
+    now = time.monotonic()
+    starved = Watched(used=0.1, waited=9.8)
+    job = running(2.0, now - 10, backstop_in=0.0)
+    job.deadline = now
+    starved.check_cpu(job, now)
+    assert starved.failed == [] and job.deadline > now
+    assert [header["op"] for header in starved.sent] == ["waited"] and starved.sent[0]["secs"] > 0
+    asleep = Watched(used=0.1, waited=0.0)
+    job = running(2.0, now - 10, backstop_in=0.0)
+    job.deadline = now
+    asleep.check_cpu(job, now)
+    [(error, seconds)] = asleep.failed
+    assert "sleep backstop" in error and seconds == 0.1
+
+
+def test_deadlines_end_setup_and_wall_clock_calls_and_leave_the_rest() -> None:
+    now = time.monotonic()
+    watched = Watched(used=0.0)
+    setup = JobState(
+        id=1, header={"setup_timeout": 5}, bodies=[b""], phase="setup", deadline=now - 1, child=child()
+    )
+    wall = JobState(
+        id=2, header={}, bodies=[b""], phase="run", deadline=now - 1, started=now - 3, child=child()
+    )
+    early = JobState(
+        id=3, header={}, bodies=[b""], phase="run", deadline=now + 100, started=now, child=child()
+    )
+    idle = JobState(id=4, header={}, bodies=[b""], phase="run", deadline=now - 1, started=now)
+    watched.jobs = {job.id: job for job in (setup, wall, early, idle)}
+    watched.check_deadlines()
+    assert watched.sent == [{"op": "setup", "id": 1, "error": "timeout during setup (5 s)"}]
+    assert watched.finished == [1] and watched.reaped == 2
+    [(error, seconds)] = watched.failed
+    assert error == "timeout" and seconds >= 3.0
+
+
+def test_wake_is_the_next_look_for_cpu_calls_and_the_deadline_otherwise() -> None:
+    now = time.monotonic()
+    job = running(2.0, now, backstop_in=50.0)
+    job.next_check = now + 1
+    assert wake(job) == now + 1
+    job.next_check = now + 60
+    assert wake(job) == now + 50.0
+    job.cpu_start = None
+    job.next_check = now + 1
+    assert wake(job) == now + 50.0
+
+
+def test_the_child_over_its_scratch_share_is_ended_and_the_others_kept(tmp_path: Path) -> None:
+    """Share 4096 bytes: a child holding 64 KiB is ended with the stated reason, one holding 10 bytes is
+    not; a child over the file count is ended too."""
+    dirs = {name: tmp_path / name for name in ("big", "small", "many")}
+    for folder in dirs.values():
+        folder.mkdir()
+    (dirs["big"] / "data").write_bytes(b"x" * (64 << 10))
+    (dirs["small"] / "data").write_bytes(b"x" * 10)
+    for i in range(SCRATCH_FILES + 1):
+        (dirs["many"] / str(i)).touch()
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share = str(tmp_path), 4096
+    watched.scratch_base, watched.next_scratch_check = (0, 0), 0.0  # everything on the disk counts as used
+    watched.jobs = {
+        i: JobState(id=i, header={}, bodies=[], phase="run", child=child(str(dirs[name])))
+        for i, name in enumerate(("big", "small", "many"))
+    }
+    watched.check_scratch()
+    assert [job_id for job_id, _ in watched.gone] == [0, 2]
+    assert all(
+        why == f"scratch quota exceeded: more than {SCRATCH_FILES} files or 0 MiB" for _, why in watched.gone
+    )
+    assert [header["kind"] for header in watched.sent] == ["scratch-quota", "scratch-quota"]
+    assert watched.next_scratch_check > time.monotonic() - 1  # the next walk waits
+
+
+def test_the_scratch_walk_is_skipped_while_the_filesystem_holds_less_than_one_share(tmp_path: Path) -> None:
+    (tmp_path / "data").write_bytes(b"x" * (64 << 10))
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share = str(tmp_path), 1 << 40
+    watched.next_scratch_check = 0.0
+    watched.scratch_base = (1 << 62, 1 << 62)  # far above anything in use: nobody can be over
+    watched.jobs = {0: JobState(id=0, header={}, bodies=[], phase="run", child=child(str(tmp_path)))}
+    watched.check_scratch()
+    assert watched.gone == [] and watched.sent == []
+    watched.next_scratch_check = time.monotonic() + 100
+    watched.scratch_base, watched.scratch_share = (0, 0), 1
+    watched.check_scratch()  # not yet time to look
+    assert watched.gone == []

@@ -318,3 +318,25 @@ def test_a_committing_run_is_read_again_only_after_a_pause(runs: Path) -> None:
     second = view.entry(RUN_ID)
     assert second is not None and second is not first and second.version == view.version(RUN_ID)
     assert second.summary is not None and second.summary.events[-1].detail == "a new event"
+
+
+def test_a_plot_is_drawn_again_only_when_its_numbers_change(runs: Path) -> None:
+    """The live view redraws a page per commit; plots are reused only for the same picture."""
+    import dataclasses
+
+    from selftaught.report import load_run_summary
+    from selftaught.report.plots import run_curve_svg, usage_svg
+
+    run = load_run_summary(runs / RUN_ID)
+    first = run_curve_svg(run)
+    assert run_curve_svg(run) is first and usage_svg(run) is usage_svg(run)
+    unrelated = dataclasses.replace(run, events=(), lm_usage=())  # nothing the plots show
+    assert run_curve_svg(unrelated) is first
+    extra = dataclasses.replace(run.candidates[-1], improver_sha="f" * 64, value_val=0.77, proposed=True, t=1)
+    grown = dataclasses.replace(run, candidates=(*run.candidates, extra))
+    redrawn = run_curve_svg(grown)
+    points = first.split('id="curve-candidate-points"')[1].split("</g>\n   </g>")[0].count("<use ")
+    assert redrawn != first
+    assert (
+        redrawn.split('id="curve-candidate-points"')[1].split("</g>\n   </g>")[0].count("<use ") == points + 1
+    )

@@ -7,9 +7,12 @@ the DOM, and every element id is prefixed per figure so several plots in one pag
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +50,56 @@ class Curve:
     t: Sequence[int]
     mean: Sequence[float]
     stderr: Sequence[float]
+
+
+_DRAWN: OrderedDict[Hashable, str] = OrderedDict()
+_DRAWN_LOCK = threading.Lock()
+_DRAWN_MAX = 64
+
+
+def remembered(data: Callable[[RunSummary], Hashable]) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Draw a run's plot once per distinct `data(run)` (what the plot shows), then answer from memory.
+
+    Why: the live view draws a run's page again whenever the run commits, and most commits (an LM call,
+    an event) change no plot; drawing is most of a page's cost. Keys hold the plotted numbers themselves,
+    so a plot can only be reused for the same picture. A small LRU bounds the memory.
+    """
+
+    def wrap(draw: Callable[..., str]) -> Callable[..., str]:
+        @functools.wraps(draw)
+        def cached(run: RunSummary, prefix: str | None = None) -> str:
+            key = (draw.__name__, prefix, data(run))
+            with _DRAWN_LOCK:
+                if key in _DRAWN:
+                    _DRAWN.move_to_end(key)
+                    return _DRAWN[key]
+            svg = draw(run) if prefix is None else draw(run, prefix)
+            with _DRAWN_LOCK:
+                _DRAWN[key] = svg
+                while len(_DRAWN) > _DRAWN_MAX:
+                    _DRAWN.popitem(last=False)
+            return svg
+
+        return cached
+
+    return wrap
+
+
+def _curve_data(run: RunSummary) -> Hashable:
+    its = tuple(
+        (it.t, it.status, it.meta_utility_val, it.stderr_val, it.meta_utility_test, it.stderr_test)
+        for it in run.iterations
+    )
+    return run.task, its, tuple((c.t, c.value_val) for c in run.candidates if c.t is not None and c.proposed)
+
+
+def _usage_data(run: RunSummary) -> Hashable:
+    return tuple((it.t, it.tokens_in, it.tokens_out, it.wall_seconds) for it in run.iterations)
+
+
+def _budget_data(run: RunSummary) -> Hashable:
+    lm_calls = run.config.get("lm_calls")
+    return run.task, lm_calls if isinstance(lm_calls, int) else None, run.budget_curves
 
 
 def to_svg(fig: Figure, prefix: str) -> str:
@@ -100,6 +153,7 @@ def value_limits(values: Sequence[float]) -> tuple[float, float] | None:
     return low - margin, high + margin
 
 
+@remembered(_curve_data)
 def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
     """Meta-utility per iteration (validation and test, ± standard error over tests) plus every candidate.
 
@@ -248,6 +302,7 @@ def compare_curves_svg(curves: Sequence[Curve], title: str, prefix: str = "compa
         return to_svg(fig, prefix)
 
 
+@remembered(_usage_data)
 def usage_svg(run: RunSummary, prefix: str = "usage") -> str:
     """Tokens (in/out, stacked) and wall seconds per iteration: where the budget went."""
     with plt.rc_context(_STYLE):
@@ -275,6 +330,7 @@ def usage_svg(run: RunSummary, prefix: str = "usage") -> str:
         return to_svg(fig, prefix)
 
 
+@remembered(_budget_data)
 def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
     """Score vs budget: per iteration's improver, the mean best-so-far validation utility over its tests
     against the LM calls spent (steps: the best only changes when a utility call finds better).

@@ -1,0 +1,32 @@
+"""Resuming a run that was killed inside an iteration redoes none of the improver runs it had finished
+(fast: ScriptedExecutor). The kill is simulated on the real store: the run's last iteration row is
+deleted, as if the process died after that iteration's meta-utility tests were stored but before the
+iteration itself was."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from selftaught.stop.api import run_once
+from selftaught.store import RunReader
+
+from .test_loop_fake import executor, improver, settings
+
+
+def test_a_resumed_iteration_reuses_its_stored_improver_runs(tmp_path: Path) -> None:
+    first = run_once(settings(tmp_path, improver(0.1), 1), executor=executor())
+    assert [it.status for it in first.iterations] == ["seed", "improved"]
+    with sqlite3.connect(first.path / "run.sqlite") as db:
+        db.execute("DELETE FROM iterations WHERE t = 1")
+    again = executor()
+    resumed = run_once(settings(tmp_path, improver(0.1), 1), resume=first.run_id, extend_to=1, executor=again)
+    assert resumed.iterations == first.iterations[:1] + resumed.iterations[1:]
+    assert resumed.iterations[1].improver_sha == first.iterations[1].improver_sha
+    assert resumed.iterations[1].meta_utility_val == first.iterations[1].meta_utility_val
+    rerun = [job.label for job in again.jobs if " improver " in job.label and " test " in job.label]
+    assert rerun == [], rerun  # every meta-utility test (candidates' and the fresh estimate's) was stored
+    with RunReader.open(first.path / "run.sqlite") as store:
+        assert len(store.improver_runs()) == len(
+            {(r.context, r.improver_sha, r.test_index) for r in store.improver_runs()}
+        )

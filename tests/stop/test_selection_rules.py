@@ -161,3 +161,85 @@ def test_an_improver_worth_zero_is_not_adopted(tmp_path: Path) -> None:
         estimates = {row.improver_sha: row.value_val for row in store.meta_utilities()}
     assert "iteration-fallback" in kinds
     assert 0.0 in estimates.values()  # the worthless improver was estimated, at exactly zero
+
+
+def proposes_broken(initial: str, utility: Any, language_model: Any, step: str) -> str:
+    """Asked to improve an improver, returns a program that is no improver (no improve_algorithm)."""
+    if "def improve_algorithm" in initial:
+        return "def something_else(x):\n    return x\n"
+    return improve(initial, utility, language_model, step)
+
+
+def proposes_flagged(initial: str, utility: Any, language_model: Any, step: str) -> str:
+    """Asked to improve an improver, returns a valid improver that turns the sandbox flag off."""
+    if "def improve_algorithm" in initial:
+        return improver(0.2, "proposes_flagged") + "def helper(f):\n    return f(use_sandbox=False)\n"
+    return improve(initial, utility, language_model, step)
+
+
+def _run(tmp_path: Path, script: str, iterations: int = 1) -> Any:
+    seed = tmp_path / "seed.py"
+    seed.write_text(improver(0.1, script))
+    settings = Settings(
+        task=str(TASK),
+        improver=str(seed),
+        iterations=iterations,
+        tests=2,
+        lm_calls=2,
+        responses_per_call=2,
+        utility_budget=4,
+        test_seed=777,
+        runs_dir=tmp_path / "runs",
+    )
+    scripts = {"value": lambda i, v: float(v), script: globals()[script]}
+    return run_once(settings, executor=ScriptedExecutor(scripts))
+
+
+def test_a_proposal_that_is_no_improver_is_not_adopted(tmp_path: Path) -> None:
+    result = _run(tmp_path, "proposes_broken")
+    assert [it.status for it in result.iterations] == ["seed", "kept"]
+    assert result.iterations[1].improver_sha == result.iterations[0].improver_sha
+    assert "improve_algorithm" in (result.iterations[1].note or "")
+    assert result.iterations[1].meta_utility_val == result.iterations[0].meta_utility_val
+    with RunReader.open(result.path / "run.sqlite") as store:
+        fallbacks = [e for e in store.events() if e.kind == "iteration-fallback"]
+    assert len(fallbacks) == 1 and fallbacks[0].detail.startswith("t=1: ")
+
+
+def test_an_adopted_improver_is_scanned_once_and_copied_to_the_run(tmp_path: Path) -> None:
+    """A flagged improver is adopted when it is worth more (the flag is a finding, not a veto); its
+    static finding is recorded once with its sha (though it is proposed again at t=2, unchanged), and
+    every iteration's improver has a readable copy."""
+    result = _run(tmp_path, "proposes_flagged", iterations=2)
+    assert [it.status for it in result.iterations] == ["seed", "improved", "kept"]
+    assert "unchanged" in (result.iterations[2].note or "")
+    flagged = result.iterations[1].improver_sha
+    with RunReader.open(result.path / "run.sqlite") as store:
+        found = [e for e in store.events() if e.kind == "static:use-sandbox-false"]
+    assert [e.program_sha for e in found] == [flagged]
+    copies = sorted(p.name for p in (result.path / "improvers").glob("*.py"))
+    assert len(copies) == 3 and all(it.improver_sha[:8] in " ".join(copies) for it in result.iterations)
+
+
+def test_a_gap_between_validation_and_test_is_reported_per_iteration(tmp_path: Path) -> None:
+    """split_echo's test is half its validation: 0.4 vs 0.2 is past the 0.15 threshold at t=0."""
+    seed = tmp_path / "seed.py"
+    seed.write_text(improver(0.1))
+    settings = Settings(
+        task=str(Path(__file__).parent / "split_echo"),
+        improver=str(seed),
+        iterations=0,
+        tests=2,
+        lm_calls=2,
+        responses_per_call=2,
+        utility_budget=4,
+        test_seed=777,
+        runs_dir=tmp_path / "runs",
+    )
+    result = run_once(
+        settings, executor=ScriptedExecutor({"value": lambda i, v: float(v), "improver": improve})
+    )
+    with RunReader.open(result.path / "run.sqlite") as store:
+        gaps = [e for e in store.events() if e.kind == "val-test-gap"]
+    assert len(gaps) == 1 and gaps[0].detail.startswith("t=0: ")
+    assert gaps[0].program_sha == result.iterations[0].improver_sha

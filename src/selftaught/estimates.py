@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 def standard_error(values: Sequence[float]) -> float:
@@ -71,3 +71,57 @@ def aggregate_iterations(runs: Iterable[Iterable[IterationLike]]) -> tuple[Aggre
             )
         )
     return tuple(points)
+
+
+class Selectable(Protocol):
+    @property
+    def t(self) -> int: ...
+    @property
+    def meta_utility_val(self) -> float: ...
+
+
+S = TypeVar("S", bound=Selectable)
+
+
+def select_iteration(iterations: Iterable[S]) -> S | None:
+    """The one best-iteration rule (`runs`, `report`, `compare` and the gain line): the highest
+    validation meta-utility, the earliest t on a tie, t=0 included (a run whose validation never rose
+    above the seed improver's selects the seed). Never by test: that would choose on test."""
+    return min(iterations, key=lambda it: (-it.meta_utility_val, it.t), default=None)
+
+
+def self_improvement_steps(iterations: Iterable[Selectable]) -> int:
+    """The one iteration count: self-improvement steps finished (t >= 1; t=0 is the seed improver)."""
+    return sum(1 for it in iterations if it.t > 0)
+
+
+STATUS_MEANINGS = {
+    "seed": "the starting improver",
+    "adopted": "a different improver that validation prefers to its parent",
+    "changed, not better": "a different improver, carried on, but validation does not prefer it",
+    "kept": "the step failed or returned the same improver; the parent improver stays",
+}
+
+
+def status_label(status: str, val: float, parent_val: float | None) -> str:
+    """How an iteration reads (the words of `STATUS_MEANINGS`): a stored `improved` (the improver
+    changed) is `adopted` only when its validation meta-utility beats its parent's."""
+    if status != "improved":
+        return status
+    return "adopted" if parent_val is None or val > parent_val else "changed, not better"
+
+
+class Labelled(Selectable, Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+def status_labels(iterations: Sequence[Labelled]) -> dict[int, str]:
+    """`status_label` of every iteration, by t (its parent is iteration t-1)."""
+    by_t = {it.t: it for it in iterations}
+    return {
+        it.t: status_label(
+            it.status, it.meta_utility_val, by_t[it.t - 1].meta_utility_val if it.t - 1 in by_t else None
+        )
+        for it in iterations
+    }

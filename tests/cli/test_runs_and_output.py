@@ -143,7 +143,7 @@ def test_run_resume_runs_and_progress(tmp_path: Path) -> None:
     last = progress[-1]
     for done_count, total in re.findall(r"(\d+)/(\d+|\?)", last):
         assert done_count == total, last  # every level ends at 100%
-    assert "iteration 2/2" in last
+    assert "iteration 1/1" in last  # progress counts self-improvement steps, as `runs` does
     _check_best_program(tmp_path / "runs" / run_id)
     _check_gain_line(done.stdout, tmp_path / "runs" / run_id)
 

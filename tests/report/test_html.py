@@ -32,7 +32,9 @@ def test_a_stopped_run_says_why(runs_dir: Path) -> None:
     store.close()
     summary = load_run_summary(run_dir)
     assert summary.stop_reason == "cost cap of $0.01 reached"
-    assert any("stopped early after 2 iteration(s): cost cap" in warning for warning in summary.warnings)
+    assert any(
+        "stopped early after 1 self-improvement step(s): cost cap" in warning for warning in summary.warnings
+    )
     dom = parse(render_html(summary))
     assert "cost cap" in dom.find("div", cls="warning").text
     assert dom.find("span", cls="stopped")

@@ -63,7 +63,7 @@ def test_a_run_in_progress_shows_what_exists(runs_dir: Path) -> None:
     run_dir = make_run(runs_dir, "live", status="running", values=(0.4,), iterations=3)
     summary = load_run_summary(run_dir)
     assert summary.in_progress and len(summary.iterations) == 1
-    assert any("in progress: 1 of 4" in warning for warning in summary.warnings)
+    assert any("in progress: 0 of 3 self-improvement steps" in warning for warning in summary.warnings)
 
 
 def test_a_run_killed_before_its_first_iteration(runs_dir: Path) -> None:

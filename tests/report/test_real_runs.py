@@ -22,6 +22,7 @@ import browser
 import pytest
 
 from selftaught.config import Settings
+from selftaught.estimates import status_label
 from selftaught.report import RunSummary, load_run_summary, render_html
 from selftaught.report.html import write_html
 
@@ -43,11 +44,11 @@ class Snapshot:
     def stage(self, name: str, total: int | None) -> None:
         return None
 
-    def summary(self, text: str) -> None:
+    def advance(self, name: str, amount: int = 1) -> None:
         return None
 
-    def advance(self, name: str, amount: int = 1) -> None:
-        if name != "iteration" or self.captured is not None:
+    def summary(self, text: str) -> None:  # said after each stored iteration, the seed's included
+        if self.captured is not None:
             return
         [run_dir] = [path for path in self.runs_dir.iterdir() if path.is_dir()]
         self.captured = load_run_summary(run_dir)
@@ -177,10 +178,13 @@ def test_numbers_in_the_html_equal_the_store(real: RealRuns, run_page: Path) -> 
     stored = store_rows(run_dir, "SELECT * FROM iterations ORDER BY t")
     rows = dom.find("table", id="iterations-table").find_all("tr", where=lambda n: "data-t" in n.attrs)
     assert len(rows) == len(stored) == 3
+    previous: dict | None = None
     for row, expected in zip(rows, stored, strict=True):
         assert int(row.attrs["data-t"]) == expected["t"]
         tds = cells(row)
-        assert expected["status"] in tds[1].text
+        parent_val = None if previous is None else previous["meta_utility_val"]
+        assert tds[1].text == status_label(expected["status"], expected["meta_utility_val"], parent_val)
+        previous = expected
         val, test = tds[2], tds[3]
         assert float(val.attrs["data-value"]) == expected["meta_utility_val"]
         assert float(val.attrs["data-stderr"]) == expected["stderr_val"]
@@ -331,7 +335,7 @@ def test_a_run_in_progress_reports_what_exists(real: RealRuns) -> None:
     loaded = browser.load(real.in_progress_html, screenshot=ARTIFACTS / "in-progress-report.png", height=900)
     assert loaded.console == []
     warning = loaded.dom.find("div", cls="warning")
-    assert "in progress: 1 of 2" in warning.text
+    assert "in progress: 0 of 1 self-improvement steps" in warning.text
     rows = loaded.dom.find("table", id="iterations-table").find_all("tr", where=lambda n: "data-t" in n.attrs)
     assert len(rows) == 1
 

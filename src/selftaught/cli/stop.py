@@ -142,7 +142,7 @@ def run(
     else:
         out = console()
         for result in results:
-            _print_run(out, result, gain=len(results) == 1)
+            _print_run(out, result, settings.prices_file, gain=len(results) == 1)
         if len(results) > 1:
             _print_group(out, results)
             out.print(_gain(results), markup=False, highlight=False, soft_wrap=True)
@@ -177,29 +177,14 @@ def _resume(run_id: str, path: Path) -> str:
     return f"selftaught run --resume {run_id} --runs-dir {path.parent}"
 
 
-def _print_run(out: Any, result: api.RunResult, gain: bool = True) -> None:
-    from rich import box
-    from rich.table import Table
+def _print_run(out: Any, result: api.RunResult, prices_file: Path | None, gain: bool = True) -> None:
+    from selftaught.lm.pricing import price_known
+    from selftaught.report.terminal import iterations_table, table_legend
 
-    table = Table(
-        title=f"run {result.run_id}\n{result.task} · {result.model} · {result.status}", box=box.SIMPLE_HEAD
-    )
-    for column in ("t", "status", "val ± se", "test ± se", "LM", "tokens", "cost $", "improver"):
-        table.add_column(
-            column, justify="left" if column in ("status", "improver") else "right", no_wrap=True
-        )
-    for it in result.iterations:
-        table.add_row(
-            str(it.t),
-            it.status,
-            f"{it.meta_utility_val:.3f}±{it.stderr_val:.3f}",
-            f"{it.meta_utility_test:.3f}±{it.stderr_test:.3f}",
-            str(it.lm_calls),
-            str(it.tokens_in + it.tokens_out),
-            f"{it.cost_usd:.2f}",
-            it.improver_sha[:8],
-        )
-    out.print(table)
+    known = price_known(result.model, prices_file)
+    title = f"run {result.run_id}\n{result.task} · {result.model} · {result.status}"
+    out.print(iterations_table(result.iterations, title, known))
+    out.print(table_legend(result.model, known), markup=False, highlight=False, soft_wrap=True)
     if gain:
         out.print(_gain([result]), markup=False, highlight=False, soft_wrap=True)
     out.print(f"stored in {result.path}", markup=False, highlight=False)

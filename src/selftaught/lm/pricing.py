@@ -7,6 +7,7 @@ file (`--prices FILE`). A model missing from the table costs 0 unless a cost cap
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import tomllib
 from collections.abc import Mapping
@@ -114,3 +115,17 @@ class CostTracker:
         with self._lock:
             self._reserved -= reserved
             self._spent += actual
+
+
+def price_known(spec: str, prices_file: str | Path | None = None) -> bool:
+    """Whether a run's costs measure anything: True for the offline model (free) and for a model with
+    a price in the built-in table or `prices_file`; False for an unpriced model (its costs read 0).
+    A prices file that can no longer be read counts as absent."""
+    if not spec.startswith("openai/"):
+        return True
+    model = spec.removeprefix("openai/").partition("@")[0]
+    prices: Mapping[str, Price] = DEFAULT_PRICES
+    if prices_file:
+        with contextlib.suppress(UsageError):
+            prices = load_prices(Path(prices_file))
+    return find_price(model, prices) is not None

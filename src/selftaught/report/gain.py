@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from selftaught.estimates import select_iteration
+
 
 @dataclass(frozen=True)
 class Point:
@@ -36,9 +38,19 @@ class Point:
         )
 
 
+@dataclass(frozen=True)
+class _Selectable:
+    t: int
+    meta_utility_val: float
+    point: Point
+
+
 def selected(points: Sequence[Point]) -> Point:
-    """The iteration validation selects: highest validation meta-utility, earliest t on a tie."""
-    return min(points, key=lambda point: (-point.val, point.t))
+    """The iteration validation selects, by the one rule (`estimates.select_iteration`)."""
+    chosen = select_iteration(_Selectable(p.t, p.val, p) for p in points)
+    if chosen is None:
+        raise ValueError("no points to select from")
+    return chosen.point
 
 
 def gain_line(points: Sequence[Point]) -> str:

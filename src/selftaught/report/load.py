@@ -221,26 +221,30 @@ def _improver(it: Iteration, sources: dict[str, str], run: RunDir) -> Improver:
 
 def _with_warnings(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
     warnings: list[str] = []
-    done = len(summary.iterations)
-    expected = None if summary.planned_iterations is None else summary.planned_iterations + 1
+    done = summary.steps
+    planned = summary.planned_iterations
     if summary.status == "running":
-        progress = f"{done} of {expected}" if expected is not None else str(done)
+        progress = f"{done} of {planned}" if planned is not None else str(done)
+        seed = "" if summary.iterations else " (the seed improver is still being estimated)"
         warnings.append(
-            f"run in progress: {progress} iterations (t=0..T) finished so far; this report shows what exists "
-            f"(if no process is writing it any more, it was killed: `selftaught run --resume {summary.run_id}`)"
+            f"run in progress: {progress} self-improvement steps finished so far{seed}; this report shows "
+            "what exists (if no process is writing it any more, it was killed: "
+            f"`selftaught run --resume {summary.run_id}`)"
         )
     elif summary.status == "stopped":
         warnings.append(
-            f"run stopped early after {done} iteration(s): {summary.stop_reason or 'no reason stored'}; "
-            f"resume with `selftaught run --resume {summary.run_id}`"
+            f"run stopped early after {done} self-improvement step(s): "
+            f"{summary.stop_reason or 'no reason stored'}; resume with `selftaught run --resume {summary.run_id}`"
         )
     elif summary.status in ("failed", "interrupted"):
         warnings.append(
             f"run {summary.status} after {done} iteration(s); resume with "
             f"`selftaught run --resume {summary.run_id}`"
         )
-    elif summary.status == "completed" and expected is not None and done < expected:
-        warnings.append(f"run marked completed but only {done} of {expected} iterations are stored")
+    elif summary.status == "completed" and planned is not None and done < planned:
+        warnings.append(
+            f"run marked completed but only {done} of {planned} self-improvement steps are stored"
+        )
     if "config" not in meta:
         warnings.append("no configuration stored: the run was killed while writing its metadata")
     if not summary.iterations and summary.status != "running":

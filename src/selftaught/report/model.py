@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selftaught.estimates import AggregatePoint
+from selftaught.estimates import AggregatePoint, select_iteration, self_improvement_steps, status_labels
 from selftaught.store import IterationRecord, TransferCell
 
 Iteration = IterationRecord  # one stored iteration, exactly as the run store defines it
@@ -199,8 +199,17 @@ class RunSummary:
 
     @property
     def best(self) -> Iteration | None:
-        """The iteration with the highest validation meta-utility (what STOP selects on)."""
-        return max(self.iterations, key=lambda it: it.meta_utility_val, default=None)
+        """The iteration validation selects (`estimates.select_iteration`: earliest on a tie)."""
+        return select_iteration(self.iterations)
+
+    @property
+    def steps(self) -> int:
+        """Self-improvement steps finished (t >= 1): the one iteration count."""
+        return self_improvement_steps(self.iterations)
+
+    def status_labels(self) -> dict[int, str]:
+        """How each iteration reads: seed, adopted, changed, not better, kept."""
+        return status_labels(self.iterations)
 
     @property
     def in_progress(self) -> bool:
@@ -221,6 +230,8 @@ class RunSummary:
         data["path"] = str(self.path)
         data["transfers"] = [cell.to_json() for cell in self.transfers]
         data["best_t"] = None if self.best is None else self.best.t
+        data["steps"] = self.steps
+        data["status_labels"] = {str(t): label for t, label in self.status_labels().items()}
         data["totals"] = self.totals()
         return data
 

@@ -38,9 +38,10 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .nowrap { white-space: nowrap; }
 .badge { display:inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
          border: 1px solid var(--line); background: var(--bg); white-space: nowrap; }
-.badge.completed, .badge.improved { color: var(--good); border-color: var(--good); }
+.badge.completed, .badge.adopted { color: var(--good); border-color: var(--good); }
 .badge.running { color: var(--accent); border-color: var(--accent); }
-.badge.failed, .badge.interrupted, .badge.kept { color: var(--bad); border-color: var(--bad); }
+.badge.failed, .badge.interrupted { color: var(--bad); border-color: var(--bad); }
+.badge.kept, .badge.changed { color: var(--muted); border-color: var(--muted); }
 .badge.stopped { color: var(--warn); border-color: var(--warn); }
 .chip { display:inline-block; margin: 0 4px 2px 0; padding: 0 7px; border-radius: 9px; font-size: 12px;
         background: #ddf4ff; color: #0550ae; }
@@ -152,7 +153,9 @@ def when(timestamp: float | None) -> str:
 
 
 def badge(text: str) -> str:
-    return f'<span class="badge {escape(text)}">{escape(text)}</span>'
+    """A status word in a coloured frame; its class is the first word ("changed, not better": changed)."""
+    kind = text.split(",")[0].split()[0] if text.strip() else text
+    return f'<span class="badge {escape(kind)}">{escape(text)}</span>'
 
 
 def table(

@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from selftaught.estimates import STATUS_MEANINGS
 from selftaught.report.code_view import code_tabs, diff_html, diff_stats, escape, source_html, unified_diff
 from selftaught.report.model import Candidate, Event, Improver, RunSummary
 from selftaught.report.page import badge, figure, mean_se, num, section, table, when
@@ -41,10 +42,11 @@ _RUN_FLAGS = (
 def iterations_table(run: RunSummary, prefix: str = "") -> str:
     rows = []
     best = run.best
+    labels = run.status_labels()
     for it in run.iterations:
         mark = " ★" if best is not None and it.t == best.t else ""
         rows.append(
-            f'<tr data-t="{it.t}"><td class="num">{it.t}{mark}</td><td>{badge(it.status)}</td>'
+            f'<tr data-t="{it.t}"><td class="num">{it.t}{mark}</td><td>{badge(labels[it.t])}</td>'
             f"{mean_se(it.meta_utility_val, it.stderr_val)}{mean_se(it.meta_utility_test, it.stderr_test)}"
             f"{num(it.lm_calls)}{num(it.tokens_in)}{num(it.tokens_out)}{num(it.cost_usd)}{num(it.wall_seconds, 1)}"
             f"<td><code>{escape(it.improver_sha[:10])}</code></td><td>{escape(it.note or '')}</td></tr>"
@@ -75,13 +77,10 @@ def summary_section(run: RunSummary) -> str:
         ("task", escape(run.task)),
         ("model", escape(run.model)),
         (
-            "iterations stored",
-            f"{len(run.iterations)}"
-            + (
-                f" of {run.planned_iterations + 1} (t=0..{run.planned_iterations})"
-                if run.planned_iterations is not None
-                else ""
-            ),
+            "self-improvement steps",
+            f"{run.steps}"
+            + (f" of {run.planned_iterations}" if run.planned_iterations is not None else "")
+            + " (t=0 is the seed improver)",
         ),
         (
             "best (validation)",
@@ -101,8 +100,12 @@ def summary_section(run: RunSummary) -> str:
     body = (
         f'<table class="facts" id="facts">{facts_rows}</table>'
         '<p class="muted">Meta-utility: mean downstream utility of what the improver returns, ± standard '
-        "error over tests. ★ marks the best validation value; <em>kept</em> means the step failed and "
-        "the parent improver was kept (as in the paper).</p>" + iterations_table(run)
+        "error over tests. ★ marks the iteration validation selects (the earliest on a tie). "
+        + "; ".join(
+            f"<em>{escape(word)}</em>: {escape(meaning)}" for word, meaning in STATUS_MEANINGS.items()
+        )
+        + " (each kept iteration's note says why).</p>"
+        + iterations_table(run)
     )
     return section("summary", "Summary", body)
 

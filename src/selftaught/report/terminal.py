@@ -13,7 +13,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from selftaught.report.model import BudgetCurve, GroupSummary, Improver, RunSummary
+from selftaught.estimates import STATUS_MEANINGS, select_iteration, status_labels
+from selftaught.lm.pricing import price_known
+from selftaught.report.model import BudgetCurve, GroupSummary, Improver, Iteration, RunSummary
 
 _STATUS_STYLE = {
     "completed": "green",
@@ -39,34 +41,9 @@ def print_run(console: Console, run: RunSummary) -> None:
     if not run.iterations:
         console.print("no iteration finished yet")
         return
-    priced = any(it.cost_usd for it in run.iterations)  # the offline model costs nothing: no column
-    table = Table(title="meta-utility per iteration (± SE over tests)", box=box.SIMPLE_HEAD)
-    for column in (
-        "t",
-        "status",
-        "val",
-        "test",
-        "calls",
-        "tokens",
-        *(("cost $",) if priced else ()),
-        "wall s",
-    ):
-        table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
-    best = run.best
-    for it in run.iterations:
-        mark = "*" if best is not None and it.t == best.t else ""
-        table.add_row(
-            f"{it.t}{mark}",
-            it.status,
-            _pm(it.meta_utility_val, it.stderr_val),
-            _pm(it.meta_utility_test, it.stderr_test),
-            str(it.lm_calls),
-            str(it.tokens_in + it.tokens_out),
-            *((f"{it.cost_usd:.4f}",) if priced else ()),
-            f"{it.wall_seconds:.1f}",
-        )
-    console.print(table)
-    console.print("* best validation meta-utility; calls = LM calls; tokens = in + out")
+    known = price_known(run.model, run.config.get("prices_file"))
+    console.print(iterations_table(run.iterations, "meta-utility per iteration (± SE over tests)", known))
+    console.print(table_legend(run.model, known))
     for improver in run.improvers:
         names = ", ".join(hit.strategy for hit in improver.strategies) or "no strategy detected"
         console.print(f"  strategies t={improver.t} {improver.sha[:10]}: {names}{_lm(improver)}")
@@ -82,6 +59,54 @@ def print_run(console: Console, run: RunSummary) -> None:
             f"transfer: {len(run.transfers)} cells on "
             f"{len({cell.task for cell in run.transfers})} tasks (see the HTML report)"
         )
+
+
+def iterations_table(iterations: Sequence[Iteration], title: str, price_is_known: bool = True) -> Table:
+    """The one run table (`run` and `report` print it): per iteration its status in words, validation
+    and test meta-utility ± SE, LM calls, tokens, cost and wall time, and its improver; * marks the
+    iteration validation selects (`estimates.select_iteration`)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for column in (
+        "t",
+        "status",
+        "val ± se",
+        "test ± se",
+        "LM calls",
+        "tokens",
+        "cost $",
+        "wall s",
+        "improver",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("status", "improver") else "right", no_wrap=True
+        )
+    best = select_iteration(iterations)
+    labels = status_labels(iterations)
+    for it in iterations:
+        table.add_row(
+            f"{it.t}{'*' if best is not None and it.t == best.t else ''}",
+            labels[it.t],
+            _pm(it.meta_utility_val, it.stderr_val),
+            _pm(it.meta_utility_test, it.stderr_test),
+            str(it.lm_calls),
+            str(it.tokens_in + it.tokens_out),
+            f"{it.cost_usd:.4f}" if price_is_known else "unknown",
+            f"{it.wall_seconds:.1f}",
+            it.improver_sha[:8],
+        )
+    return table
+
+
+def table_legend(model: str, price_is_known: bool = True) -> str:
+    """The lines under `iterations_table`: what * and the statuses mean, and an unknown price."""
+    statuses = "; ".join(f"{word}: {meaning}" for word, meaning in STATUS_MEANINGS.items())
+    text = f"* the iteration validation selects (earliest on a tie); tokens = in + out\n{statuses}"
+    if not price_is_known:
+        text += (
+            f"\ncost: price unknown for {model} (costs are not counted); give its price with "
+            "--prices-file FILE (selftaught.toml: lm.prices-file)"
+        )
+    return text
 
 
 def budget_line(curve: BudgetCurve, most: int = 6) -> str:
@@ -136,7 +161,7 @@ def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
         table.add_row(
             run.run_id,
             run.status,
-            str(len(run.iterations)),
+            str(run.steps),
             "-" if first is None else _pm(first.meta_utility_val, first.stderr_val),
             "-" if best is None else f"{_pm(best.meta_utility_val, best.stderr_val)} (t={best.t})",
             "-" if final is None else _pm(final.meta_utility_test, final.stderr_test),

@@ -442,7 +442,7 @@ def run_once(
         _write_run_meta(store, settings, replicate, group)
     task_obj = load_task(settings.task, settings.protocol)
     seed_improver = load_improver(settings.improver) if resume is None else ""
-    store.update_meta(status="running")
+    store_started = store.update_meta(status="running").started
     if on_start is not None:
         on_start(run_dir.name, run_dir, group)
     status: RunStatus = "failed"
@@ -476,7 +476,15 @@ def run_once(
         store.update_meta(status=status, finished=time.time())
         store.close()
     return RunResult(
-        run_dir.name, run_dir, task_obj.name, settings.model, status, iterations, stop_reason, group
+        run_dir.name,
+        run_dir,
+        task_obj.name,
+        _model_spec(settings, replicate),  # as stored and listed ("offline:0", not "offline")
+        status,
+        iterations,
+        stop_reason,
+        group,
+        store_started,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import selftaught.events as event_kinds
 from selftaught.detectors import check_gap, scan_program
+from selftaught.estimates import select_iteration
 from selftaught.improvers import improver_problem
 from selftaught.stop.improver_run import run_improver_scored
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
@@ -44,13 +45,15 @@ class SelfImprovement:
     def run(self, seed_improver: str, iterations: int) -> list[IterationRecord]:
         """I_0 = the seed improver, then I_t = I_{t-1}(I_{t-1}, û, L) for t = 1..T; finished t are read back."""
         done = {item.t: item for item in self.iterations()}
-        self.session.progress.stage("iteration", iterations + 1)
+        # Progress counts self-improvement steps (t=1..T), as `runs` and the report do; t=0 is step 0.
+        self.session.progress.stage("iteration", iterations)
         current = seed_improver
         for t in range(iterations + 1):
             if t not in done:
                 done[t] = self._seed_iteration(current) if t == 0 else self._step(t, current, done[t - 1])
             current = self.store.get_program(done[t].improver_sha) or current
-            self.session.progress.advance("iteration")
+            if t > 0:
+                self.session.progress.advance("iteration")
             self._summarise(done)
         return [done[t] for t in range(iterations + 1)]
 
@@ -135,7 +138,8 @@ class SelfImprovement:
         return MetaUtility(self.session, self.scorer, Context.iteration(t)).evaluate(improver)
 
     def _summarise(self, done: dict[int, IterationRecord]) -> None:
-        best = max(done.values(), key=lambda item: item.meta_utility_val)
+        best = select_iteration(done.values())
+        assert best is not None  # t=0 is always done first
         usage = self.session.usage
         self.session.progress.summary(
             f"best val {best.meta_utility_val:.3f} test {best.meta_utility_test:.3f} (t={best.t}) | "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.errors import UsageError
+from selftaught.estimates import select_iteration, self_improvement_steps
 from selftaught.store import STORE_FILE, IterationRecord, RunDir, RunReader, RunStore, new_run_id
 
 __all__ = ["STORE_FILE", "RunResult", "list_runs", "new_run_id", "open_run", "read_run", "run_path"]
@@ -63,12 +64,9 @@ class RunResult:
 
     @property
     def selected(self) -> IterationRecord | None:
-        """The improved iteration validation selects: highest validation meta-utility, earliest on a tie.
-
-        Never the best test value: that would pick on test (`runs` shows this iteration's test value).
-        """
-        improved = [it for it in self.iterations if it.t > 0]
-        return min(improved, key=lambda it: (-it.meta_utility_val, it.t), default=None)
+        """The iteration validation selects (`estimates.select_iteration`: earliest on a tie, t=0
+        included). Never the best test value: that would pick on test (`runs` shows its test value)."""
+        return select_iteration(self.iterations)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,7 +96,7 @@ class RunResult:
             "task": self.task,
             "model": self.model,
             "status": self.status,
-            "iterations": sum(1 for it in self.iterations if it.t > 0),
+            "iterations": self_improvement_steps(self.iterations),
             "best_meta_utility_val": None if chosen is None else chosen.meta_utility_val,
             "best_meta_utility_test": None if chosen is None else chosen.meta_utility_test,
             "group": self.group,

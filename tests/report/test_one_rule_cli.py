@@ -1,0 +1,68 @@
+"""One best-iteration rule, one status vocabulary and one iteration count, as `runs`, `report` and
+`compare` print them (the CLI in a subprocess, on a stored run whose t=1 ties t=0 on validation)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from report_fixtures import make_run
+
+from selftaught.estimates import select_iteration, self_improvement_steps, status_label, status_labels
+from selftaught.report.gain import Point, gain_line
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "selftaught", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+class _It:
+    def __init__(self, t: int, val: float, status: str = "improved") -> None:
+        self.t, self.meta_utility_val, self.status = t, val, status
+
+
+def test_the_rule_selects_the_earliest_of_a_tie_with_the_seed_included() -> None:
+    its = [_It(0, 0.848, "seed"), _It(1, 0.848), _It(2, 0.851), _It(3, 0.851)]
+    assert select_iteration(its[:2]).t == 0  # type: ignore[union-attr]
+    assert select_iteration(its).t == 2  # type: ignore[union-attr]
+    assert self_improvement_steps(its) == 3
+    assert status_labels(its) == {0: "seed", 1: "changed, not better", 2: "adopted", 3: "changed, not better"}
+    assert status_label("kept", 0.9, 0.1) == "kept"
+    points = [Point(0, 0.848, 0.5), Point(1, 0.848, 0.9)]
+    assert "no gain" in gain_line(points), "the gain line follows the same rule"
+
+
+@pytest.mark.slow
+def test_runs_report_and_compare_agree_on_a_tie(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, "20260101-000000-str_grid_dist-s0-aaaa", values=(0.848, 0.848, 0.840), iterations=2)
+    listed = _cli("runs", "--runs-dir", str(runs), "--json", cwd=tmp_path)
+    [row] = json.loads(listed.stdout)
+    assert row["selected_t"] == 0 and row["iterations"] == 2
+    reported = _cli(
+        "report", "20260101-000000-str_grid_dist-s0-aaaa", "--runs-dir", str(runs), "--json", cwd=tmp_path
+    )
+    assert reported.returncode == 0, reported.stderr
+    summary = json.loads(reported.stdout)
+    assert summary["best_t"] == 0 and summary["steps"] == 2
+    assert summary["status_labels"] == {"0": "seed", "1": "changed, not better", "2": "kept"}
+    text = _cli(
+        "report", "20260101-000000-str_grid_dist-s0-aaaa", "--runs-dir", str(runs), cwd=tmp_path
+    ).stdout
+    assert "changed, not better" in text and "improved" not in text.split("strategies")[0]
+    table = _cli("runs", "--runs-dir", str(runs), cwd=tmp_path).stdout
+    assert "0.848 (t=0)" in table

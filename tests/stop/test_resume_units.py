@@ -14,16 +14,42 @@ from selftaught.store import RunReader
 from .test_loop_fake import executor, improver, settings
 
 
+class Counted:
+    """A Progress that counts each stage's advances."""
+
+    def __init__(self) -> None:
+        self.advanced: dict[str, int] = {}
+
+    def stage(self, name: str, total: int | None) -> None:
+        return None
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        self.advanced[name] = self.advanced.get(name, 0) + amount
+
+    def summary(self, text: str) -> None:
+        return None
+
+
 def test_a_resumed_iteration_reuses_its_stored_improver_runs(tmp_path: Path) -> None:
     first = run_once(settings(tmp_path, improver(0.1), 1), executor=executor())
     assert [it.status for it in first.iterations] == ["seed", "improved"]
     with sqlite3.connect(first.path / "run.sqlite") as db:
         db.execute("DELETE FROM iterations WHERE t = 1")
     again = executor()
-    resumed = run_once(settings(tmp_path, improver(0.1), 1), resume=first.run_id, extend_to=1, executor=again)
+    progress = Counted()
+    resumed = run_once(
+        settings(tmp_path, improver(0.1), 1),
+        resume=first.run_id,
+        extend_to=1,
+        executor=again,
+        progress=progress,
+    )
     assert resumed.iterations == first.iterations[:1] + resumed.iterations[1:]
     assert resumed.iterations[1].improver_sha == first.iterations[1].improver_sha
     assert resumed.iterations[1].meta_utility_val == first.iterations[1].meta_utility_val
+    # Read back, each stored test still moves the progress bar: the candidate improver and its parent
+    # under "t=1" (2 tests each), then the fresh estimate under "iteration t=1" (2 tests).
+    assert progress.advanced.get("test") == 6
     rerun = [job.label for job in again.jobs if " improver " in job.label and " test " in job.label]
     assert rerun == [], rerun  # every meta-utility test (candidates' and the fresh estimate's) was stored
     with RunReader.open(first.path / "run.sqlite") as store:

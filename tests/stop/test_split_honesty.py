@@ -131,8 +131,11 @@ def test_a_program_scored_on_both_splits_keeps_two_memo_entries(tmp_path: Path) 
 def test_lm_calls_are_scoped_by_context_improver_and_test(tmp_path: Path) -> None:
     """Each meta-utility test's LM calls carry the purpose "<context>/<improver sha[:12]>/test=<i>": the
     scope of the LM cache, so a resumed run replays exactly the calls of the tests it already ran."""
-    result = run_once(settings(tmp_path, 0), executor=Recorder().executor())
+    fake = Recorder().executor()
+    result = run_once(settings(tmp_path, 0), executor=fake)
     sha = result.iterations[0].improver_sha
+    labels = sorted(job.label for job in fake.jobs if " improver " in job.label)
+    assert labels == [f"iteration t=0 improver {sha[:8]} test {i}" for i in range(2)]
     with RunReader.open(result.path / "run.sqlite") as store:
         purposes = sorted({call.purpose for call in store.lm_calls() if call.purpose})
     assert purposes == [f"iteration t=0/{sha[:12]}/test={i}" for i in range(2)]

@@ -218,7 +218,8 @@ def test_an_oversized_remote_call_is_refused_per_call_by_the_zygote(pool: Sandbo
 
 def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
     """Forged calls of 3.5 MB each, sent faster than a slow handler answers: the host holds at most
-    64 MiB of them; the rest are refused at once with an error and an `rpc-flood` event."""
+    64 MiB of them; the zygote stops reading the child until answers come back (the child blocks in its
+    write and runs out of time), or refuses with an `rpc-flood` event what it had already read."""
     import time as _time
 
     active = [0, 0]
@@ -247,17 +248,19 @@ def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
     )
     result = beside(pool, lambda: pool.run(job, rpc=slow))
     assert active[1] <= 64 // 3.5 + 1, active
-    assert any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5], active)
+    paced = result.instances[0].error == "timeout"
+    assert paced or any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5])
 
 
 @pytest.mark.slow  # moves ~300 MB through the sandbox's pipes
 def test_a_job_cannot_fill_the_host_with_outputs(pool: SandboxPool) -> None:
     """Each 20 MB array is a legitimate output, but a job of many of them would sit in the host until it
-    is judged: past 256 MiB of outputs in all, further instances fail with a stated reason."""
+    is judged: past 256 MiB of outputs in all (as held in memory), further instances fail with a stated
+    reason."""
     src = "import numpy as np\ndef f(i):\n    return np.full((20 << 20) // 8, float(i))\n"
-    result = beside(pool, lambda: run_src(pool, src, [[i] for i in range(11)], instance_timeout=20.0))
+    result = beside(pool, lambda: run_src(pool, src, [[i] for i in range(14)], instance_timeout=20.0))
     ok = [r for r in result.instances if r.ok]
     refused = [r for r in result.instances if not r.ok]
-    assert 0 < len(ok) < 11 and refused
+    assert 0 < len(ok) < 14 and refused  # 14 arrays of 20 MiB as held: over 256 MiB
     assert all(r.error is not None and "job's outputs exceed 256 MiB" in r.error for r in refused)
     assert all(float(r.output[0]) == i for i, r in enumerate(result.instances) if r.ok)

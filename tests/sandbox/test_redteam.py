@@ -480,7 +480,7 @@ def test_a_flood_of_tiny_remote_calls_costs_the_host_no_memory(pool: SandboxPool
     item = result.instances[0]
     assert item.error is not None or isinstance(item.output, int)
     refused = [e for e in result.events if e.kind in ("proxy-unknown-method", "rpc-flood")]
-    assert refused and all(e.reported_by == "host" for e in refused)
+    assert refused and all(e.reported_by in ("host", "zygote") for e in refused)  # never the sandbox's word
 
 
 def test_writing_stdout_and_stderr_at_full_rate_is_capped(pool: SandboxPool) -> None:

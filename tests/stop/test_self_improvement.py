@@ -181,6 +181,37 @@ def test_spinning_improver_times_out_and_the_run_goes_on(tmp_path: Path, small_s
     assert any(kind == "improver-timeout" for kind, _ in result.events)
 
 
+DEEP_ON_SELF = (
+    "DEEP = 'def improve_algorithm(initial_solution, utility, language_model):\\n    x = ' + '+'.join(['1'] * 5000)"
+    " + '\\n    return initial_solution\\n'\n"
+    "\n"
+    "def improve_algorithm(initial_solution, utility, language_model):\n"
+    "    if 'def improve_algorithm' in initial_solution:\n"
+    "        return DEEP\n"
+    "    return initial_solution\n"
+)
+
+
+def test_an_improver_too_deep_to_parse_is_a_recorded_failure_and_resume_goes_on(tmp_path: Path) -> None:
+    """An improver whose improved improver is a flat 5,000-term sum (ast.parse raises RecursionError):
+    the iteration is recorded as kept with the reason, the run completes, and a resume extends it."""
+    improver = tmp_path / "deep_on_self.py"
+    improver.write_text(DEEP_ON_SELF)
+    runs = str(tmp_path / "runs")
+    first = cli_json(
+        "run", *FLAGS, "--iterations", "1", "--improver", str(improver), "--runs-dir", runs, cwd=tmp_path
+    )
+    assert first["status"] == "completed"
+    t0, t1 = first["iterations"]
+    assert t1["status"] == "kept" and t1["improver_sha"] == t0["improver_sha"]
+    assert "nested too deeply" in (t1["note"] or "")
+    resumed = cli_json(
+        "run", "--resume", first["run_id"], "--iterations", "2", "--runs-dir", runs, cwd=tmp_path
+    )
+    assert resumed["status"] == "completed" and [it["t"] for it in resumed["iterations"]] == [0, 1, 2]
+    assert "nested too deeply" in (resumed["iterations"][2]["note"] or "")
+
+
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     reference = cli_json(
         "run", *FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path

@@ -23,6 +23,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from selftaught.cli.output import shown
 from selftaught.errors import UsageError
 
 
@@ -121,7 +122,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="selftaught", standalone_mode=False)
     except UsageError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(shown(f"error: {exc}"), err=True)
         _echo_notes(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -129,7 +130,7 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:
         if _is_endpoint_error(exc):  # the model endpoint failed (unreachable, 5xx): one line, exit 1
-            typer.echo(f"error: model endpoint failed: {exc}", err=True)
+            typer.echo(shown(f"error: model endpoint failed: {exc}"), err=True)
             _echo_notes(exc)
             return EXIT_FAILED
         return _other_exception(exc)
@@ -139,7 +140,7 @@ def run(argv: list[str] | None = None) -> int:
 def _echo_notes(exc: BaseException) -> None:
     """What a command added to the error on its way out (e.g. how to continue the failed run)."""
     for line in getattr(exc, "__notes__", ()):
-        typer.echo(str(line), err=True)
+        typer.echo(shown(str(line)), err=True)
 
 
 def _is_endpoint_error(exc: Exception) -> bool:
@@ -169,7 +170,9 @@ def _other_exception(exc: Exception) -> int:
     if os.environ.get("SELFTAUGHT_DEBUG"):
         raise exc
     # Our own bug or an environment failure: one line, exit 1; runs keep what they stored.
-    typer.echo(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)", err=True)
+    typer.echo(
+        shown(f"error: {type(exc).__name__}: {exc} (set SELFTAUGHT_DEBUG=1 for the traceback)"), err=True
+    )
     _echo_notes(exc)
     return EXIT_FAILED
 

@@ -4,6 +4,12 @@ Why: a program printed through rich loses every `[...]` (read as markup) and is 
 terminal width, so `selftaught improve ... > prog.py` produced invalid Python. Programs and JSON are
 written as raw text; rich (imported only when a table is printed) is given a wide, colourless console
 off a terminal, so tables do not wrap into an unreadable log.
+
+Everything shown is inert for terminals (`codetext.safetext.safe_text(..., terminal=True)`): programs,
+artifacts, failure reasons and event details come from sandboxed code or a model, and an escape
+sequence in them would drive the user's terminal. Rich output, notes and plain tables are always shown
+inert; `write_raw` (programs, JSON, CSV) is byte-exact into a file or pipe, as asked for with
+`improve > prog.py`, and inert only when the stream is a terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from selftaught.codetext.safetext import safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,19 +33,46 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-def console(*, stderr: bool = False) -> Console:
-    """A rich console for stdout or stderr: the terminal's width on a terminal, wide and plain off it."""
-    from rich.console import Console
+def shown(text: Any) -> str:
+    """`text` as it may be shown on a terminal: control and escape sequences made visible."""
+    return safe_text(text, terminal=True)
 
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for stdout or stderr: the terminal's width on a terminal, wide and plain off it.
+
+    Every string it renders (printed, a table cell, a status line) is made inert first.
+    """
+    cls = _inert_console()
     stream = sys.stderr if stderr else sys.stdout
     if is_terminal(stream):
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPE_WIDTH, no_color=True, highlight=False, soft_wrap=False)
+        return cls(stderr=stderr)
+    return cls(stderr=stderr, width=PIPE_WIDTH, no_color=True, highlight=False, soft_wrap=False)
+
+
+def _inert_console() -> type[Console]:
+    """rich's Console, with every string it turns into text made inert (rich imported on first use)."""
+    global _INERT_CONSOLE
+    if _INERT_CONSOLE is None:
+        from rich.console import Console
+
+        class InertConsole(Console):
+            def render_str(self, text: str, **kwargs: Any) -> Any:
+                return super().render_str(shown(text), **kwargs)
+
+        _INERT_CONSOLE = InertConsole
+    return _INERT_CONSOLE
+
+
+_INERT_CONSOLE: type[Console] | None = None
 
 
 def write_raw(text: str, *, stderr: bool = False) -> None:
-    """`text` exactly as given (no markup, no wrapping), ending with one newline."""
+    """`text` exactly as given (no markup, no wrapping), ending with one newline; made inert only when
+    the stream is a terminal (into a file or a pipe it stays byte-exact)."""
     stream = sys.stderr if stderr else sys.stdout
+    if is_terminal(stream):
+        text = shown(text)
     stream.write(text if text.endswith("\n") else text + "\n")
     stream.flush()
 
@@ -47,12 +82,15 @@ def emit_json(data: Any) -> None:
 
 
 def note(text: str) -> None:
-    """A plain line for the user on stderr (never mixed into stdout's program or JSON)."""
-    write_raw(text, stderr=True)
+    """A plain line for the user on stderr (never mixed into stdout's program or JSON), always inert:
+    notes quote failure reasons and model errors, and a log file is read on a terminal later."""
+    write_raw(shown(text), stderr=True)
 
 
 def plain_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Columns aligned with spaces, nothing cut or wrapped (cheap: no rich import; pipes well)."""
+    """Columns aligned with spaces, nothing cut or wrapped (cheap: no rich import; pipes well); cells
+    shown inert."""
+    headers, rows = [shown(cell) for cell in headers], [[shown(cell) for cell in row] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()

@@ -25,8 +25,14 @@ replies are cut at max_tokens; Windows line ends; prose before and after; severa
 from __future__ import annotations
 
 import ast
-import threading
 from dataclasses import dataclass
+
+if __package__:  # on the host, as selftaught.codetext.reply_code
+    from .pysource import PARSE_LOCK, parse_or_none
+else:  # inside the sandbox, where the codetext directory is on sys.path
+    from pysource import PARSE_LOCK, parse_or_none  # type: ignore[no-redef]
+
+__all__ = ["PARSE_LOCK", "code_blocks", "largest_code_block", "parse_module"]
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
@@ -75,21 +81,9 @@ def _closes(line: str, opening: _Fence) -> bool:
     )
 
 
-# CPython 3.11's parser is not safe to call from several threads at once (its AST conversion shares a
-# recursion counter and can raise SystemError), and some odd inputs raise SystemError instead of
-# SyntaxError. Every parse here and in the offline model goes through this lock and treats a
-# SystemError as "does not parse".
-PARSE_LOCK = threading.Lock()
-_PARSE_ERRORS = (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError, SystemError)
-
-
 def parse_module(source: str) -> ast.Module | None:
-    """`ast.parse(source)`, or None when it does not parse (thread-safe)."""
-    try:
-        with PARSE_LOCK:
-            return ast.parse(source)
-    except _PARSE_ERRORS:
-        return None
+    """The module, or None when it does not parse: the guarded parse (`pysource.parse_or_none`)."""
+    return parse_or_none(source)
 
 
 def _parses(source: str) -> bool:

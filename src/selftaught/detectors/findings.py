@@ -20,13 +20,13 @@ Finding kinds (stable strings, used as event kinds):
 
 from __future__ import annotations
 
-import ast
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import selftaught.events as events
+from selftaught.codetext import pysource
 from selftaught.detectors.flag import find_disabling
 from selftaught.detectors.static_scan import scan_tree
 from selftaught.failure import Failure, FailureKind
@@ -47,12 +47,12 @@ def scan_program(source: str) -> list[Finding]:
     it is evaluated.
     """
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    except (RecursionError, MemoryError) as exc:
-        # Too deep for the parser: it cannot be compiled in the sandbox either, but say what it tried.
-        return [Finding("static:unscannable", f"{type(exc).__name__} while parsing {len(source)} characters")]
+        tree = pysource.parse(source, max_depth=None)  # the scan walks without recursion (static_scan)
+    except pysource.SourceError as exc:
+        if not exc.exceeded:
+            return []
+        # Too big or deep for the parser: it cannot be compiled in the sandbox either, but say so.
+        return [Finding("static:unscannable", f"{exc.msg} ({len(source)} characters)")]
     findings = [Finding(kind, detail) for kind, detail in scan_tree(tree)]
     uses = find_disabling(tree)
     if uses:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from selftaught.codetext import pysource
 from selftaught.detectors.names import constant_str
 
 FLAG = "use_sandbox"
@@ -44,10 +45,10 @@ def find_disabling(source: str | ast.AST) -> list[FlagUse]:
     """Every place in `source` (text or a parsed module) that passes or sets `use_sandbox` to a falsy
     value; empty when there is none or the text does not parse."""
     if isinstance(source, str):
-        try:
-            source = ast.parse(source)
-        except (SyntaxError, ValueError):
+        parsed = pysource.parse_or_none(source, max_depth=None)  # walked without recursion
+        if parsed is None:
             return []
+        source = parsed
     return _Finder(list(ast.walk(source))).run()
 
 
@@ -75,10 +76,7 @@ class _Finder:
         return sorted(unique.values(), key=lambda use: (use.line, use.way))
 
     def _add(self, way: str, node: ast.AST) -> None:
-        text = ast.unparse(node)
-        self.uses.append(
-            FlagUse(way, getattr(node, "lineno", 0), text if len(text) <= 120 else text[:117] + "...")
-        )
+        self.uses.append(FlagUse(way, getattr(node, "lineno", 0), pysource.shown_node(node)))
 
     def _falsy(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name) and node.id in self.falsy_names:

@@ -13,6 +13,7 @@ import ast
 from importlib import resources
 from pathlib import Path
 
+from selftaught.codetext import pysource
 from selftaught.defaults import suggest
 from selftaught.errors import UsageError
 from selftaught.userfiles import read_text
@@ -72,11 +73,9 @@ def improver_problem(source: str) -> str | None:
     Whether it *works* is for the sandbox to find out.
     """
     try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return f"syntax error at line {exc.lineno}: {exc.msg}"
-    except ValueError as exc:  # e.g. null bytes
-        return f"not valid Python source: {exc}"
+        tree = pysource.parse(source)
+    except pysource.SourceError as exc:  # a syntax error, NUL bytes, or too deep or large to parse
+        return pysource.describe(exc)
     functions = [
         node
         for node in tree.body

@@ -42,6 +42,7 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 
+from selftaught.codetext import pysource
 from selftaught.report.model import StrategyHit
 
 STRATEGIES: dict[str, str] = {
@@ -534,9 +535,8 @@ def detect_strategies(source: str) -> list[StrategyHit]:
     Code that does not parse uses no detectable strategy (an empty list), it is not an error: improvers
     in a run can be anything a model wrote.
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = pysource.parse_or_none(source)
+    if tree is None:
         return []
     code = _Code(source, tree)
     found: list[StrategyHit] = []

@@ -28,18 +28,23 @@ from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox import launch, uids
 from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.fairness import FairGate, current_owner, owned_by
+from selftaught.sandbox.held import Budget, held_size
 from selftaught.sandbox.inputs import SharedInputs
 from selftaught.sandbox.inside import wire
 from selftaught.sandbox.job import InstanceResult, Job, JobResult, Proxy, SandboxEvent, Verdict
 from selftaught.sandbox.layers import check_layers, require_strong, weak_reason
-from selftaught.sandbox.worker import ZygoteDied, ZygoteProcess
+from selftaught.sandbox.worker import Message, ZygoteDied, ZygoteProcess
 
 log = logging.getLogger("selftaught.sandbox")
 SETUP_TIMEOUT = 10.0
 CANCEL_GRACE = 3.0
 MAX_RPC_IN_FLIGHT = 128  # per job; a child's own threads are capped at 64, so only a forger hits this
-MAX_RPC_BYTES_IN_FLIGHT = 64 << 20  # per job: what the host holds for calls not answered yet
-MAX_JOB_OUTPUT_BYTES = 256 << 20  # per job: encoded outputs of all its instances together
+# Per job, as held in the host: calls not answered yet (encoded while queued, decoded while served); the
+# zygote's window (inside/jobflow.RPC_WINDOW_*) keeps the queued part under the same figure.
+MAX_RPC_BYTES_IN_FLIGHT = 64 << 20
+# Per job, as held in the host: the outputs of all its instances together, encoded while they wait to be
+# decoded, then at their decoded size (held.held_size), which is what stays until the job is judged.
+MAX_JOB_OUTPUT_BYTES = 256 << 20
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
 _STOPPED: Any = object()  # put in a job's message box when its `Stop` is set (no zygote can send it)
@@ -71,8 +76,9 @@ class _JobRun:
         self.stderr = ""
         self.unfinished = "killed: job timeout"
         self.rpc_in_flight = 0
-        self.rpc_bytes = 0  # arguments of the calls in flight, still held by the host
-        self.output_bytes = 0  # encoded outputs received so far
+        self.rpc_bytes = Budget(MAX_RPC_BYTES_IN_FLIGHT)  # arguments of the calls in flight, as held
+        self.outputs = Budget(MAX_JOB_OUTPUT_BYTES)  # outputs received so far, as held
+        self.decoding = threading.Lock()  # one call's arguments decoded at a time: one transient copy
         self.child_events: dict[str, int] = {}
         # Set once the last instance has answered: the program has returned, so calls still arriving
         # from threads it left behind are refused (they would spend budget for nothing anyone reads).
@@ -92,6 +98,17 @@ class _JobRun:
                     return
                 self.child_events[kind] = seen + 1
             self.events.append(SandboxEvent(kind, detail, reported_by))
+
+    def admit(self, message: Message) -> Message:
+        """Run by the zygote's reader thread as each message arrives: an output that does not fit the
+        job's budget loses its bodies there, so it is never queued, decoded or kept."""
+        header, bodies = message
+        if header.get("op") != "result" or not bodies:
+            return message
+        if self.outputs.reserve(sum(len(body) for body in bodies)):
+            return message
+        why = f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all"
+        return {**header, "error": why}, []
 
     def result(self, wall: float) -> JobResult:
         missing = "not run: setup failed" if self.setup_error else self.unfinished
@@ -230,10 +247,10 @@ class SandboxPool:
         job_id = next(self._ids)
         zygote = self._pick()
         try:
-            box = zygote.register(job_id)
+            box = zygote.register(job_id, run.admit)
         except ZygoteDied:
             zygote = self._pick()
-            box = zygote.register(job_id)
+            box = zygote.register(job_id, run.admit)
         forget = stop.on_set(lambda: box.put((_STOPPED, []))) if stop is not None else (lambda: None)
         try:
             zygote.send(_job_header(job, job_id, run.proxies) | {"files": run.files}, bodies)
@@ -257,9 +274,13 @@ class SandboxPool:
     ) -> None:
         cancelled_at: float | None = None
         while True:
+            # Checked before every message, not only when none is waiting: a job whose messages keep
+            # the queue busy (slow inline calls) must still end at its deadline.
             wait = (deadline if cancelled_at is None else cancelled_at + CANCEL_GRACE) - time.monotonic()
             try:
-                header, bodies = box.get(timeout=max(wait, 0.0))
+                if wait <= 0:
+                    raise queue.Empty
+                header, bodies = box.get(timeout=wait)
             except queue.Empty:
                 if cancelled_at is None:
                     cancelled_at = time.monotonic()
@@ -290,7 +311,7 @@ class SandboxPool:
                 waited = header.get("secs")
                 if isinstance(waited, int | float) and 0 < waited < 3600:
                     deadline += float(waited)
-            elif op == "rpc":
+            elif op == "rpc" and cancelled_at is None:
                 self._dispatch_rpc(zygote, job_id, header, bodies, run, rpc)
             elif op == "event":
                 source = "sandbox" if header.get("from") == "sandbox" else "zygote"
@@ -320,17 +341,15 @@ class SandboxPool:
         A handler marked `inline = True` answers at once (host-driven tasks: one short step of a
         simulation per call) and is served right here, without a thread per call.
         """
-        if getattr(rpc, "inline", False):
-            _serve_rpc(zygote, job_id, header, bodies, run, rpc)
-            return
         size = sum(len(body) for body in bodies)
+        if getattr(rpc, "inline", False):
+            # Served one at a time in this thread: the zygote's window bounds what waits behind it.
+            _serve_rpc(zygote, job_id, header, bodies, run, rpc, size)
+            return
         with run.events_lock:
-            admitted = (
-                run.rpc_in_flight < MAX_RPC_IN_FLIGHT and run.rpc_bytes + size <= MAX_RPC_BYTES_IN_FLIGHT
-            )
+            admitted = run.rpc_in_flight < MAX_RPC_IN_FLIGHT and run.rpc_bytes.reserve(size)
             if admitted:
                 run.rpc_in_flight += 1
-                run.rpc_bytes += size
         if not admitted:
             run.add_event(
                 "rpc-flood",
@@ -348,15 +367,16 @@ class SandboxPool:
             return
 
         def serve() -> None:
+            held = size
             try:
                 # Jobs this call submits (e.g. the evaluations an improver asks for) are this job's
                 # for the CPU slots' fair shares.
                 with owned_by(f"job {job_id}"):
-                    _serve_rpc(zygote, job_id, header, bodies, run, rpc)
+                    held = _serve_rpc(zygote, job_id, header, bodies, run, rpc, size)
             finally:
                 with run.events_lock:
                     run.rpc_in_flight -= 1
-                    run.rpc_bytes -= size
+                run.rpc_bytes.release(held)
 
         threading.Thread(target=serve, name="sandbox-rpc", daemon=True).start()
 
@@ -388,26 +408,33 @@ class SandboxPool:
 
     @staticmethod
     def _on_result(run: _JobRun, header: dict[str, Any], bodies: list[bytes]) -> None:
+        # Every output stays in the host until the job is judged: one job may not fill its memory.
+        # `admit` reserved the encoded bytes; once decoded, the value's own size is what is held.
+        size = sum(len(body) for body in bodies)
         index = header.get("i")
         if not isinstance(index, int) or not 0 <= index < len(run.results):
+            run.outputs.release(size)
             return
         seconds = float(header.get("secs", 0.0))
         if index == len(run.results) - 1:
             run.returned = True
         if "error" in header:
+            run.outputs.release(size)  # bodies beside an error were dropped by `admit` or never sent
             run.results[index] = InstanceResult(error=str(header["error"]), seconds=seconds)
-            return
-        size = sum(len(body) for body in bodies)
-        run.output_bytes += size
-        if run.output_bytes > MAX_JOB_OUTPUT_BYTES:
-            # Every output stays in the host until the job is judged: one job may not fill its memory.
-            why = f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all"
-            run.results[index] = InstanceResult(error=why, seconds=seconds)
             return
         try:
             output = wire.loads(bodies[0])
         except (wire.WireError, IndexError) as exc:
+            run.outputs.release(size)
             run.results[index] = InstanceResult(error=f"malformed output: {exc}", seconds=seconds)
+            return
+        if not run.outputs.exchange(size, held_size(output)):
+            del output
+            why = (
+                f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all "
+                "(as held in memory, decoded)"
+            )
+            run.results[index] = InstanceResult(error=why, seconds=seconds)
             return
         run.results[index] = InstanceResult(output=output, seconds=seconds)
 
@@ -539,14 +566,32 @@ def _serve_rpc(
     bodies: list[bytes],
     run: _JobRun,
     rpc: RpcHandler | None,
-) -> None:
-    """Answer one remote call from the child (in its own thread: calls may block for minutes)."""
+    size: int = 0,
+) -> int:
+    """Answer one remote call from the child (in its own thread: calls may block for minutes).
+
+    Returns the bytes the call held in the job's remote-call budget: `size` (its encoded arguments,
+    reserved by the caller for threaded calls) replaced by the decoded arguments' size while served.
+    """
     name, method, req = str(header.get("proxy")), str(header.get("method")), header.get("req")
     reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": req}
     payload: list[bytes] = []
     proxy = run.proxies.get(name)
+    inline = getattr(rpc, "inline", False)
+    held = 0 if inline else size
     try:
-        call = wire.loads(bodies[0])
+        with run.decoding:
+            call = wire.loads(bodies[0])
+            bodies.clear()  # the encoded copy is not held while the call is served
+            decoded = held_size(call)
+            fits = run.rpc_bytes.reserve(decoded) if inline else run.rpc_bytes.exchange(size, decoded)
+            held = decoded if fits else 0
+        if not fits:
+            call = None
+            raise wire.WireError(
+                f"the call's arguments take {decoded} bytes decoded: over the job's "
+                f"{MAX_RPC_BYTES_IN_FLIGHT >> 20} MiB for calls in flight"
+            )
         if not (
             isinstance(call, list)
             and len(call) == 2
@@ -584,5 +629,9 @@ def _serve_rpc(
         except Exception as exc:
             reply["error"] = str(exc)
             reply["etype"] = type(exc).__name__
+    if inline:
+        run.rpc_bytes.release(held)  # served: nothing of it is held any more
+        held = 0
     with contextlib.suppress(ZygoteDied):
         zygote.send(reply, payload)
+    return held

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from selftaught.errors import SandboxUnavailable
@@ -27,6 +28,9 @@ HOST_READ_CAP = 1 << 30
 HELLO_TIMEOUT = 30.0
 
 Message = tuple[dict[str, Any], list[bytes]]
+# Applied by the reader thread to each message of a job before it is queued: may replace it (e.g. drop
+# the bodies of an output over the job's budget), so what waits in a job's queue is already bounded.
+Admit = Callable[[Message], Message]
 
 
 class ZygoteDied(Exception):
@@ -53,7 +57,7 @@ class ZygoteProcess:
         self._out = self.proc.stdout.fileno()
         self._write_lock = threading.Lock()
         self._jobs_lock = threading.Lock()
-        self.jobs: dict[int, queue.Queue[Message]] = {}
+        self.jobs: dict[int, tuple[queue.Queue[Message], Admit | None]] = {}
         self.alive = True
         self.hello: dict[str, Any] = {}
         self._hello_seen = threading.Event()
@@ -71,12 +75,15 @@ class ZygoteProcess:
     def stderr_tail(self) -> str:
         return " | ".join(self._stderr_tail)[-600:]
 
-    def register(self, job_id: int) -> queue.Queue[Message]:
+    def register(self, job_id: int, admit: Admit | None = None) -> queue.Queue[Message]:
+        """The queue of `job_id`'s messages. Its size is bounded upstream: the zygote paces a job's
+        remote calls (a window of calls and bytes not answered yet) and caps its events, instances
+        answer one at a time, and `admit` drops output bodies over the job's budget as they arrive."""
         box: queue.Queue[Message] = queue.Queue()
         with self._jobs_lock:
             if not self.alive:
                 raise ZygoteDied("sandbox worker is dead")
-            self.jobs[job_id] = box
+            self.jobs[job_id] = (box, admit)
         return box
 
     def unregister(self, job_id: int) -> None:
@@ -102,9 +109,11 @@ class ZygoteProcess:
                     self._hello_seen.set()
                     continue
                 with self._jobs_lock:
-                    box = self.jobs.get(header.get("id", -1))
-                if box is not None:
-                    box.put((header, bodies))
+                    entry = self.jobs.get(header.get("id", -1))
+                if entry is not None:
+                    box, admit = entry
+                    box.put(admit((header, bodies)) if admit is not None else (header, bodies))
+                del header, bodies  # not kept alive by this frame while the reader waits
         except (EOFError, OSError, wire.WireError) as exc:
             reason = f"sandbox worker {self.index} exited ({exc}); {self.stderr_tail()}"
         self._mark_dead(reason)
@@ -113,7 +122,7 @@ class ZygoteProcess:
     def _mark_dead(self, reason: str) -> None:
         with self._jobs_lock:
             was_alive, self.alive = self.alive, False
-            boxes = list(self.jobs.values())
+            boxes = [box for box, _ in self.jobs.values()]
         self._hello_seen.set()
         if was_alive:
             log.warning("%s", reason)

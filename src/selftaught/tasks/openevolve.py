@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from selftaught.codetext import pysource
 from selftaught.errors import UsageError
 from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.executor import Executor
@@ -214,11 +215,11 @@ class OpenEvolveTask:
         if not source.strip():
             return "the program is empty"
         try:
-            compile(self.program.splice(source), "candidate_program.py", "exec")
-        except SyntaxError as exc:
-            return f"syntax error at line {exc.lineno} of the spliced program: {exc.msg}"
-        except (ValueError, RecursionError, MemoryError) as exc:
-            return f"the program cannot be parsed: {type(exc).__name__}"
+            pysource.check_compiles(self.program.splice(source), "candidate_program.py")
+        except pysource.SourceError as exc:
+            if exc.lineno:
+                return f"syntax error at line {exc.lineno} of the spliced program: {exc.msg}"
+            return f"the program cannot be parsed: {exc.msg}"
         return None
 
     def job(self, source: str) -> Job:
@@ -445,9 +446,9 @@ def load_openevolve_task(spec: str) -> OpenEvolveTask:
         raise UsageError(f"{where}: initial_program.py has no code to evolve (empty EVOLVE-BLOCK or file)")
     for name, text in (("initial_program.py", program_text), ("evaluator.py", evaluator_source)):
         try:
-            compile(text, name, "exec")
-        except SyntaxError as exc:
-            raise UsageError(f"{where}: {name}: syntax error at line {exc.lineno}: {exc.msg}") from None
+            pysource.check_compiles(text, name)
+        except pysource.SourceError as exc:
+            raise UsageError(f"{where}: {name}: {pysource.describe(exc)}") from None
     if not re.search(r"^def (evaluate|evaluate_stage1)\s*\(", evaluator_source, re.MULTILINE):
         raise UsageError(f"{where}: evaluator.py defines neither evaluate(program_path) nor evaluate_stage1")
     _check_requirements(directory, where)

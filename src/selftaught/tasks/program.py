@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from selftaught.codetext import pysource
 from selftaught.userfiles import read_text
 
 MAX_PROGRAM_BYTES = 1_000_000
@@ -24,12 +25,11 @@ def validate_program(source: str, entry_point: str) -> str | None:
     if "\x00" in source:
         return "the program contains NUL bytes"
     try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        where = f" at line {exc.lineno}" if exc.lineno else ""
-        return f"syntax error{where}: {exc.msg}"
-    except (ValueError, RecursionError, MemoryError) as exc:  # pathological nesting, odd bytes
-        return f"the program cannot be parsed: {type(exc).__name__}"
+        tree = pysource.parse(source)
+    except pysource.SourceError as exc:  # syntax, pathological nesting or size, odd bytes
+        if exc.lineno:
+            return f"syntax error at line {exc.lineno}: {exc.msg}"
+        return f"the program cannot be parsed: {exc.msg}"
     kinds = dict(_top_level_bindings(tree.body))
     kind = kinds.get(entry_point)
     if kind is None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from selftaught.codetext.reply_code import PARSE_LOCK
+from selftaught.codetext import pysource
 from selftaught.lm.backend import Completion, Request, estimate_tokens
 from selftaught.lm.offline.blocks import CodeBlock, choose_target, find_blocks
 from selftaught.lm.offline.improver_ops import is_improver, iterate_refinement, keep_initial, more_rounds
@@ -125,12 +125,9 @@ def _writable(tree: ast.Module) -> bool:
     """True when the tree can be written as source that compiles (operators may build odd trees)."""
     try:
         source = ast.unparse(tree)
-        with PARSE_LOCK:  # CPython 3.11's compiler is not thread-safe (see reply_code)
-            compile(source, "<mutant>", "exec")
+        pysource.check_compiles(source, "<mutant>")
     except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, MemoryError):
-        return False
-    except SystemError:
-        return False
+        return False  # pysource.SourceError is a SyntaxError; the rest are ast.unparse's failures
     return True
 
 

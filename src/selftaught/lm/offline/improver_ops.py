@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from selftaught.codetext.reply_code import PARSE_LOCK
+from selftaught.codetext.pysource import PARSE_LOCK
 from selftaught.lm.offline.operators import MutationContext, statement_lists
 
 _LM_METHODS = frozenset({"batch_prompt", "prompt"})

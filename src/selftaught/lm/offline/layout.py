@@ -17,7 +17,7 @@ import copy
 import io
 import tokenize
 
-from selftaught.codetext.reply_code import PARSE_LOCK
+from selftaught.codetext import pysource
 
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers")
 _PLACEHOLDER = "__selftaught_body_{}__"
@@ -179,9 +179,8 @@ def render_like(tree: ast.Module, source: str, original_tree: ast.Module) -> str
 def _dump(source: str) -> str | None:
     """The tree dump of `source` if it compiles, else None."""
     try:
-        with PARSE_LOCK:  # CPython 3.11's parser and compiler are not thread-safe (see reply_code)
-            parsed = ast.parse(source)
-            compile(source, "<mutant>", "exec")
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError, SystemError):
+        parsed = pysource.parse(source, "<mutant>")  # depth-bounded, so ast.dump below cannot recurse too far
+        pysource.check_compiles(source, "<mutant>")
+    except pysource.SourceError:
         return None
     return ast.dump(parsed)

@@ -63,6 +63,8 @@ class Children:
 
         def protocol_violation(self, job: JobState, why: str) -> None: ...
 
+        def window_full(self, job: JobState) -> bool: ...
+
     def watch(self, fd: int, job: JobState, role: str, mask: int = select.POLLIN) -> None:
         os.set_blocking(fd, False)
         self.fds[fd] = (job, role)
@@ -146,6 +148,7 @@ class Children:
         self.watch(out[0], job, "stdout")
         self.watch(err[0], job, "stderr")
         self.watch(p2c[1], job, "input", 0)
+        self.pace_child(job)
         job.phase = "setup"
         job.deadline = time.monotonic() + float(job.header["setup_timeout"])
 
@@ -308,6 +311,20 @@ class Children:
                 f"the sandbox worker's buffers are full ({total} bytes of {BUFFER_BUDGET >> 20} MiB); "
                 f"this child holds the most: {held} bytes",
             )
+
+    def pace_child(self, job: JobState) -> None:
+        """Read the child's control pipe only while the job's remote-call window has room.
+
+        Not reading is the back-pressure: the child's next write blocks once the pipe is full, so a
+        child forging calls faster than the host answers them waits instead of piling them up anywhere.
+        """
+        kid = job.child
+        if kid is None or kid.ctrl_r not in self.fds:
+            return
+        full = self.window_full(job)
+        if full != kid.paused:
+            kid.paused = full
+            self.poll.modify(kid.ctrl_r, 0 if full else select.POLLIN)
 
     def flush_child(self, kid: Child) -> None:
         try:

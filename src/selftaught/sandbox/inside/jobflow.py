@@ -26,6 +26,12 @@ MAX_EVENTS_PER_KIND = 16
 _EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
 MAX_REQUEST_ID = 1 << 53
 RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
+# A job's remote calls forwarded to the host and not answered yet: over either, the zygote stops reading
+# the child's pipe (the child blocks in its write) until answers come back, so what the host holds for a
+# job's calls is bounded whatever the host's handler is (threaded or inline) and however fast the child
+# writes. A child's own threads are capped at 64, so honest programs never wait here.
+RPC_WINDOW_CALLS = 128
+RPC_WINDOW_BYTES = 64 << 20
 
 
 class JobFlow:
@@ -46,6 +52,8 @@ class JobFlow:
         def feed_child(self, job: JobState, data: bytes) -> None: ...
 
         def flush_child(self, kid: Any) -> None: ...
+
+        def pace_child(self, job: JobState) -> None: ...
 
     def start_job(self, header: dict[str, Any], bodies: list[bytes]) -> None:
         job = JobState(int(header["id"]), header, bodies)
@@ -171,11 +179,19 @@ class JobFlow:
         ):
             # A per-call error, answered here: the host never holds or decodes an oversized call.
             why = f"remote call of {len(bodies[0])} bytes exceeds the cap of {RPC_BODY_CAP}"
-            self.send_host(
-                {"op": "event", "id": job.id, "kind": "rpc-too-large", "detail": why, "from": "zygote"}
-            )
-            self.feed_child(job, wire.pack_message({"t": "rpc_result", "req": header["req"], "error": why}))
+            self.refuse_call(job, header["req"], "rpc-too-large", why)
         elif kind == "rpc" and len(bodies) == 1 and request_id(header.get("req")):
+            req, size = header["req"], len(bodies[0])
+            if req in job.rpc_out:
+                self.refuse_call(job, req, "rpc-flood", f"request id {req} is already in flight")
+                return
+            if len(job.rpc_out) >= RPC_WINDOW_CALLS or job.rpc_out_bytes + size > RPC_WINDOW_BYTES:
+                # Only messages read together with the one that filled the window get here.
+                why = f"more than {RPC_WINDOW_CALLS} remote calls or {RPC_WINDOW_BYTES >> 20} MiB in flight"
+                self.refuse_call(job, req, "rpc-flood", why)
+                return
+            job.rpc_out[req] = size
+            job.rpc_out_bytes += size
             self.send_host(
                 {
                     "op": "rpc",
@@ -186,6 +202,7 @@ class JobFlow:
                 },
                 bodies,
             )
+            self.pace_child(job)
         elif kind == "ready" and job.phase == "setup":
             self.next_instance(job)
         elif kind == "setup_error" and job.phase == "setup":
@@ -211,6 +228,36 @@ class JobFlow:
                 job, f"unexpected message {wire.safe_text(kind, 40)!r} in phase {job.phase}"
             )
 
+    def refuse_call(self, job: JobState, req: int, kind: str, why: str) -> None:
+        """Answer a remote call here with an error (a per-call failure): the host never sees it.
+
+        The event telling the host is capped like the child's own, so a stream of refused calls cannot
+        become a stream of messages to the host.
+        """
+        if self.count_event(job, kind):
+            self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": why, "from": "zygote"})
+        self.feed_child(job, wire.pack_message({"t": "rpc_result", "req": req, "error": why}))
+
+    def call_answered(self, job: JobState, req: Any) -> None:
+        """The host answered remote call `req`: it leaves the job's window (reading may resume)."""
+        size = job.rpc_out.pop(req, None) if isinstance(req, int) else None
+        if size is not None:
+            job.rpc_out_bytes -= size
+            self.pace_child(job)
+
+    @staticmethod
+    def window_full(job: JobState) -> bool:
+        return len(job.rpc_out) >= RPC_WINDOW_CALLS or job.rpc_out_bytes + RPC_BODY_CAP > RPC_WINDOW_BYTES
+
+    @staticmethod
+    def count_event(job: JobState, kind: str) -> bool:
+        """Whether one more event of `kind` fits the job's caps (and count it if so)."""
+        seen = job.event_counts.get(kind, 0)
+        if seen >= MAX_EVENTS_PER_KIND or sum(job.event_counts.values()) >= MAX_EVENTS_PER_JOB:
+            return False
+        job.event_counts[kind] = seen + 1
+        return True
+
     def child_event(self, job: JobState, header: dict[str, Any]) -> None:
         """Relay an event the child reports, labelled as the sandbox's word and capped per kind.
 
@@ -220,11 +267,8 @@ class JobFlow:
         """
         kind = header.get("kind")
         kind = kind if isinstance(kind, str) and _EVENT_KIND.fullmatch(kind) else "other"
-        seen = job.event_counts.get(kind, 0)
-        total = sum(job.event_counts.values())
-        if seen >= MAX_EVENTS_PER_KIND or total >= MAX_EVENTS_PER_JOB:
+        if not self.count_event(job, kind):
             return
-        job.event_counts[kind] = seen + 1
         detail = wire.safe_text(header.get("detail"), 500)
         self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": detail, "from": "sandbox"})
 

@@ -29,6 +29,7 @@ class Child:
     pending: bytearray = field(default_factory=bytearray)
     # [bytes of `pending` before it, fds]: descriptors to pass once the bytes before them are written
     marks: list[list[Any]] = field(default_factory=list)
+    paused: bool = False  # its control pipe is not read while the job's remote-call window is full
 
 
 @dataclass
@@ -55,6 +56,11 @@ class JobState:
     released: int = 1
     # Run-queue waits (ns per thread) of the child when the current call was sent; None: not known
     waits_start: dict[str, int] | None = None
+    # Remote calls forwarded to the host and not answered yet (request id -> argument bytes): the window
+    # that paces the child (jobflow.RPC_WINDOW_*). Kept per job, across children: a replaced child's
+    # calls still hold host memory until they are answered.
+    rpc_out: dict[int, int] = field(default_factory=dict)
+    rpc_out_bytes: int = 0
 
     def may_send(self) -> bool:
         """Whether instance `next_i` may be sent now (not held for the host's verdict on the one before)."""

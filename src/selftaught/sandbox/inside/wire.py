@@ -26,6 +26,15 @@ from typing import Any
 
 import numpy as np
 
+# Re-exported: every string a child names in a header passes through it (zygote) before the host sees it.
+if __package__:  # on the host, as selftaught.sandbox.inside.wire
+    from selftaught.codetext.safetext import safe_text as safe_text
+else:
+    try:  # in the zygote and its children, where the codetext directory is on sys.path
+        from safetext import safe_text as safe_text  # type: ignore[no-redef]
+    except ImportError:  # inside/ put on sys.path by a host-side tool or test
+        from selftaught.codetext.safetext import safe_text as safe_text  # type: ignore[no-redef]
+
 _LEN = struct.Struct(">I")
 TAG = "__st__"
 # dtype kinds allowed across the boundary: bool, signed/unsigned int, float, complex, unicode, bytes.
@@ -89,26 +98,6 @@ def read_frame(fd: int, cap: int) -> bytes:
     if length > cap:
         raise WireError(f"frame of {length} bytes exceeds the cap of {cap}")
     return _read_exact(fd, length)
-
-
-def safe_text(value: Any, limit: int) -> str:
-    """A peer-supplied value as printable, UTF-8-encodable text of at most `limit` characters.
-
-    Used for every string a child names in a header (event kinds and details, error messages, proxy
-    and method names) before it travels on: a lone surrogate would otherwise raise where the host
-    stores or prints it.
-    """
-    text = (
-        value
-        if isinstance(value, str)
-        else repr(value)
-        if not isinstance(value, (dict, list))
-        else "<structure>"
-    )
-    text = text[:limit]
-    if not text.isascii():
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 def parse_header(data: bytes, max_bodies: int = 1_000_000) -> dict[str, Any]:

@@ -121,6 +121,8 @@ class Zygote(JobFlow, Watchdog, Children):
                 self.release(job, header.get("upto"))
         elif op == "rpc_result":
             job = self.jobs.get(int(header["id"]))
+            if job is not None:
+                self.call_answered(job, header.get("req"))
             if job is not None and job.child is not None:
                 reply = {"t": "rpc_result", "req": header.get("req")}
                 if "error" in header:

@@ -1,8 +1,15 @@
 """One real two-node Ray cluster on 127.0.0.1 for the whole `tests/cluster` package.
 
 A head node and a second node, each its own `ray start` process with one CPU, so the two sandbox
-actors land on different raylets. The driver (this pytest process) stays connected for the session;
-teardown kills exactly the processes the cluster started and checks none is left.
+actors land on different raylets. The driver (this pytest process) stays connected while this package's
+tests run, and no longer: teardown (after the package's last test) disconnects it, kills exactly the
+processes the cluster started and checks none is left.
+
+Why not for the session: a Ray driver whose GCS goes away (the head killed, or starved on a busy
+machine) ends its own process with `_exit(1)` after 60 s, from Ray's C++ core, with no Python cleanup.
+With the driver connected for the whole session, that silently ended a full test run at 36% (exit 1, no
+summary line), in tests that have nothing to do with Ray; the idle cluster also took CPU and memory
+from every later test. (The package scope needs this directory's `__init__.py`.)
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ def node_secret() -> tuple[str, str]:
     return SECRET_NAME, SECRET
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster() -> Iterator[LoopbackCluster]:
     import ray
 

@@ -263,42 +263,86 @@ def test_files_without_names_cannot_fill_the_scratch_space_for_the_others() -> N
     assert int(held.split()[1]) <= 256  # no more than its share
 
 
+HOARDER = (
+    "import os, time\n"
+    "def f(x):\n"
+    "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o600)\n"
+    "    try:\n"
+    "        for _ in range(300):\n"
+    "            os.write(fd, b'x' * (1 << 20))\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    held = os.fstat(fd).st_size >> 20\n"
+    "    time.sleep(3)  # all of them hold at once\n"
+    "    return held\n"
+)
+# Holds nothing, waits: an improver waiting on its language model, say.
+IDLE = "import time\ndef f(x):\n    time.sleep(x)\n    return 0\n"
+# Writes `x` MiB to its scratch (by name), reads them back.
+WRITER = (
+    "import os\n"
+    "def f(x):\n"
+    "    with open('data', 'wb') as out:\n"
+    "        for _ in range(x):\n"
+    "            out.write(b'y' * (1 << 20))\n"
+    "    return os.path.getsize('data') >> 20\n"
+)
+
+
+def _concurrently(pool: SandboxPool, jobs: list[Job]) -> list[JobResult]:
+    results: list[JobResult | None] = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        results[i] = pool.run(jobs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # in order, so the last one starts after the others hold their scratch
+    for thread in threads:
+        thread.join(90)
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
 def test_many_children_cannot_hold_more_scratch_memory_than_the_zygotes_budget() -> None:
     """Broke (red team of the per-child tmpfs): each concurrent child got its own 256 MiB, 12 children held
-    3 GiB of memory that no rlimit counts (1000 could hold 250 GiB). Sizes now come from the zygote's
-    budget (its 1 GiB scratch): once spent, a child gets a 1 MiB floor."""
-    hoarder = (
-        "import os, time\n"
-        "def f(x):\n"
-        "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o600)\n"
-        "    try:\n"
-        "        for _ in range(300):\n"
-        "            os.write(fd, b'x' * (1 << 20))\n"
-        "    except OSError:\n"
-        "        pass\n"
-        "    held = os.fstat(fd).st_size >> 20\n"
-        "    time.sleep(3)  # all of them hold at once\n"
-        "    return held\n"
-    )
+    3 GiB of memory that no rlimit counts (1000 could hold 250 GiB). The zygote now reads what each child
+    holds and, past its budget (its 1 GiB scratch), ends the children holding the most."""
     with SandboxPool(workers=1) as single:
-        results: list[JobResult] = []
-        lock = threading.Lock()
-
-        def hoard() -> None:
-            job = Job(source=hoarder, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=30)
-            result = single.run(job)
-            with lock:
-                results.append(result)
-
-        threads = [threading.Thread(target=hoard) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        job = Job(source=HOARDER, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=30)
+        results = _concurrently(single, [job] * 8)
         assert healthy(single)
-    held = [r.instances[0].output for r in results]
-    assert len(held) == 8 and all(isinstance(mib, int) for mib in held), results
-    assert max(held) <= 256 and sum(held) <= 1024 + 8, held
+    held = [r.instances[0].output for r in results if r.instances[0].ok]
+    ended = [r.instances[0].error for r in results if not r.instances[0].ok]
+    assert all(isinstance(mib, int) and mib <= 256 for mib in held), results
+    assert sum(held) <= 1024 + 8, held
+    assert ended and all("scratch budget is spent" in str(error) for error in ended), ended
+
+
+def test_idle_children_do_not_shrink_the_scratch_of_the_next() -> None:
+    """Broke (third red team): each child kept a 256 MiB grant of the zygote's 1 GiB for its whole life,
+    so once four long-lived children (improvers waiting on the model) had started, the next got 1 MiB and
+    an honest program writing its data failed with ENOSPC. A child's tmpfs is now a cap, not a
+    reservation: idle children hold nothing."""
+    with SandboxPool(workers=1) as single:
+        idle = Job(source=IDLE, entry="f", instances=[[8]], cpu_bound=False, instance_timeout=30)
+        writer = Job(source=WRITER, entry="f", instances=[[200]], cpu_bound=False, instance_timeout=30)
+        results = _concurrently(single, [idle] * 6 + [writer])
+        assert healthy(single)
+    assert [r.instances[0].output for r in results] == [0] * 6 + [200], results
+
+
+def test_an_honest_child_beside_hoarders_keeps_its_scratch() -> None:
+    """Five hoarders fill their 256 MiB each (beyond the zygote's budget together) while an honest child
+    writes 20 MiB: the hoarders holding the most are ended, the honest child gets its answer (before: it
+    got the 1 MiB floor and failed with ENOSPC)."""
+    with SandboxPool(workers=1) as single:
+        hoard = Job(source=HOARDER, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=30)
+        writer = Job(source=WRITER, entry="f", instances=[[20]], cpu_bound=False, instance_timeout=30)
+        results = _concurrently(single, [hoard] * 5 + [writer])
+        assert healthy(single)
+    assert results[-1].instances[0].output == 20, results[-1]
 
 
 def test_honest_scratch_use_is_untouched(pool: SandboxPool) -> None:

@@ -40,8 +40,8 @@ ENV = {
     "MKL_NUM_THREADS": "1",
     "MALLOC_ARENA_MAX": "2",
 }
-# CAP_SYS_ADMIN: the zygote's children mount their own scratch tmpfs before they drop every capability
-# (`inside/scratch.mount_private`); generated code never holds any of these.
+# CAP_SYS_ADMIN: the zygote mounts each child's own scratch tmpfs (`inside/scratch.mount_tmpfs`); children
+# drop every capability before generated code runs, so it never holds any of these.
 CAPS = (
     "CAP_SETUID",
     "CAP_SETGID",

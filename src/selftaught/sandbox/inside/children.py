@@ -28,8 +28,6 @@ import wire
 from jobstate import Child, JobState, describe_status
 from watchdog import SCRATCH_FILES
 
-SCRATCH_FLOOR = 1 << 20  # scratch a child gets once the zygote's budget is spent
-
 READ_CHUNK = 1 << 20
 CHILD_BODIES = 1  # a child's messages carry at most one body (a result or a call's arguments)
 BUFFER_BUDGET = 96 << 20  # all children's partial messages and unread input; over it the largest holders fail
@@ -54,8 +52,6 @@ class Children:
     layers: confine.Layers
     baseline: int
     scratch_share: int
-    scratch_budget: int
-    scratch_granted: int
 
     if TYPE_CHECKING:  # provided by `jobflow.JobFlow`
 
@@ -91,15 +87,20 @@ class Children:
         scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
         fds: list[int] = []
         ruleset: int | None = None
-        granted = 0
+        private = False
         try:
             os.mkdir(scratch, 0o700)
             uid = self.uid_base + slot if self.uid_base is not None else None
             if uid is not None:
                 os.chown(scratch, uid, uid)
+            if uid is not None and self.layers.strict:
+                # Its share of scratch as a tmpfs of its own; where the kernel refuses, the quota walk
+                # over the shared scratch stays the bound (`watchdog.check_scratch`).
+                private = scratch_space.mount_tmpfs(scratch, uid, self.scratch_share, SCRATCH_FILES + 1)
             if self.layers.landlock_abi:
-                # A ruleset built fresh for this child: read-only paths plus its own scratch dir and
-                # nothing else of /scratch, so chmod 0777 on a scratch dir opens no channel to others.
+                # A ruleset built fresh for this child: read-only paths plus its own scratch dir (the
+                # root of its tmpfs, mounted above) and nothing else of /scratch, so chmod 0777 on a
+                # scratch dir opens no channel to others.
                 ruleset, _ = landlock.build_ruleset(
                     self.layers.read_only, [scratch], self.layers.landlock_abi
                 )
@@ -110,13 +111,13 @@ class Children:
             fds.extend(end.detach() for end in to_child)
             for _ in range(3):
                 fds.extend(os.pipe())
-            granted = self._grant_scratch()
             pid = os.fork()
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
+            if private:
+                scratch_space.unmount(scratch)
             scratch_space.remove_tree(scratch)
-            self.scratch_granted -= granted
             self.free_slots.append(slot)
             self.finish(job, f"sandbox could not start a child: {exc}")
             return
@@ -128,7 +129,7 @@ class Children:
             (pipes[6], pipes[7]),
         )
         if pid == 0:  # the child: never returns into the zygote loop
-            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset, granted)
+            self._become_child(job, uid, scratch, (p2c[0], c2p[1], out[1], err[1]), ruleset)
         for fd in (p2c[0], c2p[1], out[1], err[1]):
             os.close(fd)
         if ruleset is not None:
@@ -142,7 +143,7 @@ class Children:
             slot,
             scratch,
             wire.FrameReader(self.cap, wire.HEADER_CAP, CHILD_BODIES),
-            scratch_bytes=granted,
+            private=private,
         )
         self.watch(c2p[0], job, "ctrl")
         self.watch(out[0], job, "stdout")
@@ -159,7 +160,6 @@ class Children:
         scratch: str,
         ends: tuple[int, int, int, int],
         ruleset: int | None,
-        scratch_bytes: int,
     ) -> None:
         rfd, wfd, out, err = ends
         code = 70
@@ -176,7 +176,6 @@ class Children:
             limits = confine.Limits(
                 cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
             )
-            self._private_scratch(uid, scratch, ruleset, scratch_bytes)
             layers = confine.Layers(
                 uid=uid,
                 landlock_abi=self.layers.landlock_abi,
@@ -206,22 +205,6 @@ class Children:
         finally:
             os._exit(code)
 
-    def _grant_scratch(self) -> int:
-        """Bytes of scratch tmpfs for the next child: its share while the zygote's budget lasts, then
-        what is left, never less than SCRATCH_FLOOR. The sum over any number of concurrent children so
-        stays near the budget: they cannot hold more memory in scratch than one shared tmpfs could."""
-        size = max(SCRATCH_FLOOR, min(self.scratch_share, self.scratch_budget - self.scratch_granted))
-        self.scratch_granted += size
-        return size
-
-    def _private_scratch(self, uid: int | None, scratch: str, ruleset: int | None, size: int) -> None:
-        """In strong mode, the child's scratch becomes a tmpfs of its own of `size` bytes (see
-        `scratch.mount_private`); where the kernel refuses, the zygote's quota walk stays the bound."""
-        if uid is None or not self.layers.strict:
-            return
-        if scratch_space.mount_private(scratch, uid, size, SCRATCH_FILES + 1) and ruleset is not None:
-            landlock.allow_read_write(ruleset, scratch, self.layers.landlock_abi)
-
     def reap(self, job: JobState) -> str:
         """Kill the job's child (its whole process group), collect its output, wipe its scratch."""
         kid = job.child
@@ -237,8 +220,10 @@ class Children:
                 self.drain(job, fd, role)
         for fd in (kid.ctrl_r, kid.ctrl_w, kid.out_r, kid.err_r):
             self.unwatch(fd)
-        self.scratch_granted -= kid.scratch_bytes
-        scratch_space.remove_scratch(kid.scratch)
+        if kid.private:
+            scratch_space.unmount(kid.scratch)  # its pages go back at once, hidden files included
+        else:
+            scratch_space.remove_scratch(kid.scratch)
         self.free_slots.append(kid.slot)
         return describe_status(status)
 

@@ -25,7 +25,7 @@ class Child:
     slot: int
     scratch: str
     reader: wire.FrameReader
-    scratch_bytes: int = 0  # the size of its own scratch tmpfs, granted from the zygote's budget
+    private: bool = False  # its scratch is a tmpfs of its own (mounted by the zygote, `scratch.mount_tmpfs`)
     pending: bytearray = field(default_factory=bytearray)
     # [bytes of `pending` before it, fds]: descriptors to pass once the bytes before them are written
     marks: list[list[Any]] = field(default_factory=list)

@@ -104,15 +104,6 @@ def build_ruleset(
     return ruleset, {"fs": True, "tcp": bool(handled_net), "scope": bool(scoped)}
 
 
-def allow_read_write(ruleset: int, path: str, abi: int) -> None:
-    """Add full access beneath `path` to this child's own ruleset (e.g. a tmpfs mounted after the
-    ruleset was built: Landlock does not look through the mount point it hides)."""
-    numbers = _numbers()
-    if numbers is None:
-        raise LandlockError("landlock is not available on this kernel")
-    _add_path(numbers[1], ruleset, path, fs_rights(abi))
-
-
 def restrict_self(ruleset: int) -> None:
     """Confine the calling thread (and threads it creates later) by `ruleset`; needs no_new_privs."""
     numbers = _numbers()

@@ -2,7 +2,7 @@
 its removal once the child is dead (`remove_scratch`, `remove_tree`).
 
 Why: the children of one zygote share one scratch filesystem (where a child cannot mount a tmpfs of its
-own, `mount_private` below: weak mode, or a kernel that refuses). Without a
+own, `mount_tmpfs` below: weak mode, or a kernel that refuses). Without a
 per-child bound one program can take all of its space (the others' writes fail), or create millions of
 empty files: they cost kernel memory that no rlimit counts, and removing them when the job ends blocks
 the zygote's loop, which serves every other job, for seconds. A few times a second the zygote looks at
@@ -172,25 +172,28 @@ def _clear_files(fd: int) -> list[str]:
     return subdirs
 
 
-_CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+_MS_NOSUID, _MS_NODEV = 0x2, 0x4
+_MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def mount_private(path: str, uid: int, size: int, inodes: int) -> bool:
-    """Give the calling (freshly forked, single-threaded, still privileged) child a tmpfs of its own at
-    `path`, in a mount namespace of its own; False if the kernel or our capabilities do not allow it.
+def mount_tmpfs(path: str, uid: int, size: int, inodes: int) -> bool:
+    """Mount a tmpfs of its own at a child's scratch dir `path` (called by the zygote before the fork,
+    in its own mount namespace); False if the kernel or our capabilities do not allow it.
 
     Why: the quota walk above only sees files that have a name. A file unlinked while open (or made with
-    O_TMPFILE) still takes space on the shared scratch filesystem, and one child could fill it for every
-    other child of the zygote until its job ends. A tmpfs per child makes the kernel enforce the share
-    (bytes and inodes, hidden files included), and the space is freed when the child's namespace dies
-    with it. Landlock skips hidden mount points, so the caller must allow the new mount's root itself.
+    O_TMPFILE) still takes space on a shared scratch filesystem, and one child could fill it for every
+    other child of the zygote. A tmpfs per child makes the kernel enforce the child's share (bytes and
+    inodes, hidden files included); `size` is a cap, not a reservation (tmpfs takes pages as they are
+    written), so an idle child holds nothing. Mounted by the zygote, it stays visible to the zygote: one
+    `statvfs` tells what the child holds (`filesystem_use`), for the budget over all children.
     """
-    if _libc.unshare(_CLONE_NEWNS) != 0:
-        return False
-    # Nothing mounted here may propagate back to the zygote's namespace.
-    if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-        return False
     options = f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}".encode()
     return _libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) == 0
+
+
+def unmount(path: str) -> None:
+    """Drop a dead child's scratch tmpfs: all its pages are freed at once, however many files it held."""
+    _libc.umount2(path.encode(), _MNT_DETACH)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)

@@ -1,9 +1,13 @@
 """The zygote's watch over running children: setup and call deadlines, CPU time, scratch quota.
 
 Run once per turn of the poll loop. A cpu-clock call is measured by the child's own CPU time (`clock`),
-looked at no earlier than needed; the wall clock is only a backstop. The scratch filesystem is shared
-by all children of one zygote, so the one holding more than its share is ended (`scratch`). Both checks
-cost the loop that serves every job, so both are bounded in how often they run.
+looked at no earlier than needed; the wall clock is only a backstop. Scratch: in strong mode each child
+has a tmpfs of its own capped at its share by the kernel, and the children of one zygote together may
+hold the zygote's budget (1 GiB); past it, the children holding the most are ended until the rest fit
+(so an idle child holds nothing, and an honest child never fails because others reserved space they do
+not use). Where children share one scratch filesystem (weak mode), the one holding more than its share
+is ended (`scratch`). Both checks cost the loop that serves every job, so both are bounded in how often
+they run.
 
 Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
 """
@@ -31,6 +35,7 @@ class Watchdog:
     scratch_base: tuple[int, int]
     scratch_share: int
     nice: int
+    scratch_budget: int
 
     if TYPE_CHECKING:  # provided by `zygote.Zygote`, `jobflow.JobFlow` and `children.Children`
 
@@ -66,11 +71,49 @@ class Watchdog:
                 self.instance_failed(job, "timeout", seconds)
 
     def check_scratch(self) -> None:
-        """End the child that keeps more than its share of the scratch space (see `scratch.py`)."""
+        """End the children that keep more scratch than they may (see `scratch.py`)."""
         now = time.monotonic()
         if now < self.next_scratch_check:
             return
         self.next_scratch_check = now + SCRATCH_CHECK
+        self._check_private_scratch()
+        self._check_shared_scratch()
+        # The measurements cost the loop that serves every job: children that each stay just under
+        # their share must not keep it busy, so measuring takes at most a tenth of the zygote's time.
+        spent = time.monotonic() - now
+        self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
+
+    def _check_private_scratch(self) -> None:
+        """Over the budget in all, end the children holding the most until the rest fit.
+
+        Why the largest holders and not the newest: a child's tmpfs takes memory only as it is written,
+        so space is never reserved; the ones that wrote the most are the ones that spent the budget.
+        """
+        held = []
+        for job in self.jobs.values():
+            kid = job.child
+            if kid is not None and kid.private:
+                try:
+                    held.append((scratch_space.filesystem_use(kid.scratch)[1], job.id, job))
+                except OSError:
+                    continue
+        total = sum(used for used, _, _ in held)
+        held.sort(key=lambda item: item[:2])
+        while total > self.scratch_budget and held:
+            used, _, job = held.pop()
+            why = (
+                f"the sandbox worker's scratch budget is spent ({total >> 20} MiB of "
+                f"{self.scratch_budget >> 20} MiB held by its children); this child holds the most: "
+                f"{used >> 20} MiB"
+            )
+            total -= used
+            self.send_host(
+                {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
+            )
+            self.child_gone(job, why)
+
+    def _check_shared_scratch(self) -> None:
+        """End the child that keeps more than its share of the shared scratch filesystem."""
         entries, used = scratch_space.filesystem_use(self.scratch_root)
         if (
             entries - self.scratch_base[0] <= SCRATCH_FILES
@@ -79,7 +122,7 @@ class Watchdog:
             return  # all children together hold less than one share: nobody is over (one syscall)
         for job in list(self.jobs.values()):
             kid = job.child
-            if kid is None:
+            if kid is None or kid.private:
                 continue
             entries, used = scratch_space.usage(kid.scratch, SCRATCH_FILES)
             if entries > SCRATCH_FILES or used > self.scratch_share:
@@ -94,10 +137,6 @@ class Watchdog:
                 }
                 self.send_host(event)
                 self.child_gone(job, why)
-        # The walks cost the loop that serves every job: children that each stay just under their share
-        # must not keep it busy, so walking takes at most a tenth of the zygote's time.
-        spent = time.monotonic() - now
-        self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
 
     def check_cpu(self, job: JobState, now: float) -> None:
         """A cpu-clock call: over its CPU limit, or asleep past the backstop, it times out.

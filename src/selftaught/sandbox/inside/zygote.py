@@ -95,9 +95,8 @@ class Zygote(JobFlow, Watchdog, Children):
         self.nice = os.getpriority(os.PRIO_PROCESS, 0)
         self.scratch_base = scratch_space.filesystem_use(self.scratch_root)
         self.scratch_share = min(SCRATCH_SHARE, scratch_space.filesystem_size(self.scratch_root) // 4)
-        # Children's own scratch tmpfs sizes add up to at most this (tmpfs pages count against no rlimit).
+        # What the children's own scratch tmpfs may hold together (tmpfs pages count against no rlimit).
         self.scratch_budget = scratch_space.filesystem_size(self.scratch_root)
-        self.scratch_granted = 0
 
     # ---------------------------------------------------------------- host
 

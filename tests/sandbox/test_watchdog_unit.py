@@ -25,6 +25,7 @@ sys.path.insert(0, INSIDE)
 try:
     import clock  # type: ignore[import-not-found]
     import confine  # type: ignore[import-not-found]
+    import watchdog  # type: ignore[import-not-found]
     import wire as inside_wire  # type: ignore[import-not-found]
     from jobstate import Child, JobState  # type: ignore[import-not-found]
     from watchdog import SCRATCH_FILES, Watchdog, wake  # type: ignore[import-not-found]
@@ -44,6 +45,7 @@ class Watched(Watchdog):  # type: ignore[misc]
         self.sent: list[dict[str, Any]] = []
         self.finished: list[int] = []
         self.gone: list[tuple[int, str | None]] = []
+        self.scratch_budget = 1 << 30
 
     def waited(self, job: Any) -> float | None:
         return self.waited_for
@@ -68,7 +70,7 @@ class Watched(Watchdog):  # type: ignore[misc]
         self.failed.append((error, seconds))
 
 
-def child(scratch: str = "/nonexistent") -> Any:
+def child(scratch: str = "/nonexistent", private: bool = False) -> Any:
     return Child(
         pid=1,
         ctrl_w=-1,
@@ -78,6 +80,7 @@ def child(scratch: str = "/nonexistent") -> Any:
         slot=0,
         scratch=scratch,
         reader=inside_wire.FrameReader(1),
+        private=private,
     )
 
 
@@ -251,3 +254,32 @@ def test_the_scratch_walk_is_skipped_while_the_filesystem_holds_less_than_one_sh
     watched.scratch_base, watched.scratch_share = (0, 0), 1
     watched.check_scratch()  # not yet time to look
     assert watched.gone == []
+
+
+def test_past_the_budget_the_children_holding_the_most_are_ended_until_the_rest_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Children with a tmpfs of their own: budget 100 MiB, holders of 60, 50, 30, 0 MiB (140 in all): the
+    60 is ended (80 left fit); the honest small holders keep their scratch whatever others reserved."""
+    held = {"a": 50 << 20, "b": 60 << 20, "c": 30 << 20, "d": 0}
+    monkeypatch.setattr(watchdog.scratch_space, "filesystem_use", lambda path: (1, held.get(path, 0)))
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share, watched.scratch_budget = "/nonexistent", 64 << 20, 100 << 20
+    watched.scratch_base, watched.next_scratch_check = (1 << 62, 1 << 62), 0.0
+    watched.jobs = {
+        i: JobState(id=i, header={}, bodies=[], phase="run", child=child(name, private=True))
+        for i, name in enumerate(held)
+    }
+    watched.check_scratch()
+    assert watched.gone == [
+        (
+            1,
+            "the sandbox worker's scratch budget is spent (140 MiB of 100 MiB held by its children); "
+            "this child holds the most: 60 MiB",
+        )
+    ]
+    held["c"] = 60 << 20  # now 50 + 60 + 0 for the three left: 110 MiB, the 60 goes next
+    watched.next_scratch_check = 0.0
+    del watched.jobs[1]
+    watched.check_scratch()
+    assert [job_id for job_id, _ in watched.gone] == [1, 2]

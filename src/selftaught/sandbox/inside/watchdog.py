@@ -76,19 +76,20 @@ class Watchdog:
         if now < self.next_scratch_check:
             return
         self.next_scratch_check = now + SCRATCH_CHECK
-        self._check_private_scratch()
-        self._check_shared_scratch()
         # The measurements cost the loop that serves every job: children that each stay just under
-        # their share must not keep it busy, so measuring takes at most a tenth of the zygote's time.
-        spent = time.monotonic() - now
+        # their share must not keep it busy, so measuring takes at most a tenth of the zygote's time
+        # (ending children is not measuring: it must not put off the next look).
+        spent = self._check_private_scratch() + self._check_shared_scratch()
         self.next_scratch_check = max(self.next_scratch_check, now + 10 * spent)
 
-    def _check_private_scratch(self) -> None:
+    def _check_private_scratch(self) -> float:
         """Over the budget in all, end the children holding the most until the rest fit.
 
         Why the largest holders and not the newest: a child's tmpfs takes memory only as it is written,
         so space is never reserved; the ones that wrote the most are the ones that spent the budget.
+        Returns the seconds spent measuring.
         """
+        started = time.monotonic()
         held = []
         for job in self.jobs.values():
             kid = job.child
@@ -97,6 +98,7 @@ class Watchdog:
                     held.append((scratch_space.filesystem_use(kid.scratch)[1], job.id, job))
                 except OSError:
                     continue
+        spent = time.monotonic() - started
         total = sum(used for used, _, _ in held)
         held.sort(key=lambda item: item[:2])
         while total > self.scratch_budget and held:
@@ -111,20 +113,26 @@ class Watchdog:
                 {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
             )
             self.child_gone(job, why)
+        return spent
 
-    def _check_shared_scratch(self) -> None:
-        """End the child that keeps more than its share of the shared scratch filesystem."""
+    def _check_shared_scratch(self) -> float:
+        """End the child that keeps more than its share of the shared scratch filesystem; returns the
+        seconds spent measuring."""
+        started = time.monotonic()
         entries, used = scratch_space.filesystem_use(self.scratch_root)
         if (
             entries - self.scratch_base[0] <= SCRATCH_FILES
             and used - self.scratch_base[1] <= self.scratch_share
         ):
-            return  # all children together hold less than one share: nobody is over (one syscall)
+            return time.monotonic() - started  # all children together hold less than one share (one syscall)
+        spent = time.monotonic() - started
         for job in list(self.jobs.values()):
             kid = job.child
             if kid is None or kid.private:
                 continue
+            walk = time.monotonic()
             entries, used = scratch_space.usage(kid.scratch, SCRATCH_FILES)
+            spent += time.monotonic() - walk
             if entries > SCRATCH_FILES or used > self.scratch_share:
                 share = self.scratch_share >> 20
                 why = f"scratch quota exceeded: more than {SCRATCH_FILES} files or {share} MiB"
@@ -137,6 +145,7 @@ class Watchdog:
                 }
                 self.send_host(event)
                 self.child_gone(job, why)
+        return spent
 
     def check_cpu(self, job: JobState, now: float) -> None:
         """A cpu-clock call: over its CPU limit, or asleep past the backstop, it times out.

@@ -58,13 +58,54 @@ def _inert_console() -> type[Console]:
 
         class InertConsole(Console):
             def render_str(self, text: str, **kwargs: Any) -> Any:
-                return super().render_str(shown(text), **kwargs)
+                text = shown(text)
+                if kwargs.get("markup", self._markup) is not False:
+                    text = _plain_markup_only(text)
+                return super().render_str(text, **kwargs)
 
         _INERT_CONSOLE = InertConsole
     return _INERT_CONSOLE
 
 
 _INERT_CONSOLE: type[Console] | None = None
+# Markup our own messages use; any other tag in a string rich parses is shown as text. Rich turns tags
+# into escape sequences itself, so a program's or model's "[link=...]" (an OSC 8 hyperlink under a
+# forged label), "[conceal]" (hidden text) or "[white on white]" would otherwise reach the terminal.
+_STYLE_WORDS = frozenset({"bold", "dim", "italic", "red", "green", "yellow", "blue", "cyan", "magenta"})
+
+
+def _plain_markup_only(text: str) -> str:
+    """`text` with every markup tag that is not a plain style of ours escaped (shown literally), and
+    the closing tags of escaped ones too (so the rest still parses as it did)."""
+    if "[" not in text:
+        return text
+    from rich.markup import RE_TAGS
+
+    opened: list[tuple[str, bool]] = []  # (tag, kept) of tags not closed yet
+
+    def keep_or_escape(match: Any) -> str:
+        whole, backslashes, tag = match.group(0), match.group(2), match.group(3)
+        if len(backslashes) % 2:
+            return whole  # already escaped
+        if tag.startswith("/"):
+            name = tag[1:].strip()
+            index = len(opened) - 1 if not name else _last(opened, name)
+            kept = index is not None and index >= 0 and opened[index][1]
+            if index is not None and index >= 0:
+                del opened[index]
+        else:
+            kept = all(word in _STYLE_WORDS for word in tag.split()) and bool(tag.split())
+            opened.append((tag.strip(), kept))
+        return whole if kept else backslashes + "\\" + whole[len(backslashes) :]
+
+    return RE_TAGS.sub(keep_or_escape, text)
+
+
+def _last(opened: list[tuple[str, bool]], name: str) -> int | None:
+    for index in range(len(opened) - 1, -1, -1):
+        if opened[index][0] == name:
+            return index
+    return None
 
 
 def write_raw(text: str, *, stderr: bool = False) -> None:

@@ -340,3 +340,59 @@ def test_a_plot_is_drawn_again_only_when_its_numbers_change(runs: Path) -> None:
     assert (
         redrawn.split('id="curve-candidate-points"')[1].split("</g>\n   </g>")[0].count("<use ") == points + 1
     )
+
+
+def test_a_group_page_is_drawn_once_per_version_of_its_runs(tmp_path: Path) -> None:
+    from selftaught.serve.views import RunsView
+
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    group = "group-20261126-000000-str_grid_dist-s0-abcd"
+    members = [
+        make_run(runs_dir, f"20261126-00000{s}-str_grid_dist-s{s}-abcd", group=group, seed=s) for s in (0, 1)
+    ]
+    now = [1000.0]
+    view = RunsView(runs_dir, clock=lambda: now[0])
+    drawn: list[int] = []
+
+    def render(item: object) -> str:
+        drawn.append(len(getattr(item, "runs", ())))
+        return f"page {len(drawn)}"
+
+    first = view.group_rendered(group, render)
+    assert first is not None and first[2] == "page 1" and view.group_rendered(group, render) == first
+    store = RunStore.open_existing(members[1] / "run.sqlite")
+    store.add_event("improver-failed", "later")
+    store.close()
+    assert view.group_rendered(group, render) == first  # read less than a pause ago
+    now[0] += 1000
+    second = view.group_rendered(group, render)
+    assert second is not None and second[2] == "page 2" and second[0] != first[0] and drawn == [2, 2]
+    assert view.group_rendered("group-none", render) is None and view.group_rendered("../x", render) is None
+
+
+@pytest.mark.slow
+def test_a_non_loopback_bind_prints_a_token_and_refuses_requests_without_it(runs: Path) -> None:
+    """`selftaught serve --host 0.0.0.0`, as a user starts it: the token is in the printed address."""
+    from serve_fixtures import ServeProcess
+
+    with ServeProcess(runs, "--host", "0.0.0.0") as server:
+        url = urllib.parse.urlsplit(server.url)
+        token = urllib.parse.parse_qs(url.query)["token"][0]
+        assert url.hostname == "0.0.0.0" and len(token) >= 32
+
+        def get(path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+            connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=120)
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            answer = response.status, response.read().decode()
+            connection.close()
+            return answer
+
+        for path in ("/", f"/runs/{RUN_ID}", f"/runs/{RUN_ID}/body", "/assets/live.js"):
+            assert get(path)[0] == 401
+            assert get(path + "?token=" + token.swapcase())[0] == 401
+            assert get(path, {"Cookie": f"selftaught_token={token[:-2]}"})[0] == 401
+        status, body = get(f"/runs/{RUN_ID}?token={token}")
+        assert status == 200 and RUN_ID in body
+        assert get("/runs/..%2F..%2Foutside%2Fsecret.txt?token=" + token)[0] == 404

@@ -66,6 +66,8 @@ OBSERVE = """JSON.stringify({
   iterations: (document.getElementById('progress-iterations') || {dataset: {}}).dataset.value || null,
   points: document.querySelectorAll('#curve-candidate-points use').length
         + document.querySelectorAll('#curve-zero-candidates use').length,
+  lineage: document.querySelectorAll('#lineage-tree li').length,
+  downstream: document.querySelectorAll('#downstream-table tbody tr').length,
   status: (document.querySelector('#progress-table .badge') || {}).textContent || null,
   probe: window.__probe || null,
   updates: document.body.dataset.updates || '0'
@@ -178,6 +180,9 @@ def test_live_page_grows_without_reload_and_ends_equal_to_the_static_report(tmp_
     assert iterations[-1] == ITERATIONS + 1
     assert points == sorted(points) and len(set(points)) >= 2, points
     assert points[-1] == proposed_candidates(run_dir) > 0
+    for key in ("lineage", "downstream"):  # the lineage tree and the programs' table grew in place too
+        counts = [int(str(item[key])) for item in seen]
+        assert counts == sorted(counts) and len(set(counts)) >= 2, (key, counts)
     assert all(item["probe"] == "the same page" for item in seen)  # never reloaded
     assert navigations == 1 and int(str(seen[-1]["updates"])) >= 2
     assert not [text for text in problems if "error" in text.lower() or "exception" in text.lower()], problems

@@ -136,14 +136,10 @@ def make_app(runs_dir: Path, *, token: str | None = None, loopback: bool = True)
         return rendered[0], title, pages.head(subtitle, summary.warnings), rendered[1]
 
     def group_parts(group_id: str) -> tuple[str, str, str, str] | None:
-        version = view.group_version(group_id)
-        if version is None:
+        found = view.group_rendered(group_id, report_html.group_body)
+        if found is None:
             return None
-        group = view.group(group_id)
-        if group is None:
-            return None
-        with view.render_lock():
-            main = report_html.group_body(group)
+        version, group, main = found
         title, subtitle = report_html.group_title(group)
         return version, title, pages.head(subtitle, report_html.group_warnings(group)), main
 

@@ -67,6 +67,7 @@ class RunsView:
         self.runs_dir = Path(runs_dir)
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._groups: dict[str, tuple[str, str]] = {}  # group id -> (version, rendered body)
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
 
@@ -120,11 +121,34 @@ class RunsView:
         """Changes when a run appears, disappears or commits."""
         return "|".join(f"{run_id}:{self.version(run_id)}" for run_id in self.run_ids())
 
-    def group(self, group_id: str) -> GroupSummary | None:
+    def _group(self, group_id: str) -> tuple[str, GroupSummary] | None:
+        """(version of what was read, the group) from the members' cached entries."""
         if not valid_run_id(group_id):
             return None
-        runs = [run for run in self.summaries() if run.group == group_id]
-        return group_summary(group_id, runs) if runs else None
+        members = []
+        for run_id in self.run_ids():
+            entry = self.entry(run_id)
+            if entry is not None and entry.summary is not None and entry.summary.group == group_id:
+                members.append((run_id, entry))
+        if not members:
+            return None
+        version = "|".join(f"{run_id}:{entry.version}" for run_id, entry in members)
+        return version, group_summary(group_id, [entry.summary for _, entry in members if entry.summary])
+
+    def group_rendered(
+        self, group_id: str, render: Callable[[GroupSummary], str]
+    ) -> tuple[str, GroupSummary, str] | None:
+        """(version, group, HTML of `render(group)`), rendered once per version of its runs as read."""
+        found = self._group(group_id)
+        if found is None:
+            return None
+        version, group = found
+        with self._render_lock:
+            cached = self._groups.get(group_id)
+            if cached is None or cached[0] != version:
+                cached = (version, render(group))
+                self._groups[group_id] = cached
+        return version, group, cached[1]
 
     def group_version(self, group_id: str) -> str | None:
         if not valid_run_id(group_id):
@@ -145,7 +169,3 @@ class RunsView:
                 entry.rendered[kind] = render(entry.summary)
                 entry.cost += time.perf_counter() - started
             return entry.version, entry.rendered[kind]
-
-    def render_lock(self) -> threading.Lock:
-        """Held while anything draws with matplotlib (pyplot is not thread-safe)."""
-        return self._render_lock

@@ -130,7 +130,16 @@ KNOBS: dict[str, Knob] = _knobs(
         "offline",
         "offline[:SEED] (no network) or openai/<model>@<base_url> (the @<base_url> part is optional).",
     ),
-    Knob("temperature", "lm", float, 0.7, "Sampling temperature.", low=0.0, high=2.0),
+    Knob(
+        "temperature",
+        "lm",
+        float,
+        0.7,
+        "Sampling temperature of an LM call whose improver names none (the built-in improvers name "
+        "their own, as the paper's seed improver does).",
+        low=0.0,
+        high=2.0,
+    ),
     Knob("api_key_env", "lm", str, "OPENAI_API_KEY", "Environment variable holding the API key."),
     Knob("max_tokens", "lm", int, 1024, "Max tokens per response.", low=1),
     Knob(

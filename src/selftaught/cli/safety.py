@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,8 +22,9 @@ MAX_ATTEMPTS = 1_000_000
 
 
 @safety_app.command("sandbox-flag")
+@options.with_knobs(*options.SANDBOX_FLAG_KNOBS)
 def sandbox_flag(
-    model: options.Model = None,
+    knobs: dict[str, Any],
     attempts: Annotated[
         int, typer.Option("--attempts", help="Generated improvers to collect (the paper: 10000).")
     ] = 100,
@@ -37,16 +38,6 @@ def sandbox_flag(
             help="Also run this many generated improvers (flag-disabling ones first) in the real sandbox; the flag is only logged.",
         ),
     ] = 0,
-    task: options.Task = None,
-    responses_per_call: options.ResponsesPerCall = None,
-    seed: options.Seed = None,
-    runs_dir: options.RunsDir = None,
-    api_key_env: options.ApiKeyEnv = None,
-    max_tokens: options.MaxTokens = None,
-    max_cost: options.MaxCost = None,
-    concurrency: options.Concurrency = None,
-    sandbox: options.Sandbox = None,
-    workers: options.Workers = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -60,19 +51,7 @@ def sandbox_flag(
     from selftaught.safety.stats import percent
 
     settings = load_settings(
-        options.overrides(
-            model=model,
-            task=task,
-            responses_per_call=responses_per_call,
-            seed=seed,
-            runs_dir=runs_dir,
-            api_key_env=api_key_env,
-            max_tokens=max_tokens,
-            max_cost=max_cost,
-            concurrency=concurrency,
-            sandbox=sandbox,
-            workers=workers,
-        ),
+        knobs,
         config,
     )
     from selftaught.safety.experiment import run_sandbox_flag

@@ -21,21 +21,9 @@ if TYPE_CHECKING:
 
 
 @app.command()
+@options.with_knobs(*options.RUN_KNOBS)
 def run(
-    task: options.Task = None,
-    iterations: options.Iterations = None,
-    tests: options.Tests = None,
-    model: options.Model = None,
-    improver: options.Improver = None,
-    seeds: options.Seeds = None,
-    seed: options.Seed = None,
-    test_seed: options.TestSeed = None,
-    responses_per_call: options.ResponsesPerCall = None,
-    lm_calls: options.LmCalls = None,
-    utility_budget: options.UtilityBudget = None,
-    improver_timeout: options.ImproverTimeout = None,
-    meta_improver_timeout: options.MetaImproverTimeout = None,
-    runs_dir: options.RunsDir = None,
+    knobs: dict[str, Any],
     resume: Annotated[
         str | None,
         typer.Option(
@@ -43,16 +31,6 @@ def run(
             help="Continue RUN_ID where it stopped, with its stored settings (no finished work or answered LM call is repeated).",
         ),
     ] = None,
-    sandbox: options.Sandbox = None,
-    workers: options.Workers = None,
-    executor: options.Executor = None,
-    ray_address: options.RayAddress = None,
-    api_key_env: options.ApiKeyEnv = None,
-    max_tokens: options.MaxTokens = None,
-    max_cost: options.MaxCost = None,
-    concurrency: options.Concurrency = None,
-    protocol: options.Protocol = None,
-    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
     serve: Annotated[
@@ -68,32 +46,8 @@ def run(
     from selftaught.config import load_settings
     from selftaught.stop import api
 
-    explicit = options.overrides(
-        task=task,
-        iterations=iterations,
-        tests=tests,
-        model=model,
-        improver=improver,
-        seeds=seeds,
-        seed=seed,
-        test_seed=test_seed,
-        responses_per_call=responses_per_call,
-        lm_calls=lm_calls,
-        utility_budget=utility_budget,
-        improver_timeout=improver_timeout,
-        meta_improver_timeout=meta_improver_timeout,
-        runs_dir=runs_dir,
-        sandbox=sandbox,
-        workers=workers,
-        executor=executor,
-        ray_address=ray_address,
-        api_key_env=api_key_env,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
-        concurrency=concurrency,
-        protocol=protocol,
-        preflight=preflight,
-    )
+    explicit = knobs
+    iterations = knobs.get("iterations")
     # On --resume the run's stored settings apply; selftaught.toml is not read again.
     if resume is not None and config is not None:
         raise UsageError(
@@ -294,7 +248,9 @@ def runs(
 
 
 @app.command()
+@options.with_knobs(*options.IMPROVE_KNOBS)
 def improve(
+    knobs: dict[str, Any],
     task: Annotated[str, typer.Argument(help="Task name, directory or openevolve:PATH.")],
     program: Annotated[
         Path | None,
@@ -306,27 +262,12 @@ def improve(
             "--improver", help="seed, greedy, beam, genetic, annealing, bandit, cot, islands, or FILE."
         ),
     ] = "seed",
-    model: options.Model = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out", help="Write the improved program here (the whole file, for OpenEvolve tasks too)."
         ),
     ] = None,
-    responses_per_call: options.ResponsesPerCall = None,
-    lm_calls: options.LmCalls = None,
-    utility_budget: options.UtilityBudget = None,
-    test_seed: options.TestSeed = None,
-    seed: options.Seed = None,
-    sandbox: options.Sandbox = None,
-    workers: options.Workers = None,
-    executor: options.Executor = None,
-    ray_address: options.RayAddress = None,
-    improver_timeout: options.ImproverTimeout = None,
-    api_key_env: options.ApiKeyEnv = None,
-    max_cost: options.MaxCost = None,
-    protocol: options.Protocol = None,
-    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -341,23 +282,7 @@ def improve(
     from selftaught.tasks.program import read_program
 
     settings = load_settings(
-        options.overrides(
-            model=model,
-            responses_per_call=responses_per_call,
-            lm_calls=lm_calls,
-            utility_budget=utility_budget,
-            test_seed=test_seed,
-            seed=seed,
-            sandbox=sandbox,
-            workers=workers,
-            executor=executor,
-            ray_address=ray_address,
-            improver_timeout=improver_timeout,
-            api_key_env=api_key_env,
-            max_cost=max_cost,
-            protocol=protocol,
-            preflight=preflight,
-        ),
+        knobs,
         config,
     )
     source = read_program(program) if program is not None else None
@@ -394,24 +319,10 @@ def _with_status(message: str, work: Any) -> Any:
 
 
 @app.command("meta-eval")
+@options.with_knobs(*options.META_EVAL_KNOBS)
 def meta_eval(
+    knobs: dict[str, Any],
     improver: Annotated[str, typer.Argument(help="Improver file, or a built-in name (seed, greedy, ...).")],
-    task: options.Task = None,
-    tests: options.Tests = None,
-    model: options.Model = None,
-    responses_per_call: options.ResponsesPerCall = None,
-    lm_calls: options.LmCalls = None,
-    utility_budget: options.UtilityBudget = None,
-    seed: options.Seed = None,
-    test_seed: options.TestSeed = None,
-    sandbox: options.Sandbox = None,
-    workers: options.Workers = None,
-    executor: options.Executor = None,
-    ray_address: options.RayAddress = None,
-    api_key_env: options.ApiKeyEnv = None,
-    max_cost: options.MaxCost = None,
-    protocol: options.Protocol = None,
-    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -421,24 +332,7 @@ def meta_eval(
     from selftaught.stop import api
 
     settings = load_settings(
-        options.overrides(
-            task=task,
-            tests=tests,
-            model=model,
-            responses_per_call=responses_per_call,
-            lm_calls=lm_calls,
-            utility_budget=utility_budget,
-            seed=seed,
-            test_seed=test_seed,
-            sandbox=sandbox,
-            workers=workers,
-            executor=executor,
-            ray_address=ray_address,
-            api_key_env=api_key_env,
-            max_cost=max_cost,
-            protocol=protocol,
-            preflight=preflight,
-        ),
+        knobs,
         config,
     )
     with progress_display() as progress:
@@ -455,24 +349,14 @@ def meta_eval(
 
 
 @app.command()
+@options.with_knobs(*options.TRANSFER_KNOBS)
 def transfer(
+    knobs: dict[str, Any],
     source: Annotated[str, typer.Argument(help="RUN_ID (its iterations' improvers) or IMPROVER.py.")],
     tasks: Annotated[
         list[str] | None,
         typer.Option("--tasks", help="Tasks to transfer to (repeatable; default: all others)."),
     ] = None,
-    tests: options.Tests = None,
-    model: options.Model = None,
-    runs_dir: options.RunsDir = None,
-    seed: options.Seed = None,
-    test_seed: options.TestSeed = None,
-    sandbox: options.Sandbox = None,
-    executor: options.Executor = None,
-    ray_address: options.RayAddress = None,
-    api_key_env: options.ApiKeyEnv = None,
-    max_cost: options.MaxCost = None,
-    protocol: options.Protocol = None,
-    preflight: options.Preflight = None,
     config: options.Config = None,
     as_json: options.Json = False,
 ) -> None:
@@ -482,20 +366,7 @@ def transfer(
     from selftaught.stop import api
 
     settings = load_settings(
-        options.overrides(
-            tests=tests,
-            model=model,
-            runs_dir=runs_dir,
-            seed=seed,
-            test_seed=test_seed,
-            sandbox=sandbox,
-            executor=executor,
-            ray_address=ray_address,
-            api_key_env=api_key_env,
-            max_cost=max_cost,
-            protocol=protocol,
-            preflight=preflight,
-        ),
+        knobs,
         config,
     )
     with progress_display() as progress:

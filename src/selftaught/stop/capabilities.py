@@ -126,7 +126,10 @@ class UtilityCapability:
 
 
 class LanguageModelCapability:
-    """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls."""
+    """Exposes the host's budgeted `LanguageModel` (prompt, batch_prompt) and records over-budget calls.
+
+    `default_temperature` (the `temperature` setting) is the temperature of a call that names none;
+    the built-in improvers, like the paper's seed improver, name their own."""
 
     def __init__(
         self,
@@ -134,8 +137,10 @@ class LanguageModelCapability:
         events: EventSink,
         on_stop: Callable[[str], None] | None = None,
         on_fail: Callable[[str], None] | None = None,
+        default_temperature: float = 0.7,
     ) -> None:
         self._model = language_model
+        self._default_temperature = default_temperature
         self._events = events
         self._on_stop = on_stop
         self._on_fail = on_fail
@@ -143,15 +148,19 @@ class LanguageModelCapability:
         self._responses_lock = threading.Lock()
 
     def prompt(
-        self, expertise: str, message: str, n_responses: int = 1, temperature: float = 0.7
+        self, expertise: str, message: str, n_responses: int = 1, temperature: float | None = None
     ) -> list[str]:
         self._check_size(expertise, [message])
-        return self._guard(lambda: self._model.prompt(expertise, message, n_responses, temperature))
+        chosen = self._default_temperature if temperature is None else temperature
+        return self._guard(lambda: self._model.prompt(expertise, message, n_responses, chosen))
 
-    def batch_prompt(self, expertise: str, messages: list[str], temperature: float = 0.7) -> list[str]:
+    def batch_prompt(
+        self, expertise: str, messages: list[str], temperature: float | None = None
+    ) -> list[str]:
         if isinstance(messages, list):
             self._check_size(expertise, messages)
-        return self._guard(lambda: self._model.batch_prompt(expertise, messages, temperature))
+        chosen = self._default_temperature if temperature is None else temperature
+        return self._guard(lambda: self._model.batch_prompt(expertise, messages, chosen))
 
     def _check_size(self, expertise: object, messages: Sequence[object]) -> None:
         """Refuse an oversized prompt as this call's error: it must never reach the run's cost cap."""

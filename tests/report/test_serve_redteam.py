@@ -132,7 +132,9 @@ def test_hostile_text_is_shown_inert_on_load_and_through_live_updates(tmp_path: 
         store.add_event("improver-failed", hostile("late-event"), iteration=1, program_sha=None)
         store.close()
         page.wait_for("document.body.textContent.indexOf('late-event: ') >= 0", timeout=300)
-        page.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = true; })")
+        # the swapped-in body keeps the blocks the reader had opened (by id, or place in their section)
+        assert page.evaluate("document.querySelectorAll('main details:not([open])').length") == 0
+        assert int(page.evaluate("document.body.dataset.updates")) >= 1
         time.sleep(1)  # let anything that would run (load handlers, frames) do so
         later = json.loads(page.evaluate(PWNED))
         problems = page.messages()

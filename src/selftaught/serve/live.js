@@ -1,8 +1,8 @@
 // The live view's only behaviour: poll the page's version, and when it moved, fetch the new body and
 // swap it in (no reload). The body is parsed with DOMParser (scripts in it never run; the page's
 // Content-Security-Policy allows no inline script anyway) and moved into the page as nodes. Text this
-// script writes itself goes through textContent. Open <details> blocks (by id) and the scroll position
-// survive an update.
+// script writes itself goes through textContent. Which <details> blocks are open, and the scroll
+// position, survive an update.
 (function () {
   'use strict';
   var body = document.body;
@@ -24,9 +24,20 @@
     state.textContent = text;
     state.classList.toggle('stale', Boolean(stale));
   }
+  // A <details> block is known by its id, or else by its place among the id-less blocks of its section.
+  function detailsKey(d) {
+    if (d.id) { return d.id; }
+    var section = d.closest('section[id]');
+    if (!section) { return null; }
+    var plain = section.querySelectorAll('details:not([id])');
+    return section.id + '#' + Array.prototype.indexOf.call(plain, d);
+  }
   function detailsState(root) {
     var open = {};
-    root.querySelectorAll('details[id]').forEach(function (d) { open[d.id] = d.open; });
+    root.querySelectorAll('details').forEach(function (d) {
+      var key = detailsKey(d);
+      if (key !== null) { open[key] = d.open; }
+    });
     return open;
   }
   function swap(html) {
@@ -38,8 +49,9 @@
     var open = detailsState(oldMain);
     var scroll = window.scrollY;
     var main = document.adoptNode(newMain);
-    main.querySelectorAll('details[id]').forEach(function (d) {
-      if (Object.prototype.hasOwnProperty.call(open, d.id)) { d.open = open[d.id]; }
+    main.querySelectorAll('details').forEach(function (d) {
+      var key = detailsKey(d);
+      if (key !== null && Object.prototype.hasOwnProperty.call(open, key)) { d.open = open[key]; }
     });
     oldMain.replaceWith(main);
     var oldHead = document.getElementById('live-head');

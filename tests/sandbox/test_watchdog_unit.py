@@ -8,6 +8,7 @@ the directory is put on `sys.path` for the import and taken off again.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -25,6 +26,7 @@ sys.path.insert(0, INSIDE)
 try:
     import clock  # type: ignore[import-not-found]
     import confine  # type: ignore[import-not-found]
+    import scratch as scratch_space  # type: ignore[import-not-found]
     import watchdog  # type: ignore[import-not-found]
     import wire as inside_wire  # type: ignore[import-not-found]
     from jobstate import Child, JobState  # type: ignore[import-not-found]
@@ -68,6 +70,9 @@ class Watched(Watchdog):  # type: ignore[misc]
 
     def instance_failed(self, job: Any, error: str, seconds: float) -> None:
         self.failed.append((error, seconds))
+
+
+FEW = 20  # the scratch tests lower the per-child file count to this (the real one is pinned below)
 
 
 def child(scratch: str = "/nonexistent", private: bool = False) -> Any:
@@ -195,7 +200,14 @@ def test_deadlines_end_setup_and_wall_clock_calls_and_leave_the_rest() -> None:
         id=3, header={}, bodies=[b""], phase="run", deadline=now + 100, started=now, child=child()
     )
     idle = JobState(id=4, header={}, bodies=[b""], phase="run", deadline=now - 1, started=now)
-    watched.jobs = {job.id: job for job in (setup, wall, early, idle)}
+    # Held (waiting for the host's verdict on the instance before) and done jobs are nobody's timeout.
+    held = JobState(
+        id=5, header={}, bodies=[b""], phase="held", deadline=now - 1, started=now - 3, child=child()
+    )
+    done = JobState(
+        id=6, header={}, bodies=[b""], phase="done", deadline=now - 1, started=now - 3, child=child()
+    )
+    watched.jobs = {job.id: job for job in (setup, wall, early, idle, held, done)}
     watched.check_deadlines()
     assert watched.sent == [{"op": "setup", "id": 1, "error": "timeout during setup (5 s)"}]
     assert watched.finished == [1] and watched.reaped == 2
@@ -215,15 +227,18 @@ def test_wake_is_the_next_look_for_cpu_calls_and_the_deadline_otherwise() -> Non
     assert wake(job) == now + 50.0
 
 
-def test_the_child_over_its_scratch_share_is_ended_and_the_others_kept(tmp_path: Path) -> None:
+def test_the_child_over_its_scratch_share_is_ended_and_the_others_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Share 4096 bytes: a child holding 64 KiB is ended with the stated reason, one holding 10 bytes is
-    not; a child over the file count is ended too."""
+    not; a child over the file count is ended too (the count is lowered to 20 here, to stay fast)."""
+    monkeypatch.setattr(watchdog, "SCRATCH_FILES", FEW)
     dirs = {name: tmp_path / name for name in ("big", "small", "many")}
     for folder in dirs.values():
         folder.mkdir()
     (dirs["big"] / "data").write_bytes(b"x" * (64 << 10))
     (dirs["small"] / "data").write_bytes(b"x" * 10)
-    for i in range(SCRATCH_FILES + 1):
+    for i in range(FEW + 1):
         (dirs["many"] / str(i)).touch()
     watched = Watched(used=0.0)
     watched.scratch_root, watched.scratch_share = str(tmp_path), 4096
@@ -234,9 +249,7 @@ def test_the_child_over_its_scratch_share_is_ended_and_the_others_kept(tmp_path:
     }
     watched.check_scratch()
     assert [job_id for job_id, _ in watched.gone] == [0, 2]
-    assert all(
-        why == f"scratch quota exceeded: more than {SCRATCH_FILES} files or 0 MiB" for _, why in watched.gone
-    )
+    assert all(why == f"scratch quota exceeded: more than {FEW} files or 0 MiB" for _, why in watched.gone)
     assert [header["kind"] for header in watched.sent] == ["scratch-quota", "scratch-quota"]
     assert watched.next_scratch_check > time.monotonic() - 1  # the next walk waits
 
@@ -283,3 +296,69 @@ def test_past_the_budget_the_children_holding_the_most_are_ended_until_the_rest_
     del watched.jobs[1]
     watched.check_scratch()
     assert [job_id for job_id, _ in watched.gone] == [1, 2]
+
+
+def test_scratch_numbers_are_the_documented_ones() -> None:
+    """docs/sandbox.md: a child's share is 256 MiB and 10,000 files, looked at every 0.1 s."""
+    assert (watchdog.SCRATCH_SHARE, SCRATCH_FILES, watchdog.SCRATCH_CHECK) == (
+        256 << 20,
+        10_000,
+        0.1,
+    )
+
+
+def _quota_case(tmp_path: Path, base: tuple[int, int], share: int) -> Any:
+    many, big = tmp_path / "many", tmp_path / "big"
+    many.mkdir()
+    big.mkdir()
+    for i in range(FEW + 1):
+        (many / str(i)).touch()
+    (big / "data").write_bytes(b"x" * (64 << 10))
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share, watched.scratch_base = str(tmp_path), share, base
+    watched.next_scratch_check = 0.0
+    watched.jobs = {
+        0: JobState(id=0, header={}, bodies=[], phase="run", child=child(str(many))),
+        1: JobState(id=1, header={}, bodies=[], phase="run", child=child(str(big))),
+    }
+    return watched
+
+
+def test_the_file_count_alone_is_enough_to_start_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes on the filesystem within one share, entries past the file count: the walk runs and the
+    child with too many files is ended (the first look must not need both to be over)."""
+    monkeypatch.setattr(watchdog, "SCRATCH_FILES", FEW)
+    watched = _quota_case(tmp_path, (0, 0), 1 << 40)
+    watched.scratch_base = (0, scratch_space.filesystem_use(str(tmp_path))[1])
+    watched.check_scratch()
+    assert [job_id for job_id, _ in watched.gone] == [0]
+
+
+def test_the_bytes_alone_are_enough_to_start_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watchdog, "SCRATCH_FILES", FEW)
+    watched = _quota_case(tmp_path, (0, 0), 4096)
+    watched.scratch_base = (scratch_space.filesystem_use(str(tmp_path))[0], 0)
+    watched.check_scratch()
+    assert sorted(job_id for job_id, _ in watched.gone) == [0, 1]
+
+
+def test_a_slow_walk_pushes_the_next_one_back_ten_times_its_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measuring may take at most a tenth of the zygote's time: a clock that moves 0.25 s per reading
+    makes the look at 100.0 spend 0.5 s measuring (two timed measurements), so the next waits until 105."""
+    clock_readings = itertools.count(100.0, 0.25)
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return next(clock_readings)
+
+    monkeypatch.setattr(watchdog, "time", Clock)
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share, watched.scratch_base = "/", 1, (0, 0)
+    watched.next_scratch_check, watched.jobs = 0.0, {}
+    watched.check_scratch()
+    assert watched.next_scratch_check == 105.0

@@ -25,6 +25,9 @@ MAX_EVENTS_PER_JOB = 100
 MAX_EVENTS_PER_KIND = 16
 _EVENT_KIND = re.compile(r"[a-z][a-z0-9-]{0,47}")
 MAX_REQUEST_ID = 1 << 53
+# CPU seconds of a child's set-up not charged to its first call: our start-up code (confinement, the
+# runner) takes ~3 ms; the rest is the program's module-level code, charged like the call itself.
+SETUP_ALLOWANCE = 0.02
 RPC_BODY_CAP = 4 << 20  # one remote call's arguments: a 200k-character program or a 400k-character prompt fit
 # A job's remote calls forwarded to the host and not answered yet: over either, the zygote stops reading
 # the child's pipe (the child blocks in its write) until answers come back, so what the host holds for a
@@ -80,6 +83,11 @@ class JobFlow:
             # load and this loop's own delays cannot change a score. The wall clock is only a backstop
             # against programs that sleep or block instead of computing.
             job.cpu_start = cpu_seconds(job.child.pid)
+            if job.child.calls == 0 and job.cpu_start is not None:
+                # The child's clock started at the fork: its set-up (the program's module-level code)
+                # counts toward its first call, beyond a small allowance for our own start-up code, so
+                # work done at import time is not free time.
+                job.cpu_start = min(job.cpu_start, SETUP_ALLOWANCE)
             job.waits_start = run_queue_waits(job.child.pid, self.nice)
             job.deadline = job.started + backstop(limit)
             job.next_check = job.started + limit / CORES
@@ -88,6 +96,8 @@ class JobFlow:
             job.deadline = job.next_check = job.started + limit
         # A fresh nonce per call: an answer must echo it, so a child cannot queue answers in advance
         # for instances it has not read yet.
+        if job.child is not None:
+            job.child.calls += 1
         job.nonce = os.urandom(8).hex()
         call: dict[str, Any] = {"t": "call", "n": job.nonce}
         seeds = job.header.get("seeds")

@@ -26,6 +26,7 @@ class Child:
     scratch: str
     reader: wire.FrameReader
     private: bool = False  # its scratch is a tmpfs of its own (mounted by the zygote, `scratch.mount_tmpfs`)
+    calls: int = 0  # calls sent to it so far (its first is charged its set-up's CPU time)
     pending: bytearray = field(default_factory=bytearray)
     # [bytes of `pending` before it, fds]: descriptors to pass once the bytes before them are written
     marks: list[list[Any]] = field(default_factory=list)

@@ -41,3 +41,22 @@ def test_our_own_styles_still_render_beside_escaped_tags() -> None:
     shown = _render("[bold red]ok[/] [conceal]x[/conceal] [yellow]warn:[/] done")
     assert "\x1b[1;31mok" in shown and "\x1b[33mwarn:" in shown
     assert "[conceal]x[/conceal]" in re.sub(r"\x1b\[[0-9;]*m", "", shown) and "\x1b[8m" not in shown
+
+
+def test_warnings_logged_without_a_handler_are_shown_inert(capsys: object) -> None:
+    import logging
+
+    from selftaught.cli.output import inert_logging
+
+    previous = logging.lastResort
+    try:
+        inert_logging()
+        record = logging.LogRecord(
+            "t", logging.WARNING, __file__, 1, "gate raised %s", ("\x1b]0;pwned\x07 ok",), None
+        )
+        assert logging.lastResort is not None
+        logging.lastResort.handle(record)  # what logging does when no handler is configured
+    finally:
+        logging.lastResort = previous
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert err == "gate raised ^[]0;pwned^G ok\n"

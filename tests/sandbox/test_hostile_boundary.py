@@ -264,3 +264,58 @@ def test_a_job_cannot_fill_the_host_with_outputs(pool: SandboxPool) -> None:
     assert 0 < len(ok) < 14 and refused  # 14 arrays of 20 MiB as held: over 256 MiB
     assert all(r.error is not None and "job's outputs exceed 256 MiB" in r.error for r in refused)
     assert all(float(r.output[0]) == i for i, r in enumerate(result.instances) if r.ok)
+
+
+class _SlowInline:
+    """An inline handler (served in the job's own collect thread, like the interactive tasks' router)
+    that takes 0.5 s per call: forged calls then wait in the host unless something paces them."""
+
+    inline = True
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def __call__(self, proxy: str, method: str, args: list[object], kwargs: dict[str, object]) -> None:
+        import time as _time
+
+        self.served += 1
+        _time.sleep(0.5)
+
+
+def test_an_inline_handler_is_paced_and_the_job_deadline_holds_whatever_is_queued(pool: SandboxPool) -> None:
+    """60 forged calls of 3.5 MB to an inline handler: before, all 60 were queued in the host (210 MB)
+    and served one by one long past the job's 5 s deadline (checked only on an empty queue). Now the
+    zygote stops reading the child once 64 MiB are unanswered, and the deadline ends the job."""
+    handler = _SlowInline()
+    src = FRAME + (
+        "def f(host):\n"
+        "    body = json.dumps([['x' * (7 << 19)], {}]).encode()\n"
+        "    for req in range(1, 61):\n"
+        "        send(frame({'t': 'rpc', 'req': req, 'proxy': 'host', 'method': 'answer'}, body))\n"
+        "    return 'sent'\n"
+    )
+    job = Job(
+        source=src,
+        entry="f",
+        instances=[[Proxy("host", methods=("answer",))]],
+        cpu_bound=False,
+        instance_timeout=60,
+        job_timeout=5,
+    )
+    result = beside(pool, lambda: pool.run(job, rpc=handler))
+    assert any(e.kind == "job-timeout" for e in result.events), result.events
+    assert result.instances[0].error == "killed: job timeout"
+    assert handler.served < 40, handler.served  # 60 without the deadline check
+
+
+@pytest.mark.slow  # moves ~150 MB of JSON floats through the sandbox's pipes
+def test_outputs_are_capped_at_their_decoded_size(pool: SandboxPool) -> None:
+    """Twelve outputs of a million distinct floats: 11 MB of JSON each (132 MB, under the 256 MiB cap on
+    encoded bytes), but 32 MB each as Python floats (384 MB held). Counted as held, some are refused."""
+    src = "def f(i):\n    return [i + k + 0.5 for k in range(1_000_000)]\n"
+    result = beside(pool, lambda: run_src(pool, src, [[i] for i in range(12)], instance_timeout=30.0))
+    ok = [r for r in result.instances if r.ok]
+    refused = [r for r in result.instances if not r.ok]
+    assert 4 <= len(ok) < 12 and refused, [r.error for r in result.instances]
+    assert all(r.error is not None and "as held in memory" in r.error for r in refused)
+    assert all(r.output[0] == i + 0.5 for i, r in enumerate(result.instances) if r.ok)

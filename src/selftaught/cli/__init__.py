@@ -23,7 +23,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from selftaught.cli.output import shown
+from selftaught.cli.output import inert_logging, shown
 from selftaught.errors import UsageError
 
 
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` (default: sys.argv[1:]) and return the exit code."""
     _register_commands()
+    inert_logging()
     args = sys.argv[1:] if argv is None else argv
     try:
         result = app(args=args, prog_name="selftaught", standalone_mode=False)

@@ -15,6 +15,7 @@ inert; `write_raw` (programs, JSON, CSV) is byte-exact into a file or pipe, as a
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,22 @@ def write_raw(text: str, *, stderr: bool = False) -> None:
         text = shown(text)
     stream.write(text if text.endswith("\n") else text + "\n")
     stream.flush()
+
+
+class _InertStderr(logging.Handler):
+    """Like Python's last-resort handler (the message, on whatever sys.stderr is now), shown inert."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(shown(self.format(record)) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def inert_logging() -> None:
+    """Warnings logged with no handler configured (Python's last-resort handler) are shown inert too:
+    some quote what a task's scorer or a sandboxed program said."""
+    logging.lastResort = _InertStderr(logging.WARNING)
 
 
 def emit_json(data: Any) -> None:

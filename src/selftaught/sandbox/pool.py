@@ -45,6 +45,9 @@ MAX_RPC_BYTES_IN_FLIGHT = 64 << 20
 # Per job, as held in the host: the outputs of all its instances together, encoded while they wait to be
 # decoded, then at their decoded size (held.held_size), which is what stays until the job is judged.
 MAX_JOB_OUTPUT_BYTES = 256 << 20
+OUTPUT_TOO_LARGE = (
+    f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all (as held in memory)"
+)
 MAX_CHILD_EVENTS_PER_KIND = 16
 MAX_CHILD_EVENTS = 100
 _STOPPED: Any = object()  # put in a job's message box when its `Stop` is set (no zygote can send it)
@@ -107,8 +110,7 @@ class _JobRun:
             return message
         if self.outputs.reserve(sum(len(body) for body in bodies)):
             return message
-        why = f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all"
-        return {**header, "error": why}, []
+        return {**header, "error": OUTPUT_TOO_LARGE}, []
 
     def result(self, wall: float) -> JobResult:
         missing = "not run: setup failed" if self.setup_error else self.unfinished
@@ -430,11 +432,7 @@ class SandboxPool:
             return
         if not run.outputs.exchange(size, held_size(output)):
             del output
-            why = (
-                f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all "
-                "(as held in memory, decoded)"
-            )
-            run.results[index] = InstanceResult(error=why, seconds=seconds)
+            run.results[index] = InstanceResult(error=OUTPUT_TOO_LARGE, seconds=seconds)
             return
         run.results[index] = InstanceResult(output=output, seconds=seconds)
 

@@ -61,6 +61,7 @@ LM_PROMPT_TOO_LARGE = "lm-prompt-too-large"
 SCORE_OUT_OF_RANGE = "score-out-of-range"
 SCORE_ABOVE_KNOWN_MAX = "score-above-known-max"
 OUTPUT_REJECTED = "output-rejected"
+EVALUATION_STOPPED = "evaluation-stopped"
 VAL_TEST_GAP = "val-test-gap"
 STATIC_PREFIX = "static:"
 # --- what sandboxed code did, as the sandbox reported it ---------------------------------------------
@@ -128,6 +129,13 @@ _DECLARED = (
     EventKind(SCORE_ABOVE_KNOWN_MAX, "safety", "scores", "host", "a score above the task's known maximum"),
     # A program that returns None or a malformed answer failed; nothing about it is a safety matter.
     EventKind(OUTPUT_REJECTED, "failure", "scores", "host", "outputs rejected by the task's validation"),
+    EventKind(
+        EVALUATION_STOPPED,
+        "failure",
+        "scores",
+        "host",
+        "an evaluation stopped early (the strict cascade, the paper's early return): instances not run",
+    ),
     EventKind(VAL_TEST_GAP, "safety", "scores", "host", "validation score far above test score"),
     EventKind(STATIC_PREFIX, "safety", "static", "host", "a static flag on a generated program's source"),
     EventKind(

@@ -150,3 +150,20 @@ def test_offline_model_candidates_score_as_without_the_cascade_unless_they_fail_
             _same_outside_the_limit(on, off)
         else:
             assert on.utility <= off.utility and on.stopped is not None, source
+
+
+def test_the_run_record_says_which_evaluations_stopped_early(pool) -> None:
+    """STOP's downstream scoring (improvers' utility calls, the meta-utility, the test split) uses the
+    cascade too, and records each early stop as an event the report counts."""
+    from selftaught.events import EVALUATION_STOPPED, category
+    from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
+
+    found: list[tuple[str, str, str | None]] = []
+    scorer = DownstreamScorer(
+        builtin_task("three_sat"), pool, SplitSeeds(4321, 1_000_000), None, lambda *f: found.append(f)
+    )
+    assert scorer.utility(RAISE, "test") == pytest.approx(builtin_task("three_sat").failure_value)
+    assert scorer.utility(builtin_task("three_sat").seed_algorithm, "val") > 0.5
+    stopped = [detail for kind, detail, _ in found if kind == EVALUATION_STOPPED]
+    assert stopped == ["test: 3 of 30 instances run: the first 3 instances all failed (cascade)"]
+    assert category(EVALUATION_STOPPED) == "failure"

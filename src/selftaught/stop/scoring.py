@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from selftaught.detectors import check_scores, scan_program
+from selftaught.events import EVALUATION_STOPPED
 from selftaught.sandbox.executor import Executor
 from selftaught.store import RunStore, StoredEvaluation, sha256
 from selftaught.tasks import Evaluation, Task, evaluate
@@ -100,6 +101,9 @@ class DownstreamScorer:
                 self._report_findings(evaluation, sha)
             for kind, detail in evaluation.events:  # the scorer's own, e.g. circle packing's "new-best"
                 self._findings(kind, detail, sha)
+            if getattr(evaluation, "stopped", None):  # the report counts evaluations cut short, and why
+                ran = f"{evaluation.instances_run} of {evaluation.instances} instances run"
+                self._findings(EVALUATION_STOPPED, f"{split}: {ran}: {evaluation.stopped}", sha)
         return result
 
     def _scan(self, source: str, sha: str) -> None:

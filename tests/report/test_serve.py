@@ -165,6 +165,10 @@ def test_only_reads(server: Server, runs: Path) -> None:
         assert server.get(path)[0] == 200
     assert server.get(f"/runs/{RUN_ID}", method="POST")[0] == 405
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+    written = json.loads(server.get(f"/api/runs/{RUN_ID}/version")[2])["written"]
+    wal = store.with_name("run.sqlite-wal")  # a read-only open may leave an empty one: not a write
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert written == pytest.approx(store.stat().st_mtime)
 
 
 def test_token_is_required_on_every_request(runs: Path) -> None:

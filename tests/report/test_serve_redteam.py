@@ -127,6 +127,9 @@ def test_hostile_text_is_shown_inert_on_load_and_through_live_updates(tmp_path: 
         page.wait_for("document.body && document.body.dataset.ready === '1'", timeout=300)
         page.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = true; })")
         first = json.loads(page.evaluate(PWNED))
+        page.wait_for(
+            "document.getElementById('live-state').textContent.indexOf('run last wrote') >= 0", timeout=300
+        )
         # A new event with hostile text arrives while the page is open: it comes in through the live swap.
         store = RunStore.open_existing(run_dir / "run.sqlite")
         store.add_event("improver-failed", hostile("late-event"), iteration=1, program_sha=None)

@@ -198,7 +198,8 @@ def make_app(runs_dir: Path, *, token: str | None = None, loopback: bool = True)
         version = await run_in_threadpool(view.version, run_id)
         if version is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
-        return JSONResponse({"version": version})
+        # `written` lets the page say how long the run has been silent (a killed run stays "running")
+        return JSONResponse({"version": version, "written": await run_in_threadpool(view.written, run_id)})
 
     async def group_page(request: Request) -> Response:
         group_id = request.path_params["group_id"]

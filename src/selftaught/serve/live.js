@@ -19,6 +19,13 @@
     return token ? url + (url.indexOf('?') < 0 ? '?' : '&') + 'token=' + encodeURIComponent(token) : url;
   }
   function clock() { return new Date().toLocaleTimeString(); }
+  // How long ago the run last wrote its store, when the server says (run pages): a run whose process
+  // died stays "running" in its store, and this is how a reader notices.
+  function silence(data) {
+    if (typeof data.written !== 'number') { return ''; }
+    var seconds = Math.max(0, Math.round(Date.now() / 1000 - data.written));
+    return ' · run last wrote ' + (seconds < 120 ? seconds + ' s' : Math.round(seconds / 60) + ' min') + ' ago';
+  }
   function say(text, stale) {
     if (!state) { return; }
     state.textContent = text;
@@ -72,14 +79,15 @@
   function tick() {
     fetchText(versionUrl)
       .then(function (text) {
-        var latest = JSON.parse(text).version;
+        var data = JSON.parse(text);
+        var latest = data.version;
         if (latest === version) {
-          say('live · checked ' + clock(), false);
+          say('live · checked ' + clock() + silence(data), false);
           return null;
         }
         return fetchText(bodyUrl).then(function (html) {
           swap(html);
-          say('live · updated ' + clock() + ' (' + updates + ' updates)', false);
+          say('live · updated ' + clock() + ' (' + updates + ' updates)' + silence(data), false);
         });
       })
       .catch(function (err) { say('live · server not answering (' + err.message + '); retrying', true); })

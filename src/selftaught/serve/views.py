@@ -86,6 +86,21 @@ class RunsView:
         path = run_directory(self.runs_dir, run_id)
         return None if path is None or not (path / STORE_FILE).is_file() else stamp(path)
 
+    def written(self, run_id: str) -> float | None:
+        """When the run last committed (newest mtime of its store files), as a Unix time."""
+        path = run_directory(self.runs_dir, run_id)
+        if path is None:
+            return None
+        times = []
+        for name in _STAMPED:
+            try:
+                info = (path / name).stat()
+            except OSError:
+                continue
+            if info.st_size > 0:  # an empty WAL is a reader's doing, not the run's
+                times.append(info.st_mtime)
+        return max(times, default=None)
+
     def entry(self, run_id: str) -> _Entry | None:
         """The run loaded at its current version (read again only when it changed)."""
         path = run_directory(self.runs_dir, run_id)

@@ -164,6 +164,10 @@ def test_tasks_and_json_exit_0_without_click(tmp_path: Path) -> None:
     listed = json.loads(cli("tasks", "--json", cwd=tmp_path).stdout)
     names = [item["name"] for item in listed]
     assert names[:2] == ["parity_noise", "parity_noiseless"] and len(names) >= 6
+    # What a score does not show is said where the tasks are listed (split not held out, not online).
+    caveats = plain.stdout.split("\ncaveats:\n", 1)[1].splitlines()
+    assert [line.split(":")[0].strip() for line in caveats] == ["circle_packing", "bin_packing"]
+    assert "not held out" in caveats[0] and "validation is not online" in caveats[1]
 
 
 @pytest.mark.parametrize("hide", HIDDEN_CASES, ids=["installed", "no-click-no-ray"][: len(HIDDEN_CASES)])

@@ -46,6 +46,9 @@ def tasks_command(
         for task in tasks
     ]
     write_raw(plain_table(["task", "from", "val/test", "limit", "description"], rows))
+    caveats = [f"  {task.name}: {task.caveat}" for task in tasks if task.caveat]
+    if caveats:
+        write_raw("\ncaveats:\n" + "\n".join(caveats) + "\n")
 
 
 @app.command("eval")

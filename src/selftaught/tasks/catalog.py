@@ -44,6 +44,7 @@ class TaskInfo:
     n_instances: dict[str, int]
     failure_value: float
     paper: bool = False  # one of the STOP paper's tasks (not ours beyond it)
+    caveat: str = ""  # what a score of the task does not show (task.toml `caveat`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ def task_info(directory: Path, *, paper: bool = False) -> TaskInfo:
         n_instances={split: data["instances"][split] for split in SPLITS},
         failure_value=float(data["failure_value"]),
         paper=paper,
+        caveat=str(data.get("caveat", "")).strip(),
     )
 
 

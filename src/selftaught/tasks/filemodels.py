@@ -65,6 +65,9 @@ class TaskFile(_Strict):
     protocol: Literal["strict", "paper"] = "strict"
     cascade: int = DEFAULT_CASCADE
     """Strict protocol: when the first `cascade` instances all fail, the rest are not run (0: never)."""
+    caveat: str = ""
+    """One line saying what a score of this task does not show (e.g. a split that is not held out),
+    listed by `selftaught tasks`; never shown to a model."""
 
     @field_validator("name")
     @classmethod
@@ -80,7 +83,7 @@ class TaskFile(_Strict):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("description")
+    @field_validator("description", "caveat")
     @classmethod
     def _one_line(cls, value: str) -> str:
         if "\n" in value.strip():

@@ -101,6 +101,9 @@ def plain(value):
         return value if math.isfinite(float(value)) else str(value)
     return repr(value)[:200]
 print("@@NATIVE@@" + json.dumps({"fitness": fitness, "metrics": {k: plain(v) for k, v in metrics.items()}}))
+sys.stdout.flush()
+# A call OpenEvolve timed out goes on in its thread, which would hold the interpreter open at exit.
+import os; os._exit(0)
 """
 
 
@@ -132,7 +135,7 @@ def native_score(
     except subprocess.TimeoutExpired:
         return None, f"native run exceeded {timeout:g} s", time.monotonic() - started
     seconds = time.monotonic() - started
-    for line in done.stdout.splitlines():
+    for line in (done.stdout or "").splitlines():
         if line.startswith("@@NATIVE@@"):
             data = json.loads(line[len("@@NATIVE@@") :])
             return float(data["fitness"]), _short(data["metrics"]), seconds
@@ -220,6 +223,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument("--skip-native", type=Path, help="reuse the native scores of an earlier --out file")
     parser.add_argument("--native-only", action="store_true", help="score natively only (for --skip-native)")
+    parser.add_argument("--ours-only", action="store_true", help="score with selftaught only")
+    parser.add_argument(
+        "--combine",
+        nargs=2,
+        type=Path,
+        metavar=("NATIVE_JSON", "OURS_JSON"),
+        help="print the table of an earlier --native-only and --ours-only pair of --out files",
+    )
     parser.add_argument(
         "--stage",
         type=Path,
@@ -227,6 +238,18 @@ def main() -> None:
         help="where the algotune task directories are staged for selftaught (outside this repository)",
     )
     args = parser.parse_args()
+    if args.combine:
+        native_rows = {(r["example"], r["program"]): r for r in json.loads(args.combine[0].read_text())}
+        combined = []
+        for data in json.loads(args.combine[1].read_text()):
+            row = Row(**data)
+            old = native_rows.get((row.example, row.program), {})
+            row.native, row.native_seconds = old.get("native", []), old.get("native_seconds", [])
+            row.native_note = old.get("native_note", "")
+            row.verdict = verdict(row)
+            combined.append(row)
+        print_table(combined)
+        return
     examples = args.openevolve / "examples"
     earlier = {}
     if args.skip_native:
@@ -237,7 +260,9 @@ def main() -> None:
             continue
         row = Row(example, program)
         directory, path = examples / example, examples / example / program
-        if (example, program) in earlier:
+        if args.ours_only:
+            pass
+        elif (example, program) in earlier:
             old = earlier[(example, program)]
             row.native, row.native_seconds, row.native_note = (
                 old["native"],
@@ -269,6 +294,16 @@ def main() -> None:
             print(f"    native: {row.native_note}\n    ours:   {row.ours_note}", flush=True)
         if args.out:
             args.out.write_text(json.dumps([asdict(r) for r in done], indent=1))
+    print_table(done)
+
+
+def print_table(done: list[Row]) -> None:
+    """The Markdown table of docs/openevolve.md (reasons are added there by hand) and the tally."""
+    print("\n| example | program | OpenEvolve (runs) | selftaught | verdict |\n|---|---|---|---|---|")
+    for row in done:
+        native = ", ".join("-" if v is None else f"{v:.4g}" for v in row.native)
+        ours = "-" if row.ours is None else f"{row.ours:.4g}"
+        print(f"| {row.example} | {row.program} | {native} | {ours} | {row.verdict} |")
     matched = sum(row.verdict == "match" for row in done)
     print(f"\n{matched} of {len(done)} rows match OpenEvolve's run-to-run spread")
 

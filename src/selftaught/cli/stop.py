@@ -134,11 +134,13 @@ def _resume(run_id: str, path: Path) -> str:
 def _print_run(out: Any, result: api.RunResult, prices_file: Path | None, gain: bool = True) -> None:
     from selftaught.lm.pricing import price_known
     from selftaught.report.terminal import iterations_table, table_legend
+    from selftaught.tasks.catalog import has_test_split
 
     known = price_known(result.model, prices_file)
+    split = has_test_split(result.task)
     title = f"run {result.run_id}\n{result.task} · {result.model} · {result.status}"
-    out.print(iterations_table(result.iterations, title, known))
-    out.print(table_legend(result.model, known), markup=False, highlight=False, soft_wrap=True)
+    out.print(iterations_table(result.iterations, title, known, split))
+    out.print(table_legend(result.model, known, split), markup=False, highlight=False, soft_wrap=True)
     if gain:
         out.print(_gain([result]), markup=False, highlight=False, soft_wrap=True)
     out.print(f"stored in {result.path}", markup=False, highlight=False)
@@ -147,6 +149,7 @@ def _print_run(out: Any, result: api.RunResult, prices_file: Path | None, gain: 
 def _gain(results: list[api.RunResult]) -> str:
     """The line ending the final table: seed improver vs the validation-selected one, on test."""
     from selftaught.report.gain import Point, gain_line
+    from selftaught.tasks.catalog import has_test_split
 
     if len(results) == 1:
         points = [Point.of(it) for it in results[0].iterations]
@@ -155,7 +158,7 @@ def _gain(results: list[api.RunResult]) -> str:
             Point(row["t"], row["meta_utility_val"], row["meta_utility_test"], row["stderr_test"])
             for row in _aggregate(results)
         ]
-    return gain_line(points)
+    return gain_line(points, test_split=has_test_split(results[0].task))
 
 
 def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
@@ -211,6 +214,7 @@ def runs(
 ) -> None:
     """List runs with their full ids, group, status, best validation meta-utility and that iteration's test value."""
     from selftaught.stop.runs import list_runs
+    from selftaught.tasks.catalog import has_test_split
 
     directory = options.runs_dir(runs_dir, config)
     listings = list_runs(directory)
@@ -233,7 +237,9 @@ def runs(
         row = item.listing_json()
         chosen = item.selected
         best_val = "-" if chosen is None else f"{chosen.meta_utility_val:.3f} (t={chosen.t})"
-        best_test = "-" if chosen is None else f"{chosen.meta_utility_test:.3f}"
+        best_test = (
+            "-" if chosen is None or not has_test_split(item.task) else f"{chosen.meta_utility_test:.3f}"
+        )
         table.add_row(
             item.run_id,
             item.group or "-",
@@ -295,12 +301,7 @@ def improve(
     if as_json:
         emit_json(result.to_json())
     else:
-        summary = (
-            f"{result.task}: utility {result.utility_before:.4f} -> {result.utility_after:.4f} "
-            f"(test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}), "
-            f"{result.lm_calls} LM calls, {result.utility_calls} utility calls"
-        )
-        write_raw(summary, stderr=not is_terminal(sys.stdout) or out is not None)
+        write_raw(_improve_summary(result, improver), stderr=not is_terminal(sys.stdout) or out is not None)
         if out is None:
             write_raw(result.full_program or result.program)
         else:
@@ -308,6 +309,31 @@ def improve(
     if result.error:
         note(f"improver failed: {result.error}; kept the original program")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _improve_summary(result: api.ImproveResult, improver: str) -> str:
+    """`improve`'s line: validation (and test, when the task has a held-out split) before -> after,
+    and a word when the program handed back is worse than the one given."""
+    from selftaught.tasks.catalog import has_test_split
+
+    test = (
+        f"test {result.utility_before_test:.4f} -> {result.utility_after_test:.4f}"
+        if has_test_split(result.task)
+        else "no test split"
+    )
+    line = (
+        f"{result.task}: utility {result.utility_before:.4f} -> {result.utility_after:.4f} ({test}), "
+        f"{result.lm_calls} LM calls, {result.utility_calls} utility calls"
+    )
+    if result.utility_after < result.utility_before and not result.error:
+        why = (
+            "the seed improver returns the best of the model's rewrites, never the program it was given "
+            "(the paper's rule)"
+            if improver == "seed"
+            else "this improver handed it back"
+        )
+        line += f"; the program returned is worse than the one given on validation: {why}"
+    return line
 
 
 def _with_status(message: str, work: Any) -> Any:
@@ -340,10 +366,15 @@ def meta_eval(
     if as_json:
         emit_json(result.to_json())
         return
+    from selftaught.tasks.catalog import has_test_split
+
     r = result.result
+    test = (
+        f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f}" if has_test_split(r.task) else "no test split"
+    )
     write_raw(
         f"{improver} on {r.task}: meta-utility val {r.meta_utility:.4f} ± {r.stderr_val:.4f}, "
-        f"test {r.meta_utility_test:.4f} ± {r.stderr_test:.4f} over {len(r.tests)} tests; "
+        f"{test} over {len(r.tests)} tests; "
         f"{result.lm_calls} LM calls, {result.tokens_in + result.tokens_out} tokens, ${result.cost_usd:.4f}"
     )
 

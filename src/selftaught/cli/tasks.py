@@ -81,6 +81,7 @@ def eval_command(
     """Score PROGRAM on TASK in the sandbox: mean instance score, failures, and why they failed."""
     from selftaught.defaults import suggest
     from selftaught.tasks import load_task, read_program
+    from selftaught.tasks.catalog import NO_TEST_SPLIT, has_test_split
 
     if split not in ("val", "test"):
         raise UsageError(f"--split must be one of val, test, got {split!r}{suggest(split, ('val', 'test'))}")
@@ -92,6 +93,8 @@ def eval_command(
     if test_seed is not None and split != "test":
         raise UsageError("--test-seed only applies with --split test")
     loaded = load_task(task, protocol)
+    if split == "test" and not has_test_split(loaded.name):
+        raise UsageError(f"--split test: {loaded.name} has {NO_TEST_SPLIT}; use --split val")
     if split == "test" and test_seed is None and protocol == "paper":
         test_seed = PAPER_TEST_SEED  # the original code's public test seeds
     source = read_program(program)
@@ -135,9 +138,13 @@ def _print_evaluation(evaluation: Evaluation, verbose: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from selftaught.tasks.catalog import has_test_split
+
     stdout = console()
+    # An OpenEvolve evaluator takes no seed: printing one would suggest it mattered.
+    where = f"{evaluation.split}, seed {evaluation.seed}" if has_test_split(evaluation.task) else "no seed"
     stdout.print(
-        f"[bold]{evaluation.task}[/] ({evaluation.split}, seed {evaluation.seed}): "
+        f"[bold]{evaluation.task}[/] ({where}): "
         f"utility [bold]{evaluation.utility:.4f}[/] over {evaluation.instances} instances, "
         f"{evaluation.failures} failed, {evaluation.wall_seconds:.2f} s"
     )

@@ -53,10 +53,18 @@ def selected(points: Sequence[Point]) -> Point:
     return chosen.point
 
 
-def gain_line(points: Sequence[Point]) -> str:
-    """One sentence: test of the seed improver -> test of the validation-selected improver, honestly."""
+def gain_line(points: Sequence[Point], test_split: bool = True) -> str:
+    """One sentence: test of the seed improver -> test of the validation-selected improver, honestly.
+    Without a test split (OpenEvolve tasks) it says so and compares nothing on test."""
     if not points:
         return "no iterations finished: nothing to compare"
+    if not test_split:
+        seed, chosen = min(points, key=lambda point: point.t), selected(points)
+        return (
+            f"validation {seed.val:.3f} -> {chosen.val:.3f} from the seed improver (t={seed.t}) to the "
+            f"improver validation selects (t={chosen.t}); no test split (an OpenEvolve evaluator takes "
+            "no seed), so no held-out measurement of the gain"
+        )
     seed = min(points, key=lambda point: point.t)
     if len(points) == 1:
         return f"only the seed improver ran (t={seed.t}): test {seed.test:.3f}, nothing to compare"

@@ -16,6 +16,7 @@ from rich.table import Table
 from selftaught.estimates import STATUS_MEANINGS, select_iteration, status_labels
 from selftaught.lm.pricing import price_known
 from selftaught.report.model import BudgetCurve, GroupSummary, Improver, Iteration, RunSummary
+from selftaught.tasks.catalog import NO_TEST_SPLIT, has_test_split
 
 _STATUS_STYLE = {
     "completed": "green",
@@ -42,8 +43,11 @@ def print_run(console: Console, run: RunSummary) -> None:
         console.print("no iteration finished yet")
         return
     known = price_known(run.model, run.config.get("prices_file"))
-    console.print(iterations_table(run.iterations, "meta-utility per iteration (± SE over tests)", known))
-    console.print(table_legend(run.model, known))
+    split = has_test_split(run.task)
+    console.print(
+        iterations_table(run.iterations, "meta-utility per iteration (± SE over tests)", known, split)
+    )
+    console.print(table_legend(run.model, known, split), markup=False, highlight=False)
     for improver in run.improvers:
         names = ", ".join(hit.strategy for hit in improver.strategies) or "no strategy detected"
         console.print(f"  strategies t={improver.t} {improver.sha[:10]}: {names}{_lm(improver)}")
@@ -61,7 +65,9 @@ def print_run(console: Console, run: RunSummary) -> None:
         )
 
 
-def iterations_table(iterations: Sequence[Iteration], title: str, price_is_known: bool = True) -> Table:
+def iterations_table(
+    iterations: Sequence[Iteration], title: str, price_is_known: bool = True, test_split: bool = True
+) -> Table:
     """The one run table (`run` and `report` print it): per iteration its status in words, validation
     and test meta-utility ± SE, LM calls, tokens, cost and wall time, and its improver; * marks the
     iteration validation selects (`estimates.select_iteration`)."""
@@ -87,7 +93,7 @@ def iterations_table(iterations: Sequence[Iteration], title: str, price_is_known
             f"{it.t}{'*' if best is not None and it.t == best.t else ''}",
             labels[it.t],
             _pm(it.meta_utility_val, it.stderr_val),
-            _pm(it.meta_utility_test, it.stderr_test),
+            _pm(it.meta_utility_test, it.stderr_test) if test_split else "-",
             str(it.lm_calls),
             str(it.tokens_in + it.tokens_out),
             f"{it.cost_usd:.4f}" if price_is_known else "unknown",
@@ -97,10 +103,12 @@ def iterations_table(iterations: Sequence[Iteration], title: str, price_is_known
     return table
 
 
-def table_legend(model: str, price_is_known: bool = True) -> str:
-    """The lines under `iterations_table`: what * and the statuses mean, and an unknown price."""
+def table_legend(model: str, price_is_known: bool = True, test_split: bool = True) -> str:
+    """The lines under `iterations_table`: what * and the statuses mean, an unknown price, no test split."""
     statuses = "; ".join(f"{word}: {meaning}" for word, meaning in STATUS_MEANINGS.items())
     text = f"* the iteration validation selects (earliest on a tie); tokens = in + out\n{statuses}"
+    if not test_split:
+        text += f"\ntest: {NO_TEST_SPLIT}"
     if not price_is_known:
         text += (
             f"\ncost: price unknown for {model} (costs are not counted); give its price with "

@@ -79,3 +79,14 @@ def task_info(directory: Path, *, paper: bool = False) -> TaskInfo:
 def builtin_infos() -> list[TaskInfo]:
     """The built-in tasks' settings: the paper's six in its order, then ours beyond it."""
     return [task_info(BUILTIN_DIR / name, paper=name in PAPER_NAMES) for name in BUILTIN_NAMES]
+
+
+NO_TEST_SPLIT = (
+    "no test split: an OpenEvolve evaluator takes no seed, so a test score would repeat validation"
+)
+
+
+def has_test_split(task_name: str) -> bool:
+    """Whether a task (by its name, as runs store it) has a held-out test split. OpenEvolve tasks do
+    not: their evaluator takes no seed, so "test" would only run validation again."""
+    return not task_name.startswith("openevolve:")

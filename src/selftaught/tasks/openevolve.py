@@ -81,9 +81,18 @@ class EvolveBlock:
             return candidate
         inner = split_evolve_block(candidate, where="candidate", strict=False)
         block = inner.block if inner.has_markers else candidate
-        if not block.endswith("\n"):
-            block += "\n"
-        return self.prefix + block + self.suffix
+        return self.prefix + _framed_like(block, self.block) + self.suffix
+
+
+def _framed_like(block: str, original: str) -> str:
+    """`block` with the blank lines that framed `original` (before its first line and before the END
+    marker): replies lose them, and the file must not change outside the code that did."""
+    lead = original[: len(original) - len(original.lstrip("\n"))]
+    trail = original[len(original.rstrip()) :] or "\n"
+    core = block.rstrip().lstrip("\n")
+    if not core:
+        return block if block.endswith("\n") or not block else block + "\n"
+    return lead + core + (trail if trail.startswith("\n") else "\n")
 
 
 def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveBlock:

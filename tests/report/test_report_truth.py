@@ -169,3 +169,21 @@ def test_safety_audit_shows_the_same_category_as_the_report(page: tuple[Path, Pa
     for event in summary.events:
         line = next(row for row in done.stdout.splitlines() if f" {event.kind} " in f" {row} ")
         assert event.category in line.split(), (event.kind, line)
+
+
+def test_unbounded_scores_are_drawn_as_scores(runs_dir: Path) -> None:
+    """An OpenEvolve task's utilities are its evaluator's numbers: a negative candidate is a score on
+    the axis, not a zero-score failure, and values above 1 are not squashed."""
+    run_dir = make_run(runs_dir, "20261127-000000-str_grid_dist-s1-bbbb", values=(2.0, 13.7, 13.9))
+    store = RunStore.open_existing(run_dir / "run.sqlite")
+    sha = store.put_program(ZERO_IMPROVER.replace("None", "initial_solution"), "improver")
+    store.add_meta_utility(
+        MetaUtilityRecord(Context.candidates(1), sha, "str_grid_dist", -4.0, 0.0, -4.0, 0.0, 2)
+    )
+    store.close()
+    summary = load_run_summary(run_dir)
+    assert any(c.value_val == -4.0 for c in summary.candidates)
+    svg = run_curve_svg(summary)
+    assert "zero-score candidates" not in svg
+    y_ticks = [float(text) for text in re.findall(r">(−?-?\d+(?:\.\d+)?)</text>", svg.replace("−", "-"))]
+    assert y_ticks and min(y_ticks) < 0 < 13 < max(y_ticks), y_ticks

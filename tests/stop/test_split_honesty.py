@@ -138,4 +138,6 @@ def test_lm_calls_are_scoped_by_context_improver_and_test(tmp_path: Path) -> Non
     assert labels == [f"iteration t=0 improver {sha[:8]} test {i}" for i in range(2)]
     with RunReader.open(result.path / "run.sqlite") as store:
         purposes = sorted({call.purpose for call in store.lm_calls() if call.purpose})
+        iterations = {call.iteration for call in store.lm_calls()}
     assert purposes == [f"iteration t=0/{sha[:12]}/test={i}" for i in range(2)]
+    assert iterations == {0}  # every call is counted to the seed iteration

@@ -9,11 +9,11 @@ request (token, Host, security headers).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -110,6 +110,59 @@ def _not_found(what: str) -> HTMLResponse:
     return HTMLResponse(f"<!DOCTYPE html><p>{escape(what)}</p>\n", status_code=404)
 
 
+Parts = Callable[[str], "tuple[str, str, str, str] | None"]  # id -> (version, title, head, main)
+Versions = Callable[[str], "dict[str, Any] | None"]  # id -> what a page polls
+
+
+def live_routes(
+    prefix: str, kind: str, parts: Parts, versions: Versions, nav: Sequence[tuple[str, str]]
+) -> list[Route]:
+    """`/{prefix}/{id}` (the page), `/{prefix}/{id}/body` (what it swaps in) and
+    `/api/{prefix}/{id}/version` (what it polls), for runs and groups alike."""
+
+    def link(ident: str) -> str:
+        return f"/{prefix}/{quote(ident, safe='')}"
+
+    async def page(request: Request) -> Response:
+        ident = request.path_params["ident"]
+        found = await run_in_threadpool(parts, ident)
+        if found is None:
+            return _not_found(f"no {kind} {ident!r} in this view")
+        version, title, head_html, main = found
+        return HTMLResponse(
+            pages.page(
+                title,
+                head_html,
+                nav,
+                main,
+                kind=kind,
+                version=version,
+                version_url=f"/api{link(ident)}/version",
+                body_url=f"{link(ident)}/body",
+            )
+        )
+
+    async def body(request: Request) -> Response:
+        ident = request.path_params["ident"]
+        found = await run_in_threadpool(parts, ident)
+        if found is None:
+            return _not_found(f"no {kind} {ident!r} in this view")
+        version, _title, head_html, main = found
+        return HTMLResponse(pages.body(head_html, main, version))
+
+    async def version(request: Request) -> Response:
+        found = await run_in_threadpool(versions, request.path_params["ident"])
+        if found is None:
+            return JSONResponse({"error": f"no such {kind}"}, status_code=404)
+        return JSONResponse(found)
+
+    return [
+        Route(f"/{prefix}/{{ident}}", page),
+        Route(f"/{prefix}/{{ident}}/body", body),
+        Route(f"/api/{prefix}/{{ident}}/version", version),
+    ]
+
+
 def make_app(runs_dir: Path, *, token: str | None = None, loopback: bool = True) -> ASGIApp:
     """The live view over `runs_dir` (read-only). `token`: required on every request when given."""
     view = RunsView(Path(runs_dir))
@@ -165,75 +218,14 @@ def make_app(runs_dir: Path, *, token: str | None = None, loopback: bool = True)
     async def index_version(request: Request) -> Response:
         return JSONResponse({"version": await run_in_threadpool(view.listing_version)})
 
-    async def run_page(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        parts = await run_in_threadpool(run_parts, run_id)
-        if parts is None:
-            return _not_found(f"no run {run_id!r} in this view")
-        version, title, head_html, main = parts
-        base = pages.run_link(run_id)
-        return HTMLResponse(
-            pages.page(
-                title,
-                head_html,
-                report_html.RUN_NAV,
-                main,
-                kind="run",
-                version=version,
-                version_url=f"/api{base}/version",
-                body_url=f"{base}/body",
-            )
-        )
-
-    async def run_body(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        parts = await run_in_threadpool(run_parts, run_id)
-        if parts is None:
-            return _not_found(f"no run {run_id!r} in this view")
-        version, _title, head_html, main = parts
-        return HTMLResponse(pages.body(head_html, main, version))
-
-    async def run_version(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        version = await run_in_threadpool(view.version, run_id)
-        if version is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
+    def run_version(run_id: str) -> dict[str, Any] | None:
+        version = view.version(run_id)
         # `written` lets the page say how long the run has been silent (a killed run stays "running")
-        return JSONResponse({"version": version, "written": await run_in_threadpool(view.written, run_id)})
+        return None if version is None else {"version": version, "written": view.written(run_id)}
 
-    async def group_page(request: Request) -> Response:
-        group_id = request.path_params["group_id"]
-        parts = await run_in_threadpool(group_parts, group_id)
-        if parts is None:
-            return _not_found(f"no group {group_id!r} in this view")
-        version, title, head_html, main = parts
-        base = pages.group_link(group_id)
-        return HTMLResponse(
-            pages.page(
-                title,
-                head_html,
-                report_html.GROUP_NAV,
-                main,
-                kind="group",
-                version=version,
-                version_url=f"/api{base}/version",
-                body_url=f"{base}/body",
-            )
-        )
-
-    async def group_body(request: Request) -> Response:
-        group_id = request.path_params["group_id"]
-        parts = await run_in_threadpool(group_parts, group_id)
-        if parts is None:
-            return _not_found(f"no group {group_id!r} in this view")
-        version, _title, head_html, main = parts
-        return HTMLResponse(pages.body(head_html, main, version))
-
-    async def group_version(request: Request) -> Response:
-        version = await run_in_threadpool(view.group_version, request.path_params["group_id"])
-        if version is None:
-            return JSONResponse({"error": "no such group"}, status_code=404)
-        return JSONResponse({"version": version})
+    def group_version(group_id: str) -> dict[str, Any] | None:
+        version = view.group_version(group_id)
+        return None if version is None else {"version": version}
 
     assets = {
         "report.css": ("text/css; charset=utf-8", stylesheet()),
@@ -257,12 +249,8 @@ def make_app(runs_dir: Path, *, token: str | None = None, loopback: bool = True)
             Route("/", index),
             Route("/body", index_body),
             Route("/api/version", index_version),
-            Route("/runs/{run_id}", run_page),
-            Route("/runs/{run_id}/body", run_body),
-            Route("/api/runs/{run_id}/version", run_version),
-            Route("/groups/{group_id}", group_page),
-            Route("/groups/{group_id}/body", group_body),
-            Route("/api/groups/{group_id}/version", group_version),
+            *live_routes("runs", "run", run_parts, run_version, report_html.RUN_NAV),
+            *live_routes("groups", "group", group_parts, group_version, report_html.GROUP_NAV),
             Route("/assets/{name}", asset),
         ]
     )

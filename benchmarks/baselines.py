@@ -31,7 +31,7 @@ from pathlib import Path
 from selftaught.config import Settings
 from selftaught.executors import make_executor
 from selftaught.improvers import BUILTIN_IMPROVERS, load_improver
-from selftaught.stop.api import open_session
+from selftaught.stop.assembly import open_session
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer, SplitSeeds
 from selftaught.tasks import VAL_SEED_BASE, load_task

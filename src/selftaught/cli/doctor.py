@@ -82,7 +82,7 @@ def _check_model(spec: str, api_key_env: str | None, json_out: bool) -> int:
     from selftaught.config import load_settings
     from selftaught.lm import open_model
     from selftaught.lm.preflight import preflight
-    from selftaught.stop.api import model_settings
+    from selftaught.stop.assembly import model_settings
 
     # The run's retry policy and timeout (from the defaults and selftaught.toml), so doctor gives up
     # exactly when a run's preflight would.

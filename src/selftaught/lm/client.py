@@ -51,6 +51,8 @@ class ModelClient:
         self.spec = spec
         self.settings = settings
         self.price = price
+        self.recorder = settings.recorder
+        """Receives every call's record; the session that uses this client sets it once it exists."""
         self._backend = backend
         use_cache = settings.cache_path is not None and settings.cache_mode != "off"
         self._cache = ResponseCache(settings.cache_path) if use_cache and settings.cache_path else None
@@ -281,8 +283,8 @@ class ModelClient:
                 tokens_out=t.tokens_out + record.tokens_out,
                 cost_usd=t.cost_usd + cost,
             )
-        if self.settings.recorder is not None:
-            self.settings.recorder(record)
+        if self.recorder is not None:
+            self.recorder(record)
 
     def close(self) -> None:
         try:

@@ -150,7 +150,7 @@ def run_sandbox_flag(
     settings: Settings, *, attempts: int, warning: bool, execute: int = 0, progress: Progress | None = None
 ) -> FlagExperimentResult:
     """Ask for `attempts` generated improvers and measure how many turn the sandbox flag off."""
-    from selftaught.stop.api import open_session
+    from selftaught.stop.assembly import open_session
 
     progress = progress or NoProgress()
     run_dir = RunDir.new(Path(settings.runs_dir), f"safety-{EXPERIMENT}", settings.seed).path

@@ -15,7 +15,7 @@ import selftaught.events as event_kinds
 from selftaught.config import Settings
 from selftaught.lm import CallRecord, ModelClient
 from selftaught.sandbox.executor import Executor
-from selftaught.store import RunStore
+from selftaught.store import LmCallRecord, RunStore
 
 
 class RunStopped(Exception):
@@ -101,6 +101,26 @@ class Session:
             self.store.add_event(kind, detail, program_sha=program_sha, iteration=self.iteration)
         if self.on_event is not None:
             self.on_event(kind, detail, program_sha)
+
+    def record_lm_call(self, call: CallRecord) -> None:
+        """Count a finished LM call in the session's usage and store it (with the current iteration)."""
+        self.usage.add(call)
+        if self.store is not None:
+            self.store.add_lm_call(
+                LmCallRecord(
+                    iteration=self.iteration,
+                    purpose=call.purpose,
+                    model=call.model,
+                    n=call.n,
+                    temperature=call.temperature,
+                    tokens_in=call.tokens_in,
+                    tokens_out=call.tokens_out,
+                    latency_s=call.latency_s,
+                    cost_usd=call.cost_usd,
+                    cached=bool(call.cached),
+                    error=call.error,
+                )
+            )
 
     def event_sink(self, program_sha: str | None) -> Callable[[str, str], None]:
         return lambda kind, detail: self.event(kind, detail, program_sha)

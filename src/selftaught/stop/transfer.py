@@ -6,10 +6,14 @@ and the improved improver's. We add every iteration's improver and the standard 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from selftaught.errors import UsageError
+from selftaught.improvers import load_improver
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
-from selftaught.store import Context, TransferCell, sha256
+from selftaught.store import Context, RunMeta, RunReader, TransferCell, sha256
 from selftaught.tasks import Task
 
 
@@ -53,3 +57,33 @@ def transfer_table(
         for cell in cells:
             session.store.put_transfer(cell)
     return cells
+
+
+def check_same_protocol(source: str, meta: RunMeta | None, protocol: str) -> None:
+    """A run's transfer reuses the improver runs stored under that run's protocol and test seed: scoring
+    it under the other protocol would mix the two protocols' numbers in one table."""
+    if meta is None:
+        return
+    run_protocol = (meta.config or {}).get("protocol", "strict")
+    if run_protocol != protocol:
+        raise UsageError(
+            f"run {source} was scored under --protocol {run_protocol}; transfer it with "
+            f"--protocol {run_protocol}, or transfer an improver file from its improvers/ folder"
+        )
+
+
+def transfer_improvers(source: str, store: RunReader | None) -> list[tuple[str, str]]:
+    """[(label, improver source)]: the seed improver first, then the run's distinct improvers or the file."""
+    seed = ("seed improver", load_improver("seed"))
+    if store is None:
+        return [seed, (Path(source).name, load_improver(source))]
+    seen = {sha256(seed[1])}
+    improvers = [seed]
+    for iteration in store.iterations():
+        if iteration.improver_sha in seen:
+            continue
+        seen.add(iteration.improver_sha)
+        program = store.get_program(iteration.improver_sha)
+        if program is not None:
+            improvers.append((f"t={iteration.t}", program))
+    return improvers

@@ -19,7 +19,8 @@ from selftaught.tasks import openevolve_session
 from selftaught.tasks.openevolve_broker import MAX_CANDIDATE_JOBS, CandidateBroker, CandidateRefused
 
 PROGRAM = "def f():\n    return 1\n"
-SESSION_KEYS = {"op", "module", "rng", "module_id", "name", "args", "kwargs", "seq", "limit"}
+SESSION_KEYS = {"op", "module", "rng", "module_id", "name", "args_wire", "handle", "session", "seq", "limit"}
+NO_ARGS = b"[[],{}]"
 
 json_values = st.recursive(
     st.one_of(
@@ -37,7 +38,7 @@ class Double:
 
     def __init__(self, result: JobResult, respond: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.result = result
-        self.respond = respond or (lambda request: {"value": 1, "seq": request["seq"]})
+        self.respond = respond or (lambda request: {"value_wire": b"1", "seq": request["seq"]})
         self.jobs: list[Job] = []
         self.requests: list[dict[str, Any]] = []
 
@@ -73,7 +74,21 @@ def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
 @settings(max_examples=200, deadline=None)
 @given(method=st.sampled_from(["module", "run", "other"]), request=json_values, timeout=json_values)
 @example(method="module", request={"op": "describe"}, timeout=10**400)
-@example(method="module", request={"op": "call", "name": "f", "module_id": 0}, timeout=1.0)
+@example(
+    method="module", request={"op": "call", "name": "f", "module_id": 0, "args_wire": NO_ARGS}, timeout=1.0
+)
+@example(
+    method="module",
+    request={
+        "op": "method",
+        "name": "solve",
+        "module_id": 0,
+        "handle": 7,
+        "session": 1,
+        "args_wire": NO_ARGS,
+    },
+    timeout=1.0,
+)
 @example(method="run", request={"script": "", "argv": [1]}, timeout=float("nan"))
 def test_any_request_is_refused_or_becomes_a_well_formed_one(method: str, request: Any, timeout: Any) -> None:
     double = Double(OK)
@@ -107,20 +122,24 @@ def test_any_candidate_answer_becomes_a_plain_reply(output: Any, echo: bool, err
     result = JobResult([InstanceResult(output=output, error=error)], stdout="out", stderr="err")
     handler = broker(Double(result, respond))
     try:
-        answered = handler("candidate", "module", [{"op": "call", "name": "f", "module_id": 0}, 0.05], {})
+        call = {"op": "call", "name": "f", "module_id": 0, "args_wire": NO_ARGS}
+        answered = handler("candidate", "module", [call, 0.05], {})
         assert isinstance(answered, dict)
-        assert {"error", "value", "names", "timeout"} & set(answered)
+        assert {"error", "value_wire", "names", "callable", "timeout"} & set(answered)
         assert set(answered) <= {
             "error",
             "message",
             "etype",
             "traceback",
-            "value",
+            "value_wire",
+            "callable",
             "names",
             "timeout",
             "stdout",
             "stderr",
+            "session",
         }
+        assert not isinstance(answered.get("value_wire"), (str, int, float, dict, list))
         ran = handler("candidate", "run", [{"script": "print(1)"}, 5.0], {})
         if error == "timeout":
             assert ran["timeout"] is True
@@ -132,9 +151,10 @@ def test_any_candidate_answer_becomes_a_plain_reply(output: Any, echo: bool, err
 
 
 def test_forged_or_stale_answers_are_ignored_and_the_call_times_out() -> None:
-    handler = broker(Double(OK, lambda request: {"value": "forged", "seq": request["seq"] + 1}))
+    handler = broker(Double(OK, lambda request: {"value_wire": b'"forged"', "seq": request["seq"] + 1}))
     started = time.monotonic()
-    answered = handler("candidate", "module", [{"op": "call", "name": "f", "module_id": 0}, 0.3], {})
+    call = {"op": "call", "name": "f", "module_id": 0, "args_wire": NO_ARGS}
+    answered = handler("candidate", "module", [call, 0.3], {})
     assert answered["timeout"] is True and time.monotonic() - started < 5.0
     handler.close()
 
@@ -146,20 +166,42 @@ def test_requests_are_rebuilt_not_forwarded() -> None:
         "op": "call",
         "name": "f",
         "module_id": 3,
+        "args_wire": b"[[1],{}]",
         "args": [np.arange(3)],
-        "kwargs": {},
         "program": "EVIL",
     }
-    assert handler("candidate", "module", [request, 1.0], {})["value"] == 1
+    assert handler("candidate", "module", [request, 1.0], {})["value_wire"] == b"1"
     (sent,) = double.requests
-    assert "program" not in sent and sent["module_id"] == 3 and sent["limit"] == 1.0
+    assert "program" not in sent and "args" not in sent and sent["module_id"] == 3 and sent["limit"] == 1.0
+    assert sent["args_wire"] == b"[[1],{}]"  # passed on unread: the candidate's side decodes it
     described = handler("candidate", "module", [{"op": "describe", "module_id": 99}, 1.0], {})
     assert described["module_id"] == double.requests[-1]["module_id"] == 0  # ids are the host's
     for bad in (
         {"op": "call", "name": "f; import os", "module_id": 0},
         {"op": "exec"},
-        {"op": "call", "name": "f", "module_id": 0, "args": "x"},
-        {"op": "call", "name": "f", "module_id": "0"},
+        {"op": "call", "name": "f", "module_id": 0, "args_wire": "x"},
+        {"op": "call", "name": "f", "module_id": 0},
+        {"op": "call", "name": "f", "module_id": "0", "args_wire": NO_ARGS},
+        {"op": "call", "name": "__class__", "module_id": 0, "args_wire": NO_ARGS},
+        {
+            "op": "method",
+            "name": "__reduce__",
+            "module_id": 0,
+            "handle": 1,
+            "session": 1,
+            "args_wire": NO_ARGS,
+        },
+        {"op": "method", "name": "solve", "module_id": 0, "handle": -1, "session": 1, "args_wire": NO_ARGS},
+        {
+            "op": "method",
+            "name": "solve",
+            "module_id": 0,
+            "handle": 1 << 63,
+            "session": 1,
+            "args_wire": NO_ARGS,
+        },
+        {"op": "getattr", "name": "x", "module_id": 0, "handle": "1", "session": 1},
+        {"op": "getattr", "name": "x", "module_id": 0, "handle": 1},
     ):
         with pytest.raises(CandidateRefused):
             handler("candidate", "module", [bad, 1.0], {})

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from selftaught.sandbox.selfcheck import JOB_ENV_NAMES
+
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 SELFTAUGHT = str(Path(sys.executable).parent / "selftaught")
@@ -35,7 +37,7 @@ def test_doctor_json_reports_layers_probe_and_overhead() -> None:
     }
     assert all(layer["available"] and layer["active"] for layer in report["layers"])
     probe = report["probe"]
-    assert probe["uid"] >= 61000 and probe["env"] == 0
+    assert probe["uid"] >= 61000 and set(probe["env"]) <= JOB_ENV_NAMES
     assert all(v.startswith("blocked") for k, v in probe.items() if k not in ("uid", "env"))
     assert 0 < report["overhead_ms"] < 1000 and report["throughput_jobs_per_s"] > 0
 

@@ -111,7 +111,7 @@ def test_shared_inputs_arrive_as_descriptors_in_their_turn_only(pool: SandboxPoo
     files = []
     for i, item in enumerate(result.instances):
         total, shape, seen, opened = item.output
-        assert total == 10000.0 * i and shape == [100, 100]
+        assert total == 10000.0 * i and shape == (100, 100)
         assert seen == ["PermissionError", "PermissionError"], seen
         assert len(set(opened)) == 1, opened  # its own file only (mmap keeps a dup of the fd)
         files.append(opened[0])

@@ -16,7 +16,7 @@ def test_results_are_correct_and_in_order(pool: SandboxPool) -> None:
     src = "def f(a, b):\n    return {'sum': a + b, 'pair': (a, b)}\n"
     result = pool.run(Job(source=src, entry="f", instances=[[i, 2 * i] for i in range(20)]))
     assert result.setup_error is None
-    assert [r.output for r in result.instances] == [{"sum": 3 * i, "pair": [i, 2 * i]} for i in range(20)]
+    assert [r.output for r in result.instances] == [{"sum": 3 * i, "pair": (i, 2 * i)} for i in range(20)]
     assert all(0 < r.seconds < 1 for r in result.instances)
 
 
@@ -33,8 +33,8 @@ def test_numpy_inside_keeps_shapes_and_dtypes(pool: SandboxPool) -> None:
     assert np.array_equal(out["col"], m.sum(axis=1, keepdims=True))
     assert out["b"].dtype == np.bool_ and out["b"].shape == (4, 3)
     assert out["eig"] == pytest.approx(float(np.linalg.eigvalsh(m @ m.T)[-1]))
-    assert out["i"] == 7 and isinstance(out["i"], int)
-    assert out["f"] == 0.5
+    assert out["i"] == 7 and type(out["i"]) is np.int32  # numpy scalars keep their dtype
+    assert out["f"] == 0.5 and type(out["f"]) is np.float32
 
 
 def test_threads_work_inside(pool: SandboxPool) -> None:

@@ -735,7 +735,7 @@ def test_scheduling_games_are_refused(pool: SandboxPool) -> None:
     )
     got = beside(pool, lambda: run_src(pool, src, [[1]])).instances[0].output
     assert got == {
-        "rtprio": [0, 0],
+        "rtprio": (0, 0),
         "fifo": "PermissionError",
         "nice": "PermissionError",
         "renice-zygote": "PermissionError",

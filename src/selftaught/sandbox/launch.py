@@ -31,15 +31,21 @@ UID_BASE = 61000  # the first block's base (sandbox.uids allocates each zygote i
 SCRATCH_BYTES = 1 << 30
 CHILD_CAP = 32 << 20  # largest message a child may send (outputs, rpc arguments)
 OUTPUT_CAP = 64 << 10  # captured stdout / stderr per job
-ENV = {
-    "PATH": "/usr/bin:/bin",
+# The interpreter's own bin first (a virtualenv's `python`, its console scripts), then the system's.
+PATH = ":".join(dict.fromkeys([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
+# What every job's environment holds besides its own HOME, TMPDIR, USER and LOGNAME (added per child
+# by `inside/confine.job_environment`): nothing of the host's environment.
+JOB_ENV = {
+    "PATH": PATH,
     "LANG": "C.UTF-8",
-    "HOME": "/nonexistent",
+    "LC_ALL": "C.UTF-8",
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "MALLOC_ARENA_MAX": "2",
 }
+ENV = {**JOB_ENV, "HOME": "/nonexistent"}  # the zygote's
+ETC_FILES = ("passwd", "group")
 # CAP_SYS_ADMIN: the zygote mounts each child's own scratch tmpfs (`inside/scratch.mount_tmpfs`); children
 # drop every capability before generated code runs, so it never holds any of these.
 CAPS = (
@@ -106,6 +112,7 @@ def _config(
         "strict": strong,
         "child_cap": CHILD_CAP,
         "output_cap": OUTPUT_CAP,
+        "environment": JOB_ENV,
     }
     return json.dumps(config)
 
@@ -118,12 +125,46 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # /etc made by hand: bwrap would make it 0700 for the binds below, and the sandbox uids must
+    # traverse it to read the synthetic passwd (`identity_files`).
+    args += ["--perms", "0755", "--dir", "/etc", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     return args
 
 
-def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> LaunchSpec:
-    """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host."""
+def identity_files(directory: str, uid_base: int, count: int) -> str:
+    """Write a synthetic /etc/passwd and /etc/group naming the zygote's `count` sandbox uids; returns
+    `directory`.
+
+    Why: `pwd.getpwuid(os.getuid())`, `getpass.getuser()` and tools built on them fail for a uid the
+    system does not know. The host's own files are never shown (they list the host's users): each
+    sandbox uid is user `sandbox-N` of its own group, home the scratch root (a job's HOME variable
+    points at its own writable home in its scratch).
+    """
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    users = [
+        "root:x:0:0:root:/root:/usr/sbin/nologin",
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+    ]
+    groups = ["root:x:0:", "nogroup:x:65534:"]
+    for offset in range(count):
+        uid = uid_base + offset
+        users.append(f"sandbox-{offset}:x:{uid}:{uid}:sandbox job:{SCRATCH_MOUNT}:/bin/sh")
+        groups.append(f"sandbox-{offset}:x:{uid}:")
+    for name, lines in zip(ETC_FILES, (users, groups), strict=True):
+        path = os.path.join(directory, name)
+        with open(path + ".new", "w", encoding="ascii") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.chmod(path + ".new", 0o644)
+        os.replace(path + ".new", path)
+    return directory
+
+
+def strong_spec(
+    index: int, shared_dir: str, uid_base: int = UID_BASE, etc_dir: str | None = None
+) -> LaunchSpec:
+    """bubblewrap: own net/pid/ipc/uts namespaces, read-only view, tmpfs scratch, dies with the host.
+
+    `etc_dir` holds the synthetic `passwd` and `group` (`identity_files`), bound read-only at /etc."""
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [
         bwrap,
@@ -175,9 +216,13 @@ def strong_spec(index: int, shared_dir: str, uid_base: int = UID_BASE) -> Launch
         "--chdir",
         SCRATCH_MOUNT,
     ]
+    etc = [f"/etc/{name}" for name in ETC_FILES] if etc_dir is not None else []
+    for path in etc:
+        argv += ["--ro-bind", os.path.join(str(etc_dir), os.path.basename(path)), path]
     for cap in CAPS:
         argv += ["--cap-add", cap]
     read_only = [
+        *etc,
         *python_paths(),
         "/usr",
         SANDBOX_MOUNT,

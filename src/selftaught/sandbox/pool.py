@@ -10,6 +10,7 @@ job's wall-clock deadline; a zygote that dies or does not answer a cancel in tim
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import keyword
 import logging
@@ -22,6 +23,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
@@ -165,7 +167,10 @@ class SandboxPool:
         try:
             if self.mode == "strong":
                 assert block is not None
-                spec = launch.strong_spec(index, self._inputs.directory, block.base)
+                # Beside the shared inputs (removed with them); a dot name is never a shared array's.
+                etc = os.path.join(self._inputs.directory, f".etc-{block.index}")
+                launch.identity_files(etc, block.base, uids.BLOCK)
+                spec = launch.strong_spec(index, self._inputs.directory, block.base, etc)
             else:
                 base = block.base if block is not None else None
                 spec = launch.weak_spec(index, self._inputs.directory, self._scratch_root, base)
@@ -237,6 +242,18 @@ class SandboxPool:
             run.events.insert(0, SandboxEvent("weak-sandbox", self.weak_note))
         return run.result(wall)
 
+    def _beside(self, job: Job) -> tuple[ZygoteProcess, int] | None:
+        """The worker running the job `job.peer_of` names (this pool's, still running), if any."""
+        peer = job.peer_of
+        if not isinstance(peer, CallingJob) or peer.pool is not self:
+            return None
+        with self._lock:
+            zygotes = list(self._zygotes)
+        for zygote in zygotes:
+            if zygote.alive and peer.job_id in zygote.jobs:
+                return zygote, peer.job_id
+        return None
+
     def _execute(
         self,
         job: Job,
@@ -247,15 +264,19 @@ class SandboxPool:
         stop: Stop | None = None,
     ) -> None:
         job_id = next(self._ids)
-        zygote = self._pick()
+        beside = self._beside(job)
+        zygote = beside[0] if beside is not None else self._pick()
+        header = _job_header(job, job_id, run.proxies) | {"files": run.files}
         try:
             box = zygote.register(job_id, run.admit)
+            if beside is not None:
+                header["peer"] = beside[1]
         except ZygoteDied:
             zygote = self._pick()
             box = zygote.register(job_id, run.admit)
         forget = stop.on_set(lambda: box.put((_STOPPED, []))) if stop is not None else (lambda: None)
         try:
-            zygote.send(_job_header(job, job_id, run.proxies) | {"files": run.files}, bodies)
+            zygote.send(header, bodies)
             limit = job.job_timeout if job.job_timeout is not None else default_job_timeout(job)
             self._collect(zygote, job_id, box, run, rpc, started + limit)
         except ZygoteDied as exc:
@@ -329,8 +350,8 @@ class SandboxPool:
             elif op == "dead":
                 raise ZygoteDied(str(header.get("reason")))
 
-    @staticmethod
     def _dispatch_rpc(
+        self,
         zygote: ZygoteProcess,
         job_id: int,
         header: dict[str, Any],
@@ -370,12 +391,14 @@ class SandboxPool:
 
         def serve() -> None:
             held = size
+            token = _CALLING.set(CallingJob(self, job_id))
             try:
                 # Jobs this call submits (e.g. the evaluations an improver asks for) are this job's
                 # for the CPU slots' fair shares.
                 with owned_by(f"job {job_id}"):
                     held = _serve_rpc(zygote, job_id, header, bodies, run, rpc, size)
             finally:
+                _CALLING.reset(token)
                 with run.events_lock:
                     run.rpc_in_flight -= 1
                 run.rpc_bytes.release(held)
@@ -468,6 +491,23 @@ class SandboxPool:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+@dataclass(frozen=True)
+class CallingJob:
+    """The job whose remote call the current thread is serving (see `Job.peer_of`)."""
+
+    pool: SandboxPool
+    job_id: int
+
+
+_CALLING: contextvars.ContextVar[CallingJob | None] = contextvars.ContextVar("calling_job", default=None)
+
+
+def calling_job() -> CallingJob | None:
+    """The job whose remote call this thread serves, or None outside one (a job started with
+    `Job(peer_of=calling_job())` runs beside it, with a socket between the two)."""
+    return _CALLING.get()
 
 
 def layers_hint() -> str:

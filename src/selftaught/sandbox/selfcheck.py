@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from selftaught.sandbox.job import Job
+from selftaught.sandbox.launch import JOB_ENV
 from selftaught.sandbox.pool import SandboxPool
 
 PROBE = """
 import os, socket
 
 def probe():
-    out = {"uid": os.getuid(), "env": len(os.environ)}
+    out = {"uid": os.getuid(), "env": sorted(os.environ)}
     def attempt(name, fn):
         try:
             fn()
@@ -26,7 +27,7 @@ def probe():
         except BaseException as exc:
             out[name] = "blocked: " + type(exc).__name__
     attempt("fork", os.fork)
-    attempt("read /etc/passwd", lambda: open("/etc/passwd").read())
+    attempt("read the host's /etc/hostname", lambda: open("/etc/hostname").read())
     attempt("write outside scratch", lambda: open("/tmp/doctor-probe", "w").write("x"))
     attempt("tcp connect", lambda: socket.socket().connect(("127.0.0.1", 9)))
     attempt("signal parent", lambda: os.kill(os.getppid(), 0))
@@ -35,6 +36,8 @@ def probe():
 """
 PROBES = PROBE.count("attempt(") - 1
 TRIVIAL = "def f(x):\n    return x\n"
+# The names a job's environment may hold (values are the sandbox's own, never the host's).
+JOB_ENV_NAMES = frozenset(JOB_ENV) | {"HOME", "TMPDIR", "USER", "LOGNAME"}
 
 
 @dataclass
@@ -55,7 +58,8 @@ class SelfCheck:
         return (
             len(attempts) == PROBES
             and self.probe.get("uid") not in (None, 0)
-            and self.probe.get("env") == 0
+            and isinstance(self.probe.get("env"), list)
+            and set(self.probe["env"]) <= JOB_ENV_NAMES
             and all(str(v).startswith("blocked") for v in attempts)
         )
 

@@ -157,7 +157,7 @@ class LanguageModelCapability:
     def batch_prompt(
         self, expertise: str, messages: list[str], temperature: float | None = None
     ) -> list[str]:
-        if isinstance(messages, list):
+        if isinstance(messages, (list, tuple)):  # a program's tuple arrives as a tuple
             self._check_size(expertise, messages)
         chosen = self._default_temperature if temperature is None else temperature
         return self._guard(lambda: self._model.batch_prompt(expertise, messages, chosen))

@@ -31,6 +31,7 @@ from typing import Any
 
 from selftaught.sandbox.executor import Executor, Stop
 from selftaught.sandbox.job import Job, JobResult, Proxy
+from selftaught.sandbox.pool import calling_job
 from selftaught.tasks.openevolve_session import CandidateSession
 
 MAX_CANDIDATE_JOBS = 200  # per evaluation: scripts started plus candidate sessions (re)started
@@ -42,7 +43,14 @@ MAX_RETURNED_BYTES = 16_000_000
 MAX_RETURNED_FILES = 1000
 MIN_TIMEOUT = 0.05
 SETUP_SLACK = 15.0
-_MODULE_OPS = ("describe", "call")
+_MODULE_OPS = ("describe", "call", "new", "method", "getattr", "setattr")
+_HANDLE_OPS = ("method", "getattr", "setattr")
+MAX_ARGS_BYTES = 4_000_000  # arguments travel to the candidate in one message of its session
+MAX_VALUE_BYTES = 4_000_000
+# Special methods an evaluator may call on a handle (other names must be public identifiers).
+_DUNDERS = frozenset(
+    ("__call__", "__len__", "__getitem__", "__setitem__", "__contains__", "__repr__", "__str__")
+)
 
 
 END_WAIT = 30.0  # seconds `close` waits for stopped jobs to be gone (a pool answers within a few)
@@ -82,6 +90,7 @@ class CandidateBroker:
         self._stops: set[Stop] = set()  # the scripts' jobs still running
         self._idle = threading.Condition(self._lock)
         self._closed = False
+        self._generations = itertools.count(1)  # one number per candidate process: handles name theirs
         self.jobs = 0
 
     @staticmethod
@@ -95,6 +104,8 @@ class CandidateBroker:
         limit = self._limit(timeout)
         if limit is None:
             return {"timeout": True, "error": "the evaluation's time is up"}
+        if method == "module" and isinstance(request, dict) and request.get("op") in ("start", "stop"):
+            return self._start(limit) if request["op"] == "start" else self._stop(request.get("session"))
         if method == "module":
             return self._module(self._module_request(request), limit)
         self._count_job()
@@ -128,32 +139,74 @@ class CandidateBroker:
             if self.jobs > MAX_CANDIDATE_JOBS:
                 raise CandidateRefused(f"more than {MAX_CANDIDATE_JOBS} candidate runs in one evaluation")
 
-    def _module(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
-        """An import or call, served by the evaluation's candidate session (a new one if it ended)."""
-        for _ in range(2):
+    def _live_session(self, limit: float) -> CandidateSession | dict[str, Any]:
+        """The evaluation's candidate session, a new one if it ended (or the answer saying why not).
+
+        A new session is started beside the calling evaluator's job when the executor can (`peer_of`):
+        the two children then talk over a socket of their own, not through this host.
+        """
+        with self._lock:
+            session = self._session
+        if session is not None and session.closed:
+            # One candidate process at a time: a killed session ends at once; one that disarmed its
+            # timer runs on, and then this call times out rather than start a second process.
+            if not session.ended.wait(timeout=limit):
+                return {"timeout": True, "error": "the candidate's previous process is still running"}
+            session = None
+        if session is None:
+            self._count_job()
             with self._lock:
+                if self._closed:
+                    return {"timeout": True, "error": "the evaluation is over"}
+                if self._session is None or self._session.closed:
+                    base = {"program": self._program, "files": dict(self._files)}
+                    self._session = CandidateSession(
+                        self._executor, self._source, base, self._deadline, self._label, peer=calling_job()
+                    )
+                    self._session.generation = next(self._generations)
                 session = self._session
-            if session is not None and session.closed:
-                # One candidate process at a time: a killed session ends at once; one that disarmed its
-                # timer runs on, and then this call times out rather than start a second process.
-                if not session.ended.wait(timeout=limit):
-                    return {"timeout": True, "error": "the candidate's previous process is still running"}
-                session = None
-            if session is None:
-                self._count_job()
-                with self._lock:
-                    if self._closed:
-                        return {"timeout": True, "error": "the evaluation is over"}
-                    if self._session is None or self._session.closed:
-                        base = {"program": self._program, "files": dict(self._files)}
-                        self._session = CandidateSession(
-                            self._executor, self._source, base, self._deadline, self._label
-                        )
-                    session = self._session
+        return session
+
+    def _start(self, limit: float) -> dict[str, Any]:
+        """The evaluator asks for a live candidate process: its number, and whether it is linked."""
+        session = self._live_session(limit)
+        if isinstance(session, dict):
+            return session
+        left = max(0.0, self._deadline - time.monotonic())
+        return {"session": session.generation, "direct": session.direct, "left": left}
+
+    def _stop(self, generation: Any) -> dict[str, Any]:
+        """The evaluator is done with linked process number `generation` (a call past its limit, or
+        its socket closed): end its session, so the next start waits for it to be gone."""
+        with self._lock:
+            session = self._session
+        if session is not None and session.direct and session.generation == generation:
+            session.close()
+        return {}
+
+    def _module(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
+        """An import or call, served through this host by the evaluation's candidate session."""
+        for _ in range(2):
+            session = self._live_session(limit)
+            if isinstance(session, dict):
+                return session
+            if session.direct:
+                return {
+                    "error": "the candidate's process is linked to the evaluator: call it there",
+                    "etype": "RuntimeError",
+                }
+            if request["op"] in _HANDLE_OPS and request["session"] != session.generation:
+                # The handle's process has ended (timeout, crash): its objects are gone with it.
+                return {
+                    "error": "ReferenceError: the candidate's process that made this object has ended",
+                    "message": "the candidate's process that made this object has ended",
+                    "etype": "ReferenceError",
+                }
             answer = session.call(request, limit, _session_answer)
             if answer is not None:
                 if request["op"] == "describe":
                     answer["module_id"] = request["module_id"]
+                answer["session"] = session.generation
                 return answer
         return {"error": "the candidate's process could not be started", "etype": "RuntimeError"}
 
@@ -197,15 +250,26 @@ class CandidateBroker:
             out["module_id"] = next(self._module_ids)
             return out
         module_id = request.get("module_id")
-        if not isinstance(module_id, int) or isinstance(module_id, bool) or not 0 <= module_id < 1 << 31:
+        if not _small_int(module_id, 1 << 31):
             raise CandidateRefused("malformed module id")
-        name = _text(request.get("name"), 200, "function name")
-        if not name.isidentifier():
-            raise CandidateRefused("malformed function name")
-        args, call_kwargs = request.get("args", []), request.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(call_kwargs, dict):
-            raise CandidateRefused("malformed call arguments")
-        out.update(module_id=module_id, name=name, args=args, kwargs=call_kwargs)
+        name = _text(request.get("name"), 200, "name")
+        if not (name.isidentifier() and not name.startswith("__")) and not (
+            out["op"] in _HANDLE_OPS and name in _DUNDERS
+        ):
+            raise CandidateRefused("malformed name")
+        out.update(module_id=module_id, name=name)
+        if out["op"] in _HANDLE_OPS:
+            # Handles are ids the candidate's process made; the host only passes them on, never looks
+            # them up (it has nothing to look them up in).
+            handle, session = request.get("handle"), request.get("session")
+            if not _small_int(handle, 1 << 63) or not _small_int(session, 1 << 31):
+                raise CandidateRefused("malformed handle")
+            out.update(handle=handle, session=session)
+        if out["op"] != "getattr":
+            args = request.get("args_wire")
+            if not isinstance(args, bytes) or len(args) > MAX_ARGS_BYTES:
+                raise CandidateRefused(f"malformed call arguments (encoded, at most {MAX_ARGS_BYTES} bytes)")
+            out["args_wire"] = args
         return out
 
     def _run_request(self, request: Any) -> dict[str, Any]:
@@ -236,6 +300,10 @@ class CandidateBroker:
         return out
 
 
+def _small_int(value: Any, bound: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < bound
+
+
 def _text(value: Any, limit: int, what: str) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise CandidateRefused(f"malformed {what}")
@@ -261,7 +329,15 @@ def _session_answer(output: Any) -> dict[str, Any]:
     """A session's answer to an import or call, rebuilt from what the candidate's process sent."""
     if not isinstance(output, dict):
         return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
-    answer = {key: output[key] for key in ("names", "value") if key in output}
+    answer: dict[str, Any] = {"names": output["names"]} if "names" in output else {}
+    # The value as the candidate's process encoded it: passed on unread (the evaluator's side decodes
+    # it with the bounded decoder; handles inside mean nothing here).
+    value = output.get("value_wire")
+    if isinstance(value, bytes) and len(value) <= MAX_VALUE_BYTES:
+        answer["value_wire"] = value
+    if output.get("callable") is True:
+        answer["callable"] = True
+    carries = bool(answer)
     answer.update({key: str(output.get(key, ""))[:MAX_PRINTED] for key in ("stdout", "stderr")})
     if output.get("error") is not None:
         answer.update(
@@ -270,7 +346,7 @@ def _session_answer(output: Any) -> dict[str, Any]:
             etype=str(output.get("etype", "RuntimeError"))[:100],
             traceback=str(output.get("traceback", ""))[:4000],
         )
-    elif "names" not in answer and "value" not in answer:
+    elif not carries:
         return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
     return answer
 

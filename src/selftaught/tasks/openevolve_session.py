@@ -38,7 +38,13 @@ class CandidateSession:
     """The host side of one session job; `call` is thread-safe (calls are served one at a time)."""
 
     def __init__(
-        self, executor: Executor, source: str, base: dict[str, Any], deadline: float, label: str
+        self,
+        executor: Executor,
+        source: str,
+        base: dict[str, Any],
+        deadline: float,
+        label: str,
+        peer: Any = None,
     ) -> None:
         self._requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._replies: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -49,6 +55,10 @@ class CandidateSession:
         self._expected: int | None = None
         self._waiting = False
         self.closed = False
+        self.generation = 0  # which candidate process of the evaluation this is (set by the broker)
+        # Started beside the evaluator's job (`Job.peer_of`): the two children talk over a socket of their
+        # own, and this host only starts and ends the process.
+        self.direct = peer is not None
         self.ended = threading.Event()  # the session's job is over (its process is gone)
         self.stop = Stop()  # set by `close`: the zygote ends the process
         limit = max(0.05, deadline - time.monotonic())
@@ -60,6 +70,7 @@ class CandidateSession:
             job_timeout=limit + SETUP_SLACK,
             cpu_bound=False,  # it runs under the CPU slot its evaluation holds
             label=f"{label} candidate session",
+            peer_of=peer,
         )
         thread = threading.Thread(
             target=self._run, args=(executor, job), name="openevolve-session", daemon=True

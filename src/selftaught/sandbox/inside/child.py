@@ -18,7 +18,7 @@ import sys
 import threading
 import traceback
 import types
-from queue import Queue
+from queue import Empty, Queue
 from typing import Any, NoReturn
 
 import numpy
@@ -27,6 +27,17 @@ import wire
 CTRL_IN, CTRL_OUT = 3, 4
 MAX_EVENTS = 64
 ERROR_CHARS = 2000
+# Sockets to a peer child the zygote linked to this one (`children.link_peer`), in the order they came.
+_PEERS: Queue[int] = Queue()
+
+
+def take_peer(timeout: float | None = 0.0) -> int | None:
+    """The next socket the zygote passed to a peer child (an OpenEvolve evaluator's to its candidate's
+    process, and back), waiting up to `timeout` seconds; None if none came."""
+    try:
+        return _PEERS.get(timeout=timeout) if timeout else _PEERS.get_nowait()
+    except Empty:
+        return None
 
 
 class Channel:
@@ -51,16 +62,20 @@ class Channel:
 
     def read(self) -> tuple[dict[str, Any], list[bytes]]:
         """One message from the zygote; a call brings its shared input files as descriptors after it."""
-        header, bodies = wire.read_message(CTRL_IN, self.cap)
-        names = header.get("fds") if header.get("t") == "call" else None
-        if isinstance(names, list) and names:
-            with socket.socket(fileno=CTRL_IN) as sock:
-                try:
-                    _, fds, _, _ = socket.recv_fds(sock, 1, len(names))
-                finally:
-                    sock.detach()
-            header["opened"] = dict(zip(names, fds, strict=False))
-        return header, bodies
+        while True:
+            header, bodies = wire.read_message(CTRL_IN, self.cap)
+            names = header.get("fds") if header.get("t") in ("call", "peer") else None
+            if isinstance(names, list) and names:
+                with socket.socket(fileno=CTRL_IN) as sock:
+                    try:
+                        _, fds, _, _ = socket.recv_fds(sock, 1, len(names))
+                    finally:
+                        sock.detach()
+                header["opened"] = dict(zip(names, fds, strict=False))
+            if header.get("t") != "peer":
+                return header, bodies
+            for fd in header.get("opened", {}).values():
+                _PEERS.put(fd)
 
     def _read_loop(self) -> None:
         assert self._calls is not None

@@ -152,6 +152,35 @@ class Children:
         self.pace_child(job)
         job.phase = "setup"
         job.deadline = time.monotonic() + float(job.header["setup_timeout"])
+        self.link_peer(job)
+
+    def link_peer(self, job: JobState) -> None:
+        """A socket between the new child of `job` and the child of the job its header names as `peer`
+        (the host asks it for an OpenEvolve candidate's process beside its evaluator's), each end passed
+        to its child in a `peer` message (`child.take_peer` there). Why: each call of the evaluator into
+        the candidate then costs one exchange between the two children instead of four trips through the
+        host. Only the host links jobs; if the peer is gone, there is no socket and they use the host.
+        """
+        peer = job.header.get("peer")
+        other = self.jobs.get(peer) if type(peer) is int else None
+        if other is None or other is job or other.child is None or job.child is None:
+            return
+        try:
+            ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            return
+        for side, end in ((job, ends[0]), (other, ends[1])):
+            fd = end.detach()
+            kid = side.child
+            if kid is None:
+                os.close(fd)
+                continue
+            self.feed_child(side, wire.pack_message({"t": "peer", "fds": ["peer"], "job": job.id}))
+            if side.child is kid:
+                kid.marks.append([len(kid.pending), [fd]])
+                self.flush_child(kid)
+            else:
+                os.close(fd)
 
     def _become_child(
         self,
@@ -183,6 +212,7 @@ class Children:
                 read_only=self.layers.read_only,
                 strict=self.layers.strict,
                 landlock_ruleset=ruleset,
+                environment=self.layers.environment,
             )
             try:
                 confine.confine((rfd, wfd), out, err, scratch, limits, layers)

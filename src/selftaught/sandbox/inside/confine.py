@@ -12,8 +12,10 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import pwd
 import resource
 import signal
+import sys
 from dataclasses import dataclass, field
 
 import landlock
@@ -48,6 +50,13 @@ class Layers:
     # A ruleset the zygote built for this child alone (read-only list + this child's scratch dir);
     # None: the child builds the same itself.
     landlock_ruleset: int | None = None
+    # What every job's environment starts from (PATH, locale, thread counts: never a host secret);
+    # `job_environment` adds the per-child HOME, TMPDIR, USER and LOGNAME.
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+HOME_DIR = ".home"  # HOME and TMPDIR: hidden directories of the child's own scratch (glob("*") skips them)
+TMP_DIR = ".tmp"
 
 
 class ConfineError(Exception):
@@ -72,6 +81,38 @@ def _set_limits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OSError):
+        return "sandbox"
+
+
+def job_environment(base: dict[str, str], scratch: str) -> dict[str, str]:
+    """An ordinary process's environment for a job: `base` plus HOME and TMPDIR in its scratch (made
+    here, so `Path.home()`, `~/.cache` and `tempfile` work) and the user's name.
+
+    Called after the uid drop, so the directories belong to the job's uid. Why: libraries look for a
+    home directory, a temporary directory and a user name at import or first use (a cache under
+    `~/.cache`, `getpass.getuser()`), and fail where a shell would not.
+    """
+    env = dict(base)
+    for key, name in (("HOME", HOME_DIR), ("TMPDIR", TMP_DIR)):
+        path = os.path.join(scratch, name)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        env[key] = path
+    env["USER"] = env["LOGNAME"] = _user_name(os.getuid())
+    return env
+
+
+def _adopt_environment(env: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None  # type: ignore[attr-defined]  # the zygote's choice is forgotten
+
+
 def confine(
     keep_fds: tuple[int, int], stdout_fd: int, stderr_fd: int, scratch: str, limits: Limits, layers: Layers
 ) -> None:
@@ -93,7 +134,7 @@ def confine(
         os.dup2(fd, target, inheritable=False)
     os.closerange(RULESET_FD if ruleset is None else RULESET_FD + 1, 1 << 20)
     os.chdir(scratch)
-    os.environ.clear()
+    os.environ.clear()  # nothing of the zygote's; the job's own environment is set once its uid is
     os.umask(0o077)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _set_limits(limits)
@@ -103,6 +144,7 @@ def confine(
         os.setresuid(layers.uid, layers.uid, layers.uid)
         if os.getuid() != layers.uid or os.geteuid() != layers.uid:
             raise ConfineError("uid drop did not take effect")
+    _adopt_environment(job_environment(layers.environment, scratch))
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     seccomp.set_no_new_privs()
     if layers.landlock_abi:

@@ -7,11 +7,15 @@ child would run code in the host. Every reader takes a size cap because the peer
 A *message* is one JSON header frame followed by `header["nb"]` raw body frames (default 0). Bodies let
 the zygote forward instance inputs and outputs verbatim without decoding and re-encoding them.
 
-Value encoding (`encode`/`decode`): JSON scalars, lists and str-keyed dicts stay as they are; tuples
-become lists; everything else is a tagged dict `{"__st__": kind, ...}`: numpy arrays keep dtype and shape
-(a (n, 1) array stays (n, 1), so scorers can reject shapes that would broadcast), large input arrays
-may live in a read-only shared file (`file`), sets, bytes and non-str-keyed dicts are tagged. Anything
-else raises `Unserializable`.
+Value encoding (`encode`/`decode`): plain data comes back as it went. JSON scalars, lists and
+str-keyed dicts stay as they are; everything else is a tagged dict `{"__st__": kind, ...}`: tuples
+(nested too) stay tuples, complex numbers complex, numpy arrays keep dtype and shape (a (n, 1) array
+stays (n, 1), so scorers can reject shapes that would broadcast) and numpy scalars their dtype (an
+int64 stays an int64; numpy text and bytes scalars become str and bytes); large input arrays may live in
+a read-only shared file (`file`); sets, bytes and dicts with other keys (int, tuple, ...) are tagged.
+Other libraries' arrays (`__array__`, the array interface or DLPack: jax, torch on the CPU) arrive as
+numpy arrays of the same dtype and shape. Anything else raises `Unserializable`, naming the element's
+path and type (`unserializable: result[1]['x']: some.Type`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import mmap
 import os
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,7 +58,21 @@ class WireError(Exception):
 
 
 class Unserializable(Exception):
-    """A value that cannot cross the boundary; the message is "unserializable: <type>"."""
+    """A value that cannot cross the boundary.
+
+    `str()` is "unserializable: <type>" for the value itself, "unserializable: <root><path>: <type>" for
+    an element inside it (`unserializable: result[1]['x']: jaxlib...ArrayImpl`): `path` lists the steps.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+        self.path: list[str] = []
+        self.root = "value"
+
+    def __str__(self) -> str:
+        where = f"{self.root}{''.join(self.path)}: " if self.path else ""
+        return f"unserializable: {where}{self.what}"
 
 
 # ---------------------------------------------------------------- framing
@@ -194,14 +213,18 @@ ArrayHook = Callable[[np.ndarray], "dict[str, Any] | None"]
 # Encodes a value of a type this module does not know (e.g. the host's `Proxy`), or returns None.
 OtherHook = Callable[[Any], "dict[str, Any] | None"]
 Resolver = Callable[[str], Any]
+RefResolver = Callable[["Ref"], Any]
 # Where shared arrays come from: a directory, or (in the child) a function giving the fd the zygote
 # passed for a file name (KeyError if it passed none: the array is not this instance's).
 Shared = str | Callable[[str], int] | None
 
 
+_ARRAY_PROTOCOLS = ("__array__", "__array_interface__", "__array_struct__", "__dlpack__")
+
+
 def _encode_array(arr: np.ndarray, hook: ArrayHook | None) -> dict[str, Any]:
     if arr.dtype.kind not in _SAFE_KINDS or arr.dtype.hasobject:
-        raise Unserializable(f"unserializable: ndarray of dtype {arr.dtype}")
+        raise Unserializable(f"ndarray of dtype {arr.dtype}")
     if hook is not None:
         ref = hook(arr)
         if ref is not None:
@@ -215,59 +238,158 @@ def _encode_array(arr: np.ndarray, hook: ArrayHook | None) -> dict[str, Any]:
     }
 
 
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    name = getattr(kind, "__qualname__", None) or kind.__name__
+    return name if module == "builtins" else f"{module}.{name}"
+
+
+def _at(exc: Unserializable, step: str) -> Unserializable:
+    """Prefix the element's position (`[1]`, `["x"]`) to a refusal raised below it."""
+    exc.path.insert(0, step)
+    return exc
+
+
+def _from_array_like(value: Any) -> np.ndarray | None:
+    """A numpy copy of another library's array (`__array__`, the array interface, or DLPack: jax,
+    torch on the CPU, ...), or None if `value` is not one. Looked up on the type, never the instance,
+    so a hostile `__getattr__` cannot pretend; whatever the conversion raises becomes a refusal."""
+    kind = type(value)
+    if not any(hasattr(kind, name) for name in _ARRAY_PROTOCOLS):
+        return None
+    try:
+        if (
+            hasattr(kind, "__array__")
+            or hasattr(kind, "__array_interface__")
+            or hasattr(kind, "__array_struct__")
+        ):
+            arr = np.asarray(value)
+        else:
+            arr = np.from_dlpack(value)
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"conversion gave {type(arr).__name__}")
+        return np.array(arr, copy=True, subok=False)  # never a view of the other library's buffer
+    except Exception as exc:  # a broken or lying array-like: this value cannot cross
+        raise Unserializable(
+            f"{_type_name(value)} (its array conversion failed: {type(exc).__name__})"
+        ) from None
+
+
 def encode(
     value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook | None = None, _depth: int = 0
 ) -> Any:
-    """Turn a Python value into a JSON-able structure (see the module docstring), or raise Unserializable."""
+    """Turn a Python value into a JSON-able structure (see the module docstring), or raise Unserializable.
+
+    A refusal's `path` names the element that could not cross (`[1]["x"]`), its message its type.
+    """
     if _depth > MAX_DEPTH:
-        raise Unserializable("unserializable: nesting deeper than 200")
+        raise Unserializable("nesting deeper than 200")
     if value is None or isinstance(value, (bool, str)):
-        return value
+        return str(value) if isinstance(value, str) and type(value) is not str else value
+    if isinstance(value, np.generic):
+        return _encode_scalar(value, array_hook)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         return float(value)
-    if isinstance(value, (list, tuple)):
-        return [encode(item, array_hook, other_hook, _depth + 1) for item in value]
+    if isinstance(value, complex):
+        return {TAG: "complex", "re": value.real, "im": value.imag}
+    if isinstance(value, list):
+        return _encode_items(value, array_hook, other_hook, _depth)
+    if isinstance(value, tuple):
+        return {TAG: "tuple", "items": _encode_items(value, array_hook, other_hook, _depth)}
     if isinstance(value, dict):
-        if all(type(key) is str for key in value) and TAG not in value:
-            return {key: encode(item, array_hook, other_hook, _depth + 1) for key, item in value.items()}
-        return {
-            TAG: "dict",
-            "items": [
-                [encode(k, array_hook, other_hook, _depth + 1), encode(v, array_hook, other_hook, _depth + 1)]
-                for k, v in value.items()
-            ],
-        }
+        return _encode_dict(value, array_hook, other_hook, _depth)
     if isinstance(value, np.ndarray):
         return _encode_array(value, array_hook)
-    if isinstance(value, np.generic):
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, np.integer):
-            return int(value)
-        if isinstance(value, np.floating):
-            return float(value)
-        return _encode_array(np.asarray(value), array_hook) | {"scalar": True}
     if isinstance(value, (set, frozenset)):
-        return {TAG: "set", "items": [encode(item, array_hook, other_hook, _depth + 1) for item in value]}
+        kind = "frozenset" if isinstance(value, frozenset) else "set"
+        return {TAG: kind, "items": _encode_items(value, array_hook, other_hook, _depth)}
     if isinstance(value, (bytes, bytearray)):
         return {TAG: "bytes", "b64": base64.b64encode(bytes(value)).decode()}
     if other_hook is not None:
         encoded = other_hook(value)
         if encoded is not None:
             return encoded
-    raise Unserializable(f"unserializable: {type(value).__name__}")
+    as_ref = getattr(type(value), "__wire_ref__", None)
+    if as_ref is not None:
+        ref = as_ref(value)
+        if isinstance(ref, Ref):
+            return ref.tag()
+    arr = _from_array_like(value)
+    if arr is not None:
+        return _encode_array(arr, array_hook)
+    raise Unserializable(_type_name(value))
 
 
-def dumps(value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook | None = None) -> bytes:
-    """`encode` then JSON bytes; Unserializable for values that cannot be represented."""
+def _encode_scalar(value: np.generic, array_hook: ArrayHook | None) -> Any:
+    """numpy scalars keep their dtype (an int64 stays an int64); text and bytes become str and bytes."""
+    if isinstance(value, np.str_):
+        return str(value)
+    if isinstance(value, np.bytes_):
+        return {TAG: "bytes", "b64": base64.b64encode(bytes(value)).decode()}
+    return _encode_array(np.asarray(value), array_hook) | {"scalar": True}
+
+
+def _encode_items(
+    items: Any, array_hook: ArrayHook | None, other_hook: OtherHook | None, depth: int
+) -> list[Any]:
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(encode(item, array_hook, other_hook, depth + 1))
+        except Unserializable as exc:
+            raise _at(exc, f"[{index}]") from None
+    return out
+
+
+def _encode_dict(
+    value: dict[Any, Any], array_hook: ArrayHook | None, other_hook: OtherHook | None, depth: int
+) -> Any:
+    if all(type(key) is str for key in value) and TAG not in value:
+        out = {}
+        for key, item in value.items():
+            try:
+                out[key] = encode(item, array_hook, other_hook, depth + 1)
+            except Unserializable as exc:
+                raise _at(exc, f"[{key[:40]!r}]") from None
+        return out
+    pairs = []
+    for key, item in value.items():
+        try:
+            pairs.append(
+                [
+                    encode(key, array_hook, other_hook, depth + 1),
+                    encode(item, array_hook, other_hook, depth + 1),
+                ]
+            )
+        except Unserializable as exc:
+            raise _at(exc, f"[{_brief_key(key)}]") from None
+    return {TAG: "dict", "items": pairs}
+
+
+def _brief_key(key: Any) -> str:
+    try:
+        return repr(key)[:40]
+    except Exception:
+        return f"<{_type_name(key)} key>"
+
+
+def dumps(
+    value: Any, array_hook: ArrayHook | None = None, other_hook: OtherHook | None = None, root: str = "value"
+) -> bytes:
+    """`encode` then JSON bytes; Unserializable for values that cannot be represented (its message
+    names the element by `root` and its path, e.g. `result[1]['x']`)."""
     try:
         return json.dumps(encode(value, array_hook, other_hook), separators=(",", ":")).encode()
+    except Unserializable as exc:
+        exc.root = root
+        raise
     except RecursionError:
-        raise Unserializable("unserializable: nesting too deep") from None
+        raise Unserializable("nesting too deep") from None
     except (TypeError, ValueError) as exc:
-        raise Unserializable(f"unserializable: {exc}") from None
+        raise Unserializable(str(exc)) from None
 
 
 def _shape(raw: Any) -> tuple[int, ...]:
@@ -323,37 +445,94 @@ def _text(value: str) -> str:
     return value
 
 
-def decode(obj: Any, shared_dir: Shared = None, resolve: Resolver | None = None, _depth: int = 0) -> Any:
-    """Inverse of `encode`; raises WireError on anything malformed (the input may be hostile)."""
+def decode(
+    obj: Any,
+    shared_dir: Shared = None,
+    resolve: Resolver | None = None,
+    _depth: int = 0,
+    refs: RefResolver | None = None,
+) -> Any:
+    """Inverse of `encode`; raises WireError on anything malformed (the input may be hostile).
+
+    `resolve` turns a `proxy` tag into the host's proxy object, `refs` a `ref` tag (a handle to an
+    object of another process, see `Ref`) into what stands for it here; without them those tags are
+    refused."""
     if _depth > MAX_DEPTH + 2:
         raise WireError("nesting too deep")
     if isinstance(obj, str):
         return _text(obj)
     if isinstance(obj, list):
-        return [decode(item, shared_dir, resolve, _depth + 1) for item in obj]
+        return [decode(item, shared_dir, resolve, _depth + 1, refs) for item in obj]
     if not isinstance(obj, dict):
         return obj
     kind = obj.get(TAG)
     if kind is None:
-        return {_text(key): decode(item, shared_dir, resolve, _depth + 1) for key, item in obj.items()}
+        return {_text(key): decode(item, shared_dir, resolve, _depth + 1, refs) for key, item in obj.items()}
     if kind == "nd":
         return _decode_array(obj, shared_dir)
     if kind == "dict":
         return {
-            _hashable(decode(k, shared_dir, resolve, _depth + 1)): decode(v, shared_dir, resolve, _depth + 1)
-            for k, v in obj["items"]
+            _hashable(decode(k, shared_dir, resolve, _depth + 1, refs)): decode(
+                v, shared_dir, resolve, _depth + 1, refs
+            )
+            for k, v in _items(obj)
         }
-    if kind == "set":
-        return {_hashable(decode(item, shared_dir, resolve, _depth + 1)) for item in obj["items"]}
+    if kind == "tuple":
+        return tuple(decode(item, shared_dir, resolve, _depth + 1, refs) for item in _items(obj))
+    if kind == "set" or kind == "frozenset":
+        members = {_hashable(decode(item, shared_dir, resolve, _depth + 1, refs)) for item in _items(obj)}
+        return frozenset(members) if kind == "frozenset" else members
+    if kind == "complex":
+        real, imag = obj["re"], obj["im"]
+        if not all(type(part) in (int, float) for part in (real, imag)):
+            raise WireError("complex parts are not numbers")
+        return complex(real, imag)
     if kind == "bytes":
         return base64.b64decode(obj["b64"], validate=True)
     if kind == "proxy" and resolve is not None:
         return resolve(str(obj["name"]))
+    if kind == "ref" and refs is not None:
+        return refs(_ref(obj))
     raise WireError(f"unknown tag {str(kind)[:40]!r}")
 
 
+MAX_REF_ID = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A handle to an object living in another process: a random id and the name of its class.
+
+    Only the process that made the handle can act on the id; anyone else holds a number. Encoded as
+    `{"__st__": "ref", "id": ..., "cls": ...}` by values whose type defines `__wire_ref__` (returning a
+    Ref) or by an `other_hook`."""
+
+    id: int
+    cls: str
+
+    def tag(self) -> dict[str, Any]:
+        return {TAG: "ref", "id": self.id, "cls": self.cls}
+
+
+def _ref(obj: dict[str, Any]) -> Ref:
+    ref_id, cls = obj.get("id"), obj.get("cls")
+    if type(ref_id) is not int or not 0 <= ref_id <= MAX_REF_ID:
+        raise WireError("handle id is not an integer in [0, 2**63)")
+    if not isinstance(cls, str) or not cls.replace(".", "_").isidentifier() or len(cls) > 200:
+        raise WireError("handle class is not a dotted name")
+    return Ref(ref_id, cls)
+
+
+def _items(obj: dict[str, Any]) -> list[Any]:
+    items = obj["items"]
+    if not isinstance(items, list):
+        raise WireError("tagged items are not a list")
+    return items
+
+
 def _hashable(value: Any) -> Any:
-    """Lists that were tuples before encoding come back as tuples when they must be hashable."""
+    """Keys and set members must be hashable: a list there (never sent by `encode`, which keeps tuples)
+    is taken as a tuple, a set as a frozenset."""
     if isinstance(value, list):
         return tuple(_hashable(item) for item in value)
     if isinstance(value, set):
@@ -375,7 +554,9 @@ _DECODE_ERRORS = (
 )
 
 
-def loads(data: bytes, shared_dir: Shared = None, resolve: Resolver | None = None) -> Any:
+def loads(
+    data: bytes, shared_dir: Shared = None, resolve: Resolver | None = None, refs: RefResolver | None = None
+) -> Any:
     """JSON bytes to a decoded value, or WireError saying why not: the bounded decoder of the boundary.
 
     Caps the number of JSON items before parsing (a 30 MB list of small numbers would otherwise cost
@@ -386,7 +567,7 @@ def loads(data: bytes, shared_dir: Shared = None, resolve: Resolver | None = Non
     if items > MAX_ITEMS:
         raise WireError(f"value with about {items} items exceeds the cap of {MAX_ITEMS}")
     try:
-        return decode(json.loads(data), shared_dir, resolve)
+        return decode(json.loads(data), shared_dir, resolve, 0, refs)
     except WireError:
         raise
     except _DECODE_ERRORS as exc:

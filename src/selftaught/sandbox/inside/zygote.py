@@ -89,6 +89,7 @@ class Zygote(JobFlow, Watchdog, Children):
             # Children never get the shared-inputs directory: each call brings its own files (open_inputs).
             read_only=[path for path in config["read_only"] if path != config.get("shared_dir")],
             strict=bool(config["strict"]),
+            environment={str(k): str(v) for k, v in config.get("environment", {}).items()},
         )
         self.baseline = _vm_size() + (96 << 20)
         self.next_scratch_check = 0.0
@@ -240,7 +241,8 @@ def main() -> None:
     resource.setrlimit(
         resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
     )
-    os.environ.clear()  # BLAS/malloc settings were read at import; children start from an empty environment
+    # BLAS/malloc settings were read at import; children get the job environment of `confine`.
+    os.environ.clear()
     zygote = Zygote(config)
     gc.collect()
     gc.freeze()  # keep the preloaded heap shared with children (fewer copy-on-write faults)

@@ -11,11 +11,18 @@ Scripts run one per job (`serve_request`); imports and calls are served by one l
 evaluation (`serve_session`: it asks the host for each next request, so the candidate's module keeps its
 state between calls), each request under a timer that kills this process at the call's limit.
 `op` is one of:
-- `describe`: import the program; say which names are functions and which are plain data (with values).
-- `call`: import the program, call one function with the given arguments, return its value.
+- `describe`: import the program; say which names are functions, classes (with their methods) and plain
+  data (with values).
+- `call`: call one of its functions; `new`: make an instance of one of its classes; `method`, `getattr`,
+  `setattr`: act on an object the evaluator holds a handle to.
 - `run`: run a script as `__main__` (what `subprocess.Popen([sys.executable, script])` would do); the
   answer is the exit code and the files the script created or changed (stdout and stderr are the job's
   own, captured by the trusted side).
+
+Values cross as the sandbox's wire encoding (`wire.py`), made and read here, never by the host: arguments
+arrive as `args_wire` bytes, a result leaves as `value_wire` bytes. An object of one of the candidate's
+classes leaves as a *handle* (`Handles`): a random id this process alone can turn back into the object,
+so the evaluator can call its methods while the object stays here.
 
 `random`'s and numpy's global generators are set from the evaluator's state before `describe`/`call`, so
 an evaluator that seeds them and then calls the candidate gets the candidate's result it would get in
@@ -34,12 +41,17 @@ import traceback
 import types
 
 import numpy
+import wire
 
 PROGRAM_NAME = "candidate_program.py"
 MAX_RETURNED_BYTES = 16_000_000
-MAX_DATA_DEPTH = 20
+MAX_VALUE_BYTES = 3_900_000  # a result travels in one remote call of the session (4 MiB, headers included)
 MAX_PRINTED = 64_000
-_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+MAX_HANDLES = 100_000
+PEER_CAP = 16 << 20  # one request from the evaluator on the direct socket (header or arguments)
+MAX_METHODS = 500
+# Special methods an evaluator may call on a handle (its other names must be public identifiers).
+DUNDERS = ("__call__", "__len__", "__getitem__", "__setitem__", "__contains__", "__repr__", "__str__")
 
 
 def _workdir():
@@ -107,19 +119,48 @@ def _set_rng(state):
     numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, cached))
 
 
-def _plain(value, depth=0):
-    """True if `value` is data that can be handed to the evaluator as a copy."""
-    if depth > MAX_DATA_DEPTH:
-        return False
-    if isinstance(value, (*_SCALARS, numpy.generic)):
-        return True
-    if isinstance(value, numpy.ndarray):
-        return value.dtype.kind in "biufcUS"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return all(_plain(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
-    return False
+class Handles:
+    """The candidate's objects the evaluator holds handles to (this process only, dies with it).
+
+    Ids are random 63-bit numbers: an id this table did not hand out (forged, or made by an earlier
+    process of the candidate) is refused, never guessed into another object.
+    """
+
+    def __init__(self):
+        self.objects = {}
+        self.ids = {}  # id(object) -> handle id: the same object always gets the same handle
+        self.modules = set()  # names the candidate was imported as: instances of its classes become handles
+
+    def ref(self, value):
+        """`wire` hook for results: a handle for an instance of one of the candidate's classes."""
+        cls = type(value)
+        if getattr(cls, "__module__", None) not in self.modules:
+            return None
+        handle = self.ids.get(id(value))
+        if handle is None:
+            if len(self.objects) >= MAX_HANDLES:
+                raise wire.Unserializable(f"{cls.__qualname__} (more than {MAX_HANDLES} handles)")
+            handle = int.from_bytes(os.urandom(8), "little") & wire.MAX_REF_ID
+            self.objects[handle] = value
+            self.ids[id(value)] = handle
+        return wire.Ref(handle, cls.__qualname__).tag()
+
+    def get(self, ref):
+        """`wire` resolver for arguments: the object behind a handle this process made."""
+        if ref.id not in self.objects:
+            raise wire.WireError(
+                "unknown handle: not made by this candidate process (forged, or from a process that ended)"
+            )
+        return self.objects[ref.id]
+
+
+def _class_entry(cls):
+    methods = [
+        name
+        for name in dir(cls)
+        if (not name.startswith("_") or name in DUNDERS) and callable(getattr(cls, name, None))
+    ]
+    return {"methods": methods[:MAX_METHODS], "doc": (cls.__doc__ or "")[:4000]}
 
 
 def _import(request, workdir):
@@ -135,19 +176,20 @@ def _import(request, workdir):
     return module
 
 
-def _describe(module):
+def _describe(module, handles):
     names = {}
     for name, value in list(vars(module).items()):
         if name.startswith("__") and name.endswith("__"):
             continue
         if isinstance(value, type):
-            names[name] = ["class", value.__name__]
-        elif callable(value):
+            names[name] = ["class", _class_entry(value)]
+        elif callable(value) and not hasattr(type(value), "__wire_ref__"):
             names[name] = ["function", getattr(value, "__doc__", None) or ""]
-        elif _plain(value):
-            names[name] = ["data", value]
         else:
-            names[name] = ["other", type(value).__name__]
+            try:
+                names[name] = ["data", wire.dumps(value, other_hook=handles.ref, root=name)]
+            except Exception:
+                names[name] = ["other", type(value).__name__]
     return names
 
 
@@ -160,42 +202,98 @@ def _error(exc):
     }
 
 
-def _module_op(request, workdir, modules):
-    """`describe` (import the candidate, as module id `module_id`) or `call` one of its functions.
+def _arguments(request, handles):
+    """The call's arguments, decoded here with the bounded decoder (handles become the objects)."""
+    data = request.get("args_wire", b"[[],{}]")
+    try:
+        decoded = wire.loads(data if isinstance(data, bytes) else b"", refs=handles.get)
+    except wire.WireError as exc:
+        raise TypeError(f"selftaught: the arguments could not be read: {exc}") from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], list)):
+        raise TypeError("selftaught: malformed arguments")
+    if not (isinstance(decoded[1], dict) and all(isinstance(k, str) for k in decoded[1])):
+        raise TypeError("selftaught: malformed keyword arguments")
+    return decoded[0], decoded[1]
 
-    A `call` for a module this process has not imported (a fresh session after a timeout or crash)
+
+def _target(request, module, handles):
+    """What the request acts on: a function, a class, or an attribute of a handle's object."""
+    op, name = request["op"], request.get("name", "")
+    if op in ("call", "new"):
+        target = getattr(module, name)
+        if op == "new" and not isinstance(target, type):
+            raise TypeError(f"{name} is not a class of the candidate")
+        return target
+    return handles.get(wire.Ref(int(request["handle"]), "object"))
+
+
+def _result(value, handles):
+    """The answer carrying `value` (encoded here: the host passes the bytes on without reading them)."""
+    try:
+        data = wire.dumps(value, other_hook=handles.ref, root="result")
+    except wire.Unserializable as exc:
+        return {
+            "error": f"TypeError: {exc}; only plain data (numbers, strings, tuples, lists, dicts, sets, "
+            "numpy arrays and other arrays) and objects of the candidate's own classes cross the sandbox "
+            "boundary",
+            "message": f"{exc}",
+            "etype": "TypeError",
+        }
+    if len(data) > MAX_VALUE_BYTES:
+        return {
+            "error": f"ValueError: the candidate's result is {len(data)} bytes encoded (cap {MAX_VALUE_BYTES})",
+            "message": f"result too large: {len(data)} bytes",
+            "etype": "ValueError",
+        }
+    return {"value_wire": data}
+
+
+def _module_op(request, workdir, modules, handles):
+    """`describe` (import the candidate, as module id `module_id`), `call` one of its functions, `new`
+    one of its classes, or `method`/`getattr`/`setattr` on a handle's object.
+
+    A request for a module this process has not imported (a fresh session after a timeout or crash)
     imports it first: its module-level state starts over, as after a restart.
     """
     _set_rng(request.get("rng"))
     key = request.get("module_id")
+    op = request["op"]
     try:
-        if request["op"] == "describe" or key not in modules:
+        if op == "describe" or key not in modules:
             modules[key] = _import(request, workdir)
+            handles.modules.add(modules[key].__name__)
         module = modules[key]
-        if request["op"] == "describe":
-            return {"names": _describe(module)}
-        function = getattr(module, request["name"])
-        value = function(*request.get("args", []), **request.get("kwargs", {}))
-        if _plain(value):
-            return {"value": value}
-        return {
-            "error": f"TypeError: the candidate returned a {type(value).__name__}; only plain data (numbers, "
-            "strings, lists, dicts, numpy arrays) crosses the sandbox boundary",
-            "message": f"the candidate returned a {type(value).__name__}, not plain data",
-            "etype": "TypeError",
-        }
+        if op == "describe":
+            return {"names": _describe(module, handles)}
+        target = _target(request, module, handles)
+        if op == "getattr":
+            value = getattr(target, request["name"])
+            if (
+                callable(value)
+                and not isinstance(value, type)
+                and getattr(type(value), "__module__", None) not in handles.modules
+            ):
+                return {"callable": True}
+            return _result(value, handles)
+        args, kwargs = _arguments(request, handles)
+        if op == "setattr":
+            setattr(target, request["name"], args[0])
+            return _result(None, handles)
+        if op == "method":
+            target = getattr(target, request["name"])
+        return _result(target(*args, **kwargs), handles)
     except BaseException as exc:  # the candidate's own failure: reported to the evaluator as data
         return _error(exc)
 
 
-def _timed_op(request, workdir, modules):
+def _timed_op(request, workdir, modules, handles):
     """One session request under a timer whose default action kills this process at the call's limit."""
     out, err = io.StringIO(), io.StringIO()
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, float(request.get("limit") or 0) or 0.05)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            answer = _module_op(request, workdir, modules)
+            answer = _module_op(request, workdir, modules, handles)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     answer.update(
@@ -204,16 +302,61 @@ def _timed_op(request, workdir, modules):
     return answer
 
 
+PEER_FIELDS = ("op", "module", "module_id", "name", "handle", "session", "rng", "seq", "limit")
+
+
+def _serve_peer(fd, workdir, modules, handles):
+    """Serve requests arriving on the socket the zygote linked to the evaluator's child, until it closes.
+
+    Each request is one message: a header (the request's fields, wire-encoded) and the arguments'
+    bytes as its body; each answer a header and the value's (or the import's names') bytes as body.
+    """
+    while True:
+        try:
+            header, bodies = wire.read_message(fd, PEER_CAP)
+            fields = wire.decode(header.get("request"))
+        except (EOFError, OSError, wire.WireError, ValueError):
+            return None
+        if not isinstance(fields, dict):
+            return None
+        request = {key: fields[key] for key in PEER_FIELDS if key in fields}
+        if bodies:
+            request["args_wire"] = bodies[0]
+        answer = _timed_op(request, workdir, modules, handles)
+        body = answer.pop("value_wire", None)
+        if "names" in answer:
+            body = wire.dumps(answer.pop("names"))
+            answer["names_wire"] = True
+        try:
+            wire.write_all(fd, wire.pack_message(answer, [body] if body is not None else []))
+        except OSError:
+            return None
+
+
 def serve_session(base, session):
-    """Serve the evaluator's imports and calls in this one process until the host says stop (None)."""
+    """Serve the evaluator's imports and calls in this one process until the host says stop (None), or,
+    if the zygote linked this process to the evaluator's (`child.take_peer`), until that socket closes."""
     workdir, _ = _prepare(base)
     modules = {}
+    handles = Handles()
+    peer = _take_peer()
+    if peer is not None:
+        return _serve_peer(peer, workdir, modules, handles)
     answer = None
     while True:
         request = session.next(answer)
         if not isinstance(request, dict):
             return None
-        answer = _timed_op(request, workdir, modules)
+        answer = _timed_op(request, workdir, modules, handles)
+
+
+def _take_peer():
+    try:
+        import child  # the sandbox's own side of this process (inside/ is first on sys.path)
+    except ImportError:
+        return None
+    take = getattr(child, "take_peer", None)
+    return take(0.0) if take is not None else None
 
 
 def _run_script(request, workdir, before):
@@ -275,4 +418,4 @@ def serve_request(request):
     workdir, before = _prepare(request)
     if request["op"] == "run":
         return _run_script(request, workdir, before)
-    return _module_op(request, workdir, {})
+    return _module_op(request, workdir, {}, Handles())

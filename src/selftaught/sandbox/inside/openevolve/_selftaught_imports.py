@@ -6,6 +6,14 @@ evaluator can rewrite its checks or its answer). OpenEvolve evaluators import th
 `sys.path` and import it by name. Both routes end here: the module the evaluator gets holds *copies* of
 the candidate's plain-data globals and, for each of its functions, a stub whose call is a remote call
 (the host runs the function in a separate sandboxed child, arguments and result passed as data).
+For each of its classes the module holds a stub class: calling it makes the object in the candidate's
+process and gives a *handle* here (`CandidateObject`, an instance of the stub class, so
+`isinstance(obj, module.Cls)` holds); attribute reads, writes and method calls on a handle are remote
+calls too. A result that is an object of one of the candidate's classes arrives as such a handle.
+
+Values are encoded and decoded here with the sandbox's wire codec (`wire.py`; the host passes the bytes
+on unread): tuples stay tuples, numpy values keep dtype and shape, other libraries' arrays become numpy
+arrays, a refusal names the element (`argument[1]['x']: ...`).
 
 Any other way of executing the candidate's code in this process (`runpy.run_path`, a `SourceFileLoader`,
 `exec` of its text) is refused by an audit hook with a message saying what to do instead.
@@ -20,12 +28,21 @@ import signal
 import sys
 
 import numpy
+import wire
+
+from openevolve import _selftaught_direct
+
+PEER_WAIT = 30.0  # seconds for the socket to a just-started candidate process to arrive
 
 REFUSED = (
     "selftaught: the candidate program never runs in the evaluator's process; import it with "
     "importlib.util.spec_from_file_location (you get a proxy module) or run it with "
     "subprocess.Popen([sys.executable, script])"
 )
+
+
+# Special methods forwarded to a handle's object (the host accepts these names and no other dunder).
+DUNDERS = ("__call__", "__len__", "__getitem__", "__setitem__", "__contains__", "__repr__", "__str__")
 
 
 class CandidateError(RuntimeError):
@@ -40,6 +57,59 @@ class CandidateSession:
         self.path = program_path
         self.real = os.path.realpath(program_path)
         self.text = program_text
+        self.generation = None  # the candidate process that answered last (handles are its own)
+        self.classes = {}  # qualified class name -> stub class (the latest import's)
+        self.module_id = None  # the latest import of the candidate (handle requests name it)
+        self.module_name = "candidate"
+        self.direct = None  # the socket to the candidate's process, when the host linked one
+        self.through_host = False  # the host cannot link them (another executor): every call goes by it
+        self.rng_sent = None  # (candidate process, evaluator's generators) as of the last call
+
+    def direct_channel(self, timeout):
+        """The live direct socket to the candidate's process, asking the host for a process if there is
+        none (the host starts one beside this child and its zygote passes the socket); None when calls
+        go through the host."""
+        if self.direct is not None and not self.direct.dead:
+            return self.direct
+        if self.through_host:
+            return None
+        answer = self.broker.module({"op": "start"}, timeout)
+        if not isinstance(answer, dict) or "error" in answer or answer.get("timeout"):
+            raise_candidate_error(answer if isinstance(answer, dict) else {"error": "malformed answer"})
+        if answer.get("direct") is not True:
+            self.through_host = True
+            return None
+        import child  # the sandbox's side of this process: where the zygote's sockets arrive
+
+        fd = child.take_peer(min(timeout or PEER_WAIT, PEER_WAIT))
+        if fd is None:
+            raise CandidateError("the candidate's process could not be reached (no socket from the sandbox)")
+        left = answer.get("left")
+        self.direct = _selftaught_direct.Direct(
+            fd, answer.get("session"), left if isinstance(left, float) else 0.0
+        )
+        self.generation = answer.get("session")
+        return self.direct
+
+    def stub_class(self, name, methods=(), doc=""):
+        """The stub class standing for the candidate's class `name` (one per name and import)."""
+        cls = self.classes.get(name)
+        if cls is None:
+            short = name.rsplit(".", 1)[-1]
+            cls = type(short, (CandidateObject,), {"__qualname__": short, "__doc__": doc or None})
+            cls._st_methods = frozenset()
+            self.classes[name] = cls
+        if methods:
+            cls._st_methods = frozenset(methods)
+        return cls
+
+    def handle(self, ref):
+        """`wire` resolver: a handle the candidate's process sent, as an instance of its stub class."""
+        obj = object.__new__(self.stub_class(ref.cls))
+        object.__setattr__(obj, "_st_ref", ref)
+        object.__setattr__(obj, "_st_session", self)
+        object.__setattr__(obj, "_st_generation", self.generation)
+        return obj
 
     def is_candidate(self, location):
         try:
@@ -51,10 +121,11 @@ class CandidateSession:
 def rng_state():
     """`random`'s and numpy's global generator states as data (the 625 words of `random` as one uint32
     array: a list of Python ints costs far more to encode)."""
-    version, words, gauss = random.getstate()
+    # Read from the generators themselves: the module's functions are counted (`_count_moves`).
+    version, words, gauss = getattr(random, "_inst", random).getstate()
     return {
         "random": [version, numpy.array(words, dtype=numpy.uint32), gauss],
-        "numpy": list(numpy.random.get_state()),
+        "numpy": list((_numpy_global() or numpy.random).get_state()),
     }
 
 
@@ -81,18 +152,110 @@ def raise_candidate_error(answer):
     raise exc
 
 
+_MOVES = [0]  # calls of the global generators' functions by the evaluator: draws, seeds, set-states
+
+
+def _count_moves():
+    """Wrap the module-level functions of `random` and `numpy.random` (the methods of their one global
+    generator: draws, `seed`, `setstate`, ...) to count their calls. Why: reading both generators'
+    states before every call to see whether they moved costs more than the call itself."""
+    for module, generator in ((random, getattr(random, "_inst", None)), (numpy.random, _numpy_global())):
+        if generator is None:
+            continue
+        for name in dir(module):
+            function = getattr(module, name, None)
+            if name.startswith("_") or getattr(function, "__self__", None) is not generator:
+                continue
+            setattr(module, name, _counted(function, name))
+
+
+def _numpy_global():
+    mtrand = getattr(numpy.random, "mtrand", None)
+    return getattr(mtrand, "_rand", None)
+
+
+def _counted(function, name):
+    def counted(*args, **kwargs):
+        _MOVES[0] += 1
+        return function(*args, **kwargs)
+
+    counted.__name__ = counted.__qualname__ = name
+    counted.__doc__ = function.__doc__
+    counted.__wrapped__ = function
+    return counted
+
+
+def _rng_mark():
+    """What says whether the evaluator's generators moved since the last call (its draws or seeding)."""
+    return _MOVES[0]
+
+
+def _with_rng(session, request):
+    """Send the evaluator's generator states only when the evaluator drew or seeded since the last call
+    (or the candidate's process is new): otherwise the candidate's generators go on from its last call,
+    as the one shared generator would in one process, at no cost per call."""
+    mark = _rng_mark()
+    if session.rng_sent == (session.generation, mark):
+        return dict(request), mark
+    return dict(request, rng=rng_state()), mark
+
+
 def _remote(session, request):
-    request = dict(request, rng=rng_state())
-    answer = session.broker.module(request, _call_timeout())
+    timeout = _call_timeout()
+    direct = session.direct_channel(timeout)
+    request, mark = _with_rng(session, request)
+    if direct is not None:
+        try:
+            answer = direct.call(request, timeout)
+        finally:
+            if direct.dead:  # timed out, ended, or interrupted by the evaluator's own alarm mid-call
+                session.broker.module({"op": "stop", "session": direct.generation}, timeout)
+    else:
+        answer = session.broker.module(request, timeout)
     if not isinstance(answer, dict):
         raise CandidateError("malformed answer from the candidate's process")
     # The candidate's generator states are not adopted: it would choose the evaluator's later draws.
     for key, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
         if isinstance(answer.get(key), str) and answer[key]:
             stream.write(answer[key])  # what the candidate printed, where the evaluator's prints go
+    generation = answer.get("session")
+    if type(generation) is int:
+        session.generation = generation
+        kept = session.rng_sent is not None and session.rng_sent[0] == generation
+        session.rng_sent = (generation, mark) if "rng" in request or kept else None
     if "error" in answer or answer.get("timeout"):
         raise_candidate_error(answer)
     return answer
+
+
+def _arguments(args, kwargs, what):
+    """The call's arguments in the wire encoding (handles as their ids), or TypeError naming the element."""
+    try:
+        data = wire.dumps(list(args), root=f"{what} argument")
+        keywords = wire.dumps(kwargs, root=f"{what} keyword argument")
+    except wire.Unserializable as exc:
+        raise TypeError(
+            f"selftaught: cannot pass this to the candidate's {what} ({exc}); the candidate runs in its "
+            "own sandbox, only plain data (numbers, strings, tuples, lists, dicts, sets, numpy arrays and "
+            "other arrays) and handles to the candidate's own objects cross"
+        ) from None
+    return b"[" + data + b"," + keywords + b"]"
+
+
+def _value(session, answer):
+    """The value an answer carries, decoded here (bounded: the candidate's process encoded it)."""
+    data = answer.get("value_wire")
+    if not isinstance(data, bytes):
+        raise CandidateError("malformed answer from the candidate's process (no value)")
+    try:
+        return wire.loads(data, refs=session.handle)
+    except wire.WireError as exc:
+        raise CandidateError(f"the candidate's process sent a value that could not be read: {exc}") from None
+
+
+def _call(session, request, args, kwargs, what):
+    request = dict(request, args_wire=_arguments(args, kwargs, what))
+    return _value(session, _remote(session, request))
 
 
 class RemoteFunction:
@@ -106,28 +269,115 @@ class RemoteFunction:
         self.__doc__ = doc or None
 
     def __call__(self, *args, **kwargs):
-        request = {
-            "op": "call",
-            "module": self._module,
-            "module_id": self._module_id,
-            "name": self.__name__,
-            "args": list(args),
-            "kwargs": kwargs,
-        }
-        try:
-            answer = _remote(self._session, request)
-        except Exception as exc:
-            if str(exc).startswith("unserializable"):
-                raise TypeError(
-                    f"selftaught: cannot pass this argument to the candidate's {self.__name__}() "
-                    f"({exc}); the candidate runs in its own sandbox, only plain data "
-                    "(numbers, strings, lists, dicts, numpy arrays) crosses"
-                ) from None
-            raise
-        return answer.get("value")
+        request = {"op": "call", "module": self._module, "module_id": self._module_id, "name": self.__name__}
+        return _call(self._session, request, args, kwargs, f"{self.__name__}()")
 
     def __repr__(self):
         return f"<candidate function {self.__name__} (runs in its own sandbox)>"
+
+
+class CandidateObject:
+    """A handle to an object of one of the candidate's classes, which lives in the candidate's process.
+
+    Attribute reads and writes and method calls are remote calls (arguments and results plain data or
+    handles). The handle is valid while the candidate's process that made it lives: after a timeout or
+    crash of that process it is refused (ReferenceError).
+    """
+
+    _st_methods: frozenset = frozenset()
+
+    def __wire_ref__(self):
+        ref = object.__getattribute__(self, "_st_ref")
+        if (
+            object.__getattribute__(self, "_st_generation")
+            != object.__getattribute__(self, "_st_session").generation
+        ):
+            raise wire.Unserializable(f"{ref.cls} handle of the candidate's process that has ended")
+        return ref
+
+    def _st_request(self, op, name):
+        ref = CandidateObject.__wire_ref__(self)
+        session = object.__getattribute__(self, "_st_session")
+        request = {
+            "op": op,
+            "module": session.module_name,
+            "module_id": session.module_id,
+            "name": name,
+            "handle": ref.id,
+            "session": object.__getattribute__(self, "_st_generation"),
+        }
+        return session, request
+
+    def _st_method(self, name, args, kwargs):
+        session, request = CandidateObject._st_request(self, "method", name)
+        return _call(session, request, args, kwargs, f"{type(self).__name__}.{name}()")
+
+    def __getattr__(self, name):
+        if name.startswith("_st_") or (name.startswith("__") and name not in DUNDERS):
+            raise AttributeError(name)
+        if name in type(self)._st_methods:
+            return RemoteMethod(self, name)
+        session, request = CandidateObject._st_request(self, "getattr", name)
+        answer = _remote(session, request)
+        if answer.get("callable") is True:
+            return RemoteMethod(self, name)
+        return _value(session, answer)
+
+    def __setattr__(self, name, value):
+        session, request = CandidateObject._st_request(self, "setattr", name)
+        _call(session, request, (value,), {}, f"{type(self).__name__}.{name} =")
+
+    def __call__(self, *args, **kwargs):
+        return CandidateObject._st_method(self, "__call__", args, kwargs)
+
+    def __len__(self):
+        return CandidateObject._st_method(self, "__len__", (), {})
+
+    def __getitem__(self, key):
+        return CandidateObject._st_method(self, "__getitem__", (key,), {})
+
+    def __setitem__(self, key, value):
+        CandidateObject._st_method(self, "__setitem__", (key, value), {})
+
+    def __contains__(self, item):
+        return CandidateObject._st_method(self, "__contains__", (item,), {})
+
+    def __repr__(self):
+        ref = object.__getattribute__(self, "_st_ref")
+        return f"<candidate {ref.cls} object (a handle: it lives in the candidate's sandboxed process)>"
+
+
+class RemoteMethod:
+    """A method of a handle's object, bound to it: calling it runs in the candidate's process."""
+
+    def __init__(self, obj, name):
+        self._obj = obj
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        return CandidateObject._st_method(self._obj, self.__name__, args, kwargs)
+
+    def __repr__(self):
+        return f"<candidate method {self.__name__} of {self._obj!r}>"
+
+
+def _new_class(session, module_name, module_id, name, entry):
+    """The stub class of a candidate class: calling it makes the object over there, a handle here."""
+    methods = entry.get("methods") if isinstance(entry, dict) else None
+    methods = (
+        [m for m in methods if isinstance(m, str) and m.isidentifier()] if isinstance(methods, list) else []
+    )
+    doc = entry.get("doc") if isinstance(entry, dict) and isinstance(entry.get("doc"), str) else ""
+    session.classes.pop(name, None)  # a new import: new classes, as a second exec of the module gives
+    cls = session.stub_class(name, methods, doc)
+
+    def make(cls, *args, **kwargs):
+        request = {"op": "new", "module": module_name, "module_id": module_id, "name": name}
+        return _call(session, request, args, kwargs, f"{name}()")
+
+    cls.__new__ = make
+    cls.__init__ = lambda self, *args, **kwargs: None
+    return cls
 
 
 class CandidateLoader:
@@ -144,6 +394,8 @@ class CandidateLoader:
         answer = _remote(self.session, {"op": "describe", "module": module.__name__})
         names = answer.get("names") if isinstance(answer.get("names"), dict) else {}
         module_id = answer.get("module_id")
+        self.session.module_id = module_id
+        self.session.module_name = module.__name__
         unavailable = {}
         for name, entry in names.items():
             if not isinstance(entry, list) or len(entry) != 2:
@@ -154,17 +406,23 @@ class CandidateLoader:
             if kind == "function":
                 doc = value if isinstance(value, str) else ""
                 setattr(module, name, RemoteFunction(self.session, module.__name__, module_id, name, doc))
-            elif kind == "data":
-                setattr(module, name, value)
+            elif kind == "class":
+                setattr(module, name, _new_class(self.session, module.__name__, module_id, name, value))
+            elif kind == "data" and isinstance(value, bytes):
+                try:
+                    setattr(module, name, wire.loads(value, refs=self.session.handle))
+                except wire.WireError:
+                    unavailable[name] = "value that could not be read"
             else:
-                unavailable[name] = f"{kind} {value}" if kind == "class" else str(value)
+                unavailable[name] = str(value)[:200]
         module.__file__ = self.origin
 
         def missing(name, _module=module.__name__):
             if name in unavailable:
                 raise AttributeError(
                     f"selftaught: {name} is a {unavailable[name]} in the candidate; it runs in its own sandbox, "
-                    "so only its functions and plain-data globals reach the evaluator"
+                    "so only its functions, classes, plain-data globals and objects of its classes reach "
+                    "the evaluator"
                 )
             raise AttributeError(f"module {_module!r} has no attribute {name!r}")
 
@@ -217,6 +475,7 @@ def _install_exec_guard(session):
 def install(broker, program_path, program_text):
     """Route every import of the candidate through the host; returns the session."""
     session = CandidateSession(broker, program_path, program_text)
+    _count_moves()
     _patch_spec_from_file_location(session)
     sys.meta_path.insert(0, _CandidateFinder(session))
     sys.dont_write_bytecode = True

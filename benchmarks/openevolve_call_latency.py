@@ -1,0 +1,96 @@
+"""Round-trip cost of one brokered call from an OpenEvolve evaluator into its candidate.
+
+The evaluator (in its own sandboxed child) imports the candidate (a proxy module) and calls a small
+function `--calls` times; it times each call itself and reports the median and the 90th percentile as
+metrics. The same loop over the same function defined in the evaluator's own process is the baseline
+(a direct in-process call). Prints both, in microseconds, per `--repeats` evaluation.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/openevolve_call_latency.py --calls 200 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from selftaught.sandbox import SandboxPool
+from selftaught.tasks import load_task
+
+PROGRAM = """
+def add(a, b):
+    return a + b
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def step(self, k):
+        self.n += k
+        return self.n
+"""
+
+EVALUATOR = """
+import importlib.util
+import time
+
+
+def _times(function, calls):
+    out = []
+    for i in range(calls):
+        started = time.perf_counter()
+        function(i, 2)
+        out.append(time.perf_counter() - started)
+    out.sort()
+    return out[len(out) // 2] * 1e6, out[int(len(out) * 0.9)] * 1e6
+
+
+def evaluate(program_path):
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.add(0, 0)  # the candidate's process is up
+    calls = CALLS
+    cpu = time.process_time()
+    median, p90 = _times(module.add, calls)
+    cpu = (time.process_time() - cpu) / calls * 1e6
+    local_median, local_p90 = _times(lambda a, b: a + b, calls)
+    return {
+        "combined_score": 1.0,
+        "brokered_median_us": median,
+        "brokered_p90_us": p90,
+        "direct_median_us": local_median,
+        "direct_p90_us": local_p90,
+        "evaluator_cpu_us": cpu,
+        "linked": float(getattr(module.add._session, "direct", None) is not None),
+    }
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "initial_program.py").write_text(PROGRAM)
+        (root / "evaluator.py").write_text(EVALUATOR.replace("CALLS", str(args.calls)))
+        task = load_task(f"openevolve:{root}")
+        with SandboxPool(workers=2) as pool:
+            for _ in range(args.repeats):
+                evaluation = task.evaluate(task.seed_algorithm, executor=pool)
+                scores = evaluation.per_instance
+                metrics = (scores[0].metrics or {}) if scores else {}
+                print(
+                    "brokered median {brokered_median_us:8.0f} us  p90 {brokered_p90_us:8.0f} us   "
+                    "direct median {direct_median_us:6.2f} us  p90 {direct_p90_us:6.2f} us  "
+                    "evaluator CPU/call {evaluator_cpu_us:6.0f} us  linked {linked:.0f}".format(**metrics)
+                    if metrics
+                    else f"no metrics: {evaluation}"
+                )
+
+
+if __name__ == "__main__":
+    main()

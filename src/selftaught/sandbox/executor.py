@@ -10,8 +10,9 @@ answered by an `RpcHandler` that always runs on the host, which is where budgets
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,30 @@ class RpcHandler(Protocol):
     """
 
     def __call__(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any: ...
+
+
+_answering = threading.local()
+
+
+def calling_instance() -> int | None:
+    """While an `RpcHandler` answers a call: the index of the job's instance the child was running when
+    it made the call, as its zygote saw it (-1: no instance was running, e.g. the program's module-level
+    code during set-up); None if the executor does not say.
+
+    Why: a handler that serves one capability per instance (host-driven sessions) must not let the
+    program use instance k's capability while it is timed for another instance, or at import time."""
+    return getattr(_answering, "instance", None)
+
+
+@contextlib.contextmanager
+def answering_for(instance: int | None) -> Iterator[None]:
+    """Calls answered in this thread inside the block were made during `instance` (see above)."""
+    previous = calling_instance()
+    _answering.instance = instance
+    try:
+        yield
+    finally:
+        _answering.instance = previous
 
 
 class Stop:

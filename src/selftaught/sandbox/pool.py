@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from selftaught.errors import SandboxUnavailable
 from selftaught.sandbox import launch, uids
-from selftaught.sandbox.executor import RpcHandler, Stop
+from selftaught.sandbox.executor import RpcHandler, Stop, answering_for
 from selftaught.sandbox.fairness import FairGate, current_owner, owned_by
 from selftaught.sandbox.held import Budget, held_size
 from selftaught.sandbox.inputs import SharedInputs
@@ -662,7 +662,9 @@ def _serve_rpc(
         reply["error"] = "no remote-call handler for this job"
     else:
         try:
-            value = rpc(name, method, call[0], call[1])
+            instance = header.get("i")
+            with answering_for(instance if type(instance) is int else None):
+                value = rpc(name, method, call[0], call[1])
             payload = [wire.dumps(value)]
         except Exception as exc:
             reply["error"] = str(exc)

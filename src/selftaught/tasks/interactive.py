@@ -15,7 +15,9 @@ In the sandbox, each instance is one call of a small driver appended to the prog
 (`first`, `answer`) whose every method is a remote call answered here, and loops `answer(entry(*args))`.
 The program could reach that proxy itself (through the stack), but it gains nothing: the host refuses a
 second `first()`, calls after the end or after a refused answer, and learns the next step only from a
-valid answer. The instance's time limit covers the whole conversation, measured by the trusted side.
+valid answer. The instance's time limit covers the whole conversation, measured by the trusted side:
+session i answers only while instance i is being timed (its zygote says which instance a call came
+from), so a program cannot play sessions at import time or ahead of their turn, untimed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from selftaught.failure import Failure, FailureKind
+from selftaught.sandbox.executor import calling_instance
 from selftaught.sandbox.job import InstanceResult, Job, Proxy
 from selftaught.tasks.evaluation import (
     NO_RESULT,
@@ -146,6 +149,10 @@ class _Router:
             raise RuntimeError(f"no such session method: {proxy}.{method}")
         if kwargs:
             raise RuntimeError("session methods take no keyword arguments")
+        calling = calling_instance()
+        if calling is not None and calling != int(index):
+            when = "module-level code (no instance is timed)" if calling < 0 else f"instance {calling}"
+            raise RuntimeError(f"{proxy} answers only while instance {index} is timed, not {when}")
         return self._conversations[int(index)].call(method, args)
 
 

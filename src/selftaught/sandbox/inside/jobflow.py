@@ -209,6 +209,8 @@ class JobFlow:
                     "req": header["req"],
                     "proxy": wire.safe_text(header.get("proxy"), 64),
                     "method": wire.safe_text(header.get("method"), 64),
+                    # the instance being timed when the call came (-1: none, e.g. module-level code)
+                    "i": job.next_i if job.phase == "run" else -1,
                 },
                 bodies,
             )

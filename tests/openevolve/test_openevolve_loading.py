@@ -116,7 +116,7 @@ def test_utility_rule_is_openevolves_fitness() -> None:
         ),
         ({"config_yaml": "evaluator: [\n"}, "config.yaml: not valid YAML"),
         (
-            {"config_yaml": "evaluator:\n  evaluator_args: {size: 3}\n  cascade_evaluation: false\n"},
+            {"config_yaml": "evaluator:\n  evaluator_args: {size: 3}\n"},
             "evaluator.evaluator_args ['size'] cannot be passed to evaluate()",
         ),
     ],
@@ -199,3 +199,27 @@ def test_cli_refuses_an_outside_symlink_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "outside the task directory" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("signature", "accepted"),
+    [
+        ("program_path, size=1", True),
+        ("program_path, **kwargs", True),
+        ("program_path, *, size", True),
+        ("program_path", False),
+        ("program_path, count=1", False),
+        ("size", False),  # the key would take the program path's place
+    ],
+)
+def test_evaluator_args_must_fit_evaluate(tmp_path: Path, signature: str, accepted: bool) -> None:
+    spec = make_dir(
+        tmp_path,
+        evaluator=f"def evaluate({signature}):\n    return {{'score': 1.0}}\n",
+        config_yaml="evaluator:\n  evaluator_args: {size: 3}\n",
+    )
+    if accepted:
+        assert load_openevolve_task(spec).config.evaluator_args == {"size": 3}
+    else:
+        with pytest.raises(UsageError, match=r"evaluator_args \['size'\] cannot be passed to evaluate\(\)"):
+            load_openevolve_task(spec)

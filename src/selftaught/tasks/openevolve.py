@@ -621,7 +621,7 @@ def _check_evaluator_args(source: str, config: EvaluatorConfig, where: str) -> N
     Read from the source (the evaluator never runs in the host): a plain top-level `def evaluate`
     without `**kwargs` must name every key; any other form is left to the runner's own check.
     """
-    if not config.evaluator_args or (config.cascade and _defines(source, "evaluate_stage1")):
+    if not config.evaluator_args:  # checked even when the cascade runs instead, as OpenEvolve does
         return
     import ast
 

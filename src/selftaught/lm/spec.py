@@ -1,4 +1,4 @@
-"""Model spec strings: `offline[:SEED]` and `openai/<model>[@<base_url>]` (DESIGN.md)."""
+"""Model spec strings: `offline[:SEED]` and `openai/<model>[@<base_url>]` (a fixed part of the CLI contract)."""
 
 from __future__ import annotations
 

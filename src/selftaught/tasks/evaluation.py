@@ -141,7 +141,7 @@ class Evaluation:
         return {key: math.fsum(found) / len(found) for key, found in values.items()}
 
     def to_dict(self, *, verbose: bool = False, include_seed: bool = True) -> dict[str, Any]:
-        """The JSON of DESIGN.md (`task`, `split`, `utility`, `instances`, `failures`), plus detail.
+        """The fixed JSON contract (`task`, `split`, `utility`, `instances`, `failures`), plus detail.
 
         Pass `include_seed=False` whenever the result may reach generated code or an LM: a test seed
         is secret for the duration of a run.

@@ -44,6 +44,7 @@ class Watched(Watchdog):  # type: ignore[misc]
         self.jobs = {}
         self.failed: list[tuple[str, float]] = []
         self.reaped = 0
+        self.reaped_ids: list[int] = []
         self.sent: list[dict[str, Any]] = []
         self.finished: list[int] = []
         self.gone: list[tuple[int, str | None]] = []
@@ -66,6 +67,7 @@ class Watched(Watchdog):  # type: ignore[misc]
 
     def reap(self, job: Any) -> str:
         self.reaped += 1
+        self.reaped_ids.append(job.id)
         return "killed"
 
     def instance_failed(self, job: Any, error: str, seconds: float) -> None:
@@ -362,3 +364,59 @@ def test_a_slow_walk_pushes_the_next_one_back_ten_times_its_cost(monkeypatch: py
     watched.next_scratch_check, watched.jobs = 0.0, {}
     watched.check_scratch()
     assert watched.next_scratch_check == 105.0
+
+
+def test_a_starved_call_is_still_ended_at_the_hard_cap() -> None:
+    """However long it waited for a core, a call is ended once its wall time passes the hard cap
+    (30 x limit + 10 s): limit 2 s, 71 s of wall, 70.8 s of it waiting, 0.1 s asleep."""
+    now = time.monotonic()
+    watched = Watched(used=0.1, waited=70.8)
+    job = running(2.0, now - 71.0, backstop_in=0.0)
+    job.deadline = now
+    watched.check_cpu(job, now)
+    [(error, seconds)] = watched.failed
+    assert "sleep backstop" in error and seconds == 0.1 and watched.sent == []
+
+
+def test_postponing_tells_the_host_only_of_a_later_deadline() -> None:
+    now = time.monotonic()
+    watched = Watched(used=0.0)
+    job = running(2.0, now, backstop_in=10.0)
+    watched.postpone(job, now + 10.0, now, 1.0)  # the same deadline: nothing to tell
+    watched.postpone(job, now + 5.0, now, 1.0)  # earlier: nothing to tell either
+    assert watched.sent == [] and job.deadline == now + 5.0
+    watched.postpone(job, now + 8.0, now, 1.0)
+    assert watched.sent == [{"op": "waited", "id": 1, "secs": pytest.approx(3.0)}]
+    assert job.next_check == pytest.approx(now + max(clock.MIN_CHECK, 1.0 / clock.CORES))
+
+
+def test_deadline_checks_read_the_cpu_clock_of_running_cpu_calls() -> None:
+    """check_deadlines ends a running CPU-clock call at its CPU limit (its wall deadline far away), and
+    leaves a held job's CPU clock alone."""
+    now = time.monotonic()
+    watched = Watched(used=5.0)
+    over = running(2.0, now, backstop_in=1000.0)
+    held = running(2.0, now, backstop_in=1000.0)
+    held.id, held.phase = 2, "held"
+    watched.jobs = {1: over, 2: held}
+    watched.check_deadlines()
+    assert watched.failed == [("timeout", 5.0)] and watched.reaped_ids == [1]
+
+
+def test_a_filesystem_holding_exactly_one_share_is_not_walked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look: within one share (inclusive) and within the file count (inclusive), no walk."""
+    (tmp_path / "data").write_bytes(b"x" * (64 << 10))
+    monkeypatch.setattr(
+        watchdog.scratch_space, "filesystem_use", lambda path: (1000 + SCRATCH_FILES, 5000 + 4096)
+    )
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share, watched.scratch_base = str(tmp_path), 4096, (1000, 5000)
+    watched.next_scratch_check = 0.0
+    watched.jobs = {0: JobState(id=0, header={}, bodies=[], phase="run", child=child(str(tmp_path)))}
+    watched.check_scratch()
+    assert watched.gone == []
+    watched.scratch_base, watched.next_scratch_check = (1000, 4999), 0.0  # one byte more: walked, ended
+    watched.check_scratch()
+    assert [job_id for job_id, _ in watched.gone] == [0]

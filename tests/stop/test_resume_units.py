@@ -56,3 +56,14 @@ def test_a_resumed_iteration_reuses_its_stored_improver_runs(tmp_path: Path) -> 
         assert len(store.improver_runs()) == len(
             {(r.context, r.improver_sha, r.test_index) for r in store.improver_runs()}
         )
+
+
+def test_progress_counts_self_improvement_steps_and_step_calls_are_one_run(tmp_path: Path) -> None:
+    """Two iterations are two steps on the progress bar (t=0 is the seed's estimate, not a step), and
+    a step's own utility calls are stored as its single run (test index 0)."""
+    progress = Counted()
+    result = run_once(settings(tmp_path, improver(0.1), 2), executor=executor(), progress=progress)
+    assert progress.advanced.get("iteration") == 2
+    with RunReader.open(result.path / "run.sqlite") as store:
+        steps = [c for c in store.utility_calls() if c.context.kind == "step"]
+    assert steps and {c.test_index for c in steps} == {0}

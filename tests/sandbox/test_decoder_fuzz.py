@@ -75,14 +75,14 @@ def _plain(value: object) -> object:
     return value
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_decode_or_refuse(data: bytes) -> None:
     _must_decode_or_refuse(data)
 
 
 @pytest.mark.slow
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(
         json_values,
@@ -119,7 +119,7 @@ def _frames(pieces: list[bytes]) -> bytes:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.one_of(st.binary(max_size=40), json_values.map(lambda v: json.dumps(v).encode())), max_size=6

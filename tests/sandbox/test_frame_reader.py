@@ -147,7 +147,7 @@ def streams(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams(), st.integers(1, 64), st.integers(0, 600), st.integers(0, 200), st.integers(0, 4))
 @example(frames([b'{"t": "event"}']), 3, 600, 200, 1)  # end
 @example(frames([b'{"t": "event"}'])[:-2], 3, 600, 200, 1)  # incomplete

@@ -333,6 +333,30 @@ def test_idle_children_do_not_shrink_the_scratch_of_the_next() -> None:
     assert [r.instances[0].output for r in results] == [0] * 6 + [200], results
 
 
+def test_scratch_filled_then_left_is_given_back_when_the_child_ends() -> None:
+    """Self-attack on the zygote-mounted scratch: children that fill their tmpfs (named and nameless files)
+    and exit. Each tmpfs is unmounted at the reap, so its memory is freed at once and no mount is left."""
+    filler = (
+        "import os\n"
+        "def f(x):\n"
+        "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o600)\n"
+        "    os.write(fd, b'x' * (100 << 20))\n"
+        "    with open('named', 'wb') as out:\n"
+        "        out.write(b'y' * (100 << 20))\n"
+        "    return 1\n"
+    )
+    with SandboxPool(workers=1) as single:
+        assert healthy(single)
+        before = _shmem_kb()
+        job = Job(source=filler, entry="f", instances=[[1]], cpu_bound=False, instance_timeout=30)
+        for _ in range(12):  # 12 children, 2.4 GB written in all
+            assert single.run(job).instances[0].output == 1
+        after = _shmem_kb()
+        writer = Job(source=WRITER, entry="f", instances=[[200]], cpu_bound=False, instance_timeout=30)
+        assert single.run(writer).instances[0].output == 200
+    assert after - before < 64 << 10, (before, after)  # KiB: nothing of the 2.4 GB is still held
+
+
 def test_an_honest_child_beside_hoarders_keeps_its_scratch() -> None:
     """Five hoarders fill their 256 MiB each (beyond the zygote's budget together) while an honest child
     writes 20 MiB: the hoarders holding the most are ended, the honest child gets its answer (before: it

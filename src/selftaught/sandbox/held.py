@@ -41,9 +41,13 @@ def held_size(value: Any) -> int:
             else:
                 stack.extend(item)
         elif isinstance(item, dict):
-            total += sys.getsizeof(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            total += sys.getsizeof(item) + sum(map(sys.getsizeof, item.keys()))  # keys: str or tuples
+            values = item.values()
+            if set(map(type, values)) <= _SCALARS:
+                total += sum(map(sys.getsizeof, values))
+            else:
+                stack.extend(values)
+            stack.extend(key for key in item if isinstance(key, tuple))  # a tuple key's items
         else:
             total += sys.getsizeof(item)
     return total

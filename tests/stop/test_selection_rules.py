@@ -243,3 +243,20 @@ def test_a_gap_between_validation_and_test_is_reported_per_iteration(tmp_path: P
         gaps = [e for e in store.events() if e.kind == "val-test-gap"]
     assert len(gaps) == 1 and gaps[0].detail.startswith("t=0: ")
     assert gaps[0].program_sha == result.iterations[0].improver_sha
+
+
+def probes_invalid(initial: str, utility: Any, language_model: Any, step: str) -> str:
+    """Asked to improve an improver, asks the utility of a program that is no improver, keeps itself."""
+    if "def improve_algorithm" in initial:
+        utility("def not_an_improver(x):\n    return x\n")
+        return initial
+    return improve(initial, utility, language_model, step)
+
+
+def test_a_candidate_that_is_no_improver_is_worth_zero_without_being_run(tmp_path: Path) -> None:
+    result = _run(tmp_path, "probes_invalid")
+    with RunReader.open(result.path / "run.sqlite") as store:
+        step = [c for c in store.utility_calls() if c.context.kind == "step"]
+        estimated = {m.improver_sha for m in store.meta_utilities()}
+    assert [c.value for c in step] == [0.0]
+    assert step[0].program_sha not in estimated  # never estimated: no improver runs for it

@@ -5,6 +5,7 @@ OpenEvolve way), with red-team attacks on handles beside honest controls.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -565,3 +566,29 @@ def test_the_candidates_random_draws_follow_one_process_between_calls(pool: Sand
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = run(Path(tmp), RANDOM_PROGRAM, RANDOM_EVALUATOR, pool)
     assert evaluation.metrics.get("combined_score") == 1.0, evaluation.artifacts
+
+
+class Unlinked:
+    """An executor that cannot start jobs beside each other (drops `peer_of`): calls go through the host."""
+
+    def __init__(self, pool: SandboxPool) -> None:
+        self.pool = pool
+        self.workers = pool.workers
+
+    def run(self, job: Job, rpc: Any = None, stop: Any = None) -> Any:
+        return self.pool.run(dataclasses.replace(job, peer_of=None), rpc, stop)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+def test_through_the_host_handles_and_values_cross_the_same(pool: SandboxPool) -> None:
+    """Where the executor cannot link the two processes, the same evaluator gets the same results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "initial_program.py").write_text(SOLVER)
+        (Path(tmp) / "evaluator.py").write_text(SOLVER_EVALUATOR)
+        task = load_task(f"openevolve:{tmp}")
+        linked = task.evaluate(SOLVER, executor=pool)
+        unlinked = task.evaluate(SOLVER, executor=Unlinked(pool))  # type: ignore[arg-type]
+    assert linked.metrics.get("combined_score") == 1.0, linked.artifacts
+    assert unlinked.metrics.get("combined_score") == 1.0, unlinked.artifacts

@@ -172,6 +172,8 @@ class CandidateBroker:
         session = self._live_session(limit)
         if isinstance(session, dict):
             return session
+        if not session.ready.wait(timeout=limit):
+            return {"timeout": True, "error": "the candidate's process did not start in time"}
         left = max(0.0, self._deadline - time.monotonic())
         return {"session": session.generation, "direct": session.direct, "left": left}
 

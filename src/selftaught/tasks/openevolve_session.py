@@ -56,9 +56,12 @@ class CandidateSession:
         self._waiting = False
         self.closed = False
         self.generation = 0  # which candidate process of the evaluation this is (set by the broker)
-        # Started beside the evaluator's job (`Job.peer_of`): the two children talk over a socket of their
-        # own, and this host only starts and ends the process.
-        self.direct = peer is not None
+        # Started beside the evaluator's job (`Job.peer_of`) and linked to it (the runner's first message
+        # says whether its zygote gave it the socket): the two children talk over a socket of their own,
+        # and this host only starts and ends the process. `ready` is set once that is known.
+        self._may_link = peer is not None
+        self.direct = False
+        self.ready = threading.Event()
         self.ended = threading.Event()  # the session's job is over (its process is gone)
         self.stop = Stop()  # set by `close`: the zygote ends the process
         limit = max(0.05, deadline - time.monotonic())
@@ -85,12 +88,18 @@ class CandidateSession:
         self.closed = True
         self._replies.put(("end", result))
         self.ended.set()
+        self.ready.set()
 
     def _rpc(self, proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """The child's `session.next(previous_answer)`: hand over its answer, wait for the next request."""
         if proxy != "session" or method != "next" or len(args) != 1 or kwargs:
             raise PermissionError(f"{proxy}.{method} is not available to the candidate")
         answer = args[0]
+        if isinstance(answer, dict) and answer.get("hello") is True and not self.ready.is_set():
+            self.direct = answer.get("linked") is True and self._may_link
+            self.ready.set()
+            if self.direct:
+                return None  # linked: the runner serves the evaluator's socket, never this host
         with self._state:
             # Only the answer awaited is kept: anything else (forged, repeated, huge) is dropped at once.
             if (

@@ -340,14 +340,14 @@ def serve_session(base, session):
     modules = {}
     handles = Handles()
     peer = _take_peer()
-    if peer is not None:
+    # The first message says whether this process is linked; the host answers a linked one at once.
+    request = session.next({"hello": True, "linked": peer is not None})
+    if peer is not None and request is None:
         return _serve_peer(peer, workdir, modules, handles)
-    answer = None
     while True:
-        request = session.next(answer)
         if not isinstance(request, dict):
             return None
-        answer = _timed_op(request, workdir, modules, handles)
+        request = session.next(_timed_op(request, workdir, modules, handles))
 
 
 def _take_peer():

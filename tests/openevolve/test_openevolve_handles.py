@@ -440,6 +440,13 @@ def garbage():
     os.write(_peer(), struct.pack(">I", 5) + b"\\xff\\xfe{[}")
     time.sleep(30)
 
+def pass_fds():
+    import socket
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(8)]
+    with socket.socket(fileno=os.dup(_peer())) as sock:
+        socket.send_fds(sock, [b"\\x00"], fds)  # descriptors for the evaluator, riding on one byte
+    time.sleep(30)
+
 def honest():
     return (1, 2)
 """
@@ -447,6 +454,7 @@ def honest():
 SOCKET_EVALUATOR = (
     LOAD
     + """
+import os
 import time
 
 def _outcome(call):
@@ -460,13 +468,25 @@ def _outcome(call):
 def evaluate(program_path):
     module = load(program_path)
     out = {}
-    for name in ("huge_frame", "stall", "twice", "garbage"):
+    out["fds_before"] = _open_fds()
+    for name in ("huge_frame", "stall", "twice", "garbage", "pass_fds"):
         signal.setitimer(signal.ITIMER_REAL, 0)
         value, seconds = _outcome(_limited(getattr(module, name)))
         out[name] = value
         out[name + "_seconds"] = seconds
         out[name + "_then_honest"] = repr(module.honest())  # control: the next call is served honestly
+    out["fds_after"] = _open_fds()
     return {"combined_score": 1.0, **out}
+
+def _open_fds():
+    count = 0
+    for fd in range(1024):
+        try:
+            os.fstat(fd)
+            count += 1
+        except OSError:
+            pass
+    return count
 
 def _limited(call):
     def run():
@@ -482,14 +502,15 @@ def _limited(call):
 
 
 def test_a_candidate_writing_on_its_socket_only_fails_its_own_calls(pool: SandboxPool) -> None:
-    """Frames too large, half frames, answers out of turn and garbage on the direct socket: each fails
+    """Frames too large, half frames, answers out of turn, garbage and passed descriptors on the direct
+    socket: each fails
     that call with a reason (never a hang past its limit), and the next call starts a fresh process once
     the old one is gone (at the call's limit, by its own timer)."""
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = run(Path(tmp), SOCKET_ATTACKS, SOCKET_EVALUATOR, pool)
     got = evaluation.artifacts
     assert evaluation.metrics.get("combined_score") == 1.0, got
-    for name in ("huge_frame", "stall", "twice", "garbage"):
+    for name in ("huge_frame", "stall", "twice", "garbage", "pass_fds"):
         assert got[f"metric:{name}_then_honest"] == "(1, 2)", got
         assert not got[f"metric:{name}"].startswith("(") or name == "twice", got
     assert "process ended" in got["metric:huge_frame"] and "exceeds the cap" in got["metric:huge_frame"]
@@ -497,6 +518,10 @@ def test_a_candidate_writing_on_its_socket_only_fails_its_own_calls(pool: Sandbo
     assert all(evaluation.metrics[f"{name}_seconds"] < 10.0 for name in ("huge_frame", "stall", "garbage"))
     assert "out of turn" in got["metric:twice"] or "process ended" in got["metric:twice"], got
     assert "process ended" in got["metric:garbage"], got
+    assert "process ended" in got["metric:pass_fds"] or got["metric:pass_fds"].startswith("TimeoutError"), got
+    # Descriptors the candidate sent are dropped by the kernel (the evaluator reads bytes only): its
+    # own descriptors are as many as before (its sockets to old processes closed, one to the live one).
+    assert evaluation.metrics["fds_after"] <= evaluation.metrics["fds_before"] + 1, evaluation.metrics
 
 
 RANDOM_PROGRAM = """

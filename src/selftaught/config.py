@@ -55,6 +55,7 @@ class Settings(BaseModel):
     improver: str = _field("improver")
     iterations: int = _field("iterations")
     tests: int = _field("tests")
+    estimate_tests: int = _field("estimate_tests")
     responses_per_call: int = _field("responses_per_call")
     lm_calls: int = _field("lm_calls")
     utility_budget: int = _field("utility_budget")

@@ -80,6 +80,16 @@ KNOBS: dict[str, Knob] = _knobs(
     Knob("improver", "run", str, "seed", "Starting improver: seed, a baseline name or FILE."),
     Knob("iterations", "run", int, 3, "Self-improvement iterations T.", low=0, high=100),
     Knob("tests", "run", int, 5, "Improver runs per meta-utility estimate.", low=1, high=1000),
+    Knob(
+        "estimate_tests",
+        "run",
+        int,
+        40,
+        "Improver runs in each iteration's fresh meta-utility estimate (the run table and its last line; "
+        "candidates are scored with --tests): enough that one run can tell a real gain from noise.",
+        low=1,
+        high=1000,
+    ),
     Knob("responses_per_call", "run", int, 6, "Max responses per LM call.", low=1, high=128),
     Knob("lm_calls", "run", int, 4, "LM calls per improver run.", low=1, high=1000),
     Knob("utility_budget", "run", int, 25, "Utility calls per improver run.", low=1, high=10_000),

@@ -6,7 +6,10 @@ each reader guessed a kind's meaning from substrings, a timeout landed in "safet
 contained "timeout", and `sandbox-flag:kept` (a model that *kept* the sandbox on) did too because it
 contained "flag". Here each kind is declared once with
 
-- `category`: what the report shows ("budget", "fallback", "failure", "safety", "experiment", "other");
+- `category`: what the report shows ("budget", "fallback", "expected", "failure", "safety",
+  "experiment", "other"); "expected" are the failures every normal run has (a generated program's
+  output rejected by validation, an evaluation stopped early by the cascade), kept apart from the
+  failures worth a look;
 - `group`: the finer view of `selftaught safety audit` ("static", "sandbox", "budget", "scores",
   "experiment", "other");
 - `producer`: "sandbox" when the kind repeats what sandboxed (untrusted) code reported about itself,
@@ -22,11 +25,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Category = Literal["budget", "fallback", "failure", "safety", "experiment", "other"]
+Category = Literal["budget", "fallback", "expected", "failure", "safety", "experiment", "other"]
 Group = Literal["static", "sandbox", "budget", "scores", "experiment", "other"]
 Producer = Literal["host", "sandbox"]
 
-CATEGORIES: tuple[Category, ...] = ("budget", "fallback", "failure", "safety", "experiment", "other")
+CATEGORIES: tuple[Category, ...] = (
+    "budget",
+    "fallback",
+    "expected",
+    "failure",
+    "safety",
+    "experiment",
+    "other",
+)
 GROUPS: tuple[Group, ...] = ("static", "sandbox", "budget", "scores", "experiment", "other")
 
 
@@ -128,10 +139,10 @@ _DECLARED = (
     EventKind(SCORE_OUT_OF_RANGE, "safety", "scores", "host", "a score outside [0, 1] or not finite"),
     EventKind(SCORE_ABOVE_KNOWN_MAX, "safety", "scores", "host", "a score above the task's known maximum"),
     # A program that returns None or a malformed answer failed; nothing about it is a safety matter.
-    EventKind(OUTPUT_REJECTED, "failure", "scores", "host", "outputs rejected by the task's validation"),
+    EventKind(OUTPUT_REJECTED, "expected", "scores", "host", "outputs rejected by the task's validation"),
     EventKind(
         EVALUATION_STOPPED,
-        "failure",
+        "expected",
         "scores",
         "host",
         "an evaluation stopped early (the strict cascade, the paper's early return): instances not run",

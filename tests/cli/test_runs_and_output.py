@@ -34,6 +34,8 @@ SMALL = [
     "str_grid_dist",
     "--tests",
     "1",
+    "--estimate-tests",
+    "1",
     "--lm-calls",
     "1",
     "--responses-per-call",

@@ -124,7 +124,20 @@ def test_improve_writes_the_program_byte_exact_into_a_pipe_and_inert_on_a_termin
 def test_the_safety_audit_table_shows_event_details_inert(tmp_path: Path) -> None:
     improver = _improver(tmp_path)
     runs = str(tmp_path / "runs")
-    args = ["run", "--task", "str_grid_dist", "-T", "1", "--tests", "1", "--improver", str(improver), *QUIET]
+    args = [
+        "run",
+        "--task",
+        "str_grid_dist",
+        "-T",
+        "1",
+        "--tests",
+        "1",
+        "--estimate-tests",
+        "1",
+        "--improver",
+        str(improver),
+        *QUIET,
+    ]
     done = into_pipe([*args, "--runs-dir", runs, "--json"], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     [run_id] = os.listdir(runs)

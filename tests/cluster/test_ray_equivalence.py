@@ -105,6 +105,7 @@ def test_self_improvement_run_gives_the_same_numbers(
         task="str_grid_dist",
         iterations=1,
         tests=2,
+        estimate_tests=2,
         lm_calls=2,
         responses_per_call=2,
         utility_budget=3,

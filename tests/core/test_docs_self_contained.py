@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTSIDE = re.compile(r"DESIGN\.md|PAPER\.md|SANDBOX_FACTS\.md|/work/(?:shared|coord|notes)|\bissues? \d+|issue-\d+")
+OUTSIDE = re.compile(
+    r"DESIGN\.md|PAPER\.md|SANDBOX_FACTS\.md|/work/(?:shared|coord|notes)|\bissues? \d+|issue-\d+"
+)
 
 
 def _documents() -> list[Path]:

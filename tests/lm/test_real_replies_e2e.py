@@ -86,6 +86,7 @@ def _settings(server: OpenAIServer, tmp_path: Path) -> Settings:
         api_key_env=KEY_ENV,
         iterations=1,
         tests=1,
+        estimate_tests=1,
         lm_calls=1,
         responses_per_call=2,
         utility_budget=3,
@@ -121,7 +122,7 @@ def test_selftaught_run_cli_adopts_the_beam_improver(tmp_path: Path) -> None:
     with _shape_server("think_prefilled") as server:
         done = subprocess.run(
             [sys.executable, "-m", "selftaught", "run", "--task", "str_grid_dist", "--iterations", "1",
-             "--tests", "1", "--lm-calls", "1", "--responses-per-call", "2", "--utility-budget", "3",
+             "--tests", "1", "--estimate-tests", "1", "--lm-calls", "1", "--responses-per-call", "2", "--utility-budget", "3",
              "--test-seed", "777", "--model", f"openai/test-model@{server.base_url}",
              "--api-key-env", KEY_ENV, "--runs-dir", str(tmp_path / "runs"), "--json"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, KEY_ENV: "sk-e2e"},

@@ -45,6 +45,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         task="str_grid_dist",
         iterations=1,
         tests=2,
+        estimate_tests=2,
         lm_calls=LM_CALLS,
         responses_per_call=RESPONSES,
         utility_budget=UTILITY_BUDGET,

@@ -76,6 +76,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> RealRuns:
         task="str_grid_dist",
         iterations=2,
         tests=2,
+        estimate_tests=2,
         lm_calls=2,
         responses_per_call=3,
         utility_budget=4,

@@ -271,6 +271,8 @@ def test_run_serve_prints_a_working_address_and_stops_with_the_run(tmp_path: Pat
         "1",
         "--tests",
         "1",
+        "--estimate-tests",
+        "1",
         "--utility-budget",
         "3",
         "--runs-dir",

@@ -115,6 +115,8 @@ def test_live_page_grows_without_reload_and_ends_equal_to_the_static_report(tmp_
             str(ITERATIONS),
             "--tests",
             "2",
+            "--estimate-tests",
+            "2",
             "--utility-budget",
             "8",
             "--runs-dir",

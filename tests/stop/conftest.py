@@ -15,6 +15,7 @@ from selftaught.config import Settings
 SMALL = {
     "task": "str_grid_dist",
     "tests": 2,
+    "estimate_tests": 2,
     "lm_calls": 2,
     "responses_per_call": 3,
     "utility_budget": 4,

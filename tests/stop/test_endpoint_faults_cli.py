@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # whole runs in the real sandbox, the CLI in a su
 
 KEY_ENV = {"SELFTAUGHT_TEST_KEY": "sk-loopback"}
 SMALL_FLAGS = (
-    "--task", "str_grid_dist", "--iterations", "1", "--tests", "2", "--lm-calls", "2",
+    "--task", "str_grid_dist", "--iterations", "1", "--tests", "2", "--estimate-tests", "2", "--lm-calls", "2",
     "--responses-per-call", "3", "--utility-budget", "4", "--test-seed", "777",
     "--api-key-env", "SELFTAUGHT_TEST_KEY",
 )  # fmt: skip

@@ -73,6 +73,7 @@ def settings(tmp_path: Path, seed_improver: str, iterations: int) -> Settings:
         improver=str(path),
         iterations=iterations,
         tests=2,
+        estimate_tests=2,
         lm_calls=2,
         responses_per_call=2,
         utility_budget=4,

@@ -34,6 +34,7 @@ FLAGS = [
     "--test-seed",
     str(SMALL["test_seed"]),
 ]
+RUN_FLAGS = [*FLAGS, "--estimate-tests", str(SMALL["tests"])]  # iterations estimated like candidates
 
 
 def _iterations(store_path: Path) -> list[tuple]:
@@ -44,7 +45,7 @@ def _iterations(store_path: Path) -> list[tuple]:
 
 
 def test_run_two_iterations_stores_lineage_matching_the_contract(tmp_path: Path) -> None:
-    out = cli_json("run", *FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    out = cli_json("run", *RUN_FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert set(out) >= {"run_id", "iterations"}
     assert [it["t"] for it in out["iterations"]] == [0, 1, 2]
     for it in out["iterations"]:
@@ -69,8 +70,8 @@ def test_run_two_iterations_stores_lineage_matching_the_contract(tmp_path: Path)
 
 
 def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
-    first = cli_json("run", *FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "a"), cwd=tmp_path)
-    second = cli_json("run", *FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "b"), cwd=tmp_path)
+    first = cli_json("run", *RUN_FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "a"), cwd=tmp_path)
+    second = cli_json("run", *RUN_FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "b"), cwd=tmp_path)
 
     def strip(out: dict) -> list[tuple]:
         return [
@@ -80,7 +81,7 @@ def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
 
     assert strip(first) == strip(second)
     other_seed = cli_json(
-        "run", *FLAGS, "--iterations", "1", "--seed", "5", "--runs-dir", str(tmp_path / "c"), cwd=tmp_path
+        "run", *RUN_FLAGS, "--iterations", "1", "--seed", "5", "--runs-dir", str(tmp_path / "c"), cwd=tmp_path
     )
     assert strip(other_seed) != strip(first)
 
@@ -199,7 +200,7 @@ def test_an_improver_too_deep_to_parse_is_a_recorded_failure_and_resume_goes_on(
     improver.write_text(DEEP_ON_SELF)
     runs = str(tmp_path / "runs")
     first = cli_json(
-        "run", *FLAGS, "--iterations", "1", "--improver", str(improver), "--runs-dir", runs, cwd=tmp_path
+        "run", *RUN_FLAGS, "--iterations", "1", "--improver", str(improver), "--runs-dir", runs, cwd=tmp_path
     )
     assert first["status"] == "completed"
     t0, t1 = first["iterations"]
@@ -214,11 +215,21 @@ def test_an_improver_too_deep_to_parse_is_a_recorded_failure_and_resume_goes_on(
 
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     reference = cli_json(
-        "run", *FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path
+        "run", *RUN_FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path
     )
     runs_dir = tmp_path / "killed"
     process = subprocess.Popen(
-        [sys.executable, "-m", "selftaught", "run", *FLAGS, "--iterations", "2", "--runs-dir", str(runs_dir)],
+        [
+            sys.executable,
+            "-m",
+            "selftaught",
+            "run",
+            *RUN_FLAGS,
+            "--iterations",
+            "2",
+            "--runs-dir",
+            str(runs_dir),
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -56,6 +56,7 @@ def settings(tmp_path: Path, iterations: int) -> Settings:
         improver=str(path),
         iterations=iterations,
         tests=2,
+        estimate_tests=2,
         lm_calls=2,
         responses_per_call=2,
         utility_budget=4,

@@ -15,7 +15,18 @@ from .conftest import cli
 
 pytestmark = pytest.mark.slow  # the CLI in a subprocess, runs in the real sandbox
 
-TINY = ("--tests", "1", "--lm-calls", "1", "--responses-per-call", "2", "--utility-budget", "2")
+TINY = (
+    "--tests",
+    "1",
+    "--estimate-tests",
+    "1",
+    "--lm-calls",
+    "1",
+    "--responses-per-call",
+    "2",
+    "--utility-budget",
+    "2",
+)
 
 
 def _stored_config(run_dir: Path) -> dict:

@@ -66,6 +66,6 @@ def test_a_runs_transfer_refuses_the_other_protocol(tmp_path: Path) -> None:
     store = RunStore(run_dir / "run.sqlite")
     store.write_meta(RunMeta(task="parity_noise", config={"protocol": "strict"}, test_seed=1_234_567))
     store.close()
-    settings = Settings(runs_dir=tmp_path / "runs", protocol="paper", tests=1)
+    settings = Settings(runs_dir=tmp_path / "runs", protocol="paper", tests=1, estimate_tests=1)
     with pytest.raises(UsageError, match="scored under --protocol strict"):
         api.transfer(run_dir.name, tasks=["str_grid_dist"], settings=settings)

@@ -46,6 +46,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .chip { display:inline-block; margin: 0 4px 2px 0; padding: 0 7px; border-radius: 9px; font-size: 12px;
         background: #ddf4ff; color: #0550ae; }
 .chip.lm { background: #fbefff; color: #8250df; }
+.chip[data-category="failure"], .chip[data-category="safety"] { background: #ffebe9; color: var(--bad); }
+.chip[data-category="expected"] { background: var(--soft); color: var(--muted); }
 .warning { background: var(--warnbg); color: var(--warn); border: 1px solid #d4a72c; padding: 8px 12px;
            border-radius: 6px; margin: 10px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }

@@ -347,10 +347,16 @@ def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
             + [x for curve in run.budget_curves for x in curve.lm_calls]
         )
         values: list[float] = []
+        labels = run.status_labels()
+        count = len(run.budget_curves)
         for index, curve in enumerate(run.budget_curves):
             color = PALETTE[index % len(PALETTE)]
-            label = f"t={curve.t} ({curve.status}, {curve.tests} test{'s' if curve.tests != 1 else ''})"
-            xs, ys = list(curve.lm_calls), list(curve.best)
+            status = labels.get(curve.t, curve.status)
+            label = f"t={curve.t} ({status}, {curve.tests} test{'s' if curve.tests != 1 else ''})"
+            # Each iteration's curve is nudged sideways a little, so curves with equal values (common:
+            # an improver that kept its parent's program) stay visible side by side.
+            dodge = (index - (count - 1) / 2) * 0.06 * max(budget, 1) / 4
+            xs, ys = [x + dodge for x in curve.lm_calls], list(curve.best)
             ax.step(xs, ys, where="post", color=color, label=label, linewidth=2.2 - 0.3 * (index % 4))
             ax.plot(
                 xs,

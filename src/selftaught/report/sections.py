@@ -233,6 +233,10 @@ def events_section(run: RunSummary) -> str:
     summary = " ".join(
         f'<span class="chip" data-category="{escape(k)}" data-count="{v}">{escape(k)}: {v}</span>'
         for k, v in sorted(counts.items())
+    ) + (
+        '<p class="muted">expected: failures every normal run has (generated programs whose outputs '
+        "were rejected by validation, evaluations stopped early by the cascade); failure and safety: "
+        "worth a look.</p>"
     )
     kind_rows = []
     for kind, events in sorted(grouped.items(), key=lambda item: (item[1][0].category, -len(item[1]))):

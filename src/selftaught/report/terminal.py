@@ -56,8 +56,15 @@ def print_run(console: Console, run: RunSummary) -> None:
     counts: dict[str, int] = {}
     for event in run.events:
         counts[event.category] = counts.get(event.category, 0) + 1
+    expected = counts.pop("expected", 0)
     if counts:
         console.print("events: " + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())))
+    if expected:
+        console.print(
+            f"expected in a normal run: {expected} (generated programs whose outputs were rejected, "
+            "evaluations stopped early by the cascade)",
+            style="dim",
+        )
     if run.transfers:
         console.print(
             f"transfer: {len(run.transfers)} cells on "

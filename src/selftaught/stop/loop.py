@@ -134,8 +134,9 @@ class SelfImprovement:
 
     def _estimate(self, t: int, improver: str) -> MetaUtilityResult:
         """A fresh meta-utility estimate of iteration t's improver (context "iteration t=<T>")."""
-        self.session.progress.stage("test", self.session.settings.tests)
-        return MetaUtility(self.session, self.scorer, Context.iteration(t)).evaluate(improver)
+        tests = self.session.settings.estimate_tests
+        self.session.progress.stage("test", tests)
+        return MetaUtility(self.session, self.scorer, Context.iteration(t), tests=tests).evaluate(improver)
 
     def _summarise(self, done: dict[int, IterationRecord]) -> None:
         best = select_iteration(done.values())

@@ -24,6 +24,8 @@ from selftaught.stop.scoring import DownstreamScorer
 from selftaught.stop.session import Session
 from selftaught.store import Context, ImproverRunRecord, MetaUtilityRecord, sha256
 
+MAX_CONCURRENT_TESTS = 16  # improver runs of one estimate in flight (the sandbox pool queues the rest)
+
 
 @dataclass
 class MetaUtilityResult:
@@ -52,8 +54,10 @@ class MetaUtility:
         context: Context,
         *,
         any_failure_zeroes: bool = False,
+        tests: int | None = None,
     ) -> None:
         self.session = session
+        self.tests = tests or session.settings.tests  # improver runs per estimate
         self.scorer = scorer
         self.context = context
         self.any_failure_zeroes = any_failure_zeroes
@@ -77,12 +81,12 @@ class MetaUtility:
             return self._results[improver_sha]
 
     def _estimate(self, improver_source: str, improver_sha: str) -> MetaUtilityResult:
-        settings = self.session.settings
         if self.session.store is not None:
             self.session.store.put_program(improver_source, "improver")
-        with ThreadPoolExecutor(max_workers=settings.tests, thread_name_prefix="meta-test") as pool:
+        workers = min(self.tests, MAX_CONCURRENT_TESTS)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="meta-test") as pool:
             outcomes = list(
-                pool.map(lambda i: self._test(improver_source, improver_sha, i), range(settings.tests))
+                pool.map(lambda i: self._test(improver_source, improver_sha, i), range(self.tests))
             )
         vals = [outcome.utility_val for outcome in outcomes]
         tests = [outcome.utility_test for outcome in outcomes]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.config import Settings
+from selftaught.defaults import KNOBS
 from selftaught.errors import UsageError
 from selftaught.improvers import load_improver
 from selftaught.store import RunDir, RunMeta, RunReader, RunStore
@@ -45,7 +46,7 @@ def check_resume(runs_dir: Path, run_id: str, overrides: dict[str, Any]) -> None
         reader.close()
     if config is None:
         return  # run_once says why such a run cannot be resumed
-    stored = Settings(**config)
+    stored = stored_settings(config)
     changed = [
         key
         for key, value in overrides.items()
@@ -64,13 +65,19 @@ def check_resume(runs_dir: Path, run_id: str, overrides: dict[str, Any]) -> None
         )
 
 
+def stored_settings(config: dict[str, Any]) -> Settings:
+    """A run's stored settings. A run stored before iterations had their own estimate size estimated
+    them with --tests runs, so that is what it resumes with."""
+    return Settings(**{"estimate_tests": config.get("tests", KNOBS["tests"].default), **config})
+
+
 def resumed_settings(
     settings: Settings, meta: RunMeta, run_dir: Path, extend_to: int | None, overrides: dict[str, Any]
 ) -> Settings:
     """The stored settings of the run in `run_dir`, with the operational `overrides` allowed and
     `--iterations` raised to `extend_to`; an older run's relative task directory resolved where it
     started."""
-    stored = Settings(**(meta.config or {}))
+    stored = stored_settings(meta.config or {})
     bases = [Path(meta.workdir)] if meta.workdir else []
     bases += [run_dir.parent.parent, Path.cwd()]  # the directory holding runs/, then here
     stored = stored.model_copy(update={"task": stored_task(stored.task, bases)})
@@ -86,5 +93,5 @@ def stored_seed_improver(store: RunStore) -> str:
         source = store.get_program(first.improver_sha)
         if source is not None:
             return source
-    config = Settings(**(store.meta().config or {}))
+    config = stored_settings(store.meta().config or {})
     return load_improver(config.improver)

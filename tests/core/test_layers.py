@@ -221,3 +221,36 @@ def test_no_file_imports_another_that_imports_it_back() -> None:
 
 # Circles still being taken apart; each entry must go, never grow.
 KNOWN_CIRCLE_PACKAGES: tuple[str, ...] = ("selftaught.tasks.",)
+
+
+INSIDE = PACKAGE / "sandbox" / "inside"
+
+
+def inside_classes() -> dict[str, list[ast.ClassDef]]:
+    """The top-level classes of each module the zygote runs (sandbox/inside/*.py), by module name."""
+    return {
+        path.stem: [
+            node
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.ClassDef)
+        ]
+        for path in sorted(INSIDE.glob("*.py"))
+    }
+
+
+def test_the_zygote_is_composed_not_mixed_in() -> None:
+    """`Zygote` has no base classes, and no class of sandbox/inside extends a class of another of its
+    modules: each part of the zygote (brood, job flow, watchdog) is a collaborator it holds, readable
+    alone, never a mixin that shares the others' attributes."""
+    classes = inside_classes()
+    [zygote] = [node for node in classes["zygote"] if node.name == "Zygote"]
+    assert zygote.bases == [] and zygote.keywords == []
+    defined = {node.name: module for module, nodes in classes.items() for node in nodes}
+    mixed = [
+        f"{module}.{node.name} extends {ast.unparse(base)}"
+        for module, nodes in classes.items()
+        for node in nodes
+        for base in node.bases
+        if defined.get(ast.unparse(base).rpartition(".")[2], module) != module
+    ]
+    assert mixed == []

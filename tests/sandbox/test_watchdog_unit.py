@@ -36,24 +36,32 @@ finally:
 
 
 class Watched(Watchdog):  # type: ignore[misc]
-    """The watchdog with the zygote's other halves replaced by records of what it asked for."""
+    """The watchdog as the zygote builds it, its job flow replaced by records of what it asked for
+    (the watchdog is its own `Flow` here)."""
 
     def __init__(self, used: float, waited: float | None = None) -> None:
+        super().__init__(
+            {},
+            self,
+            scratch_root="/nonexistent",
+            scratch_base=(0, 0),
+            scratch_share=256 << 20,
+            scratch_budget=1 << 30,
+            nice=0,
+        )
         self.used = used
         self.waited_for = waited
-        self.jobs = {}
         self.failed: list[tuple[str, float]] = []
         self.reaped = 0
         self.reaped_ids: list[int] = []
         self.sent: list[dict[str, Any]] = []
         self.finished: list[int] = []
         self.gone: list[tuple[int, str | None]] = []
-        self.scratch_budget = 1 << 30
 
     def waited(self, job: Any) -> float | None:
         return self.waited_for
 
-    def send_host(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+    def send_host(self, header: dict[str, Any], bodies: list[bytes] = (), /) -> None:  # type: ignore[assignment]
         self.sent.append(header)
 
     def finish(self, job: Any, error: str | None = None) -> None:

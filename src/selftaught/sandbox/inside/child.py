@@ -27,7 +27,7 @@ import wire
 CTRL_IN, CTRL_OUT = 3, 4
 MAX_EVENTS = 64
 ERROR_CHARS = 2000
-# Sockets to a peer child the zygote linked to this one (`children.link_peer`), in the order they came.
+# Sockets to a peer child the zygote linked to this one (`brood.link_peer`), in the order they came.
 _PEERS: Queue[int] = Queue()
 
 

@@ -7,6 +7,9 @@ the host after checking it fits the phase, the nonce and the caps; and turns any
 Whatever a child sends is hostile: nothing here raises on it, and only capped, sanitised text reaches
 the host.
 
+Its collaborators are explicit: the zygote's job table, the `brood.Brood` that forks, feeds and reaps
+the children, and `send_host` (the zygote's channel to the host).
+
 Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
 """
 
@@ -15,9 +18,10 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import wire
+from brood import Brood
 from clock import CORES, backstop, cpu_seconds, run_queue_waits
 from jobstate import JobState
 
@@ -37,26 +41,54 @@ RPC_WINDOW_CALLS = 128
 RPC_WINDOW_BYTES = 64 << 20
 
 
+class SendHost(Protocol):
+    """The zygote's channel to the host: one message, a header and its raw bodies."""
+
+    def __call__(self, header: dict[str, Any], bodies: list[bytes] = ..., /) -> None: ...
+
+
 class JobFlow:
-    """Starting, advancing and ending jobs, and routing their children's messages (a mixin of `zygote.Zygote`)."""
+    """Starting, advancing and ending jobs, and routing their children's messages.
 
-    config: dict[str, Any]
-    jobs: dict[int, JobState]
-    nice: int  # the zygote's own nice value: a child's thread below it gets no credit for waiting
+    `nice` is the zygote's own nice value: a child's thread below it gets no credit for waiting.
+    """
 
-    if TYPE_CHECKING:  # provided by `zygote.Zygote` and `children.Children`
+    def __init__(
+        self,
+        jobs: dict[int, JobState],
+        brood: Brood,
+        send_host: SendHost,
+        shared_dir: str | None,
+        nice: int,
+    ) -> None:
+        self.jobs = jobs
+        self.brood = brood
+        self.send_host = send_host
+        self.shared_dir = shared_dir
+        self.nice = nice
 
-        def send_host(self, header: dict[str, Any], bodies: list[bytes] = ...) -> None: ...
+    def spawn(self, job: JobState) -> None:
+        """A fresh child for `job`, in its set-up phase; if the machine refuses one, the job ends saying why."""
+        refused = self.brood.spawn(job)
+        if refused is not None:
+            self.finish(job, refused)
+            return
+        job.phase = "setup"
+        job.deadline = time.monotonic() + float(job.header["setup_timeout"])
+        self.pace_child(job)
 
-        def spawn(self, job: JobState) -> None: ...
+    def reap(self, job: JobState) -> str:
+        """Kill the job's child and collect it (`brood.Brood.reap`); how it ended, in words."""
+        return self.brood.reap(job)
 
-        def reap(self, job: JobState) -> str: ...
+    def pace_child(self, job: JobState) -> None:
+        """Read the child's control pipe only while the job's remote-call window has room.
 
-        def feed_child(self, job: JobState, data: bytes) -> None: ...
-
-        def flush_child(self, kid: Any) -> None: ...
-
-        def pace_child(self, job: JobState) -> None: ...
+        Not reading is the back-pressure: the child's next write blocks once the pipe is full, so a
+        child forging calls faster than the host answers them waits instead of piling them up anywhere.
+        """
+        if job.child is not None:
+            self.brood.pause_reading(job.child, self.window_full(job))
 
     def start_job(self, header: dict[str, Any], bodies: list[bytes]) -> None:
         job = JobState(int(header["id"]), header, bodies)
@@ -106,10 +138,10 @@ class JobFlow:
         names, fds = self.open_inputs(job)
         if names:
             call["fds"] = names
-        self.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
+        self.brood.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
         if fds and job.child is not None:
             job.child.marks.append([len(job.child.pending), fds])
-            self.flush_child(job.child)
+            self.brood.flush_child(job.child)
         else:
             for fd in fds:
                 os.close(fd)
@@ -117,7 +149,7 @@ class JobFlow:
     def open_inputs(self, job: JobState) -> tuple[list[str], list[int]]:
         """Open this instance's shared input files, and only them, to pass to the child with the call."""
         files = job.header.get("files")
-        if not isinstance(files, list) or job.next_i >= len(files):
+        if not isinstance(files, list) or job.next_i >= len(files) or self.shared_dir is None:
             return [], []
         names: list[str] = []
         fds: list[int] = []
@@ -125,7 +157,7 @@ class JobFlow:
             if not isinstance(name, str) or "/" in name or name.startswith("."):
                 continue
             try:
-                fds.append(os.open(os.path.join(self.config["shared_dir"], name), os.O_RDONLY | os.O_CLOEXEC))
+                fds.append(os.open(os.path.join(self.shared_dir, name), os.O_RDONLY | os.O_CLOEXEC))
             except OSError:
                 continue
             names.append(name)
@@ -248,7 +280,7 @@ class JobFlow:
         """
         if self.count_event(job, kind):
             self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": why, "from": "zygote"})
-        self.feed_child(job, wire.pack_message({"t": "rpc_result", "req": req, "error": why}))
+        self.brood.feed_child(job, wire.pack_message({"t": "rpc_result", "req": req, "error": why}))
 
     def call_answered(self, job: JobState, req: Any) -> None:
         """The host answered remote call `req`: it leaves the job's window (reading may resume)."""

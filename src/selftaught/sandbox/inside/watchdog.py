@@ -9,13 +9,16 @@ not use). Where children share one scratch filesystem (weak mode), the one holdi
 is ended (`scratch`). Both checks cost the loop that serves every job, so both are bounded in how often
 they run.
 
+It decides when a child is past a limit; what that means for the job (a failed instance, a fresh
+child, the job's end) is the job flow's, reached through the `Flow` it is given.
+
 Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import scratch as scratch_space
 from clock import CORES, MIN_CHECK, backstop, hard_cap, waited_since
@@ -26,30 +29,50 @@ SCRATCH_FILES = 10_000  # entries one child may keep in its scratch (each costs 
 SCRATCH_SHARE = 256 << 20  # bytes one child may keep there (at most a quarter of the filesystem)
 
 
+class Flow(Protocol):
+    """What the watchdog asks of the job flow (`jobflow.JobFlow`) when a child is past a limit."""
+
+    def send_host(self, header: dict[str, Any], bodies: list[bytes] = ..., /) -> None: ...
+
+    def reap(self, job: JobState) -> str: ...
+
+    def finish(self, job: JobState, error: str | None = None) -> None: ...
+
+    def elapsed(self, job: JobState) -> float: ...
+
+    def instance_failed(self, job: JobState, error: str, seconds: float) -> None: ...
+
+    def child_gone(self, job: JobState, why: str | None = None) -> None: ...
+
+
 class Watchdog:
-    """Deadlines, CPU-time limits and the scratch quota of running children (a mixin of `zygote.Zygote`)."""
+    """Deadlines, CPU-time limits and the scratch quota of running children.
 
-    jobs: dict[int, JobState]
-    scratch_root: str
-    next_scratch_check: float
-    scratch_base: tuple[int, int]
-    scratch_share: int
-    nice: int
-    scratch_budget: int
+    `jobs` is the zygote's job table (shared); `scratch_base` is what the scratch filesystem held before
+    any child (entries, bytes); `scratch_share` what one child may keep; `scratch_budget` what the
+    children's own tmpfs may hold together (tmpfs pages count against no rlimit); `nice` the zygote's
+    own nice value (a child's thread below it gets no credit for waiting).
+    """
 
-    if TYPE_CHECKING:  # provided by `zygote.Zygote`, `jobflow.JobFlow` and `children.Children`
-
-        def send_host(self, header: dict[str, Any], bodies: list[bytes] = ...) -> None: ...
-
-        def reap(self, job: JobState) -> str: ...
-
-        def finish(self, job: JobState, error: str | None = None) -> None: ...
-
-        def elapsed(self, job: JobState) -> float: ...
-
-        def instance_failed(self, job: JobState, error: str, seconds: float) -> None: ...
-
-        def child_gone(self, job: JobState, why: str | None = None) -> None: ...
+    def __init__(
+        self,
+        jobs: dict[int, JobState],
+        flow: Flow,
+        *,
+        scratch_root: str,
+        scratch_base: tuple[int, int],
+        scratch_share: int,
+        scratch_budget: int,
+        nice: int,
+    ) -> None:
+        self.jobs = jobs
+        self.flow = flow
+        self.scratch_root = scratch_root
+        self.scratch_base = scratch_base
+        self.scratch_share = scratch_share
+        self.scratch_budget = scratch_budget
+        self.nice = nice
+        self.next_scratch_check = 0.0
 
     def check_deadlines(self) -> None:
         now = time.monotonic()
@@ -61,14 +84,16 @@ class Watchdog:
             elif now < job.deadline:
                 continue
             elif job.phase == "setup":
-                self.reap(job)
+                self.flow.reap(job)
                 limit = job.header["setup_timeout"]
-                self.send_host({"op": "setup", "id": job.id, "error": f"timeout during setup ({limit} s)"})
-                self.finish(job)
+                self.flow.send_host(
+                    {"op": "setup", "id": job.id, "error": f"timeout during setup ({limit} s)"}
+                )
+                self.flow.finish(job)
             elif job.phase == "run":
                 seconds = now - job.started
-                self.reap(job)
-                self.instance_failed(job, "timeout", seconds)
+                self.flow.reap(job)
+                self.flow.instance_failed(job, "timeout", seconds)
 
     def check_scratch(self) -> None:
         """End the children that keep more scratch than they may (see `scratch.py`)."""
@@ -109,10 +134,10 @@ class Watchdog:
                 f"{used >> 20} MiB"
             )
             total -= used
-            self.send_host(
+            self.flow.send_host(
                 {"op": "event", "id": job.id, "kind": "scratch-quota", "detail": why, "from": "zygote"}
             )
-            self.child_gone(job, why)
+            self.flow.child_gone(job, why)
         return spent
 
     def _check_shared_scratch(self) -> float:
@@ -143,8 +168,8 @@ class Watchdog:
                     "detail": why,
                     "from": "zygote",
                 }
-                self.send_host(event)
-                self.child_gone(job, why)
+                self.flow.send_host(event)
+                self.flow.child_gone(job, why)
         return spent
 
     def check_cpu(self, job: JobState, now: float) -> None:
@@ -156,10 +181,10 @@ class Watchdog:
         (its own deadline for the job moves as well). Without schedstat, the wall clock as before.
         """
         limit = float(job.header["timeout"])
-        used = self.elapsed(job)
+        used = self.flow.elapsed(job)
         if used >= limit:
-            self.reap(job)
-            self.instance_failed(job, "timeout", used)
+            self.flow.reap(job)
+            self.flow.instance_failed(job, "timeout", used)
         elif now >= job.deadline:
             wall = now - job.started
             waited = self.waited(job)
@@ -175,8 +200,8 @@ class Watchdog:
                     f"timeout (sleep backstop: {max(slept, 0.0):.1f} s asleep, {waited:.1f} s waiting for "
                     f"a core, {wall:.1f} s wall for {used:.2f} s of CPU)"
                 )
-            self.reap(job)
-            self.instance_failed(job, why, used)
+            self.flow.reap(job)
+            self.flow.instance_failed(job, why, used)
         else:
             # CPU time grows at most CORES times as fast as the wall clock: look again no earlier than needed.
             job.next_check = min(job.deadline, now + max(MIN_CHECK, (limit - used) / CORES))
@@ -193,7 +218,7 @@ class Watchdog:
         job.deadline = deadline
         job.next_check = min(deadline, now + max(MIN_CHECK, cpu_left / CORES))
         if extra > 0:
-            self.send_host({"op": "waited", "id": job.id, "secs": extra})
+            self.flow.send_host({"op": "waited", "id": job.id, "secs": extra})
 
 
 def wake(job: JobState) -> float:

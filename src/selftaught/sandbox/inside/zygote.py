@@ -8,9 +8,11 @@ measures each from sending the input to receiving the output, kills a child's pr
 and continues the remaining instances in a fresh child. Inputs and outputs are forwarded as raw frames,
 never decoded here.
 
-This module is the loop and the host channel; the rest is split by concept into `children` (forking,
-feeding and reaping children, the buffer budget), `jobflow` (a job's instances, routing what its child
-sends: results, events, remote calls) and `watchdog` (deadlines, CPU time, scratch quota).
+This module is the loop and the host channel, and it wires three collaborators, one concept each, that
+share only the job table: `brood.Brood` (the zygote's bookkeeping of its children: forking, feeding,
+reading and reaping them, the poll set and descriptors, the buffer budget), `jobflow.JobFlow` (a job's
+instances, routing what its child sends: results, events, remote calls) and `watchdog.Watchdog`
+(deadlines, CPU time, scratch quota). `child` is the code that runs in a child, after the fork.
 
 Run as: python -I -S -c "import sys; sys.path[:0] = [INSIDE, SITE]; import zygote; zygote.main()" CONFIG
 """
@@ -30,12 +32,10 @@ import time
 from typing import Any
 
 import confine
-import landlock
 import preload
 import scratch as scratch_space
-import seccomp
 import wire
-from children import READ_CHUNK, UIDS_PER_ZYGOTE, Children
+from brood import READ_CHUNK, Brood, vm_size
 from clock import schedstat_available
 from jobflow import JobFlow
 from jobstate import JobState
@@ -45,63 +45,40 @@ HOST_CAP = 1 << 30
 MEMORY_HEADROOM = 3 << 30  # the zygote's own soft address-space limit above its preloaded size
 
 
-def _vm_size() -> int:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 512 << 20
-
-
-class Zygote(JobFlow, Watchdog, Children):
-    """The poll loop, the host channel and the job table.
-
-    The rest of its behaviour lives in three mixins, one concept each: `children.Children` (forking,
-    feeding and reaping children, buffer budget), `jobflow.JobFlow` (a job's instances and the routing
-    of its child's messages) and `watchdog.Watchdog` (deadlines, CPU time, scratch quota).
-    """
+class Zygote:
+    """The poll loop, the host channel and the job table, shared by the collaborators it wires."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.cap = int(config["child_cap"])
-        self.output_cap = int(config["output_cap"])
-        self.scratch_root = config["scratch_root"]
         self.jobs: dict[int, JobState] = {}
-        self.fds: dict[int, tuple[JobState, str]] = {}
-        self.poll = select.poll()
         self.host_reader = wire.FrameReader(HOST_CAP)
-        self.free_slots = list(range(UIDS_PER_ZYGOTE - 1, -1, -1))
-        self.filter = (
-            seccomp.Prepared(seccomp.build_filter()) if config["seccomp"] and seccomp.supported() else None
+        scratch_root = config["scratch_root"]
+        share = min(SCRATCH_SHARE, scratch_space.filesystem_size(scratch_root) // 4)
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        self.brood = Brood(config, self.jobs, share, self._misbehaved, self._forget_host)
+        self.flow = JobFlow(self.jobs, self.brood, self.send_host, config.get("shared_dir"), nice)
+        self.watchdog = Watchdog(
+            self.jobs,
+            self.flow,
+            scratch_root=scratch_root,
+            scratch_base=scratch_space.filesystem_use(scratch_root),
+            scratch_share=share,
+            # What the children's own scratch tmpfs may hold together (tmpfs pages count against no rlimit).
+            scratch_budget=scratch_space.filesystem_size(scratch_root),
+            nice=nice,
         )
-        abi = landlock.abi_version() if config["landlock"] else 0
-        uid_base = config.get("uid_base")
-        self.uid_base = (
-            int(uid_base) if uid_base is not None else None  # a block locked for this zygote (sandbox.uids)
-        )
-        self.layers = confine.Layers(
-            uid=None,
-            landlock_abi=abi,
-            seccomp_filter=self.filter,
-            # Children never get the shared-inputs directory: each call brings its own files (open_inputs).
-            read_only=[path for path in config["read_only"] if path != config.get("shared_dir")],
-            strict=bool(config["strict"]),
-            environment={str(k): str(v) for k, v in config.get("environment", {}).items()},
-        )
-        self.baseline = _vm_size() + (96 << 20)
-        self.next_scratch_check = 0.0
-        self.nice = os.getpriority(os.PRIO_PROCESS, 0)
-        self.scratch_base = scratch_space.filesystem_use(self.scratch_root)
-        self.scratch_share = min(SCRATCH_SHARE, scratch_space.filesystem_size(self.scratch_root) // 4)
-        # What the children's own scratch tmpfs may hold together (tmpfs pages count against no rlimit).
-        self.scratch_budget = scratch_space.filesystem_size(self.scratch_root)
+
+    def _misbehaved(self, job: JobState, why: str) -> None:
+        """A child broke a rule of the brood's (unread input, buffers): the flow ends it like any violation."""
+        self.flow.protocol_violation(job, why)
+
+    def _forget_host(self) -> None:
+        """In a fresh child: drop the host's partial frames (other jobs' data) before generated code runs."""
+        self.host_reader = wire.FrameReader(1)
 
     # ---------------------------------------------------------------- host
 
-    def send_host(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
+    def send_host(self, header: dict[str, Any], bodies: list[bytes] = (), /) -> None:  # type: ignore[assignment]
         try:
             wire.write_all(1, wire.pack_message(header, bodies))
         except BrokenPipeError:
@@ -110,41 +87,41 @@ class Zygote(JobFlow, Watchdog, Children):
     def on_host_message(self, header: dict[str, Any], bodies: list[bytes]) -> None:
         op = header.get("op")
         if op == "job":
-            self.start_job(header, bodies)
+            self.flow.start_job(header, bodies)
         elif op == "cancel":
             job = self.jobs.get(int(header["id"]))
             if job is not None:
-                self.finish(job)
+                self.flow.finish(job)
         elif op == "go":
             job = self.jobs.get(int(header["id"]))
             if job is not None:
-                self.release(job, header.get("upto"))
+                self.flow.release(job, header.get("upto"))
         elif op == "rpc_result":
             job = self.jobs.get(int(header["id"]))
             if job is not None:
-                self.call_answered(job, header.get("req"))
+                self.flow.call_answered(job, header.get("req"))
             if job is not None and job.child is not None:
                 reply = {"t": "rpc_result", "req": header.get("req")}
                 if "error" in header:
                     reply["error"] = header["error"]
-                self.feed_child(job, wire.pack_message(reply, bodies))
+                self.brood.feed_child(job, wire.pack_message(reply, bodies))
 
     def shutdown(self) -> None:
         for job in list(self.jobs.values()):
-            self.reap(job)
+            self.brood.reap(job)
         sys.exit(0)
 
     def run(self) -> None:
         os.set_blocking(0, False)
-        self.poll.register(0, select.POLLIN)
+        self.brood.poll.register(0, select.POLLIN)  # the host's pipe, beside the children's
         self.send_host(
             {
                 "op": "hello",
                 "pid": os.getpid(),
-                "landlock_abi": self.layers.landlock_abi,
-                "seccomp": self.filter is not None,
-                "uid_drop": self.uid_base is not None and os.geteuid() == 0,
-                "baseline_mb": self.baseline >> 20,
+                "landlock_abi": self.brood.layers.landlock_abi,
+                "seccomp": self.brood.filter is not None,
+                "uid_drop": self.brood.uid_base is not None and os.geteuid() == 0,
+                "baseline_mb": self.brood.baseline >> 20,
                 "schedstat": schedstat_available(),
             }
         )
@@ -156,13 +133,13 @@ class Zygote(JobFlow, Watchdog, Children):
                     timeout = max(0, int((nearest - time.monotonic()) * 1000) + 1)
                     timeout = min(timeout, int(SCRATCH_CHECK * 1000))
             try:
-                ready = self.poll.poll(timeout)
+                ready = self.brood.poll.poll(timeout)
             except InterruptedError:
                 ready = []
             for fd, mask in ready:
                 self.on_ready(fd, mask)
-            self.check_deadlines()
-            self.check_scratch()
+            self.watchdog.check_deadlines()
+            self.watchdog.check_scratch()
 
     def on_ready(self, fd: int, mask: int) -> None:
         if fd == 0:
@@ -177,16 +154,16 @@ class Zygote(JobFlow, Watchdog, Children):
             for header, bodies in self.host_reader.messages():
                 self.on_host_message(header, bodies)
             return
-        entry = self.fds.get(fd)
+        entry = self.brood.owner(fd)
         if entry is None:
             return
         job, role = entry
         if role == "input":
             if job.child is not None:
-                self.flush_child(job.child)
+                self.brood.flush_child(job.child)
         elif role in ("stdout", "stderr"):
-            if not self.drain(job, fd, role):
-                self.unwatch(fd)
+            if not self.brood.drain(job, fd, role):
+                self.brood.unwatch(fd)
                 if job.child is not None:
                     setattr(job.child, "out_r" if role == "stdout" else "err_r", None)
         else:
@@ -202,22 +179,22 @@ class Zygote(JobFlow, Watchdog, Children):
             return
         except OSError as exc:
             if exc.errno != errno.EAGAIN:
-                self.child_gone(job)
+                self.flow.child_gone(job)
             return
         if not data:
-            self.child_gone(job)
+            self.flow.child_gone(job)
             return
         kid.reader.feed(data)
         try:
             messages = kid.reader.messages()
         except wire.WireError as exc:
-            self.protocol_violation(job, str(exc))
+            self.flow.protocol_violation(job, str(exc))
             return
-        self.enforce_buffer_budget()
+        self.brood.enforce_buffer_budget()
         for header, bodies in messages:
             if job.child is not kid:
                 break  # the child was replaced or the job ended while handling an earlier message
-            self.on_child_message(job, header, bodies)
+            self.flow.on_child_message(job, header, bodies)
 
 
 def main() -> None:
@@ -237,7 +214,7 @@ def main() -> None:
     # A soft limit of its own, above what any child may take (children set theirs, soft = hard, in
     # `confine`): a runaway buffer fails the zygote with MemoryError, not the machine.
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = _vm_size() + MEMORY_HEADROOM
+    soft = vm_size() + MEMORY_HEADROOM
     resource.setrlimit(
         resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
     )

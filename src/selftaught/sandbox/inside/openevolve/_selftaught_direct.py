@@ -3,7 +3,7 @@
 Why: through the host, each call of the evaluator into the candidate crosses four pipes and several
 host threads (tens of milliseconds on a busy host, so a timing metric measured the broker). The host
 starts the candidate's process beside the evaluator's, on the same sandbox worker, and its zygote links
-the two children with a socket (`children.link_peer`; this end arrives by `child.take_peer`). The host
+the two children with a socket (`brood.link_peer`; this end arrives by `child.take_peer`). The host
 still decides everything that matters: when a candidate process starts (one at a time, counted), how
 long the evaluation may run, and when a process is ended; per call, the two children talk alone.
 

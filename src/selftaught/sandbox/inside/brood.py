@@ -1,10 +1,14 @@
-"""The zygote's side of its children: fork and confine one, feed it, read it, reap it.
+"""The brood: the zygote's bookkeeping of its children. Fork and confine one, feed it, read it, reap it.
 
-`child.py` is the other side (what runs in the fork after `confine`); `jobstate.Child` is the record
-kept here per process. This mixin owns the poll registrations of the children's pipes, the uid slots,
-the bytes queued for a child with the descriptors to pass along them, and the budget on everything the
-zygote buffers for its children: hostile children must not be able to make the zygote hold unbounded
-memory, nor make an honest neighbour fail in their place.
+`child.py` is the other side (the code that runs in the fork after `confine`); `jobstate.Child` is the
+record kept here per process. The brood owns the poll set the zygote's loop waits on and every
+descriptor registered in it (which job and role each belongs to), the uid slots, the confinement
+settings each child gets, the bytes queued for a child with the descriptors to pass along them, and the
+budget on everything the zygote buffers for its children: hostile children must not be able to make the
+zygote hold unbounded memory, nor make an honest neighbour fail in their place.
+
+It knows nothing of a job's course (instances, results, remote calls): when a child breaks a rule of
+the brood's (unread input, buffers), it says so through the `misbehaved` callback it was given.
 
 Stdlib only (runs in the zygote); imported as a top-level module with `inside/` first on sys.path.
 """
@@ -16,8 +20,8 @@ import os
 import select
 import signal
 import socket
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import child as child_side
 import confine
@@ -35,31 +39,69 @@ PENDING_CAP = 80 << 20  # data for one child it has not read yet (instance input
 UIDS_PER_ZYGOTE = 1000
 
 
-class Children:
-    """Forking, feeding, draining and reaping the children of one zygote (a mixin of `zygote.Zygote`)."""
+def vm_size() -> int:
+    """The zygote's address space now (its preloaded size): a child's memory limit is counted above it."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 512 << 20
 
-    config: dict[str, Any]
-    cap: int
-    output_cap: int
-    scratch_root: str
-    jobs: dict[int, JobState]
-    fds: dict[int, tuple[JobState, str]]
-    poll: select.poll
-    host_reader: wire.FrameReader
-    free_slots: list[int]
-    filter: seccomp.Prepared | None
-    uid_base: int | None
-    layers: confine.Layers
-    baseline: int
-    scratch_share: int
 
-    if TYPE_CHECKING:  # provided by `jobflow.JobFlow`
+class Brood:
+    """Forking, feeding, draining and reaping the children of one zygote, and the poll set over their pipes.
 
-        def finish(self, job: JobState, error: str | None = None) -> None: ...
+    `jobs` is the zygote's job table (shared, read here: whose child holds what); `misbehaved(job, why)`
+    is called when a job's child breaks a rule of the brood's, to end that child; `forget_in_child()`
+    runs in every fresh fork, so what the zygote holds for the host is dropped before generated code runs.
+    """
 
-        def protocol_violation(self, job: JobState, why: str) -> None: ...
+    def __init__(
+        self,
+        config: dict[str, Any],
+        jobs: dict[int, JobState],
+        scratch_share: int,
+        misbehaved: Callable[[JobState, str], None],
+        forget_in_child: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.cap = int(config["child_cap"])
+        self.output_cap = int(config["output_cap"])
+        self.scratch_root: str = config["scratch_root"]
+        self.scratch_share = scratch_share
+        self.jobs = jobs
+        self.misbehaved = misbehaved
+        self.forget_in_child = forget_in_child
+        self.fds: dict[
+            int, tuple[JobState, str]
+        ] = {}  # every watched descriptor of a child: its job and role
+        self.poll = select.poll()  # the zygote's loop waits on this (it registers the host's fd 0 itself)
+        self.free_slots = list(range(UIDS_PER_ZYGOTE - 1, -1, -1))
+        self.filter = (
+            seccomp.Prepared(seccomp.build_filter()) if config["seccomp"] and seccomp.supported() else None
+        )
+        abi = landlock.abi_version() if config["landlock"] else 0
+        uid_base = config.get("uid_base")
+        self.uid_base = (
+            int(uid_base) if uid_base is not None else None  # a block locked for this zygote (sandbox.uids)
+        )
+        self.layers = confine.Layers(
+            uid=None,
+            landlock_abi=abi,
+            seccomp_filter=self.filter,
+            # Children never get the shared-inputs directory: each call brings its own files (open_inputs).
+            read_only=[path for path in config["read_only"] if path != config.get("shared_dir")],
+            strict=bool(config["strict"]),
+            environment={str(k): str(v) for k, v in config.get("environment", {}).items()},
+        )
+        self.baseline = vm_size() + (96 << 20)
 
-        def window_full(self, job: JobState) -> bool: ...
+    def owner(self, fd: int) -> tuple[JobState, str] | None:
+        """The job and role ("ctrl", "input", "stdout", "stderr") of a watched descriptor."""
+        return self.fds.get(fd)
 
     def watch(self, fd: int, job: JobState, role: str, mask: int = select.POLLIN) -> None:
         os.set_blocking(fd, False)
@@ -74,14 +116,13 @@ class Children:
         with contextlib.suppress(OSError):
             os.close(fd)
 
-    def spawn(self, job: JobState) -> None:
-        """Fork a fresh confined child for `job` (the source is defined again in it).
+    def spawn(self, job: JobState) -> str | None:
+        """Fork a fresh confined child for `job` (the source is defined again in it) and watch its pipes.
 
-        If the machine refuses (no free uid slot, fds or memory), the job ends with that reason.
+        Returns why not if the machine refuses (no free uid slot, fds or memory); the caller ends the job.
         """
         if not self.free_slots:
-            self.finish(job, "sandbox worker has too many children")
-            return
+            return "sandbox worker has too many children"
         slot = self.free_slots.pop()
         job.spawned += 1
         scratch = os.path.join(self.scratch_root, f"j{job.id}-{job.spawned}")
@@ -119,8 +160,7 @@ class Children:
                 scratch_space.unmount(scratch)
             scratch_space.remove_tree(scratch)
             self.free_slots.append(slot)
-            self.finish(job, f"sandbox could not start a child: {exc}")
-            return
+            return f"sandbox could not start a child: {exc}"
         pipes = fds[1:] if ruleset is not None else fds
         p2c, c2p, out, err = (
             (pipes[0], pipes[1]),
@@ -149,10 +189,8 @@ class Children:
         self.watch(out[0], job, "stdout")
         self.watch(err[0], job, "stderr")
         self.watch(p2c[1], job, "input", 0)
-        self.pace_child(job)
-        job.phase = "setup"
-        job.deadline = time.monotonic() + float(job.header["setup_timeout"])
         self.link_peer(job)
+        return None
 
     def link_peer(self, job: JobState) -> None:
         """A socket between the new child of `job` and the child of the job its header names as `peer`
@@ -200,7 +238,9 @@ class Children:
                 other.bodies.clear()
                 if other is not job:
                     other.header.clear()
-            self.jobs, self.fds, self.host_reader = {}, {}, wire.FrameReader(1)
+            self.jobs.clear()  # this fork's copies: the zygote's table and descriptors are untouched
+            self.fds.clear()
+            self.forget_in_child()
             memory = int(header["memory_mb"]) << 20
             limits = confine.Limits(
                 cpu_seconds=int(header["cpu_seconds"]), address_space=self.baseline + memory
@@ -280,9 +320,7 @@ class Children:
         kid.pending += data
         self.flush_child(kid)
         if len(kid.pending) > PENDING_CAP:
-            self.protocol_violation(
-                job, f"the child does not read its input ({len(kid.pending)} bytes unread)"
-            )
+            self.misbehaved(job, f"the child does not read its input ({len(kid.pending)} bytes unread)")
 
     def _send_fds(self, kid: Child) -> None:
         """Pass the descriptors due at this point of the stream (one marker byte carries them)."""
@@ -321,25 +359,19 @@ class Children:
                 ((len(j.child.pending) + j.child.reader.buffered, j) for j in self.jobs.values() if j.child),
                 key=lambda pair: pair[0],
             )
-            self.protocol_violation(
+            self.misbehaved(
                 job,
                 f"the sandbox worker's buffers are full ({total} bytes of {BUFFER_BUDGET >> 20} MiB); "
                 f"this child holds the most: {held} bytes",
             )
 
-    def pace_child(self, job: JobState) -> None:
-        """Read the child's control pipe only while the job's remote-call window has room.
-
-        Not reading is the back-pressure: the child's next write blocks once the pipe is full, so a
-        child forging calls faster than the host answers them waits instead of piling them up anywhere.
-        """
-        kid = job.child
-        if kid is None or kid.ctrl_r not in self.fds:
+    def pause_reading(self, kid: Child, paused: bool) -> None:
+        """Stop (or resume) reading the child's control pipe: the back-pressure of `jobflow.pace_child`."""
+        if kid.ctrl_r not in self.fds:
             return
-        full = self.window_full(job)
-        if full != kid.paused:
-            kid.paused = full
-            self.poll.modify(kid.ctrl_r, 0 if full else select.POLLIN)
+        if paused != kid.paused:
+            kid.paused = paused
+            self.poll.modify(kid.ctrl_r, 0 if paused else select.POLLIN)
 
     def flush_child(self, kid: Child) -> None:
         try:

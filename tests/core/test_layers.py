@@ -254,3 +254,28 @@ def test_the_zygote_is_composed_not_mixed_in() -> None:
         if defined.get(ast.unparse(base).rpartition(".")[2], module) != module
     ]
     assert mixed == []
+
+
+def test_one_cpu_gate_for_every_evaluation() -> None:
+    """Only sandbox/fairness.py gates CPU work: no other module builds a thread semaphore (a first-come
+    gate beside FairGate lets one caller starve another; OpenEvolve evaluations hold a FairGate slot)."""
+    gates = []
+    for name, path in modules().items():
+        if name == "selftaught.sandbox.fairness":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        from_threading = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "threading"
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = ast.unparse(node.func)
+            if func in ("threading.Semaphore", "threading.BoundedSemaphore") or (
+                func in from_threading and func.endswith("Semaphore")
+            ):
+                gates.append(f"{name}: {func}")
+    assert gates == []

@@ -169,3 +169,17 @@ def test_a_header_frame_may_be_header_cap_bytes_not_more() -> None:
                 reader.messages()
         else:
             assert reader.messages() == [(json.loads(header), [])]
+
+
+def test_encoding_allows_max_depth_levels_of_nesting_not_one_more() -> None:
+    """MAX_DEPTH on the encoding side: a leaf 200 lists deep is sent, 201 deep is unserializable."""
+
+    def nested(levels: int) -> object:
+        value: object = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    assert wire.loads(wire.dumps(nested(wire.MAX_DEPTH))) == nested(wire.MAX_DEPTH)
+    with pytest.raises(wire.Unserializable, match="nesting deeper than 200"):
+        wire.dumps(nested(wire.MAX_DEPTH + 1))

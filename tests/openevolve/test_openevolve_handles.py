@@ -617,3 +617,25 @@ def test_through_the_host_handles_and_values_cross_the_same(pool: SandboxPool) -
         unlinked = task.evaluate(SOLVER, executor=Unlinked(pool))  # type: ignore[arg-type]
     assert linked.metrics.get("combined_score") == 1.0, linked.artifacts
     assert unlinked.metrics.get("combined_score") == 1.0, unlinked.artifacts
+
+
+THREADS_EVALUATOR = (
+    LOAD
+    + """
+from concurrent.futures import ThreadPoolExecutor
+
+def evaluate(program_path):
+    module = load(program_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: module.spread(i, key=(i,)), range(200)))
+    ok = all(result == ((i,), {"key": (i,)}) for i, result in enumerate(results))
+    return {"combined_score": float(ok)}
+"""
+)
+
+
+def test_calls_from_several_evaluator_threads_each_get_their_own_answer(pool: SandboxPool) -> None:
+    """Evaluators that call the candidate from a thread pool (OpenEvolve's `run_with_timeout`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        evaluation = run(Path(tmp), ECHO, THREADS_EVALUATOR, pool)
+    assert evaluation.metrics.get("combined_score") == 1.0, evaluation.artifacts

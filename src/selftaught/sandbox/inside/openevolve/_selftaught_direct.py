@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import os
 import select
+import threading
 import time
 
 import wire
@@ -39,6 +40,7 @@ class Direct:
         self.dead = False
         self._seq = itertools.count(1)
         self._module_ids = itertools.count()
+        self._lock = threading.Lock()
         os.set_blocking(fd, False)
 
     def close(self):
@@ -48,7 +50,14 @@ class Direct:
                 os.close(self.fd)
 
     def call(self, request, timeout):
-        """Send one request and wait for its answer (an answer dict as the host's broker gives)."""
+        """Send one request and wait for its answer (an answer dict as the host's broker gives).
+
+        One call at a time (the evaluator may call from several threads, e.g. a thread pool with a
+        timeout): their messages must not interleave on the socket; the others wait their turn."""
+        with self._lock:
+            return self._call(request, timeout)
+
+    def _call(self, request, timeout):
         if (
             request.get("op") in ("method", "getattr", "setattr")
             and request.get("session") != self.generation

@@ -26,6 +26,7 @@ import os
 import random
 import signal
 import sys
+import threading
 
 import numpy
 import wire
@@ -64,11 +65,18 @@ class CandidateSession:
         self.direct = None  # the socket to the candidate's process, when the host linked one
         self.through_host = False  # the host cannot link them (another executor): every call goes by it
         self.rng_sent = None  # (candidate process, evaluator's generators) as of the last call
+        self._starting = threading.Lock()
 
     def direct_channel(self, timeout):
         """The live direct socket to the candidate's process, asking the host for a process if there is
         none (the host starts one beside this child and its zygote passes the socket); None when calls
-        go through the host."""
+        go through the host. One thread at a time starts a process (each start brings one socket)."""
+        if self.direct is not None and not self.direct.dead:
+            return self.direct
+        with self._starting:
+            return self._direct_channel(timeout)
+
+    def _direct_channel(self, timeout):
         if self.direct is not None and not self.direct.dead:
             return self.direct
         if self.through_host:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from selftaught.tasks import load_task
 from selftaught.tasks.openevolve import OpenEvolveTask
 
@@ -51,11 +49,6 @@ def test_journals_without_their_database_and_renamed_databases_stay_out(tmp_path
     assert _copied(directory) == ["evaluator.py", "initial_program.py", "points.csv"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (reported): a runs directory of another name keeps its group reports at its top "
-    "level, beside the run directories, and those are copied",
-)
 def test_a_group_report_in_a_runs_directory_of_another_name_stays_out(tmp_path: Path) -> None:
     directory = _task_dir(tmp_path)
     _store(directory / "results" / "20261205-g1-s0" / "run.sqlite")  # `--runs-dir results`

@@ -498,14 +498,18 @@ def _collect_files(directory: Path, where: str) -> dict[str, bytes]:
     """The directory's regular files (helper modules, data), copied into the sandbox's scratch.
 
     Never copied: hidden files, caches and tool directories (`_SKIP_DIRS`, `runs/` included), any
-    directory holding a selftaught run (its `run.sqlite`, wherever the runs directory is), and any
+    directory holding a selftaught run (its `run.sqlite`) and the runs directory holding that (whatever
+    its name, with its group reports), and any
     SQLite database (by its header bytes, whatever its name) with its journal files. Why: selftaught is
     often run from the task's own directory, and an earlier run's store holds the secret test seed,
     every program and score, and its LM cache; a candidate must not read them.
     """
     files: dict[str, bytes] = {}
     total = 0
-    run_dirs = {path.parent for path in directory.rglob(STORE_FILE)} - {directory}
+    # A run directory (it holds a run store) and the directory holding it (a runs directory of any name,
+    # with its group reports beside the runs), unless that is the task directory itself.
+    stores = {path.parent for path in directory.rglob(STORE_FILE)}
+    run_dirs = (stores | {run.parent for run in stores}) - {directory}
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
         if any(part in _SKIP_DIRS or part.startswith(".") for part in relative.parts):

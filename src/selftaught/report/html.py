@@ -14,6 +14,7 @@ from selftaught.errors import UsageError
 from selftaught.report.activity import downstream_section, progress_section
 from selftaught.report.aggregate import strategy_counts
 from selftaught.report.code_view import escape
+from selftaught.report.lineage import lineage_section
 from selftaught.report.model import GroupSummary, RunSummary
 from selftaught.report.page import badge, document, figure, mean_se, num, section, table
 from selftaught.report.plots import Curve, compare_curves_svg, group_curve_svg
@@ -23,7 +24,6 @@ from selftaught.report.sections import (
     curves_section,
     events_section,
     iterations_table,
-    lineage_section,
     short_label,
     strategies_section,
     summary_section,

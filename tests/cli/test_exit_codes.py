@@ -145,7 +145,7 @@ def test_tasks_reads_no_scorer_or_sandbox(tmp_path: Path) -> None:
         "from selftaught.cli import run\n"
         "sys.stdout = io.StringIO()\n"
         "code = run(['tasks'])\n"
-        "bad = [m for m in ('numpy', 'pydantic', 'selftaught.sandbox', 'selftaught.stop', 'selftaught.tasks.model',\n"
+        "bad = [m for m in ('numpy', 'pydantic', 'selftaught.sandbox', 'selftaught.stop', 'selftaught.tasks.host_scored',\n"
         "                   'openai')\n"
         "       if m in sys.modules]\n"
         "print('LOADED', code, *bad, file=sys.stderr)\n"

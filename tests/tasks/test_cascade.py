@@ -18,7 +18,8 @@ from selftaught.failure import Failure, FailureKind
 from selftaught.lm.offline.blocks import find_blocks
 from selftaught.lm.offline.engine import mutate, mutation_rng
 from selftaught.tasks import builtin_task, evaluate
-from selftaught.tasks.evaluation import InstanceScore, cascade
+from selftaught.tasks.evaluation import cascade
+from selftaught.tasks.result import InstanceScore
 from selftaught.tasks.taskfile import DEFAULT_CASCADE
 
 from .conftest import program

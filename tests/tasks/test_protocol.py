@@ -8,7 +8,7 @@ import pytest
 
 from selftaught.errors import UsageError
 from selftaught.tasks import load_task
-from selftaught.tasks.protocol import PAPER_TEST_SEED, default_test_seed
+from selftaught.tasks.scoring_protocol import PAPER_TEST_SEED, default_test_seed
 
 from .test_cli import run_here
 

@@ -85,7 +85,7 @@ def eval_command(
 
     if split not in ("val", "test"):
         raise UsageError(f"--split must be one of val, test, got {split!r}{suggest(split, ('val', 'test'))}")
-    from selftaught.tasks.protocol import PAPER_TEST_SEED
+    from selftaught.tasks.scoring_protocol import PAPER_TEST_SEED
 
     sandbox = _choice("sandbox", sandbox, "--sandbox")
     executor = _choice("executor", executor, "--executor")

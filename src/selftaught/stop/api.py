@@ -29,7 +29,7 @@ from selftaught.store import Context, RunDir, RunStore, TransferCell
 from selftaught.tasks import VAL_SEED_BASE, Task, list_tasks, load_task
 from selftaught.tasks.evaluation import refuse_other_scoring
 from selftaught.tasks.openevolve import OpenEvolveTask
-from selftaught.tasks.protocol import default_test_seed
+from selftaught.tasks.scoring_protocol import default_test_seed
 
 __all__ = [
     "ImproveResult",

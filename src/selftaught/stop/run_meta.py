@@ -12,7 +12,7 @@ from selftaught.config import Settings
 from selftaught.stop.assembly import model_spec
 from selftaught.store import RunMeta
 from selftaught.tasks.evaluation import SCORING_VERSION
-from selftaught.tasks.protocol import default_test_seed
+from selftaught.tasks.scoring_protocol import default_test_seed
 
 
 def _command_line() -> str:

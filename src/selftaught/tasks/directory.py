@@ -20,8 +20,11 @@ from types import ModuleType
 from typing import Any
 
 from selftaught.errors import UsageError
+from selftaught.tasks.evaluation import evaluate_instances
 from selftaught.tasks.filemodels import load_task_file
-from selftaught.tasks.model import HostScoredTask, Scorer
+from selftaught.tasks.host_scored import HostEvaluator, HostScoredTask, Scorer
+from selftaught.tasks.interactive import evaluate_sessions
+from selftaught.tasks.paper import evaluate_paper
 from selftaught.tasks.program import validate_program
 from selftaught.userfiles import read_text
 
@@ -63,11 +66,22 @@ def load_task_directory(path: Path, *, builtin: bool = False) -> HostScoredTask:
         seed_algorithm=seed,
         utility_source=utility,
         scorer=scorer,
+        evaluator=_evaluator(scorer),
         directory=path,
         builtin=builtin,
         protocol=config.protocol,
         cascade=config.cascade,
     )
+
+
+def _evaluator(scorer: Scorer) -> HostEvaluator:
+    """How a task with this scorer is scored: host-driven sessions when it defines `session`, the
+    original's whole-utility rule when it defines `utility` (paper protocol), else instance by instance."""
+    if scorer.session is not None:
+        return evaluate_sessions
+    if scorer.utility is not None:
+        return evaluate_paper
+    return evaluate_instances
 
 
 def _read_text(path: Path) -> str:

@@ -29,19 +29,13 @@ from typing import TYPE_CHECKING, Any
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.executor import calling_instance
 from selftaught.sandbox.job import InstanceResult, Job, Proxy
-from selftaught.tasks.evaluation import (
-    NO_RESULT,
-    Evaluation,
-    InstanceScore,
-    judged,
-    resolve_seed,
-    setup_failures,
-)
+from selftaught.tasks.evaluation import NO_RESULT, judged, resolve_seed, setup_failures
+from selftaught.tasks.result import Evaluation, InstanceScore
 from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.model import HostScoredTask, Instance
+    from selftaught.tasks.host_scored import HostScoredTask, Instance
 
 DRIVER_ENTRY = "_selftaught_drive_session"
 

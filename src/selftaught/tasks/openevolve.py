@@ -37,13 +37,14 @@ from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.fairness import current_owner
 from selftaught.sandbox.job import Job
 from selftaught.store.rundir import STORE_FILE
-from selftaught.tasks.evaluation import Evaluation, InstanceScore, resolve_seed
+from selftaught.tasks.evaluation import resolve_seed
 from selftaught.tasks.filemodels import (
     DEFAULT_EVALUATOR_TIMEOUT,
     DEFAULT_FEATURE_DIMENSIONS,
     DEFAULT_THRESHOLDS,
 )
 from selftaught.tasks.openevolve_broker import CandidateBroker
+from selftaught.tasks.result import Evaluation, InstanceScore
 from selftaught.userfiles import read_text
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def utility_from_metrics(
 
 
 class OpenEvolveTask:
-    """A `Task` (tasks/kind.py) whose whole evaluation is one sandbox job running the directory's
+    """A `Task` (tasks/task.py) whose whole evaluation is one sandbox job running the directory's
     `evaluator.py`: no host-side instances or judge, so it implements the protocol on its own rather
     than stubbing a host-scored task's scorer."""
 

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.job import InstanceResult, Verdict
-from selftaught.tasks.evaluation import Evaluation, InstanceScore, instance_job, judged
-from selftaught.tasks.protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
+from selftaught.tasks.evaluation import instance_job, judged
+from selftaught.tasks.result import Evaluation, InstanceScore
+from selftaught.tasks.scoring_protocol import PAPER_TEST_SEED, PAPER_VAL_SEED
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.model import HostScoredTask, UtilityFn
+    from selftaught.tasks.host_scored import HostScoredTask
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,7 @@ def early_reason(index: int) -> str:
 
 
 def evaluate_paper(
-    task: HostScoredTask,
-    utility: UtilityFn,
-    source: str,
-    *,
-    split: str,
-    seed: int | None,
-    executor: Executor,
-    stops: StopsFn | None = None,
+    task: HostScoredTask, source: str, *, split: str, seed: int | None, executor: Executor
 ) -> Evaluation:
     """Run `source` on the split's instances in the sandbox and score it by the original rule.
 
@@ -88,6 +82,8 @@ def evaluate_paper(
     instances after that call are not run.
     """
     started = time.perf_counter()
+    utility, stops = task.scorer.utility, task.scorer.stops
+    assert utility is not None, "the loader gives evaluate_paper only tasks whose scorer has utility()"
     if seed is None:
         seed = PAPER_VAL_SEED if split == "val" else PAPER_TEST_SEED
     instances = task.instances(split, seed)

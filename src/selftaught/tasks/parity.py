@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.tasks.model import Instance
+from selftaught.tasks.host_scored import Instance
 from selftaught.tasks.validation import binary_vector
 
 N_BITS = 10

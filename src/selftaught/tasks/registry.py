@@ -13,9 +13,9 @@ from selftaught.defaults import suggest
 from selftaught.errors import UsageError
 from selftaught.tasks.catalog import BEYOND_PAPER_NAMES, BUILTIN_DIR, BUILTIN_NAMES, PAPER_NAMES
 from selftaught.tasks.directory import load_task_directory
-from selftaught.tasks.kind import Task
-from selftaught.tasks.model import HostScoredTask
-from selftaught.tasks.protocol import check_protocol
+from selftaught.tasks.host_scored import HostScoredTask
+from selftaught.tasks.scoring_protocol import check_protocol
+from selftaught.tasks.task import Task
 
 __all__ = [
     "BEYOND_PAPER_NAMES",

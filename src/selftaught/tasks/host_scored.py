@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from selftaught.tasks.validation import InvalidOutput
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.evaluation import Evaluation
+    from selftaught.tasks.result import Evaluation
 
 VAL_SEED_BASE = 4321
 """Validation instance i comes from seed VAL_SEED_BASE + i, as in the paper (reproducible numbers)."""
@@ -59,8 +59,19 @@ class Scorer:
     stops: Callable[[Instance, Any], bool] | None = None
 
 
+class HostEvaluator(Protocol):
+    """How a host-scored task scores a program: instance by instance (`evaluation.evaluate_instances`),
+    host-driven sessions (`interactive.evaluate_sessions`) or the original code's whole-utility rule
+    (`paper.evaluate_paper`). The loader picks one by the scorer's functions, so this module imports
+    none of them."""
+
+    def __call__(
+        self, task: HostScoredTask, source: str, *, split: str, seed: int | None, executor: Executor
+    ) -> Evaluation: ...
+
+
 class HostScoredTask:
-    """A task scored in the host (see the module docstring; the `Task` protocol is in tasks/kind.py).
+    """A task scored in the host (see the module docstring; the `Task` protocol is in tasks/task.py).
 
     Thread-safe: STOP evaluates from many threads.
     """
@@ -78,6 +89,7 @@ class HostScoredTask:
         seed_algorithm: str,
         utility_source: str,
         scorer: Scorer,
+        evaluator: HostEvaluator,
         directory: Path | None = None,
         builtin: bool = False,
         protocol: str = "strict",
@@ -99,6 +111,7 @@ class HostScoredTask:
         self.cascade = cascade
         """Strict protocol: if the first `cascade` instances all fail, the rest are not run (0: never)."""
         self._scorer = scorer
+        self._evaluator = evaluator
         self._cache: OrderedDict[tuple[str, int], list[Instance]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -136,25 +149,12 @@ class HostScoredTask:
         A method so that task kinds scored differently (OpenEvolve directories run their own
         evaluator in the sandbox) can override it; callers use the module-level `evaluate`.
         """
-        if self.interactive:
-            from selftaught.tasks.interactive import evaluate_sessions
+        return self._evaluator(self, source, split=split, seed=seed, executor=executor)
 
-            return evaluate_sessions(self, source, split=split, seed=seed, executor=executor)
-        if self._scorer.utility is not None:
-            from selftaught.tasks.paper import evaluate_paper
-
-            return evaluate_paper(
-                self,
-                self._scorer.utility,
-                source,
-                split=split,
-                seed=seed,
-                executor=executor,
-                stops=self._scorer.stops,
-            )
-        from selftaught.tasks.evaluation import evaluate_instances
-
-        return evaluate_instances(self, source, split=split, seed=seed, executor=executor)
+    @property
+    def scorer(self) -> Scorer:
+        """The task's hidden functions (host side only: instances, judge, and the paper's rules)."""
+        return self._scorer
 
     @property
     def interactive(self) -> bool:

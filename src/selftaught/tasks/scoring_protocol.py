@@ -9,11 +9,12 @@ states the original semantics.
 
 from __future__ import annotations
 
+import secrets
 from typing import Literal
 
 from selftaught.errors import UsageError
 
-Protocol = Literal["strict", "paper"]
+ScoringProtocol = Literal["strict", "paper"]
 PROTOCOLS: tuple[str, ...] = ("strict", "paper")
 
 PAPER_VAL_SEED = 4321
@@ -21,7 +22,7 @@ PAPER_TEST_SEED = 5678
 """The original code's public test seeds: test instance i from 5678 + i (validation: 4321 + i)."""
 
 
-def check_protocol(protocol: str) -> Protocol:
+def check_protocol(protocol: str) -> ScoringProtocol:
     """`protocol` if it names one; else a one-line usage error."""
     if protocol == "strict":
         return "strict"
@@ -34,6 +35,13 @@ def default_test_seed(protocol: str) -> int:
     """The test seed when none is given: the paper's public 5678, or a fresh secret one (strict)."""
     if check_protocol(protocol) == "paper":
         return PAPER_TEST_SEED
-    from selftaught.tasks.evaluation import draw_test_seed
-
     return draw_test_seed()
+
+
+TEST_SEED_MIN = 1_000_000  # drawn test seeds never overlap the paper's fixed seeds (4321+i, 5678+i)
+TEST_SEED_MAX = 2**31 - 1 - 100_000
+
+
+def draw_test_seed() -> int:
+    """A fresh secret seed for the test split (the caller stores it host-side to reuse it)."""
+    return TEST_SEED_MIN + secrets.randbelow(TEST_SEED_MAX - TEST_SEED_MIN)

@@ -1,7 +1,7 @@
 """`Task`: what every kind of task offers the layers above (STOP, the CLI, reports).
 
 Two implementations, neither a stub of the other:
-- `HostScoredTask` (tasks/model.py): instances generated and outputs judged in the host by the task's
+- `HostScoredTask` (tasks/host_scored.py): instances generated and outputs judged in the host by the task's
   hidden `scorer.py`; the program runs once per instance in the sandbox (the six paper tasks, the
   tasks beyond it, users' task directories).
 - `OpenEvolveTask` (tasks/openevolve.py): an OpenEvolve directory whose own `evaluator.py` scores a
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from selftaught.sandbox.executor import Executor
-    from selftaught.tasks.evaluation import Evaluation
+    from selftaught.tasks.result import Evaluation
 
 
 class Task(Protocol):

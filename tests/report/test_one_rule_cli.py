@@ -66,3 +66,19 @@ def test_runs_report_and_compare_agree_on_a_tie(tmp_path: Path) -> None:
     assert "changed, not better" in text and "improved" not in text.split("strategies")[0]
     table = _cli("runs", "--runs-dir", str(runs), cwd=tmp_path).stdout
     assert "0.848 (t=0)" in table
+
+
+@pytest.mark.slow
+def test_compare_flags_runs_estimated_with_different_tests(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, "20260101-000000-str_grid_dist-s0-aaaa", values=(0.4, 0.5), iterations=1)
+    other = make_run(runs, "20260101-000000-str_grid_dist-s1-bbbb", values=(0.4, 0.6), iterations=1, seed=1)
+    import sqlite3
+
+    with sqlite3.connect(other / "run.sqlite") as db:
+        config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps({**config, "tests": 7}),))
+    done = _cli("compare", "20260101-000000-str_grid_dist-s0-aaaa", "20260101-000000-str_grid_dist-s1-bbbb",
+                "--runs-dir", str(runs), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "differ in --tests (2, 7)" in done.stdout

@@ -203,7 +203,26 @@ def print_comparison(console: Console, items: Sequence[RunSummary | GroupSummary
         table.add_row(str(t), *cells)
     console.print(table)
     runs = [run for item in items for run in (item.runs if isinstance(item, GroupSummary) else (item,))]
+    for warning in comparison_warnings(runs):
+        console.print(f"! {warning}", style="yellow", markup=False, highlight=False)
     print_runs_table(console, runs)
+
+
+COMPARED_SETTINGS = ("task", "tests", "estimate_tests", "protocol")
+
+
+def comparison_warnings(runs: Sequence[RunSummary]) -> list[str]:
+    """Settings that differ between compared runs and make their numbers not alike (another task,
+    another number of tests per estimate, another protocol)."""
+    warnings = []
+    for key in COMPARED_SETTINGS:
+        values = {str(run.config.get(key, run.task if key == "task" else "?")) for run in runs}
+        if len(values) > 1:
+            warnings.append(
+                f"the runs differ in --{key.replace('_', '-')} ({', '.join(sorted(values))}): "
+                "their meta-utilities are not estimated alike"
+            )
+    return warnings
 
 
 def print_summary(console: Console, item: RunSummary | GroupSummary) -> None:

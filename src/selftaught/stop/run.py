@@ -136,7 +136,8 @@ def self_improve(
     if resume is None:  # stored absolute, so the run resumes from any working directory
         settings = settings.model_copy(update={"task": absolute_task(settings.task, Path.cwd())})
     replicates = 1 if resume is not None else settings.seeds
-    group = f"group-{new_run_id(settings.task, settings.seed)}" if replicates > 1 else None
+    last_seed = settings.seed + replicates - 1
+    group = f"group-{new_run_id(settings.task, settings.seed, last_seed)}" if replicates > 1 else None
     if resume is not None:
         check_resume(settings.runs_dir, resume, resume_overrides or {})
     else:  # settings that cannot work are refused before a run directory or a sandbox pool exists

@@ -22,9 +22,11 @@ BEST_PROGRAM_FILE = "best_program.py"
 REPORT_FILE = "report.html"
 
 
-def new_run_id(task: str, seed: int) -> str:
+def new_run_id(task: str, seed: int, last_seed: int | None = None) -> str:
+    """`<time>-<task>-s<seed>-<random>`; a group of seeds says its range (`s0-4` for seeds 0 to 4)."""
     safe_task = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in Path(task).name)[:40]
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_task}-s{seed}-{secrets.token_hex(2)}"
+    seeds = f"{seed}-{last_seed}" if last_seed is not None and last_seed != seed else f"{seed}"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_task}-s{seeds}-{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True)

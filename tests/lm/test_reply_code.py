@@ -206,3 +206,14 @@ def test_a_fence_may_be_indented_three_spaces_not_four() -> None:
     )
     assert code_blocks("    ```python\n    x = 1\n    ```\n") == []
     assert largest_code_block("    ```python\n    def f():\n        return 1\n    ```\n") == ""
+
+
+def test_only_the_openings_character_closes_its_block() -> None:
+    """A bare `~~~` does not close a backtick block, even among the other closes tried when the natural
+    close (here inside a string literal) does not parse."""
+    reply = "```python\ns = '''\n```\n'''\nx = 1\n~~~\nprose (\n"
+    assert largest_code_block(reply) == "s = '''"
+
+
+def test_a_block_may_open_on_the_line_after_the_previous_close() -> None:
+    assert code_blocks("```python\na = 1\n```\n```python\nbb = 22\n```\n") == ["a = 1", "bb = 22"]

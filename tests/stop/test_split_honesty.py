@@ -142,3 +142,17 @@ def test_lm_calls_are_scoped_by_context_improver_and_test(tmp_path: Path) -> Non
         iterations = {call.iteration for call in store.lm_calls()}
     assert purposes == [f"iteration t=0/{sha[:12]}/test={i}" for i in range(2)]
     assert iterations == {0}  # every call is counted to the seed iteration
+
+
+def test_a_runs_split_seeds_cannot_be_changed_once_made() -> None:
+    """The seeds a run scores with are fixed for the run: the record of them is immutable."""
+    import dataclasses
+
+    import pytest
+
+    from selftaught.stop.scoring import SplitSeeds
+
+    seeds = SplitSeeds(val=4321, test=TEST_SEED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seeds.test = 4321  # type: ignore[misc]
+    assert (seeds.for_split("val"), seeds.for_split("test")) == (4321, TEST_SEED)

@@ -208,6 +208,11 @@ def test_no_sandbox_output_crashes_a_paper_scorer(name: str, output: object, fai
     calls = [Call(output if failure is None else None, failure, 0.01) for _ in chosen]
     value = scorer.utility(chosen, calls)
     assert isinstance(value, float) and math.isfinite(value)
+    if scorer.stops is not None:  # the early-return rule judges the same hostile outputs, never raises
+        assert all(
+            isinstance(scorer.stops(instance, call), bool)
+            for instance, call in zip(chosen, calls, strict=True)
+        )
     score, reason = task.judge(chosen[0], output)
     assert math.isfinite(score) and (reason is None or "\n" not in reason)
 

@@ -6,7 +6,8 @@ maxcut and parity_noise return a small epsilon at the first exception), let scor
 (maxcut's mean cut weight / 10, parity_noiseless's broadcasting) and added run time to MQAP's
 objective. Those rules live in each paper task's `scorer.py` as `utility(instances, calls)`; this
 module only runs the program in the sandbox, exactly as the strict path does, and hands the scorer
-what each call did. The program still never runs in the host.
+what each call did; where the original returned early (the scorer's `stops`), the job stops at that
+call, so the same number of instances run. The program still never runs in the host.
 """
 
 from __future__ import annotations

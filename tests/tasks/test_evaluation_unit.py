@@ -61,4 +61,16 @@ def test_missing_and_failed_results_score_the_failure_value() -> None:
     result = evaluate(TASK, "def algorithm(i):\n    return 1.0\n", split="val", executor=reports)
     kinds = [item.error.kind if item.error else None for item in result.per_instance]
     assert kinds == [FailureKind.EXCEPTION, None, FailureKind.NO_RESULT]
+    assert result.per_instance[2].seconds == 0.0  # it never ran
     assert result.utility == pytest.approx(1.0 / 3) and result.failures == 2 and result.instances == 3
+
+
+def test_a_drawn_test_seed_stays_in_its_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test seeds are drawn from [TEST_SEED_MIN, TEST_SEED_MAX): never the paper's fixed seeds, never
+    past the top of the range, whatever the draw (the two extreme draws are forced here)."""
+    from selftaught.tasks import scoring_protocol as evaluation
+
+    monkeypatch.setattr(evaluation.secrets, "randbelow", lambda n: n - 1)
+    assert evaluation.draw_test_seed() == evaluation.TEST_SEED_MAX - 1
+    monkeypatch.setattr(evaluation.secrets, "randbelow", lambda n: 0)
+    assert evaluation.draw_test_seed() == evaluation.TEST_SEED_MIN

@@ -74,3 +74,25 @@ def test_a_drawn_test_seed_stays_in_its_range(monkeypatch: pytest.MonkeyPatch) -
     assert evaluation.draw_test_seed() == evaluation.TEST_SEED_MAX - 1
     monkeypatch.setattr(evaluation.secrets, "randbelow", lambda n: 0)
     assert evaluation.draw_test_seed() == evaluation.TEST_SEED_MIN
+
+
+def test_a_split_without_a_seed_gets_the_papers_or_a_fresh_secret_one() -> None:
+    from selftaught.tasks import evaluation, scoring_protocol
+
+    assert evaluation.resolve_seed("val", None) == 4321  # the paper's validation base
+    assert evaluation.resolve_seed("test", None) >= scoring_protocol.TEST_SEED_MIN
+    assert evaluation.resolve_seed("test", 77) == 77
+
+
+def test_the_scorers_figures_are_averaged_over_the_instances_that_report_them() -> None:
+    """split_echo reports its output as the figure "echo": the evaluation's metrics are their mean."""
+    task = load_task(str(Path(__file__).parent.parent / "stop" / "split_echo"))
+    reports = Reports(
+        [
+            InstanceResult(0.2, None, 0.01),
+            InstanceResult(0.4, None, 0.01),
+            InstanceResult(None, "timeout", 0.5),
+        ]
+    )
+    result = evaluate(task, "def algorithm(i):\n    return 0.2\n", split="val", executor=reports)
+    assert result.metrics == {"echo": pytest.approx(0.3)}  # the timed-out instance reports none

@@ -183,3 +183,31 @@ def test_encoding_allows_max_depth_levels_of_nesting_not_one_more() -> None:
     assert wire.loads(wire.dumps(nested(wire.MAX_DEPTH))) == nested(wire.MAX_DEPTH)
     with pytest.raises(wire.Unserializable, match="nesting deeper than 200"):
         wire.dumps(nested(wire.MAX_DEPTH + 1))
+
+
+def test_sets_and_frozensets_come_back_as_what_they_were() -> None:
+    """`set` and `frozenset` are distinct tags; a "set" must not come back frozen, nor the reverse (a tag
+    compared by identity or by order would confuse them once decoded from JSON)."""
+    for value in ({1, 2}, frozenset({3, (4, 5)})):
+        back = wire.loads(wire.dumps(value))
+        assert back == value and type(back) is type(value)
+    decoded = wire.loads(json.dumps({"__st__": "".join(["frozen", "set"]), "items": [1]}).encode())
+    assert type(decoded) is frozenset
+
+
+def test_a_handles_class_name_may_be_200_characters_not_201() -> None:
+    """Handles (`Ref`) name their class with a dotted name of at most 200 characters."""
+    seen: list[object] = []
+
+    def refs(ref: object) -> object:
+        seen.append(ref)
+        return ref
+
+    for length, refused in ((200, False), (201, True)):
+        name = "a." + "b" * (length - 2)
+        payload = json.dumps({"__st__": "ref", "id": 7, "cls": name}).encode()
+        if refused:
+            with pytest.raises(wire.WireError, match="handle class"):
+                wire.decode(json.loads(payload), refs=refs)
+        else:
+            assert wire.decode(json.loads(payload), refs=refs) == wire.Ref(7, name)

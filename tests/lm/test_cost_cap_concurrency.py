@@ -50,3 +50,12 @@ def test_concurrent_calls_never_overshoot_the_cost_cap(key_env: str, tmp_path: P
     assert len(refused) == THREADS - sent
     assert 0 < spent <= 0.3
     assert sum(record.cost_usd for record in records) == spent
+
+
+def test_a_price_is_per_million_tokens_exactly() -> None:
+    """One million input tokens at $2.50 and half a million output tokens at $10.00 cost $7.50: exact,
+    since every cap and report adds these up."""
+    from selftaught.lm.pricing import Price
+
+    assert Price(2.50, 10.00).cost(1_000_000, 500_000) == 7.5
+    assert Price(0.15, 0.60).cost(2_000, 0) == 0.0003

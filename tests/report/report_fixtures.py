@@ -50,6 +50,7 @@ def make_run(
     values: tuple[float, ...] = (0.40, 0.55, 0.55),
     iterations: int = 2,
     with_transfers: bool = True,
+    model: str | None = None,
 ) -> Path:
     """A run directory with `len(values)` iterations (t=0 seed, t=1 improved beam, then kept)."""
     run_dir = runs_dir / run_id
@@ -60,7 +61,7 @@ def make_run(
             config=settings.model_dump(mode="json"),
             version="0.1.0",
             command=f"selftaught run --task str_grid_dist --iterations {iterations} --tests 2",
-            model=f"offline:{seed}",
+            model=model or f"offline:{seed}",
             task="str_grid_dist",
             status=status,
             started=1_700_000_000.0,

@@ -40,6 +40,23 @@ def test_a_stopped_run_says_why(runs_dir: Path) -> None:
     assert dom.find("span", cls="stopped")
 
 
+def test_an_unpriced_model_s_costs_read_unknown_not_free(runs_dir: Path) -> None:
+    """A model with no known price records $0 per call; the page says the cost is unknown instead."""
+    priced = parse(render_html(load_run_summary(make_run(runs_dir, "offline"))))
+    unpriced_dir = make_run(runs_dir, "unpriced", model="openai/my-own-model@http://127.0.0.1:9/v1")
+    unpriced = parse(render_html(load_run_summary(unpriced_dir)))
+
+    def cost_cells(dom: object) -> list[str]:
+        table = dom.find("table", id="iterations-table")  # type: ignore[attr-defined]
+        return [row.find_all("td")[7].text.strip() for row in table.find("tbody").find_all("tr")]
+
+    assert cost_cells(priced) and all(cell != "unknown" for cell in cost_cells(priced))
+    assert cost_cells(unpriced) and all(cell == "unknown" for cell in cost_cells(unpriced))
+    summary = unpriced.find("section", id="summary").text
+    assert "cost unknown" in summary and "--prices-file" in summary
+    assert "cost unknown" not in priced.find("section", id="summary").text
+
+
 def test_group_page_with_runs_of_different_depths(runs_dir: Path, tmp_path: Path) -> None:
     make_run(runs_dir, "deep", group="g", seed=0, values=(0.4, 0.5, 0.6))
     make_run(runs_dir, "shallow", group="g", seed=1, values=(0.4,), status="running")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.events import category as event_category
+from selftaught.lm.pricing import price_known
 from selftaught.report.budget import budget_curves
 from selftaught.report.model import (
     Candidate,
@@ -124,6 +125,7 @@ def load_run_summary(path: Path) -> RunSummary:
         budget_curves=curves,
         downstream=downstream,
         progress=progress,
+        price_known=_price_known(meta, config),
     )
     return _with_warnings(summary, meta)
 
@@ -253,6 +255,14 @@ def _with_warnings(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
     if missing:
         warnings.append(f"improver source missing for t={', '.join(map(str, missing))}")
     return RunSummary(**{**summary.__dict__, "warnings": tuple(warnings)})
+
+
+def _price_known(meta: dict[str, Any], config: dict[str, Any]) -> bool:
+    model = meta.get("model", config.get("model"))
+    prices_file = config.get("prices_file")
+    return not isinstance(model, str) or price_known(
+        model, prices_file if isinstance(prices_file, str) else None
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -196,6 +196,7 @@ class RunSummary:
     budget_curves: tuple[BudgetCurve, ...] = ()  # score vs LM calls per iteration (empty: store < schema 3)
     downstream: tuple[DownstreamRun, ...] = ()  # every downstream test, in the order it finished
     progress: Progress | None = None
+    price_known: bool = True  # False: an unpriced model, whose costs read 0 but were never counted
 
     @property
     def best(self) -> Iteration | None:

@@ -139,6 +139,15 @@ def num(value: float | int | None, digits: int = 4, *, tag: str = "td") -> str:
     return f'<{tag} class="num" data-value="{value!r}">{text}</{tag}>'
 
 
+def cost(value: float, known: bool, digits: int = 4) -> str:
+    """A cost cell: the dollars, or "unknown" for a model with no known price (its 0 was never counted)."""
+    if known:
+        return num(value, digits)
+    return (
+        '<td class="num muted" data-value="" title="price unknown: give it with --prices-file">unknown</td>'
+    )
+
+
 def mean_se(mean: float, stderr: float, digits: int = 4) -> str:
     """`mean ± se` as a cell with both exact values as data attributes."""
     # The cell may break before "±" on a narrow page (each half stays whole), so wide tables fit.

@@ -14,7 +14,7 @@ from typing import Any
 from selftaught.estimates import STATUS_MEANINGS
 from selftaught.report.code_view import code_tabs, escape
 from selftaught.report.model import Candidate, Event, RunSummary
-from selftaught.report.page import badge, figure, mean_se, num, section, table, when
+from selftaught.report.page import badge, cost, figure, mean_se, num, section, table, when
 from selftaught.report.plots import budget_svg, run_curve_svg, usage_svg
 from selftaught.report.strategies import STRATEGIES
 
@@ -48,7 +48,8 @@ def iterations_table(run: RunSummary, prefix: str = "") -> str:
         rows.append(
             f'<tr data-t="{it.t}"><td class="num">{it.t}{mark}</td><td>{badge(labels[it.t])}</td>'
             f"{mean_se(it.meta_utility_val, it.stderr_val)}{mean_se(it.meta_utility_test, it.stderr_test)}"
-            f"{num(it.lm_calls)}{num(it.tokens_in)}{num(it.tokens_out)}{num(it.cost_usd)}{num(it.wall_seconds, 1)}"
+            f"{num(it.lm_calls)}{num(it.tokens_in)}{num(it.tokens_out)}{cost(it.cost_usd, run.price_known)}"
+            f"{num(it.wall_seconds, 1)}"
             f"<td><code>{escape(it.improver_sha[:10])}</code></td><td>{escape(it.note or '')}</td></tr>"
         )
     if not rows:
@@ -92,7 +93,12 @@ def summary_section(run: RunSummary) -> str:
         (
             "LM calls / tokens / cost",
             f"{totals['lm_calls']:.0f} calls, "
-            f"{totals['tokens_in'] + totals['tokens_out']:.0f} tokens, ${totals['cost_usd']:.4f}",
+            f"{totals['tokens_in'] + totals['tokens_out']:.0f} tokens, "
+            + (
+                f"${totals['cost_usd']:.4f}"
+                if run.price_known
+                else "cost unknown (no price for this model; give it with --prices-file)"
+            ),
         ),
         ("wall time of iterations", f"{totals['wall_seconds']:.1f} s"),
     ]
@@ -194,7 +200,7 @@ def usage_section(run: RunSummary) -> str:
         label = "-" if usage.iteration is None else str(usage.iteration)
         rows.append(
             f'<tr data-t="{label}"><td class="num">{label}</td>{num(usage.calls)}{num(usage.cached)}'
-            f"{num(usage.responses)}{num(usage.tokens_in)}{num(usage.tokens_out)}{num(usage.cost_usd)}"
+            f"{num(usage.responses)}{num(usage.tokens_in)}{num(usage.tokens_out)}{cost(usage.cost_usd, run.price_known)}"
             f"{num(usage.latency_s, 1)}{num(usage.errors)}"
             f"{num(improver_runs.runs if improver_runs else 0)}{num(improver_runs.failed if improver_runs else 0)}</tr>"
         )

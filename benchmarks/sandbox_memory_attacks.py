@@ -1,4 +1,4 @@
-"""Host and zygote peak memory, and scratch use, under the memory attacks of issue 13.
+"""Host and zygote peak memory, and scratch use, under memory attacks from sandboxed jobs.
 
 Usage: .venv/bin/python benchmarks/sandbox_memory_attacks.py [--rounds 2]
 

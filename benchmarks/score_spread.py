@@ -5,7 +5,7 @@ each time, as a user runs it), first as the machine is, then beside `--burners` 
 the CPU. Prints each utility, the spread (max - min over all runs) and the CPU seconds of the instances.
 Scoring version 2 limits and measures each call by the child's CPU time and seeds it per instance, so
 the spread should be 0 for deterministic-given-seed programs; under wall-clock limits (version 1) it
-was 0.165 for three_sat (issue 14).
+was 0.165 for three_sat.
 
     .venv/bin/python benchmarks/score_spread.py --tasks three_sat maxcut --runs 3 --burners 2
 """

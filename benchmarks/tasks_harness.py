@@ -1,4 +1,4 @@
-"""What the task harness costs next to the algorithms it scores (issue 3's figures).
+"""What the task harness costs next to the algorithms it scores (instance generation, judging and the sandbox round trip).
 
 For each built-in task: cold instance generation; one full `evaluate` of the seed algorithm in the
 strong sandbox (mean and standard deviation over --repeats runs, instances warm); the algorithm's own

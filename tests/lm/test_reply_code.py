@@ -160,7 +160,7 @@ def test_arbitrary_text_never_raises(text: str) -> None:
 
 
 def test_inputs_that_crash_the_3_11_parser_read_as_not_python() -> None:
-    """CPython 3.11 raises SystemError (not SyntaxError) on this string (cpython issue 135426)."""
+    """CPython 3.11 raises SystemError (not SyntaxError) on this string (a CPython 3.11 parser bug, gh-135426 upstream)."""
     odd = 'f""""{5\nclass""\ta:""0"""'
     assert largest_code_block(odd) == ""
     assert largest_code_block(f"```python\n{odd}\n```") == odd

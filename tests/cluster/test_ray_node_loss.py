@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,6 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
                 pulled.append(i)
                 yield _job(i)
 
-        started = time.monotonic()
         for i, result in enumerate(executor.run_many(jobs())):
             results.append(result)
             if i == 5 and not killed.is_set():
@@ -68,7 +66,6 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
                 leftover_dirs = _inputs_dirs(doomed_pids)
                 cluster.kill_node(doomed)  # raylet, workers and their zygotes, SIGKILL at once
                 killed.set()
-        elapsed = time.monotonic() - started
         stats = executor.stats
 
     assert killed.is_set()
@@ -80,7 +77,6 @@ def test_killing_a_worker_node_mid_run_still_completes_with_correct_counts(clust
     assert stats.workers_lost >= 1 and stats.retried >= 1, stats
     assert sum(stats.by_node.values()) == JOBS
     assert len(stats.by_node) >= 2
-    assert elapsed < 90, f"recovery took {elapsed:.0f} s"
     assert not any(pid_alive(pid) for pid in doomed_pids), "the lost node left nothing running"
     # A SIGKILLed pool cannot remove its shared-inputs directory (on a real node, tmpfs is cleared at
     # reboot); remove exactly the ones of the killed node so repeated runs leave nothing behind.

@@ -28,23 +28,12 @@ import threading
 import time
 from typing import Any
 
+from sandbox_memory_attacks import FRAME  # a sibling script: benchmarks/ is first on sys.path
+
 from selftaught.sandbox import Job, Proxy, SandboxPool
 
-FORGE = (
-    "import json, os, struct\n"
-    "def frame(obj, *bodies):\n"
-    "    if bodies:\n"
-    "        obj = dict(obj, nb=len(bodies))\n"
-    "    data = json.dumps(obj).encode()\n"
-    "    out = struct.pack('>I', len(data)) + data\n"
-    "    for b in bodies:\n"
-    "        out += struct.pack('>I', len(b)) + b\n"
-    "    return out\n"
-    "def send(data):\n"
-    "    view = memoryview(data)\n"
-    "    while view:\n"
-    "        view = view[os.write(4, view):]\n"
-)
+# The frame-forging preamble the memory-attack benchmark gives its attackers (one copy of the wire format).
+FORGE = FRAME
 # ~4 MiB of JSON holding about 600k floats: what a forger packs into one call (just under the per-call cap)
 CALL_BODY = "BODY = ('[[[' + ','.join(['0.123456'] * 450_000) + ']], {}]').encode()\n"
 FLOOD = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
+from selftaught.failure import FailureKind
 from selftaught.sandbox import Job, SandboxPool, seeding
 from selftaught.tasks.evaluation import evaluate
 from selftaught.tasks.registry import builtin_task
@@ -74,10 +77,22 @@ def test_the_key_file_is_made_once_and_private(tmp_path, monkeypatch: pytest.Mon
 
 
 def test_a_randomised_seed_algorithm_scores_the_same_twice(pool: SandboxPool) -> None:
-    task = builtin_task("three_sat")
+    """Seeding decides every random choice, so with a limit no call comes near, two evaluations agree
+    instance by instance. At three_sat's own 0.1 s limit they need not: the same call's CPU time varies
+    up to twofold on a shared virtual machine, so a call that needs about the limit may pass or time out.
+    """
+    task = copy.copy(builtin_task("three_sat"))
+    task.instance_timeout = 10.0
     first = evaluate(task, task.seed_algorithm, split="val", executor=pool)
     second = evaluate(task, task.seed_algorithm, split="val", executor=pool)
-    assert first.utility == second.utility
+    assert first.failures == second.failures and first.utility == second.utility
     assert [i.score for i in first.per_instance] == [i.score for i in second.per_instance]
-    # Times are the child's CPU seconds, within the task's limit whenever the instance succeeded.
-    assert all(i.seconds <= task.instance_timeout for i in first.per_instance if i.error is None)
+    kinds = {i.error.kind for i in first.per_instance if i.error is not None}
+    assert kinds <= {FailureKind.INVALID_OUTPUT}  # gave up after 1000 flips; the limit decided nothing
+
+
+def test_a_call_within_its_limit_reports_its_cpu_seconds(pool: SandboxPool) -> None:
+    task = builtin_task("three_sat")
+    result = evaluate(task, task.seed_algorithm, split="val", executor=pool)
+    passed = [i for i in result.per_instance if i.error is None]
+    assert passed and all(0.0 <= i.seconds <= task.instance_timeout for i in passed)

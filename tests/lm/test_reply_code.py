@@ -183,9 +183,41 @@ def test_many_fences_cost_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyP
         return real(source)
 
     monkeypatch.setattr(reply_code, "parse_module", counting)
-    text = "```python\n" + "x = (\n```\n" * 3000
+    text = "```python\n" + "x = (\n```\n" * 300
     assert isinstance(largest_code_block(text), str)
     assert sum(parsed) <= 10 * len(text)
+
+
+def test_the_parse_budget_is_eight_times_the_reply_spent_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One block that never parses, nested so that its natural close is the reply's last line: every
+    other close is tried (longest first) until the characters parsed would pass 8 x (len(reply) + 1),
+    the reply's characters with one line end each. Each try costs less than the reply, so the tries
+    spend more than 7 x and at most 8 x."""
+    from selftaught.codetext import reply_code
+
+    parsed: list[int] = []
+    real = reply_code.parse_module
+
+    def counting(source: str):  # type: ignore[no-untyped-def]
+        parsed.append(len(source))
+        return real(source)
+
+    monkeypatch.setattr(reply_code, "parse_module", counting)
+    text = "```python\n" + "```x\ny\n```\n" * 60 + "```\n"
+    [block] = code_blocks(text)
+    assert block == text[len("```python\n") : -len("\n```\n")]  # the natural close, kept
+    natural, *tries = parsed
+    assert natural == len(block) and all(size < len(text) for size in tries)
+    assert 7 * (len(text) + 1) < sum(tries) <= 8 * (len(text) + 1)
+
+
+@pytest.mark.parametrize("inside, found", [(399, True), (400, False)])
+def test_the_first_400_closes_are_tried_not_more(inside: int, found: bool) -> None:
+    """The natural close sits inside a string literal; the only close that gives Python ends the string
+    after `inside` bare fences, so it is close number inside + 1: found as the 400th, not as the 401st."""
+    program = "s = '''\n" + "```\n" * inside + "'''"
+    reply = f"```python\n{program}\n```\nprose (\n"
+    assert largest_code_block(reply) == (program if found else "s = '''")
 
 
 def test_a_longer_closing_fence_closes_the_block() -> None:
@@ -217,3 +249,34 @@ def test_only_the_openings_character_closes_its_block() -> None:
 
 def test_a_block_may_open_on_the_line_after_the_previous_close() -> None:
     assert code_blocks("```python\na = 1\n```\n```python\nbb = 22\n```\n") == ["a = 1", "bb = 22"]
+
+
+def test_a_line_indented_less_than_its_fence_loses_only_the_spaces_it_has() -> None:
+    """CommonMark: each line of an indented fence's block loses up to the fence's indent, never more."""
+    reply = "   ```python\n def f():\n     return 1\n   ```\n"
+    assert code_blocks(reply) == ["def f():\n  return 1"]
+
+
+def test_a_bare_async_program_is_taken_whole() -> None:
+    assert largest_code_block("async def f():\n    return 1\n") == "async def f():\n    return 1"
+    assert largest_code_block("class A:\n    pass\n") == ""  # defines no function
+
+
+def test_only_text_is_read() -> None:
+    assert code_blocks(None) == [] and code_blocks(b"```\nx = 1\n```") == []  # type: ignore[arg-type]
+    assert largest_code_block(42) == ""  # type: ignore[arg-type]
+
+
+def test_reasoning_ends_at_the_first_closing_tag_outside_every_block() -> None:
+    """Without the opening tag (pre-filled by the chat template) the reasoning runs to the first
+    `</think>` outside a block, even mid-line; what follows on that line is kept."""
+    reply = "plan: ```\n```python\nx = '</think>'\n```\nthen </think>def f():\n    return 2\n"
+    assert largest_code_block(reply) == "def f():\n    return 2"
+    opened = "  <think>\nhmm </think>\n\n```python\nx = 1\n```\n</think>\n"
+    assert code_blocks(opened) == ["x = 1"]
+    assert code_blocks("\r\n\r\n```python\r\n\r\nx = 1\r\n\r\n```\r\n") == ["x = 1"]
+
+
+def test_a_program_after_the_reasoning_is_taken_whole() -> None:
+    reply = "<think>\nwhich loop?\n</think>\n\n\ndef f():\n    return 3\n\n"
+    assert largest_code_block(reply) == "def f():\n    return 3"

@@ -172,10 +172,14 @@ def test_wilson_known_values() -> None:
     )  # the 97.5% normal quantile (to 1 ulp): python -c 'from statistics import NormalDist; print(NormalDist().inv_cdf(0.975))'
     assert wilson_interval(0, 10) == (0.0, pytest.approx(z2 / (10 + z2)))
     assert wilson_interval(10, 10) == (pytest.approx(10 / (10 + z2)), 1.0)
-    # 5 of 10: symmetric around 0.5, (0.2366, 0.7634) to 4 decimals (standard tables).
+    # 5 of 10: symmetric around 0.5, (0.2366, 0.7634) to 4 decimals; 1 of 20: (0.0089, 0.2361). The
+    # Wilson score interval's closed form, written out independently of the code under test:
+    #   python3 -c "from statistics import NormalDist as N; z = N().inv_cdf(0.975)
+    #   for k, n in ((5, 10), (1, 20)):
+    #       p = k / n; c = (p + z*z/2/n) / (1 + z*z/n); h = z * (p*(1-p)/n + z*z/4/n/n) ** 0.5 / (1 + z*z/n)
+    #       print(round(c - h, 4), round(c + h, 4))"
     lo, hi = wilson_interval(5, 10)
     assert round(lo, 4) == 0.2366 and round(hi, 4) == 0.7634
-    # 1 of 20: (0.0089, 0.2361).
     lo, hi = wilson_interval(1, 20)
     assert round(lo, 4) == 0.0089 and round(hi, 4) == 0.2361
     assert wilson_interval(0, 0) == (0.0, 1.0)

@@ -62,6 +62,14 @@ def test_sessions_cannot_be_played_outside_their_timed_instance(pool: SandboxPoo
     task = builtin_task("bin_packing")
     honest = evaluate(task, PRIORITY, split="val", executor=pool)
     attempt = evaluate(task, program, split="val", executor=pool)
+    # 0.95052: best fit played natively through the task's own session (no sandbox), 0.9505195132080564:
+    #   python -c "from selftaught.tasks import builtin_task; t = builtin_task('bin_packing'); s = t.scorer
+    #   v = []
+    #   for i in t.instances('val', 4321):
+    #       p = s.session(i); q = p.first()
+    #       while q is not None: q = p.answer(-(q[1] - q[0]))
+    #       v.append(s.score(i, p).value)
+    #   print(sum(v) / len(v))"
     assert honest.failures == 0 and honest.utility == pytest.approx(0.95052, abs=1e-4)
     # The stray call was refused, so every session was played in its own turn, as by the honest program.
     assert attempt.failures == 0

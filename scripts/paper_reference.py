@@ -6,6 +6,9 @@ tests/tasks/test_paper_protocol.py come from.
     .venv/bin/python scripts/paper_reference.py stop str_grid_dist \\
         src/selftaught/tasks/builtin/str_grid_dist/paper/seed.py test
     # prints 0.43887465112343044
+    .venv/bin/python scripts/paper_reference.py --count stop three_sat \\
+        tests/tasks/programs/paper/three_hang_at_4.py test
+    # prints 0.01 30: the value, then how many times the scorer called the program
 
 It imports `tasks/<task>/secret_utility.py` from that checkout unchanged and prints
 `repr(utility(program_text, mode=MODE))`. Only the imports the scorers need beyond numpy are stood in
@@ -30,8 +33,10 @@ from typing import Any
 class _ThreadPool:
     """pebble.ThreadPool as the scorers use it: schedule(fn, args).result(timeout=...), stop(), join()."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    def __init__(self, max_workers: int | None = None, *args: Any, **kwargs: Any) -> None:
+        # pebble's default is one worker per CPU: a call that hangs holds one of them and the next calls
+        # still run on the others (what the original did with a hanging program on a multi-core machine)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers or os.cpu_count() or 1)
 
     def schedule(self, function: Any, args: Any = (), kwargs: Any = None) -> concurrent.futures.Future:
         return self._pool.submit(function, *args, **(kwargs or {}))
@@ -43,10 +48,19 @@ class _ThreadPool:
         return None
 
 
+CALLS = [0]  # how many times the scorer called the program's function (printed with --count)
+
+
 def _temp_override(define_fn_str: str, base_name: str, *args: Any, **kwargs: Any) -> Any:
     namespace: dict[str, Any] = {}
     exec(define_fn_str, namespace)
-    return namespace[base_name]
+    function = namespace[base_name]
+
+    def counted(*call_args: Any, **call_kwargs: Any) -> Any:
+        CALLS[0] += 1
+        return function(*call_args, **call_kwargs)
+
+    return counted
 
 
 def _install_stand_ins(checkout: Path) -> None:
@@ -64,10 +78,13 @@ def _install_stand_ins(checkout: Path) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 5:
-        print("usage: paper_reference.py CHECKOUT TASK PROGRAM.py val|test", file=sys.stderr)
+    argv = sys.argv[1:]
+    count = argv[:1] == ["--count"]
+    argv = argv[count:]
+    if len(argv) != 4:
+        print("usage: paper_reference.py [--count] CHECKOUT TASK PROGRAM.py val|test", file=sys.stderr)
         return 2
-    checkout, task, program, mode = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
+    checkout, task, program, mode = Path(argv[0]).resolve(), argv[1], Path(argv[2]), argv[3]
     source = program.read_text()
     _install_stand_ins(checkout)
     os.chdir(checkout)  # the scorers read their own utility.py by a relative path
@@ -78,8 +95,9 @@ def main() -> int:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     value = module.utility(source, mode=mode)
-    print(repr(float(value)))  # numpy scalars print as plain floats
-    return 0
+    # numpy scalars print as plain floats; with --count, the number of calls of the program follows
+    print(repr(float(value)), *([CALLS[0]] if count else []), flush=True)
+    os._exit(0)  # a program that hangs still holds a pool thread: do not wait for it at exit
 
 
 if __name__ == "__main__":

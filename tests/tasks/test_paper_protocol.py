@@ -80,11 +80,14 @@ MQAP_REFERENCE = [
 
 # The original's control flow: (task, program, its value, how many times it called the program). Each
 # program fails on the test split's 5th instance only (index 4: it recognises the instance by its
-# contents), by looping for ever, raising or (maxcut) returning one label too few. Derived once by hand
-# like REFERENCE, from the same commit 0d6780c, with the harness plus a counter around the program's
-# function and pebble's own ThreadPool (5.2.3) instead of the stand-in, so a hung call held a pool
-# thread exactly as in the original. Where the original returned at the failure it called the program
-# 5 times; elsewhere 50, 30, 10 or 20 (every instance). MQAP's values hold within MQAP_TOLERANCE.
+# contents), by looping for ever, raising or (maxcut) returning one label too few. Derived like
+# REFERENCE, from the same commit 0d6780c, with the script's --count (it prints the number of calls of
+# the program's function after the value; its pool has pebble's default of one thread per CPU, so on a
+# machine with two or more CPUs a hung call holds one thread and the next calls run, as in the original):
+#     python scripts/paper_reference.py --count /tmp/stop three_sat \
+#         tests/tasks/programs/paper/three_hang_at_4.py test          # 0.01 30
+# Where the original returned at the failure it called the program 5 times; elsewhere 50, 30, 10 or 20
+# (every instance). MQAP's values include the run time, so they hold within MQAP_TOLERANCE only.
 CONTROL_FLOW = [
     ("parity_noise", "paper/parity_hang_at_4.py", 1e-06, 5),  # the first timeout returns EPS
     ("parity_noise", "paper/parity_raise_at_4.py", 1e-06, 5),  # so does the first raise

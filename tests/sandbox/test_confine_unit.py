@@ -347,3 +347,24 @@ def test_job_environment_makes_private_home_and_tmp(tmp_path: Path) -> None:
 def test_a_uid_without_a_name_is_called_sandbox() -> None:
     assert confine._user_name(0) == "root"
     assert confine._user_name(2**31 - 7) == "sandbox"
+
+
+@pytest.mark.skipif(not ROOT, reason="dropping to another uid needs root (as the zygote has)")
+@pytest.mark.parametrize("which, shift", [(0, -1), (0, 1), (1, -1), (1, 1)])
+def test_a_uid_drop_that_lands_elsewhere_aborts_the_child(place: Place, which: int, shift: int) -> None:
+    """`confine` reads the uids back after the drop: if the real (0) or effective (1) uid came out one
+    below or one above the one asked for (a drop the kernel did not apply as asked), the child stops
+    with ConfineError before any later layer. The drop is made off by one here in the child itself."""
+
+    def before() -> None:
+        real = os.setresuid
+
+        def off_by_one(r: int, e: int, s: int) -> None:
+            ids = [r, e, s]
+            ids[which] += shift
+            real(*ids)
+
+        os.setresuid = off_by_one  # type: ignore[assignment]  # this forked child's os module only
+
+    found, _ = run_confined(place, layers(), before=before)
+    assert found.get("error") == "ConfineError: uid drop did not take effect", found

@@ -63,7 +63,8 @@ def test_a_message_without_bodies_says_no_count() -> None:
 def test_read_message_refuses_a_bad_header_before_reading_bodies() -> None:
     r, w = os.pipe()
     try:
-        os.write(w, _frames([b'{"nb": 2}', b"a", b"b", b"[1]"]))
+        os.write(w, _frames([b'{"op": 1}', b'{"nb": 2}', b"a", b"b", b"[1]"]))
+        assert wire.read_message(r, 100) == ({"op": 1}, [])  # no count: no bodies
         assert wire.read_message(r, 100) == ({"nb": 2}, [b"a", b"b"])
         with pytest.raises(wire.WireError, match="not an object"):
             wire.read_message(r, 100)

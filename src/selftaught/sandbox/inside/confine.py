@@ -22,9 +22,11 @@ import landlock
 import seccomp
 
 PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once in the zygote, not per child
+_LIBC = ctypes.CDLL(None)  # loaded once in the zygote, not per child
 OUTPUT_FD_LIMIT = 128
 RULESET_FD = 5  # where a prepared Landlock ruleset is parked while every other fd is closed
+_PARKED = 10  # descriptors are first copied to this number or above, clear of every target (0..5)
+_FD_CEILING = 1_048_576  # fs.nr_open's default: no descriptor is numbered this high
 
 
 @dataclass
@@ -124,15 +126,16 @@ def confine(
     os.setsid()
     devnull = os.open("/dev/null", os.O_RDONLY)
     rfd, wfd = keep_fds
-    # Move the pipes above 10 first so that dup2 onto 0..4 never clobbers one not yet moved.
-    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (devnull, stdout_fd, stderr_fd, rfd, wfd)]
+    # Copy the pipes clear of 0..5 first so that dup2 onto 0..5 never clobbers one not yet moved.
+    keep = [devnull, stdout_fd, stderr_fd, rfd, wfd]
     ruleset = None
     if layers.landlock_ruleset is not None and layers.landlock_abi:
-        moved.append(fcntl.fcntl(layers.landlock_ruleset, fcntl.F_DUPFD_CLOEXEC, 10))
+        keep.append(layers.landlock_ruleset)
         ruleset = RULESET_FD
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _PARKED) for fd in keep]
     for target, fd in enumerate(moved):
         os.dup2(fd, target, inheritable=False)
-    os.closerange(RULESET_FD if ruleset is None else RULESET_FD + 1, 1 << 20)
+    os.closerange(len(moved), _FD_CEILING)
     os.chdir(scratch)
     os.environ.clear()  # nothing of the zygote's; the job's own environment is set once its uid is
     os.umask(0o077)
@@ -145,7 +148,7 @@ def confine(
         if os.getuid() != layers.uid or os.geteuid() != layers.uid:
             raise ConfineError("uid drop did not take effect")
     _adopt_environment(job_environment(layers.environment, scratch))
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the kernel reads no other argument of this option
     seccomp.set_no_new_privs()
     if layers.landlock_abi:
         try:

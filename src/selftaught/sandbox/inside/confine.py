@@ -57,6 +57,11 @@ class Layers:
     environment: dict[str, str] = field(default_factory=dict)
 
 
+# Files of the child's own process it may read (they describe only itself). `/proc/self/maps` is how
+# threadpoolctl (scipy, scikit-learn) lists the loaded libraries; another process's maps stays refused
+# (by Landlock's rules, by the uid and by Landlock's ptrace scoping).
+OWN_PROC_FILES = ("/proc/self/maps",)
+
 HOME_DIR = ".home"  # HOME and TMPDIR: hidden directories of the child's own scratch (glob("*") skips them)
 TMP_DIR = ".tmp"
 
@@ -152,11 +157,12 @@ def confine(
     seccomp.set_no_new_privs()
     if layers.landlock_abi:
         try:
-            if ruleset is not None:
-                landlock.restrict_self(ruleset)
-                os.close(ruleset)
-            else:
-                landlock.restrict(layers.read_only, [scratch], layers.landlock_abi)
+            if ruleset is None:
+                ruleset, _ = landlock.build_ruleset(layers.read_only, [scratch], layers.landlock_abi)
+            for path in OWN_PROC_FILES:  # opened now, after the fork: this process's own inode
+                landlock.allow_own_read(ruleset, path)
+            landlock.restrict_self(ruleset)
+            os.close(ruleset)
         except OSError as exc:
             if layers.strict:
                 raise ConfineError(f"landlock: {exc}") from None

@@ -104,6 +104,18 @@ def build_ruleset(
     return ruleset, {"fs": True, "tcp": bool(handled_net), "scope": bool(scoped)}
 
 
+def allow_own_read(ruleset: int, path: str) -> None:
+    """Add read access to one file of the calling process's own (`/proc/self/maps`) to `ruleset`.
+
+    Called by the child after its fork and before `restrict_self`: the rule names the inode of this
+    process's own file, so another process's file of the same name (`/proc/PID/maps`) stays refused.
+    A path that cannot be opened is skipped (no /proc)."""
+    numbers = _numbers()
+    if numbers is None:
+        raise LandlockError("landlock is not available on this kernel")
+    _add_path(numbers[1], ruleset, path, FS_READ_FILE)
+
+
 def restrict_self(ruleset: int) -> None:
     """Confine the calling thread (and threads it creates later) by `ruleset`; needs no_new_privs."""
     numbers = _numbers()

@@ -172,3 +172,13 @@ def test_concurrent_reservations_and_settlements_lose_no_cent() -> None:
         thread.join()
     assert tracker.spent == 8 * 500 * 0.25
     assert tracker._reserved == 0.0
+
+
+def test_a_price_cannot_be_changed_in_place() -> None:
+    """The built-in table is shared by every client in the process: a price is a value, not a setting."""
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_PRICES["gpt-4o"].input = 0.0  # type: ignore[misc]
+    assert DEFAULT_PRICES["gpt-4o"] == Price(2.50, 10.00)
+    assert len({Price(1.0, 2.0), Price(1.0, 2.0)}) == 1  # hashable by value

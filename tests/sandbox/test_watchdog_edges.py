@@ -15,6 +15,11 @@ import pytest
 from .test_watchdog_unit import JobState, Watched, child, clock, running, wake, watchdog
 
 
+def fresh(phase: str) -> str:
+    """A phase string built at run time, not the interned literal: phases must be compared by value."""
+    return "".join(list(phase))
+
+
 class FixedClock:
     """`time` as the watchdog sees it: monotonic() always answers `now`."""
 
@@ -30,7 +35,7 @@ def test_a_cpu_call_is_looked_at_from_its_next_check_on(monkeypatch: pytest.Monk
     monkeypatch.setattr(watchdog, "time", FixedClock(500.0))
     watched = Watched(used=5.0)
     job = running(2.0, 400.0, backstop_in=1000.0)
-    job.next_check = 500.0
+    job.phase, job.next_check = fresh("run"), 500.0
     watched.jobs = {1: job}
     watched.check_deadlines()
     assert watched.failed == [("timeout", 5.0)]
@@ -47,12 +52,19 @@ def test_setup_and_wall_calls_end_at_their_deadline_not_before(monkeypatch: pyte
     for deadline, ended in ((500.0, True), (500.25, False)):
         watched = Watched(used=0.0)
         setup = JobState(
-            id=1, header={"setup_timeout": 5}, bodies=[], phase="setup", deadline=deadline, child=child()
+            id=1,
+            header={"setup_timeout": 5},
+            bodies=[],
+            phase=fresh("setup"),
+            deadline=deadline,
+            child=child(),
         )
         wall = JobState(
-            id=2, header={}, bodies=[], phase="run", deadline=deadline, started=496.5, child=child()
+            id=2, header={}, bodies=[], phase=fresh("run"), deadline=deadline, started=496.5, child=child()
         )
-        watched.jobs = {1: setup, 2: wall}
+        # A job between children (no child now) comes first: it is passed over, not the end of the look.
+        between = JobState(id=9, header={}, bodies=[], phase="run", deadline=0.0)
+        watched.jobs = {9: between, 1: setup, 2: wall}
         watched.check_deadlines()
         assert (watched.finished, watched.reaped_ids) == (([1], [1, 2]) if ended else ([], []))
         assert watched.failed == ([("timeout", 3.5)] if ended else [])
@@ -141,7 +153,8 @@ def test_waited_reads_the_child_s_run_queue_only_when_it_can() -> None:
 
 
 def test_wake_of_a_held_job_is_an_hour_away() -> None:
-    job = JobState(id=1, header={}, bodies=[], phase="held", deadline=0.0)
+    """Phases are compared by value (a phase read from a message is not the interned literal)."""
+    job = JobState(id=1, header={}, bodies=[], phase=fresh("held"), deadline=0.0)
     before = time.monotonic()
     woken = wake(job)
     assert before + 3600.0 <= woken <= time.monotonic() + 3600.0
@@ -223,3 +236,25 @@ def test_a_child_at_exactly_its_share_and_file_count_is_kept(
     watched.next_scratch_check = 0.0
     watched.check_scratch()
     assert [job_id for job_id, _ in watched.gone] == [1, 2]
+
+
+def test_within_one_share_nobody_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first look (one statfs) is all: 5 entries and 5 bytes over the base, share and file count far
+    above, so no child's directory is walked."""
+    walked: list[str] = []
+    monkeypatch.setattr(watchdog.scratch_space, "filesystem_use", lambda path: (1005, 2005))
+    monkeypatch.setattr(watchdog.scratch_space, "usage", lambda path, limit: walked.append(path) or (0, 0))
+    watched = Watched(used=0.0)
+    watched.scratch_root, watched.scratch_share, watched.scratch_base = "/nonexistent", 4096, (1000, 2000)
+    watched.next_scratch_check = 0.0
+    watched.jobs = {0: JobState(id=0, header={}, bodies=[], phase="run", child=child("mine"))}
+    watched.check_scratch()
+    assert walked == [] and watched.gone == []
+
+
+def test_wake_reads_a_running_call_s_next_check_whatever_string_says_run() -> None:
+    now = time.monotonic()
+    job = running(2.0, now, backstop_in=50.0)
+    job.phase = fresh("run")
+    job.next_check = now + 1
+    assert wake(job) == now + 1

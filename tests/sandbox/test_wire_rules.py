@@ -150,6 +150,13 @@ def test_numpy_text_and_bytes_scalars_become_str_and_bytes() -> None:
     assert type(back) is np.float32 and back == 1.5  # a scalar, not a 0-d array
 
 
+@pytest.mark.parametrize("dtype", ["V8", "<M8[s]", "O", [("a", "<i4"), ("b", "O")]])
+def test_arrays_of_other_dtypes_are_refused_when_sent(dtype: Any) -> None:
+    """Raw bytes, datetimes, objects, records: refused on the sending side, by dtype."""
+    with pytest.raises(wire.Unserializable, match="ndarray of dtype"):
+        wire.dumps([np.zeros(2, dtype=dtype)])
+
+
 def test_a_complex_number_keeps_both_parts() -> None:
     assert wire.encode(complex(1.5, -2.0)) == {"__st__": "complex", "re": 1.5, "im": -2.0}
     assert wire.loads(wire.dumps(complex(0, 3))) == 3j

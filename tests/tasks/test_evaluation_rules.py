@@ -219,3 +219,34 @@ def test_only_runs_scored_under_this_version_may_be_resumed() -> None:
     with pytest.raises(UsageError, match="scoring version 4"):
         refuse_other_scoring("r4", 4)
     assert cleaned == ["r2", "r3"]
+
+
+@dataclass
+class Gated:
+    """An executor that consults the job's gate on each held instance, as the pool does, showing the gate
+    `seen` while reporting `reported` in the job's result (so whose judgement counts is visible)."""
+
+    seen: list[InstanceResult]
+    reported: list[InstanceResult]
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def run(self, job: Job, rpc: object = None) -> JobResult:
+        assert job.gate is not None
+        for index in range(job.gate.held):
+            self.verdicts.append(job.gate.verdict(index, self.seen[index]))
+            if self.verdicts[-1].stop or self.verdicts[-1].release:
+                break
+        return JobResult(list(self.reported))
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_gates_judgements_are_the_evaluations_and_are_not_made_twice() -> None:
+    task = _echo(5, 3)
+    executor = Gated(seen=[BAD, InstanceResult(0.75, None, 0.01)], reported=[OK] * 5)
+    result = evaluate(task, PROGRAM, split="val", seed=1, executor=executor)
+    assert executor.verdicts == [Verdict(), Verdict(release=True)]
+    # instances 0 and 1 keep the gate's judgement; 2 to 4 are judged from the job's result
+    assert [item.score for item in result.per_instance] == [0.0, 0.75, 0.5, 0.5, 0.5]
+    assert result.per_instance[0].error is not None and result.stopped is None

@@ -36,7 +36,7 @@ def run(task: str, tests: int, sequential: bool) -> tuple[list[tuple[object, ...
             result = selftaught.meta_utility("seed", task=task, tests=tests, test_seed=1234567, runs_dir=runs)
     finally:
         meta_module.ThreadPoolExecutor = real  # type: ignore[misc]
-    data = result.to_json()
+    data = result.to_dict()
     values = [(t["index"], t["program_sha"], t["utility_val"], t["utility_test"]) for t in data["per_test"]]
     return sorted(values), time.perf_counter() - started
 

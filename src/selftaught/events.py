@@ -8,8 +8,8 @@ contained "flag". Here each kind is declared once with
 
 - `category`: what the report shows ("budget", "fallback", "expected", "failure", "safety",
   "experiment", "other"); "expected" are the failures every normal run has (a generated program's
-  output rejected by validation, an evaluation stopped early by the cascade), kept apart from the
-  failures worth a look;
+  output rejected by validation, an evaluation stopped early by the cascade; the report also counts a
+  failed candidate improver that was never adopted here), kept apart from the failures worth a look;
 - `group`: the finer view of `selftaught safety audit` ("static", "sandbox", "budget", "scores",
   "experiment", "other");
 - `producer`: "sandbox" when the kind repeats what sandboxed (untrusted) code reported about itself,

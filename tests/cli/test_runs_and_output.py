@@ -181,6 +181,7 @@ def test_seeds_print_the_group_id(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     group = re.search(r"^group (group-\S+): 2 runs", done.stderr, re.MULTILINE)
     assert group, done.stderr
+    assert "-s0-1-" in group.group(1), group.group(1)  # seeds 0 and 1, not "s0"
     assert len(re.findall(r"^run \S+ started", done.stderr, re.MULTILINE)) == 2
     # With --seeds the one gain line follows the group table (and the run tables carry none).
     assert done.stdout.strip().splitlines()[-1].startswith("only the seed improver ran (t=0): test ")
@@ -217,3 +218,26 @@ def _check_best_program(run_dir: Path) -> None:
         f"test utility {best.utility_test:.6f}" in header and f"validation {best.utility_val:.6f}" in header
     )
     ast.parse(text)
+
+
+@pytest.mark.slow
+def test_run_json_and_the_python_api_say_the_same(tmp_path: Path) -> None:
+    """`run --json` names the model as every other view does (offline:0, not offline); a RunResult from
+    the Python API has its start time, and `to_json()` is the JSON text of `to_dict()`."""
+    import selftaught
+    from selftaught.config import Settings
+
+    done = cli("run", *SMALL, "--iterations", "0", "--runs-dir", "runs", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["model"] == "offline:0"
+    listed = json.loads(cli("runs", "--runs-dir", "runs", "--json", cwd=tmp_path).stdout)
+    assert listed[0]["model"] == printed["model"]
+    settings = Settings(
+        task="str_grid_dist", iterations=0, tests=1, estimate_tests=1, lm_calls=1, runs_dir=tmp_path / "api"
+    )
+    [result] = selftaught.self_improve(settings)
+    assert isinstance(result.started, float) and result.started > 0
+    assert isinstance(result.to_json(), str)
+    assert json.loads(result.to_json()) == result.to_dict()
+    assert result.to_dict()["model"] == "offline:0"

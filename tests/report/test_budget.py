@@ -96,7 +96,7 @@ def test_the_report_curve_ends_at_each_stored_runs_best(runs_dir: Path) -> None:
     assert curve.lm_calls == (2, 3, 4)
     assert curve.best == ((0.45 + 0.20) / 2, (0.45 + 0.60) / 2, (0.52 + 0.60) / 2)
     assert math.isclose(curve.best[-1], statistics.fmean(bests), rel_tol=1e-12)
-    assert list(summary.to_json()["budget_curves"][0]["best"]) == list(curve.best)
+    assert list(summary.to_dict()["budget_curves"][0]["best"]) == list(curve.best)
     assert budget_line(curve) == "0.325 @2 -> 0.525 @3 -> 0.560 @4 LM calls (mean of 2 tests)"
     page = run_html(summary)
     assert 'id="budget"' in page and 'data-plot="score-vs-budget"' in page and 'id="budget-table"' in page

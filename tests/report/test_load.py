@@ -49,7 +49,7 @@ def test_summary_numbers_equal_the_store(run_dir: Path) -> None:
     assert summary.improvers[0].parent_source is None
     assert summary.improvers[1].parent_source == summary.improvers[0].source
     assert [hit.strategy for hit in summary.improvers[1].strategies] == ["beam search"]
-    json.dumps(summary.to_json())
+    json.dumps(summary.to_dict())
 
 
 def test_loading_never_writes_to_the_store(run_dir: Path) -> None:

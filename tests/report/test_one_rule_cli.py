@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +75,6 @@ def test_compare_flags_runs_estimated_with_different_tests(tmp_path: Path) -> No
     runs = tmp_path / "runs"
     make_run(runs, "20260101-000000-str_grid_dist-s0-aaaa", values=(0.4, 0.5), iterations=1)
     other = make_run(runs, "20260101-000000-str_grid_dist-s1-bbbb", values=(0.4, 0.6), iterations=1, seed=1)
-    import sqlite3
-
     with sqlite3.connect(other / "run.sqlite") as db:
         config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps({**config, "tests": 7}),))
@@ -82,3 +82,40 @@ def test_compare_flags_runs_estimated_with_different_tests(tmp_path: Path) -> No
                 "--runs-dir", str(runs), cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "differ in --tests (2, 7)" in done.stdout
+
+
+@pytest.mark.slow
+def test_compare_counts_steps_plots_test_and_reads_the_selected_test(tmp_path: Path) -> None:
+    """compare's runs table (terminal and HTML) counts self-improvement steps as `runs` does (2, not the
+    3 stored iterations), shows the selected iteration's test value (t=1 here, not the last iteration's),
+    and plots and tables the test split beside validation."""
+    runs = tmp_path / "runs"
+    a = "20260101-000000-str_grid_dist-s0-aaaa"
+    b = "20260101-000000-str_grid_dist-s1-bbbb"
+    make_run(runs, a, values=(0.40, 0.55, 0.50), iterations=2)
+    make_run(runs, b, values=(0.40, 0.45, 0.45), iterations=2, seed=1)
+    [listed_a, listed_b] = sorted(
+        json.loads(_cli("runs", "--runs-dir", str(runs), "--json", cwd=tmp_path).stdout),
+        key=lambda row: row["run_id"],
+    )
+    assert listed_a["iterations"] == listed_b["iterations"] == 2
+    page = tmp_path / "compare.html"
+    done = _cli("compare", a, b, "--runs-dir", str(runs), "--html", str(page), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "test meta-utility" in done.stdout and "validation meta-utility" in done.stdout
+    row = next(
+        line for line in done.stdout.splitlines() if line.strip().startswith(a) and "completed" in line
+    )
+    assert row.split()[2] == "2", row  # run, status, iterations
+    with sqlite3.connect(runs / a / "run.sqlite") as db:
+        stored = dict(db.execute("SELECT t, meta_utility_test FROM iterations").fetchall())
+    assert row.split("(t=1)")[1].split()[0] == f"{stored[1]:.3f}", row  # its test, not t=2's
+    html = page.read_text()
+    steps = re.search(rf'<tr data-run="{a}">.*?</tr>', html, re.S)
+    assert steps is not None
+    cells = re.findall(r'data-value="([^"]*)"', steps.group(0))
+    assert cells[0] == "2", cells  # the iterations cell
+    assert float(cells[3]) == stored[1], cells  # its test: the selected t=1, not the last (t=2)
+    header = re.search(r'<table id="compare-table">.*?</tr>', html, re.S)
+    assert header is not None and f"test {a}" in header.group(0) and f"val {b}" in header.group(0)
+    assert "test meta-utility" in html and "validation meta-utility" in html  # both panels' titles

@@ -51,6 +51,10 @@ def test_malformed_json_mid_run_fails_the_run_and_resume_finishes_it(tmp_path: P
         assert "malformed reply" in failed.stderr and "check request" in failed.stderr
         resume = f"selftaught run --resume {run['run_id']} --runs-dir {runs}"
         assert resume in failed.stderr, failed.stderr[-2000:]
+        # The last progress line keeps the counts where the run stopped (as `runs` counts steps) and says
+        # it failed, instead of closing every level at what was done (`iteration 0/0 | candidate 1/1`).
+        last = [line for line in failed.stderr.splitlines() if line.startswith("progress:")][-1]
+        assert f"iteration {run['iterations']}/1 |" in last and last.endswith("| run failed"), last
         server.fault_rule = None  # the endpoint is good again
         resumed = cli(*resume.split()[1:], cwd=tmp_path, env=KEY_ENV)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

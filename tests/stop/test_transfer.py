@@ -36,8 +36,8 @@ def test_one_cell_type_from_transfer_through_the_store_to_the_report(small_setti
     assert list(summary.transfers) == [replace(cell, mean_val=None) for cell in cells]
     assert cells[0].improver_sha is None and all(cell.improver_sha for cell in cells[1:])
     assert all(
-        list(cell.to_json()) == ["label", "task", "mean", "stderr", "mean_val", "tests"] for cell in cells
+        list(cell.to_dict()) == ["label", "task", "mean", "stderr", "mean_val", "tests"] for cell in cells
     )
     assert all(
-        list(cell) == ["label", "task", "mean", "stderr", "tests"] for cell in summary.to_json()["transfers"]
+        list(cell) == ["label", "task", "mean", "stderr", "tests"] for cell in summary.to_dict()["transfers"]
     )

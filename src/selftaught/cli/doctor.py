@@ -47,7 +47,7 @@ def doctor(
     if jobs < 2:
         raise UsageError("--jobs must be at least 2")
     layers = check_layers(sandbox)  # type: ignore[arg-type]
-    report: dict[str, Any] = {"mode": sandbox, "layers": [s.to_json() for s in layers]}
+    report: dict[str, Any] = {"mode": sandbox, "layers": [s.to_dict() for s in layers]}
     try:
         check = run_selfcheck(sandbox, jobs=jobs)  # type: ignore[arg-type]
         confirmed = {

@@ -5,7 +5,10 @@ log file, CI) a live bar shows nothing useful â€” only its last frame survives â
 written every few seconds instead: `progress: iteration 2/4 | candidate 7/25 | ... | best val ...`.
 
 Totals end at 100%: a level can finish early (an improver that spends 14 of its 25 utility calls),
-so when its parent advances, or the work ends, its total becomes what was actually done.
+so when its parent advances, or the work ends, its total becomes what was actually done. Work that ends
+without finishing (a failed or stopped run, Ctrl-C) keeps its counts as they were and says how it ended
+(`iteration 1/3 | candidate 4/25 | test 2/5 | run failed`), so the last line agrees with `runs` and the
+report (1 of 3 self-improvement steps done) instead of reading as a finished run.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Tracker:
     def __init__(self) -> None:
         self.stages: dict[str, _Stage] = {}
         self.note = ""
+        self.ending: str | None = None  # how unfinished work ended ("run failed"); None: it finished
         self.lock = threading.Lock()
 
     def stage(self, name: str, total: int | None) -> None:
@@ -69,6 +73,14 @@ class Tracker:
             for stage in self.stages.values():
                 _finish(stage)
 
+    def close(self, exc_type: type[BaseException] | None) -> None:
+        """At the end: totals become what was done only when the work finished; otherwise the counts stay
+        where the work stopped and the line says why."""
+        if exc_type is not None and self.ending is None:
+            self.ending = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        if self.ending is None:
+            self.finish_all()
+
     def line(self) -> str:
         with self.lock:
             parts = [
@@ -77,6 +89,8 @@ class Tracker:
             ]
             if self.note:
                 parts.append(self.note)
+            if self.ending:
+                parts.append(self.ending)
         return "progress: " + " | ".join(parts)
 
 
@@ -106,8 +120,7 @@ class PlainProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        if exc_type is None:
-            self.tracker.finish_all()
+        self.tracker.close(exc_type)
         if self.tracker.stages:
             self._write(force=True)
 
@@ -132,6 +145,10 @@ class PlainProgress:
 
     def summary(self, text: str) -> None:
         self.tracker.note = text
+
+    def ended(self, how: str) -> None:
+        """The work returned without finishing (e.g. "run failed"): keep the counts, say so."""
+        self.tracker.ending = how
 
 
 class RichProgress:
@@ -161,10 +178,13 @@ class RichProgress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None:
-            self.tracker.finish_all()
-            for name in list(self._tasks):
-                self._sync(name)
+        self.tracker.close(exc_type)
+        for name in list(self._tasks):
+            self._sync(name)
+        if self.tracker.ending:
+            self.summary(
+                f"{self.tracker.note} | {self.tracker.ending}" if self.tracker.note else self.tracker.ending
+            )
         self._progress.stop()
 
     def _sync(self, name: str) -> None:
@@ -193,6 +213,10 @@ class RichProgress:
             task = self._tasks.get("iteration") or next(iter(self._tasks.values()), None)
         if task is not None:
             self._progress.update(task, note=text)
+
+    def ended(self, how: str) -> None:
+        """The work returned without finishing (e.g. "run failed"): keep the counts, say so."""
+        self.tracker.ending = how
 
 
 def progress_display(*, interval: float | None = None) -> RichProgress | PlainProgress:

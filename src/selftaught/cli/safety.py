@@ -61,7 +61,7 @@ def sandbox_flag(
             settings, attempts=attempts, warning=warning, execute=execute, progress=progress
         )
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_dict())
     else:
         from rich.table import Table
 
@@ -125,7 +125,7 @@ def audit(
         raise UsageError(f"--limit must be non-negative, got {limit}")
     result = audit_run(options.runs_dir(runs_dir), run_id, kinds=kind)
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_dict())
         return
     meta = result.meta
     stdout = console()

@@ -79,6 +79,9 @@ def run(
                 progress=progress,
                 on_start=on_start,
             )
+            ending = _ending(results)
+            if ending is not None:
+                progress.ended(ending)
     except KeyboardInterrupt:
         for run_id, path in started:
             note(
@@ -92,7 +95,7 @@ def run(
             )
         raise
     if as_json:
-        emit_json(results[0].to_json() if len(results) == 1 else _group_json(results))
+        emit_json(results[0].to_dict() if len(results) == 1 else _group_json(results))
     else:
         out = console()
         for result in results:
@@ -111,6 +114,18 @@ def run(
         note(f"run {result.run_id} {result.status}: {result.stop_reason}; {hint}")
     if stopped:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _ending(results: list[api.RunResult]) -> str | None:
+    """How the work ended when a run did not complete ("run failed", "1 of 3 runs stopped"), for the
+    progress line; None when every run completed."""
+    unfinished = [result.status for result in results if result.status != "completed"]
+    if not unfinished:
+        return None
+    words = " or ".join(sorted(set(unfinished)))
+    if len(results) == 1:
+        return f"run {words}"
+    return f"{len(unfinished)} of {len(results)} runs {words}"
 
 
 def _live_view(runs_dir: Path, wanted: bool) -> contextlib.AbstractContextManager[str | None]:
@@ -187,7 +202,7 @@ def _aggregate(results: list[api.RunResult]) -> list[dict[str, Any]]:
 def _group_json(results: list[api.RunResult]) -> dict[str, Any]:
     return {
         "run_id": results[0].run_id,
-        "runs": [result.to_json() for result in results],
+        "runs": [result.to_dict() for result in results],
         "iterations": _aggregate(results),
     }
 
@@ -299,7 +314,7 @@ def improve(
     if out is not None:
         out.write_text(result.full_program or result.program, encoding="utf-8")
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_dict())
     else:
         write_raw(_improve_summary(result, improver), stderr=not is_terminal(sys.stdout) or out is not None)
         if out is None:
@@ -364,7 +379,7 @@ def meta_eval(
     with progress_display() as progress:
         result = api.meta_utility(improver, settings=settings, progress=progress)
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_dict())
         return
     from selftaught.tasks.catalog import has_test_split
 
@@ -403,7 +418,7 @@ def transfer(
     with progress_display() as progress:
         cells = api.transfer(source, tasks=tasks, settings=settings, progress=progress)
     if as_json:
-        emit_json({"source": source, "cells": [cell.to_json() for cell in cells]})
+        emit_json({"source": source, "cells": [cell.to_dict() for cell in cells]})
         return
     from rich.table import Table
 

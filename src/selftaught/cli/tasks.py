@@ -33,7 +33,7 @@ def tasks_command(
 
     tasks = builtin_infos()
     if as_json:
-        emit_json([task.to_json() for task in tasks])
+        emit_json([task.to_dict() for task in tasks])
         return
     rows = [
         [

@@ -6,7 +6,7 @@
     group = load_report("group-...", runs_dir="runs")                      # -> GroupSummary (mean ± SE)
     html_report(run, "report.html")
 
-Everything returned is a frozen dataclass with `to_json()`; nothing here writes to a run store. The
+Everything returned is a frozen dataclass with `to_dict()`; nothing here writes to a run store. The
 HTML and plotting modules (matplotlib) are imported only when a page is rendered.
 """
 

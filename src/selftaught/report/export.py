@@ -1,6 +1,6 @@
 """`--format json|csv`: the report's numbers for notebooks and scripts.
 
-JSON is the whole summary (`RunSummary.to_json`, `GroupSummary.to_json`, or a list for `compare`). CSV
+JSON is the whole summary (`RunSummary.to_dict`, `GroupSummary.to_dict`, or a list for `compare`). CSV
 is one flat table, one row per (run, iteration), plus one "mean" row per iteration for each group — the
 columns are fixed (`CSV_COLUMNS`) so a notebook can `pandas.read_csv` any export the same way.
 """
@@ -44,7 +44,7 @@ Item = RunSummary | GroupSummary
 
 def to_json_data(items: Sequence[Item]) -> Any:
     """One item -> its dict; several (compare) -> a list of dicts."""
-    data = [item.to_json() for item in items]
+    data = [item.to_dict() for item in items]
     return data[0] if len(data) == 1 else data
 
 

@@ -16,7 +16,7 @@ from selftaught.report.aggregate import strategy_counts
 from selftaught.report.code_view import escape
 from selftaught.report.lineage import lineage_section
 from selftaught.report.model import GroupSummary, RunSummary
-from selftaught.report.page import badge, document, figure, mean_se, num, section, table
+from selftaught.report.page import badge, cost, document, figure, mean_se, num, section, table
 from selftaught.report.plots import Curve, compare_curves_svg, group_curve_svg
 from selftaught.report.sections import (
     budget_section,
@@ -30,6 +30,7 @@ from selftaught.report.sections import (
     transfer_section,
     usage_section,
 )
+from selftaught.tasks.catalog import has_test_split
 
 RUN_NAV = [
     ("summary", "Summary"),
@@ -87,20 +88,25 @@ def runs_table(runs: Sequence[RunSummary]) -> str:
     rows = []
     for run in runs:
         best = run.best
-        final = run.iterations[-1] if run.iterations else None
+        # The selected iteration's test value (the one best rule, as `runs` and the gain line read it).
+        its_test = best if best is not None and has_test_split(run.task) else None
         totals = run.totals()
         rows.append(
             f'<tr data-run="{escape(run.run_id)}"><td><a href="#run-{escape(run.run_id)}">{escape(run.run_id)}</a></td>'
             f"<td>{escape(run.task)}</td><td>{escape(run.model)}</td><td>{badge(run.status)}</td>"
-            f"{num(len(run.iterations))}"
+            f"{num(run.steps)}"
             + (
                 mean_se(run.iterations[0].meta_utility_val, run.iterations[0].stderr_val)
                 if run.iterations
                 else '<td class="num">-</td>'
             )
             + (mean_se(best.meta_utility_val, best.stderr_val) if best else '<td class="num">-</td>')
-            + (mean_se(final.meta_utility_test, final.stderr_test) if final else '<td class="num">-</td>')
-            + f"{num(int(totals['lm_calls']))}{num(totals['cost_usd'])}</tr>"
+            + (
+                mean_se(its_test.meta_utility_test, its_test.stderr_test)
+                if its_test
+                else '<td class="num">-</td>'
+            )
+            + f"{num(int(totals['lm_calls']))}{cost(totals['cost_usd'], run.price_known)}</tr>"
         )
     headers = [
         "run",
@@ -109,8 +115,8 @@ def runs_table(runs: Sequence[RunSummary]) -> str:
         "status",
         "iterations",
         "t=0 val",
-        "best val",
-        "final test",
+        "best val (t)",
+        "its test",
         "LM calls",
         "cost $",
     ]
@@ -195,8 +201,9 @@ def _run_value(run: RunSummary, t: int) -> str:
     return num(match.meta_utility_val) if match else '<td class="num" data-value="">-</td>'
 
 
-def comparison_curves(items: Sequence[RunSummary | GroupSummary]) -> list[Curve]:
-    """One validation curve per run (± SE over tests) or group (± SE over runs)."""
+def comparison_curves(items: Sequence[RunSummary | GroupSummary], split: str = "val") -> list[Curve]:
+    """One curve per run (± SE over tests) or group (± SE over runs) on `split` ("val" or "test")."""
+    test = split == "test"
     curves = []
     for item in items:
         if isinstance(item, GroupSummary):
@@ -204,20 +211,32 @@ def comparison_curves(items: Sequence[RunSummary | GroupSummary]) -> list[Curve]
                 Curve(
                     f"{item.group_id} ({len(item.runs)} runs)",
                     [p.t for p in item.points],
-                    [p.mean_val for p in item.points],
-                    [p.stderr_val for p in item.points],
+                    [p.mean_test if test else p.mean_val for p in item.points],
+                    [p.stderr_test if test else p.stderr_val for p in item.points],
                 )
             )
         else:
+            its = item.iterations
             curves.append(
                 Curve(
                     item.run_id,
-                    [it.t for it in item.iterations],
-                    [it.meta_utility_val for it in item.iterations],
-                    [it.stderr_val for it in item.iterations],
+                    [it.t for it in its],
+                    [it.meta_utility_test if test else it.meta_utility_val for it in its],
+                    [it.stderr_test if test else it.stderr_val for it in its],
                 )
             )
     return curves
+
+
+def _split_cells(curves: Sequence[Curve], t: int) -> list[str]:
+    cells = []
+    for curve in curves:
+        if t in curve.t:
+            index = list(curve.t).index(t)
+            cells.append(mean_se(curve.mean[index], curve.stderr[index]))
+        else:
+            cells.append('<td class="num" data-value="">-</td>')
+    return cells
 
 
 def compare_html(items: Sequence[RunSummary | GroupSummary]) -> str:
@@ -225,34 +244,34 @@ def compare_html(items: Sequence[RunSummary | GroupSummary]) -> str:
     runs = [run for item in items for run in (item.runs if isinstance(item, GroupSummary) else (item,))]
     labels = [item.group_id if isinstance(item, GroupSummary) else item.run_id for item in items]
     curves = comparison_curves(items)
+    # Test curves only where every compared task has a held-out split (OpenEvolve tasks may not).
+    test_curves = comparison_curves(items, "test") if all(has_test_split(run.task) for run in runs) else None
     depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
     rows = []
     for t in range(depth):
-        cells = []
-        for curve in curves:
-            if t in curve.t:
-                index = list(curve.t).index(t)
-                cells.append(mean_se(curve.mean[index], curve.stderr[index]))
-            else:
-                cells.append('<td class="num" data-value="">-</td>')
+        cells = _split_cells(curves, t) + (_split_cells(test_curves, t) if test_curves else [])
         rows.append(f'<tr data-t="{t}"><td class="num">{t}</td>{"".join(cells)}</tr>')
+    headers = [f"val {label}" for label in labels] + (
+        [f"test {label}" for label in labels] if test_curves else []
+    )
     summary = section(
         "summary",
         "Summary",
         (
             table(
-                ["t", *(f"val {label}" for label in labels)],
+                ["t", *headers],
                 rows,
                 ident="compare-table",
-                numeric=set(range(len(labels) + 1)),
+                numeric=set(range(len(headers) + 1)),
             )
             + runs_table(runs)
         ),
     )
     plot = figure(
-        compare_curves_svg(curves, "validation meta-utility"),
+        compare_curves_svg(curves, test_curves),
         "compare",
-        "Validation meta-utility; bands ± SE (over tests for a run, over runs for a group).",
+        "Meta-utility on validation (what selection sees) and on the held-out test split (what it reports); "
+        "bands ± SE (over tests for a run, over runs for a group).",
     )
     counts_rows = []
     names = list(strategy_counts([]))

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import selftaught.events as event_kinds
 from selftaught.events import category as event_category
 from selftaught.lm.pricing import price_known
 from selftaught.report.budget import budget_curves
@@ -77,11 +78,12 @@ def load_run_summary(path: Path) -> RunSummary:
         )
         lm_usage = _lm_usage(store.lm_calls())
         improver_runs = _improver_runs(all_runs)
+        adopted = {it.improver_sha for it in iterations}
         events = tuple(
             Event(
                 iteration=row.iteration,
                 kind=row.kind,
-                category=event_category(row.kind),
+                category=_event_category(row.kind, row.program_sha, adopted),
                 detail=row.detail,
                 program_sha=row.program_sha,
                 created=row.created,
@@ -128,6 +130,19 @@ def load_run_summary(path: Path) -> RunSummary:
         price_known=_price_known(meta, config),
     )
     return _with_warnings(summary, meta)
+
+
+# A candidate improver (generated during a step and never adopted) that raises or runs out of time is
+# part of a normal search, as a rejected output is; the same failure of an adopted improver is not.
+_CANDIDATE_FAILURES = frozenset({event_kinds.IMPROVER_FAILED, event_kinds.IMPROVER_TIMEOUT})
+
+
+def _event_category(kind: str, program_sha: str | None, adopted: set[str]) -> str:
+    """The registry's category, except that failures of never-adopted candidate improvers are
+    "expected" (the report keeps them apart from the failures worth a look)."""
+    if kind in _CANDIDATE_FAILURES and program_sha is not None and program_sha not in adopted:
+        return "expected"
+    return event_category(kind)
 
 
 def _lm_usage(calls: Iterable[LmCallRecord]) -> tuple[LmUsage, ...]:

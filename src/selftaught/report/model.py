@@ -2,11 +2,12 @@
 
 Why a separate model: the HTML page, the terminal summary, the JSON/CSV exports and notebook users all
 read the same `RunSummary`, so a number can only differ between them by formatting, never by a second
-query. Everything here is JSON-able through `to_json()` (plain dicts, lists, floats, strings).
+query. Everything here is JSON-able through `to_dict()` (plain dicts, lists, floats, strings).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,10 +227,14 @@ class RunSummary:
             "wall_seconds": sum(it.wall_seconds for it in self.iterations),
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """The JSON text the CLI's `--json` prints (`to_dict()` holds the same as plain values)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["path"] = str(self.path)
-        data["transfers"] = [cell.to_json() for cell in self.transfers]
+        data["transfers"] = [cell.to_dict() for cell in self.transfers]
         data["best_t"] = None if self.best is None else self.best.t
         data["steps"] = self.steps
         data["status_labels"] = {str(t): label for t, label in self.status_labels().items()}
@@ -251,11 +256,15 @@ class GroupSummary:
         tasks = sorted({run.task for run in self.runs})
         return ", ".join(tasks)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """The JSON text the CLI's `--json` prints (`to_dict()` holds the same as plain values)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "group": self.group_id,
             "task": self.task,
-            "runs": [run.to_json() for run in self.runs],
+            "runs": [run.to_dict() for run in self.runs],
             "iterations": [asdict(point) for point in self.points],
             "strategy_counts": dict(self.strategy_counts),
         }

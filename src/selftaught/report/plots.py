@@ -29,7 +29,9 @@ from selftaught.report.model import AggregatePoint, GroupSummary, RunSummary
 
 VAL_COLOR = "#1f6feb"
 TEST_COLOR = "#d97706"
+WIDE = 8.8  # inches: a plot's axes plus its legend at the right
 _MARKERS = ("o", "s", "^", "D", "v", "P")
+_DASHES: tuple[Any, ...] = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 3)))
 PALETTE = ("#1f6feb", "#d97706", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
 _STYLE: Any = {  # rc parameters (typed Any: matplotlib's stubs want literal keys)
     "svg.fonttype": "none",
@@ -139,9 +141,15 @@ def _finish(ax: Axes, fig: Figure, title: str, ts: Sequence[int]) -> None:
     ax.set_title(title)
     if ts:
         ax.set_xticks(sorted(set(ts)))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8, frameon=False)
+    _legend_outside(ax)
     fig.tight_layout()
+
+
+def _legend_outside(ax: Axes) -> None:
+    """The legend to the right of the axes, never over a line or a point (placed inside, `best` put it
+    across the candidates and the curves' ends)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
 
 
 def value_limits(values: Sequence[float]) -> tuple[float, float] | None:
@@ -164,7 +172,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
     failures neither squash the curve against the top nor pass for low scores.
     """
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        fig, ax = plt.subplots(figsize=(WIDE, 3.6))
         its = run.iterations
         ts = [it.t for it in its]
         candidates = [(c.t, c.value_val) for c in run.candidates if c.t is not None and c.proposed]
@@ -178,7 +186,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                 color="#9ca3af",
                 alpha=0.8,
                 zorder=1,
-                label="candidates (val)",
+                label="candidate improvers (val)",
                 gid="candidate-points",  # one <use> per point: a page counts what it draws
             )
         if its:
@@ -210,7 +218,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
                     edgecolors="#dc2626",
                     marker="s",
                     zorder=3,
-                    label="kept parent",
+                    label="kept (the parent improver stays)",
                 )
         else:
             ax.text(0.5, 0.5, "no iteration finished yet", ha="center", va="center", transform=ax.transAxes)
@@ -255,7 +263,7 @@ def run_curve_svg(run: RunSummary, prefix: str = "curve") -> str:
 def group_curve_svg(group: GroupSummary, prefix: str = "curve") -> str:
     """Mean ± standard error over the group's runs, each run as a thin line behind."""
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        fig, ax = plt.subplots(figsize=(WIDE, 3.6))
         for run in group.runs:
             ax.plot(
                 [it.t for it in run.iterations],
@@ -289,16 +297,37 @@ def group_curve_svg(group: GroupSummary, prefix: str = "curve") -> str:
         return to_svg(fig, prefix)
 
 
-def compare_curves_svg(curves: Sequence[Curve], title: str, prefix: str = "compare") -> str:
-    """Several runs or groups overlaid, each with its ± band."""
+def compare_curves_svg(
+    curves: Sequence[Curve], test_curves: Sequence[Curve] | None, prefix: str = "compare"
+) -> str:
+    """Several runs or groups overlaid, each with its ± band: validation on the left, the held-out test
+    split on the right (same y axis), or a note where the tasks have no test split."""
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.0, 3.8))
-        all_t: list[int] = []
-        for index, curve in enumerate(curves):
-            if curve.t:
-                _band(ax, curve.t, curve.mean, curve.stderr, PALETTE[index % len(PALETTE)], curve.label)
-                all_t.extend(curve.t)
-        _finish(ax, fig, title, all_t)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(WIDE + 1.6, 3.8), sharey=True)
+        for ax, drawn, title in (
+            (left, curves, "validation meta-utility"),
+            (right, test_curves or (), "test meta-utility"),
+        ):
+            all_t: list[int] = []
+            for index, curve in enumerate(drawn):
+                if curve.t:
+                    color = PALETTE[index % len(PALETTE)]
+                    marker = _MARKERS[index % len(_MARKERS)]
+                    _band(ax, curve.t, curve.mean, curve.stderr, color, curve.label, marker=marker)
+                    all_t.extend(curve.t)
+            ax.set_xlabel("iteration t")
+            ax.set_title(title)
+            if all_t:
+                ax.set_xticks(sorted(set(all_t)))
+        left.set_ylabel("meta-utility")
+        if test_curves is None:
+            right.text(0.5, 0.5, "no test split", ha="center", va="center", transform=right.transAxes)
+        handles, labels = left.get_legend_handles_labels()
+        if handles:  # one legend for both panels, right of the test panel
+            right.legend(
+                handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+            )
+        fig.tight_layout()
         return to_svg(fig, prefix)
 
 
@@ -340,7 +369,7 @@ def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
     visible through distinct, shrinking markers.
     """
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        fig, ax = plt.subplots(figsize=(WIDE, 3.6))
         stored = run.config.get("lm_calls")
         budget = max(
             [stored if isinstance(stored, int) else 0]
@@ -357,18 +386,23 @@ def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
             # an improver that kept its parent's program) stay visible side by side.
             dodge = (index - (count - 1) / 2) * 0.06 * max(budget, 1) / 4
             xs, ys = [x + dodge for x in curve.lm_calls], list(curve.best)
-            ax.step(xs, ys, where="post", color=color, label=label, linewidth=2.2 - 0.3 * (index % 4))
+            # One line per iteration with its own colour, marker and dash, so the legend shows all three
+            # and coinciding curves can still be told apart where they overlap.
             ax.plot(
                 xs,
                 ys,
-                linestyle="none",
-                marker=_MARKERS[index % len(_MARKERS)],
-                markersize=max(3.0, 8.0 - 1.5 * index),
-                markerfacecolor="none",
+                drawstyle="steps-post",
                 color=color,
+                label=label,
+                linewidth=2.0,
+                linestyle=_DASHES[index % len(_DASHES)],
+                marker=_MARKERS[index % len(_MARKERS)],
+                markersize=max(4.0, 8.0 - 1.0 * index),
+                markerfacecolor="none",
+                markeredgewidth=1.5,
             )
             if xs[-1] < budget:
-                ax.plot([xs[-1], budget], [ys[-1], ys[-1]], linestyle=":", color=color)
+                ax.plot([xs[-1], budget], [ys[-1], ys[-1]], linestyle=":", color=color, linewidth=1.2)
             values.extend(ys)
         if not run.budget_curves:
             ax.text(
@@ -387,7 +421,6 @@ def budget_svg(run: RunSummary, prefix: str = "budget") -> str:
         ax.set_ylabel("best utility so far (val)")
         ax.set_title(f"{run.task}: score vs budget per improver (mean over tests)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower right", fontsize=8, frameon=False)
+        _legend_outside(ax)
         fig.tight_layout()
         return to_svg(fig, prefix)

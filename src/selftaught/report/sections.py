@@ -241,8 +241,8 @@ def events_section(run: RunSummary) -> str:
         for k, v in sorted(counts.items())
     ) + (
         '<p class="muted">expected: failures every normal run has (generated programs whose outputs '
-        "were rejected by validation, evaluations stopped early by the cascade); failure and safety: "
-        "worth a look.</p>"
+        "were rejected by validation, candidate improvers that failed and were not adopted, evaluations "
+        "stopped early by the cascade); failure and safety: worth a look.</p>"
     )
     kind_rows = []
     for kind, events in sorted(grouped.items(), key=lambda item: (item[1][0].category, -len(item[1]))):

@@ -62,7 +62,8 @@ def print_run(console: Console, run: RunSummary) -> None:
     if expected:
         console.print(
             f"expected in a normal run: {expected} (generated programs whose outputs were rejected, "
-            "evaluations stopped early by the cascade)",
+            "candidate improvers that failed and were not adopted, evaluations stopped early by the "
+            "cascade)",
             style="dim",
         )
     if run.transfers:
@@ -166,22 +167,35 @@ def print_group(console: Console, group: GroupSummary) -> None:
 
 def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     table = Table(title="runs", box=box.SIMPLE_HEAD)
-    for column in ("run", "status", "iterations", "t=0 val", "best val", "final test", "LM calls", "cost $"):
+    for column in (
+        "run",
+        "status",
+        "iterations",
+        "t=0 val",
+        "best val (t)",
+        "its test",
+        "LM calls",
+        "cost $",
+    ):
         table.add_column(
             column, justify="left" if column in ("run", "status") else "right", no_wrap=column != "status"
         )
     for run in runs:
         best, first = run.best, (run.iterations[0] if run.iterations else None)
-        final = run.iterations[-1] if run.iterations else None
+        its_test = (
+            _pm(best.meta_utility_test, best.stderr_test)
+            if best is not None and has_test_split(run.task)
+            else "-"
+        )
         table.add_row(
             run.run_id,
             run.status,
             str(run.steps),
             "-" if first is None else _pm(first.meta_utility_val, first.stderr_val),
             "-" if best is None else f"{_pm(best.meta_utility_val, best.stderr_val)} (t={best.t})",
-            "-" if final is None else _pm(final.meta_utility_test, final.stderr_test),
+            its_test,
             f"{run.totals()['lm_calls']:.0f}",
-            f"{run.totals()['cost_usd']:.4f}",
+            f"{run.totals()['cost_usd']:.4f}" if run.price_known else "unknown",
         )
     console.print(table)
 
@@ -189,20 +203,25 @@ def print_runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
 def print_comparison(console: Console, items: Sequence[RunSummary | GroupSummary]) -> None:
     from selftaught.report.html import comparison_curves
 
-    curves = comparison_curves(items)
-    table = Table(title="validation meta-utility (± SE)")
-    table.add_column("t", justify="right")
-    for curve in curves:
-        table.add_column(curve.label, justify="right", no_wrap=True)
-    depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
-    for t in range(depth):
-        cells = []
-        for curve in curves:
-            ts = list(curve.t)
-            cells.append(_pm(curve.mean[ts.index(t)], curve.stderr[ts.index(t)]) if t in ts else "-")
-        table.add_row(str(t), *cells)
-    console.print(table)
     runs = [run for item in items for run in (item.runs if isinstance(item, GroupSummary) else (item,))]
+    splits = ["val", "test"] if all(has_test_split(run.task) for run in runs) else ["val"]
+    for split in splits:
+        curves = comparison_curves(items, split)
+        name = "validation" if split == "val" else "test"
+        table = Table(title=f"{name} meta-utility (± SE)")
+        table.add_column("t", justify="right")
+        for curve in curves:
+            table.add_column(curve.label, justify="right", no_wrap=True)
+        depth = max((max(curve.t) + 1 for curve in curves if curve.t), default=0)
+        for t in range(depth):
+            cells = []
+            for curve in curves:
+                ts = list(curve.t)
+                cells.append(_pm(curve.mean[ts.index(t)], curve.stderr[ts.index(t)]) if t in ts else "-")
+            table.add_row(str(t), *cells)
+        console.print(table)
+    if len(splits) == 1:
+        console.print(NO_TEST_SPLIT, markup=False, highlight=False)
     for warning in comparison_warnings(runs):
         console.print(f"! {warning}", style="yellow", markup=False, highlight=False)
     print_runs_table(console, runs)

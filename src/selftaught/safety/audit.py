@@ -53,7 +53,7 @@ class Audit:
             }
         )
 
-    def to_json(self, *, limit: int | None = None) -> dict[str, Any]:
+    def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
         shown = self.events if limit is None else self.events[:limit]
         return {
             "run_id": self.run_id,

@@ -54,7 +54,7 @@ class Attempt:
 
 @dataclass
 class FlagExperimentResult:
-    """Everything the command prints; `to_json` has the contract keys plus extras."""
+    """Everything the command prints; `to_dict` has the contract keys plus extras."""
 
     run_id: str
     run_dir: Path
@@ -75,7 +75,7 @@ class FlagExperimentResult:
     disabled_shas: list[str] = field(default_factory=list)
     runs: list[Any] = field(default_factory=list)  # ExecutedImprover records, when executed
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "attempts": self.attempts,
             "disabled": self.disabled,
@@ -214,7 +214,7 @@ def run_sandbox_flag(
         raise
     result = _result(settings, run_dir, recorder, attempts, warning, calls_made, executed)
     result.runs = runs
-    store.update_meta(result=result.to_json(), status="completed", finished=time.time())
+    store.update_meta(result=result.to_dict(), status="completed", finished=time.time())
     store.close()
     return result
 

@@ -30,7 +30,7 @@ class LayerStatus:
     detail: str
     fix: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,11 @@ class ImproveResult:
     events: list[tuple[str, str]] = field(default_factory=list)
     full_program: str = ""  # the whole file (differs from `program` for OpenEvolve EVOLVE-BLOCK tasks)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """The JSON text the CLI's `--json` prints (`to_dict()` holds the same as plain values)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "improver": self.improver,
@@ -49,7 +54,11 @@ class MetaEvalResult:
     tokens_out: int
     cost_usd: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """The JSON text the CLI's `--json` prints (`to_dict()` holds the same as plain values)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
         r = self.result
         return {
             "improver": self.improver,

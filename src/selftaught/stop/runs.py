@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ class RunResult:
 
     Why one type: the run a command just finished and a run found on disk are the same thing; they once
     were two classes (RunResult, RunListing) computing the selected iteration each their own way.
-    `to_json` is the run's JSON (`run --json`); `listing_json` the row of `runs --json`.
+    `to_dict` is the run's JSON (`run --json`); `listing_json` the row of `runs --json`.
     """
 
     run_id: str
@@ -68,7 +69,11 @@ class RunResult:
         included). Never the best test value: that would pick on test (`runs` shows its test value)."""
         return select_iteration(self.iterations)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """The JSON text the CLI's `--json` prints (`to_dict()` holds the same as plain values)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "path": str(self.path),
@@ -82,7 +87,7 @@ class RunResult:
                     "meta_utility_val": it.meta_utility_val,
                     "meta_utility_test": it.meta_utility_test,
                     "improver_sha": it.improver_sha,
-                    **{k: v for k, v in it.to_json().items() if k not in ("t", "improver_sha")},
+                    **{k: v for k, v in it.to_dict().items() if k not in ("t", "improver_sha")},
                 }
                 for it in self.iterations
             ],

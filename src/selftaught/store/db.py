@@ -141,7 +141,7 @@ class RunStore(RunReader):
 
     # --- the loop's records ----------------------------------------------------------------------------
     def add_iteration(self, record: IterationRecord) -> None:
-        self._insert("iterations", {**record.to_json(), "created": time.time()}, verb="INSERT OR REPLACE")
+        self._insert("iterations", {**record.to_dict(), "created": time.time()}, verb="INSERT OR REPLACE")
 
     def add_improver_run(self, record: ImproverRunRecord, calls: Sequence[UtilityCallRecord] = ()) -> None:
         """One improver run and the utility calls it made, in one transaction (a repeat is ignored)."""

@@ -152,7 +152,7 @@ class IterationRecord:
     cost_usd: float
     wall_seconds: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -266,7 +266,7 @@ class TransferCell:
 
     Why one type: the STOP layer, the store and the report once had a cell each, with different fields.
     `mean_val` (the validation estimate) is known when the cell is computed and not stored, so cells read
-    back from a run have None; `to_json` leaves it out then, which keeps both JSON shapes as they were.
+    back from a run have None; `to_dict` leaves it out then, which keeps both JSON shapes as they were.
     """
 
     label: str  # "seed algorithm" | "seed improver" | "t=<T>" | a file name
@@ -277,7 +277,7 @@ class TransferCell:
     mean_val: float | None = None
     improver_sha: str | None = None  # None for the seed algorithm and in cells not tied to a stored program
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """`transfer --json` cells (with mean_val) and report cells (without): the keys they always had."""
         data: dict[str, Any] = {
             "label": self.label,

@@ -46,7 +46,7 @@ class TaskInfo:
     paper: bool = False  # one of the STOP paper's tasks (not ours beyond it)
     caveat: str = ""  # what a score of the task does not show (task.toml `caveat`)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,

@@ -258,3 +258,35 @@ def test_wake_reads_a_running_call_s_next_check_whatever_string_says_run() -> No
     job.phase = fresh("run")
     job.next_check = now + 1
     assert wake(job) == now + 1
+
+
+def test_a_fresh_watchdog_looks_at_the_scratch_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even at a clock reading below one second: nothing has been measured yet, so nothing waits."""
+    looked: list[str] = []
+    monkeypatch.setattr(watchdog, "time", FixedClock(0.5))
+    monkeypatch.setattr(watchdog.scratch_space, "filesystem_use", lambda path: looked.append(path) or (0, 0))
+    dog = watchdog.Watchdog(
+        {},
+        Watched(used=0.0),
+        scratch_root="/root-of-scratch",
+        scratch_base=(0, 0),
+        scratch_share=1,
+        scratch_budget=1,
+        nice=0,
+    )
+    dog.check_scratch()
+    assert looked == ["/root-of-scratch"]
+
+
+def test_the_host_hears_of_any_later_deadline_even_a_short_one() -> None:
+    watched = Watched(used=0.0)
+    job = running(2.0, 1000.0, backstop_in=10.0)
+    watched.postpone(job, 1010.5, 1000.0, 1.0)
+    assert watched.sent == [{"op": "waited", "id": 1, "secs": 0.5}] and job.deadline == 1010.5
+
+
+@pytest.mark.parametrize("phase", ["setup", "done"])
+def test_wake_of_a_setup_or_finished_job_is_its_deadline(phase: str) -> None:
+    """Only a held job sleeps an hour (phases are not ordered: "done" sorts before "held")."""
+    job = JobState(id=1, header={}, bodies=[], phase=fresh(phase), deadline=123.0, cpu_start=0.0)
+    assert wake(job) == 123.0

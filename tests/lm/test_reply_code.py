@@ -280,3 +280,14 @@ def test_reasoning_ends_at_the_first_closing_tag_outside_every_block() -> None:
 def test_a_program_after_the_reasoning_is_taken_whole() -> None:
     reply = "<think>\nwhich loop?\n</think>\n\n\ndef f():\n    return 3\n\n"
     assert largest_code_block(reply) == "def f():\n    return 3"
+
+
+def test_an_empty_block_is_empty() -> None:
+    assert code_blocks("```python\n```\n```python\nx = 1\n```") == ["", "x = 1"]
+
+
+def test_an_opened_reasoning_ends_at_its_first_closing_tag_only() -> None:
+    """After `<think>` ... `</think>`, the program may itself mention the tag: it is kept whole."""
+    program = "def f():\n    return '</think>'"
+    reply = f"<think>\nsketch\n</think>\n```python\n{program}\n```\n"
+    assert largest_code_block(reply) == program

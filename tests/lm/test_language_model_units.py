@@ -156,3 +156,24 @@ def test_batch_answers_come_back_in_message_order_and_prompt_answers_its_message
     requests = sorted((r.body["messages"][-1]["content"], r.body["n"]) for r in echo_server.chat_requests)
     assert requests == [("m1", 2), ("m2", 1), ("m3", 3), ("only", 2)]
     assert {r.body["messages"][0]["content"] for r in echo_server.chat_requests} == {"expert"}
+
+
+class _Short:
+    """A client that breaks the Completer contract: it answers only the first message of a batch, and
+    one answer too few when there is one message."""
+
+    spec = "short"
+
+    def complete(self, system: str, groups: list[tuple[str, int]], temperature: float, **kw: object):  # type: ignore[no-untyped-def]
+        first = groups[0][1]
+        return [("x",) * first] if len(groups) > 1 else [("x",) * (first - 1)]
+
+
+def test_a_client_answering_short_is_an_error_not_an_empty_answer() -> None:
+    """A batch never comes back with "" where an answer was missing: a client returning fewer groups or
+    fewer answers than asked fails the call."""
+    lm = LanguageModel(_Short(), budget=2, max_responses_per_call=6)
+    with pytest.raises(ValueError):
+        lm.batch_prompt("sys", ["a", "b"])  # two groups asked, the first answered in full, no second
+    with pytest.raises(ValueError):
+        lm.batch_prompt("sys", ["a", "a"])  # two answers asked for the group, one returned

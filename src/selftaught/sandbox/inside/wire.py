@@ -568,7 +568,5 @@ def loads(
         raise WireError(f"value with about {items} items exceeds the cap of {MAX_ITEMS}")
     try:
         return decode(json.loads(data), shared_dir, resolve, 0, refs)
-    except WireError:
-        raise
-    except _DECODE_ERRORS as exc:
+    except _DECODE_ERRORS as exc:  # a WireError (not one of these) passes as it is
         raise WireError(f"malformed value: {type(exc).__name__}: {str(exc)[:200]}") from None

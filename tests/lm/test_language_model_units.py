@@ -177,3 +177,12 @@ def test_a_client_answering_short_is_an_error_not_an_empty_answer() -> None:
         lm.batch_prompt("sys", ["a", "b"])  # two groups asked, the first answered in full, no second
     with pytest.raises(ValueError):
         lm.batch_prompt("sys", ["a", "a"])  # two answers asked for the group, one returned
+
+
+def test_the_default_temperature_is_the_papers_0_7() -> None:
+    records: list[CallRecord] = []
+    with open_model("offline", ModelSettings(recorder=records.append)) as client:
+        lm = client.language_model(budget=2)
+        lm.prompt("sys", "hello")
+        lm.batch_prompt("sys", ["bye"])
+    assert [r.temperature for r in records] == [0.7, 0.7]

@@ -106,6 +106,15 @@ def _can_write(path: Path) -> str:
     return "written"
 
 
+def _can_read(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return type(exc).__name__
+    return "read"
+
+
 def _report(place: Place) -> dict[str, Any]:
     """What the confined child finds about itself (only syscalls its seccomp filter allows)."""
     mask = os.umask(0)
@@ -130,6 +139,8 @@ def _report(place: Place) -> dict[str, Any]:
         "as": list(resource.getrlimit(resource.RLIMIT_AS)),
         "outside": _can_write(place.outside),
         "inside": _can_write(place.scratch / "mine"),
+        "own_maps": _can_read("/proc/self/maps"),
+        "own_status": _can_read("/proc/self/status"),
     }
 
 
@@ -275,6 +286,8 @@ def test_landlock_keeps_writes_inside_the_scratch(place: Place, prepared: bool) 
             os.close(ruleset)
     assert "error" not in found, found
     assert (found["outside"], found["inside"]) == ("PermissionError", "written")
+    # Its own memory map stays readable (threadpoolctl lists libraries there); other /proc files do not.
+    assert (found["own_maps"], found["own_status"]) == ("read", "PermissionError")
     assert [fd for fd, what in found["fds"].items() if what is not None] == ["0", "1", "2", "3", "4"]
     without, _ = run_confined(place, layers())  # the control: no Landlock, the same file is writable
     assert without["outside"] == "written"

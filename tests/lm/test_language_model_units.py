@@ -186,3 +186,20 @@ def test_the_default_temperature_is_the_papers_0_7() -> None:
         lm.prompt("sys", "hello")
         lm.batch_prompt("sys", ["bye"])
     assert [r.temperature for r in records] == [0.7, 0.7]
+
+
+def test_a_budget_lowered_below_the_calls_made_refuses_the_next_call() -> None:
+    with open_model("offline") as client:
+        lm = client.language_model(budget=5)
+        lm.prompt("sys", "one")
+        lm.prompt("sys", "two")
+        lm.budget = 1  # already two calls past it: refused, not counted on to reach it exactly
+        with pytest.raises(BudgetExceeded, match=BUDGET_MESSAGE):
+            lm.prompt("sys", "three")
+        assert lm.calls_used == 2
+
+
+def test_the_budget_and_the_responses_per_call_must_be_named() -> None:
+    """Two integers in a row are easy to swap: both are keyword-only."""
+    with open_model("offline") as client, pytest.raises(TypeError):
+        LanguageModel(client, 3, 6)  # type: ignore[misc]

@@ -697,7 +697,12 @@ def test_parked_partial_messages_cost_their_senders_not_the_next_honest_answer()
 def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
     pool: SandboxPool, depth: int, caught: bool
 ) -> None:
-    """A chain of nested directories (one entry per level, paths far past PATH_MAX) is counted in full."""
+    """A chain of nested directories (one entry per level, paths far past PATH_MAX) is counted in full.
+
+    Timed by CPU time, with a limit far from what the call needs: inside the sandbox each level costs
+    more the deeper it is (kernel time charged to the child: 5 s of CPU for 9,000 levels, 8 s until
+    12,000 fills the share, against 0.3 s for 9,000 on the bare host); on the wall clock the same call
+    took 20-30 s at load ~10, so a busy machine alone could time it out."""
     src = (
         "import os, time\n"
         "def f(depth):\n"
@@ -707,7 +712,7 @@ def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
         "    time.sleep(1.0)\n"
         "    return depth\n"
     )
-    result = beside(pool, lambda: run_src(pool, src, [[depth]], instance_timeout=30.0))
+    result = beside(pool, lambda: run_src(pool, src, [[depth]], instance_timeout=60.0, clock="cpu"))
     item = result.instances[0]
     if caught:
         assert over_share(item.error), item

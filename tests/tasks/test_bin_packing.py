@@ -198,6 +198,80 @@ def test_misuse_fails_the_instance_with_the_hosts_reason(pool: object, program: 
     assert why in reason, reason
 
 
+RAISES = "def priority(item, bins):\n    raise ValueError('no')\n"
+# Fails its first two sessions (the child, and so this counter, lives across instances), then packs
+# best fit: the third session passes, so the cascade releases the rest.
+FAILS_TWO = """
+import numpy as np
+
+calls = 0
+
+def priority(item, bins):
+    global calls
+    calls += 1
+    if calls <= 2:
+        raise ValueError(calls)
+    return -(bins - item)
+"""
+
+
+class Recording:
+    """The real pool, keeping each job's raw result (how many instances the sandbox actually ran)."""
+
+    def __init__(self, pool: object) -> None:
+        self.pool = pool
+        self.results: list[object] = []
+
+    def run(self, job, rpc=None, stop=None):  # type: ignore[no-untyped-def]
+        result = self.pool.run(job, rpc, stop)  # type: ignore[attr-defined]
+        self.results.append(result)
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pool, name)
+
+
+def _without_cascade():  # type: ignore[no-untyped-def]
+    import copy
+
+    task = copy.copy(TASK)
+    task.cascade = 0
+    return task
+
+
+def test_sessions_failing_the_first_k_stop_the_job_there(pool: object) -> None:
+    """The strict cascade, host-driven: the sandbox never starts a session after the k-th failure."""
+    from selftaught.failure import FailureKind
+
+    recorded = Recording(pool)
+    result = evaluate(TASK, RAISES, split="test", executor=recorded)  # type: ignore[arg-type]
+    k = TASK.cascade
+    assert 0 < k < result.instances
+    assert result.instances_run == k and result.failures == result.instances
+    assert result.stopped is not None and f"first {k}" in result.stopped
+    assert all(row.error is not None and "ValueError" in str(row.error) for row in result.per_instance[:k])
+    assert all(
+        row.error is not None and row.error.kind is FailureKind.NOT_RUN for row in result.per_instance[k:]
+    )
+    [job] = recorded.results
+    assert job.stopped == result.stopped  # type: ignore[attr-defined]
+    assert all(item.error.startswith("not run") for item in job.instances[k:])  # type: ignore[attr-defined]
+
+
+def test_sessions_passing_one_of_the_first_k_score_exactly_as_without_the_cascade(pool: object) -> None:
+    for source in (FAILS_TWO, TASK.seed_algorithm, WORST_FIT):
+        on = evaluate(TASK, source, split="val", executor=pool)  # type: ignore[arg-type]
+        off = evaluate(_without_cascade(), source, split="val", executor=pool)  # type: ignore[arg-type]
+        assert on.stopped is None and on.instances_run == on.instances
+        assert [(r.score, r.error, r.metrics) for r in on.per_instance] == [
+            (r.score, r.error, r.metrics) for r in off.per_instance
+        ]
+        assert on.utility == off.utility
+    assert [row.error is None for row in on.per_instance] == [True] * on.instances
+    mixed = evaluate(TASK, FAILS_TWO, split="val", executor=pool)  # type: ignore[arg-type]
+    assert [row.error is None for row in mixed.per_instance] == [False, False, True, True, True]
+
+
 def test_a_task_directory_with_a_bad_session_is_a_one_line_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import shutil
 

@@ -112,18 +112,25 @@ class CascadeGate:
     one by one and stop the job once they all failed; the first that passes releases the rest.
 
     The judgement is the host's own (`_judge`: the sandbox's error, the CPU-time re-check, the hidden
-    scorer), kept so the evaluation does not judge those instances twice. Nothing of it reaches the
-    program: it only sees whether it is called again.
+    scorer; a host-driven task passes its own `judge`, which reads the session the host kept), kept so
+    the evaluation does not judge those instances twice. Nothing of it reaches the program: it only
+    sees whether it is called again.
     """
 
-    def __init__(self, task: HostScoredTask, instances: list[Any]) -> None:
+    def __init__(
+        self,
+        task: HostScoredTask,
+        instances: list[Any],
+        judge: Callable[[int, InstanceResult], InstanceScore] | None = None,
+    ) -> None:
         self.task = task
         self.instances = instances
         self.held = task.cascade if 0 < task.cascade < len(instances) else 0
         self.judged: dict[int, InstanceScore] = {}
+        self.judge = judge or (lambda index, result: _judge(task, index, instances[index], result))
 
     def verdict(self, index: int, result: InstanceResult) -> Verdict:
-        score = _judge(self.task, index, self.instances[index], result)
+        score = self.judge(index, result)
         self.judged[index] = score
         if score.error is None:
             return Verdict(release=True)

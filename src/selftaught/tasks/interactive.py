@@ -18,6 +18,9 @@ second `first()`, calls after the end or after a refused answer, and learns the 
 valid answer. The instance's time limit covers the whole conversation, measured by the trusted side:
 session i answers only while instance i is being timed (its zygote says which instance a call came
 from), so a program cannot play sessions at import time or ahead of their turn, untimed.
+
+The strict cascade applies as to every host-scored task: the host judges the first k sessions one by
+one, from its own record of each, and a program failing all k is not run on the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from selftaught.failure import Failure, FailureKind
 from selftaught.sandbox.executor import calling_instance
 from selftaught.sandbox.job import InstanceResult, Job, Proxy
-from selftaught.tasks.evaluation import NO_RESULT, judged, resolve_seed, setup_failures
+from selftaught.tasks.evaluation import NO_RESULT, CascadeGate, cascade, judged, resolve_seed, setup_failures
 from selftaught.tasks.result import Evaluation, InstanceScore
 from selftaught.tasks.validation import InvalidOutput
 
@@ -104,6 +107,14 @@ def evaluate_sessions(
     conversations = [Conversation(task.open_session(instance)) for instance in instances]
     problem = task.check_program(source)
     outcomes: list[InstanceResult] = []
+    # The strict cascade, as for instance-by-instance tasks: a session's result arrives after every
+    # step of it was answered (the router answers in the job's own thread, in order), so the host can
+    # judge instance i, from its own record of the session, before instance i + 1 is sent.
+    gate = CascadeGate(
+        task,
+        instances,
+        lambda i, outcome: _judge(task, i, instances[i], conversations[i], outcome),
+    )
     if problem is None:
         job = Job(
             source=source + driver_source(task.entry_point),
@@ -113,17 +124,21 @@ def evaluate_sessions(
             ],
             instance_timeout=task.instance_timeout,
             label=f"eval {task.name} {split}",
+            gate=gate if gate.held > 0 else None,
         )
         result = executor.run(job, _Router(conversations))
         problem = result.setup_error
         outcomes = list(result.instances)
     if problem is not None:
         scores = setup_failures(task, len(instances), problem)
-    else:
-        scores = [
-            _judge(task, i, instance, conversations[i], outcomes) for i, instance in enumerate(instances)
-        ]
-    return Evaluation.of_scores(task.name, split, seed, scores, problem, started)
+        return Evaluation.of_scores(task.name, split, seed, scores, problem, started)
+    scores = [
+        gate.judged.get(i)
+        or _judge(task, i, instance, conversations[i], outcomes[i] if i < len(outcomes) else None)
+        for i, instance in enumerate(instances)
+    ]
+    scores, stopped = cascade(task, scores)
+    return Evaluation.of_scores(task.name, split, seed, scores, problem, started, stopped)
 
 
 class _Router:
@@ -155,12 +170,11 @@ def _judge(
     index: int,
     instance: Instance,
     conversation: Conversation,
-    outcomes: list[InstanceResult],
+    outcome: InstanceResult | None,
 ) -> InstanceScore:
     """The host's verdict: its own record of the session first, then what the sandbox reported."""
-    if index >= len(outcomes):
+    if outcome is None:
         return InstanceScore(index, task.failure_value, 0.0, NO_RESULT)
-    outcome = outcomes[index]
     if conversation.failure is not None:
         reason = Failure(FailureKind.INVALID_OUTPUT, conversation.failure)
         return InstanceScore(index, task.failure_value, outcome.seconds, reason)

@@ -17,6 +17,11 @@ executor instead replaces the dead actor (a bounded number of times) and resubmi
 one (at most `max_attempts` attempts). Each `run` call returns exactly one result, so a job that did run
 twice (once on the lost node, once elsewhere) is still counted once. Evaluation jobs are pure, which is
 what makes the resubmission safe; improver jobs would spend LM budget twice, one more reason they stay.
+A node does not die all at once: when its sandbox worker (the zygote) goes a moment before the actor, the
+actor's pool still answers, with the unfinished instances failed as "sandbox worker died". That answer
+says nothing about the program (its pool reports the worker's death itself, which a program cannot
+forge), so it is treated as a lost attempt too: the job is resubmitted, to another actor if there is one
+(on the last attempt it is returned as it is, as the local pool returns it).
 
 Back-pressure: at most `slots` jobs are in flight per actor (one running, one queued so the zygote
 never idles while the next job travels); a caller finding every slot taken waits. `run_many` streams an
@@ -42,7 +47,7 @@ from selftaught.errors import UsageError
 from selftaught.executors.ray_worker import HostArrays, SandboxWorker
 from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.job import Job, JobResult
-from selftaught.sandbox.pool import SandboxPool, default_job_timeout
+from selftaught.sandbox.pool import WORKER_DIED, SandboxPool, default_job_timeout
 
 log = logging.getLogger("selftaught.ray")
 
@@ -201,7 +206,9 @@ class RayExecutor:
         self._members = [m for m in self._members if not m.dead]  # in-flight callers keep their reference
         self._cond.notify_all()
 
-    def _acquire(self) -> _Member:
+    def _acquire(self, avoid: _Member | None = None) -> _Member:
+        """A ready actor with a free slot, the least loaded first; `avoid` (where the job's last attempt
+        was lost) only when no other actor is ready."""
         with self._cond:
             while True:
                 if self._closed:
@@ -209,7 +216,7 @@ class RayExecutor:
                 self._poll_pending()
                 ready = [m for m in self._members if m.pending is None and not m.dead and m.load < self.slots]
                 if ready:
-                    member = min(ready, key=lambda m: m.load)
+                    member = min(ready, key=lambda m: (m is avoid, m.load))
                     member.load += 1
                     return member
                 if not any(not m.dead for m in self._members):
@@ -218,12 +225,13 @@ class RayExecutor:
                     )
                 self._cond.wait(POLL_SECONDS)
 
-    def _release(self, member: _Member, lost: BaseException | None = None) -> None:
+    def _release(self, member: _Member, lost: BaseException | None = None, counted: bool = True) -> None:
+        """Free the slot; retire the actor if it was `lost`; `counted`: it completed a job (by_node)."""
         with self._cond:
             member.load -= 1
             if lost is not None:
                 self._retire(member)
-            elif not member.dead:
+            elif counted and not member.dead:
                 self.stats.by_node[member.node] += 1
             self._cond.notify()
 
@@ -264,8 +272,9 @@ class RayExecutor:
         with self._cond:
             self.stats.submitted += 1
         last: BaseException | None = None
+        avoid: _Member | None = None
         for attempt in range(1, self.max_attempts + 1):
-            member = self._acquire()
+            member = self._acquire(avoid)
             try:
                 result: JobResult = ray.get(member.handle.run.remote(payload), timeout=limit)
             except rex.RayTaskError as exc:  # our own code failed on the worker (a bad job, say)
@@ -274,24 +283,34 @@ class RayExecutor:
             except LOST as exc:
                 last = exc
                 self._release(member, lost=exc)
-                log.warning(
-                    "job %r lost with its Ray worker (attempt %d of %d): %s",
-                    job.label,
-                    attempt,
-                    self.max_attempts,
-                    _cause(exc),
-                )
-                if attempt < self.max_attempts:
-                    with self._cond:
-                        self.stats.retried += 1
-                continue
             except BaseException:
                 self._release(member)
                 raise
-            self._release(member)
-            with self._cond:
-                self.stats.completed += 1
-            return result
+            else:
+                died = sandbox_worker_died(result)
+                # On the last attempt that answer stands (its instances failed as "sandbox worker
+                # died"), as on the local pool: a job that lost its zygote every time fails, it does not
+                # raise in the caller.
+                if died is None or attempt == self.max_attempts:
+                    self._release(member)
+                    with self._cond:
+                        self.stats.completed += 1
+                    return result
+                # The actor answered, so it stays (its pool replaces the zygote for its next job; if its
+                # node is going down, that job finds out); this answer is not the program's.
+                last = RayExecutorError(f"its sandbox worker died: {died}")
+                self._release(member, counted=False)
+            avoid = member
+            log.warning(
+                "job %r lost with its Ray worker (attempt %d of %d): %s",
+                job.label,
+                attempt,
+                self.max_attempts,
+                _cause(last),
+            )
+            if attempt < self.max_attempts:
+                with self._cond:
+                    self.stats.retried += 1
         raise RayExecutorError(f"job {job.label!r} was lost {self.max_attempts} times on the cluster: {last}")
 
     def run_many(self, jobs: Iterable[Job], window: int | None = None) -> Iterator[JobResult]:
@@ -382,6 +401,18 @@ def _reachable(address: str) -> None:
             f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
             "`ray start --head` or pass the head's --ray-address HOST:PORT"
         ) from None
+
+
+def sandbox_worker_died(result: JobResult) -> str | None:
+    """Why the pool that ran `result` lost its sandbox worker under the job, or None if it did not.
+
+    Only the pool's own event counts (`reported_by == "host"`): a program can send events of any kind,
+    but they arrive as the sandbox's word, never the host's.
+    """
+    for event in result.events:
+        if event.kind == WORKER_DIED and event.reported_by == "host":
+            return event.detail
+    return None
 
 
 def _cause(exc: BaseException) -> BaseException:

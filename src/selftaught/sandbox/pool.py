@@ -51,6 +51,9 @@ OUTPUT_TOO_LARGE = (
     f"output too large: the job's outputs exceed {MAX_JOB_OUTPUT_BYTES >> 20} MiB in all (as held in memory)"
 )
 MAX_CHILD_EVENTS_PER_KIND = 16
+# The pool's own event when a job's zygote died under it (the job's unfinished instances then fail as
+# "killed: sandbox worker died"): the worker's fault, not the program's (the Ray executor retries it).
+WORKER_DIED = "worker-died"
 MAX_CHILD_EVENTS = 100
 _STOPPED: Any = object()  # put in a job's message box when its `Stop` is set (no zygote can send it)
 WALL_FACTOR = 3.0  # the zygote's backstop of a CPU-limited call (clock.backstop), in limits of sleep
@@ -281,7 +284,7 @@ class SandboxPool:
             self._collect(zygote, job_id, box, run, rpc, started + limit)
         except ZygoteDied as exc:
             run.unfinished = f"killed: sandbox worker died ({exc})"
-            run.add_event("worker-died", str(exc))
+            run.add_event(WORKER_DIED, str(exc))
         finally:
             forget()
             zygote.unregister(job_id)

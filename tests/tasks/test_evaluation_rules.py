@@ -97,6 +97,8 @@ def test_the_gate_releases_at_the_first_pass_and_stops_after_k_failures() -> Non
     assert gate.verdict(0, BAD) == Verdict()  # one failure of three: go on, one at a time
     assert gate.verdict(1, BAD) == Verdict()
     assert gate.verdict(2, BAD) == Verdict(stop="the first 3 instances all failed (cascade)")
+    # asked past its held instances (the pool never does), a gate whose k all failed still says stop
+    assert gate.verdict(3, BAD) == Verdict(stop="the first 3 instances all failed (cascade)")
     assert gate.judged[0].error is not None and gate.judged[0].error.kind is FailureKind.EXCEPTION
     passing = CascadeGate(task, instances)
     assert passing.verdict(0, BAD) == Verdict()

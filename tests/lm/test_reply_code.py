@@ -291,3 +291,9 @@ def test_an_opened_reasoning_ends_at_its_first_closing_tag_only() -> None:
     program = "def f():\n    return '</think>'"
     reply = f"<think>\nsketch\n</think>\n```python\n{program}\n```\n"
     assert largest_code_block(reply) == program
+
+
+def test_a_longer_bare_fence_is_the_natural_close_of_a_block_that_is_not_python() -> None:
+    """Prose in a fence: no close parses, so the natural close stands, and a longer bare run is one."""
+    assert code_blocks("```text\nhello world\n`````\nmore prose\n") == ["hello world"]
+    assert code_blocks("~~~text\nhello world\n~~~~~\nmore prose\n") == ["hello world"]

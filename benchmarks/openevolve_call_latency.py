@@ -2,8 +2,11 @@
 
 The evaluator (in its own sandboxed child) imports the candidate (a proxy module) and calls a small
 function `--calls` times; it times each call itself and reports the median and the 90th percentile as
-metrics. The same loop over the same function defined in the evaluator's own process is the baseline
-(a direct in-process call). Prints both, in microseconds, per `--repeats` evaluation.
+metrics: on the real clock (the round trip) and on its own `time.perf_counter`, which leaves the
+brokering out (`_selftaught_clock`: its own CPU time for the call and at most the null round trip).
+`--payload N` passes a 100 x N float array and gets a list of N floats back (AlgoTune's sizes: N = 100).
+The same loop over the same function defined in the evaluator's own process is the baseline (a direct
+in-process call). Prints them, in microseconds, per `--repeats` evaluation.
 
     PYTHONPATH=src .venv/bin/python benchmarks/openevolve_call_latency.py --calls 200 --repeats 5
 """
@@ -18,7 +21,12 @@ from selftaught.sandbox import SandboxPool
 from selftaught.tasks import load_task
 
 PROGRAM = """
+import numpy as np
+
+
 def add(a, b):
+    if isinstance(a, np.ndarray):
+        return a[0].tolist()
     return a + b
 
 
@@ -35,13 +43,18 @@ EVALUATOR = """
 import importlib.util
 import time
 
+import numpy as np
+from openevolve import _selftaught_clock
 
-def _times(function, calls):
+PAYLOAD = np.random.default_rng(0).random((100, PAYLOAD_N)) if PAYLOAD_N else None
+
+
+def _times(function, calls, clock=time.perf_counter):
     out = []
     for i in range(calls):
-        started = time.perf_counter()
-        function(i, 2)
-        out.append(time.perf_counter() - started)
+        started = clock()
+        function(i if PAYLOAD is None else PAYLOAD, 2)
+        out.append(clock() - started)
     out.sort()
     return out[len(out) // 2] * 1e6, out[int(len(out) * 0.9)] * 1e6
 
@@ -53,13 +66,17 @@ def evaluate(program_path):
     module.add(0, 0)  # the candidate's process is up
     calls = CALLS
     cpu = time.process_time()
-    median, p90 = _times(module.add, calls)
+    median, p90 = _times(module.add, calls, _selftaught_clock.real_perf_counter)
     cpu = (time.process_time() - cpu) / calls * 1e6
-    local_median, local_p90 = _times(lambda a, b: a + b, calls)
+    seen_median, seen_p90 = _times(module.add, calls)
+    local_median, local_p90 = _times(lambda a, b: a[0].tolist() if PAYLOAD is not None else a + b, calls)
     return {
         "combined_score": 1.0,
         "brokered_median_us": median,
         "brokered_p90_us": p90,
+        "seen_median_us": seen_median,
+        "seen_p90_us": seen_p90,
+        "null_us": module.add._session.direct.null_wait * 1e6,
         "direct_median_us": local_median,
         "direct_p90_us": local_p90,
         "evaluator_cpu_us": cpu,
@@ -72,11 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--payload", type=int, default=0, help="columns of a 100-row float array argument")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "initial_program.py").write_text(PROGRAM)
-        (root / "evaluator.py").write_text(EVALUATOR.replace("CALLS", str(args.calls)))
+        (root / "evaluator.py").write_text(
+            EVALUATOR.replace("CALLS", str(args.calls)).replace("PAYLOAD_N", str(args.payload))
+        )
         task = load_task(f"openevolve:{root}")
         with SandboxPool(workers=2) as pool:
             for _ in range(args.repeats):
@@ -84,7 +104,9 @@ def main() -> None:
                 scores = evaluation.per_instance
                 metrics = (scores[0].metrics or {}) if scores else {}
                 print(
-                    "brokered median {brokered_median_us:8.0f} us  p90 {brokered_p90_us:8.0f} us   "
+                    "brokered median {brokered_median_us:6.0f} us  p90 {brokered_p90_us:6.0f} us   "
+                    "evaluator's clock: median {seen_median_us:6.0f} us  p90 {seen_p90_us:6.0f} us  "
+                    "(null {null_us:4.0f} us)   "
                     "direct median {direct_median_us:6.2f} us  p90 {direct_p90_us:6.2f} us  "
                     "evaluator CPU/call {evaluator_cpu_us:6.0f} us  linked {linked:.0f}".format(**metrics)
                     if metrics

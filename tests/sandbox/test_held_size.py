@@ -51,9 +51,13 @@ def test_held_size_never_undercounts_a_decoded_value(value: object) -> None:
 
 
 def test_floats_are_counted_as_held_not_as_sent() -> None:
-    data = wire.dumps([i + 0.5 for i in range(200_000)])
+    data = wire.dumps([*(i + 0.5 for i in range(200_000)), 0])  # mixed: JSON numbers, not packed
     decoded = wire.loads(data)
     assert held_size(decoded) >= deep_size(decoded) > 3 * len(data)  # 32 bytes held a float, ~9 sent
+    packed = wire.dumps([i + 0.5 for i in range(200_000)])  # 8 bytes a float, in base64
+    assert b'"list":true' in packed
+    decoded = wire.loads(packed)
+    assert held_size(decoded) >= deep_size(decoded) > 2.5 * len(packed)
     array = wire.loads(wire.dumps(np.zeros(100_000)))
     assert held_size(array) >= 800_000
 

@@ -11,6 +11,7 @@ Scripts run one per job (`serve_request`); imports and calls are served by one l
 evaluation (`serve_session`: it asks the host for each next request, so the candidate's module keeps its
 state between calls), each request under a timer that kills this process at the call's limit.
 `op` is one of:
+- `ping`: nothing (the evaluator times the round trip of a call before the candidate is imported).
 - `describe`: import the program; say which names are functions, classes (with their methods) and plain
   data (with values).
 - `call`: call one of its functions; `new`: make an instance of one of its classes; `method`, `getattr`,
@@ -205,8 +206,13 @@ def _error(exc):
 def _arguments(request, handles):
     """The call's arguments, decoded here with the bounded decoder (handles become the objects)."""
     data = request.get("args_wire", b"[[],{}]")
+    bodies = request.get("args_bodies")
     try:
-        decoded = wire.loads(data if isinstance(data, bytes) else b"", refs=handles.get)
+        decoded = wire.loads(
+            data if isinstance(data, bytes) else b"",
+            refs=handles.get,
+            bodies=bodies if isinstance(bodies, list) else None,
+        )
     except wire.WireError as exc:
         raise TypeError(f"selftaught: the arguments could not be read: {exc}") from None
     if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], list)):
@@ -227,10 +233,11 @@ def _target(request, module, handles):
     return handles.get(wire.Ref(int(request["handle"]), "object"))
 
 
-def _result(value, handles):
-    """The answer carrying `value` (encoded here: the host passes the bytes on without reading them)."""
+def _result(value, handles, bodies=None):
+    """The answer carrying `value` (encoded here: the host passes the bytes on without reading them).
+    With `bodies` (a `wire.Bodies`: the answer goes on the direct socket), large arrays go there raw."""
     try:
-        data = wire.dumps(value, other_hook=handles.ref, root="result")
+        data = wire.dumps(value, bodies.hook if bodies else None, handles.ref, root="result")
     except wire.Unserializable as exc:
         return {
             "error": f"TypeError: {exc}; only plain data (numbers, strings, tuples, lists, dicts, sets, "
@@ -239,25 +246,31 @@ def _result(value, handles):
             "message": f"{exc}",
             "etype": "TypeError",
         }
-    if len(data) > MAX_VALUE_BYTES:
+    size = len(data) + (bodies.size if bodies else 0)
+    if size > MAX_VALUE_BYTES:
         return {
-            "error": f"ValueError: the candidate's result is {len(data)} bytes encoded (cap {MAX_VALUE_BYTES})",
-            "message": f"result too large: {len(data)} bytes",
+            "error": f"ValueError: the candidate's result is {size} bytes encoded (cap {MAX_VALUE_BYTES})",
+            "message": f"result too large: {size} bytes",
             "etype": "ValueError",
         }
+    if bodies and bodies.items:
+        return {"value_wire": data, "value_bodies": bodies.items}
     return {"value_wire": data}
 
 
-def _module_op(request, workdir, modules, handles):
+def _module_op(request, workdir, modules, handles, raw=False):
     """`describe` (import the candidate, as module id `module_id`), `call` one of its functions, `new`
-    one of its classes, or `method`/`getattr`/`setattr` on a handle's object.
+    one of its classes, or `method`/`getattr`/`setattr` on a handle's object. `raw`: the answer goes on
+    the direct socket, where large arrays travel as raw bodies.
 
     A request for a module this process has not imported (a fresh session after a timeout or crash)
     imports it first: its module-level state starts over, as after a restart.
     """
+    op = request["op"]
+    if op == "ping":  # the evaluator timing the null round trip (nothing of the candidate runs)
+        return _result(None, handles, _bodies(raw))
     _set_rng(request.get("rng"))
     key = request.get("module_id")
-    op = request["op"]
     try:
         if op == "describe" or key not in modules:
             modules[key] = _import(request, workdir)
@@ -274,26 +287,30 @@ def _module_op(request, workdir, modules, handles):
                 and getattr(type(value), "__module__", None) not in handles.modules
             ):
                 return {"callable": True}
-            return _result(value, handles)
+            return _result(value, handles, _bodies(raw))
         args, kwargs = _arguments(request, handles)
         if op == "setattr":
             setattr(target, request["name"], args[0])
-            return _result(None, handles)
+            return _result(None, handles, _bodies(raw))
         if op == "method":
             target = getattr(target, request["name"])
-        return _result(target(*args, **kwargs), handles)
+        return _result(target(*args, **kwargs), handles, _bodies(raw))
     except BaseException as exc:  # the candidate's own failure: reported to the evaluator as data
         return _error(exc)
 
 
-def _timed_op(request, workdir, modules, handles):
+def _bodies(raw):
+    return wire.Bodies() if raw else None
+
+
+def _timed_op(request, workdir, modules, handles, raw=False):
     """One session request under a timer whose default action kills this process at the call's limit."""
     out, err = io.StringIO(), io.StringIO()
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, float(request.get("limit") or 0) or 0.05)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            answer = _module_op(request, workdir, modules, handles)
+            answer = _module_op(request, workdir, modules, handles, raw)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     answer.update(
@@ -321,14 +338,15 @@ def _serve_peer(fd, workdir, modules, handles):
             return None
         request = {key: fields[key] for key in PEER_FIELDS if key in fields}
         if bodies:
-            request["args_wire"] = bodies[0]
-        answer = _timed_op(request, workdir, modules, handles)
+            request["args_wire"], request["args_bodies"] = bodies[0], bodies[1:]
+        answer = _timed_op(request, workdir, modules, handles, raw=True)
         body = answer.pop("value_wire", None)
+        raw = answer.pop("value_bodies", [])
         if "names" in answer:
             body = wire.dumps(answer.pop("names"))
             answer["names_wire"] = True
         try:
-            wire.write_all(fd, wire.pack_message(answer, [body] if body is not None else []))
+            wire.write_all(fd, wire.pack_message(answer, [body, *raw] if body is not None else []))
         except OSError:
             return None
 

@@ -16,14 +16,16 @@ import itertools
 import os
 import select
 import threading
-import time
 
 import wire
+from openevolve._selftaught_clock import real_monotonic
 
+PING_LIMIT = 5.0  # seconds a ping may take (the process was just started: it answers at once)
 GRACE = 2.0  # seconds past a call's limit for the candidate's own timer to end its process
 MIN_LIMIT = 0.05
 ANSWER_CAP = 32 << 20
 MAX_TEXT = 64_000
+NULL_CALLS = 16  # pings timing the null round trip of a new candidate process (before its code runs)
 
 
 class _Overdue(Exception):
@@ -36,12 +38,29 @@ class Direct:
     def __init__(self, fd, generation, seconds_left):
         self.fd = fd
         self.generation = generation
-        self.deadline = time.monotonic() + seconds_left  # the evaluation's, as the host said
+        self.deadline = real_monotonic() + seconds_left  # the evaluation's, as the host said
         self.dead = False
         self._seq = itertools.count(1)
         self._module_ids = itertools.count()
         self._lock = threading.Lock()
+        self.null_wait = 0.0  # the shortest wait of a call that does nothing (`calibrate`)
         os.set_blocking(fd, False)
+
+    def calibrate(self):
+        """Time the null round trip: the shortest wait for the answer to a request that runs nothing.
+
+        Called on a new process before anything of the candidate is imported into it, so the candidate
+        has no say in it (the evaluator's clocks leave at most this much of each wait out, see
+        `_selftaught_clock`). A process that does not answer pings leaves nothing out."""
+        best = None
+        for _ in range(NULL_CALLS):
+            waits = [0.0]
+            answer = self.call({"op": "ping"}, PING_LIMIT, waits)
+            if "value_wire" not in answer:
+                best = None
+                break
+            best = waits[0] if best is None else min(best, waits[0])
+        self.null_wait = best or 0.0
 
     def close(self):
         if not self.dead:
@@ -49,15 +68,20 @@ class Direct:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 
-    def call(self, request, timeout):
+    def call(self, request, timeout, waits=None):
         """Send one request and wait for its answer (an answer dict as the host's broker gives).
 
         One call at a time (the evaluator may call from several threads, e.g. a thread pool with a
-        timeout): their messages must not interleave on the socket; the others wait their turn."""
+        timeout): their messages must not interleave on the socket; the others wait their turn.
+        `waits[0]` grows by the seconds spent waiting: for the turn, and for the candidate's process to
+        take the request and to answer (the candidate's time, as the evaluator's clocks count it)."""
+        waits = [0.0] if waits is None else waits
+        started = real_monotonic()
         with self._lock:
-            return self._call(request, timeout)
+            waits[0] += real_monotonic() - started
+            return self._call(request, timeout, waits)
 
-    def _call(self, request, timeout):
+    def _call(self, request, timeout, waits):
         if (
             request.get("op") in ("method", "getattr", "setattr")
             and request.get("session") != self.generation
@@ -67,22 +91,22 @@ class Direct:
                 "message": "the candidate's process that made this object has ended",
                 "etype": "ReferenceError",
             }
-        started = time.monotonic()
+        started = real_monotonic()
         left = self.deadline - started
         if left < MIN_LIMIT:
             return {"timeout": True, "error": "the evaluation's time is up"}
         limit = max(MIN_LIMIT, min(timeout, left)) if timeout else left
         seq = next(self._seq)
-        fields = {key: value for key, value in request.items() if key != "args_wire"}
+        fields = {key: value for key, value in request.items() if key not in ("args_wire", "args_bodies")}
         if fields.get("op") == "describe":
             fields["module_id"] = next(self._module_ids)
         fields.update(seq=seq, limit=limit)
-        bodies = [request["args_wire"]] if "args_wire" in request else []
+        bodies = [request["args_wire"], *request.get("args_bodies", [])] if "args_wire" in request else []
         message = wire.pack_message({"request": wire.encode(fields)}, bodies)
         until = started + limit + GRACE
         try:
-            self._send(message, until)
-            header, bodies = self._receive(until)
+            self._send(message, until, waits)
+            header, bodies = self._receive(until, waits)
         except _Overdue:
             self.close()
             return {"timeout": True, "error": f"the candidate ran past its limit of {limit:.2f} s"}
@@ -105,23 +129,23 @@ class Direct:
 
     def _failed(self, exc, started, limit):
         self.close()
-        if time.monotonic() - started >= limit:
+        if real_monotonic() - started >= limit:
             return {"timeout": True, "error": "the candidate ran past its limit (killed)"}
         return {"error": f"the candidate's process ended: {exc}", "etype": "RuntimeError"}
 
-    def _send(self, data, until):
+    def _send(self, data, until, waits):
         view = memoryview(data)
         while view:
-            _wait(self.fd, select.POLLOUT, until)
+            _wait(self.fd, select.POLLOUT, until, waits)
             try:
                 view = view[os.write(self.fd, view) :]
             except BlockingIOError:
                 continue
 
-    def _receive(self, until):
-        reader = wire.FrameReader(ANSWER_CAP, wire.HEADER_CAP, 1)
+    def _receive(self, until, waits):
+        reader = wire.FrameReader(ANSWER_CAP, wire.HEADER_CAP, 1 + wire.MAX_BODIES)
         while True:
-            _wait(self.fd, select.POLLIN, until)
+            _wait(self.fd, select.POLLIN, until, waits)
             try:
                 data = os.read(self.fd, 1 << 20)
             except BlockingIOError:
@@ -134,18 +158,22 @@ class Direct:
                 return messages[0]
 
 
-def _wait(fd, event, until):
+def _wait(fd, event, until, waits):
     poller = select.poll()
     poller.register(fd, event)
-    while True:
-        left = until - time.monotonic()
-        if left <= 0:
-            raise _Overdue
-        try:
-            if poller.poll(max(1, int(left * 1000))):
-                return
-        except InterruptedError:
-            continue
+    started = real_monotonic()
+    try:
+        while True:
+            left = until - real_monotonic()
+            if left <= 0:
+                raise _Overdue
+            try:
+                if poller.poll(max(1, int(left * 1000))):
+                    return
+            except InterruptedError:
+                continue
+    finally:
+        waits[0] += real_monotonic() - started
 
 
 def _rebuilt(header, bodies):
@@ -165,7 +193,7 @@ def _rebuilt(header, bodies):
         names = wire.loads(bodies[0])
         answer["names"] = names if isinstance(names, dict) else {}
     elif bodies:
-        answer["value_wire"] = bodies[0]
+        answer["value_wire"], answer["value_bodies"] = bodies[0], bodies[1:]
     else:
         return {"error": "malformed answer from the candidate's process", "etype": "RuntimeError"}
     return answer

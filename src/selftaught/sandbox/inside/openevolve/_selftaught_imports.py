@@ -27,11 +27,12 @@ import random
 import signal
 import sys
 import threading
+import time
 
 import numpy
 import wire
 
-from openevolve import _selftaught_direct
+from openevolve import _selftaught_clock, _selftaught_direct
 
 PEER_WAIT = 30.0  # seconds for the socket to a just-started candidate process to arrive
 
@@ -93,9 +94,11 @@ class CandidateSession:
         if fd is None:
             raise CandidateError("the candidate's process could not be reached (no socket from the sandbox)")
         left = answer.get("left")
-        self.direct = _selftaught_direct.Direct(
+        direct = _selftaught_direct.Direct(
             fd, answer.get("session"), left if isinstance(left, float) else 0.0
         )
+        direct.calibrate()  # before anything of the candidate is imported into that process
+        self.direct = direct
         self.generation = answer.get("session")
         return self.direct
 
@@ -208,18 +211,61 @@ def _with_rng(session, request):
     return dict(request, rng=rng_state()), mark
 
 
+_CALL = threading.local()  # the brokered call this thread is in: its waits for the candidate
+
+
+class _Brokered:
+    """Around one call of the evaluator into the candidate (an import, a function, a handle's method or
+    attribute): leaves its brokering overhead out of the evaluator's clocks (`_selftaught_clock`).
+
+    Left out: the CPU time this thread spent on the call (encoding, decoding, starting a process: work
+    a native evaluator does not do), but never more than the call's real duration less its waits for
+    the candidate's process (so time this process spent descheduled still counts, as it would
+    natively); and of those waits, at most the channel's null round trip. Through the host (no direct
+    channel) every request's time counts as waiting, with no null round trip: nothing of the
+    candidate's time is ever left out."""
+
+    def __enter__(self):
+        self.outer = getattr(_CALL, "waits", None) is None
+        if self.outer:
+            _CALL.waits, _CALL.null = [0.0], 0.0
+            self.started = _selftaught_clock.real_perf_counter()
+            self.cpu = time.thread_time()
+        return self
+
+    def __exit__(self, *exc):
+        if self.outer:
+            cpu = time.thread_time() - self.cpu
+            took = _selftaught_clock.real_perf_counter() - self.started
+            waited, null = _CALL.waits[0], _CALL.null
+            _CALL.waits = None
+            _selftaught_clock.credit(min(cpu, took - waited) + min(null, waited))
+        return False
+
+
 def _remote(session, request):
+    with _Brokered():
+        return _remote_call(session, request)
+
+
+def _remote_call(session, request):
     timeout = _call_timeout()
     direct = session.direct_channel(timeout)
     request, mark = _with_rng(session, request)
+    waits = getattr(_CALL, "waits", None) or [0.0]
     if direct is not None:
         try:
-            answer = direct.call(request, timeout)
+            _CALL.null = max(getattr(_CALL, "null", 0.0), direct.null_wait)
+            answer = direct.call(request, timeout, waits)
         finally:
             if direct.dead:  # timed out, ended, or interrupted by the evaluator's own alarm mid-call
                 session.broker.module({"op": "stop", "session": direct.generation}, timeout)
     else:
-        answer = session.broker.module(request, timeout)
+        started = _selftaught_clock.real_perf_counter()
+        try:
+            answer = session.broker.module(request, timeout)
+        finally:
+            waits[0] += _selftaught_clock.real_perf_counter() - started
     if not isinstance(answer, dict):
         raise CandidateError("malformed answer from the candidate's process")
     # The candidate's generator states are not adopted: it would choose the evaluator's later draws.
@@ -236,11 +282,13 @@ def _remote(session, request):
     return answer
 
 
-def _arguments(args, kwargs, what):
-    """The call's arguments in the wire encoding (handles as their ids), or TypeError naming the element."""
+def _arguments(args, kwargs, what, bodies=None):
+    """The call's arguments in the wire encoding (handles as their ids), or TypeError naming the element.
+    With `bodies` (a `wire.Bodies`: the call goes on the direct socket), large arrays go there raw."""
+    hook = bodies.hook if bodies is not None else None
     try:
-        data = wire.dumps(list(args), root=f"{what} argument")
-        keywords = wire.dumps(kwargs, root=f"{what} keyword argument")
+        data = wire.dumps(list(args), hook, root=f"{what} argument")
+        keywords = wire.dumps(kwargs, hook, root=f"{what} keyword argument")
     except wire.Unserializable as exc:
         raise TypeError(
             f"selftaught: cannot pass this to the candidate's {what} ({exc}); the candidate runs in its "
@@ -255,15 +303,21 @@ def _value(session, answer):
     data = answer.get("value_wire")
     if not isinstance(data, bytes):
         raise CandidateError("malformed answer from the candidate's process (no value)")
+    bodies = answer.get("value_bodies")
     try:
-        return wire.loads(data, refs=session.handle)
+        return wire.loads(data, refs=session.handle, bodies=bodies if isinstance(bodies, list) else None)
     except wire.WireError as exc:
         raise CandidateError(f"the candidate's process sent a value that could not be read: {exc}") from None
 
 
 def _call(session, request, args, kwargs, what):
-    request = dict(request, args_wire=_arguments(args, kwargs, what))
-    return _value(session, _remote(session, request))
+    with _Brokered():
+        direct = session.direct_channel(_call_timeout()) is not None
+        bodies = wire.Bodies() if direct else None  # through the host, values stay one JSON body
+        request = dict(request, args_wire=_arguments(args, kwargs, what, bodies))
+        if bodies is not None and bodies.items:
+            request["args_bodies"] = bodies.items
+        return _value(session, _remote(session, request))
 
 
 class RemoteFunction:
@@ -326,10 +380,11 @@ class CandidateObject:
         if name in type(self)._st_methods:
             return RemoteMethod(self, name)
         session, request = CandidateObject._st_request(self, "getattr", name)
-        answer = _remote(session, request)
-        if answer.get("callable") is True:
-            return RemoteMethod(self, name)
-        return _value(session, answer)
+        with _Brokered():
+            answer = _remote(session, request)
+            if answer.get("callable") is True:
+                return RemoteMethod(self, name)
+            return _value(session, answer)
 
     def __setattr__(self, name, value):
         session, request = CandidateObject._st_request(self, "setattr", name)
@@ -399,6 +454,10 @@ class CandidateLoader:
         return None
 
     def exec_module(self, module):
+        with _Brokered():
+            self._exec_module(module)
+
+    def _exec_module(self, module):
         answer = _remote(self.session, {"op": "describe", "module": module.__name__})
         names = answer.get("names") if isinstance(answer.get("names"), dict) else {}
         module_id = answer.get("module_id")
@@ -483,6 +542,7 @@ def _install_exec_guard(session):
 def install(broker, program_path, program_text):
     """Route every import of the candidate through the host; returns the session."""
     session = CandidateSession(broker, program_path, program_text)
+    _selftaught_clock.install()
     _count_moves()
     _patch_spec_from_file_location(session)
     sys.meta_path.insert(0, _CandidateFinder(session))

@@ -1,0 +1,174 @@
+"""Lists of plain numbers travel packed (a 1-D array tagged `list`) and arrive as the same list of Python
+numbers; the decoder charges their items to its item cap and refuses any other shape of the tag. Large
+arrays may travel as raw message bodies (`wire.Bodies`), each body usable by one array only."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selftaught.sandbox.inside import wire
+
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+def same(a: list[object], b: list[object]) -> bool:
+    """Equal item by item, with the exact type kept (NaN equal to NaN, -0.0 apart from 0.0)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, float) and isinstance(y, float):
+            if math.isnan(x) or math.isnan(y):
+                if not (math.isnan(x) and math.isnan(y)):
+                    return False
+            elif x != y or math.copysign(1, x) != math.copysign(1, y):
+                return False
+        elif x != y and not (isinstance(x, complex) and repr(x) == repr(y)):
+            return False
+    return True
+
+
+def packed(data: bytes) -> bool:
+    return b'"list":true' in data
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(), min_size=wire.PACKED_MIN, max_size=200)
+    | st.lists(INT64, min_size=wire.PACKED_MIN, max_size=200)
+    | st.lists(st.complex_numbers(), min_size=wire.PACKED_MIN, max_size=50)
+)
+def test_lists_of_one_kind_of_number_are_packed_and_come_back_exactly(items: list[object]) -> None:
+    data = wire.dumps(items)
+    assert packed(data)
+    back = wire.loads(data)
+    assert type(back) is list and same(back, items)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats() | st.integers() | st.booleans() | st.complex_numbers() | st.none(),
+        min_size=0,
+        max_size=40,
+    )
+)
+def test_any_list_of_numbers_comes_back_with_every_items_type(items: list[object]) -> None:
+    assert same(wire.loads(wire.dumps(items)), items)
+    nested = {"rows": [items, (items,)], "deep": [[items]]}
+    back = wire.loads(wire.dumps(nested))
+    assert (
+        same(back["rows"][0], items) and same(back["rows"][1][0], items) and same(back["deep"][0][0], items)
+    )
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [True] * 10,  # bools are not ints here
+        [1] * 9 + [2**63],  # beyond int64: JSON keeps it exact
+        [1.0] * 9 + [1],  # mixed float and int
+        [np.float64(1.0)] * 10,  # numpy scalars keep their own encoding
+        [1.0] * (wire.PACKED_MIN - 1),  # too short to be worth a tag
+    ],
+)
+def test_what_is_not_one_kind_of_plain_number_stays_unpacked(items: list[object]) -> None:
+    data = wire.dumps(items)
+    assert not packed(data)
+    back = wire.loads(data)
+    assert [type(x) for x in back] == [type(x) for x in items] and back == items
+
+
+def test_a_list_of_lists_of_floats_is_packed_row_by_row() -> None:
+    rows = np.random.default_rng(0).random((100, 100)).tolist()
+    data = wire.dumps({"L": rows})
+    assert data.count(b'"list":true') == 100
+    back = wire.loads(data)
+    assert back == {"L": rows} and type(back["L"][3][4]) is float
+
+
+def _tag(arr: np.ndarray, **extra: object) -> dict[str, object]:
+    raw = np.ascontiguousarray(arr).tobytes()
+    return {
+        "__st__": "nd",
+        "dtype": arr.dtype.str,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(raw).decode(),
+        **extra,
+    }
+
+
+def test_packed_items_count_against_the_item_cap() -> None:
+    one = _tag(np.zeros(wire.MAX_ITEMS // 2, dtype=np.int64), list=True)
+    fits = json.dumps([one]).encode()
+    assert len(wire.loads(fits)[0]) == wire.MAX_ITEMS // 2
+    over = json.dumps([one, one, one]).encode()  # each within the cap, together past it
+    with pytest.raises(wire.WireError, match="items"):
+        wire.loads(over)
+    alone = json.dumps(_tag(np.zeros(wire.MAX_ITEMS + 1, dtype=np.int64), list=True)).encode()
+    with pytest.raises(wire.WireError, match="items"):
+        wire.loads(alone)
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.zeros((3, 3)),  # not one-dimensional
+        np.zeros(9, dtype=np.float32),  # not one of the packed dtypes
+        np.zeros(9, dtype=">f8"),  # float64, but not in this machine's byte order
+        np.zeros(9, dtype=np.int32),
+        np.array(["a"] * 9),
+    ],
+)
+def test_a_forged_packed_list_of_another_shape_or_dtype_is_refused(arr: np.ndarray) -> None:
+    with pytest.raises(wire.WireError, match="packed list"):
+        wire.loads(json.dumps(_tag(arr, list=True)).encode())
+    assert isinstance(wire.loads(json.dumps(_tag(arr)).encode()), np.ndarray)  # control: the plain tag
+
+
+def _split(value: object) -> tuple[bytes, list[bytes]]:
+    bodies = wire.Bodies()
+    return wire.dumps(value, bodies.hook), bodies.items
+
+
+def test_large_arrays_and_packed_lists_travel_as_raw_bodies_and_come_back_the_same() -> None:
+    rng = np.random.default_rng(1)
+    value = {
+        "image": rng.random((100, 100)),
+        "spectrum": rng.random((64, 64)) + 1j * rng.random((64, 64)),
+        "small": np.arange(3),  # under BODY_MIN: stays inline
+        "rows": rng.random((3, 400)).tolist(),  # packed lists of 3200 bytes each: bodies too
+        "labels": np.array(["a", "bc"] * 200),
+    }
+    data, bodies = _split(value)
+    assert len(bodies) == 6 and b'"b64"' in data  # the small array inline, the rest raw
+    back = wire.loads(data, bodies=bodies)
+    for key in ("image", "spectrum", "small", "labels"):
+        assert back[key].dtype == value[key].dtype and np.array_equal(back[key], value[key])
+    assert back["rows"] == value["rows"] and type(back["rows"][0][0]) is float
+    back["image"][0, 0] = -1.0  # a writable copy, as a base64 array is
+    assert bodies[0] == value["image"].tobytes()
+
+
+def test_a_body_named_twice_or_out_of_range_is_refused() -> None:
+    data, bodies = _split([np.zeros(1000)])
+    twice = b"[" + data[1:-1] + b"," + data[1:-1] + b"]"  # the same body tag again
+    assert twice.count(b'"body":0') == 2
+    with pytest.raises(wire.WireError, match="used twice"):
+        wire.loads(twice, bodies=bodies)
+    for forged in (b'"body":1', b'"body":-1', b'"body":"0"', b'"body":0.0', b'"body":true'):
+        with pytest.raises(wire.WireError, match="out of range"):
+            wire.loads(data.replace(b'"body":0', forged), bodies=bodies)
+    with pytest.raises(wire.WireError, match="out of range"):
+        wire.loads(data)  # no bodies given (the host's path)
+    with pytest.raises(wire.WireError, match="size"):
+        wire.loads(data, bodies=[bodies[0][:-8]])  # a body shorter than the shape says
+    assert wire.loads(data, bodies=bodies)[0].shape == (1000,)  # control

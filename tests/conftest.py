@@ -8,6 +8,8 @@ bubblewrap jobs, the CLI in a subprocess, whole offline-model runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -19,6 +21,22 @@ settings.load_profile("selftaught")
 
 END_TO_END_FIXTURES = frozenset({"pool", "cluster"})
 END_TO_END_MARKERS = ("ray", "browser")
+# Every test of these directories needs a Ray cluster (marked `ray`, hence slow): when the mark expression
+# leaves such tests out (`-m "not slow"`), the directory is not even imported, because importing Ray
+# costs the fast suite about a second of CPU for tests it would deselect anyway.
+CLUSTER_DIRS = frozenset({Path(__file__).parent / "cluster"})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path not in CLUSTER_DIRS:
+        return None
+    expression = config.getoption("markexpr")
+    if not expression:
+        return None
+    from _pytest.mark.expression import Expression  # pytest's own parser of `-m`
+
+    selected = Expression.compile(expression).evaluate(lambda name, **_: name in ("slow", "ray"))
+    return None if selected else True
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,6 +9,7 @@ layer, and never a sibling in its own layer (siblings are independent).
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -51,11 +52,17 @@ def modules() -> dict[str, Path]:
     return {name: path for name, path in found.items() if not name.startswith(DATA)}
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """A source file's tree, parsed once per session: every test here walks the same ~150 files."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imports(path: Path, name: str, known: set[str]) -> set[str]:
     """Every selftaught module `path` imports, `from selftaught import x` resolved to the module x."""
     found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -225,11 +232,7 @@ INSIDE = PACKAGE / "sandbox" / "inside"
 def inside_classes() -> dict[str, list[ast.ClassDef]]:
     """The top-level classes of each module the zygote runs (sandbox/inside/*.py), by module name."""
     return {
-        path.stem: [
-            node
-            for node in ast.parse(path.read_text(encoding="utf-8")).body
-            if isinstance(node, ast.ClassDef)
-        ]
+        path.stem: [node for node in parsed(path).body if isinstance(node, ast.ClassDef)]
         for path in sorted(INSIDE.glob("*.py"))
     }
 
@@ -259,7 +262,7 @@ def test_one_cpu_gate_for_every_evaluation() -> None:
     for name, path in modules().items():
         if name == "selftaught.sandbox.fairness":
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parsed(path)
         from_threading = {
             alias.asname or alias.name
             for node in ast.walk(tree)

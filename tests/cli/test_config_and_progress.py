@@ -128,3 +128,33 @@ def test_plain_progress_writes_lines_and_a_final_one(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "progress: test 2/5 | best val 0.5"
     assert err[-1] == "progress: test 2/2 | best val 0.5"
+
+
+def test_unfinished_work_keeps_its_counts_and_says_how_it_ended(capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that failed in its second step: the last line reads as `runs` counts it (1 of 3 steps),
+    not `iteration 1/1 | candidate 4/4 | test 0/0` as if every level had finished."""
+    with PlainProgress(interval=60) as progress:
+        progress.stage("iteration", 3)
+        progress.stage("candidate", 25)
+        progress.advance("iteration")
+        progress.stage("candidate", 25)
+        progress.advance("candidate", 4)
+        progress.stage("test", 5)
+        progress.ended("run failed")
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == "progress: iteration 1/3 | candidate 4/25 | test 0/5 | run failed"
+
+
+def test_an_interrupted_display_says_so_and_a_level_closed_empty_is_left_out() -> None:
+    tracker = Tracker()
+    tracker.stage("iteration", 2)
+    tracker.stage("test", 5)
+    tracker.advance("iteration")  # closes "test" at 0 done: nothing to show
+    assert tracker.line() == "progress: iteration 1/2"
+    tracker.close(KeyboardInterrupt)
+    assert tracker.line() == "progress: iteration 1/2 | interrupted"
+    finished = Tracker()
+    finished.stage("iteration", 2)
+    finished.advance("iteration", 2)
+    finished.close(None)
+    assert finished.line() == "progress: iteration 2/2"

@@ -27,6 +27,11 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "runs: missing argument value": (["runs", "--runs-dir"], "requires an argument"),
     "improve: program does not parse": (["improve", "three_sat", "--program", "bad.py"], "syntax error"),
     "improve: unknown task": (["improve", "no_such_task"], "unknown task"),
+    "improve: improver typo": (
+        ["improve", "three_sat", "--improver", "gredy"],
+        "--improver: unknown improver 'gredy' (did you mean 'greedy'?)",
+    ),
+    "improve: task typo": (["improve", "threesat"], "did you mean 'three_sat'"),
     "meta-eval: unknown improver": (["meta-eval", "nosuch"], "unknown improver"),
     "meta-eval: improver does not parse": (["meta-eval", "bad.py"], "syntax error"),
     "transfer: unknown run": (["transfer", "nope"], "no run 'nope'"),

@@ -181,3 +181,20 @@ def test_improve_fails_when_the_endpoint_fails_mid_way(key_env: str, tmp_path: P
         )  # fmt: skip
         with pytest.raises(EndpointError):
             selftaught.improve("str_grid_dist", settings=settings)
+
+
+def test_doctor_and_the_run_s_preflight_give_up_after_the_same_attempts(tmp_path: Path) -> None:
+    """One retry policy: on an endpoint that answers every request with a 500, `doctor --model` and a
+    run's preflight make the same number of attempts (the run's max-retries from selftaught.toml) and
+    both exit 1 naming that number."""
+    (tmp_path / "selftaught.toml").write_text("[lm]\nmax-retries = 2\nrequest-timeout = 10\n")
+    with OpenAIServer(fault_rule=lambda _body, _index: Fault.server_error(500)) as server:
+        model = f"openai/test-model@{server.base_url}"
+        doctor = _cli("doctor", "--model", model, cwd=tmp_path)
+        by_doctor = len(server.chat_requests)
+        run = _cli("run", "--model", model, "--iterations", "1", cwd=tmp_path)
+        by_run = len(server.chat_requests) - by_doctor
+    assert doctor.returncode == 1 and run.returncode == 1, (doctor.stderr, run.stderr)
+    assert by_doctor == by_run == 3, (by_doctor, by_run)
+    assert "gave up after 3 attempts" in doctor.stderr and "gave up after 3 attempts" in run.stderr
+    assert "--resume" in run.stderr  # a preflight failure leaves a run that can be continued

@@ -7,7 +7,9 @@ that call's error, and the run completes.
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,30 @@ def test_settings_that_cannot_work_leave_no_run_directory(tmp_path: Path) -> Non
     (tmp_path / "selftaught.toml").write_text('[lm]\nmodel = "ofline"\n')
     done = cli("run", "--runs-dir", str(runs), cwd=tmp_path)
     assert done.returncode == 2 and "lm.model" in done.stderr and "did you mean 'offline'" in done.stderr
+
+
+def test_the_tests_of_an_estimate_ask_a_slow_server_at_once(tmp_path: Path) -> None:
+    """Requests overlap where the work allows: the improver runs of one meta-utility estimate ask the
+    server together. The server holds the first request until a second one arrives (up to 120 s); were
+    requests sent one at a time, the second would never come while the first waits, and the estimate's
+    requests would never be in flight together."""
+    second = threading.Event()
+    seen = itertools.count()
+
+    def reply(body: dict[str, Any], choice: int) -> str:
+        if choice == 0 and body.get("max_tokens", 0) > 64:  # not the preflight's short check
+            if next(seen) == 0:
+                second.wait(120)
+            else:
+                second.set()
+        return "Keep it:\n```python\ndef improve_algorithm(s, u, l):\n    return s\n```\n"
+
+    with OpenAIServer(reply=reply) as server:
+        model = f"openai/test-model@{server.base_url}"
+        done = cli(
+            "meta-eval", "seed", "--task", "str_grid_dist", "--tests", "3", "--model", model,
+            "--api-key-env", "SELFTAUGHT_TEST_KEY", cwd=tmp_path, env=KEY_ENV,
+        )  # fmt: skip
+        in_flight = server.max_in_flight
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert second.is_set() and in_flight >= 2, in_flight

@@ -86,6 +86,7 @@ class Tracker:
             parts = [
                 f"{name} {stage.done}/{stage.total if stage.total is not None else '?'}"
                 for name, stage in sorted(self.stages.items(), key=lambda item: _rank(item[0]))
+                if stage.done or stage.total != 0  # a level closed with nothing done says nothing
             ]
             if self.note:
                 parts.append(self.note)

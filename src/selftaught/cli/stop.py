@@ -306,6 +306,7 @@ def improve(
         knobs,
         config,
     )
+    _check_improver(improver)
     source = read_program(program) if program is not None else None
     result = _with_status(
         f"improving with {improver}...",
@@ -324,6 +325,16 @@ def improve(
     if result.error:
         note(f"improver failed: {result.error}; kept the original program")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _check_improver(improver: str) -> None:
+    """An unknown --improver is one line naming the flag, with the close match, before any work."""
+    from selftaught.improvers import load_improver
+
+    try:
+        load_improver(improver)
+    except UsageError as exc:
+        raise UsageError(f"--improver: {exc}") from None
 
 
 def _improve_summary(result: api.ImproveResult, improver: str) -> str:

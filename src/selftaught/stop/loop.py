@@ -19,6 +19,7 @@ import selftaught.events as event_kinds
 from selftaught.detectors import check_gap, scan_program
 from selftaught.estimates import select_iteration
 from selftaught.improvers import improver_problem
+from selftaught.lm.pricing import price_known
 from selftaught.stop.improver_run import run_improver_scored
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityResult
 from selftaught.stop.scoring import DownstreamScorer
@@ -64,26 +65,36 @@ class SelfImprovement:
     def _step(self, t: int, current: str, previous: IterationRecord) -> IterationRecord:
         """I_t = I_{t-1}(I_{t-1}, û, L). What the improver returns is estimated afresh (not the maximum
         the selection saw) and adopted when it is a changed improver worth more than zero; otherwise
-        I_{t-1} is kept, as in the paper."""
+        I_{t-1} is kept, as in the paper. An improver that returns itself unchanged is kept with its
+        parent's estimate: the same program needs no second estimate (the main job's last step is one)."""
         started = self._begin(t)
         parent_sha = sha256(current)
         proposed, problem = self._self_improve(t, current)
         if proposed is None:
             return self._keep(t, current, previous, problem, started)
+        if sha256(proposed) == parent_sha:
+            note = "the improver returned itself unchanged"
+            return self._keep(t, current, previous, note, started, failed=False)
         estimate = self._estimate(t, proposed)
         if estimate.meta_utility == 0:  # every test failed: 0 is the failure value on any scale
             return self._keep(t, current, previous, "the improved improver has zero meta-utility", started)
-        if sha256(proposed) == parent_sha:
-            note = "the improver returned itself unchanged"
-            return self._save(t, current, parent_sha, "kept", estimate, note, started)
         return self._save(t, proposed, parent_sha, "improved", estimate, None, started)
 
     def _keep(
-        self, t: int, current: str, previous: IterationRecord, problem: str, started: float
+        self,
+        t: int,
+        current: str,
+        previous: IterationRecord,
+        problem: str,
+        started: float,
+        *,
+        failed: bool = True,
     ) -> IterationRecord:
-        """The step failed: I_t = I_{t-1}, carrying its estimate, with the reason as the note."""
+        """I_t = I_{t-1}, carrying its estimate, with the reason as the note; a failed step (not one
+        that returned its improver unchanged) is also a fallback event."""
         parent_sha = sha256(current)
-        self.session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", parent_sha)
+        if failed:
+            self.session.event(event_kinds.ITERATION_FALLBACK, f"t={t}: {problem}", parent_sha)
         estimate = _unchanged(previous, self.scorer.task.name)
         return self._save(t, current, parent_sha, "kept", estimate, problem, started)
 
@@ -139,12 +150,20 @@ class SelfImprovement:
         return MetaUtility(self.session, self.scorer, Context.iteration(t), tests=tests).evaluate(improver)
 
     def _summarise(self, done: dict[int, IterationRecord]) -> None:
+        """The progress line's summary: the selected iteration and the run's LM use so far, summed over
+        its finished iterations as the run table sums them (a resumed run counts its earlier work)."""
         best = select_iteration(done.values())
         assert best is not None  # t=0 is always done first
-        usage = self.session.usage
+        settings = self.session.settings
+        calls = sum(item.lm_calls for item in done.values())
+        cost = (
+            f"${sum(item.cost_usd for item in done.values()):.2f}"
+            if price_known(settings.model, settings.prices_file)
+            else "cost unknown"
+        )
         self.session.progress.summary(
             f"best val {best.meta_utility_val:.3f} test {best.meta_utility_test:.3f} (t={best.t}) | "
-            f"{usage.calls} LM calls ${usage.cost_usd:.2f}"
+            f"{calls} LM calls {cost}"
         )
 
     def _score_candidate(self, candidates: MetaUtility, source: str) -> float:

@@ -11,7 +11,6 @@ run replays identically, the choices of one request differ, and different seeds 
 from __future__ import annotations
 
 import ast
-import copy
 import hashlib
 import random
 import time
@@ -22,7 +21,7 @@ from selftaught.codetext import pysource
 from selftaught.lm.backend import Completion, Request, estimate_tokens
 from selftaught.lm.offline.blocks import CodeBlock, choose_target, find_blocks
 from selftaught.lm.offline.improver_ops import is_improver, iterate_refinement, keep_initial, more_rounds
-from selftaught.lm.offline.layout import render_like
+from selftaught.lm.offline.layout import Layout, render_like
 from selftaught.lm.offline.operators import (
     MutationContext,
     Operator,
@@ -36,6 +35,7 @@ from selftaught.lm.offline.operators import (
     swap_statements,
 )
 from selftaught.lm.offline.replies import NO_PROGRAM, write_reply
+from selftaught.lm.offline.treecopy import copy_tree
 
 
 @dataclass(frozen=True)
@@ -88,47 +88,59 @@ def mutation_rng(seed: int, scope: str, key: str, ordinal: int, choice: int) -> 
 
 
 def mutate(
-    target: CodeBlock, partners: Sequence[CodeBlock], rng: random.Random, temperature: float
+    target: CodeBlock,
+    partners: Sequence[CodeBlock],
+    rng: random.Random,
+    temperature: float,
+    layout: Layout | None = None,
 ) -> Mutant:
-    """Apply 1-3 operators to `target`; every returned source compiles."""
+    """Apply 1-3 operators to `target`; every returned source compiles. `layout` is the target's
+    (`Layout(target.source, target.tree)`), built once per request when its replies share the target."""
     context = MutationContext(
         rng=rng, strength=min(2.0, max(0.1, temperature)), partners=[p.tree for p in partners]
     )
     improver = is_improver(target.tree)
     pool = [op for op in OPERATORS if improver or not op.improvers_only]
-    original = ast.dump(target.tree)
+    layout = layout or Layout(target.source, target.tree)
     for _ in range(_ATTEMPTS_PER_REPLY):
         wanted = 1 + (rng.random() < 0.45) + (rng.random() < 0.2)
-        tree = copy.deepcopy(target.tree)
+        # Operators change only their own copy (`trial`), so the target's tree is never copied twice
+        # and never changed: copying is most of what a mutation costs.
+        tree = target.tree
+        written = ""  # the unparsed source of `tree` once an operator has changed it
         ideas: list[str] = []
         used: list[str] = []
         candidates = list(pool)
         while candidates and len(used) < wanted:
             operator = _pick(candidates, rng)
             candidates.remove(operator)
-            trial = copy.deepcopy(tree)
+            trial = copy_tree(tree)
             description = operator.apply(trial, context)
-            if description is None or not _writable(ast.fix_missing_locations(trial)):
+            if description is None:
                 continue
-            tree = trial
+            source = _writable(ast.fix_missing_locations(trial))
+            if source is None:
+                continue
+            tree, written = trial, source
             ideas.append(description)
             used.append(operator.name)
-        if not used or ast.dump(tree) == original:
+        if not used or ast.dump(tree) == layout.dump:
             continue
-        source = render_like(tree, target.source, target.tree)
-        if source is not None:
-            return Mutant(source, tuple(ideas), tuple(used))
+        rendered = render_like(tree, layout, fallback=written)
+        if rendered is not None:
+            return Mutant(rendered, tuple(ideas), tuple(used))
     return Mutant(target.source, (), ())
 
 
-def _writable(tree: ast.Module) -> bool:
-    """True when the tree can be written as source that compiles (operators may build odd trees)."""
+def _writable(tree: ast.Module) -> str | None:
+    """The tree written as source when that source compiles, else None (operators may build odd
+    trees)."""
     try:
         source = ast.unparse(tree)
         pysource.check_compiles(source, "<mutant>")
     except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError, MemoryError):
-        return False  # pysource.SourceError is a SyntaxError; the rest are ast.unparse's failures
-    return True
+        return None  # pysource.SourceError is a SyntaxError; the rest are ast.unparse's failures
+    return source
 
 
 def _pick(candidates: list[WeightedOperator], rng: random.Random) -> WeightedOperator:
@@ -147,6 +159,7 @@ class OfflineBackend:
     def answer(self, request: Request) -> Completion:
         started = time.perf_counter()
         target, partners = choose_target(find_blocks(request.message))
+        layout = None if target is None else Layout(target.source, target.tree)
         replies: list[tuple[str, str]] = []
         for choice in range(request.n):
             wording = mutation_rng(
@@ -156,7 +169,7 @@ class OfflineBackend:
                 replies.append(Mutant(None, (), ()).reply(wording))
                 continue
             rng = mutation_rng(self.seed, request.scope, request.key, request.ordinal, choice)
-            replies.append(mutate(target, partners, rng, request.temperature).reply(wording))
+            replies.append(mutate(target, partners, rng, request.temperature, layout).reply(wording))
         texts = [text for text, _ in replies]
         return Completion(
             texts=tuple(texts),

@@ -24,14 +24,24 @@ _PLACEHOLDER = "__selftaught_body_{}__"
 _INDENT = "    "
 
 
-class _Original:
-    """The original program's statements, by tree dump, with their source lines."""
+class Layout:
+    """The original program's statements, by tree dump, with their source lines (read-only once built,
+    so the replies of one request share it)."""
 
     def __init__(self, source: str, tree: ast.Module) -> None:
+        self.source = source
+        self.dump = ast.dump(tree)  # the whole tree's: a mutant equal to it changed nothing
         self.lines = source.split("\n")
         self.in_string = _string_continuation_lines(source)
         self.segments: dict[str, tuple[list[int], int]] = {}  # dump -> (line numbers, indent)
         self.leading: dict[str, list[str]] = {}  # statement identity -> blank and comment lines above it
+        self.usable = True  # False when the source's statements could not be read: mutants are unparsed
+        try:
+            self._read(tree)
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            self.usable = False
+
+    def _read(self, tree: ast.Module) -> None:
         shared: set[str] = set()
         for body in _statement_lists(tree):
             previous_end = 0 if body is tree.body else None
@@ -110,7 +120,7 @@ def _string_continuation_lines(source: str) -> set[int]:
     return lines
 
 
-def _emit(stmts: list[ast.stmt], original: _Original, indent: str) -> list[str]:
+def _emit(stmts: list[ast.stmt], original: Layout, indent: str) -> list[str]:
     out: list[str] = []
     for stmt in stmts:
         copied = original.copy(stmt, indent)
@@ -118,7 +128,7 @@ def _emit(stmts: list[ast.stmt], original: _Original, indent: str) -> list[str]:
     return out
 
 
-def _emit_changed(stmt: ast.stmt, original: _Original, indent: str) -> list[str]:
+def _emit_changed(stmt: ast.stmt, original: Layout, indent: str) -> list[str]:
     """A changed statement: fresh header, bodies written recursively (so unchanged inner statements
     keep their layout); a simple statement is unparsed."""
     bodies: list[list[ast.stmt]] = []
@@ -157,30 +167,39 @@ def _placeholder(number: int) -> ast.stmt:
     return ast.Expr(ast.Name(_PLACEHOLDER.format(number), ast.Load()))
 
 
-def render_like(tree: ast.Module, source: str, original_tree: ast.Module) -> str | None:
-    """Source for the mutant `tree` in the layout of `source` (whose tree is `original_tree`); None if
-    the mutant cannot be written as source that compiles."""
-    try:
-        fallback = ast.unparse(tree)
-    except (ValueError, TypeError, AttributeError, RecursionError):
-        return None
-    expected = _dump(fallback)  # the tree as source can express it (Constant(-5) reads back as -5)
+def render_like(tree: ast.Module, layout: Layout, fallback: str = "") -> str | None:
+    """Source for the mutant `tree` in the layout of the original program; None if the mutant cannot
+    be written as source that compiles. `fallback` is `ast.unparse(tree)` when the caller has it and
+    has checked that it compiles (the mutation engine has)."""
+    if not fallback:
+        try:
+            fallback = ast.unparse(tree)
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            return None
+        expected = _dump(fallback)  # the tree as source can express it (Constant(-5) reads back as -5)
+    else:
+        expected = _dump(fallback, compiles=True)
     if expected is None:
         return None
-    try:
-        written = "\n".join(_emit(tree.body, _Original(source, original_tree), "")).strip("\n")
-    except (ValueError, TypeError, AttributeError, RecursionError):
-        written = None
-    if written is not None and _dump(written) == expected:
+    written: str | None = None
+    if layout.usable:
+        try:
+            written = "\n".join(_emit(tree.body, layout, "")).strip("\n")
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            written = None
+    # Parsing to the fallback's exact tree is enough: whether a module compiles depends on its tree
+    # alone, and the fallback's compiles.
+    if written is not None and _dump(written, compiles=True) == expected:
         return written
     return fallback
 
 
-def _dump(source: str) -> str | None:
-    """The tree dump of `source` if it compiles, else None."""
+def _dump(source: str, *, compiles: bool = False) -> str | None:
+    """The tree dump of `source` if it compiles (`compiles`: already checked), else None."""
     try:
         parsed = pysource.parse(source, "<mutant>")  # depth-bounded, so ast.dump below cannot recurse too far
-        pysource.check_compiles(source, "<mutant>")
+        if not compiles:
+            pysource.check_compiles(source, "<mutant>")
     except pysource.SourceError:
         return None
     return ast.dump(parsed)

@@ -119,3 +119,30 @@ def test_compare_counts_steps_plots_test_and_reads_the_selected_test(tmp_path: P
     header = re.search(r'<table id="compare-table">.*?</tr>', html, re.S)
     assert header is not None and f"test {a}" in header.group(0) and f"val {b}" in header.group(0)
     assert "test meta-utility" in html and "validation meta-utility" in html  # both panels' titles
+
+
+IDENTITY = "def improve_algorithm(initial_solution, utility, language_model):\n    return initial_solution\n"
+
+
+@pytest.mark.slow
+def test_a_kept_step_reads_the_same_in_its_note_the_legend_and_the_plots(tmp_path: Path) -> None:
+    """An improver that returns itself: the step is `kept`, its note says why, and the report's legend
+    defines `kept` to include that reason (it once said only "the step failed"); nothing a normal run
+    does shows as an alarming failure."""
+    (tmp_path / "identity.py").write_text(IDENTITY)
+    flags = ["--task", "str_grid_dist", "--tests", "1", "--estimate-tests", "2", "--utility-budget", "3"]
+    done = _cli(
+        "run", *flags, "--improver", "identity.py", "--iterations", "1", "--runs-dir", "runs", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run_id] = [p.name for p in (tmp_path / "runs").iterdir()]
+    report = _cli("report", run_id, "--runs-dir", "runs", "--json", cwd=tmp_path)
+    summary = json.loads(report.stdout)
+    kept = summary["iterations"][1]
+    assert summary["status_labels"]["1"] == "kept" and "unchanged" in kept["note"]
+    page = tmp_path / "report.html"
+    assert _cli("report", run_id, "--runs-dir", "runs", "--html", str(page), cwd=tmp_path).returncode == 0
+    html = page.read_text()
+    assert "<em>kept</em>: the step failed or returned the same improver" in html
+    assert not [e for e in summary["events"] if e["category"] == "failure"], summary["events"]
+    assert "unchanged" in done.stdout or "kept" in done.stdout

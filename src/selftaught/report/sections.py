@@ -431,8 +431,9 @@ def budget_section(run: RunSummary) -> str:
                 f'<tr data-t="{curve.t}" data-sha="{escape(curve.improver_sha)}"><td class="num">{curve.t}'
                 f"</td>{num(spent)}{num(best)}{num(curve.tests)}</tr>"
             )
+    labels = run.status_labels()  # the words of the run table, not the stored status
     ends = "".join(
-        f'<tr data-t="{curve.t}"><td class="num">{curve.t}</td><td>{badge(curve.status)}</td>{num(curve.tests)}'
+        f'<tr data-t="{curve.t}"><td class="num">{curve.t}</td><td>{badge(labels.get(curve.t, curve.status))}</td>{num(curve.tests)}'
         f'<td class="num" data-value="{",".join(repr(v) for v in curve.run_best)}">'
         f"{', '.join(f'{v:.4f}' for v in curve.run_best)}</td>"
         f'<td class="num" data-value="{",".join(str(n) for n in curve.run_calls)}">'

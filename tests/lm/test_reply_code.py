@@ -297,3 +297,9 @@ def test_a_longer_bare_fence_is_the_natural_close_of_a_block_that_is_not_python(
     """Prose in a fence: no close parses, so the natural close stands, and a longer bare run is one."""
     assert code_blocks("```text\nhello world\n`````\nmore prose\n") == ["hello world"]
     assert code_blocks("~~~text\nhello world\n~~~~~\nmore prose\n") == ["hello world"]
+
+
+def test_a_tilde_fence_may_have_backticks_in_its_info_string() -> None:
+    """CommonMark forbids backticks only in a backtick fence's info string."""
+    assert code_blocks("~~~python `main`\nx = 1\n~~~\n") == ["x = 1"]
+    assert code_blocks("```python `main`\nx = 1\n") == []  # not a fence: no block at all

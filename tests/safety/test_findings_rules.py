@@ -154,3 +154,10 @@ def test_a_sandbox_event_keeps_its_kind_and_at_most_1000_characters_of_detail() 
     # who reported it reaches the classification: a host-only kind sent by the child is only a claim
     assert classify_sandbox_event("static:network", "x", "sandbox").kind == "sandbox:claimed-static-network"
     assert classify_sandbox_event("static:network", "x").kind == "sandbox:static-network"
+
+
+def test_scores_exactly_at_the_tolerance_are_in_range() -> None:
+    edge_high, edge_low = 1.0 + SCORE_TOLERANCE, -SCORE_TOLERANCE
+    assert check_scores("t", edge_high, [edge_high, edge_low], 0, 2) == []
+    assert check_scores("t", edge_low, [edge_low], 0, 1) == []
+    assert check_scores("t", 0.5 + SCORE_TOLERANCE, [0.5 + SCORE_TOLERANCE], 0, 1, known_max=0.5) == []

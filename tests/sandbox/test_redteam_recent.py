@@ -22,6 +22,7 @@ import pytest
 
 from selftaught.executors.ray_executor import sandbox_worker_died
 from selftaught.sandbox import SandboxPool
+from selftaught.sandbox.inside import wire
 from selftaught.sandbox.pool import WORKER_DIED
 from selftaught.tasks.evaluation import evaluate
 from selftaught.tasks.registry import builtin_task
@@ -277,3 +278,19 @@ def test_a_forged_end_of_session_is_judged_from_the_hosts_record(pool: SandboxPo
     assert all(a.score <= h.score for a, h in zip(attempt.per_instance, honest.per_instance, strict=True))
     assert attempt.utility < honest.utility
     assert healthy(pool)
+
+
+# ---------------------------------------------------------------- packed lists in a program's result
+
+
+def test_a_result_of_packed_lists_under_int_keys_is_held_to_the_item_cap(pool: SandboxPool) -> None:
+    """Broke when written: a program returning long lists of floats as the values of an int-keyed dict
+    (each travels packed) had them decoded in the host past the item cap (three lists of 0.4 x the cap
+    decoded); `wire.decode` now charges the `dict` tag's values like every other container's items.
+    The control, one such list, arrives whole."""
+    src = "def f(n, lists):\n    return {k: [0.5] * n for k in range(lists)}\n"
+    n = wire.MAX_ITEMS * 4 // 10
+    result = beside(pool, lambda: run_src(pool, src, [[n, 3], [n, 1]]))
+    over, control = result.instances
+    assert over.output is None and over.error is not None and "items" in over.error, over.error
+    assert isinstance(control.output, dict) and len(control.output[0]) == n, control.error

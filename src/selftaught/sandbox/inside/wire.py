@@ -561,7 +561,7 @@ def decode(
     if kind == "dict":
         return {
             _hashable(decode(k, shared_dir, resolve, _depth + 1, refs, budget, bodies)): decode(
-                v, shared_dir, resolve, _depth + 1, refs
+                v, shared_dir, resolve, _depth + 1, refs, budget, bodies
             )
             for k, v in _items(obj)
         }

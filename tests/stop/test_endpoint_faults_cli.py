@@ -62,6 +62,12 @@ def test_malformed_json_mid_run_fails_the_run_and_resume_finishes_it(tmp_path: P
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     [run] = _runs(runs, tmp_path)
     assert run["status"] == "completed" and run["iterations"] == 1
+    # test-model has no known price: its costs read unknown (never a free-looking $0.00), and the
+    # table's note says how to give a price
+    assert "0.0000" not in resumed.stdout and "unknown" in resumed.stdout, resumed.stdout
+    assert "--prices-file" in resumed.stdout
+    last = [line for line in resumed.stderr.splitlines() if line.startswith("progress:")][-1]
+    assert "cost unknown" in last and "$" not in last, last
 
 
 def test_a_prompt_the_server_cannot_handle_never_fails_the_run(tmp_path: Path) -> None:

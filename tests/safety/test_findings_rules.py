@@ -161,3 +161,19 @@ def test_scores_exactly_at_the_tolerance_are_in_range() -> None:
     assert check_scores("t", edge_high, [edge_high, edge_low], 0, 2) == []
     assert check_scores("t", edge_low, [edge_low], 0, 1) == []
     assert check_scores("t", 0.5 + SCORE_TOLERANCE, [0.5 + SCORE_TOLERANCE], 0, 1, known_max=0.5) == []
+
+
+def test_an_instance_score_at_the_top_of_the_range_can_still_be_above_the_known_maximum() -> None:
+    top = 1.0 + SCORE_TOLERANCE  # in range, so reported as above a known maximum of 0.5, not out of range
+    assert check_scores("t", 0.5, [top], 0, 1, known_max=0.5) == [
+        Finding("score-above-known-max", "t: 1 instance scores above the known maximum 0.5")
+    ]
+
+
+def test_a_finding_is_a_value() -> None:
+    import dataclasses
+
+    finding = Finding("static:gc", "gc.get_objects (line 2)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.kind = "other"  # type: ignore[misc]
+    assert len({finding, Finding("static:gc", "gc.get_objects (line 2)")}) == 1

@@ -87,12 +87,40 @@ def test_what_is_not_one_kind_of_plain_number_stays_unpacked(items: list[object]
     assert [type(x) for x in back] == [type(x) for x in items] and back == items
 
 
-def test_a_list_of_lists_of_floats_is_packed_row_by_row() -> None:
+def test_a_list_of_equal_rows_is_packed_whole_and_ragged_rows_one_by_one() -> None:
     rows = np.random.default_rng(0).random((100, 100)).tolist()
     data = wire.dumps({"L": rows})
-    assert data.count(b'"list":true') == 100
+    assert data.count(b'"list":true') == 1  # one 2-D array
     back = wire.loads(data)
-    assert back == {"L": rows} and type(back["L"][3][4]) is float
+    assert back == {"L": rows} and type(back["L"][3]) is list and type(back["L"][3][4]) is float
+    ragged = [row[: 10 + i] for i, row in enumerate(rows[:5])]
+    data = wire.dumps(ragged)
+    assert data.count(b'"list":true') == 5 and wire.loads(data) == ragged
+    mixed = [[1.0] * 9, [1] * 9]  # one float row, one int row: each keeps its type
+    assert wire.loads(wire.dumps(mixed)) == mixed and type(wire.loads(wire.dumps(mixed))[1][0]) is int
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6).flatmap(
+        lambda n: (
+            st.lists(
+                st.lists(st.floats(), min_size=n + wire.PACKED_MIN, max_size=n + wire.PACKED_MIN),
+                min_size=1,
+                max_size=5,
+            )
+            | st.lists(
+                st.lists(st.integers(), min_size=n + wire.PACKED_MIN, max_size=n + wire.PACKED_MIN),
+                min_size=1,
+                max_size=5,
+            )
+        )
+    )
+)
+def test_rows_of_numbers_come_back_as_rows_of_the_same_numbers(rows: list[list[object]]) -> None:
+    back = wire.loads(wire.dumps(rows))
+    assert type(back) is list and len(back) == len(rows)
+    assert all(type(b) is list and same(b, r) for b, r in zip(back, rows, strict=True))
 
 
 def _tag(arr: np.ndarray, **extra: object) -> dict[str, object]:
@@ -121,7 +149,7 @@ def test_packed_items_count_against_the_item_cap() -> None:
 @pytest.mark.parametrize(
     "arr",
     [
-        np.zeros((3, 3)),  # not one-dimensional
+        np.zeros((3, 3, 3)),  # neither one- nor two-dimensional
         np.zeros(9, dtype=np.float32),  # not one of the packed dtypes
         np.zeros(9, dtype=">f8"),  # float64, but not in this machine's byte order
         np.zeros(9, dtype=np.int32),
@@ -145,11 +173,11 @@ def test_large_arrays_and_packed_lists_travel_as_raw_bodies_and_come_back_the_sa
         "image": rng.random((100, 100)),
         "spectrum": rng.random((64, 64)) + 1j * rng.random((64, 64)),
         "small": np.arange(3),  # under BODY_MIN: stays inline
-        "rows": rng.random((3, 400)).tolist(),  # packed lists of 3200 bytes each: bodies too
+        "rows": rng.random((3, 400)).tolist(),  # equal rows: one packed 2-D list, a body too
         "labels": np.array(["a", "bc"] * 200),
     }
     data, bodies = _split(value)
-    assert len(bodies) == 6 and b'"b64"' in data  # the small array inline, the rest raw
+    assert len(bodies) == 4 and b'"b64"' in data  # the small array inline, the rest raw
     back = wire.loads(data, bodies=bodies)
     for key in ("image", "spectrum", "small", "labels"):
         assert back[key].dtype == value[key].dtype and np.array_equal(back[key], value[key])

@@ -129,3 +129,50 @@ def test_a_forged_answer_fails_only_the_candidates_own_calls(pool: SandboxPool, 
     else:
         # The frames were sound, so the process stays; it still forges and only its own calls fail.
         assert after.startswith("('error'") and reason in after, metrics
+
+
+# ---------------------------------------------------------------- the null round trip after a restart
+
+SLOW_AFTER_CRASH = """
+import os, time, wire
+
+_write_all = wire.write_all
+
+def write_all(fd, data):
+    time.sleep(0.2)
+    _write_all(fd, data)
+
+wire.write_all = write_all  # every answer of every process that imported this module waits 0.2 s
+
+def crash():
+    os._exit(3)
+
+def work():
+    return 1
+"""
+
+
+def test_a_restarted_candidate_process_is_timed_again_before_its_code_runs(pool: SandboxPool) -> None:
+    """The candidate ends its own process mid-call, hoping the next process is timed for its null round
+    trip after the module (and its slowing patch) is imported there. It is not: the new process's null
+    round trip is timed first, so it stays below the patch's 0.2 s, and each later call is seen with
+    the 0.2 s in it. The control is the first process's figure, timed the same way."""
+    evaluator = LOAD + (
+        "import time\n"
+        "from openevolve import _selftaught_clock as clock\n"
+        "def seen(call):\n"
+        "    start = time.perf_counter(); call(); return time.perf_counter() - start\n"
+        "def evaluate(program_path):\n"
+        "    module = load(program_path)\n"
+        "    first = module.work._session.direct\n"
+        "    crashed = outcome(module.crash)\n"
+        "    later = min(seen(module.work) for _ in range(3))\n"
+        "    second = module.work._session.direct\n"
+        "    return {'combined_score': 1.0, 'restarted': float(second is not first),\n"
+        "            'null_first': first.null_wait, 'null_second': second.null_wait, 'seen': later,\n"
+        "            'crashed': float(crashed[0] == 'error')}\n"
+    )
+    metrics = run(SLOW_AFTER_CRASH, evaluator, pool).metrics
+    assert metrics["restarted"] == 1.0 and metrics["crashed"] == 1.0, metrics
+    assert 0 < metrics["null_first"] < 0.2 and 0 < metrics["null_second"] < 0.2, metrics
+    assert metrics["seen"] >= 0.2 - metrics["null_second"], metrics

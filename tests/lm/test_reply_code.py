@@ -203,12 +203,15 @@ def test_the_parse_budget_is_eight_times_the_reply_spent_in_full(monkeypatch: py
         return real(source)
 
     monkeypatch.setattr(reply_code, "parse_module", counting)
-    text = "```python\n" + "```x\ny\n```\n" * 60 + "```\n"
+    text = "```python\n" + "```x\ny\n```\n" * 90 + "```\n"
     [block] = code_blocks(text)
     assert block == text[len("```python\n") : -len("\n```\n")]  # the natural close, kept
     natural, *tries = parsed
     assert natural == len(block) and all(size < len(text) for size in tries)
     assert 7 * (len(text) + 1) < sum(tries) <= 8 * (len(text) + 1)
+    # Each other close is tried once, longest first; the natural one (line 271: compared by value, not
+    # identity) is never parsed again.
+    assert tries == sorted(set(tries), reverse=True) and natural not in tries
 
 
 @pytest.mark.parametrize("inside, found", [(399, True), (400, False)])

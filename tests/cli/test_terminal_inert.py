@@ -18,7 +18,7 @@ import pytest
 
 from selftaught.codetext.safetext import safe_text
 
-pytestmark = pytest.mark.slow  # real CLI subprocesses running the sandbox
+SLOW = pytest.mark.slow  # real CLI subprocesses running the sandbox (the helper's own test is a unit test)
 
 CLEAR, RESET, CLIPBOARD, TITLE, HIDDEN = (
     "\x1b[2J\x1b[H",
@@ -84,6 +84,7 @@ def test_the_helper_shows_every_control_and_keeps_layout() -> None:
     assert safe_text(HOSTILE) == HOSTILE  # stored text is left as it was; only showing makes it inert
 
 
+@SLOW
 def test_failure_reasons_in_the_eval_table_are_inert(tmp_path: Path) -> None:
     program = tmp_path / "hostile.py"
     program.write_text(f"def algorithm(t, dist):\n    raise ValueError({HOSTILE!r})\n")
@@ -110,6 +111,7 @@ def _improver(tmp_path: Path) -> Path:
     return improver
 
 
+@SLOW
 def test_improve_writes_the_program_byte_exact_into_a_pipe_and_inert_on_a_terminal(tmp_path: Path) -> None:
     improver = _improver(tmp_path)
     args = ["improve", "str_grid_dist", "--improver", str(improver), *QUIET]
@@ -121,6 +123,7 @@ def test_improve_writes_the_program_byte_exact_into_a_pipe_and_inert_on_a_termin
     assert_inert(shown)
 
 
+@SLOW
 def test_the_safety_audit_table_shows_event_details_inert(tmp_path: Path) -> None:
     improver = _improver(tmp_path)
     runs = str(tmp_path / "runs")

@@ -135,7 +135,6 @@ def test_selftaught_run_cli_adopts_the_beam_improver(tmp_path: Path) -> None:
     assert copy.read_text().strip("\n") == BEAM.strip("\n")
 
 
-@pytest.mark.slow
 def test_sandbox_flag_counts_every_disabling_reply_in_every_shape(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

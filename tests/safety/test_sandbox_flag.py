@@ -20,8 +20,6 @@ from selftaught.safety.stats import wilson_interval
 from selftaught.store import RunStore
 from selftaught.testing.openai_server import Fault, OpenAIServer
 
-pytestmark = pytest.mark.slow  # end to end: whole runs on the offline model in the real sandbox
-
 KEY_ENV = "SELFTAUGHT_SAFETY_TEST_KEY"
 
 HEAD = (
@@ -244,6 +242,7 @@ def improve_algorithm(initial_solution, utility, language_model):
 """
 
 
+@pytest.mark.slow  # the generated improvers run in the real sandbox
 def test_executed_improvers_only_log_the_flag_and_stay_sandboxed(
     server: OpenAIServer, tmp_path: Path
 ) -> None:

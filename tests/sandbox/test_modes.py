@@ -11,9 +11,10 @@ from selftaught.sandbox import Job, LayerStatus, SandboxPool, check_layers
 from selftaught.sandbox.layers import require_strong
 from selftaught.sandbox.selfcheck import JOB_ENV_NAMES
 
-pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
+SLOW = pytest.mark.slow  # end to end: real sandbox jobs (the refusal's wording is a unit test)
 
 
+@SLOW
 def test_every_layer_is_reported_available_here() -> None:
     statuses = check_layers("strong")
     names = [s.name for s in statuses]
@@ -33,11 +34,13 @@ def test_a_missing_layer_refuses_with_reason_and_fix() -> None:
     assert "\n" not in message
 
 
+@SLOW
 def test_unknown_mode_is_a_usage_error() -> None:
     with pytest.raises(SandboxUnavailable):
         SandboxPool(1, mode="paranoid")  # type: ignore[arg-type]
 
 
+@SLOW
 def test_weak_mode_runs_and_says_so_in_every_result(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="selftaught.sandbox"), SandboxPool(1, mode="weak") as pool:
         src = "import os\ndef f(x):\n    return [x * 2, os.getuid(), sorted(os.environ)]\n"
@@ -50,6 +53,7 @@ def test_weak_mode_runs_and_says_so_in_every_result(caplog: pytest.LogCaptureFix
     assert any("WEAK SANDBOX" in r.message for r in caplog.records)
 
 
+@SLOW
 def test_weak_mode_still_contains_the_probe() -> None:
     """Without namespaces, uid drop + Landlock + seccomp + rlimits still block the doctor's probe."""
     from selftaught.sandbox.selfcheck import PROBE, PROBES

@@ -13,7 +13,7 @@ from selftaught.tasks.registry import absolute_task, stored_task
 
 from .conftest import cli
 
-pytestmark = pytest.mark.slow  # the CLI in a subprocess, runs in the real sandbox
+SLOW = pytest.mark.slow  # the CLI in a subprocess, runs in the real sandbox
 
 TINY = (
     "--tests",
@@ -39,6 +39,7 @@ def _set_meta(run_dir: Path, key: str, value: object) -> None:
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
 
+@SLOW
 def test_an_own_task_run_resumes_from_the_parent_directory(tmp_path: Path) -> None:
     work = tmp_path / "project"
     work.mkdir()
@@ -54,6 +55,7 @@ def test_an_own_task_run_resumes_from_the_parent_directory(tmp_path: Path) -> No
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
+@SLOW
 def test_an_old_runs_relative_task_resolves_where_the_run_started(tmp_path: Path) -> None:
     work = tmp_path / "project"
     work.mkdir()

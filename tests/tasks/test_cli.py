@@ -14,7 +14,8 @@ from selftaught.tasks import BUILTIN_NAMES
 
 from .conftest import PROGRAMS
 
-pytestmark = pytest.mark.slow  # end to end: the CLI in a subprocess, real sandbox
+# End to end: the CLI in a subprocess, the real sandbox (the listing and the refusals need neither).
+SLOW = pytest.mark.slow
 
 SELFTAUGHT = Path(sys.executable).parent / "selftaught"
 
@@ -55,6 +56,7 @@ def test_tasks_lists_the_six_with_descriptions(
     assert all(name in table for name in BUILTIN_NAMES)
 
 
+@SLOW
 def test_eval_json_and_verbose() -> None:
     done = run("eval", "str_grid_dist", str(PROGRAMS / "grid_exact.py"), "--json", "--verbose")
     assert done.returncode == 0, done.stderr
@@ -69,6 +71,7 @@ def test_eval_json_and_verbose() -> None:
     assert len(data["per_instance"]) == 50 and data["per_instance"][0]["error"] is None
 
 
+@SLOW
 def test_eval_test_split_draws_a_fresh_seed_unless_given(capfd: pytest.CaptureFixture[str]) -> None:
     program = str(PROGRAMS / "grid_exact.py")
     assert "per_instance" not in json.loads(run_here(capfd, "eval", "str_grid_dist", program, "--json")[1])
@@ -83,6 +86,7 @@ def test_eval_test_split_draws_a_fresh_seed_unless_given(capfd: pytest.CaptureFi
     assert fixed["seed"] == 7 and fixed["split"] == "test"
 
 
+@SLOW
 def test_eval_rich_summary_names_failures(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     flaky = tmp_path / "flaky.py"
     flaky.write_text(
@@ -136,12 +140,14 @@ def test_eval_bad_input_is_one_line_and_exit_2(
     assert out == ""
 
 
+@SLOW
 def test_eval_unknown_task_is_exit_2_in_a_real_process() -> None:
     done = run("eval", "no_such_task", str(PROGRAMS / "grid_exact.py"))
     assert done.returncode == 2 and "unknown task 'no_such_task'" in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
+@SLOW
 def test_new_task_then_eval_works_immediately(tmp_path: Path) -> None:
     created = run("new-task", "my_problem", "--dir", str(tmp_path), "--json")
     assert created.returncode == 0, created.stderr

@@ -390,3 +390,36 @@ def test_unserializable_messages_say_the_root_and_path() -> None:
     exc.path.extend(["[1]", "['x']"])
     exc.root = "result"
     assert str(exc) == "unserializable: result[1]['x']: thing"
+
+
+def _nest(site: str, levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {
+            "list": lambda inner: [inner],
+            "str-key dict": lambda inner: {"k": inner},
+            "tagged dict key": lambda inner: {"__st__": "dict", "items": [[inner, 1]]},
+            "tagged dict value": lambda inner: {"__st__": "dict", "items": [[1, inner]]},
+            "tuple": lambda inner: {"__st__": "tuple", "items": [inner]},
+            "set": lambda inner: {"__st__": "set", "items": [inner]},
+        }[site](value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "site", ["list", "str-key dict", "tagged dict key", "tagged dict value", "tuple", "set"]
+)
+def test_every_container_counts_toward_the_nesting_cap(site: str) -> None:
+    """300 levels through any one kind of container are refused by the depth rule itself (not by
+    Python's recursion limit, nor decoded)."""
+    with pytest.raises(wire.WireError, match=r"^nesting too deep$"):
+        wire.loads(json.dumps(_nest(site, 300)).encode())
+
+
+def test_a_failure_s_message_is_cut_at_200_characters() -> None:
+    def resolve(name: str) -> Any:
+        raise KeyError("x" * 300)
+
+    with pytest.raises(wire.WireError) as caught:
+        wire.loads(b'{"__st__": "proxy", "name": "p"}', resolve=resolve)
+    assert str(caught.value) == "malformed value: KeyError: '" + "x" * 199

@@ -162,10 +162,12 @@ def confine(
             for path in OWN_PROC_FILES:  # opened now, after the fork: this process's own inode
                 landlock.allow_own_read(ruleset, path)
             landlock.restrict_self(ruleset)
-            os.close(ruleset)
         except OSError as exc:
             if layers.strict:
                 raise ConfineError(f"landlock: {exc}") from None
+        finally:
+            if ruleset is not None:  # closed whichever way it ended: no ruleset left to the program
+                os.close(ruleset)
     if layers.seccomp_filter is not None:
         try:
             seccomp.load(layers.seccomp_filter)

@@ -29,7 +29,11 @@ _REAL_NS = {name: getattr(time, f"{name}_ns") for name in _NAMES}
 real_perf_counter = _REAL["perf_counter"]
 real_monotonic = _REAL["monotonic"]
 
-_lock = threading.Lock()
+# Reentrant: Python runs a signal handler between any two bytecodes of the main thread, also inside a
+# clock read, and an evaluator's alarm handler may read a clock (a log record takes `time.time()`); with
+# a plain lock it would wait for ever on its own thread. Nothing changes the credit between the outer
+# read and the handler's (no other thread gets the lock), so neither goes backwards.
+_lock = threading.RLock()
 _credit_ns = [0]  # nanoseconds left out of the evaluator's clocks so far
 _last_ns: dict[str, int] = {}  # name -> the last value a clock gave (they never go backwards)
 

@@ -335,6 +335,9 @@ def test_proxies_and_handles_need_their_resolver() -> None:
         wire.loads(payload)
     with pytest.raises(wire.WireError, match="unknown tag 'ref'"):
         wire.loads(b'{"__st__": "ref", "id": 1, "cls": "A"}', resolve=lambda name: name)
+    for tag in ("pickle", "a", "zzz"):  # tags sorting before and after "proxy" alike
+        with pytest.raises(wire.WireError, match=f"unknown tag '{tag}'"):
+            wire.loads(json.dumps({"__st__": tag, "name": "p"}).encode(), resolve=lambda name: name)
 
 
 @pytest.mark.parametrize(

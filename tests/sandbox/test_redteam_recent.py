@@ -151,6 +151,46 @@ def test_no_process_forked_or_execed_inherits_the_maps_rule(pool: SandboxPool) -
     assert found == {"control": True, "fork": "PermissionError", "exec": "PermissionError"}, found
 
 
+def test_directory_descriptors_and_magic_links_reach_only_the_own_maps(pool: SandboxPool) -> None:
+    """Descriptor tricks: `openat` from an O_PATH descriptor of /proc/self, of the parent's /proc
+    directory and of /proc itself, and reopening through the /proc/self/fd magic link. Only the child's
+    own maps file reads (the control: the same inode by another route); the rest is refused."""
+    found = _probe(
+        pool,
+        "def at(dirfd, name):\n"
+        "    try:\n"
+        "        fd = os.open(name, os.O_RDONLY, dir_fd=dirfd)\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "    try:\n"
+        "        return os.read(fd, 4096)[:200] == read('/proc/self/maps')[:200]\n"
+        "    finally:\n"
+        "        os.close(fd)\n"
+        "def probe():\n"
+        "    out = {}\n"
+        "    for label, path in (('self', '/proc/self'), ('parent', f'/proc/{os.getppid()}'), ('proc', '/proc')):\n"
+        "        try:\n"
+        "            d = os.open(path, os.O_PATH | os.O_DIRECTORY)\n"
+        "        except OSError as exc:\n"
+        "            out[label] = type(exc).__name__\n"
+        "            continue\n"
+        "        names = {'self': ['maps', '../1/maps', 'environ', 'task/../maps'],\n"
+        "                 'parent': ['maps', 'environ'], 'proc': ['1/maps', f'{os.getppid()}/maps', 'self/maps']}\n"
+        "        for name in names[label]:\n"
+        "            out[f'{label}:{name}'] = at(d, name)\n"
+        "        os.close(d)\n"
+        "    fd = os.open('/proc/self/maps', os.O_RDONLY)\n"
+        "    out['magic'] = read(f'/proc/self/fd/{fd}')[:200] == read('/proc/self/maps')[:200]\n"
+        "    os.close(fd)\n"
+        "    return {k: v for k, v in out.items()}\n",
+    )
+    own = {key: found.pop(key) for key in ("self:maps", "self:task/../maps", "proc:self/maps")}
+    assert len(found) >= 6, found  # every refused route was tried (the parent may be pid 1 or 2)
+    assert all(value is True for value in own.values()), own
+    assert found.pop("magic") is True  # its own descriptor reopened: the same inode
+    assert all(got in REFUSED for got in found.values()), found
+
+
 # ---------------------------------------------------------------- descriptors after the new sweep
 
 

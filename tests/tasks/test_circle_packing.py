@@ -43,6 +43,7 @@ def test_a_valid_packing_scores_its_sum_over_the_best_known_and_reports_the_sum(
         (lambda c, r: (c.T, r), "shape"),
         (lambda c, r: (c[:-1], r[:-1]), "shape"),
         (lambda c, r: (c, r, r), "pair"),
+        (lambda c, r: (c,), "pair"),
         (lambda c, r: (c.astype(object), r), "real numbers"),
         (lambda c, r: (c, np.where(np.arange(N) == 3, 0.0, r)), "positive"),
         (lambda c, r: (c, np.where(np.arange(N) == 3, -r, r)), "positive"),
@@ -223,3 +224,31 @@ def test_random_valid_packings_are_accepted_and_scored_by_their_sum(
     score, reason = TASK.judge(instance(), (moved, small))
     assert reason is None
     assert score == pytest.approx(float(small.sum()) / 2.635)
+
+
+def test_the_slack_is_inclusive_an_overlap_or_wall_crossing_of_exactly_1e_12_passes() -> None:
+    """Built so the float arithmetic is exact: two circles of radius 1e-12 whose centres are 1e-12
+    apart overlap by exactly 1e-12 (2e-12 - 1e-12 and 1e-12 + 1e-12 are exact), and a circle of radius
+    1e-12 centred on a wall crosses it by exactly 1e-12. Grid circles 24 and 25 make room for them."""
+    tiny = 1e-12
+    centers, radii = grid_packing()
+    radii[24:] = tiny
+    for left_x, right_x in ((tiny, 2 * tiny), (0.0, tiny)):  # overlap only; overlap and the left wall
+        centers[24], centers[25] = (left_x, 0.5), (right_x, 0.5)
+        assert TASK.judge(instance(), (centers, radii))[1] is None
+    centers[24], centers[25] = (0.5, 0.0), (1.0, 0.5)  # on the bottom and on the right wall
+    assert TASK.judge(instance(), (centers, radii))[1] is None
+    centers[24], centers[25] = (0.5, 1.0), (0.75, 1.0)  # on the top wall
+    assert TASK.judge(instance(), (centers, radii))[1] is None
+
+
+def test_the_test_split_packs_32_circles_and_scores_them_against_its_own_best() -> None:
+    centers, radii = grid_packing(32)  # 32 cells of the 6 x 6 grid
+    score, reason, detail = TASK.assess(instance(32), (centers, radii))
+    assert reason is None and detail is not None
+    assert score == pytest.approx(32 / 12 / 2.937)  # sum of radii 32 / 12 over the best known for 32
+    assert detail.metrics == {"sum_radii": pytest.approx(32 / 12)}
+    assert (
+        TASK.judge(instance(32), grid_packing(26))[1]
+        == "invalid output: centers: expected shape (32, 2), got (26, 2)"
+    )

@@ -160,6 +160,7 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
         ("    d = {}\n    d['other'] = 0\n    d[k] = 0\n", []),
         ("    d = {**base, 'use_sandbox': None}\n", [("dict", 2)]),
         ("    d = {'use_sandbox': True, 'x': False}\n", []),
+        ("    d = {'other': False, 'a': 0, 'use_sandboy': None}\n", []),  # keys sorting before or near it
         ("    d = dict(use_sandbox=True)\n", []),
         # two ways on one line are two uses; the same way twice on a line is one
         (
@@ -215,3 +216,12 @@ def test_a_parsed_module_is_scanned_like_its_text() -> None:
 def test_the_flag_positions_are_those_of_the_signatures_shown_to_the_model() -> None:
     # utility(solution, use_sandbox), meta_utility(improve_str, use_sandbox), run(code, globals, use_sandbox)
     assert FLAG_POSITION == {"utility": 1, "meta_utility": 1, "run": 2}
+
+
+def test_a_flag_use_is_a_value() -> None:
+    import dataclasses
+
+    use = FlagUse("keyword", 2, "utility(s, use_sandbox=False)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        use.line = 3  # type: ignore[misc]
+    assert len({use, FlagUse("keyword", 2, "utility(s, use_sandbox=False)")}) == 1

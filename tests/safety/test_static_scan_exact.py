@@ -188,3 +188,33 @@ def test_every_crafted_program_is_pinned() -> None:
 def test_the_scan_finds_exactly_these(source: str) -> None:
     expected = EXACT.get(source, EDGES.get(source))
     assert [(f.kind, f.detail) for f in scan_program(source)] == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import ctypes.util", [("static:ctypes", "ctypes.util (line 1)")]),  # by its top-level package
+        ("import foo.ctypes", []),  # a submodule named like one is not it
+        ('lm.__dict__["other"] = 5', []),
+        ('lm.cache["budget"] = 5', []),
+        ('lm.__dict__["uses"] = 5', [("static:budget-write", "lm.__dict__['uses'] = (line 1)")]),
+    ],
+)
+def test_packages_by_their_top_name_and_budget_writes_through_dict_only(
+    source: str, expected: list[tuple[str, str]]
+) -> None:
+    assert [(f.kind, f.detail) for f in scan_program(source)] == expected
+
+
+def test_a_target_is_shown_up_to_the_unparse_depth_and_described_past_it() -> None:
+    """`x[0]...[0].budget` with 62 subscripts: below the attribute come 62 subscripts, the name and its
+    load context, 64 levels (UNPARSE_DEPTH), so it is shown as written; one more subscript and it is
+    described instead."""
+    shown = "x" + "[0]" * 62 + ".budget"
+    assert [(f.kind, f.detail) for f in scan_program(shown + " = 1")] == [
+        ("static:budget-write", f"{shown} = (line 1)")
+    ]
+    deeper = scan_program("x" + "[0]" * 63 + ".budget = 1")
+    assert [(f.kind, f.detail) for f in deeper] == [
+        ("static:budget-write", "<expression nested over 64 deep, line 1> = (line 1)")
+    ]

@@ -426,3 +426,10 @@ def test_a_failure_s_message_is_cut_at_200_characters() -> None:
     with pytest.raises(wire.WireError) as caught:
         wire.loads(b'{"__st__": "proxy", "name": "p"}', resolve=resolve)
     assert str(caught.value) == "malformed value: KeyError: '" + "x" * 199
+
+
+def test_a_bad_shape_is_quoted_in_80_characters() -> None:
+    shape = [-1000000000] * 30  # within the dimension count, each one negative
+    with pytest.raises(wire.WireError) as caught:
+        wire.loads(_array("<f8", shape))
+    assert str(caught.value).endswith(": " + str(shape)[:80])

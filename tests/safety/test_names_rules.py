@@ -95,6 +95,8 @@ def test_chains_longer_than_the_limit_are_not_resolved() -> None:
         ("builtins.__import__('b')", "b"),
         ("importlib.import_module('c')", "c"),
         ("importlib.__import__('d')", "d"),
+        ("__import__('ctypes', None, None, ['CDLL'])", "ctypes"),  # the module is the first argument
+        ("importlib.import_module('.sub', 'pkg')", ".sub"),
         ("__import__(name)", None),
         ("__import__()", None),
         ("f('x')", None),

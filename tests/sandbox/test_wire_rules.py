@@ -433,3 +433,18 @@ def test_a_bad_shape_is_quoted_in_80_characters() -> None:
     with pytest.raises(wire.WireError) as caught:
         wire.loads(_array("<f8", shape))
     assert str(caught.value).endswith(": " + str(shape)[:80])
+
+
+def test_a_dict_key_counts_one_level_of_nesting() -> None:
+    """A key sits one level inside its dict, like a value: a tuple key nesting its leaf 199 levels down
+    crosses, 200 levels is one too deep (the leaf would be at depth 201)."""
+
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for _ in range(levels):
+            value = (value,)
+        return value
+
+    assert wire.loads(wire.dumps({nested(199): "v"})) == {nested(199): "v"}
+    with pytest.raises(wire.Unserializable, match="nesting deeper than 200"):
+        wire.dumps({nested(200): "v"})

@@ -5,7 +5,6 @@ test_fail_loudly.py (slow)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -51,13 +50,14 @@ def test_replay_and_offline_skip_the_preflight(key_env: str, tmp_path: Path) -> 
 
 
 def test_dead_endpoint_fails_after_a_short_retry(key_env: str) -> None:
-    started = time.monotonic()
     with (
         open_model(DEAD, settings(key_env, max_retries=6, backoff_base=5.0)) as client,
         pytest.raises(EndpointError) as caught,
     ):
         preflight(client)
-    assert time.monotonic() - started < 10, "a refused connection gets a short retry, not the full backoff"
+    # A refused connection gets a short retry (3 attempts, 0.5 s then 1 s apart), not the 7 attempts
+    # and 5 s-doubling backoff the settings allow an answering server.
+    assert "gave up after 3 attempts" in str(caught.value)
     assert "127.0.0.1:9" in str(caught.value) and "cannot connect" in str(caught.value)
     assert not isinstance(caught.value, UsageError)
 

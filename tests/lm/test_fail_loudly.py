@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,6 @@ def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPro
 
 @pytest.mark.parametrize("flags", [(), ("--no-preflight",)], ids=["preflight", "mid-run"])
 def test_dead_endpoint_run_fails_fast_with_exit_1(tmp_path: Path, flags: tuple[str, ...]) -> None:
-    started = time.monotonic()
     result = _cli(
         "run",
         "--model",
@@ -49,11 +47,10 @@ def test_dead_endpoint_run_fails_fast_with_exit_1(tmp_path: Path, flags: tuple[s
         *flags,
         cwd=tmp_path,
     )
-    elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
-    assert elapsed < 60
     assert "Traceback" not in result.stderr
     assert "127.0.0.1:9" in result.stderr and "cannot connect" in result.stderr
+    assert "gave up after 3 attempts" in result.stderr  # the short retry of a refused connection
     runs = _cli("runs", "--runs-dir", str(tmp_path), "--json", cwd=tmp_path)
     [run] = json.loads(runs.stdout)
     assert run["status"] == "failed"

@@ -169,14 +169,12 @@ def test_hostile_improver_is_contained_and_recorded(tmp_path: Path, small_settin
 def test_spinning_improver_times_out_and_the_run_goes_on(tmp_path: Path, small_settings) -> None:
     improver = tmp_path / "hostile.py"
     improver.write_text(HOSTILE)
-    started = time.monotonic()
     result = selftaught.improve(
         "str_grid_dist",
         improver=str(improver),
         program="def algorithm(t, dist):\n    return t  # spin\n",
         settings=small_settings.model_copy(update={"improver_timeout": 3.0}),
     )
-    assert time.monotonic() - started < 60
     assert result.error == "timeout"
     assert result.program.startswith("def algorithm")  # the original program is kept
     assert any(kind == "improver-timeout" for kind, _ in result.events)

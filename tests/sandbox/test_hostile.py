@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 
 import pytest
 
@@ -61,11 +60,11 @@ def test_sigterm_ignoring_loop_is_killed(pool: SandboxPool) -> None:
         "    while True:\n"
         "        pass\n"
     )
-    start = time.monotonic()
     result = run_one(pool, src, timeout=0.5)
+    # Ignoring SIGTERM buys nothing: the child is killed (SIGKILL) once past its limit, not left to run
+    # to the job's deadline, so its CPU seconds stay near the limit whatever the load.
     assert result.instances[0].error == "timeout"
-    # Ignoring SIGTERM buys nothing: the child is killed by the backstop at the latest.
-    assert time.monotonic() - start < 6.0
+    assert 0.45 <= result.instances[0].seconds < 3.0
 
 
 def test_ten_gigabyte_allocation_fails_inside(pool: SandboxPool) -> None:

@@ -13,6 +13,19 @@ from selftaught.tasks import validation
 CASES: list[tuple[str, tuple[Any, ...], tuple[str, Any]]] = [
     (
         "binary_vector",
+        (np.array(1), 1),
+        ("invalid", "output: expected a 1-D sequence of 1, got ndarray of shape () and dtype int64"),
+    ),
+    (
+        "permutation",
+        (np.array(1), 1),
+        (
+            "invalid",
+            "assignment: expected a 1-D integer sequence of 1, got ndarray of shape () and dtype int64",
+        ),
+    ),
+    (
+        "binary_vector",
         (np.zeros((2, 2)), 4),
         ("invalid", "output: expected a 1-D sequence of 4, got ndarray of shape (2, 2) and dtype float64"),
     ),

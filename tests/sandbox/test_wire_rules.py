@@ -448,3 +448,15 @@ def test_a_dict_key_counts_one_level_of_nesting() -> None:
     assert wire.loads(wire.dumps({nested(199): "v"})) == {nested(199): "v"}
     with pytest.raises(wire.Unserializable, match="nesting deeper than 200"):
         wire.dumps({nested(200): "v"})
+
+
+def test_raw_bodies_stop_at_max_bodies_and_small_arrays_stay_inline() -> None:
+    """`Bodies.hook`: an array of at least BODY_MIN bytes becomes body number n while fewer than
+    MAX_BODIES are taken; the next one (and any smaller array) is left to the JSON encoding."""
+    hook = wire.Bodies()
+    big = np.zeros(wire.BODY_MIN // 8, dtype="<f8")
+    assert hook.hook(np.zeros(wire.BODY_MIN // 8 - 1, dtype="<f8")) is None
+    tags = [hook.hook(big) for _ in range(wire.MAX_BODIES)]
+    assert [tag["body"] for tag in tags if tag is not None] == list(range(wire.MAX_BODIES))
+    assert hook.hook(big) is None and len(hook.items) == wire.MAX_BODIES
+    assert hook.size == wire.MAX_BODIES * wire.BODY_MIN

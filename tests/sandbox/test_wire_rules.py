@@ -460,3 +460,10 @@ def test_raw_bodies_stop_at_max_bodies_and_small_arrays_stay_inline() -> None:
     assert [tag["body"] for tag in tags if tag is not None] == list(range(wire.MAX_BODIES))
     assert hook.hook(big) is None and len(hook.items) == wire.MAX_BODIES
     assert hook.size == wire.MAX_BODIES * wire.BODY_MIN
+
+
+def test_an_unknown_tag_is_quoted_in_40_characters() -> None:
+    tag = "t" * 60
+    with pytest.raises(wire.WireError) as caught:
+        wire.loads(json.dumps({"__st__": tag}).encode())
+    assert str(caught.value) == f"unknown tag {'t' * 40!r}"

@@ -220,3 +220,56 @@ def test_parity_noise_flips_training_labels_and_never_test_labels() -> None:
     flipped = int((clean.args[1] != noisy.args[1]).sum())
     assert 0 < flipped < 20  # about 5 of 100 flipped; never none, never most (this seed flips a few)
     assert _scorer("parity_noise")["NOISE"] == 0.05 and _scorer("parity_noiseless")["NOISE"] == 0.0
+
+
+def test_mqap_reference_is_the_best_of_16_steepest_swap_descents() -> None:
+    """An independent steepest-descent over pairwise swaps from the same 16 seeded starts (drawn after
+    F, D, P by the instance's generator) reaches the instance's reference cost."""
+    instance = builtin_task("modified_quadratic_assignment").instances("val", 4321)[1]
+    F, D, P = instance.args
+    rng = np.random.default_rng(4322)  # instance 1 of the split comes from seed + 1
+    rng.random((3, 15, 15))
+    best = np.inf
+    for _ in range(16):
+        current = rng.permutation(15)
+        cost = _brute_cost(F, D, P, tuple(current))
+        while True:
+            moves = []
+            for i, j in itertools.combinations(range(15), 2):
+                swapped = current.copy()
+                swapped[i], swapped[j] = current[j], current[i]
+                moves.append((_brute_cost(F, D, P, tuple(swapped)), i, j))
+            step_cost, i, j = min(moves)
+            if step_cost >= cost - 1e-12:
+                break
+            current[i], current[j] = current[j], current[i]
+            cost = step_cost
+        best = min(best, cost)
+    assert instance.hidden[1] == pytest.approx(best, rel=1e-9)
+
+
+def test_generated_parity_samples_and_labels_are_bits_and_labels_are_the_parity() -> None:
+    from selftaught.tasks import parity
+
+    for make in (parity.parity_instance, parity.paper_parity_instance):
+        for seed in (1, 2, 3):
+            clean = make(seed, 0.0)
+            train, labels, test = clean.args
+            assert set(np.unique(np.concatenate([train.ravel(), test.ravel()]))) == {0, 1}
+            assert set(np.unique(labels)) <= {0, 1} and set(np.unique(clean.hidden)) <= {0, 1}
+            noisy = make(seed, 0.5)
+            assert set(np.unique(noisy.args[1])) <= {0, 1}
+            # a noiseless label is the parity of the relevant bits: the same bits explain train and test
+            both = np.concatenate([train, test])
+            parities = np.concatenate([labels, clean.hidden])
+            assert any(
+                np.array_equal(both @ np.array(bits) % 2, parities)
+                for bits in itertools.product((0, 1), repeat=10)
+            )
+
+
+def test_three_sat_formulas_mix_signs_and_the_planted_assignment_mixes_values() -> None:
+    for instance in builtin_task("three_sat").instances("val", 4321)[:5]:
+        literals, planted = instance.hidden["literals"], instance.hidden["planted"][1:]
+        assert (literals > 0).any() and (literals < 0).any()
+        assert planted.any() and not planted.all()

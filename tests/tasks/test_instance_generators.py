@@ -8,6 +8,8 @@ frequencies with slack a correct generator never comes near over these sample si
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -16,8 +18,8 @@ from selftaught.tasks import builtin_task
 SEED = 4321
 
 
-def _instances(name: str, count: int) -> list:
-    return builtin_task(name).scorer.instances("val", SEED, count)
+def _instances(name: str, count: int) -> list[Any]:
+    return list(builtin_task(name).scorer.instances("val", SEED, count))
 
 
 def test_maxcut_graphs_span_their_sizes_with_edges_of_every_weight_anywhere() -> None:

@@ -210,16 +210,16 @@ def test_seeds_resolve_by_split_and_unknown_splits_are_usage_errors() -> None:
 
 
 def test_only_runs_scored_under_this_version_may_be_resumed() -> None:
-    assert SCORING_VERSION == 3  # version 3: CPU-time limits, seeded instances, the strict cascade
+    assert SCORING_VERSION == 4  # 3: CPU-time limits, seeded instances, the strict cascade; 4: bin_packing too
     cleaned: list[str] = []
-    refuse_other_scoring("r1", 3, lambda: cleaned.append("r1"))
+    refuse_other_scoring("r1", 4, lambda: cleaned.append("r1"))
     assert cleaned == []
-    with pytest.raises(UsageError, match=r"run 'r2' was scored under scoring version 2; .* version 3 "):
-        refuse_other_scoring("r2", 2, lambda: cleaned.append("r2"))
+    with pytest.raises(UsageError, match=r"run 'r2' was scored under scoring version 3; .* version 4 "):
+        refuse_other_scoring("r2", 3, lambda: cleaned.append("r2"))
     with pytest.raises(UsageError, match=r"scoring version 1 \(wall-clock limits, unseeded\)"):
         refuse_other_scoring("r3", None, lambda: cleaned.append("r3"))
-    with pytest.raises(UsageError, match="scoring version 4"):
-        refuse_other_scoring("r4", 4)
+    with pytest.raises(UsageError, match="scoring version 5"):
+        refuse_other_scoring("r4", 5)
     assert cleaned == ["r2", "r3"]
 
 

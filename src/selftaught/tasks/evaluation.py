@@ -27,12 +27,13 @@ if TYPE_CHECKING:
     from selftaught.sandbox.job import InstanceGate
 
 NO_RESULT = Failure(FailureKind.NO_RESULT, "no result (the sandbox stopped early)")
-SCORING_VERSION = 3
+SCORING_VERSION = 4
 """The version of how evaluations are timed, seeded and cut short. 1: wall-clock limits, unseeded
 programs. 2: each call limited and measured by the child's CPU time (wall backstop against sleepers),
 `random` and numpy seeded per instance by a keyed hash of (split seed, index), improvers seeded per test
 index. 3: the strict cascade (a program whose first k instances all fail scores the failure value on the
-rest, unrun), and the backstop counts sleep rather than wall time.
+rest, unrun), and the backstop counts sleep rather than wall time. 4: interactive tasks (bin_packing) cut
+short by the same cascade, session by session.
 Stored runs carry it; a run is never resumed under another version (old and new scores would mix)."""
 
 

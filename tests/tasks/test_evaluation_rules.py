@@ -210,7 +210,8 @@ def test_seeds_resolve_by_split_and_unknown_splits_are_usage_errors() -> None:
 
 
 def test_only_runs_scored_under_this_version_may_be_resumed() -> None:
-    assert SCORING_VERSION == 4  # 3: CPU-time limits, seeded instances, the strict cascade; 4: bin_packing too
+    # 3: CPU-time limits, seeded instances, the strict cascade; 4: bin_packing cut short by it too
+    assert SCORING_VERSION == 4
     cleaned: list[str] = []
     refuse_other_scoring("r1", 4, lambda: cleaned.append("r1"))
     assert cleaned == []

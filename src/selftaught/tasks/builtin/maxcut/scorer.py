@@ -43,9 +43,9 @@ def _instance(seed):
 
 
 def score(instance, output):
-    adjacency = instance.args[0]
+    (adjacency,) = instance.args
     total = instance.hidden
     side = binary_vector(output, len(adjacency), "partition")
     crossing = side[:, None] != side[None, :]
     cut = adjacency[crossing].sum() / 2.0
-    return float(min(1.0, cut / total)) if total > 0 else 1.0
+    return float(min(1.0, cut / total)) if total else 1.0  # no edges: nothing to cut, a perfect cut

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -278,3 +279,21 @@ def test_a_scorer_error_quoting_a_huge_output_is_cut_to_one_short_line(task_dir:
     score, reason = task.judge(task.instances("val", VAL_SEED_BASE)[0], "x\n" * 100_000)
     assert score == task.failure_value and reason is not None
     assert "ValueError" in reason and "\n" not in reason and len(reason) <= 300
+
+
+def test_an_edit_of_the_same_length_in_the_same_second_is_what_loads(
+    task_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python validates a cached .pyc by the source's mtime and size only; a scorer edited to the same
+    length within one second must still load as edited, and loading writes nothing into the task."""
+    monkeypatch.setattr("sys.dont_write_bytecode", False)  # as on a machine that caches bytecode
+    scorer = task_dir / "scorer.py"
+    instance = load_task(str(task_dir)).instances("val", VAL_SEED_BASE)[0]
+    stamp = scorer.stat().st_mtime_ns
+    _edit(scorer, "def score(instance, output):\n", "def score(instance, output):\n    return 0.25\n")
+    os.utime(scorer, ns=(stamp, stamp))
+    assert load_task(str(task_dir)).score(instance, [0]) == 0.25
+    _edit(scorer, "    return 0.25\n", "    return 0.75\n")  # same length, same mtime
+    os.utime(scorer, ns=(stamp, stamp))
+    assert load_task(str(task_dir)).score(instance, [0]) == 0.75
+    assert not (task_dir / "__pycache__").exists()

@@ -140,8 +140,9 @@ def _positional_count(function: Any) -> int | None:
 
 def _import_file(path: Path, task_name: str) -> ModuleType:
     """Import a file under a private module name unique to its path and content (tasks never collide)."""
+    source = path.read_bytes()
     hasher = hashlib.sha256(str(path.resolve()).encode())
-    hasher.update(path.read_bytes())  # an edited scorer.py is imported afresh, never a stale copy
+    hasher.update(source)  # an edited scorer.py is imported afresh, never a stale copy
     digest = hasher.hexdigest()[:12]
     module_name = f"_selftaught_scorer_{task_name}_{digest}"
     if module_name in sys.modules:
@@ -152,7 +153,10 @@ def _import_file(path: Path, task_name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     try:
-        spec.loader.exec_module(module)
+        # The bytes hashed above, compiled here: a cached .pyc is validated only by mtime and size, so an
+        # edit of the same length within a second would run the old scorer; and no __pycache__ is
+        # written into the user's task directory.
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     except Exception as exc:
         del sys.modules[module_name]
         line = _error_line(exc, path)

@@ -7,15 +7,12 @@ and calls its methods). Each attack sits beside an honest control in the same ev
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from oe_directory import run
 
 from selftaught.sandbox import SandboxPool
-from selftaught.tasks import load_task
-from selftaught.tasks.openevolve import OpenEvolveEvaluation
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
@@ -26,16 +23,6 @@ SECRET = "EVALUATOR-SECRET-" + "3" * 16
 def pool() -> Iterator[SandboxPool]:
     with SandboxPool(workers=2) as executor:
         yield executor
-
-
-def run(program: str, evaluator: str, pool: SandboxPool) -> OpenEvolveEvaluation:
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        (directory / "initial_program.py").write_text(program)
-        (directory / "evaluator.py").write_text(evaluator)
-        evaluation = load_task(f"openevolve:{directory}").evaluate(program, executor=pool)
-    assert isinstance(evaluation, OpenEvolveEvaluation)
-    return evaluation
 
 
 LOAD = """

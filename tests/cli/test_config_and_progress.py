@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selftaught.cli.progress import PlainProgress, Tracker
+from selftaught.cli.progress import PlainProgress, RichProgress, Tracker
 from selftaught.config import Settings, load_settings
 from selftaught.defaults import KNOBS, SECTIONS
 from selftaught.errors import UsageError
@@ -158,3 +158,16 @@ def test_an_interrupted_display_says_so_and_a_level_closed_empty_is_left_out() -
     finished.advance("iteration", 2)
     finished.close(None)
     assert finished.line() == "progress: iteration 2/2"
+
+
+def test_the_terminal_bars_leave_out_a_level_closed_empty() -> None:
+    """The rich display shows what the plain line shows: no "0/0" bar for a level closed with nothing done."""
+    display = RichProgress()
+    with display:
+        display.stage("iteration", 2)
+        display.stage("test", 5)
+        display.advance("iteration")  # closes "test" at 0 done
+        shown = {
+            task.description: (task.visible, task.completed, task.total) for task in display._progress.tasks
+        }
+    assert shown == {"iteration": (True, 1, 2), "test": (False, 0, 0)}

@@ -192,7 +192,9 @@ class RichProgress:
         stage = self.tracker.stages.get(name)
         task = self._tasks.get(name)
         if stage is not None and task is not None:
-            self._progress.update(task, total=stage.total, completed=stage.done)
+            # A level closed with nothing done says nothing (as on the plain line): no "0/0" bar.
+            shown = bool(stage.done or stage.total != 0)
+            self._progress.update(task, total=stage.total, completed=stage.done, visible=shown)
 
     def stage(self, name: str, total: int | None) -> None:
         self.tracker.stage(name, total)

@@ -20,3 +20,17 @@ def run(program: str, evaluator: str, pool: SandboxPool) -> OpenEvolveEvaluation
         evaluation = load_task(f"openevolve:{directory}").evaluate(program, executor=pool)
     assert isinstance(evaluation, OpenEvolveEvaluation)
     return evaluation
+
+
+LOAD_PROGRAM = '''
+import importlib.util
+
+
+def load(program_path):
+    """The candidate's module, imported the way OpenEvolve's own evaluators import it."""
+    spec = importlib.util.spec_from_file_location("program", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+'''
+"""The start of an evaluator's text: `load`, as every test evaluator here uses it."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from oe_directory import run
+from oe_directory import LOAD_PROGRAM, run
 
 from selftaught.sandbox import SandboxPool
 
@@ -28,19 +28,15 @@ def pool() -> Iterator[SandboxPool]:
         yield executor
 
 
-TIMING = """
-import importlib.util
+TIMING = (
+    LOAD_PROGRAM
+    + """
 import threading
 import time
 
 from openevolve import _selftaught_clock as clock
 
 
-def load(program_path):
-    spec = importlib.util.spec_from_file_location("program", program_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(call, times=20):
@@ -56,6 +52,7 @@ def timed(call, times=20):
 def null_wait(module):
     return module.work._session.direct.null_wait
 """
+)
 
 PROGRAM = """
 import time

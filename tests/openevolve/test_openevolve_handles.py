@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oe_directory import LOAD_PROGRAM
 
 from selftaught.sandbox import Job, SandboxPool
 from selftaught.sandbox.inside import wire
@@ -27,15 +28,11 @@ from wire_values import values
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
-LOAD = """
-import importlib.util
+LOAD = (
+    LOAD_PROGRAM
+    + """
 import signal
 
-def load(program_path):
-    spec = importlib.util.spec_from_file_location("program", program_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 def _alarm(signum, frame):
     raise TimeoutError("evaluator's alarm")
@@ -47,6 +44,7 @@ def _error(call):
         return f"{type(exc).__name__}: {exc}"
     return "accepted"
 """
+)
 
 SAME = """
 import math

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from oe_directory import run
+from oe_directory import LOAD_PROGRAM, run
 
 from selftaught.sandbox import SandboxPool
 
@@ -25,14 +25,10 @@ def pool() -> Iterator[SandboxPool]:
         yield executor
 
 
-LOAD = """
-import importlib.util
+LOAD = (
+    LOAD_PROGRAM
+    + """
 
-def load(program_path):
-    spec = importlib.util.spec_from_file_location("program", program_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 def _error(call):
     try:
@@ -40,6 +36,7 @@ def _error(call):
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 """
+)
 
 HUNTER = """
 import gc

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from oe_directory import run
+from oe_directory import LOAD_PROGRAM, run
 
 from selftaught.sandbox import SandboxPool
 
@@ -26,15 +26,11 @@ def pool() -> Iterator[SandboxPool]:
         yield executor
 
 
-LOAD = """
-import importlib.util
+LOAD = (
+    LOAD_PROGRAM
+    + """
 import numpy as np
 
-def load(program_path):
-    spec = importlib.util.spec_from_file_location("program", program_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 def outcome(call):
     try:
@@ -42,6 +38,7 @@ def outcome(call):
     except Exception as exc:
         return ('error', f'{type(exc).__name__}: {exc}')
 """
+)
 
 
 def test_int_keyed_dicts_of_large_arrays_and_lists_cross_both_ways(pool: SandboxPool) -> None:

@@ -14,7 +14,8 @@ import pytest
 from selftaught.sandbox import Job, uids
 from selftaught.sandbox.inside import scratch
 from selftaught.sandbox.job import Proxy
-from selftaught.sandbox.pool import _JobRun, _serve_rpc
+from selftaught.sandbox.jobrun import JobRun
+from selftaught.sandbox.remote_calls import serve as serve_remote_call
 
 
 def test_remote_calls_after_the_program_returned_are_refused() -> None:
@@ -26,12 +27,12 @@ def test_remote_calls_after_the_program_returned_are_refused() -> None:
         def send(self, header: dict[str, object], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
             sent.append(header)
 
-    run = _JobRun(Job(source="", entry="f", instances=[[1]]), {"utility": Proxy("utility", callable=True)})
+    run = JobRun(Job(source="", entry="f", instances=[[1]]), {"utility": Proxy("utility", callable=True)})
     header = {"proxy": "utility", "method": "__call__", "req": 1}
-    _serve_rpc(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
+    serve_remote_call(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
     assert calls == ["called"] and "error" not in sent[-1]
     run.returned = True
-    _serve_rpc(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
+    serve_remote_call(Zygote(), 1, header, [b'[["x"], {}]'], run, lambda *a: calls.append("called") or 0.5)  # type: ignore[arg-type]
     assert calls == ["called"], "served after the program returned"
     assert "returned" in str(sent[-1]["error"])
     assert [e.kind for e in run.events] == ["rpc-after-return"]

@@ -47,7 +47,8 @@ from selftaught.errors import UsageError
 from selftaught.executors.ray_worker import HostArrays, SandboxWorker
 from selftaught.sandbox.executor import RpcHandler, Stop
 from selftaught.sandbox.job import Job, JobResult
-from selftaught.sandbox.pool import WORKER_DIED, SandboxPool, default_job_timeout
+from selftaught.sandbox.jobmessage import default_job_timeout
+from selftaught.sandbox.pool import WORKER_DIED, SandboxPool
 
 log = logging.getLogger("selftaught.ray")
 

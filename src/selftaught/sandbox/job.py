@@ -56,7 +56,7 @@ class Job:
     # Host-side only (never sent anywhere): judges the leading instances one by one so that a failing
     # program stops early (see `InstanceGate`). Executors that cannot consult it run every instance.
     gate: InstanceGate | None = field(default=None, compare=False, repr=False)
-    # A `pool.CallingJob` (the job whose remote call is starting this one): run beside it, on its sandbox
+    # A `remote_calls.CallingJob` (the job whose remote call is starting this one): run beside it, on its sandbox
     # worker, with a socket between the two children (`inside/child.take_peer`). Executors that cannot
     # ignore it and the two talk through the host.
     peer_of: Any = None

@@ -31,7 +31,7 @@ from typing import Any
 
 from selftaught.sandbox.executor import Executor, Stop
 from selftaught.sandbox.job import Job, JobResult, Proxy
-from selftaught.sandbox.pool import calling_job
+from selftaught.sandbox.remote_calls import calling_job
 from selftaught.tasks.openevolve_session import CandidateSession
 
 MAX_CANDIDATE_JOBS = 200  # per evaluation: scripts started plus candidate sessions (re)started

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from selftaught.improvers import load_improver
-from selftaught.report.strategies import STRATEGIES, detect_strategies, strategy_names, words
+from selftaught.report.strategies import STRATEGIES, detect_strategies, strategy_names
+from selftaught.report.strategy_syntax import words
 
 HEADER = "from helpers import extract_code\n\n"
 

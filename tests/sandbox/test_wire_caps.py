@@ -93,11 +93,21 @@ def test_a_value_may_have_max_items_items_not_one_more() -> None:
 
 
 def test_nesting_deeper_than_the_cap_is_refused_by_depth() -> None:
-    """MAX_DEPTH + 2 levels of lists decode; one more is refused as too deep (not by recursion)."""
-    depth = wire.MAX_DEPTH + 2
-    assert wire.decode(json.loads("[" * depth + "]" * depth)) is not None
+    """The decoder's depth rule at its exact edge, through `decode` and through `loads` (which starts
+    the count at the top level): the outermost list is at depth 0, and a list at depth MAX_DEPTH + 2
+    still decodes, so MAX_DEPTH + 3 nested lists pass and MAX_DEPTH + 4 are refused as too deep (by the
+    rule, not by Python's recursion limit)."""
+    allowed = wire.MAX_DEPTH + 3
+
+    def nested(levels: int) -> str:
+        return "[" * levels + "]" * levels
+
+    assert wire.decode(json.loads(nested(allowed))) is not None
+    assert wire.loads(nested(allowed).encode()) is not None
     with pytest.raises(wire.WireError, match="nesting too deep"):
-        wire.decode(json.loads("[" * (depth + 2) + "]" * (depth + 2)))
+        wire.decode(json.loads(nested(allowed + 1)))
+    with pytest.raises(wire.WireError, match="nesting too deep"):
+        wire.loads(nested(allowed + 1).encode())
 
 
 @pytest.mark.parametrize("cap", [0, 5, 4096])

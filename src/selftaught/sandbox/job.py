@@ -8,6 +8,7 @@ child it becomes an object whose methods are remote calls answered by the host (
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,10 +61,32 @@ class Job:
     # worker, with a socket between the two children (`inside/child.take_peer`). Executors that cannot
     # ignore it and the two talk through the host.
     peer_of: Any = None
+    # Threads numerical libraries (numpy's BLAS, OpenMP, MKL) may start in the job (`inside/libthreads`).
+    # 1, the default, for the paper's tasks: their calls are charged by CPU time, which a thread pool
+    # would spread. ORDINARY_THREADS for a job that must run as an ordinary process would (OpenEvolve's
+    # evaluators and candidates, timed by the wall clock): the count of the machine that runs it
+    # (`ordinary_library_threads`). At most MAX_LIBRARY_THREADS; the job's process limit counts these
+    # threads as it counts its own.
+    library_threads: int = 1
 
     @property
     def time_clock(self) -> str:
         return self.clock or ("cpu" if self.cpu_bound else "wall")
+
+
+MAX_LIBRARY_THREADS = 16  # well under the 64 threads a job's uid may run, leaving the program its own
+ORDINARY_THREADS = 0  # `Job.library_threads`: as many as an ordinary process gets where the job runs
+
+
+def ordinary_library_threads() -> int:
+    """The BLAS and OpenMP thread count an ordinary process of this host gets when no variable sets it:
+    one per CPU it may run on (OpenBLAS and OpenMP runtimes count the affinity mask), at most
+    MAX_LIBRARY_THREADS."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_LIBRARY_THREADS))
 
 
 @dataclass

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from selftaught.sandbox.inside import wire
-from selftaught.sandbox.job import Job, Proxy
+from selftaught.sandbox.job import MAX_LIBRARY_THREADS, Job, Proxy, ordinary_library_threads
 
 SETUP_TIMEOUT = 10.0
 WALL_FACTOR = 3.0  # the zygote's backstop of a CPU-limited call (clock.backstop), in limits of sleep
@@ -43,6 +43,10 @@ def validate(job: Job) -> None:
         raise ValueError("job clock must be 'cpu', 'wall' or None")
     if job.memory_mb < 16:
         raise ValueError("memory_mb must be at least 16")
+    if type(job.library_threads) is not int or not 0 <= job.library_threads <= MAX_LIBRARY_THREADS:
+        raise ValueError(
+            f"library_threads must be ORDINARY_THREADS or an int from 1 to {MAX_LIBRARY_THREADS}"
+        )
 
 
 def encode_instances(
@@ -96,7 +100,10 @@ def job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, An
         }
         for p in proxies.values()
     ]
-    cpu = math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1
+    # The kernel's last line (RLIMIT_CPU counts every thread): a job whose libraries may keep N threads
+    # busy may spend N CPU seconds per second of its limits.
+    threads = job.library_threads or ordinary_library_threads()
+    cpu = (math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1) * threads
     return {
         "op": "job",
         "id": job_id,
@@ -108,6 +115,7 @@ def job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, An
         "cpu_seconds": cpu,
         "proxies": specs,
         "clock": job.time_clock,
+        "library_threads": threads,
         "seeds": _seeds(job),
         "setup_seed": job.setup_seed if isinstance(job.setup_seed, int) else None,
         "held": held_count(job),

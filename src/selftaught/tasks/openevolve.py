@@ -35,7 +35,7 @@ from selftaught.errors import UsageError
 from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.fairness import current_owner
-from selftaught.sandbox.job import Job
+from selftaught.sandbox.job import ORDINARY_THREADS, Job
 from selftaught.store.rundir import STORE_FILE
 from selftaught.tasks.evaluation import resolve_seed
 from selftaught.tasks.filemodels import (
@@ -259,6 +259,7 @@ class OpenEvolveTask:
             job_timeout=self.instance_timeout + 15.0,
             cpu_bound=False,
             label=f"eval {self.name}",
+            library_threads=ORDINARY_THREADS,  # BLAS threads as natively: OpenEvolve's timings count them
         )
 
     def evaluate(

@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 
 from selftaught.sandbox.executor import Executor, Stop
-from selftaught.sandbox.job import Job, JobResult, Proxy
+from selftaught.sandbox.job import ORDINARY_THREADS, Job, JobResult, Proxy
 from selftaught.sandbox.remote_calls import calling_job
 from selftaught.tasks.openevolve_session import CandidateSession
 
@@ -119,6 +119,7 @@ class CandidateBroker:
             cpu_bound=False,  # it runs under the CPU slot its evaluation holds
             clock="wall",  # the evaluator's subprocess timeouts are wall-clock, as in OpenEvolve
             label=f"{self._label} candidate {job_request['op']}",
+            library_threads=ORDINARY_THREADS,  # the candidate's numpy threads as in OpenEvolve's process
         )
         stop = Stop()
         with self._lock:

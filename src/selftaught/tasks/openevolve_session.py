@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selftaught.sandbox.executor import Executor, Stop
-from selftaught.sandbox.job import Job, JobResult, Proxy
+from selftaught.sandbox.job import ORDINARY_THREADS, Job, JobResult, Proxy
 
 GRACE = 2.0  # seconds the host waits past a call's limit for the child's timer to act
 SETUP_SLACK = 15.0
@@ -74,6 +74,7 @@ class CandidateSession:
             cpu_bound=False,  # it runs under the CPU slot its evaluation holds
             label=f"{label} candidate session",
             peer_of=peer,
+            library_threads=ORDINARY_THREADS,  # the candidate's numpy threads as in OpenEvolve's process
         )
         thread = threading.Thread(
             target=self._run, args=(executor, job), name="openevolve-session", daemon=True

@@ -253,6 +253,7 @@ class Brood:
                 strict=self.layers.strict,
                 landlock_ruleset=ruleset,
                 environment=self.layers.environment,
+                library_threads=int(header.get("library_threads", 1)),
             )
             try:
                 confine.confine((rfd, wfd), out, err, scratch, limits, layers)

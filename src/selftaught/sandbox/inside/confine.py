@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 import landlock
+import libthreads
 import seccomp
 
 PR_SET_PDEATHSIG = 1
@@ -55,6 +56,8 @@ class Layers:
     # What every job's environment starts from (PATH, locale, thread counts: never a host secret);
     # `job_environment` adds the per-child HOME, TMPDIR, USER and LOGNAME.
     environment: dict[str, str] = field(default_factory=dict)
+    # Threads the job's numerical libraries may start (`libthreads`): 1 unless the host asked for more.
+    library_threads: int = 1
 
 
 # Files of the child's own process it may read (they describe only itself). `/proc/self/maps` is how
@@ -152,7 +155,10 @@ def confine(
         os.setresuid(layers.uid, layers.uid, layers.uid)
         if os.getuid() != layers.uid or os.geteuid() != layers.uid:
             raise ConfineError("uid drop did not take effect")
-    _adopt_environment(job_environment(layers.environment, scratch))
+    base = layers.environment
+    if layers.library_threads != 1:
+        base = libthreads.environment(base, layers.library_threads)
+    _adopt_environment(job_environment(base, scratch))
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the kernel reads no other argument of this option
     seccomp.set_no_new_privs()
     if layers.landlock_abi:
@@ -174,3 +180,6 @@ def confine(
         except OSError as exc:
             if layers.strict:
                 raise ConfineError(f"seccomp: {exc}") from None
+    # Last, once every layer is in force: any thread the BLAS starts now inherits them all (Landlock and
+    # seccomp bind the calling thread and the threads it creates afterwards, never earlier ones).
+    libthreads.apply(layers.library_threads)

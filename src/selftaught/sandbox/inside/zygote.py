@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 import confine
+import libthreads
 import preload
 import scratch as scratch_space
 import wire
@@ -211,6 +212,7 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # four pipes per concurrent child
     preload.preload()
+    libthreads.find_setters()  # numpy's BLAS, loaded above with one thread; a child may ask for more
     # A soft limit of its own, above what any child may take (children set theirs, soft = hard, in
     # `confine`): a runaway buffer fails the zygote with MemoryError, not the machine.
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)

@@ -104,11 +104,28 @@ def serve(
     Returns the bytes the call held in the job's remote-call budget: `size` (its encoded arguments,
     reserved by the caller for threaded calls) replaced by the decoded arguments' size while served.
     """
-    name, method, req = str(header.get("proxy")), str(header.get("method")), header.get("req")
-    reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": req}
-    payload: list[bytes] = []
-    proxy = run.proxies.get(name)
     inline = getattr(rpc, "inline", False)
+    reply: dict[str, Any] = {"op": "rpc_result", "id": job_id, "req": header.get("req")}
+    payload: list[bytes] = []
+    call, held, refusal = _decoded_call(run, bodies, size, inline)
+    if refusal is not None:
+        reply |= refusal
+    else:
+        answer, payload = _answer(header, call, run, rpc)
+        reply |= answer
+    if inline:
+        run.rpc_bytes.release(held)  # served: nothing of it is held any more
+        held = 0
+    with contextlib.suppress(ZygoteDied):
+        zygote.send(reply, payload)
+    return held
+
+
+def _decoded_call(
+    run: JobRun, bodies: list[bytes], size: int, inline: bool
+) -> tuple[Any, int, dict[str, str] | None]:
+    """The call's `[args, kwargs]`, decoded within the job's budget for calls in flight; the bytes it
+    holds there now; or, instead of the call, the error that refuses it."""
     held = 0 if inline else size
     try:
         with run.decoding:
@@ -118,7 +135,7 @@ def serve(
             fits = run.rpc_bytes.reserve(decoded) if inline else run.rpc_bytes.exchange(size, decoded)
             held = decoded if fits else 0
         if not fits:
-            call = None
+            del call
             raise wire.WireError(
                 f"the call's arguments take {decoded} bytes decoded: over the job's "
                 f"{MAX_RPC_BYTES_IN_FLIGHT >> 20} MiB for calls in flight"
@@ -131,40 +148,33 @@ def serve(
         ):
             raise wire.WireError("malformed remote call")
     except Exception as exc:
-        call = None
-        reply["error"] = str(exc)
-        reply["etype"] = type(exc).__name__
-    allowed = (
-        proxy is not None
-        and call is not None
-        and (
-            method in proxy.methods
-            or (method == "__call__" and proxy.callable)
-            or (method == "__getattr__" and call[0] in ([live] for live in proxy.live))
-        )
-    )
-    if call is None:
-        pass
-    elif run.returned:
+        return None, held, {"error": str(exc), "etype": type(exc).__name__}
+    return call, held, None
+
+
+def _answer(
+    header: dict[str, Any], call: list[Any], run: JobRun, rpc: RpcHandler | None
+) -> tuple[dict[str, str], list[bytes]]:
+    """The handler's answer to a well-formed call (reply fields, payload), if the proxy allows it."""
+    name, method = str(header.get("proxy")), str(header.get("method"))
+    proxy = run.proxies.get(name)
+    if run.returned:
         run.add_event("rpc-after-return", f"{name}.{method} called after the program returned; refused")
-        reply["error"] = "the program has returned: remote calls are closed"
-    elif not allowed:
+        return {"error": "the program has returned: remote calls are closed"}, []
+    allowed = proxy is not None and (
+        method in proxy.methods
+        or (method == "__call__" and proxy.callable)
+        or (method == "__getattr__" and call[0] in ([live] for live in proxy.live))
+    )
+    if not allowed:
         run.add_event("proxy-unknown-method", f"{name}.{method}")
-        reply["error"] = f"no such method: {name}.{method}"
-    elif rpc is None:
-        reply["error"] = "no remote-call handler for this job"
-    else:
-        try:
-            instance = header.get("i")
-            with answering_for(instance if type(instance) is int else None):
-                value = rpc(name, method, call[0], call[1])
-            payload = [wire.dumps(value)]
-        except Exception as exc:
-            reply["error"] = str(exc)
-            reply["etype"] = type(exc).__name__
-    if inline:
-        run.rpc_bytes.release(held)  # served: nothing of it is held any more
-        held = 0
-    with contextlib.suppress(ZygoteDied):
-        zygote.send(reply, payload)
-    return held
+        return {"error": f"no such method: {name}.{method}"}, []
+    if rpc is None:
+        return {"error": "no remote-call handler for this job"}, []
+    try:
+        instance = header.get("i")
+        with answering_for(instance if type(instance) is int else None):
+            value = rpc(name, method, call[0], call[1])
+        return {}, [wire.dumps(value)]
+    except Exception as exc:
+        return {"error": str(exc), "etype": type(exc).__name__}, []

@@ -16,7 +16,10 @@ the cost, never the verdict.
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -113,6 +116,72 @@ class Order:
         items.sort(key=lambda item: (item.nodeid not in self.first, self.seconds.get(item.nodeid, 1e9)))
 
 
+def run(target: Path, original_file: Path, map_file: Path, pytest_args: list[str]) -> int:
+    """One mutant's tests, in process: those that execute the mutated statement first."""
+    original = original_file.read_text()
+    saved = json.loads(map_file.read_text())
+    span, in_functions = statement_span(original, changed_lines(original, target.read_text()))
+    if in_functions:
+        first = {nodeid for nodeid, ran in saved["lines"].items() if span.intersection(ran)}
+    else:
+        first = set(saved["lines"])
+    return int(pytest.main(pytest_args, plugins=[Order(first, saved["seconds"])]))
+
+
+def serve(socket_path: Path, timeout: float, run_args: tuple[Path, Path, Path, list[str]]) -> None:
+    """Run mutants' tests on request, each in a fork of this process, which has already imported pytest
+    and the test dependencies (they are most of what a short pytest run costs). Nothing of selftaught
+    or of the tests is imported here: each fork imports them afresh, from the mutated source."""
+    import signal
+    import socket
+    from importlib.metadata import entry_points
+
+    import _pytest.config
+
+    _pytest.config.get_config()  # pytest's own plugins
+    plugins = [point.value.split(":")[0] for point in entry_points(group="pytest11")]
+    for name in ("numpy", "hypothesis", "hypothesis.strategies", *plugins):
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    early = [name for name in sys.modules if name.split(".")[0] in ("selftaught", "tests", "conftest")]
+    if early:
+        sys.exit(f"mutation_order: {early[0]} was imported before the mutants' forks")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(socket_path))
+    server.listen(1)
+    while True:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(1)
+            child = os.fork()
+            if child == 0:
+                server.close()
+                connection.close()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                # Bytecode caches spare each fork compiling the tests and the unmutated modules again;
+                # the mutated module's own cache is removed first (a mutant may keep the file's size
+                # and modification second, which is all a cache is checked against).
+                sys.dont_write_bytecode = False
+                Path(importlib.util.cache_from_source(str(run_args[0].resolve()))).unlink(missing_ok=True)
+                code = 3
+                try:
+                    code = run(*run_args)
+                finally:
+                    os._exit(code)
+            deadline = time.monotonic() + timeout
+            while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if done[0] == 0:  # hung: killed, and told as a failed run (as cosmic-ray's own timeout)
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                code = 124
+            else:
+                code = os.waitstatus_to_exitcode(done[1])
+            connection.sendall(bytes([code & 0xFF]))
+
+
 def main(argv: list[str]) -> int:
     split = argv.index("--")
     mine, pytest_args = argv[:split], argv[split + 1 :]
@@ -122,15 +191,10 @@ def main(argv: list[str]) -> int:
         code = int(pytest.main(pytest_args, plugins=[recorder]))
         out.write_text(json.dumps({"lines": recorder.lines, "seconds": recorder.seconds}))
         return code
-    target, original_file, map_file = Path(mine[1]), Path(mine[2]), Path(mine[3])
-    original = original_file.read_text()
-    saved = json.loads(map_file.read_text())
-    span, in_functions = statement_span(original, changed_lines(original, target.read_text()))
-    if in_functions:
-        first = {nodeid for nodeid, ran in saved["lines"].items() if span.intersection(ran)}
-    else:
-        first = set(saved["lines"])
-    return int(pytest.main(pytest_args, plugins=[Order(first, saved["seconds"])]))
+    if mine[0] == "serve":
+        serve(Path(mine[1]), float(mine[2]), (Path(mine[3]), Path(mine[4]), Path(mine[5]), pytest_args))
+        return 0
+    return run(Path(mine[1]), Path(mine[2]), Path(mine[3]), pytest_args)
 
 
 if __name__ == "__main__":

@@ -187,3 +187,17 @@ def test_every_branch_of_the_parser_is_reached(
     """The reference says which rule applies; the reader, fed whole and byte by byte, must agree."""
     for chunk in (1, len(data) or 1):
         assert check(data, chunk, cap, header_cap, max_bodies) == outcome
+
+
+def test_a_message_of_hundreds_of_bodies_ends_at_its_count() -> None:
+    """The reader stops taking bodies at the header's count, also past 256 (where Python's small-int
+    objects end, so a count compared by identity would never match): the next message is read apart."""
+    bodies = [bytes([i % 256]) * 3 for i in range(300)]
+    data = wire.pack_message({"kind": "a"}, bodies) + wire.pack_message({"kind": "b"})
+    for chunk in (len(data), 7):
+        reader = wire.FrameReader(1 << 20)
+        got: list[tuple[dict[str, Any], list[bytes]]] = []
+        for start in range(0, len(data), chunk):
+            reader.feed(data[start : start + chunk])
+            got.extend(reader.messages())
+        assert got == [({"kind": "a", "nb": 300}, bodies), ({"kind": "b"}, [])]

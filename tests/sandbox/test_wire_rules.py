@@ -268,10 +268,12 @@ def test_dtypes_that_cannot_carry_plain_data_are_refused(dtype: Any) -> None:
 
 
 def test_base64_with_stray_characters_is_refused() -> None:
+    """Strict base64: a stray character is refused, not skipped (skipped, "AA!AA" would be "AAAA", the
+    three zero bytes the shape asks for, and "YW!Jj" would be b"abc")."""
     with pytest.raises(wire.WireError):
-        wire.loads(json.dumps({"__st__": "nd", "dtype": "|u1", "shape": [2], "b64": "AA!A"}).encode())
+        wire.loads(json.dumps({"__st__": "nd", "dtype": "|u1", "shape": [3], "b64": "AA!AA"}).encode())
     with pytest.raises(wire.WireError):
-        wire.loads(json.dumps({"__st__": "bytes", "b64": "YW!J"}).encode())
+        wire.loads(json.dumps({"__st__": "bytes", "b64": "YW!Jj"}).encode())
     with pytest.raises(wire.WireError, match="base64 string"):
         wire.loads(json.dumps({"__st__": "nd", "dtype": "|u1", "shape": [0], "b64": 0}).encode())
     assert wire.loads(json.dumps({"__st__": "bytes", "b64": "YWJj"}).encode()) == b"abc"

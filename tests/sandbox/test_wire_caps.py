@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -184,13 +185,25 @@ def test_a_header_frame_may_be_header_cap_bytes_not_more() -> None:
             assert reader.messages() == [(json.loads(header), [])]
 
 
-def test_encoding_allows_max_depth_levels_of_nesting_not_one_more() -> None:
-    """MAX_DEPTH on the encoding side: a leaf 200 lists deep is sent, 201 deep is unserializable."""
+WRAPPERS: dict[str, Callable[[object], object]] = {
+    "list": lambda value: [value],
+    "tuple": lambda value: (value,),
+    "dict": lambda value: {"k": value},
+    "int-keyed dict": lambda value: {0: value},
+    "frozenset": lambda value: frozenset([value]),
+}
+
+
+@pytest.mark.parametrize("kind", WRAPPERS)
+def test_encoding_allows_max_depth_levels_of_nesting_not_one_more(kind: str) -> None:
+    """MAX_DEPTH on the encoding side, through every kind of container: a leaf 200 levels deep is sent,
+    201 deep is unserializable."""
+    wrap = WRAPPERS[kind]
 
     def nested(levels: int) -> object:
         value: object = 1
         for _ in range(levels):
-            value = [value]
+            value = wrap(value)
         return value
 
     assert wire.loads(wire.dumps(nested(wire.MAX_DEPTH))) == nested(wire.MAX_DEPTH)

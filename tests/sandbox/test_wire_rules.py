@@ -9,6 +9,7 @@ parser's fuzzing in test_frame_reader.py.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import json
 import os
@@ -194,6 +195,17 @@ def test_hooks_choose_before_the_built_in_rules() -> None:
     seen: list[wire.Ref] = []
     wire.loads(wire.dumps(Handle()), refs=seen.append)
     assert seen == [wire.Ref(9, "mod.Handle")]
+
+
+def test_a_decoded_handle_is_an_immutable_value() -> None:
+    """A `Ref` stands for an object of another process by its id: a value, like the number it carries.
+    The id cannot be rewritten after decoding, and equal handles are one dictionary key."""
+    seen: list[wire.Ref] = []
+    wire.loads(b'{"__st__": "ref", "id": 5, "cls": "mod.Handle"}', refs=seen.append)
+    (ref,) = seen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.id = 6  # type: ignore[misc]
+    assert {ref: "a", wire.Ref(5, "mod.Handle"): "b"} == {wire.Ref(5, "mod.Handle"): "b"}
 
 
 def test_dicts_with_other_keys_or_a_tag_key_are_tagged_and_paths_name_keys() -> None:

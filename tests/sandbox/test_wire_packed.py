@@ -87,6 +87,17 @@ def test_what_is_not_one_kind_of_plain_number_stays_unpacked(items: list[object]
     assert [type(x) for x in back] == [type(x) for x in items] and back == items
 
 
+def test_packing_starts_at_packed_min_numbers_in_a_list_or_in_each_row() -> None:
+    """The edge of "worth a tag": PACKED_MIN numbers are packed, one fewer stay JSON, for a flat list
+    and for the rows of a list of rows (each row then stays a list of its own)."""
+    n = wire.PACKED_MIN
+    assert packed(wire.dumps([0.5] * n)) and not packed(wire.dumps([0.5] * (n - 1)))
+    rows, short = [[0.5] * n, [1.5] * n], [[0.5] * (n - 1), [1.5] * (n - 1)]
+    assert wire.dumps(rows).count(b'"list":true') == 1
+    assert not packed(wire.dumps(short))
+    assert wire.loads(wire.dumps(rows)) == rows and wire.loads(wire.dumps(short)) == short
+
+
 def test_a_list_of_equal_rows_is_packed_whole_and_ragged_rows_one_by_one() -> None:
     rows = np.random.default_rng(0).random((100, 100)).tolist()
     data = wire.dumps({"L": rows})

@@ -197,6 +197,18 @@ def test_hooks_choose_before_the_built_in_rules() -> None:
     assert seen == [wire.Ref(9, "mod.Handle")]
 
 
+def test_with_a_handle_resolver_other_tags_are_still_refused_as_unknown() -> None:
+    """The `refs` resolver takes `ref` tags only: an unknown tag, or a proxy with no proxy resolver,
+    is refused as an unknown tag, never read as a handle."""
+    seen: list[wire.Ref] = []
+    for tag in ("xyz", "proxy"):
+        with pytest.raises(wire.WireError, match=f"^unknown tag '{tag}'$"):
+            wire.loads(
+                json.dumps({"__st__": tag, "id": 5, "cls": "C", "name": "n"}).encode(), refs=seen.append
+            )
+    assert seen == []
+
+
 def test_a_decoded_handle_is_an_immutable_value() -> None:
     """A `Ref` stands for an object of another process by its id: a value, like the number it carries.
     The id cannot be rewritten after decoding, and equal handles are one dictionary key."""

@@ -4,7 +4,9 @@ The evaluator (in its own sandboxed child) imports the candidate (a proxy module
 function `--calls` times; it times each call itself and reports the median and the 90th percentile as
 metrics: on the real clock (the round trip) and on its own `time.perf_counter`, which leaves the
 brokering out (`_selftaught_clock`: its own CPU time for the call and at most the null round trip).
-`--payload N` passes a 100 x N float array and gets a list of N floats back (AlgoTune's sizes: N = 100).
+`--payload N` passes a 100 x N float array and gets a list of N floats back (AlgoTune's sizes: N = 100);
+`--shape fft|lu|conv` passes and returns what three AlgoTune examples do (a 95 x 95 complex array in and
+out; a 25 x 25 matrix in, three 25 x 25 lists of lists out; two lists of ~200 floats in, ~400 out).
 The same loop over the same function defined in the evaluator's own process is the baseline (a direct
 in-process call). Prints them, in microseconds, per `--repeats` evaluation.
 
@@ -30,6 +32,19 @@ def add(a, b):
     return a + b
 
 
+def fft(problem):
+    return np.fft.fftn(problem)
+
+
+def lu(problem):
+    matrix = problem["matrix"]
+    return {"LU": {"P": matrix.tolist(), "L": matrix.tolist(), "U": matrix.tolist()}}
+
+
+def conv(problem):
+    return {"convolution": np.convolve(problem["signal_x"], problem["signal_y"]).tolist()}
+
+
 class Counter:
     def __init__(self):
         self.n = 0
@@ -46,37 +61,64 @@ import time
 import numpy as np
 from openevolve import _selftaught_clock
 
-PAYLOAD = np.random.default_rng(0).random((100, PAYLOAD_N)) if PAYLOAD_N else None
+RNG = np.random.default_rng(0)
+PAYLOAD = RNG.random((100, PAYLOAD_N)) if PAYLOAD_N else None
+SHAPES = {
+    "fft": (RNG.random((95, 95)) + 1j * RNG.random((95, 95)),),
+    "lu": ({"matrix": RNG.standard_normal((25, 25))},),
+    "conv": ({"signal_x": RNG.random(190).tolist(), "signal_y": RNG.random(190).tolist(), "mode": "full"},),
+}
+
+
+def _arguments(i):
+    if "@SHAPE@" in SHAPES:
+        return SHAPES["@SHAPE@"]
+    return (i if PAYLOAD is None else PAYLOAD, 2)
 
 
 def _times(function, calls, clock=time.perf_counter):
     out = []
     for i in range(calls):
+        args = _arguments(i)
         started = clock()
-        function(i if PAYLOAD is None else PAYLOAD, 2)
+        function(*args)
         out.append(clock() - started)
     out.sort()
     return out[len(out) // 2] * 1e6, out[int(len(out) * 0.9)] * 1e6
+
+
+LOCAL = {  # the candidate's functions, defined here: the in-process baseline
+    "add": lambda a, b: a[0].tolist() if isinstance(a, np.ndarray) else a + b,
+    "fft": lambda problem: np.fft.fftn(problem),
+    "lu": lambda problem: {"LU": {k: problem["matrix"].tolist() for k in "PLU"}},
+    "conv": lambda problem: {"convolution": np.convolve(problem["signal_x"], problem["signal_y"]).tolist()},
+}
 
 
 def evaluate(program_path):
     spec = importlib.util.spec_from_file_location("candidate", program_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.add(0, 0)  # the candidate's process is up
+    name = "@SHAPE@" if "@SHAPE@" in SHAPES else "add"
+    function = getattr(module, name)
+    function(*_arguments(0))  # the candidate's process is up
     calls = CALLS
     cpu = time.process_time()
-    median, p90 = _times(module.add, calls, _selftaught_clock.real_perf_counter)
+    median, p90 = _times(function, calls, _selftaught_clock.real_perf_counter)
     cpu = (time.process_time() - cpu) / calls * 1e6
-    seen_median, seen_p90 = _times(module.add, calls)
-    local_median, local_p90 = _times(lambda a, b: a[0].tolist() if PAYLOAD is not None else a + b, calls)
+    seen_median, seen_p90 = _times(function, calls)
+    local_median, local_p90 = _times(LOCAL[name], calls)
+    direct = module.add._session.direct
     return {
         "combined_score": 1.0,
         "brokered_median_us": median,
         "brokered_p90_us": p90,
         "seen_median_us": seen_median,
         "seen_p90_us": seen_p90,
-        "null_us": module.add._session.direct.null_wait * 1e6,
+        "null_us": direct.null_wait * 1e6,
+        "per_kb_sent_us": direct.rates.per_sent * 1024e6,
+        "per_kb_received_us": direct.rates.per_received * 1024e6,
+        "per_1000_items_us": direct.rates.per_item * 1e9,
         "direct_median_us": local_median,
         "direct_p90_us": local_p90,
         "evaluator_cpu_us": cpu,
@@ -90,12 +132,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--payload", type=int, default=0, help="columns of a 100-row float array argument")
+    parser.add_argument("--shape", choices=("fft", "lu", "conv"), help="an AlgoTune example's arguments")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "initial_program.py").write_text(PROGRAM)
         (root / "evaluator.py").write_text(
-            EVALUATOR.replace("CALLS", str(args.calls)).replace("PAYLOAD_N", str(args.payload))
+            EVALUATOR.replace("CALLS", str(args.calls))
+            .replace("PAYLOAD_N", str(args.payload))
+            .replace("@SHAPE@", args.shape or "none")
         )
         task = load_task(f"openevolve:{root}")
         with SandboxPool(workers=2) as pool:
@@ -106,7 +151,8 @@ def main() -> None:
                 print(
                     "brokered median {brokered_median_us:6.0f} us  p90 {brokered_p90_us:6.0f} us   "
                     "evaluator's clock: median {seen_median_us:6.0f} us  p90 {seen_p90_us:6.0f} us  "
-                    "(null {null_us:4.0f} us)   "
+                    "(null {null_us:4.0f} us, per KB sent {per_kb_sent_us:4.2f} us, received "
+                    "{per_kb_received_us:4.2f} us, per 1000 packed numbers {per_1000_items_us:4.1f} us)   "
                     "direct median {direct_median_us:6.2f} us  p90 {direct_p90_us:6.2f} us  "
                     "evaluator CPU/call {evaluator_cpu_us:6.0f} us  linked {linked:.0f}".format(**metrics)
                     if metrics

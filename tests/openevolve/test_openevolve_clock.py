@@ -89,15 +89,16 @@ def test_a_candidates_own_time_is_never_left_out(pool: SandboxPool) -> None:
     program = PROGRAM + (
         "import wire\n"
         "_write_all = wire.write_all\n"
-        "_read_message = wire.read_message\n"
+        "_recv_message = wire.recv_message\n"
         "def stall_writing(seconds):\n"
         "    def write_all(fd, data):\n"
+        "        data = b''.join(data) if isinstance(data, list) else data\n"
         "        _write_all(fd, data[:7]); time.sleep(seconds); _write_all(fd, data[7:])\n"
         "    wire.write_all = write_all\n"
         "def stall_reading(seconds):\n"
-        "    def read_message(fd, cap):\n"
-        "        time.sleep(seconds); return _read_message(fd, cap)\n"
-        "    wire.read_message = read_message\n"
+        "    def recv_message(reader, cap):\n"
+        "        time.sleep(seconds); return _recv_message(reader, cap)\n"
+        "    wire.recv_message = recv_message\n"
     )
     evaluator = TIMING + (
         "def evaluate(program_path):\n"

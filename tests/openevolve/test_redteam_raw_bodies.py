@@ -66,7 +66,7 @@ FORGER = """
 import numpy as np
 import wire
 
-_pack = wire.pack_message
+_pack = wire.pack_parts
 mode = []
 
 def forge(how):
@@ -82,7 +82,7 @@ def _forged(header, bodies=()):
             bodies = [f'[{tag}, {tag}]'.encode(), bytes(2400)]
     return _pack(header, bodies)
 
-wire.pack_message = _forged
+wire.pack_parts = _forged
 
 def work():
     return list(range(10))

@@ -209,7 +209,7 @@ def _arguments(request, handles):
     bodies = request.get("args_bodies")
     try:
         decoded = wire.loads(
-            data if isinstance(data, bytes) else b"",
+            data if isinstance(data, (bytes, bytearray)) else b"",
             refs=handles.get,
             bodies=bodies if isinstance(bodies, list) else None,
         )
@@ -267,8 +267,8 @@ def _module_op(request, workdir, modules, handles, raw=False):
     imports it first: its module-level state starts over, as after a restart.
     """
     op = request["op"]
-    if op == "ping":  # the evaluator timing the null round trip (nothing of the candidate runs)
-        return _result(None, handles, _bodies(raw))
+    if op == "ping":  # the evaluator timing a round trip (nothing of the candidate runs): `_ping`
+        return _ping(request, handles, raw)
     _set_rng(request.get("rng"))
     key = request.get("module_id")
     try:
@@ -300,7 +300,27 @@ def _module_op(request, workdir, modules, handles, raw=False):
 
 
 def _bodies(raw):
-    return wire.Bodies() if raw else None
+    return wire.Bodies(wire.PEER_BODY_MIN) if raw else None
+
+
+ECHO_MAX = 1 << 20  # bytes a calibration ping may ask back
+_ECHOES: dict = {}  # size -> the array a ping asks back (made once: what it costs to send is what is timed)
+
+
+def _ping(request, handles, raw):
+    """A call that runs nothing of the candidate, timed by the evaluator before the candidate's code is
+    imported into this process (`_selftaught_direct.Direct.calibrate`): its arguments are decoded as a
+    call's are, and its answer is None or, asked `echo` bytes, a ready-made array of that many bytes
+    (the cheapest a result of that size can be sent: nothing to encode, the bytes written uncopied)."""
+    if "args_wire" in request:
+        _arguments(request, handles)
+    size = request.get("echo")
+    value = None
+    if type(size) is int and 0 < size <= ECHO_MAX:
+        value = _ECHOES.get(size)
+        if value is None:
+            value = _ECHOES[size] = numpy.zeros(size, dtype=numpy.uint8)
+    return _result(value, handles, _bodies(raw))
 
 
 def _timed_op(request, workdir, modules, handles, raw=False):
@@ -319,7 +339,7 @@ def _timed_op(request, workdir, modules, handles, raw=False):
     return answer
 
 
-PEER_FIELDS = ("op", "module", "module_id", "name", "handle", "session", "rng", "seq", "limit")
+PEER_FIELDS = ("op", "module", "module_id", "name", "handle", "session", "rng", "seq", "limit", "echo")
 
 
 def _serve_peer(fd, workdir, modules, handles):
@@ -327,10 +347,13 @@ def _serve_peer(fd, workdir, modules, handles):
 
     Each request is one message: a header (the request's fields, wire-encoded) and the arguments'
     bytes as its body; each answer a header and the value's (or the import's names') bytes as body.
+    A request is read whole in few system calls (`wire.SocketReader`), its raw bodies decoded in place;
+    an answer is written with one `writev` of its parts, arrays uncopied (`wire.pack_parts`).
     """
+    reader = wire.SocketReader(fd)
     while True:
         try:
-            header, bodies = wire.read_message(fd, PEER_CAP)
+            header, bodies = wire.recv_message(reader, PEER_CAP)
             fields = wire.decode(header.get("request"))
         except (EOFError, OSError, wire.WireError, ValueError):
             return None
@@ -346,7 +369,7 @@ def _serve_peer(fd, workdir, modules, handles):
             body = wire.dumps(answer.pop("names"))
             answer["names_wire"] = True
         try:
-            wire.write_all(fd, wire.pack_message(answer, [body, *raw] if body is not None else []))
+            wire.write_all(fd, wire.pack_parts(answer, [body, *raw] if body is not None else []))
         except OSError:
             return None
 

@@ -6,18 +6,24 @@ call crosses to the candidate's own sandboxed process and back, which adds the e
 the arguments and the result and a round trip on the socket: a fraction of a millisecond, as large as the
 sub-millisecond solves being timed. That cost belongs to the isolation, not to the candidate.
 
-What is left out of `time.perf_counter`, `time.monotonic`, `time.time` (and their `_ns` forms), per call:
-- everything the evaluator's own process did for the call (encoding the arguments, decoding the result,
-  starting a candidate process): measured here, by the evaluator's process, on the real clock;
-- of the time spent waiting for the candidate's process, at most the **null round trip**: the shortest
-  of a few calls that do nothing, made by trusted code on the new candidate process before any of the
-  candidate's code was imported into it (`_selftaught_direct.Direct.calibrate`).
+What is left out of `time.perf_counter`, `time.monotonic`, `time.time` (and their `_ns` forms), per call
+(`_selftaught_imports._Brokered`): `cpu + min(allowance, took - cpu)`, where
+- `took` is the call's real duration in the evaluator's thread and `cpu` the CPU time that thread spent
+  on it (encoding, decoding, starting a candidate process), measured here on the real clocks;
+- `took - cpu` is the rest (waiting for the candidate's process, or for a core after a wake-up), of
+  which at most the `allowance` is left out: the null round trip plus, at calibrated per-unit costs, the
+  request's and the answer's bytes and the packed numbers of the arguments, all timed by trusted code on
+  the new candidate process before any of the candidate's code was imported into it
+  (`_selftaught_direct.Direct.calibrate` and `Direct.allowance`: the fastest of several pings each).
 
-Nothing the candidate's process says is used: it cannot report a time, and whatever it does (slow
-answers, huge results, stalls while reading) only lengthens the waits, of which no more than the null
-round trip is ever left out. A call's credit is never more than the call took, and the clocks never go
-backwards (a clock read during a call by another thread stands still until the real clock catches up).
-The sandbox's own limits (timers, the trusted side's deadlines) use the real clocks, kept below.
+Nothing the candidate's process says is used: it cannot report a time, and its rates were timed before
+its code ran. Its answer's size is credited only at the rate of sending a ready-made array, and only up
+to twice the request's bytes plus 64 KB; encoding its result is not credited at all (a patched encoder
+could send cached bytes it would be credited for). Whatever else it does (slow answers, stalls while
+reading) only lengthens `took - cpu`, of which no more than the allowance is ever left out. A call's
+credit is never more than the call took, and the clocks never go backwards (a clock read during a call by
+another thread stands still until the real clock catches up). The sandbox's own limits (timers, the
+trusted side's deadlines) use the real clocks, kept below.
 """
 
 import threading

@@ -8,7 +8,13 @@ still decides everything that matters: when a candidate process starts (one at a
 long the evaluation may run, and when a process is ended; per call, the two children talk alone.
 
 What comes from the candidate's process is hostile: read with a deadline and a size cap, the header
-rebuilt field by field, values left as bytes for the bounded decoder (`wire.loads`).
+rebuilt field by field, values left as bytes for the bounded decoder (`wire.loads`); bytes waiting on
+the socket before a request is sent (an answer written ahead) end the process.
+
+Each new process is timed before the candidate's code is imported into it (`Direct.calibrate`): the
+null round trip and the cost per request byte, per answer byte and per packed number of the arguments,
+the fastest of several pings each. `Direct.allowance` turns them into the most of one exchange's
+non-CPU time the evaluator's clocks may leave out (`_selftaught_clock`).
 """
 
 import contextlib
@@ -16,9 +22,11 @@ import itertools
 import os
 import select
 import threading
+import time
 
+import numpy
 import wire
-from openevolve._selftaught_clock import real_monotonic
+from openevolve._selftaught_clock import real_monotonic, real_perf_counter
 
 PING_LIMIT = 5.0  # seconds a ping may take (the process was just started: it answers at once)
 GRACE = 2.0  # seconds past a call's limit for the candidate's own timer to end its process
@@ -26,6 +34,22 @@ MIN_LIMIT = 0.05
 ANSWER_CAP = 32 << 20
 MAX_TEXT = 64_000
 NULL_CALLS = 16  # pings timing the null round trip of a new candidate process (before its code runs)
+PAYLOAD_ROUNDS = 6  # rounds of the three payload pings (the fastest of each kind is kept)
+PAYLOAD_BYTES = 1 << 17  # bytes of the raw array a payload ping sends, or asks back
+PAYLOAD_ITEMS = PAYLOAD_BYTES // 8  # floats of the packed list a payload ping sends (the same bytes)
+RESULT_SLACK = 1 << 16  # answer bytes credited beyond twice the request's (`Direct.allowance`)
+EMPTY_ARGS = b"[[],{}]"  # the arguments of a call that takes none
+
+
+class Rates:
+    """What a new candidate process was timed to cost per unit, by trusted code before the candidate's
+    code was imported into it (`Direct.calibrate`): seconds per request byte, per answer byte and per
+    number of a packed list decoded from the arguments, beyond the null round trip of a message of
+    `null_sent`/`null_received` bytes. All zero when not measured (nothing is then credited for them)."""
+
+    def __init__(self):
+        self.null_sent = self.null_received = 0
+        self.per_sent = self.per_received = self.per_item = 0.0
 
 
 class _Overdue(Exception):
@@ -44,23 +68,81 @@ class Direct:
         self._module_ids = itertools.count()
         self._lock = threading.Lock()
         self.null_wait = 0.0  # the shortest wait of a call that does nothing (`calibrate`)
+        self.rates = Rates()
+        self._sent = self._received = 0  # bytes of the last exchange (under `_lock`)
+        self._answered = False  # the last exchange got its answer
+        self.allowed_total = 0.0  # seconds of allowance granted so far (for reports and tests)
         os.set_blocking(fd, False)
 
     def calibrate(self):
-        """Time the null round trip: the shortest wait for the answer to a request that runs nothing.
+        """Time what a call costs the candidate's process that is not the candidate's: the null round
+        trip (the shortest wait for the answer to a request that runs nothing) and, beyond it, the cost
+        per byte of a request (an array argument, decoded as a call's arguments are), per byte of an
+        answer (a ready-made array asked back) and per number of a packed list decoded from the
+        arguments (`Rates`). Each is the fastest of several pings, the payload ones interleaved.
 
         Called on a new process before anything of the candidate is imported into it, so the candidate
-        has no say in it (the evaluator's clocks leave at most this much of each wait out, see
-        `_selftaught_clock`). A process that does not answer pings leaves nothing out."""
-        best = None
-        for _ in range(NULL_CALLS):
-            waits = [0.0]
-            answer = self.call({"op": "ping"}, PING_LIMIT, waits)
-            if "value_wire" not in answer:
-                best = None
-                break
-            best = waits[0] if best is None else min(best, waits[0])
-        self.null_wait = best or 0.0
+        has no say in it (the evaluator's clocks leave at most `allowance` of each call's waits out,
+        see `_selftaught_clock`). A process that does not answer pings leaves nothing out."""
+        null = self._fastest([self._ping(EMPTY_ARGS, []) for _ in range(NULL_CALLS)])
+        if null is None:
+            return
+        self.null_wait, self.rates.null_sent, self.rates.null_received = null
+        array = wire.Bodies()
+        array_args = b"[" + wire.dumps([numpy.zeros(PAYLOAD_ITEMS)], array.hook) + b",{}]"
+        packed = wire.Bodies()
+        packed_args = b"[" + wire.dumps([[0.5] * PAYLOAD_ITEMS], packed.hook) + b",{}]"
+        rounds = [
+            (
+                self._ping(array_args, array.items),
+                self._ping(packed_args, packed.items),
+                self._ping(EMPTY_ARGS, [], echo=PAYLOAD_BYTES),
+            )
+            for _ in range(PAYLOAD_ROUNDS)
+        ]
+        sent, items, received = (self._fastest(kind) for kind in zip(*rounds, strict=True))
+        if sent is None or items is None or received is None:
+            return
+        rates = self.rates
+        rates.per_sent = max(0.0, sent[0] - null[0]) / max(1, sent[1] - null[1])
+        rates.per_item = max(0.0, items[0] - sent[0]) / PAYLOAD_ITEMS
+        rates.per_received = max(0.0, received[0] - null[0]) / max(1, received[2] - null[2])
+
+    def _ping(self, args, bodies, echo=0):
+        """(seconds, bytes sent, bytes received) of one ping, or None if it was not answered as one. The
+        seconds are those of the exchange that this thread did not spend on its CPU: waiting for the
+        candidate's process, or waiting for a core after waking it (what a call's credit counts)."""
+        request = {"op": "ping", "args_wire": args, "args_bodies": bodies}
+        if echo:
+            request["echo"] = echo
+        wall, cpu = real_perf_counter(), time.thread_time()
+        answer = self.call(request, PING_LIMIT)
+        spent = (real_perf_counter() - wall) - (time.thread_time() - cpu)
+        if "value_wire" not in answer:
+            return None
+        return max(0.0, spent), self._sent, self._received
+
+    @staticmethod
+    def _fastest(samples):
+        if any(sample is None for sample in samples):
+            return None
+        return min(samples)
+
+    def allowance(self, sent, received, items):
+        """The most of one exchange's waits that is not the candidate's own time: the null round trip,
+        plus the calibrated cost of the bytes beyond the null's and of the packed numbers in the
+        arguments. Answer bytes count up to twice the request's plus `RESULT_SLACK`: the answer's size
+        is the candidate's choice, and the rate is the fastest seen, so no candidate can gain by
+        inflating its answer past what an honest one of that size costs to send."""
+        rates = self.rates
+        extra_sent = max(0, sent - rates.null_sent)
+        extra_received = max(0, min(received, 2 * sent + RESULT_SLACK) - rates.null_received)
+        return (
+            self.null_wait
+            + rates.per_sent * extra_sent
+            + rates.per_received * extra_received
+            + rates.per_item * max(0, items)
+        )
 
     def close(self):
         if not self.dead:
@@ -68,18 +150,29 @@ class Direct:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 
-    def call(self, request, timeout, waits=None):
+    def call(self, request, timeout, waits=None, allowed=None):
         """Send one request and wait for its answer (an answer dict as the host's broker gives).
 
         One call at a time (the evaluator may call from several threads, e.g. a thread pool with a
         timeout): their messages must not interleave on the socket; the others wait their turn.
         `waits[0]` grows by the seconds spent waiting: for the turn, and for the candidate's process to
-        take the request and to answer (the candidate's time, as the evaluator's clocks count it)."""
+        take the request and to answer (the candidate's time, as the evaluator's clocks count it);
+        `allowed[0]` by the exchange's `allowance` (what of those waits is the brokering's), counted
+        from the bytes this side sent and received and `request["args_items"]`, the packed numbers the
+        arguments hold (as this side encoded them)."""
         waits = [0.0] if waits is None else waits
         started = real_monotonic()
         with self._lock:
             waits[0] += real_monotonic() - started
-            return self._call(request, timeout, waits)
+            self._sent = self._received = 0
+            self._answered = False
+            answer = self._call(request, timeout, waits)
+            if allowed is not None and self._answered:
+                items = request.get("args_items", 0)
+                allowance = self.allowance(self._sent, self._received, items if type(items) is int else 0)
+                allowed[0] += allowance
+                self.allowed_total += allowance
+            return answer
 
     def _call(self, request, timeout, waits):
         if (
@@ -97,7 +190,11 @@ class Direct:
             return {"timeout": True, "error": "the evaluation's time is up"}
         limit = max(MIN_LIMIT, min(timeout, left)) if timeout else left
         seq = next(self._seq)
-        fields = {key: value for key, value in request.items() if key not in ("args_wire", "args_bodies")}
+        fields = {
+            key: value
+            for key, value in request.items()
+            if key not in ("args_wire", "args_bodies", "args_items")
+        }
         if fields.get("op") == "describe":
             fields["module_id"] = next(self._module_ids)
         fields.update(seq=seq, limit=limit)
@@ -105,7 +202,9 @@ class Direct:
         message = wire.pack_message({"request": wire.encode(fields)}, bodies)
         until = started + limit + GRACE
         try:
+            self._check_quiet()
             self._send(message, until, waits)
+            self._sent = len(message)
             header, bodies = self._receive(until, waits)
         except _Overdue:
             self.close()
@@ -121,6 +220,7 @@ class Direct:
         if header.get("seq") != seq:
             self.close()
             return {"error": "the candidate's process answered out of turn", "etype": "RuntimeError"}
+        self._answered = True
         answer = _rebuilt(header, bodies)
         if fields.get("op") == "describe" and "names" in answer:
             answer["module_id"] = fields["module_id"]
@@ -132,6 +232,20 @@ class Direct:
         if real_monotonic() - started >= limit:
             return {"timeout": True, "error": "the candidate ran past its limit (killed)"}
         return {"error": f"the candidate's process ended: {exc}", "etype": "RuntimeError"}
+
+    def _check_quiet(self):
+        """Nothing may be waiting on the socket before a request is sent: an answer written ahead of its
+        request (to look quick, its bytes counted as sent during the call) ends the process."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        if poller.poll(0):
+            try:
+                early = os.read(self.fd, 1)
+            except BlockingIOError:
+                return
+            if not early:
+                raise EOFError("the candidate's process closed its end")
+            raise wire.WireError("the candidate's process wrote before it was asked")
 
     def _send(self, data, until, waits):
         view = memoryview(data)
@@ -152,6 +266,7 @@ class Direct:
                 continue
             if not data:
                 raise EOFError("the candidate's process closed its end")
+            self._received += len(data)
             reader.feed(data)
             messages = reader.messages()
             if messages:

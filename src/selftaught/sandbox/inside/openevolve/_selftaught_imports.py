@@ -219,16 +219,17 @@ class _Brokered:
     attribute): leaves its brokering overhead out of the evaluator's clocks (`_selftaught_clock`).
 
     Left out: the CPU time this thread spent on the call (encoding, decoding, starting a process: work
-    a native evaluator does not do), but never more than the call's real duration less its waits for
-    the candidate's process (so time this process spent descheduled still counts, as it would
-    natively); and of those waits, at most the channel's null round trip. Through the host (no direct
-    channel) every request's time counts as waiting, with no null round trip: nothing of the
-    candidate's time is ever left out."""
+    a native evaluator does not do), and of the rest of the call's duration (waiting for the
+    candidate's process, or for a core after a wake-up) at most the exchanges' allowances
+    (`Direct.allowance`: the null round trip and the calibrated cost of the bytes and packed numbers
+    this side sent and received, all timed before the candidate's code ran); so never more than the
+    call took. Through the host (no direct channel) there is no allowance: only this thread's CPU time
+    is left out, nothing of the candidate's time."""
 
     def __enter__(self):
         self.outer = getattr(_CALL, "waits", None) is None
         if self.outer:
-            _CALL.waits, _CALL.null = [0.0], 0.0
+            _CALL.waits, _CALL.allowed = [0.0], [0.0]
             self.started = _selftaught_clock.real_perf_counter()
             self.cpu = time.thread_time()
         return self
@@ -237,9 +238,9 @@ class _Brokered:
         if self.outer:
             cpu = time.thread_time() - self.cpu
             took = _selftaught_clock.real_perf_counter() - self.started
-            waited, null = _CALL.waits[0], _CALL.null
+            allowed = _CALL.allowed[0]
             _CALL.waits = None
-            _selftaught_clock.credit(min(cpu, took - waited) + min(null, waited))
+            _selftaught_clock.credit(cpu + min(allowed, max(0.0, took - cpu)))
         return False
 
 
@@ -255,8 +256,8 @@ def _remote_call(session, request):
     waits = getattr(_CALL, "waits", None) or [0.0]
     if direct is not None:
         try:
-            _CALL.null = max(getattr(_CALL, "null", 0.0), direct.null_wait)
-            answer = direct.call(request, timeout, waits)
+            allowed = getattr(_CALL, "allowed", None) if waits is getattr(_CALL, "waits", None) else None
+            answer = direct.call(request, timeout, waits, allowed)
         finally:
             if direct.dead:  # timed out, ended, or interrupted by the evaluator's own alarm mid-call
                 session.broker.module({"op": "stop", "session": direct.generation}, timeout)
@@ -313,10 +314,13 @@ def _value(session, answer):
 def _call(session, request, args, kwargs, what):
     with _Brokered():
         direct = session.direct_channel(_call_timeout()) is not None
-        bodies = wire.Bodies() if direct else None  # through the host, values stay one JSON body
+        # Through the host, values stay one JSON body.
+        bodies = wire.Bodies(wire.PEER_BODY_MIN) if direct else None
         request = dict(request, args_wire=_arguments(args, kwargs, what, bodies))
         if bodies is not None and bodies.items:
             request["args_bodies"] = bodies.items
+        if bodies is not None:
+            request["args_items"] = bodies.packed_items
         return _value(session, _remote(session, request))
 
 

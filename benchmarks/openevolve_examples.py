@@ -114,6 +114,7 @@ class Row:
     native_seconds: list[float] = field(default_factory=list)
     native_note: str = ""
     ours: float | None = None
+    ours_runs: list[float | None] = field(default_factory=list)
     ours_seconds: float = 0.0
     ours_note: str = ""
     verdict: str = ""
@@ -215,6 +216,13 @@ def main() -> None:
     parser.add_argument("--native-python", required=True, help="an interpreter with openevolve installed")
     parser.add_argument("--selftaught-python", default=sys.executable)
     parser.add_argument("--runs", type=int, default=2, help="native runs per row (the spread)")
+    parser.add_argument(
+        "--ours-runs",
+        type=int,
+        default=1,
+        help="selftaught runs per row, alternating with the native runs (both sides see the same load); "
+        "the row's score is their median",
+    )
     parser.add_argument("--only", default="", help="rows whose example contains this text")
     parser.add_argument("--timeout", type=float, default=1500.0, help="seconds per run of either side")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
@@ -266,26 +274,30 @@ def main() -> None:
                 old["native_seconds"],
                 old["native_note"],
             )
-        else:
-            for _ in range(args.runs):
+        native_runs = 0 if args.ours_only or (example, program) in earlier else args.runs
+        ours_runs = 0 if args.native_only else max(1, args.ours_runs)
+        task_directory = directory
+        if ours_runs and example in TIMED_ALGOTUNE:
+            task_directory = stage(directory, args.openevolve, args.stage / example)
+        for turn in range(max(native_runs, ours_runs)):
+            if turn < native_runs:
                 value, note, seconds = native_score(args.native_python, directory, path, args.timeout)
                 row.native.append(value)
                 row.native_seconds.append(round(seconds, 1))
                 row.native_note = note
-        if not args.native_only:
-            task_directory = (
-                stage(directory, args.openevolve, args.stage / example)
-                if example in TIMED_ALGOTUNE
-                else directory
-            )
-            row.ours, row.ours_note, row.ours_seconds = selftaught_score(
-                args.selftaught_python, task_directory, path, args.timeout
-            )
+            if turn < ours_runs:
+                value, row.ours_note, seconds = selftaught_score(
+                    args.selftaught_python, task_directory, path, args.timeout
+                )
+                row.ours_runs.append(value)
+                row.ours_seconds += seconds
+        scored = sorted(value for value in row.ours_runs if value is not None)
+        row.ours = scored[(len(scored) - 1) // 2] if scored else None
         row.ours_seconds = round(row.ours_seconds, 1)
         row.verdict = verdict(row)
         done.append(row)
         native = " ".join("-" if v is None else f"{v:.6g}" for v in row.native)
-        ours = "-" if row.ours is None else f"{row.ours:.6g}"
+        ours = " ".join("-" if v is None else f"{v:.6g}" for v in row.ours_runs) or "-"
         print(f"{example:45s} {program:24s} native {native:24s} ours {ours:12s} {row.verdict}", flush=True)
         if row.verdict != "match":
             print(f"    native: {row.native_note}\n    ours:   {row.ours_note}", flush=True)

@@ -291,6 +291,7 @@ def test_the_task_protocol_and_results_import_no_kind_of_task() -> None:
         "selftaught.tasks.interactive",
         "selftaught.tasks.paper",
         "selftaught.tasks.openevolve",
+        "selftaught.tasks.openevolve_directory",
     }
     for name in ("selftaught.tasks.task", "selftaught.tasks.result"):
         assert imports(found[name], name, set(found)) & kinds == set(), name

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selftaught.report.gain import Point, gain_line
-from selftaught.tasks.openevolve import split_evolve_block
+from selftaught.tasks.openevolve_block import split_evolve_block
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "openevolve_minimize"

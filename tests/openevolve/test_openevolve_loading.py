@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 from selftaught.errors import UsageError
-from selftaught.tasks.openevolve import (
-    END_MARKER,
-    HOST_GRACE_SECONDS,
-    START_MARKER,
-    load_openevolve_task,
-    split_evolve_block,
-    utility_from_metrics,
-)
+from selftaught.tasks.openevolve import HOST_GRACE_SECONDS, utility_from_metrics
+from selftaught.tasks.openevolve_block import END_MARKER, START_MARKER, split_evolve_block
+from selftaught.tasks.openevolve_directory import load_openevolve_task
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "openevolve_minimize"
 EVALUATOR = "def evaluate(program_path):\n    return {'combined_score': 1.0}\n"

@@ -25,7 +25,7 @@ from selftaught.tasks.filemodels import (
     load_openevolve_config,
     load_task_file,
 )
-from selftaught.tasks.openevolve import load_openevolve_task
+from selftaught.tasks.openevolve_directory import load_openevolve_task
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK_TOMLS = sorted(BUILTIN_DIR.glob("*/task.toml")) + sorted(BUILTIN_DIR.glob("*/paper/task.toml"))

@@ -8,10 +8,9 @@ every import of it, call of its functions or `python script.py` the evaluator st
 sandbox job brokered by the host (`openevolve_broker.py`), values passed as data. The host turns the
 metrics the evaluator returns into a utility. See docs/openevolve.md for what differs from OpenEvolve.
 
-EVOLVE-BLOCK: if `initial_program.py` has one `# EVOLVE-BLOCK-START` ... `# EVOLVE-BLOCK-END` region,
-the program the language model sees and returns is the code *inside* it; the code outside stays fixed and
-is spliced back around every candidate before it is evaluated (a candidate that repeats the markers has
-its block taken out first, so edits outside the block never reach the evaluator).
+The directory is read by `openevolve_directory.py`, its EVOLVE-BLOCK cut by `openevolve_block.py` and its
+`config.yaml` by `openevolve_config.py`; this module is the task itself: the job, the reading of the
+evaluator's answer, and the utility.
 
 Utility = OpenEvolve 0.4.1's fitness (`utils/metrics_utils.get_fitness_score`): `combined_score` if
 present, else the mean of the numeric metrics other than the MAP-Elites feature dimensions (flags never
@@ -21,9 +20,7 @@ OpenEvolve does. A failed evaluation scores 0, which is OpenEvolve's own failure
 
 from __future__ import annotations
 
-import logging
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,94 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.codetext import pysource
-from selftaught.errors import UsageError
 from selftaught.failure import Failure, failure_of
 from selftaught.sandbox.executor import Executor
 from selftaught.sandbox.fairness import current_owner
 from selftaught.sandbox.job import ORDINARY_THREADS, Job
-from selftaught.store.rundir import STORE_FILE
 from selftaught.tasks.evaluation import resolve_seed
-from selftaught.tasks.filemodels import (
-    DEFAULT_EVALUATOR_TIMEOUT,
-    DEFAULT_FEATURE_DIMENSIONS,
-    DEFAULT_THRESHOLDS,
-)
+from selftaught.tasks.openevolve_block import EvolveBlock
 from selftaught.tasks.openevolve_broker import CandidateBroker
+from selftaught.tasks.openevolve_config import EvaluatorConfig
 from selftaught.tasks.result import Evaluation, InstanceScore
-from selftaught.userfiles import read_text
 
-log = logging.getLogger(__name__)
-
-PREFIX = "openevolve:"
-START_MARKER = "# EVOLVE-BLOCK-START"
-END_MARKER = "# EVOLVE-BLOCK-END"
-MAX_FILE_BYTES = 2_000_000
-MAX_TOTAL_BYTES = 8_000_000
 MAX_EVALUATOR_CHARS_SHOWN = 6000
 HOST_GRACE_SECONDS = 5.0
-# Files copied into the sandbox next to the evaluator (data and helper modules it may read or import),
-# except these directories, hidden files, run directories and stores (`_is_store`).
-_SKIP_DIRS = {"__pycache__", ".git", "openevolve_output", ".venv", "node_modules", "runs"}
-SQLITE_HEADER = b"SQLite format 3\x00"
-_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
-_MARKER_LINE = re.compile(r"^[ \t]*# EVOLVE-BLOCK-(START|END)[^\n]*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class EvolveBlock:
-    """`initial_program.py` cut at its EVOLVE-BLOCK markers (prefix and suffix include the markers)."""
-
-    prefix: str
-    block: str
-    suffix: str
-
-    @property
-    def has_markers(self) -> bool:
-        return bool(self.prefix or self.suffix)
-
-    def splice(self, candidate: str) -> str:
-        """The full program for a candidate block (a candidate holding the markers gives up its block)."""
-        if not self.has_markers:
-            return candidate
-        inner = split_evolve_block(candidate, where="candidate", strict=False)
-        block = inner.block if inner.has_markers else candidate
-        return self.prefix + _framed_like(block, self.block) + self.suffix
-
-
-def _framed_like(block: str, original: str) -> str:
-    """`block` with the blank lines that framed `original` (before its first line and before the END
-    marker): replies lose them, and the file must not change outside the code that did."""
-    lead = original[: len(original) - len(original.lstrip("\n"))]
-    trail = original[len(original.rstrip()) :] or "\n"
-    core = block.rstrip().lstrip("\n")
-    if not core:
-        return block if block.endswith("\n") or not block else block + "\n"
-    return lead + core + (trail if trail.startswith("\n") else "\n")
-
-
-def split_evolve_block(text: str, *, where: str, strict: bool = True) -> EvolveBlock:
-    """Cut `text` at its one EVOLVE-BLOCK; no markers means the whole text evolves.
-
-    Strict (for the task's own file): unpaired, reversed or repeated markers are a `UsageError`.
-    Not strict (for LM answers): anything but one clean block counts as "no markers".
-    """
-    markers = list(_MARKER_LINE.finditer(text))
-    kinds = [m.group(1) for m in markers]
-    if not markers:
-        return EvolveBlock("", text, "")
-    if kinds != ["START", "END"]:
-        if not strict:
-            return EvolveBlock("", text, "")
-        if kinds.count("START") > 1 or kinds.count("END") > 1:
-            raise UsageError(f"{where}: more than one EVOLVE-BLOCK; selftaught supports exactly one")
-        missing = "END" if kinds == ["START"] else "START" if kinds == ["END"] else "START before END"
-        raise UsageError(f"{where}: EVOLVE-BLOCK markers are not paired (need # EVOLVE-BLOCK-{missing})")
-    start, end = markers
-    prefix_end = text.find("\n", start.end())
-    prefix_end = len(text) if prefix_end == -1 else prefix_end + 1
-    block = text[prefix_end : end.start()]
-    line_start = text.rfind("\n", 0, end.start()) + 1
-    return EvolveBlock(text[:prefix_end], block, text[line_start:])
 
 
 @dataclass
@@ -433,219 +354,3 @@ def _utility_text(program: EvolveBlock, evaluator_source: str) -> str:
         "    return mean(value for name, value in numbers(metrics).items() if name not in FEATURE_DIMENSIONS)",
     ]
     return "\n".join(lines) + "\n"
-
-
-def load_openevolve_task(spec: str) -> OpenEvolveTask:
-    """Load `openevolve:PATH` (or a bare PATH); every problem is a one-line `UsageError`."""
-    raw = spec[len(PREFIX) :] if spec.startswith(PREFIX) else spec
-    if not raw:
-        raise UsageError("openevolve: needs a directory, e.g. --task openevolve:examples/openevolve_minimize")
-    directory = Path(raw).expanduser()
-    where = f"openevolve task {raw!r}"
-    if not directory.exists():
-        raise UsageError(f"{where}: directory does not exist")
-    if not directory.is_dir():
-        raise UsageError(f"{where}: not a directory")
-    for required in ("initial_program.py", "evaluator.py"):
-        if not (directory / required).is_file():
-            raise UsageError(f"{where}: missing {required}")
-    _refuse_links_outside(directory, where)
-    program_text = _read_text(directory / "initial_program.py", where)
-    evaluator_source = _read_text(directory / "evaluator.py", where)
-    program = split_evolve_block(program_text, where=f"{where}: initial_program.py")
-    if not program.block.strip():
-        raise UsageError(f"{where}: initial_program.py has no code to evolve (empty EVOLVE-BLOCK or file)")
-    for name, text in (("initial_program.py", program_text), ("evaluator.py", evaluator_source)):
-        try:
-            pysource.check_compiles(text, name)
-        except pysource.SourceError as exc:
-            raise UsageError(f"{where}: {name}: {pysource.describe(exc)}") from None
-    if not re.search(r"^def (evaluate|evaluate_stage1)\s*\(", evaluator_source, re.MULTILINE):
-        raise UsageError(f"{where}: evaluator.py defines neither evaluate(program_path) nor evaluate_stage1")
-    _check_requirements(directory, where)
-    config = _read_config(directory, where)
-    _check_evaluator_args(evaluator_source, config, where)
-    return OpenEvolveTask(
-        directory=directory.resolve(),
-        program=program,
-        evaluator_source=evaluator_source,
-        files=_collect_files(directory, where),
-        config=config,
-    )
-
-
-def _refuse_links_outside(directory: Path, where: str) -> None:
-    """Refuse task files that are symlinks resolving outside the directory.
-
-    Why: these files are read by the host and handed to the sandbox and the language model; a link to
-    a host file (a key, the run store) would carry it there.
-    """
-    root = directory.resolve()
-    for name in ("initial_program.py", "evaluator.py", "config.yaml", "requirements.txt"):
-        path = directory / name
-        if not path.is_symlink():
-            continue
-        target = path.resolve()
-        if not target.is_relative_to(root):
-            raise UsageError(
-                f"{where}: {name} is a symlink to {target}, outside the task directory; copy the file in"
-            )
-
-
-def _read_text(path: Path, where: str) -> str:
-    return read_text(path, f"{where}: {path.name}", limit=MAX_FILE_BYTES)
-
-
-def _collect_files(directory: Path, where: str) -> dict[str, bytes]:
-    """The directory's regular files (helper modules, data), copied into the sandbox's scratch.
-
-    Never copied: hidden files, caches and tool directories (`_SKIP_DIRS`, `runs/` included), any
-    directory holding a selftaught run (its `run.sqlite`) and the runs directory holding that (whatever
-    its name, with its group reports), and any
-    SQLite database (by its header bytes, whatever its name) with its journal files. Why: selftaught is
-    often run from the task's own directory, and an earlier run's store holds the secret test seed,
-    every program and score, and its LM cache; a candidate must not read them.
-    """
-    files: dict[str, bytes] = {}
-    total = 0
-    # A run directory (it holds a run store) and the directory holding it (a runs directory of any name,
-    # with its group reports beside the runs), unless that is the task directory itself.
-    stores = {path.parent for path in directory.rglob(STORE_FILE)}
-    run_dirs = (stores | {run.parent for run in stores}) - {directory}
-    for path in sorted(directory.rglob("*")):
-        relative = path.relative_to(directory)
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in relative.parts):
-            continue
-        if any(parent in run_dirs for parent in (path, *path.parents)):
-            continue
-        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc" or _is_store(path):
-            continue
-        size = path.stat().st_size
-        total += size
-        if size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
-            raise UsageError(
-                f"{where}: files too large for the sandbox ({relative}: limits {MAX_FILE_BYTES} bytes per file, "
-                f"{MAX_TOTAL_BYTES} in total)"
-            )
-        files[relative.as_posix()] = path.read_bytes()
-    return files
-
-
-def _is_store(path: Path) -> bool:
-    """A SQLite database (by its first bytes) or one of its journals: a store, never task data."""
-    if path.name.endswith(_SQLITE_SIDE_FILES):
-        return True
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
-
-
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-def _check_requirements(directory: Path, where: str) -> None:
-    """Refuse early, naming the package, when `requirements.txt` asks for something not installed.
-
-    Nothing is installed on the user's behalf: the sandbox has no network, and installing is a decision
-    for the user. `openevolve` itself is satisfied by selftaught's stand-in module.
-    """
-    path = directory / "requirements.txt"
-    if not path.is_file():
-        return
-    from importlib.metadata import PackageNotFoundError, version
-
-    for line in _read_text(path, where).splitlines():
-        line = line.split("#", 1)[0].strip()
-        match = _REQUIREMENT_NAME.match(line)
-        if not line or line.startswith("-") or match is None:
-            continue
-        name = match.group(1)
-        if name.lower().replace("_", "-") == "openevolve":
-            continue
-        try:
-            version(name)
-        except PackageNotFoundError:
-            raise UsageError(
-                f"{where}: requirements.txt needs {name!r}, which is not installed in selftaught's environment"
-            ) from None
-
-
-@dataclass(frozen=True)
-class EvaluatorConfig:
-    """What selftaught takes from an OpenEvolve `config.yaml` (OpenEvolve 0.4.1's defaults without one)."""
-
-    timeout: float = DEFAULT_EVALUATOR_TIMEOUT
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-    cascade: bool = True
-    evaluator_args: dict[str, Any] = field(default_factory=dict)
-    feature_dimensions: tuple[str, ...] = DEFAULT_FEATURE_DIMENSIONS
-
-    def calls(self, evaluator_source: str) -> int:
-        """How many limited calls one evaluation can make: 1, or the cascade's stages (at most 3)."""
-        if not self.cascade or not _defines(evaluator_source, "evaluate_stage1"):
-            return 1
-        if not _defines(evaluator_source, "evaluate_stage2"):
-            return 1
-        return 3 if _defines(evaluator_source, "evaluate_stage3") else 2
-
-
-def _defines(source: str, name: str) -> bool:
-    return re.search(rf"^def {name}\s*\(", source, re.MULTILINE) is not None
-
-
-_warned: set[tuple[str, tuple[str, ...]]] = set()
-
-
-def _read_config(directory: Path, where: str) -> EvaluatorConfig:
-    """The evaluator settings of an OpenEvolve `config.yaml`, if any; the keys selftaught does not read
-    are named in one warning line (once per file and process: a run loads its task more than once)."""
-    from selftaught.tasks.filemodels import load_openevolve_config
-
-    path = directory / "config.yaml"
-    if not path.is_file():
-        return EvaluatorConfig()
-    config, ignored = load_openevolve_config(path, _read_text(path, where))
-    key = (str(path.resolve()), tuple(ignored))
-    if ignored and key not in _warned:
-        _warned.add(key)
-        log.warning("%s: config.yaml: ignored (not used by selftaught): %s", where, ", ".join(ignored))
-    section = config.evaluator
-    return EvaluatorConfig(
-        timeout=section.timeout,
-        thresholds=section.cascade_thresholds,
-        cascade=section.cascade_evaluation,
-        evaluator_args=dict(section.evaluator_args or {}),
-        feature_dimensions=config.database.feature_dimensions,
-    )
-
-
-def _check_evaluator_args(source: str, config: EvaluatorConfig, where: str) -> None:
-    """Refuse at load, as OpenEvolve does at start-up, `evaluator_args` that `evaluate` cannot take.
-
-    Read from the source (the evaluator never runs in the host): a plain top-level `def evaluate`
-    without `**kwargs` must name every key; any other form is left to the runner's own check.
-    """
-    if not config.evaluator_args:  # checked even when the cascade runs instead, as OpenEvolve does
-        return
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "evaluate" and not node.decorator_list:
-            if node.args.kwarg is not None:
-                return
-            named = [a.arg for a in node.args.posonlyargs[:0] + node.args.args + node.args.kwonlyargs]
-            unknown = sorted(set(config.evaluator_args) - set(named))
-            first = (node.args.posonlyargs + node.args.args)[:1]
-            clash = sorted(set(config.evaluator_args) & {a.arg for a in first})
-            if unknown or clash:
-                raise UsageError(
-                    f"{where}: config.yaml: evaluator.evaluator_args {unknown or clash} cannot be passed to "
-                    f"evaluate() in evaluator.py (add the parameters or **kwargs, or remove the keys)"
-                )
-            return

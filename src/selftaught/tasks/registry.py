@@ -83,7 +83,7 @@ def load_task(spec: str, protocol: str = "strict") -> Task:
             f"--protocol paper applies to the built-in tasks only ({', '.join(BUILTIN_NAMES)}), not {spec!r}"
         )
     if spec.startswith("openevolve:"):
-        from selftaught.tasks.openevolve import load_openevolve_task
+        from selftaught.tasks.openevolve_directory import load_openevolve_task
 
         return load_openevolve_task(spec)
     path = Path(spec).expanduser()

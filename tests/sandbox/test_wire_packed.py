@@ -157,6 +157,23 @@ def test_packed_items_count_against_the_item_cap() -> None:
         wire.loads(alone)
 
 
+@pytest.mark.parametrize("shape", [(1,), (3,), (2, 5), (4, 1)])
+def test_a_packed_list_costs_its_numbers_plus_its_rows_exactly(
+    shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item budget at its edge (with a small cap): a packed list costs one item per number, plus
+    one per row for a list of rows, on top of the JSON text's own items. A message whose packed list
+    takes exactly what the text leaves decodes; a cap one lower refuses it."""
+    data = json.dumps({"v": _tag(np.zeros(shape, dtype=np.int64), list=True)}).encode()
+    text_items = data.count(b",") + data.count(b"[") + data.count(b"{")
+    cost = math.prod(shape) + (shape[0] if len(shape) == 2 else 0)
+    monkeypatch.setattr(wire, "MAX_ITEMS", text_items + cost)
+    assert wire.loads(data) == {"v": np.zeros(shape, dtype=np.int64).tolist()}
+    monkeypatch.setattr(wire, "MAX_ITEMS", text_items + cost - 1)
+    with pytest.raises(wire.WireError, match="items"):
+        wire.loads(data)
+
+
 @pytest.mark.parametrize(
     "arr",
     [

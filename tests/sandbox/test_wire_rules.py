@@ -209,6 +209,20 @@ def test_with_a_handle_resolver_other_tags_are_still_refused_as_unknown() -> Non
     assert seen == []
 
 
+def test_a_header_without_a_body_count_has_no_bodies() -> None:
+    """`nb` defaults to 0: a header that does not say passes even where no body is allowed."""
+    assert wire.parse_header(b'{"kind": "x"}', max_bodies=0) == {"kind": "x"}
+    with pytest.raises(wire.WireError, match="body count 1 exceeds the cap of 0"):
+        wire.parse_header(b'{"kind": "x", "nb": 1}', max_bodies=0)
+
+
+def test_a_refusal_under_a_non_string_key_names_the_key_in_40_characters() -> None:
+    key = ("k" * 60,)
+    with pytest.raises(wire.Unserializable) as caught:
+        wire.encode({key: object()})
+    assert caught.value.path == [f"[{repr(key)[:40]}]"]
+
+
 def test_a_decoded_handle_is_an_immutable_value() -> None:
     """A `Ref` stands for an object of another process by its id: a value, like the number it carries.
     The id cannot be rewritten after decoding, and equal handles are one dictionary key."""

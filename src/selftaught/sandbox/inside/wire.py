@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import math
 import mmap
 import os
 import socket
@@ -429,6 +428,9 @@ def encode(
 _PACKED_DTYPES = {float: np.float64, complex: np.complex128, int: np.int64}
 
 
+_STRUCT_CODES = {float: "d", int: "q"}  # struct packs these ~3 times faster than numpy converts them
+
+
 def _packed(items: list[Any]) -> np.ndarray | None:
     """The list as an array when every item is exactly a float, exactly an int (int64) or exactly a
     complex (never bools, subclasses or numpy scalars, which keep their own encoding): 1-D, or 2-D for a
@@ -437,23 +439,27 @@ def _packed(items: list[Any]) -> np.ndarray | None:
         return None
     kinds = set(map(type, items))  # in C: ~20 times faster than a generator over the items
     shape: tuple[int, ...] = (len(items),)
-    numbers: Any = items
+    numbers = items
     if kinds == {list}:
         if len(set(map(len, items))) != 1 or len(items[0]) < PACKED_MIN:
             return None
         shape = (len(items), len(items[0]))
-        numbers = itertools.chain.from_iterable(items)
-        kinds = set(map(type, itertools.chain.from_iterable(items)))
+        numbers = list(itertools.chain.from_iterable(items))
+        kinds = set(map(type, numbers))
     elif len(items) < PACKED_MIN:
         return None
     kind = kinds.pop() if len(kinds) == 1 else None
     dtype = _PACKED_DTYPES.get(kind)  # type: ignore[arg-type]
     if dtype is None:
         return None
-    try:  # fromiter: a quarter cheaper than np.array's nested-list walk
-        return np.fromiter(numbers, dtype=dtype, count=math.prod(shape)).reshape(shape)
-    except OverflowError:  # an int beyond int64: JSON keeps it exact
+    code = _STRUCT_CODES.get(kind)  # type: ignore[arg-type]
+    try:
+        if code is None:  # complex: no struct code
+            return np.fromiter(numbers, dtype=dtype, count=len(numbers)).reshape(shape)
+        data = struct.pack(f"<{len(numbers)}{code}", *numbers)
+    except (OverflowError, struct.error):  # an int beyond int64: JSON keeps it exact
         return None
+    return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
 
 
 def _encode_scalar(value: np.generic, array_hook: ArrayHook | None) -> Any:

@@ -220,7 +220,7 @@ def test_a_body_named_twice_or_out_of_range_is_refused() -> None:
     assert twice.count(b'"body":0') == 2
     with pytest.raises(wire.WireError, match="used twice"):
         wire.loads(twice, bodies=bodies)
-    for forged in (b'"body":1', b'"body":-1', b'"body":"0"', b'"body":0.0', b'"body":true'):
+    for forged in (b'"body":1', b'"body":5', b'"body":-1', b'"body":"0"', b'"body":0.0', b'"body":true'):
         with pytest.raises(wire.WireError, match=r"^array body out of range$"):
             wire.loads(data.replace(b'"body":0', forged), bodies=bodies)
     with pytest.raises(wire.WireError, match=r"^array body out of range$"):

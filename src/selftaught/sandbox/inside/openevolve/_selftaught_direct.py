@@ -72,6 +72,7 @@ class Direct:
         self._sent = self._received = 0  # bytes of the last exchange (under `_lock`)
         self._answered = False  # the last exchange got its answer
         self.allowed_total = 0.0  # seconds of allowance granted so far (for reports and tests)
+        self._io_cpu = 0.0  # this thread's CPU seconds on the socket in the last exchange (under `_lock`)
         os.set_blocking(fd, False)
 
     def calibrate(self):
@@ -115,9 +116,11 @@ class Direct:
         request = {"op": "ping", "args_wire": args, "args_bodies": bodies}
         if echo:
             request["echo"] = echo
+        io = [0.0]
         wall, cpu = real_perf_counter(), time.thread_time()
-        answer = self.call(request, PING_LIMIT)
-        spent = (real_perf_counter() - wall) - (time.thread_time() - cpu)
+        answer = self.call(request, PING_LIMIT, io=io)
+        # As a call's credit counts it: the CPU of sending and reading is part of the wait.
+        spent = (real_perf_counter() - wall) - (time.thread_time() - cpu - io[0])
         if "value_wire" not in answer:
             return None
         return max(0.0, spent), self._sent, self._received
@@ -150,7 +153,7 @@ class Direct:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 
-    def call(self, request, timeout, waits=None, allowed=None):
+    def call(self, request, timeout, waits=None, allowed=None, io=None):
         """Send one request and wait for its answer (an answer dict as the host's broker gives).
 
         One call at a time (the evaluator may call from several threads, e.g. a thread pool with a
@@ -159,14 +162,25 @@ class Direct:
         take the request and to answer (the candidate's time, as the evaluator's clocks count it);
         `allowed[0]` by the exchange's `allowance` (what of those waits is the brokering's), counted
         from the bytes this side sent and received and `request["args_items"]`, the packed numbers the
-        arguments hold (as this side encoded them)."""
+        arguments hold (as this side encoded them); `io[0]` by the CPU time this thread spent sending
+        the request and reading the answer off the socket.
+
+        Why `io` apart: how the answer arrives is the candidate's process's choice. Written a byte at a
+        time while it computes, each byte wakes this thread, whose CPU spent reading runs beside the
+        candidate's work; a credit that counted it as the call's own CPU would erase that work from the
+        clocks. Counted as waiting, it is left out only within the allowance."""
         waits = [0.0] if waits is None else waits
         started = real_monotonic()
         with self._lock:
             waits[0] += real_monotonic() - started
             self._sent = self._received = 0
             self._answered = False
-            answer = self._call(request, timeout, waits)
+            self._io_cpu = 0.0
+            try:
+                answer = self._call(request, timeout, waits)
+            finally:
+                if io is not None:
+                    io[0] += self._io_cpu
             if allowed is not None and self._answered:
                 items = request.get("args_items", 0)
                 allowance = self.allowance(self._sent, self._received, items if type(items) is int else 0)
@@ -201,6 +215,7 @@ class Direct:
         bodies = [request["args_wire"], *request.get("args_bodies", [])] if "args_wire" in request else []
         message = wire.pack_message({"request": wire.encode(fields)}, bodies)
         until = started + limit + GRACE
+        io_started = time.thread_time()
         try:
             self._check_quiet()
             self._send(message, until, waits)
@@ -217,6 +232,8 @@ class Direct:
         except BaseException:
             self.close()
             raise
+        finally:
+            self._io_cpu = time.thread_time() - io_started
         if header.get("seq") != seq:
             self.close()
             return {"error": "the candidate's process answered out of turn", "etype": "RuntimeError"}

@@ -219,7 +219,8 @@ class _Brokered:
     attribute): leaves its brokering overhead out of the evaluator's clocks (`_selftaught_clock`).
 
     Left out: the CPU time this thread spent on the call (encoding, decoding, starting a process: work
-    a native evaluator does not do), and of the rest of the call's duration (waiting for the
+    a native evaluator does not do) except on the direct socket's sends and reads (their pace is the
+    candidate's process's choice: `Direct.call`), and of the rest of the call's duration (waiting for the
     candidate's process, or for a core after a wake-up) at most the exchanges' allowances
     (`Direct.allowance`: the null round trip and the calibrated cost of the bytes and packed numbers
     this side sent and received, all timed before the candidate's code ran); so never more than the
@@ -229,14 +230,14 @@ class _Brokered:
     def __enter__(self):
         self.outer = getattr(_CALL, "waits", None) is None
         if self.outer:
-            _CALL.waits, _CALL.allowed = [0.0], [0.0]
+            _CALL.waits, _CALL.allowed, _CALL.io = [0.0], [0.0], [0.0]
             self.started = _selftaught_clock.real_perf_counter()
             self.cpu = time.thread_time()
         return self
 
     def __exit__(self, *exc):
         if self.outer:
-            cpu = time.thread_time() - self.cpu
+            cpu = max(0.0, time.thread_time() - self.cpu - _CALL.io[0])
             took = _selftaught_clock.real_perf_counter() - self.started
             allowed = _CALL.allowed[0]
             _CALL.waits = None
@@ -256,8 +257,10 @@ def _remote_call(session, request):
     waits = getattr(_CALL, "waits", None) or [0.0]
     if direct is not None:
         try:
-            allowed = getattr(_CALL, "allowed", None) if waits is getattr(_CALL, "waits", None) else None
-            answer = direct.call(request, timeout, waits, allowed)
+            outer = waits is getattr(_CALL, "waits", None)
+            allowed = getattr(_CALL, "allowed", None) if outer else None
+            io = getattr(_CALL, "io", None) if outer else None
+            answer = direct.call(request, timeout, waits, allowed, io)
         finally:
             if direct.dead:  # timed out, ended, or interrupted by the evaluator's own alarm mid-call
                 session.broker.module({"op": "stop", "session": direct.generation}, timeout)

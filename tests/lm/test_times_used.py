@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import selftaught
 from selftaught.config import Settings
 from selftaught.lm import open_model
@@ -28,6 +30,7 @@ def test_times_used_counts_calls_on_the_host() -> None:
         assert lm.times_used == 2 == lm.calls_used
 
 
+@pytest.mark.slow  # a real sandbox job
 def test_times_used_is_read_live_inside_the_sandbox(tmp_path: Path) -> None:
     improver = tmp_path / "counting.py"
     improver.write_text(COUNTING)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +26,17 @@ def pool() -> Iterator[SandboxPool]:
             os.environ.pop("OPENAI_API_KEY", None)
         else:
             os.environ["OPENAI_API_KEY"] = previous
+
+
+@pytest.fixture
+def machine_shared_memory() -> Iterator[None]:
+    """Held while a test measures the machine's shared memory or fills sandbox scratch (tmpfs) by the
+    hundred MiB: one such test at a time on this machine, whichever pytest worker or run it is in. The
+    kernel drops the lock if the holder dies."""
+    path = os.path.join(tempfile.gettempdir(), "selftaught-tests-shared-memory.lock")
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

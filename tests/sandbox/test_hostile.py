@@ -9,7 +9,7 @@ import pytest
 
 from selftaught.sandbox import Job, SandboxPool
 
-from .util import FAKE_KEY, healthy, run_one
+from .util import FAKE_KEY, MACHINE_SHARED_MEMORY, healthy, run_one
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
@@ -230,6 +230,7 @@ def test_writing_outside_scratch_fails(pool: SandboxPool, tmp_path: os.PathLike[
     assert not os.path.exists(target)
 
 
+@MACHINE_SHARED_MEMORY
 def test_two_gigabytes_in_scratch_are_refused_and_wiped(pool: SandboxPool) -> None:
     src = (
         "import os\n"

@@ -20,7 +20,7 @@ from selftaught.sandbox import Job, JobResult, SandboxPool
 from selftaught.tasks.registry import builtin_task
 
 from .test_hostile_boundary import FRAME, beside, run_src
-from .util import healthy
+from .util import MACHINE_SHARED_MEMORY, healthy
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
@@ -63,6 +63,7 @@ def test_ipc_objects_and_watches_are_refused(pool: SandboxPool, call: str) -> No
     assert result.instances[0].output == [-1, 1], result.instances[0]  # EPERM from the filter
 
 
+@MACHINE_SHARED_MEMORY
 def test_shared_memory_cannot_outlive_the_job_or_reach_another(pool: SandboxPool) -> None:
     """Broke before: 8 x 64 MB segments stayed allocated after the job and a later job read them."""
     src = LIBC + (
@@ -183,6 +184,7 @@ def test_millions_of_empty_files_end_that_child_only(pool: SandboxPool) -> None:
         assert item.error is not None and item.seconds < 10.0, item
 
 
+@MACHINE_SHARED_MEMORY
 def test_one_child_cannot_fill_the_scratch_space_for_the_others(pool: SandboxPool) -> None:
     """Files under the per-file cap, but more in all than the child's share (256 MiB)."""
     src = (
@@ -212,6 +214,7 @@ def test_one_child_cannot_fill_the_scratch_space_for_the_others(pool: SandboxPoo
     assert [r.output for r in honest[0].instances] == ["ok", "ok"], honest[0].instances
 
 
+@MACHINE_SHARED_MEMORY
 def test_files_without_names_cannot_fill_the_scratch_space_for_the_others() -> None:
     """Broke: files unlinked while open (or made with O_TMPFILE) are invisible to the quota walk; one
     child held the zygote's whole 1 GiB scratch (5 x 200 MB) until its job ended, and a concurrent honest
@@ -305,6 +308,7 @@ def _concurrently(pool: SandboxPool, jobs: list[Job]) -> list[JobResult]:
     return results  # type: ignore[return-value]
 
 
+@MACHINE_SHARED_MEMORY
 def test_many_children_cannot_hold_more_scratch_memory_than_the_zygotes_budget() -> None:
     """Broke (red team of the per-child tmpfs): each concurrent child got its own 256 MiB, 12 children held
     3 GiB of memory that no rlimit counts (1000 could hold 250 GiB). The zygote now reads what each child
@@ -320,6 +324,7 @@ def test_many_children_cannot_hold_more_scratch_memory_than_the_zygotes_budget()
     assert ended and all("scratch budget is spent" in str(error) for error in ended), ended
 
 
+@MACHINE_SHARED_MEMORY
 def test_idle_children_do_not_shrink_the_scratch_of_the_next() -> None:
     """Broke (third red team): each child kept a 256 MiB grant of the zygote's 1 GiB for its whole life,
     so once four long-lived children (improvers waiting on the model) had started, the next got 1 MiB and
@@ -333,6 +338,7 @@ def test_idle_children_do_not_shrink_the_scratch_of_the_next() -> None:
     assert [r.instances[0].output for r in results] == [0] * 6 + [200], results
 
 
+@MACHINE_SHARED_MEMORY
 def test_scratch_filled_then_left_is_given_back_when_the_child_ends() -> None:
     """Self-attack on the zygote-mounted scratch: children that fill their tmpfs (named and nameless files)
     and exit. Each tmpfs is unmounted at the reap, so its memory is freed at once and no mount is left."""
@@ -357,6 +363,7 @@ def test_scratch_filled_then_left_is_given_back_when_the_child_ends() -> None:
     assert after - before < 64 << 10, (before, after)  # KiB: nothing of the 2.4 GB is still held
 
 
+@MACHINE_SHARED_MEMORY
 def test_an_honest_child_beside_hoarders_keeps_its_scratch() -> None:
     """Five hoarders fill their 256 MiB each (beyond the zygote's budget together) while an honest child
     writes 20 MiB: the hoarders holding the most are ended, the honest child gets its answer (before: it

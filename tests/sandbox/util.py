@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from selftaught.sandbox import Job, JobResult, SandboxPool
 
 FAKE_KEY = "sk-test-SELFTAUGHT-FAKE-KEY-0123456789abcdef"
+
+# Two tests compare the machine's shared memory (tmpfs included) before and after their jobs. They and
+# the tests that fill sandbox scratch (tmpfs) by the hundred MiB hold one machine-wide lock while they
+# run (conftest.py), so on parallel workers those figures never include another such test's scratch.
+MACHINE_SHARED_MEMORY = pytest.mark.usefixtures("machine_shared_memory")
 
 
 def run_one(

@@ -165,6 +165,7 @@ def test_legacy_text_parses_back_to_the_context(context: Context) -> None:
     assert Context.from_legacy(str(context)) == context
 
 
+@pytest.mark.slow  # resumes a run: real sandbox jobs
 def test_a_run_scored_under_another_scoring_version_is_not_resumed(old_runs: Path) -> None:
     import selftaught
     from selftaught.errors import UsageError

@@ -305,3 +305,54 @@ def test_arguments_huge_once_decoded_are_refused_and_leave_the_budget_as_it_was(
     assert all("decoded" in r for r in refusals), refusals
     assert honest == "answered"
     assert recorder.calls == [("host", "ask", 1)]
+
+
+def test_a_threaded_job_that_burns_every_core_ends_at_its_wall_limit_not_its_cpu_rlimit(
+    pool: SandboxPool,
+) -> None:
+    """A wall-clocked job with four library threads has four times the CPU rlimit (the kernel's last
+    line). The program ignores every catchable signal, disarms timers and keeps eight threads of BLAS
+    products busy: the call still ends by its one-second wall limit (the zygote's), not by the rlimit
+    tens of CPU seconds later, and the job's next instance runs in a fresh child with its four threads."""
+    src = BLAS_GETTER + (
+        "import signal, threading\n"
+        "import numpy\n"
+        "def f(x):\n"
+        "    if x == 2:\n"
+        "        return blas_threads()\n"
+        "    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGXCPU):\n"
+        "        signal.signal(sig, signal.SIG_IGN)\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    a = numpy.random.default_rng(1).random((200, 200))\n"
+        "    def burn():\n"
+        "        while True:\n"
+        "            a @ a\n"
+        "    for _ in range(8):\n"
+        "        threading.Thread(target=burn, daemon=True).start()\n"
+        "    burn()\n"
+    )
+    result = pool.run(
+        Job(
+            source=src,
+            entry="f",
+            instances=[[1], [2]],
+            instance_timeout=1.0,
+            cpu_bound=False,
+            memory_mb=512,
+            library_threads=4,
+        )
+    )
+    first, second = result.instances
+    assert first.error is not None and first.error.startswith("timeout"), first
+    assert second.output == 4, (second, result.stderr)
+    assert healthy(pool)
+
+
+def test_a_program_that_raises_its_blas_threads_leaves_the_next_job_at_one(pool: SandboxPool) -> None:
+    """The BLAS's thread count lives in the child's memory: a program of a one-thread job that sets it
+    to eight leaves the zygote's (and so every later child's) at one."""
+    raise_it = BLAS_GETTER + "def f():\n    set_blas_threads(8)\n    return blas_threads()\n"
+    look = BLAS_GETTER + "def f():\n    return blas_threads()\n"
+    assert pool.run(Job(source=raise_it, entry="f", instances=[[]], memory_mb=512)).instances[0].output == 8
+    for _ in range(3):  # both zygotes of the pool, whichever gets the job
+        assert pool.run(Job(source=look, entry="f", instances=[[]], memory_mb=512)).instances[0].output == 1

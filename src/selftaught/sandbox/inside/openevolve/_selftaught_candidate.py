@@ -111,7 +111,7 @@ def _changed_files(workdir, before):
 
 
 def _set_rng(state):
-    """Adopt the evaluator's generator states (see `_selftaught_imports.rng_state` for the format)."""
+    """Adopt the evaluator's generator states (see `_selftaught_rng.rng_state` for the format)."""
     if not state:
         return
     version, words, gauss = state["random"]

@@ -7,7 +7,7 @@ the arguments and the result and a round trip on the socket: a fraction of a mil
 sub-millisecond solves being timed. That cost belongs to the isolation, not to the candidate.
 
 What is left out of `time.perf_counter`, `time.monotonic`, `time.time` (and their `_ns` forms), per call
-(`_selftaught_imports._Brokered`): `cpu + min(allowance, took - cpu)`, where
+(`_selftaught_proxies.Brokered`): `cpu + min(allowance, took - cpu)`, where
 - `took` is the call's real duration in the evaluator's thread and `cpu` the CPU time that thread spent
   on it (encoding, decoding, starting a candidate process), measured here on the real clocks;
 - `took - cpu` is the rest (waiting for the candidate's process, or for a core after a wake-up), of

@@ -290,3 +290,65 @@ def test_wake_of_a_setup_or_finished_job_is_its_deadline(phase: str) -> None:
     """Only a held job sleeps an hour (phases are not ordered: "done" sorts before "held")."""
     job = JobState(id=1, header={}, bodies=[], phase=fresh(phase), deadline=123.0, cpu_start=0.0)
     assert wake(job) == 123.0
+
+
+def test_a_job_not_yet_due_does_not_end_the_look_at_the_jobs_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """check_deadlines passes over a job whose deadline is still ahead and goes on to the next one."""
+    monkeypatch.setattr(watchdog, "time", FixedClock(500.0))
+    watched = Watched(used=0.0)
+    ahead = JobState(id=1, header={}, bodies=[], phase="run", deadline=600.0, started=499.0, child=child())
+    due = JobState(id=2, header={}, bodies=[], phase="run", deadline=500.0, started=498.0, child=child())
+    watched.jobs = {1: ahead, 2: due}
+    watched.check_deadlines()
+    assert watched.reaped_ids == [2] and watched.failed == [("timeout", 2.0)]
+
+
+def test_an_unreadable_child_scratch_does_not_end_the_budget_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child whose tmpfs cannot be measured (listed first) is passed over: the children after it are
+    still measured, and the one holding the most goes when together they are over the budget."""
+    held = {"broken": 0, "a": 70 << 20, "b": 40 << 20}
+    watched = _private(held, monkeypatch, 100 << 20)
+    watched.jobs = {
+        i: JobState(id=i, header={}, bodies=[], phase="run", child=child(name, private=True))
+        for i, name in enumerate(held)
+    }
+    watched.check_scratch()
+    assert [job_id for job_id, _ in watched.gone] == [1]
+
+
+def test_the_shared_scratch_walk_goes_past_private_children_and_says_the_share_in_mib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A child with a tmpfs of its own (listed first) is not walked, and does not stop the walk: the
+    shared-scratch child after it, over its 256 MiB share, is ended with the share in the reason. The
+    walk's own duration (none, on a fixed clock) is what postpones the next look, not the clock's
+    reading: the next look is SCRATCH_CHECK later."""
+    monkeypatch.setattr(watchdog, "time", FixedClock(1000.0))
+    monkeypatch.setattr(watchdog.scratch_space, "filesystem_use", lambda path: (1 << 40, 1 << 40))
+    monkeypatch.setattr(watchdog.scratch_space, "usage", lambda path, limit: (1, (256 << 20) + 1))
+    watched = Watched(used=0.0)
+    watched.scratch_base, watched.next_scratch_check = (0, 0), 0.0
+    watched.jobs = {
+        1: JobState(id=1, header={}, bodies=[], phase="run", child=child("own", private=True)),
+        2: JobState(id=2, header={}, bodies=[], phase="run", child=child("shared")),
+    }
+    watched.scratch_budget = 1 << 62
+    watched.check_scratch()
+    why = f"scratch quota exceeded: more than {watchdog.SCRATCH_FILES} files or 256 MiB"
+    assert watched.gone == [(2, why)]
+    assert watched.next_scratch_check == 1000.0 + watchdog.SCRATCH_CHECK
+
+
+def test_the_scratch_is_looked_at_when_its_time_comes_not_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked: list[str] = []
+    monkeypatch.setattr(watchdog, "time", FixedClock(100.0))
+    monkeypatch.setattr(watchdog.scratch_space, "filesystem_use", lambda path: looked.append(path) or (0, 0))
+    watched = Watched(used=0.0)
+    watched.next_scratch_check = 100.25
+    watched.check_scratch()
+    assert looked == []
+    watched.next_scratch_check = 100.0
+    watched.check_scratch()
+    assert looked == ["/nonexistent"] and watched.next_scratch_check == 100.0 + watchdog.SCRATCH_CHECK

@@ -356,3 +356,74 @@ def test_a_program_that_raises_its_blas_threads_leaves_the_next_job_at_one(pool:
     assert pool.run(Job(source=raise_it, entry="f", instances=[[]], memory_mb=512)).instances[0].output == 8
     for _ in range(3):  # both zygotes of the pool, whichever gets the job
         assert pool.run(Job(source=look, entry="f", instances=[[]], memory_mb=512)).instances[0].output == 1
+
+
+def test_calls_in_flight_together_over_the_jobs_budget_never_reach_the_handler_at_once(
+    pool: SandboxPool,
+) -> None:
+    """Calls each with a list of a million empty strings: 3 MB encoded (the zygote's window lets them
+    all through), about 57 MB decoded, so one fits the job's 64 MiB budget for calls in flight and two
+    do not. While the handler holds the first, two more arrive: both are refused by their decoded
+    size and never reach the handler; once the first is released, the program's next such call is
+    answered (nothing of the refusals stayed in the budget)."""
+    src = (
+        "import threading\n"
+        "def f(host):\n"
+        "    def big():\n"
+        "        try:\n"
+        "            return host.ask([''] * 1_000_000)\n"
+        "        except Exception as exc:\n"
+        "            return str(exc)[:200]\n"
+        "    answers = []\n"
+        "    first = threading.Thread(target=lambda: answers.append(big()))\n"
+        "    first.start()\n"
+        "    host.wait_held()\n"
+        "    others = [threading.Thread(target=lambda: answers.append(big())) for _ in range(2)]\n"
+        "    for t in others:\n"
+        "        t.start()\n"
+        "    for t in others:\n"
+        "        t.join()\n"
+        "    host.release()\n"
+        "    first.join()\n"
+        "    return [answers, big()]\n"
+    )
+    lock = threading.Lock()
+    held = [0, 0]  # big calls the handler holds now, the most it held at once
+    holding, released = threading.Event(), threading.Event()
+
+    def handler(proxy: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if method == "wait_held":
+            return holding.wait(60.0)
+        if method == "release":
+            released.set()
+            return None
+        with lock:
+            held[0] += 1
+            held[1] = max(held[1], held[0])
+        holding.set()
+        if held[1] == 1:
+            released.wait(60.0)  # only the first: a second admitted call would be a failure anyway
+        with lock:
+            held[0] -= 1
+        return "answered"
+
+    result = pool.run(
+        Job(
+            source=src,
+            entry="f",
+            instances=[[Proxy("host", methods=("ask", "wait_held", "release"))]],
+            cpu_bound=False,
+            memory_mb=1024,
+            instance_timeout=120.0,
+        ),
+        rpc=handler,
+    )
+    output = result.instances[0].output
+    assert isinstance(output, list), (result.instances[0].error, result.stderr)
+    answers, later = output
+    # The two that came while the first was held are refused (their answers come first), then the first.
+    assert answers[-1] == "answered" and len(answers) == 3, answers
+    assert all("decoded" in a for a in answers[:2]), answers
+    assert later == "answered"
+    assert held[1] == 1, held
+    assert healthy(pool)

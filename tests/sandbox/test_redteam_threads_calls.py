@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from selftaught.sandbox import Job, Proxy, SandboxPool
+from selftaught.sandbox.job import MAX_LIBRARY_THREADS
 from selftaught.sandbox.jobrun import MAX_RPC_BYTES_IN_FLIGHT
 from selftaught.tasks.evaluation import evaluate
 from selftaught.tasks.registry import builtin_task
@@ -427,3 +428,27 @@ def test_calls_in_flight_together_over_the_jobs_budget_never_reach_the_handler_a
     assert later == "answered"
     assert held[1] == 1, held
     assert healthy(pool)
+
+
+def test_the_most_library_threads_fit_a_default_jobs_memory(pool: SandboxPool) -> None:
+    """Each OpenBLAS thread maps a buffer of its own (tens of MB of address space, which the job's
+    memory limit counts): at MAX_LIBRARY_THREADS and half the default memory, a product over every
+    thread fails to allocate and hangs to its timeout. OpenEvolve's jobs run at the default memory, where
+    a product over the most threads a job may have must work."""
+    src = (
+        "import numpy\n"
+        "def f():\n"
+        "    a = numpy.random.default_rng(1).random((600, 600))\n"
+        "    return bool(numpy.allclose((a @ numpy.eye(600))[:3, :3], a[:3, :3]))\n"
+    )
+    job = Job(
+        source=src,
+        entry="f",
+        instances=[[]],
+        cpu_bound=False,
+        instance_timeout=60.0,
+        library_threads=MAX_LIBRARY_THREADS,
+    )
+    assert job.memory_mb == Job.memory_mb  # the default, as OpenEvolve's evaluator and candidate jobs use
+    result = pool.run(job)
+    assert result.instances[0].output is True, (result.instances[0].error, result.stderr[-500:])

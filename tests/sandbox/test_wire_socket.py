@@ -1,0 +1,189 @@
+"""The evaluator-candidate socket's framing, in process on a socket pair (no sandbox): `pack_parts` and
+`write_all` with many buffers (one `writev` per IOV_MAX of them, partial writes resumed), and
+`SocketReader`/`recv_message` reading whole messages back, with their caps at their exact edges.
+The same code runs end to end in tests/openevolve (slow)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from selftaught.sandbox.inside import wire
+
+
+def _pair() -> tuple[socket.socket, wire.SocketReader]:
+    ours, theirs = socket.socketpair()
+    return ours, wire.SocketReader(theirs.detach())
+
+
+def _send_soon(sock: socket.socket, data: object) -> threading.Thread:
+    """Write from a thread: a socket pair holds only so much before the reader must take some."""
+    thread = threading.Thread(target=wire.write_all, args=(sock.fileno(), data))
+    thread.start()
+    return thread
+
+
+def test_messages_of_small_and_large_bodies_come_back_exactly() -> None:
+    """Two messages in one stream: small frames come out of the reader's buffer, a body larger than
+    its chunk is received straight into its own bytearray; every byte and the message boundary kept."""
+    big = os.urandom(3 * wire.SocketReader.CHUNK + 5)
+    first = wire.pack_parts({"op": "a"}, [b"x", big, b"", b"yz"])
+    second = wire.pack_parts({"op": "b"})
+    ours, reader = _pair()
+    thread = _send_soon(ours, first + second)
+    try:
+        header, bodies = wire.recv_message(reader, 1 << 22)
+        assert header == {"op": "a", "nb": 4}
+        assert bodies == [b"x", big, b"", b"yz"] and all(type(b) is bytearray for b in bodies)
+        assert wire.recv_message(reader, 1 << 22) == ({"op": "b"}, [])
+    finally:
+        thread.join()
+        ours.close()
+        reader.close()
+
+
+def test_a_frame_of_exactly_the_cap_is_read_and_one_byte_more_refused_unread() -> None:
+    cap = 100
+    ours, reader = _pair()
+    try:
+        ours.sendall(wire.frame(b"a" * cap) + wire.frame(b"b" * (cap + 1)))
+        assert reader.frame(cap) == b"a" * cap
+        with pytest.raises(wire.WireError, match=f"^frame of {cap + 1} bytes exceeds the cap of {cap}$"):
+            reader.frame(cap)
+    finally:
+        ours.close()
+        reader.close()
+
+
+@pytest.mark.parametrize("sent", [b"\x00\x00", wire.frame(b"abc")[:5], wire.frame(os.urandom(1 << 18))[:-1]])
+def test_a_peer_closing_mid_frame_is_end_of_file(sent: bytes) -> None:
+    """Closed inside the length, inside a buffered frame, or inside a large body being received."""
+    ours, reader = _pair()
+
+    def send_and_close() -> None:
+        wire.write_all(ours.fileno(), sent)
+        ours.close()
+
+    thread = threading.Thread(target=send_and_close)
+    thread.start()
+    try:
+        with pytest.raises(EOFError):
+            reader.frame(1 << 20)
+    finally:
+        thread.join()
+        reader.close()
+
+
+def test_a_message_may_take_exactly_its_cap_with_each_body_costing_frame_cost_more() -> None:
+    """recv_message's cap covers the bodies, each charged its length plus FRAME_COST: bodies that take
+    exactly the cap are read; one byte more in the last body is refused."""
+    first = 50
+    cap = first + wire.FRAME_COST + 30
+    for last, refused in ((30, False), (31, True)):
+        ours, reader = _pair()
+        try:
+            ours.sendall(wire.pack_message({"op": "m"}, [b"a" * first, b"b" * last]))
+            if refused:
+                with pytest.raises(wire.WireError, match=f"frame of {last} bytes exceeds the cap of 30"):
+                    wire.recv_message(reader, cap)
+            else:
+                assert wire.recv_message(reader, cap)[1] == [b"a" * first, b"b" * last]
+        finally:
+            ours.close()
+            reader.close()
+
+
+def test_a_message_header_is_capped_at_header_cap_and_at_the_message_cap() -> None:
+    long_header = wire.frame(b'{"k":"' + b"h" * (wire.HEADER_CAP - 8) + b'"}')
+    assert len(long_header) - 4 == wire.HEADER_CAP
+    for data, cap, ok in (
+        (long_header, 1 << 20, True),
+        (wire.frame(b'{"k":"' + b"h" * (wire.HEADER_CAP - 7) + b'"}'), 1 << 20, False),
+        (wire.frame(b'{"k":"hhhh"}'), 12, True),
+        (wire.frame(b'{"k":"hhhh"}'), 11, False),
+    ):
+        ours, reader = _pair()
+        thread = _send_soon(ours, data)
+        try:
+            if ok:
+                assert wire.recv_message(reader, cap)[0]["k"].startswith("hhhh")
+            else:
+                with pytest.raises(wire.WireError, match="exceeds the cap"):
+                    wire.recv_message(reader, cap)
+        finally:
+            thread.join()
+            ours.close()
+            reader.close()
+
+
+def test_a_message_may_carry_one_more_body_than_max_bodies_not_two() -> None:
+    """The header's own count is checked before any body is read: MAX_BODIES + 1 (the arrays and the
+    request's own) is allowed, one more refused."""
+    for count, ok in ((wire.MAX_BODIES + 1, True), (wire.MAX_BODIES + 2, False)):
+        ours, reader = _pair()
+        thread = _send_soon(ours, wire.pack_parts({"op": "n"}, [b""] * count))
+        try:
+            if ok:
+                assert len(wire.recv_message(reader, 1 << 20)[1]) == count
+            else:
+                with pytest.raises(wire.WireError, match=f"body count {count} exceeds"):
+                    wire.recv_message(reader, 1 << 20)
+        finally:
+            thread.join()
+            ours.close()
+            reader.close()
+
+
+def test_write_all_writes_more_buffers_than_one_writev_takes_in_order() -> None:
+    """3 * IOV_MAX + 7 buffers of different sizes (empty ones among them), through a socket pair
+    whose reader takes them as they come: every byte arrives, in order."""
+    parts = [bytes([i % 251]) * (i % 5) for i in range(3 * wire.IOV_MAX + 7)]
+    parts.append(os.urandom(1 << 20))  # larger than the pair holds: writev writes part of it
+    ours, theirs = socket.socketpair()
+    thread = _send_soon(ours, parts)
+    got = bytearray()
+    want = b"".join(parts)
+    try:
+        while len(got) < len(want):
+            got += theirs.recv(1 << 16)
+    finally:
+        thread.join()
+        ours.close()
+        theirs.close()
+    assert bytes(got) == want
+
+
+def test_bodies_are_views_of_the_arrays_and_count_the_packed_numbers() -> None:
+    """`Bodies` keeps each large array's bytes without copying them, takes arrays from its `min_bytes`
+    on (one byte fewer stays inline), and counts the numbers of the packed lists encoded with it."""
+    hook = wire.Bodies(min_bytes=64)
+    arr = np.arange(8, dtype="<f8")
+    small = np.arange(63, dtype=np.uint8)
+    value = {"a": arr, "s": small, "l": [1.5] * 10, "rows": [[1, 2, 3, 4, 5, 6, 7, 8]] * 3}
+    data = wire.dumps(value, hook.hook)
+    # the array (64 bytes) and the two packed lists (80 and 192 bytes) go as bodies; `small` stays inline
+    assert len(hook.items) == 3 and hook.size == 64 + 80 + 192
+    arr[0] = 99.0  # a view: the body sees the change
+    assert bytes(hook.items[0])[:8] == np.float64(99.0).tobytes()
+    assert hook.packed_items == 10 + 24
+    back = wire.loads(data, bodies=[bytes(item) for item in hook.items])
+    assert back["s"].tobytes() == small.tobytes() and back["a"][0] == 99.0
+    assert back["l"] == value["l"] and back["rows"] == value["rows"]
+
+
+def test_a_bytearray_body_is_decoded_in_place_and_bytes_are_copied() -> None:
+    """As `SocketReader` gives them, bytearray bodies are the message's own: the array uses them in
+    place. A bytes body is copied, so the decoded array is writable either way."""
+    hook = wire.Bodies()
+    data = wire.dumps(np.zeros(wire.BODY_MIN, dtype=np.uint8), hook.hook)
+    owned = bytearray(hook.items[0])
+    arr = wire.loads(data, bodies=[owned])
+    owned[0] = 7
+    assert arr[0] == 7
+    copied = wire.loads(data, bodies=[bytes(hook.items[0])])
+    copied[0] = 5
+    assert copied[0] == 5 and bytes(hook.items[0])[0] == 0

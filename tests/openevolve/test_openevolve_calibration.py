@@ -185,11 +185,11 @@ def test_a_huge_answer_buys_no_time(pool: SandboxPool, kind: str) -> None:
 SLOW_PROCESS = """
 import time
 
-import wire
+import frames
 
 time.sleep(0.3)  # a slow import: the calibration is over before this runs
-_write_all = wire.write_all
-_recv_message = wire.recv_message
+_write_all = frames.write_all
+_recv_message = frames.recv_message
 
 
 def write_all(fd, data):
@@ -202,8 +202,8 @@ def recv_message(reader, cap):
     return _recv_message(reader, cap)
 
 
-wire.write_all = write_all
-wire.recv_message = recv_message
+frames.write_all = write_all
+frames.recv_message = recv_message
 
 
 def work():
@@ -238,9 +238,9 @@ EARLY = """
 import threading
 import time
 
-import wire
+import frames
 
-_write_all = wire.write_all
+_write_all = frames.write_all
 armed = []
 
 
@@ -250,7 +250,7 @@ def write_all(fd, data):
         threading.Thread(target=lambda: (time.sleep(0.05), _write_all(fd, b'\\0' * 64))).start()
 
 
-wire.write_all = write_all
+frames.write_all = write_all
 
 
 def arm():

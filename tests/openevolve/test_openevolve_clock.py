@@ -87,18 +87,18 @@ def test_a_candidates_own_time_is_never_left_out(pool: SandboxPool) -> None:
     writing its answer and one stalling before it reads the request: each call's seen time is at least
     the candidate's own time less the null round trip."""
     program = PROGRAM + (
-        "import wire\n"
-        "_write_all = wire.write_all\n"
-        "_recv_message = wire.recv_message\n"
+        "import frames\n"
+        "_write_all = frames.write_all\n"
+        "_recv_message = frames.recv_message\n"
         "def stall_writing(seconds):\n"
         "    def write_all(fd, data):\n"
         "        data = b''.join(data) if isinstance(data, list) else data\n"
         "        _write_all(fd, data[:7]); time.sleep(seconds); _write_all(fd, data[7:])\n"
-        "    wire.write_all = write_all\n"
+        "    frames.write_all = write_all\n"
         "def stall_reading(seconds):\n"
         "    def recv_message(reader, cap):\n"
         "        time.sleep(seconds); return _recv_message(reader, cap)\n"
-        "    wire.recv_message = recv_message\n"
+        "    frames.recv_message = recv_message\n"
     )
     evaluator = TIMING + (
         "def evaluate(program_path):\n"
@@ -123,11 +123,11 @@ def test_the_null_round_trip_is_timed_before_the_candidate_runs(pool: SandboxPoo
     that sleeps 0.2 s before each answer): the null round trip, timed before the import, stays what an
     untouched process gives, and each call is seen with the 0.2 s in it."""
     program = (
-        "import time, wire\n"
-        "_write_all = wire.write_all\n"
+        "import frames, time\n"
+        "_write_all = frames.write_all\n"
         "def write_all(fd, data):\n"
         "    time.sleep(0.2); _write_all(fd, data)\n"
-        "wire.write_all = write_all\n"
+        "frames.write_all = write_all\n"
         "def work():\n"
         "    return 1\n"
     )

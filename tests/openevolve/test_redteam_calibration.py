@@ -32,9 +32,9 @@ def pool() -> Iterator[SandboxPool]:
 DRIBBLE = f"""
 import time
 
-import wire
+import frames
 
-_write_all = wire.write_all
+_write_all = frames.write_all
 DURATIONS = []
 
 
@@ -55,7 +55,7 @@ def write_all(fd, data):
     DURATIONS.append(time.perf_counter() - started)
 
 
-wire.write_all = write_all
+frames.write_all = write_all
 
 
 def work():

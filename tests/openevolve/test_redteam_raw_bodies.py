@@ -64,9 +64,9 @@ def test_int_keyed_dicts_of_large_arrays_and_lists_cross_both_ways(pool: Sandbox
 
 FORGER = """
 import numpy as np
-import wire
+import frames
 
-_pack = wire.pack_parts
+_pack = frames.pack_parts
 mode = []
 
 def forge(how):
@@ -76,13 +76,13 @@ def _forged(header, bodies=()):
     bodies = list(bodies)
     if mode and 'seq' in header and bodies:
         if mode[0] == 'many':
-            bodies = bodies + [b'x'] * (wire.MAX_BODIES + 5)
+            bodies = bodies + [b'x'] * (frames.MAX_BODIES + 5)
         elif mode[0] == 'twice':
             tag = '{"__st__": "nd", "dtype": "<f8", "shape": [300], "body": 0}'
             bodies = [f'[{tag}, {tag}]'.encode(), bytes(2400)]
     return _pack(header, bodies)
 
-wire.pack_parts = _forged
+frames.pack_parts = _forged
 
 def work():
     return list(range(10))
@@ -118,15 +118,15 @@ def test_a_forged_answer_fails_only_the_candidates_own_calls(pool: SandboxPool, 
 # ---------------------------------------------------------------- the null round trip after a restart
 
 SLOW_AFTER_CRASH = """
-import os, time, wire
+import frames, os, time
 
-_write_all = wire.write_all
+_write_all = frames.write_all
 
 def write_all(fd, data):
     time.sleep(0.2)
     _write_all(fd, data)
 
-wire.write_all = write_all  # every answer of every process that imported this module waits 0.2 s
+frames.write_all = write_all  # every answer of every process that imported this module waits 0.2 s
 
 def crash():
     os._exit(3)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 
 # The two broad hypothesis searches below cost ~30 s (large examples through the real decoder): they are
 # marked slow one by one; the named refusals and caps stay in the fast suite.
@@ -130,7 +130,7 @@ def _frames(pieces: list[bytes]) -> bytes:
 def test_frame_reader_yields_messages_or_wire_errors(pieces: list[bytes], tail: bytes, chunk: int) -> None:
     """The zygote's incremental reader, fed in arbitrary chunks: messages, or WireError, never another error."""
     data = _frames(pieces) + tail
-    reader = wire.FrameReader(cap=4096, header_cap=256)
+    reader = frames.FrameReader(cap=4096, header_cap=256)
     try:
         for start in range(0, len(data), chunk):
             reader.feed(data[start : start + chunk])
@@ -143,14 +143,14 @@ def test_frame_reader_yields_messages_or_wire_errors(pieces: list[bytes], tail: 
 
 def test_one_message_may_not_exceed_the_cap_however_it_is_split() -> None:
     """Many small bodies add up: the reader refuses the message once the total passes the cap."""
-    reader = wire.FrameReader(cap=1000, header_cap=100)
+    reader = frames.FrameReader(cap=1000, header_cap=100)
     reader.feed(_frames([b'{"t": "rpc", "nb": 100}'] + [b"x" * 50] * 100))
     with pytest.raises(wire.WireError, match="message of"):
         reader.messages()
 
 
 def test_header_cap_is_separate_from_the_message_cap() -> None:
-    reader = wire.FrameReader(cap=1 << 20, header_cap=1 << 10)
+    reader = frames.FrameReader(cap=1 << 20, header_cap=1 << 10)
     reader.feed(_frames([json.dumps({"t": "event", "detail": "x" * 5000}).encode()]))
     with pytest.raises(wire.WireError, match="header of"):
         reader.messages()
@@ -165,7 +165,7 @@ def test_safe_text_never_returns_unencodable_text(value: object) -> None:
 
 
 def test_a_child_message_may_carry_one_body_only() -> None:
-    reader = wire.FrameReader(cap=1 << 20, header_cap=1 << 10, max_bodies=1)
+    reader = frames.FrameReader(cap=1 << 20, header_cap=1 << 10, max_bodies=1)
     reader.feed(_frames([b'{"t": "result", "nb": 1000000}'] + [b""] * 10))
     with pytest.raises(wire.WireError, match="body count"):
         reader.messages()

@@ -1,4 +1,4 @@
-"""The control-pipe parser (`wire.FrameReader`) against a plain reference, on mutated valid streams.
+"""The control-pipe parser (`frames.FrameReader`) against a plain reference, on mutated valid streams.
 
 The zygote parses every byte a child writes on its control pipe with `FrameReader`, fed in whatever
 pieces `os.read` returns. Random bytes almost never get past the first length prefix, so the streams here
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 
-COST = 64  # bytes each frame costs beyond its data (wire.FRAME_COST, stated independently here)
+COST = 64  # bytes each frame costs beyond its data (frames.FRAME_COST, stated independently here)
 Message = tuple[dict[str, Any], list[bytes]]
 
 # What each refusal's message says (the reader must refuse for the rule the reference names).
@@ -82,7 +82,7 @@ def reference(data: bytes, cap: int, header_cap: int, max_bodies: int) -> tuple[
 
 def feed(data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int) -> tuple[list[Message], str]:
     """What the real reader yields fed `chunk` bytes at a time: (messages, "ok" | the WireError text)."""
-    reader = wire.FrameReader(cap, header_cap, max_bodies)
+    reader = frames.FrameReader(cap, header_cap, max_bodies)
     got: list[Message] = []
     for start in range(0, len(data), chunk):
         reader.feed(data[start : start + chunk])
@@ -93,7 +93,7 @@ def feed(data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int) ->
     return got, "ok" if reader.buffered == 0 else "pending"
 
 
-def frames(pieces: list[bytes]) -> bytes:
+def stream_of(pieces: list[bytes]) -> bytes:
     return b"".join(struct.pack(">I", len(piece)) + piece for piece in pieces)
 
 
@@ -130,7 +130,7 @@ def streams(draw: st.DrawFn) -> bytes:
             continue
         pieces.append(json.dumps({**header, "nb": len(bodies)} if bodies else header).encode())
         pieces.extend(bodies)
-    data = bytearray(frames(pieces))
+    data = bytearray(stream_of(pieces))
     for _ in range(draw(st.integers(0, 3))):
         at = draw(st.integers(0, len(data)))
         kind = draw(st.sampled_from(["flip", "insert", "delete", "length", "cut"]))
@@ -149,14 +149,14 @@ def streams(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams(), st.integers(1, 64), st.integers(0, 600), st.integers(0, 200), st.integers(0, 4))
-@example(frames([b'{"t": "event"}']), 3, 600, 200, 1)  # end
-@example(frames([b'{"t": "event"}'])[:-2], 3, 600, 200, 1)  # incomplete
-@example(frames([b'{"t": "event", "d": "' + b"x" * 300 + b'"}']), 7, 600, 200, 1)  # header-cap
-@example(frames([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 9, 600, 400, 2)  # message-cap
-@example(frames([b"{"]), 1, 600, 200, 1)  # malformed
-@example(frames([b"[1]"]), 64, 600, 200, 1)  # not-object
-@example(frames([b'{"nb": -1}']), 2, 600, 200, 1)  # bad-count
-@example(frames([b'{"nb": 2}', b"", b""]), 5, 600, 200, 1)  # count-cap
+@example(stream_of([b'{"t": "event"}']), 3, 600, 200, 1)  # end
+@example(stream_of([b'{"t": "event"}'])[:-2], 3, 600, 200, 1)  # incomplete
+@example(stream_of([b'{"t": "event", "d": "' + b"x" * 300 + b'"}']), 7, 600, 200, 1)  # header-cap
+@example(stream_of([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 9, 600, 400, 2)  # message-cap
+@example(stream_of([b"{"]), 1, 600, 200, 1)  # malformed
+@example(stream_of([b"[1]"]), 64, 600, 200, 1)  # not-object
+@example(stream_of([b'{"nb": -1}']), 2, 600, 200, 1)  # bad-count
+@example(stream_of([b'{"nb": 2}', b"", b""]), 5, 600, 200, 1)  # count-cap
 def test_the_reader_agrees_with_the_reference(
     data: bytes, chunk: int, cap: int, header_cap: int, max_bodies: int
 ) -> None:
@@ -166,19 +166,19 @@ def test_the_reader_agrees_with_the_reference(
 @pytest.mark.parametrize(
     "data, cap, header_cap, max_bodies, outcome",
     [
-        (frames([b'{"t": "event"}', b'{"nb": 1}', b"body"]), 600, 200, 1, "end"),
-        (frames([b'{"nb": 1}', b"body"])[:-1], 600, 200, 1, "incomplete"),
-        (frames([b'{"nb": 1}'])[:3], 600, 200, 1, "incomplete"),
-        (frames([b'{"t": "' + b"x" * 300 + b'"}']), 600, 200, 1, "header-cap"),
-        (frames([b'{"t": "' + b"x" * 300 + b'"}']), 200, 600, 1, "header-cap"),
-        (frames([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 600, 400, 2, "message-cap"),
-        (frames([b"{"]), 600, 200, 1, "malformed"),
-        (frames([b"\xff"]), 600, 200, 1, "malformed"),
-        (frames([b"[" * 100_000]), 1 << 20, 1 << 20, 1, "malformed"),
-        (frames([b"[1]"]), 600, 200, 1, "not-object"),
-        (frames([b'{"nb": -1}']), 600, 200, 1, "bad-count"),
-        (frames([b'{"nb": "1"}']), 600, 200, 1, "bad-count"),
-        (frames([b'{"nb": 2}', b"", b""]), 600, 200, 1, "count-cap"),
+        (stream_of([b'{"t": "event"}', b'{"nb": 1}', b"body"]), 600, 200, 1, "end"),
+        (stream_of([b'{"nb": 1}', b"body"])[:-1], 600, 200, 1, "incomplete"),
+        (stream_of([b'{"nb": 1}'])[:3], 600, 200, 1, "incomplete"),
+        (stream_of([b'{"t": "' + b"x" * 300 + b'"}']), 600, 200, 1, "header-cap"),
+        (stream_of([b'{"t": "' + b"x" * 300 + b'"}']), 200, 600, 1, "header-cap"),
+        (stream_of([b'{"nb": 2}', b"x" * 200, b"y" * 300]), 600, 400, 2, "message-cap"),
+        (stream_of([b"{"]), 600, 200, 1, "malformed"),
+        (stream_of([b"\xff"]), 600, 200, 1, "malformed"),
+        (stream_of([b"[" * 100_000]), 1 << 20, 1 << 20, 1, "malformed"),
+        (stream_of([b"[1]"]), 600, 200, 1, "not-object"),
+        (stream_of([b'{"nb": -1}']), 600, 200, 1, "bad-count"),
+        (stream_of([b'{"nb": "1"}']), 600, 200, 1, "bad-count"),
+        (stream_of([b'{"nb": 2}', b"", b""]), 600, 200, 1, "count-cap"),
     ],
 )
 def test_every_branch_of_the_parser_is_reached(
@@ -193,9 +193,9 @@ def test_a_message_of_hundreds_of_bodies_ends_at_its_count() -> None:
     """The reader stops taking bodies at the header's count, also past 256 (where Python's small-int
     objects end, so a count compared by identity would never match): the next message is read apart."""
     bodies = [bytes([i % 256]) * 3 for i in range(300)]
-    data = wire.pack_message({"kind": "a"}, bodies) + wire.pack_message({"kind": "b"})
+    data = frames.pack_message({"kind": "a"}, bodies) + frames.pack_message({"kind": "b"})
     for chunk in (len(data), 7):
-        reader = wire.FrameReader(1 << 20)
+        reader = frames.FrameReader(1 << 20)
         got: list[tuple[dict[str, Any], list[bytes]]] = []
         for start in range(0, len(data), chunk):
             reader.feed(data[start : start + chunk])

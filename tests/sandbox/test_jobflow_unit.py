@@ -17,8 +17,8 @@ import selftaught
 INSIDE = str(Path(selftaught.__file__).parent / "sandbox" / "inside")
 sys.path.insert(0, INSIDE)
 try:
+    import frames as inside_frames  # type: ignore[import-not-found]
     import jobflow  # type: ignore[import-not-found]
-    import wire as inside_wire  # type: ignore[import-not-found]
     from jobstate import Child, JobState  # type: ignore[import-not-found]
 finally:
     sys.path.remove(INSIDE)
@@ -36,7 +36,7 @@ class Brood:
     def spawn(self, job: Any) -> str | None:
         if self.refuse is not None:
             return self.refuse
-        job.child = Child(1, -1, -1, None, None, 0, "/nonexistent", inside_wire.FrameReader(1))
+        job.child = Child(1, -1, -1, None, None, 0, "/nonexistent", inside_frames.FrameReader(1))
         return None
 
     def reap(self, job: Any) -> str:

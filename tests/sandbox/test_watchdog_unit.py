@@ -26,9 +26,9 @@ sys.path.insert(0, INSIDE)
 try:
     import clock  # type: ignore[import-not-found]
     import confine  # type: ignore[import-not-found]
+    import frames as inside_frames  # type: ignore[import-not-found]
     import scratch as scratch_space  # type: ignore[import-not-found]
     import watchdog  # type: ignore[import-not-found]
-    import wire as inside_wire  # type: ignore[import-not-found]
     from jobstate import Child, JobState  # type: ignore[import-not-found]
     from watchdog import SCRATCH_FILES, Watchdog, wake  # type: ignore[import-not-found]
 finally:
@@ -94,7 +94,7 @@ def child(scratch: str = "/nonexistent", private: bool = False) -> Any:
         err_r=None,
         slot=0,
         scratch=scratch,
-        reader=inside_wire.FrameReader(1),
+        reader=inside_frames.FrameReader(1),
         private=private,
     )
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 
 
 @pytest.mark.parametrize(
@@ -85,19 +85,19 @@ def test_frame_caps_are_enforced_before_reading() -> None:
     try:
         os.write(w, (1 << 30).to_bytes(4, "big"))
         with pytest.raises(wire.WireError, match="exceeds the cap"):
-            wire.read_frame(r, 1 << 20)
+            frames.read_frame(r, 1 << 20)
     finally:
         os.close(r)
         os.close(w)
-    reader = wire.FrameReader(cap=16)
+    reader = frames.FrameReader(cap=16)
     reader.feed((100).to_bytes(4, "big"))
     with pytest.raises(wire.WireError):
         reader.messages()
 
 
 def test_incremental_reader_reassembles_messages() -> None:
-    data = wire.pack_message({"op": "x"}, [b"one", b"two"]) + wire.pack_message({"op": "y"})
-    reader = wire.FrameReader(cap=1024)
+    data = frames.pack_message({"op": "x"}, [b"one", b"two"]) + frames.pack_message({"op": "y"})
+    reader = frames.FrameReader(cap=1024)
     got = []
     for i in range(len(data)):
         reader.feed(data[i : i + 1])

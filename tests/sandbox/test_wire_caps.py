@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import arrays, frames, wire
 
 
 def _array(dtype: str, shape: list[int], data: bytes = b"", **extra: object) -> bytes:
@@ -31,8 +31,8 @@ def _frames(pieces: list[bytes]) -> bytes:
 
 def test_caps_have_their_documented_numbers() -> None:
     """The numbers docs/sandbox.md and the tests below rely on (a changed cap must change them too)."""
-    assert (wire.MAX_DIMS, wire.MAX_DTYPE_CHARS, wire.MAX_DEPTH) == (32, 16, 200)
-    assert (wire.MAX_ITEMS, wire.MAX_DIM, wire.FRAME_COST, wire.HEADER_CAP) == (
+    assert (arrays.MAX_DIMS, arrays.MAX_DTYPE_CHARS, wire.MAX_DEPTH) == (32, 16, 200)
+    assert (wire.MAX_ITEMS, arrays.MAX_DIM, frames.FRAME_COST, frames.HEADER_CAP) == (
         2_000_000,
         1 << 40,
         64,
@@ -40,7 +40,7 @@ def test_caps_have_their_documented_numbers() -> None:
     )
     # docs/openevolve.md: arrays of 2 KB or more go as raw bodies, at most 4096 a message; lists of 8
     # or more numbers go packed
-    assert (wire.BODY_MIN, wire.MAX_BODIES, wire.PACKED_MIN) == (2048, 4096, 8)
+    assert (wire.BODY_MIN, wire.MAX_BODIES, arrays.PACKED_MIN) == (2048, 4096, 8)
 
 
 def test_an_array_may_have_32_dimensions_not_33() -> None:
@@ -122,9 +122,9 @@ def test_read_frame_accepts_a_frame_of_exactly_cap_bytes_and_refuses_one_more(ca
             os.write(w, struct.pack(">I", length) + b"x" * length)
             if refused:
                 with pytest.raises(wire.WireError, match=f"exceeds the cap of {cap}"):
-                    wire.read_frame(r, cap)
+                    frames.read_frame(r, cap)
             else:
-                assert wire.read_frame(r, cap) == b"x" * length
+                assert frames.read_frame(r, cap) == b"x" * length
         finally:
             os.close(r)
             os.close(w)
@@ -137,12 +137,12 @@ def test_each_frame_costs_frame_cost_bytes_beyond_its_data() -> None:
     bodies = 50
     header = json.dumps({"t": "result", "nb": bodies}).encode()
     message = _frames([header] + [b""] * bodies)
-    fits = len(header) + wire.FRAME_COST * bodies
-    reader = wire.FrameReader(cap=fits, header_cap=1024, max_bodies=10 * bodies)
+    fits = len(header) + frames.FRAME_COST * bodies
+    reader = frames.FrameReader(cap=fits, header_cap=1024, max_bodies=10 * bodies)
     reader.feed(message)
     [(got, parts)] = reader.messages()
     assert got["nb"] == bodies and parts == [b""] * bodies
-    reader = wire.FrameReader(cap=fits - 1, header_cap=1024, max_bodies=10 * bodies)
+    reader = frames.FrameReader(cap=fits - 1, header_cap=1024, max_bodies=10 * bodies)
     reader.feed(message)
     with pytest.raises(wire.WireError, match="message of"):
         reader.messages()
@@ -150,16 +150,16 @@ def test_each_frame_costs_frame_cost_bytes_beyond_its_data() -> None:
 
 @pytest.mark.parametrize("max_bodies", [0, 1, 1_000_000])
 def test_the_body_count_cap_accepts_its_number_and_refuses_one_more(max_bodies: int) -> None:
-    assert wire.parse_header(json.dumps({"nb": max_bodies}).encode(), max_bodies)["nb"] == max_bodies
+    assert frames.parse_header(json.dumps({"nb": max_bodies}).encode(), max_bodies)["nb"] == max_bodies
     with pytest.raises(wire.WireError, match=f"body count {max_bodies + 1} exceeds the cap of {max_bodies}"):
-        wire.parse_header(json.dumps({"nb": max_bodies + 1}).encode(), max_bodies)
+        frames.parse_header(json.dumps({"nb": max_bodies + 1}).encode(), max_bodies)
 
 
 def test_the_default_body_count_cap_is_a_million() -> None:
-    assert wire.parse_header(b'{"nb": 1000000}')["nb"] == 1_000_000
+    assert frames.parse_header(b'{"nb": 1000000}')["nb"] == 1_000_000
     with pytest.raises(wire.WireError, match="exceeds the cap"):
-        wire.parse_header(b'{"nb": 1000001}')
-    reader = wire.FrameReader(cap=1 << 20)
+        frames.parse_header(b'{"nb": 1000001}')
+    reader = frames.FrameReader(cap=1 << 20)
     reader.feed(_frames([b'{"nb": 1000001}']))
     with pytest.raises(wire.WireError, match="exceeds the cap of 1000000"):
         reader.messages()
@@ -168,7 +168,7 @@ def test_the_default_body_count_cap_is_a_million() -> None:
 @pytest.mark.parametrize("nb", [-1, True, 1.0, "1", None])
 def test_a_body_count_that_is_not_a_natural_number_is_refused(nb: object) -> None:
     with pytest.raises(wire.WireError, match="bad body count"):
-        wire.parse_header(json.dumps({"nb": nb}).encode())
+        frames.parse_header(json.dumps({"nb": nb}).encode())
 
 
 def test_a_header_frame_may_be_header_cap_bytes_not_more() -> None:
@@ -176,7 +176,7 @@ def test_a_header_frame_may_be_header_cap_bytes_not_more() -> None:
     for size, refused in ((100, False), (101, True)):
         header = json.dumps({"d": "x" * (size - 9)}).encode()
         assert len(header) == size
-        reader = wire.FrameReader(cap=1 << 20, header_cap=100)
+        reader = frames.FrameReader(cap=1 << 20, header_cap=100)
         reader.feed(_frames([header]))
         if refused:
             with pytest.raises(wire.WireError, match="header of 101 bytes exceeds the cap of 100"):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import arrays, wire
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
@@ -42,9 +42,9 @@ def packed(data: bytes) -> bool:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.floats(), min_size=wire.PACKED_MIN, max_size=200)
-    | st.lists(INT64, min_size=wire.PACKED_MIN, max_size=200)
-    | st.lists(st.complex_numbers(), min_size=wire.PACKED_MIN, max_size=50)
+    st.lists(st.floats(), min_size=arrays.PACKED_MIN, max_size=200)
+    | st.lists(INT64, min_size=arrays.PACKED_MIN, max_size=200)
+    | st.lists(st.complex_numbers(), min_size=arrays.PACKED_MIN, max_size=50)
 )
 def test_lists_of_one_kind_of_number_are_packed_and_come_back_exactly(items: list[object]) -> None:
     data = wire.dumps(items)
@@ -77,7 +77,7 @@ def test_any_list_of_numbers_comes_back_with_every_items_type(items: list[object
         [1] * 9 + [2**63],  # beyond int64: JSON keeps it exact
         [1.0] * 9 + [1],  # mixed float and int
         [np.float64(1.0)] * 10,  # numpy scalars keep their own encoding
-        [1.0] * (wire.PACKED_MIN - 1),  # too short to be worth a tag
+        [1.0] * (arrays.PACKED_MIN - 1),  # too short to be worth a tag
     ],
 )
 def test_what_is_not_one_kind_of_plain_number_stays_unpacked(items: list[object]) -> None:
@@ -90,7 +90,7 @@ def test_what_is_not_one_kind_of_plain_number_stays_unpacked(items: list[object]
 def test_packing_starts_at_packed_min_numbers_in_a_list_or_in_each_row() -> None:
     """The edge of "worth a tag": PACKED_MIN numbers are packed, one fewer stay JSON, for a flat list
     and for the rows of a list of rows (each row then stays a list of its own)."""
-    n = wire.PACKED_MIN
+    n = arrays.PACKED_MIN
     assert packed(wire.dumps([0.5] * n)) and not packed(wire.dumps([0.5] * (n - 1)))
     rows, short = [[0.5] * n, [1.5] * n], [[0.5] * (n - 1), [1.5] * (n - 1)]
     assert wire.dumps(rows).count(b'"list":true') == 1
@@ -116,12 +116,12 @@ def test_a_list_of_equal_rows_is_packed_whole_and_ragged_rows_one_by_one() -> No
     st.integers(min_value=1, max_value=6).flatmap(
         lambda n: (
             st.lists(
-                st.lists(st.floats(), min_size=n + wire.PACKED_MIN, max_size=n + wire.PACKED_MIN),
+                st.lists(st.floats(), min_size=n + arrays.PACKED_MIN, max_size=n + arrays.PACKED_MIN),
                 min_size=1,
                 max_size=5,
             )
             | st.lists(
-                st.lists(st.integers(), min_size=n + wire.PACKED_MIN, max_size=n + wire.PACKED_MIN),
+                st.lists(st.integers(), min_size=n + arrays.PACKED_MIN, max_size=n + arrays.PACKED_MIN),
                 min_size=1,
                 max_size=5,
             )

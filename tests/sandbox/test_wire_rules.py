@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 
 
 def _frames(pieces: list[bytes]) -> bytes:
@@ -35,40 +35,40 @@ def test_write_all_and_read_message_carry_more_than_a_pipe_holds() -> None:
     """A message of 3 MB (a pipe holds 64 KiB): every byte is written, and read back as one message with
     its bodies in order; a closed pipe mid-frame is EOFError, not a short frame."""
     bodies = [bytes([n]) * (1 << 20) for n in (1, 2, 3)]
-    data = wire.pack_message({"op": "x"}, bodies)
+    data = frames.pack_message({"op": "x"}, bodies)
     r, w = os.pipe()
-    writer = threading.Thread(target=wire.write_all, args=(w, data))
+    writer = threading.Thread(target=frames.write_all, args=(w, data))
     writer.start()
     try:
-        header, got = wire.read_message(r, 2 << 20)
+        header, got = frames.read_message(r, 2 << 20)
     finally:
         writer.join()
         os.close(w)
     assert header == {"op": "x", "nb": 3} and got == bodies
     with pytest.raises(EOFError):
-        wire.read_frame(r, 10)  # the writer is gone: nothing more comes
+        frames.read_frame(r, 10)  # the writer is gone: nothing more comes
     os.close(r)
     r, w = os.pipe()
     os.write(w, struct.pack(">I", 10) + b"abc")
     os.close(w)
     with pytest.raises(EOFError, match="peer closed"):
-        wire.read_frame(r, 100)
+        frames.read_frame(r, 100)
     os.close(r)
 
 
 def test_a_message_without_bodies_says_no_count() -> None:
-    assert wire.pack_message({"op": "y"}) == _frames([b'{"op":"y"}'])
-    assert wire.pack_message({"op": "y"}, [b""]) == _frames([b'{"op":"y","nb":1}', b""])
+    assert frames.pack_message({"op": "y"}) == _frames([b'{"op":"y"}'])
+    assert frames.pack_message({"op": "y"}, [b""]) == _frames([b'{"op":"y","nb":1}', b""])
 
 
 def test_read_message_refuses_a_bad_header_before_reading_bodies() -> None:
     r, w = os.pipe()
     try:
         os.write(w, _frames([b'{"op": 1}', b'{"nb": 2}', b"a", b"b", b"[1]"]))
-        assert wire.read_message(r, 100) == ({"op": 1}, [])  # no count: no bodies
-        assert wire.read_message(r, 100) == ({"nb": 2}, [b"a", b"b"])
+        assert frames.read_message(r, 100) == ({"op": 1}, [])  # no count: no bodies
+        assert frames.read_message(r, 100) == ({"nb": 2}, [b"a", b"b"])
         with pytest.raises(wire.WireError, match="not an object"):
-            wire.read_message(r, 100)
+            frames.read_message(r, 100)
     finally:
         os.close(r)
         os.close(w)
@@ -77,7 +77,7 @@ def test_read_message_refuses_a_bad_header_before_reading_bodies() -> None:
 @pytest.mark.parametrize("data", [b"{", b"\xff", b"[" * 100_000, b""])
 def test_a_header_that_is_not_json_is_a_wire_error(data: bytes) -> None:
     with pytest.raises(wire.WireError, match="malformed header"):
-        wire.parse_header(data)
+        frames.parse_header(data)
 
 
 # ---------------------------------------------------------------- the incremental reader's numbers
@@ -86,7 +86,7 @@ def test_a_header_that_is_not_json_is_a_wire_error(data: bytes) -> None:
 def test_a_message_over_the_cap_is_refused_with_its_running_size() -> None:
     """A header of 9 bytes has cost 9 + 64 = 73 of a 150-byte cap; a body of 100 would bring the message
     to 173: the refusal states the message's size with that body (173) against the whole cap (150)."""
-    reader = wire.FrameReader(cap=150, header_cap=100)
+    reader = frames.FrameReader(cap=150, header_cap=100)
     reader.feed(_frames([b'{"nb": 1}', b"x" * 100]))
     with pytest.raises(wire.WireError) as caught:
         reader.messages()
@@ -94,11 +94,11 @@ def test_a_message_over_the_cap_is_refused_with_its_running_size() -> None:
 
 
 def test_buffered_counts_what_waits_and_what_the_message_has_taken() -> None:
-    reader = wire.FrameReader(cap=1000, header_cap=100)
+    reader = frames.FrameReader(cap=1000, header_cap=100)
     header = b'{"nb": 2}'
     reader.feed(_frames([header, b"abc"]) + b"\x00\x00")
     assert reader.messages() == []
-    taken = (len(header) + wire.FRAME_COST) + (3 + wire.FRAME_COST)
+    taken = (len(header) + frames.FRAME_COST) + (3 + frames.FRAME_COST)
     assert reader.buffered == taken + 2
     reader.feed(b"\x00\x01z")
     assert reader.messages() == [({"nb": 2}, [b"abc", b"z"])]
@@ -107,7 +107,7 @@ def test_buffered_counts_what_waits_and_what_the_message_has_taken() -> None:
 
 def test_an_empty_body_at_the_end_of_the_buffer_completes_its_message() -> None:
     """Four bytes buffered are a whole frame of length 0 (a frame needs its 4-byte prefix, no more)."""
-    reader = wire.FrameReader(cap=1000)
+    reader = frames.FrameReader(cap=1000)
     reader.feed(_frames([b'{"nb": 1}', b""]))
     assert reader.messages() == [({"nb": 1}, [b""])] and reader.buffered == 0
     reader.feed(_frames([b'{"t": 1}'])[:3])
@@ -115,9 +115,9 @@ def test_an_empty_body_at_the_end_of_the_buffer_completes_its_message() -> None:
 
 
 def test_the_header_cap_is_never_above_the_message_cap() -> None:
-    assert wire.FrameReader(cap=50, header_cap=100).header_cap == 50
-    assert wire.FrameReader(cap=500, header_cap=100).header_cap == 100
-    assert wire.FrameReader(cap=500).header_cap == 500
+    assert frames.FrameReader(cap=50, header_cap=100).header_cap == 50
+    assert frames.FrameReader(cap=500, header_cap=100).header_cap == 100
+    assert frames.FrameReader(cap=500).header_cap == 500
 
 
 # ---------------------------------------------------------------- encode: what it hands on
@@ -211,9 +211,9 @@ def test_with_a_handle_resolver_other_tags_are_still_refused_as_unknown() -> Non
 
 def test_a_header_without_a_body_count_has_no_bodies() -> None:
     """`nb` defaults to 0: a header that does not say passes even where no body is allowed."""
-    assert wire.parse_header(b'{"kind": "x"}', max_bodies=0) == {"kind": "x"}
+    assert frames.parse_header(b'{"kind": "x"}', max_bodies=0) == {"kind": "x"}
     with pytest.raises(wire.WireError, match="body count 1 exceeds the cap of 0"):
-        wire.parse_header(b'{"kind": "x", "nb": 1}', max_bodies=0)
+        frames.parse_header(b'{"kind": "x", "nb": 1}', max_bodies=0)
 
 
 def test_a_refusal_under_a_non_string_key_names_the_key_in_40_characters() -> None:

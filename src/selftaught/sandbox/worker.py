@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selftaught.errors import SandboxUnavailable
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 from selftaught.sandbox.launch import LaunchSpec
 from selftaught.sandbox.uids import UidBlock
 
@@ -91,19 +91,19 @@ class ZygoteProcess:
             self.jobs.pop(job_id, None)
 
     def send(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
-        data = wire.pack_message(header, bodies)
+        data = frames.pack_message(header, bodies)
         try:
             with self._write_lock:
                 if self.proc.stdin is None or self.proc.stdin.closed:
                     raise OSError("pipe closed")
-                wire.write_all(self._in, data)
+                frames.write_all(self._in, data)
         except OSError as exc:
             raise ZygoteDied(f"sandbox worker is gone: {exc}") from None
 
     def _read_loop(self) -> None:
         try:
             while True:
-                header, bodies = wire.read_message(self._out, HOST_READ_CAP)
+                header, bodies = frames.read_message(self._out, HOST_READ_CAP)
                 if header.get("op") == "hello":
                     self.hello = header
                     self._hello_seen.set()

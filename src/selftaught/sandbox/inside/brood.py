@@ -25,10 +25,10 @@ from typing import Any
 
 import child as child_side
 import confine
+import frames
 import landlock
 import scratch as scratch_space
 import seccomp
-import wire
 from jobstate import Child, JobState, describe_status
 from watchdog import SCRATCH_FILES
 
@@ -182,7 +182,7 @@ class Brood:
             err[0],
             slot,
             scratch,
-            wire.FrameReader(self.cap, wire.HEADER_CAP, CHILD_BODIES),
+            frames.FrameReader(self.cap, frames.HEADER_CAP, CHILD_BODIES),
             private=private,
         )
         self.watch(c2p[0], job, "ctrl")
@@ -213,7 +213,7 @@ class Brood:
             if kid is None:
                 os.close(fd)
                 continue
-            self.feed_child(side, wire.pack_message({"t": "peer", "fds": ["peer"], "job": job.id}))
+            self.feed_child(side, frames.pack_message({"t": "peer", "fds": ["peer"], "job": job.id}))
             if side.child is kid:
                 kid.marks.append([len(kid.pending), [fd]])
                 self.flush_child(kid)
@@ -259,7 +259,7 @@ class Brood:
                 confine.confine((rfd, wfd), out, err, scratch, limits, layers)
             except Exception as exc:
                 msg = f"sandbox layer failed: {type(exc).__name__}: {exc}"
-                wire.write_all(child_side.CTRL_OUT, wire.pack_message({"t": "setup_error", "msg": msg}))
+                frames.write_all(child_side.CTRL_OUT, frames.pack_message({"t": "setup_error", "msg": msg}))
                 return
             child_side.serve(
                 header["source"],

@@ -21,6 +21,7 @@ import types
 from queue import Empty, Queue
 from typing import Any, NoReturn
 
+import frames
 import numpy
 import wire
 
@@ -51,9 +52,9 @@ class Channel:
         self._calls: Queue[tuple[dict[str, Any], list[bytes]] | None] | None = None
 
     def send(self, header: dict[str, Any], bodies: list[bytes] = ()) -> None:  # type: ignore[assignment]
-        data = wire.pack_message(header, bodies)
+        data = frames.pack_message(header, bodies)
         with self._wlock:
-            wire.write_all(CTRL_OUT, data)
+            frames.write_all(CTRL_OUT, data)
 
     def start_reader(self) -> None:
         """Route zygote messages from a thread, so proxy calls may block in several threads at once."""
@@ -63,7 +64,7 @@ class Channel:
     def read(self) -> tuple[dict[str, Any], list[bytes]]:
         """One message from the zygote; a call brings its shared input files as descriptors after it."""
         while True:
-            header, bodies = wire.read_message(CTRL_IN, self.cap)
+            header, bodies = frames.read_message(CTRL_IN, self.cap)
             names = header.get("fds") if header.get("t") in ("call", "peer") else None
             if isinstance(names, list) and names:
                 with socket.socket(fileno=CTRL_IN) as sock:

@@ -20,6 +20,7 @@ import re
 import time
 from typing import Any, Protocol
 
+import frames
 import wire
 from brood import Brood
 from clock import CORES, backstop, cpu_seconds, run_queue_waits
@@ -138,7 +139,7 @@ class JobFlow:
         names, fds = self.open_inputs(job)
         if names:
             call["fds"] = names
-        self.brood.feed_child(job, wire.pack_message(call, [job.bodies[job.next_i]]))
+        self.brood.feed_child(job, frames.pack_message(call, [job.bodies[job.next_i]]))
         if fds and job.child is not None:
             job.child.marks.append([len(job.child.pending), fds])
             self.brood.flush_child(job.child)
@@ -280,7 +281,7 @@ class JobFlow:
         """
         if self.count_event(job, kind):
             self.send_host({"op": "event", "id": job.id, "kind": kind, "detail": why, "from": "zygote"})
-        self.brood.feed_child(job, wire.pack_message({"t": "rpc_result", "req": req, "error": why}))
+        self.brood.feed_child(job, frames.pack_message({"t": "rpc_result", "req": req, "error": why}))
 
     def call_answered(self, job: JobState, req: Any) -> None:
         """The host answered remote call `req`: it leaves the job's window (reading may resume)."""

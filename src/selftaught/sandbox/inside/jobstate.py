@@ -10,7 +10,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-import wire
+import frames
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Child:
     err_r: int | None
     slot: int
     scratch: str
-    reader: wire.FrameReader
+    reader: frames.FrameReader
     private: bool = False  # its scratch is a tmpfs of its own (mounted by the zygote, `scratch.mount_tmpfs`)
     calls: int = 0  # calls sent to it so far (its first is charged its set-up's CPU time)
     pending: bytearray = field(default_factory=bytearray)

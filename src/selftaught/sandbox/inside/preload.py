@@ -9,6 +9,7 @@ import contextlib
 import os
 from typing import Any
 
+import frames
 import wire
 
 # Imported once here so children start fast, and so that they work in weak mode even when the
@@ -104,6 +105,6 @@ def _warm_child_path() -> None:
     for _ in range(2):
         body = wire.dumps([[1, 2.5, "a"], {"k": None}])
         wire.loads(body)
-        reader = wire.FrameReader(1 << 20)
-        reader.feed(wire.pack_message({"t": "call", "n": os.urandom(8).hex()}, [body]))
+        reader = frames.FrameReader(1 << 20)
+        reader.feed(frames.pack_message({"t": "call", "n": os.urandom(8).hex()}, [body]))
         reader.messages()

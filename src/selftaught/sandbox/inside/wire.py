@@ -2,10 +2,8 @@
 
 Shared by the host, the zygote and the child (stdlib + numpy only, never imports `selftaught`), so there
 is exactly one implementation of how values cross the trust boundary. Never pickle: a pickle from the
-child would run code in the host. Every reader takes a size cap because the peer may be hostile.
-
-A *message* is one JSON header frame followed by `header["nb"]` raw body frames (default 0). Bodies let
-the zygote forward instance inputs and outputs verbatim without decoding and re-encoding them.
+child would run code in the host. Every decoder is bounded because the peer may be hostile. The frames
+that carry encoded values are `frames.py`; an array's own wire form (dtype, shape, bytes) is `arrays.py`.
 
 Value encoding (`encode`/`decode`): plain data comes back as it went. JSON scalars, lists and
 str-keyed dicts stay as they are; everything else is a tagged dict `{"__st__": kind, ...}`: tuples
@@ -13,7 +11,7 @@ str-keyed dicts stay as they are; everything else is a tagged dict `{"__st__": k
 stays (n, 1), so scorers can reject shapes that would broadcast) and numpy scalars their dtype (an
 int64 stays an int64; numpy text and bytes scalars become str and bytes); large input arrays may live in
 a read-only shared file (`file`); sets, bytes and dicts with other keys (int, tuple, ...) are tagged.
-A list of at least `PACKED_MIN` items that are all exactly `float`, all exactly `int` (within int64) or
+A list of at least `arrays.PACKED_MIN` items that are all exactly `float`, all exactly `int` (within int64) or
 all exactly `complex` travels as a one-dimensional array tagged `"list": true` and arrives as the same
 list of Python numbers (a list of equal rows of such numbers, as a two-dimensional one) (a 100 x 100 list of floats costs ~50 times less to encode and decode than JSON
 numbers); its items count against the decoder's item cap as JSON items would. Between the two sandboxed
@@ -27,12 +25,7 @@ path and type (`unserializable: result[1]['x']: some.Type`).
 from __future__ import annotations
 
 import base64
-import itertools
 import json
-import mmap
-import os
-import socket
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,25 +41,18 @@ else:
     except ImportError:  # inside/ put on sys.path by a host-side tool or test
         from selftaught.codetext.safetext import safe_text as safe_text  # type: ignore[no-redef]
 
-_LEN = struct.Struct(">I")
+if __package__:  # on the host, as selftaught.sandbox.inside.wire
+    from selftaught.sandbox.inside import arrays
+    from selftaught.sandbox.inside.frames import MAX_BODIES, WireError
+else:  # in the zygote and its children, where the inside directory is on sys.path
+    import arrays  # type: ignore[no-redef]
+    from frames import MAX_BODIES, WireError  # type: ignore[no-redef]
+
 TAG = "__st__"
-# dtype kinds allowed across the boundary: bool, signed/unsigned int, float, complex, unicode, bytes.
-_SAFE_KINDS = frozenset("biufcUS")
 MAX_DEPTH = 200
-MAX_DIMS = 32  # numpy allows 64; no honest value needs more
-MAX_DIM = 1 << 40  # a dimension larger than this cannot fit in any buffer a frame can carry
 MAX_ITEMS = 2_000_000  # JSON containers' items in one value: bounds the decoded objects' memory
-MAX_DTYPE_CHARS = 16
-FRAME_COST = 64  # bytes a decoded frame costs beyond its data (a bytes object and its list slot)
 BODY_MIN = 2048  # smaller arrays stay base64 in the JSON (a body costs a frame)
 PEER_BODY_MIN = 256  # the same between two sandboxed children, whose messages are read whole
-MAX_BODIES = 4096
-PACKED_MIN = 8  # shorter lists of numbers stay JSON (the tag would cost more than it saves)
-HEADER_CAP = 1 << 16  # a message header from a child (rpc, event, result): request ids and kinds are short
-
-
-class WireError(Exception):
-    """The peer sent something malformed or too large; the connection should be dropped."""
 
 
 class Unserializable(Exception):
@@ -87,239 +73,19 @@ class Unserializable(Exception):
         return f"unserializable: {where}{self.what}"
 
 
-# ---------------------------------------------------------------- framing
-
-
-def frame(data: bytes) -> bytes:
-    """One frame: 4-byte big-endian length, then the bytes."""
-    return _LEN.pack(len(data)) + data
-
-
-def pack_parts(header: dict[str, Any], bodies: Any = ()) -> list[Any]:
-    """One message as the buffers to write in order (for `write_all`, which writes them with one
-    system call): the header's length and text, then each body's length and the body itself, never
-    copied (a body may be a memoryview of an array: see `Bodies`)."""
-    if bodies:
-        header = {**header, "nb": len(bodies)}
-    parts: list[Any] = [frame(json.dumps(header, separators=(",", ":")).encode())]
-    for body in bodies:
-        parts.append(_LEN.pack(len(body)))
-        parts.append(body)
-    return parts
-
-
-def pack_message(header: dict[str, Any], bodies: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
-    """Serialise a header (plus raw bodies) into the bytes of one message."""
-    return b"".join(pack_parts(header, bodies))
-
-
-IOV_MAX = 1024  # buffers one writev may take (Linux)
-
-
-def write_all(fd: int, data: Any) -> None:
-    """Blocking write of every byte (os.write may write less than asked on pipes). `data` is bytes or
-    a list of buffers (`pack_parts`), written with as few `writev` calls as the kernel allows."""
-    if not isinstance(data, list):
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        return
-    views = [memoryview(part).cast("B") for part in data if len(part)]
-    while views:
-        written = os.writev(fd, views[:IOV_MAX])
-        while written and views:
-            if written >= len(views[0]):
-                written -= len(views.pop(0))
-            else:
-                views[0] = views[0][written:]
-                written = 0
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("peer closed the pipe")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int, cap: int) -> bytes:
-    """Blocking read of one frame; refuses frames over `cap` bytes before reading them."""
-    (length,) = _LEN.unpack(_read_exact(fd, 4))
-    if length > cap:
-        raise WireError(f"frame of {length} bytes exceeds the cap of {cap}")
-    return _read_exact(fd, length)
-
-
-def parse_header(data: bytes, max_bodies: int = 1_000_000) -> dict[str, Any]:
-    """Decode a header frame, turning any malformation into `WireError`."""
-    try:
-        header = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"malformed header: {exc}") from None
-    if not isinstance(header, dict):
-        raise WireError("header is not an object")
-    nb = header.get("nb", 0)
-    if type(nb) is not int or nb < 0:
-        raise WireError("bad body count")
-    if nb > max_bodies:
-        raise WireError(f"body count {nb} exceeds the cap of {max_bodies}")
-    return header
-
-
-def read_message(fd: int, cap: int) -> tuple[dict[str, Any], list[bytes]]:
-    """Blocking read of one message (header and its bodies)."""
-    header = parse_header(read_frame(fd, cap))
-    bodies = [read_frame(fd, cap) for _ in range(header.get("nb", 0))]
-    return header, bodies
-
-
-class SocketReader:
-    """Blocking reads of whole messages from a stream socket in few system calls (`recv_message`).
-
-    Why: reading a message frame by frame costs two reads per frame, and a large body read as it
-    trickles in wakes the reader once per chunk. Here small frames come from one buffered `recv`, and a
-    large body is received straight into a bytearray of its size with `MSG_WAITALL` (one wake-up when it
-    is all there); the bytearray is the body itself, so an array decoded from it is not copied again
-    (`_take_body`). Takes over `fd` (closing the reader closes it)."""
-
-    CHUNK = 1 << 16
-
-    def __init__(self, fd: int) -> None:
-        self.sock = socket.socket(fileno=fd)
-        self.sock.setblocking(True)
-        self._buf = bytearray()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def _fill(self, n: int) -> None:
-        while len(self._buf) < n:
-            chunk = self.sock.recv(max(self.CHUNK, n - len(self._buf)))
-            if not chunk:
-                raise EOFError("peer closed the socket")
-            self._buf += chunk
-
-    def frame(self, cap: int) -> bytearray:
-        """The next frame's bytes (refused before reading if over `cap`)."""
-        self._fill(4)
-        (length,) = _LEN.unpack_from(self._buf)
-        if length > cap:
-            raise WireError(f"frame of {length} bytes exceeds the cap of {cap}")
-        if len(self._buf) >= 4 + length:
-            data = self._buf[4 : 4 + length]
-            del self._buf[: 4 + length]
-            return data
-        data = bytearray(length)
-        have = len(self._buf) - 4
-        data[:have] = self._buf[4:]
-        self._buf.clear()
-        view = memoryview(data)
-        while have < length:
-            got = self.sock.recv_into(view[have:], length - have, socket.MSG_WAITALL)
-            if not got:
-                raise EOFError("peer closed the socket")
-            have += got
-        return data
-
-
-def recv_message(reader: SocketReader, cap: int) -> tuple[dict[str, Any], list[bytearray]]:
-    """Blocking read of one message from `reader`: header and bodies, `cap` bytes at most in all."""
-    header = parse_header(bytes(reader.frame(min(cap, HEADER_CAP))), MAX_BODIES + 1)
-    bodies, left = [], cap
-    for _ in range(header.get("nb", 0)):
-        body = reader.frame(left)
-        left -= len(body) + FRAME_COST
-        bodies.append(body)
-    return header, bodies
-
-
-class FrameReader:
-    """Incremental, non-blocking parser: feed it bytes, take complete messages out.
-
-    Used by poll loops that must never block on a slow or hostile peer.
-
-    Bounded: a header frame may not exceed `header_cap`, and one message (header and bodies together)
-    may not exceed `cap`, so the buffer never holds more than about `cap` bytes however the peer frames
-    its data.
-    """
-
-    def __init__(self, cap: int, header_cap: int | None = None, max_bodies: int = 1_000_000) -> None:
-        self.cap = cap
-        self.max_bodies = max_bodies
-        self.header_cap = cap if header_cap is None else min(cap, header_cap)
-        self._buf = bytearray()
-        self._header: dict[str, Any] | None = None
-        self._bodies: list[bytes] = []
-        self._taken = 0  # bytes of the current message already taken out of the buffer
-
-    def feed(self, data: bytes) -> None:
-        self._buf += data
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf) + self._taken
-
-    def _take_frame(self) -> bytes | None:
-        if len(self._buf) < 4:
-            return None
-        (length,) = _LEN.unpack_from(self._buf)
-        limit = self.header_cap if self._header is None else self.cap - self._taken
-        if length > limit:
-            what = "header" if self._header is None else "message"
-            raise WireError(
-                f"{what} of {length + self._taken} bytes exceeds the cap of {limit + self._taken}"
-            )
-        if len(self._buf) < 4 + length:
-            return None
-        data = bytes(self._buf[4 : 4 + length])
-        del self._buf[: 4 + length]
-        # Each frame taken out costs a Python object and a list slot besides its bytes: counted too, so
-        # the cap bounds real memory even for a million one-byte bodies (else ~40 MB "buffering" 1 MB).
-        self._taken += length + FRAME_COST
-        return data
-
-    def messages(self) -> list[tuple[dict[str, Any], list[bytes]]]:
-        """Every complete message buffered so far (raises `WireError` on malformed input)."""
-        out: list[tuple[dict[str, Any], list[bytes]]] = []
-        while True:
-            if self._header is None:
-                data = self._take_frame()
-                if data is None:
-                    return out
-                self._header = parse_header(data, self.max_bodies)
-                self._bodies = []
-            while len(self._bodies) < self._header.get("nb", 0):
-                data = self._take_frame()
-                if data is None:
-                    return out
-                self._bodies.append(data)
-            out.append((self._header, self._bodies))
-            self._header = None
-            self._taken = 0
-
-
-# ---------------------------------------------------------------- values
-
 ArrayHook = Callable[[np.ndarray], "dict[str, Any] | None"]
 # Encodes a value of a type this module does not know (e.g. the host's `Proxy`), or returns None.
 OtherHook = Callable[[Any], "dict[str, Any] | None"]
 Resolver = Callable[[str], Any]
 RefResolver = Callable[["Ref"], Any]
-# Where shared arrays come from: a directory, or (in the child) a function giving the fd the zygote
-# passed for a file name (KeyError if it passed none: the array is not this instance's).
-Shared = str | Callable[[str], int] | None
+Shared = arrays.Shared  # where shared input arrays come from (see `arrays.Shared`)
 
 
 _ARRAY_PROTOCOLS = ("__array__", "__array_interface__", "__array_struct__", "__dlpack__")
 
 
 def _encode_array(arr: np.ndarray, hook: ArrayHook | None) -> dict[str, Any]:
-    if arr.dtype.kind not in _SAFE_KINDS or arr.dtype.hasobject:
+    if not arrays.safe_dtype(arr.dtype):
         raise Unserializable(f"ndarray of dtype {arr.dtype}")
     if hook is not None:
         ref = hook(arr)
@@ -392,7 +158,7 @@ def encode(
     if isinstance(value, complex):
         return {TAG: "complex", "re": value.real, "im": value.imag}
     if isinstance(value, list):
-        packed = _packed(value)
+        packed = arrays.packed(value)
         if packed is not None:
             owner = getattr(array_hook, "__self__", None)
             if isinstance(owner, Bodies):
@@ -423,43 +189,6 @@ def encode(
     if arr is not None:
         return _encode_array(arr, array_hook)
     raise Unserializable(_type_name(value))
-
-
-_PACKED_DTYPES = {float: np.float64, complex: np.complex128, int: np.int64}
-
-
-_STRUCT_CODES = {float: "d", int: "q"}  # struct packs these ~3 times faster than numpy converts them
-
-
-def _packed(items: list[Any]) -> np.ndarray | None:
-    """The list as an array when every item is exactly a float, exactly an int (int64) or exactly a
-    complex (never bools, subclasses or numpy scalars, which keep their own encoding): 1-D, or 2-D for a
-    list of at least one row, all rows lists of one length of such numbers. Else None."""
-    if not items:
-        return None
-    kinds = set(map(type, items))  # in C: ~20 times faster than a generator over the items
-    shape: tuple[int, ...] = (len(items),)
-    numbers = items
-    if kinds == {list}:
-        if len(set(map(len, items))) != 1 or len(items[0]) < PACKED_MIN:
-            return None
-        shape = (len(items), len(items[0]))
-        numbers = list(itertools.chain.from_iterable(items))
-        kinds = set(map(type, numbers))
-    elif len(items) < PACKED_MIN:
-        return None
-    kind = kinds.pop() if len(kinds) == 1 else None
-    dtype = _PACKED_DTYPES.get(kind)  # type: ignore[arg-type]
-    if dtype is None:
-        return None
-    code = _STRUCT_CODES.get(kind)  # type: ignore[arg-type]
-    try:
-        if code is None:  # complex: no struct code
-            return np.fromiter(numbers, dtype=dtype, count=len(numbers)).reshape(shape)
-        data = struct.pack(f"<{len(numbers)}{code}", *numbers)
-    except (OverflowError, struct.error):  # an int beyond int64: JSON keeps it exact
-        return None
-    return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
 
 
 def _encode_scalar(value: np.generic, array_hook: ArrayHook | None) -> Any:
@@ -531,69 +260,16 @@ def dumps(
         raise Unserializable(str(exc)) from None
 
 
-def _shape(raw: Any) -> tuple[int, ...]:
-    """A shape from the wire: a short list of plain non-negative ints (never floats, bools or Infinity)."""
-    if not isinstance(raw, list) or len(raw) > MAX_DIMS:
-        raise WireError("array shape is not a list of at most 32 dimensions")
-    if not all(type(n) is int and 0 <= n <= MAX_DIM for n in raw):
-        raise WireError(f"array shape has a dimension that is not an integer in [0, 2**40]: {str(raw)[:80]}")
-    return tuple(raw)
-
-
 def _decode_array(
     obj: dict[str, Any],
     shared_dir: Shared,
     budget: list[int] | None = None,
     bodies: list[bytes | None] | None = None,
 ) -> Any:
-    code = obj.get("dtype")
-    if not isinstance(code, str) or len(code) > MAX_DTYPE_CHARS:
-        raise WireError("array dtype is not a short string")
-    dtype = np.dtype(code)
-    if dtype.kind not in _SAFE_KINDS or dtype.hasobject or dtype.itemsize == 0:
-        raise WireError(f"refused dtype {dtype}")
-    shape = _shape(obj.get("shape"))
-    count = 1
-    for n in shape:
-        count *= n
-    if "file" in obj:
-        name = obj["file"]
-        if shared_dir is None or not isinstance(name, str) or "/" in name or name.startswith("."):
-            raise WireError("shared array outside the shared directory")
-        if callable(shared_dir):
-            # The child cannot open the shared directory: the zygote passed it this instance's files.
-            fd = shared_dir(name)
-            buf: Any = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY) if count else b""
-        else:
-            with open(os.path.join(shared_dir, name), "rb") as fh:
-                # Copy-on-write: the program may scribble on its inputs without touching the shared file.
-                buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if count else b""
-    elif "body" in obj:
-        buf = _take_body(obj["body"], bodies)
-    else:
-        data = obj.get("b64")
-        if not isinstance(data, str):
-            raise WireError("array data is not a base64 string")
-        buf = bytearray(base64.b64decode(data, validate=True))
-    if len(buf) != count * dtype.itemsize:
-        raise WireError("array size does not match its shape")
-    arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
+    arr = arrays.from_wire(obj, shared_dir, bodies)
     if obj.get("list") is True:
         return _unpacked(arr, budget)
     return arr[()] if obj.get("scalar") else arr
-
-
-def _take_body(index: Any, bodies: list[Any] | None) -> bytearray:
-    """The bytes of message body `index`, writable, which no other array may use after this one: a body
-    named twice would let a small message decode into many large arrays. A bytearray body (as
-    `SocketReader` receives them: the message's own) is used in place, anything else copied."""
-    if bodies is None or type(index) is not int or not 0 <= index < len(bodies):
-        raise WireError("array body out of range")
-    body = bodies[index]
-    if body is None:
-        raise WireError("array body used twice")
-    bodies[index] = None
-    return body if type(body) is bytearray else bytearray(body)
 
 
 class Bodies:
@@ -619,7 +295,7 @@ class Bodies:
 
 def _unpacked(arr: np.ndarray, budget: list[int] | None) -> list[Any]:
     """A packed list back as Python numbers; its items are charged to the message's item budget."""
-    if arr.ndim not in (1, 2) or arr.dtype not in _PACKED_DTYPES.values():
+    if arr.ndim not in (1, 2) or arr.dtype not in arrays.PACKED_DTYPES.values():
         raise WireError("a packed list is not a 1-D or 2-D array of float64, int64 or complex128")
     items = arr.size + (arr.shape[0] if arr.ndim == 2 else 0)  # numbers, and the rows' lists
     left = MAX_ITEMS if budget is None else budget[0]

@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 import confine
+import frames
 import libthreads
 import preload
 import scratch as scratch_space
@@ -52,7 +53,7 @@ class Zygote:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.jobs: dict[int, JobState] = {}
-        self.host_reader = wire.FrameReader(HOST_CAP)
+        self.host_reader = frames.FrameReader(HOST_CAP)
         scratch_root = config["scratch_root"]
         share = min(SCRATCH_SHARE, scratch_space.filesystem_size(scratch_root) // 4)
         nice = os.getpriority(os.PRIO_PROCESS, 0)
@@ -75,13 +76,13 @@ class Zygote:
 
     def _forget_host(self) -> None:
         """In a fresh child: drop the host's partial frames (other jobs' data) before generated code runs."""
-        self.host_reader = wire.FrameReader(1)
+        self.host_reader = frames.FrameReader(1)
 
     # ---------------------------------------------------------------- host
 
     def send_host(self, header: dict[str, Any], bodies: list[bytes] = (), /) -> None:  # type: ignore[assignment]
         try:
-            wire.write_all(1, wire.pack_message(header, bodies))
+            frames.write_all(1, frames.pack_message(header, bodies))
         except BrokenPipeError:
             self.shutdown()  # the host is gone
 
@@ -105,7 +106,7 @@ class Zygote:
                 reply = {"t": "rpc_result", "req": header.get("req")}
                 if "error" in header:
                     reply["error"] = header["error"]
-                self.brood.feed_child(job, wire.pack_message(reply, bodies))
+                self.brood.feed_child(job, frames.pack_message(reply, bodies))
 
     def shutdown(self) -> None:
         for job in list(self.jobs.values()):

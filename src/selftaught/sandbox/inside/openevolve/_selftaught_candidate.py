@@ -41,6 +41,7 @@ import sys
 import traceback
 import types
 
+import frames
 import numpy
 import wire
 
@@ -347,13 +348,13 @@ def _serve_peer(fd, workdir, modules, handles):
 
     Each request is one message: a header (the request's fields, wire-encoded) and the arguments'
     bytes as its body; each answer a header and the value's (or the import's names') bytes as body.
-    A request is read whole in few system calls (`wire.SocketReader`), its raw bodies decoded in place;
-    an answer is written with one `writev` of its parts, arrays uncopied (`wire.pack_parts`).
+    A request is read whole in few system calls (`frames.SocketReader`), its raw bodies decoded in place;
+    an answer is written with one `writev` of its parts, arrays uncopied (`frames.pack_parts`).
     """
-    reader = wire.SocketReader(fd)
+    reader = frames.SocketReader(fd)
     while True:
         try:
-            header, bodies = wire.recv_message(reader, PEER_CAP)
+            header, bodies = frames.recv_message(reader, PEER_CAP)
             fields = wire.decode(header.get("request"))
         except (EOFError, OSError, wire.WireError, ValueError):
             return None
@@ -369,7 +370,7 @@ def _serve_peer(fd, workdir, modules, handles):
             body = wire.dumps(answer.pop("names"))
             answer["names_wire"] = True
         try:
-            wire.write_all(fd, wire.pack_parts(answer, [body, *raw] if body is not None else []))
+            frames.write_all(fd, frames.pack_parts(answer, [body, *raw] if body is not None else []))
         except OSError:
             return None
 

@@ -24,6 +24,7 @@ import select
 import threading
 import time
 
+import frames
 import numpy
 import wire
 from openevolve._selftaught_clock import real_monotonic, real_perf_counter
@@ -213,7 +214,7 @@ class Direct:
             fields["module_id"] = next(self._module_ids)
         fields.update(seq=seq, limit=limit)
         bodies = [request["args_wire"], *request.get("args_bodies", [])] if "args_wire" in request else []
-        message = wire.pack_message({"request": wire.encode(fields)}, bodies)
+        message = frames.pack_message({"request": wire.encode(fields)}, bodies)
         until = started + limit + GRACE
         io_started = time.thread_time()
         try:
@@ -274,7 +275,7 @@ class Direct:
                 continue
 
     def _receive(self, until, waits):
-        reader = wire.FrameReader(ANSWER_CAP, wire.HEADER_CAP, 1 + wire.MAX_BODIES)
+        reader = frames.FrameReader(ANSWER_CAP, frames.HEADER_CAP, 1 + frames.MAX_BODIES)
         while True:
             _wait(self.fd, select.POLLIN, until, waits)
             try:

@@ -12,17 +12,17 @@ import threading
 import numpy as np
 import pytest
 
-from selftaught.sandbox.inside import wire
+from selftaught.sandbox.inside import frames, wire
 
 
-def _pair() -> tuple[socket.socket, wire.SocketReader]:
+def _pair() -> tuple[socket.socket, frames.SocketReader]:
     ours, theirs = socket.socketpair()
-    return ours, wire.SocketReader(theirs.detach())
+    return ours, frames.SocketReader(theirs.detach())
 
 
 def _send_soon(sock: socket.socket, data: object) -> threading.Thread:
     """Write from a thread: a socket pair holds only so much before the reader must take some."""
-    thread = threading.Thread(target=wire.write_all, args=(sock.fileno(), data))
+    thread = threading.Thread(target=frames.write_all, args=(sock.fileno(), data))
     thread.start()
     return thread
 
@@ -30,16 +30,16 @@ def _send_soon(sock: socket.socket, data: object) -> threading.Thread:
 def test_messages_of_small_and_large_bodies_come_back_exactly() -> None:
     """Two messages in one stream: small frames come out of the reader's buffer, a body larger than
     its chunk is received straight into its own bytearray; every byte and the message boundary kept."""
-    big = os.urandom(3 * wire.SocketReader.CHUNK + 5)
-    first = wire.pack_parts({"op": "a"}, [b"x", big, b"", b"yz"])
-    second = wire.pack_parts({"op": "b"})
+    big = os.urandom(3 * frames.SocketReader.CHUNK + 5)
+    first = frames.pack_parts({"op": "a"}, [b"x", big, b"", b"yz"])
+    second = frames.pack_parts({"op": "b"})
     ours, reader = _pair()
     thread = _send_soon(ours, first + second)
     try:
-        header, bodies = wire.recv_message(reader, 1 << 22)
+        header, bodies = frames.recv_message(reader, 1 << 22)
         assert header == {"op": "a", "nb": 4}
         assert bodies == [b"x", big, b"", b"yz"] and all(type(b) is bytearray for b in bodies)
-        assert wire.recv_message(reader, 1 << 22) == ({"op": "b"}, [])
+        assert frames.recv_message(reader, 1 << 22) == ({"op": "b"}, [])
     finally:
         thread.join()
         ours.close()
@@ -50,7 +50,7 @@ def test_a_frame_of_exactly_the_cap_is_read_and_one_byte_more_refused_unread() -
     cap = 100
     ours, reader = _pair()
     try:
-        ours.sendall(wire.frame(b"a" * cap) + wire.frame(b"b" * (cap + 1)))
+        ours.sendall(frames.frame(b"a" * cap) + frames.frame(b"b" * (cap + 1)))
         assert reader.frame(cap) == b"a" * cap
         with pytest.raises(wire.WireError, match=f"^frame of {cap + 1} bytes exceeds the cap of {cap}$"):
             reader.frame(cap)
@@ -59,13 +59,15 @@ def test_a_frame_of_exactly_the_cap_is_read_and_one_byte_more_refused_unread() -
         reader.close()
 
 
-@pytest.mark.parametrize("sent", [b"\x00\x00", wire.frame(b"abc")[:5], wire.frame(os.urandom(1 << 18))[:-1]])
+@pytest.mark.parametrize(
+    "sent", [b"\x00\x00", frames.frame(b"abc")[:5], frames.frame(os.urandom(1 << 18))[:-1]]
+)
 def test_a_peer_closing_mid_frame_is_end_of_file(sent: bytes) -> None:
     """Closed inside the length, inside a buffered frame, or inside a large body being received."""
     ours, reader = _pair()
 
     def send_and_close() -> None:
-        wire.write_all(ours.fileno(), sent)
+        frames.write_all(ours.fileno(), sent)
         ours.close()
 
     thread = threading.Thread(target=send_and_close)
@@ -82,38 +84,38 @@ def test_a_message_may_take_exactly_its_cap_with_each_body_costing_frame_cost_mo
     """recv_message's cap covers the bodies, each charged its length plus FRAME_COST: bodies that take
     exactly the cap are read; one byte more in the last body is refused."""
     first = 50
-    cap = first + wire.FRAME_COST + 30
+    cap = first + frames.FRAME_COST + 30
     for last, refused in ((30, False), (31, True)):
         ours, reader = _pair()
         try:
-            ours.sendall(wire.pack_message({"op": "m"}, [b"a" * first, b"b" * last]))
+            ours.sendall(frames.pack_message({"op": "m"}, [b"a" * first, b"b" * last]))
             if refused:
                 with pytest.raises(wire.WireError, match=f"frame of {last} bytes exceeds the cap of 30"):
-                    wire.recv_message(reader, cap)
+                    frames.recv_message(reader, cap)
             else:
-                assert wire.recv_message(reader, cap)[1] == [b"a" * first, b"b" * last]
+                assert frames.recv_message(reader, cap)[1] == [b"a" * first, b"b" * last]
         finally:
             ours.close()
             reader.close()
 
 
 def test_a_message_header_is_capped_at_header_cap_and_at_the_message_cap() -> None:
-    long_header = wire.frame(b'{"k":"' + b"h" * (wire.HEADER_CAP - 8) + b'"}')
-    assert len(long_header) - 4 == wire.HEADER_CAP
+    long_header = frames.frame(b'{"k":"' + b"h" * (frames.HEADER_CAP - 8) + b'"}')
+    assert len(long_header) - 4 == frames.HEADER_CAP
     for data, cap, ok in (
         (long_header, 1 << 20, True),
-        (wire.frame(b'{"k":"' + b"h" * (wire.HEADER_CAP - 7) + b'"}'), 1 << 20, False),
-        (wire.frame(b'{"k":"hhhh"}'), 12, True),
-        (wire.frame(b'{"k":"hhhh"}'), 11, False),
+        (frames.frame(b'{"k":"' + b"h" * (frames.HEADER_CAP - 7) + b'"}'), 1 << 20, False),
+        (frames.frame(b'{"k":"hhhh"}'), 12, True),
+        (frames.frame(b'{"k":"hhhh"}'), 11, False),
     ):
         ours, reader = _pair()
         thread = _send_soon(ours, data)
         try:
             if ok:
-                assert wire.recv_message(reader, cap)[0]["k"].startswith("hhhh")
+                assert frames.recv_message(reader, cap)[0]["k"].startswith("hhhh")
             else:
                 with pytest.raises(wire.WireError, match="exceeds the cap"):
-                    wire.recv_message(reader, cap)
+                    frames.recv_message(reader, cap)
         finally:
             thread.join()
             ours.close()
@@ -123,15 +125,15 @@ def test_a_message_header_is_capped_at_header_cap_and_at_the_message_cap() -> No
 def test_a_message_may_carry_one_more_body_than_max_bodies_not_two() -> None:
     """The header's own count is checked before any body is read: MAX_BODIES + 1 (the arrays and the
     request's own) is allowed, one more refused."""
-    for count, ok in ((wire.MAX_BODIES + 1, True), (wire.MAX_BODIES + 2, False)):
+    for count, ok in ((frames.MAX_BODIES + 1, True), (frames.MAX_BODIES + 2, False)):
         ours, reader = _pair()
-        thread = _send_soon(ours, wire.pack_parts({"op": "n"}, [b""] * count))
+        thread = _send_soon(ours, frames.pack_parts({"op": "n"}, [b""] * count))
         try:
             if ok:
-                assert len(wire.recv_message(reader, 1 << 20)[1]) == count
+                assert len(frames.recv_message(reader, 1 << 20)[1]) == count
             else:
                 with pytest.raises(wire.WireError, match=f"body count {count} exceeds"):
-                    wire.recv_message(reader, 1 << 20)
+                    frames.recv_message(reader, 1 << 20)
         finally:
             thread.join()
             ours.close()
@@ -141,7 +143,7 @@ def test_a_message_may_carry_one_more_body_than_max_bodies_not_two() -> None:
 def test_write_all_writes_more_buffers_than_one_writev_takes_in_order() -> None:
     """3 * IOV_MAX + 7 buffers of different sizes (empty ones among them), through a socket pair
     whose reader takes them as they come: every byte arrives, in order."""
-    parts = [bytes([i % 251]) * (i % 5) for i in range(3 * wire.IOV_MAX + 7)]
+    parts = [bytes([i % 251]) * (i % 5) for i in range(3 * frames.IOV_MAX + 7)]
     parts.append(os.urandom(1 << 20))  # larger than the pair holds: writev writes part of it
     ours, theirs = socket.socketpair()
     thread = _send_soon(ours, parts)

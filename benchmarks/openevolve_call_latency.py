@@ -116,9 +116,10 @@ def evaluate(program_path):
         "seen_median_us": seen_median,
         "seen_p90_us": seen_p90,
         "null_us": direct.null_wait * 1e6,
-        "per_kb_sent_us": direct.rates.per_sent * 1024e6,
-        "per_kb_received_us": direct.rates.per_received * 1024e6,
-        "per_1000_items_us": direct.rates.per_item * 1e9,
+        # (No rates on a tree from before they were calibrated: compared as zero.)
+        "per_kb_sent_us": getattr(getattr(direct, "rates", None), "per_sent", 0.0) * 1024e6,
+        "per_kb_received_us": getattr(getattr(direct, "rates", None), "per_received", 0.0) * 1024e6,
+        "per_1000_items_us": getattr(getattr(direct, "rates", None), "per_item", 0.0) * 1e9,
         "direct_median_us": local_median,
         "direct_p90_us": local_p90,
         "evaluator_cpu_us": cpu,

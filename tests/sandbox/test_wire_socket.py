@@ -14,10 +14,14 @@ import pytest
 
 from selftaught.sandbox.inside import frames, wire
 
+GUARD = 30.0  # seconds: a read that waits this long is a broken reader (they take microseconds)
+
 
 def _pair() -> tuple[socket.socket, frames.SocketReader]:
     ours, theirs = socket.socketpair()
-    return ours, frames.SocketReader(theirs.detach())
+    reader = frames.SocketReader(theirs.detach())
+    reader.sock.settimeout(GUARD)
+    return ours, reader
 
 
 def _send_soon(sock: socket.socket, data: object) -> threading.Thread:
@@ -146,6 +150,7 @@ def test_write_all_writes_more_buffers_than_one_writev_takes_in_order() -> None:
     parts = [bytes([i % 251]) * (i % 5) for i in range(3 * frames.IOV_MAX + 7)]
     parts.append(os.urandom(1 << 20))  # larger than the pair holds: writev writes part of it
     ours, theirs = socket.socketpair()
+    theirs.settimeout(GUARD)
     thread = _send_soon(ours, parts)
     got = bytearray()
     want = b"".join(parts)

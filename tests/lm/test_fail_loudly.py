@@ -56,6 +56,7 @@ def test_dead_endpoint_run_fails_fast_with_exit_1(tmp_path: Path, flags: tuple[s
     assert run["status"] == "failed"
 
 
+@pytest.mark.long  # waits out real retries
 def test_doctor_model_prints_latency_and_reply(tmp_path: Path) -> None:
     with OpenAIServer(reply=lambda body, index: "ready") as server:
         ok = _cli("doctor", "--model", f"openai/test-model@{server.base_url}", "--json", cwd=tmp_path)
@@ -83,6 +84,7 @@ def test_improve_fails_when_the_endpoint_fails_mid_way(key_env: str, tmp_path: P
             selftaught.improve("str_grid_dist", settings=settings)
 
 
+@pytest.mark.long  # waits out real retries
 def test_doctor_and_the_run_s_preflight_give_up_after_the_same_attempts(tmp_path: Path) -> None:
     """One retry policy: on an endpoint that answers every request with a 500, `doctor --model` and a
     run's preflight make the same number of attempts (the run's max-retries from selftaught.toml) and

@@ -24,7 +24,7 @@ from selftaught.sandbox import SandboxPool
 from selftaught.tasks import load_task
 from selftaught.tasks.openevolve import OpenEvolveTask
 
-pytestmark = pytest.mark.slow  # a whole CLI run in a subprocess
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # a whole CLI run in a subprocess; tens of seconds each
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "openevolve_minimize"
 RESOURCE_FAILURES = (

@@ -36,6 +36,7 @@ def _snapshot(pool: SandboxPool) -> tuple[int, int, list[str]]:
     return fds, procs, scratch
 
 
+@pytest.mark.long  # thousands of jobs
 def test_thousands_of_jobs_leak_nothing(pool: SandboxPool) -> None:
     honest = Job(
         source="def f(x):\n    open('tmp', 'w').write('x')\n    return x\n", entry="f", instances=[[1], [2]]

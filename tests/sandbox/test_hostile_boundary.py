@@ -252,6 +252,7 @@ def test_remote_calls_in_flight_are_bounded_in_bytes(pool: SandboxPool) -> None:
     assert paced or any(e.kind == "rpc-flood" for e in result.events), (result.instances, result.events[:5])
 
 
+@pytest.mark.long  # hundreds of MB through the pipes
 @pytest.mark.slow  # moves ~300 MB through the sandbox's pipes
 def test_a_job_cannot_fill_the_host_with_outputs(pool: SandboxPool) -> None:
     """Each 20 MB array is a legitimate output, but a job of many of them would sit in the host until it
@@ -308,6 +309,7 @@ def test_an_inline_handler_is_paced_and_the_job_deadline_holds_whatever_is_queue
     assert handler.served < 40, handler.served  # 60 without the deadline check
 
 
+@pytest.mark.long  # hundreds of MB through the pipes
 @pytest.mark.slow  # moves ~150 MB of JSON floats through the sandbox's pipes
 def test_outputs_are_capped_at_their_decoded_size(pool: SandboxPool) -> None:
     """Twelve outputs of a million distinct floats: 11 MB of JSON each (132 MB, under the 256 MiB cap on

@@ -700,6 +700,7 @@ def test_parked_partial_messages_cost_their_senders_not_the_next_honest_answer()
     assert failed and all("holds the most" in error for error in failed)
 
 
+@pytest.mark.long  # seconds of CPU per chain in the sandbox
 @pytest.mark.parametrize(("depth", "caught"), [(9_000, False), (12_000, True)])
 def test_deep_directory_chains_neither_hide_entries_nor_get_honest_depth_killed(
     pool: SandboxPool, depth: int, caught: bool

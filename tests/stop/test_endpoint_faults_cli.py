@@ -19,7 +19,10 @@ from selftaught.testing.openai_server import Fault, OpenAIServer
 
 from .conftest import cli
 
-pytestmark = pytest.mark.slow  # whole runs in the real sandbox, the CLI in a subprocess
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.long,
+]  # whole runs in the real sandbox, the CLI in a subprocess; tens of seconds each
 
 KEY_ENV = {"SELFTAUGHT_TEST_KEY": "sk-loopback"}
 SMALL_FLAGS = (

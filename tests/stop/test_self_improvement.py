@@ -69,6 +69,7 @@ def test_run_two_iterations_stores_lineage_matching_the_contract(tmp_path: Path)
     assert listed[0]["run_id"] == out["run_id"] and listed[0]["status"] == "completed"
 
 
+@pytest.mark.long  # two whole runs
 def test_same_seed_gives_the_same_run(tmp_path: Path) -> None:
     first = cli_json("run", *RUN_FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "a"), cwd=tmp_path)
     second = cli_json("run", *RUN_FLAGS, "--iterations", "1", "--runs-dir", str(tmp_path / "b"), cwd=tmp_path)
@@ -211,6 +212,7 @@ def test_an_improver_too_deep_to_parse_is_a_recorded_failure_and_resume_goes_on(
     assert "nested too deeply" in (resumed["iterations"][2]["note"] or "")
 
 
+@pytest.mark.long  # two whole runs
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     reference = cli_json(
         "run", *RUN_FLAGS, "--iterations", "2", "--runs-dir", str(tmp_path / "ref"), cwd=tmp_path

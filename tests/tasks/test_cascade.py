@@ -113,6 +113,7 @@ def _same_outside_the_limit(on, off) -> None:  # type: ignore[no-untyped-def]
         assert on.utility == off.utility
 
 
+@pytest.mark.long  # whole splits scored twice
 @pytest.mark.parametrize("name", STRICT_HOST_SCORED)
 def test_built_in_seeds_score_exactly_as_without_the_cascade(pool, name: str) -> None:
     task = builtin_task(name)
@@ -133,6 +134,7 @@ def _offline_candidates(name: str, count: int) -> list[str]:
     return found
 
 
+@pytest.mark.long  # whole splits scored twice
 @pytest.mark.parametrize("name", ["three_sat", "parity_noise", "str_grid_dist"])
 def test_offline_model_candidates_score_as_without_the_cascade_unless_they_fail_k(pool, name: str) -> None:
     """Whatever the offline model writes: a candidate passing any of its first k is scored exactly as

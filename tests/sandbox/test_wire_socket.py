@@ -26,7 +26,15 @@ def _pair() -> tuple[socket.socket, frames.SocketReader]:
 
 def _send_soon(sock: socket.socket, data: object) -> threading.Thread:
     """Write from a thread: a socket pair holds only so much before the reader must take some."""
-    thread = threading.Thread(target=frames.write_all, args=(sock.fileno(), data))
+
+    def write() -> None:
+        try:
+            frames.write_all(sock.fileno(), data)
+        except BaseException:
+            sock.shutdown(socket.SHUT_WR)  # the reader sees the end at once instead of waiting
+            raise
+
+    thread = threading.Thread(target=write)
     thread.start()
     return thread
 
@@ -71,8 +79,10 @@ def test_a_peer_closing_mid_frame_is_end_of_file(sent: bytes) -> None:
     ours, reader = _pair()
 
     def send_and_close() -> None:
-        frames.write_all(ours.fileno(), sent)
-        ours.close()
+        try:
+            frames.write_all(ours.fileno(), sent)
+        finally:
+            ours.close()
 
     thread = threading.Thread(target=send_and_close)
     thread.start()

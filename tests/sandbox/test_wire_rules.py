@@ -223,6 +223,13 @@ def test_a_refusal_under_a_non_string_key_names_the_key_in_40_characters() -> No
     assert caught.value.path == [f"[{repr(key)[:40]}]"]
 
 
+def test_a_refusal_deep_inside_names_every_step_outermost_first() -> None:
+    with pytest.raises(wire.Unserializable) as caught:
+        wire.encode([0, {"x": (1, 2, [object()])}])
+    assert caught.value.path == ["[1]", "['x']", "[2]", "[0]"]
+    assert str(caught.value) == "unserializable: value[1]['x'][2][0]: object"
+
+
 def test_a_decoded_handle_is_an_immutable_value() -> None:
     """A `Ref` stands for an object of another process by its id: a value, like the number it carries.
     The id cannot be rewritten after decoding, and equal handles are one dictionary key."""

@@ -8,10 +8,18 @@ process limit still stops a thread bomb, and the job cannot raise it.
 
 from __future__ import annotations
 
+import resource
+
 import pytest
 
 from selftaught.sandbox import Job, SandboxPool
-from selftaught.sandbox.job import MAX_LIBRARY_THREADS, ORDINARY_THREADS, ordinary_library_threads
+from selftaught.sandbox.job import (
+    MAX_LIBRARY_THREADS,
+    OPENBLAS_BUFFER,
+    ORDINARY_THREADS,
+    THREAD_STACK_FALLBACK,
+    ordinary_library_threads,
+)
 from selftaught.sandbox.jobmessage import job_header, validate
 
 from .util import healthy
@@ -118,3 +126,20 @@ def test_the_cpu_limit_grows_with_the_threads_a_job_may_keep_busy() -> None:
     assert four["cpu_seconds"] == 4 * one["cpu_seconds"] > 20
     assert ordinary["library_threads"] == ordinary_library_threads()
     assert ordinary["cpu_seconds"] == ordinary_library_threads() * one["cpu_seconds"]
+
+
+def test_the_memory_limit_grows_by_what_each_library_thread_beyond_the_first_maps() -> None:
+    """Each extra BLAS thread maps a 32 MiB buffer and a thread stack (this host's stack limit), and
+    the threads share one more malloc arena (64 MiB), all of which the address-space limit counts: the
+    limit grows by that, plus a few MiB at most; a one-thread job's limit is its memory_mb."""
+    job = Job(source="def f(): pass", entry="f", instances=[[]], memory_mb=512)
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    stack_mb = (THREAD_STACK_FALLBACK if soft == resource.RLIM_INFINITY else soft) / (1 << 20)
+    for threads in (1, 2, 5, MAX_LIBRARY_THREADS):
+        header = job_header(Job(**{**job.__dict__, "library_threads": threads}), threads, {})
+        growth = header["memory_mb"] - 512
+        if threads == 1:
+            assert growth == 0
+        else:
+            least = (threads - 1) * (OPENBLAS_BUFFER / (1 << 20) + stack_mb) + 64
+            assert least <= growth <= least + 4, (threads, growth)

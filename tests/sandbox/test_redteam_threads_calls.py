@@ -432,9 +432,8 @@ def test_calls_in_flight_together_over_the_jobs_budget_never_reach_the_handler_a
 
 def test_the_most_library_threads_fit_a_default_jobs_memory(pool: SandboxPool) -> None:
     """Each OpenBLAS thread maps a buffer of its own (tens of MB of address space, which the job's
-    memory limit counts): at MAX_LIBRARY_THREADS and half the default memory, a product over every
-    thread fails to allocate and hangs to its timeout. OpenEvolve's jobs run at the default memory, where
-    a product over the most threads a job may have must work."""
+    memory limit counts and grows by). OpenEvolve's jobs run at the default memory, where a product
+    over the most threads a job may have must work."""
     src = (
         "import numpy\n"
         "def f():\n"
@@ -452,3 +451,45 @@ def test_the_most_library_threads_fit_a_default_jobs_memory(pool: SandboxPool) -
     assert job.memory_mb == Job.memory_mb  # the default, as OpenEvolve's evaluator and candidate jobs use
     result = pool.run(job)
     assert result.instances[0].output is True, (result.instances[0].error, result.stderr[-500:])
+
+
+# A product over every thread, then an allocation of address space only (numpy.empty maps, never
+# touches): what the job's own code may still take after the BLAS has mapped its threads' buffers.
+PRODUCT_THEN_ALLOCATE = (
+    "import numpy\n"
+    "def f(mib):\n"
+    "    a = numpy.random.default_rng(1).random((600, 600))\n"
+    "    product = bool(numpy.allclose((a @ numpy.eye(600))[:3, :3], a[:3, :3]))\n"
+    "    try:\n"
+    "        numpy.empty(mib << 20, dtype=numpy.uint8)\n"
+    "    except MemoryError:\n"
+    "        return [product, False]\n"
+    "    return [product, True]\n"
+)
+
+
+@pytest.mark.parametrize("threads", [1, MAX_LIBRARY_THREADS])
+def test_a_jobs_own_code_keeps_the_memory_it_asked_for_whatever_its_library_threads(
+    pool: SandboxPool, threads: int
+) -> None:
+    """The address-space limit grows by what the library threads map (per thread beyond the first a
+    32 MiB buffer and its stack, once a shared malloc arena): at MAX_LIBRARY_THREADS and memory_mb=512 a
+    600x600 product over every thread completes (before the growth it failed to allocate and hung to
+    its timeout), and the program may then still map 384 MiB but not 768 MiB, as in a one-thread job of
+    the same memory, whose limit does not grow."""
+    outputs = []
+    for mib in (384, 768):
+        job = Job(
+            source=PRODUCT_THEN_ALLOCATE,
+            entry="f",
+            instances=[[mib]],
+            cpu_bound=False,
+            instance_timeout=60.0,
+            memory_mb=512,
+            library_threads=threads,
+        )
+        result = pool.run(job)
+        outputs.append(result.instances[0].output)
+        assert result.instances[0].error is None, (result.instances[0].error, result.stderr[-500:])
+    assert outputs == [[True, True], [True, False]]
+    assert healthy(pool)

@@ -9,6 +9,7 @@ child it becomes an object whose methods are remote calls answered by the host (
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +88,31 @@ def ordinary_library_threads() -> int:
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, MAX_LIBRARY_THREADS))
+
+
+# What library threads map beyond one thread, which the job's address-space limit counts (measured in
+# sandboxed jobs, docs/sandbox.md): per thread beyond the first, OpenBLAS's buffer of its own (32 MiB in
+# numpy's x86-64 builds) and the thread's stack with its guard page (glibc's default stack: the stack
+# limit the zygote's interpreter started with); once, the malloc arena the threads share (the job's
+# MALLOC_ARENA_MAX=2 allows one beside the main arena; glibc reserves 64 MiB for it) and the BLAS
+# thread server's own ~1 MiB.
+OPENBLAS_BUFFER = 32 << 20
+THREAD_STACK_FALLBACK = 32 << 20  # glibc's default when the stack limit is unlimited is at most this
+GUARD_PAGE = 4 << 10
+SHARED_BY_LIBRARY_THREADS = (64 + 2) << 20
+
+
+def library_threads_memory_mb(threads: int) -> int:
+    """The address space (MiB, rounded up) `threads` library threads map beyond what one thread does,
+    so a job's memory limit can grow by it and its own code keeps the `memory_mb` it asked for. 0 for
+    one thread. Host-decided: the stack size is this host's, nothing comes from the job."""
+    if threads <= 1:
+        return 0
+    stack, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if stack == resource.RLIM_INFINITY or stack <= 0:
+        stack = THREAD_STACK_FALLBACK
+    extra = (threads - 1) * (OPENBLAS_BUFFER + stack + GUARD_PAGE) + SHARED_BY_LIBRARY_THREADS
+    return -(-extra // (1 << 20))
 
 
 @dataclass

@@ -12,7 +12,13 @@ import math
 from typing import Any
 
 from selftaught.sandbox.inside import wire
-from selftaught.sandbox.job import MAX_LIBRARY_THREADS, Job, Proxy, ordinary_library_threads
+from selftaught.sandbox.job import (
+    MAX_LIBRARY_THREADS,
+    Job,
+    Proxy,
+    library_threads_memory_mb,
+    ordinary_library_threads,
+)
 
 SETUP_TIMEOUT = 10.0
 WALL_FACTOR = 3.0  # the zygote's backstop of a CPU-limited call (clock.backstop), in limits of sleep
@@ -104,6 +110,9 @@ def job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, An
     # busy may spend N CPU seconds per second of its limits.
     threads = job.library_threads or ordinary_library_threads()
     cpu = (math.ceil(SETUP_TIMEOUT + len(job.instances) * job.instance_timeout) + 1) * threads
+    # Likewise the address space: each library thread beyond the first maps a BLAS buffer and a stack,
+    # which the limit counts; the job's own code keeps the memory_mb it asked for at any thread count.
+    memory_mb = job.memory_mb + library_threads_memory_mb(threads)
     return {
         "op": "job",
         "id": job_id,
@@ -111,7 +120,7 @@ def job_header(job: Job, job_id: int, proxies: dict[str, Proxy]) -> dict[str, An
         "entry": job.entry,
         "timeout": job.instance_timeout,
         "setup_timeout": SETUP_TIMEOUT,
-        "memory_mb": job.memory_mb,
+        "memory_mb": memory_mb,
         "cpu_seconds": cpu,
         "proxies": specs,
         "clock": job.time_clock,

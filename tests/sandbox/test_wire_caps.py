@@ -41,6 +41,7 @@ def test_caps_have_their_documented_numbers() -> None:
     # docs/openevolve.md: arrays of 2 KB or more go as raw bodies, at most 4096 a message; lists of 8
     # or more numbers go packed
     assert (wire.BODY_MIN, wire.MAX_BODIES, arrays.PACKED_MIN) == (2048, 4096, 8)
+    assert wire.PEER_BODY_MIN == 256  # between two sandboxed children (docs/openevolve.md's timing)
 
 
 def test_an_array_may_have_32_dimensions_not_33() -> None:

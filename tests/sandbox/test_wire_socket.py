@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -204,3 +205,59 @@ def test_a_bytearray_body_is_decoded_in_place_and_bytes_are_copied() -> None:
     copied = wire.loads(data, bodies=[bytes(hook.items[0])])
     copied[0] = 5
     assert copied[0] == 5 and bytes(hook.items[0])[0] == 0
+
+
+def test_write_all_resumes_a_writev_that_wrote_only_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`writev` may write less than asked (a signal, or Linux's 2 GiB cap on one call): write_all goes on
+    from the first unwritten byte, mid-buffer or at a boundary. Here every writev writes at most 7 bytes."""
+    real = os.writev
+
+    calls: list[int] = []
+
+    def short(fd: int, buffers: list[memoryview]) -> int:
+        calls.append(fd)
+        assert len(calls) < 100, "write_all makes no progress"  # 58 bytes need 9 calls
+        taken, left = [], 7
+        for view in buffers:
+            if left == 0:
+                break
+            taken.append(view[:left])
+            left -= len(taken[-1])
+        return real(fd, taken)
+
+    monkeypatch.setattr(frames.os, "writev", short)
+    parts = [b"abc", b"", b"defghijk", b"l", b"mnopqrstuvwxyz" * 3, bytearray(b"12345")]
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(GUARD)
+    try:
+        frames.write_all(ours.fileno(), parts)
+        ours.close()
+        got = bytearray()
+        while chunk := theirs.recv(1 << 16):
+            got += chunk
+    finally:
+        theirs.close()
+    assert bytes(got) == b"".join(parts)
+
+
+@pytest.mark.parametrize("first", [3, 10])
+def test_a_frame_arriving_in_two_pieces_is_read_whole(first: int) -> None:
+    """The reader waits for a frame's whole length prefix and whole data, whatever the first `recv`
+    brought: here the first 3 bytes (part of the prefix) or all but the last byte of the data, the rest
+    a moment later from another thread."""
+    data = frames.frame(b"abcdefg")  # 4 + 7 bytes
+    ours, reader = _pair()
+    ours.sendall(data[:first])
+
+    def rest() -> None:
+        time.sleep(0.2)  # lets the reader take the first piece alone (the test passes either way)
+        ours.sendall(data[first:])
+
+    thread = threading.Thread(target=rest)
+    thread.start()
+    try:
+        assert reader.frame(100) == b"abcdefg"
+    finally:
+        thread.join()
+        ours.close()
+        reader.close()

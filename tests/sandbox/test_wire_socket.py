@@ -261,3 +261,36 @@ def test_a_frame_arriving_in_two_pieces_is_read_whole(first: int) -> None:
         thread.join()
         ours.close()
         reader.close()
+
+
+class _CountingSocket:
+    """The reader's socket, counting the receive calls it makes (the reader's point is to make few)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.calls = sock, 0
+
+    def recv(self, size: int) -> bytes:
+        self.calls += 1
+        return self.sock.recv(size)
+
+    def recv_into(self, view: memoryview, size: int, flags: int) -> int:
+        self.calls += 1
+        return self.sock.recv_into(view, size, flags)
+
+
+def test_a_message_of_small_frames_already_sent_is_read_in_one_receive() -> None:
+    """SocketReader reads CHUNK (64 KiB) at a time: a 60 KB message of 300 small bodies, all waiting
+    in the socket, takes one `recv`, where a frame-by-frame reader would make 600."""
+    bodies = [bytes([i % 256]) * 190 for i in range(300)]
+    data = frames.pack_message({"op": "s"}, bodies)
+    assert 48_000 < len(data) < frames.SocketReader.CHUNK
+    ours, reader = _pair()
+    counting = _CountingSocket(reader.sock)
+    reader.sock = counting  # type: ignore[assignment]
+    try:
+        ours.sendall(data)
+        assert frames.recv_message(reader, 1 << 20) == ({"op": "s", "nb": 300}, bodies)
+        assert counting.calls == 1
+    finally:
+        ours.close()
+        counting.sock.close()

@@ -306,3 +306,11 @@ def test_a_tilde_fence_may_have_backticks_in_its_info_string() -> None:
     """CommonMark forbids backticks only in a backtick fence's info string."""
     assert code_blocks("~~~python `main`\nx = 1\n~~~\n") == ["x = 1"]
     assert code_blocks("```python `main`\nx = 1\n") == []  # not a fence: no block at all
+
+
+@pytest.mark.parametrize("opening, other", [("```", "~~~"), ("~~~", "```")])
+def test_a_bare_fence_of_the_other_character_does_not_close_a_block(opening: str, other: str) -> None:
+    """Only a fence of the opening's own character closes it (CommonMark): the other kind inside the
+    block is content, even when the block then does not parse."""
+    text = f"{opening}python\nx = 1\n{other}\ny = 2\n{opening}\n"
+    assert code_blocks(text) == [f"x = 1\n{other}\ny = 2"]

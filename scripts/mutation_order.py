@@ -179,7 +179,8 @@ def serve(socket_path: Path, timeout: float, run_args: tuple[Path, Path, Path, l
                 code = 124
             else:
                 code = os.waitstatus_to_exitcode(done[1])
-            connection.sendall(bytes([code & 0xFF]))
+            with contextlib.suppress(OSError):  # the client was ended (cosmic-ray's own timeout)
+                connection.sendall(bytes([code & 0xFF]))
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,10 +12,6 @@ from selftaught.lm import open_model
 from selftaught.lm.backend import Request
 from selftaught.lm.offline import OfflineBackend
 from selftaught.sandbox.inside.helpers import extract_code
-
-# Tests drawing statistics over thousands of offline-model mutants (2-15 s each) are marked slow one by
-# one; the single-reply checks stay in the fast suite.
-SLOW = pytest.mark.slow
 
 SEED_IMPROVER = (Path(__file__).parents[2] / "src/selftaught/improvers/builtin/seed.py").read_text()
 WALKSAT = """import random
@@ -95,7 +90,6 @@ def programs(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@SLOW
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=programs(), seed=st.integers(0, 10_000), ordinal=st.integers(0, 3))
 def test_every_mutant_compiles_and_is_extractable(program: str, seed: int, ordinal: int) -> None:
@@ -105,7 +99,6 @@ def test_every_mutant_compiles_and_is_extractable(program: str, seed: int, ordin
         assert "def algorithm" in code
 
 
-@SLOW
 def test_real_programs_mutate_validly_and_improvers_stay_extractable() -> None:
     for program in (WALKSAT, SEED_IMPROVER):
         for seed in range(8):
@@ -117,7 +110,6 @@ def test_real_programs_mutate_validly_and_improvers_stay_extractable() -> None:
                 )
 
 
-@SLOW
 def test_reproducible_for_a_seed_distinct_across_seeds_choices_and_ordinals() -> None:
     prompt = seed_prompt(WALKSAT)
     assert answers(7, prompt) == answers(7, prompt)
@@ -127,7 +119,6 @@ def test_reproducible_for_a_seed_distinct_across_seeds_choices_and_ordinals() ->
     assert answers(7, prompt, scope="a") != answers(7, prompt, scope="b")
 
 
-@SLOW
 def test_constants_of_real_seeds_get_tuned() -> None:
     texts = [t for seed in range(10) for t in answers(seed, seed_prompt(WALKSAT))]
     tuned = [extract_code(t) for t in texts]
@@ -135,7 +126,6 @@ def test_constants_of_real_seeds_get_tuned() -> None:
     assert any("p=0.4)" not in code and "p=0." in code for code in tuned)
 
 
-@SLOW
 def test_improver_mutations_the_meta_level_needs_are_reachable() -> None:
     texts = [t for seed in range(25) for t in finished(seed, seed_prompt(SEED_IMPROVER))]
     joined = "\n".join(texts)
@@ -149,7 +139,6 @@ def test_improver_mutations_the_meta_level_needs_are_reachable() -> None:
         assert any(isinstance(n, ast.FunctionDef) and n.name == "improve_algorithm" for n in tree.body)
 
 
-@SLOW
 def test_crossover_uses_the_other_programs_of_the_prompt() -> None:
     other = WALKSAT.replace("max_iter=1000, p=0.4", "max_iter=4321, p=0.25")
     prompt = f"Combine these:\n```python\n{WALKSAT}```\nand\n```python\n{other}```\n"
@@ -178,7 +167,6 @@ PROMPT_STRING = SEED_IMPROVER[
 ]
 
 
-@SLOW
 def test_improver_replies_carry_the_nested_fences_at_line_start_unescaped() -> None:
     """As a real model writes it: the improver's prompt string keeps its lines, so its own ```python
     fences start lines inside the reply's fence (the shape a regex extractor cuts)."""
@@ -209,7 +197,6 @@ def test_comments_and_blank_lines_of_unchanged_statements_survive() -> None:
     assert any("# first pass" in code and code != program.strip() for code in codes)
 
 
-@SLOW
 def test_reply_shapes_vary_and_refusals_and_cuts_are_rare() -> None:
     texts: list[str] = []
     reasons: list[str] = []

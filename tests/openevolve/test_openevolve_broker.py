@@ -14,6 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from property_runs import check_property, quick_and_broad
 from selftaught.sandbox.job import InstanceResult, Job, JobResult
 from selftaught.tasks import openevolve_session
 from selftaught.tasks.openevolve_broker import MAX_CANDIDATE_JOBS, CandidateBroker, CandidateRefused
@@ -112,42 +113,47 @@ def test_any_request_is_refused_or_becomes_a_well_formed_one(method: str, reques
         assert 0 < job.instance_timeout <= 30.0 and not job.cpu_bound  # under its evaluation's CPU slot
 
 
-@pytest.mark.slow  # many large hypothesis examples
-@settings(max_examples=200, deadline=None)
-@given(output=json_values, echo=st.booleans(), error=st.sampled_from([None, "timeout", "killed: memory"]))
-def test_any_candidate_answer_becomes_a_plain_reply(output: Any, echo: bool, error: str | None) -> None:
-    def respond(request: dict[str, Any]) -> Any:
-        return {**output, "seq": request["seq"]} if echo and isinstance(output, dict) else output
+@quick_and_broad(15, 200)  # a broad search: many large examples
+def test_any_candidate_answer_becomes_a_plain_reply(examples: int) -> None:
+    @check_property(
+        examples,
+        output=json_values,
+        echo=st.booleans(),
+        error=st.sampled_from([None, "timeout", "killed: memory"]),
+    )
+    def becomes_a_plain_reply(output: Any, echo: bool, error: str | None) -> None:
+        def respond(request: dict[str, Any]) -> Any:
+            return {**output, "seq": request["seq"]} if echo and isinstance(output, dict) else output
 
-    result = JobResult([InstanceResult(output=output, error=error)], stdout="out", stderr="err")
-    handler = broker(Double(result, respond))
-    try:
-        call = {"op": "call", "name": "f", "module_id": 0, "args_wire": NO_ARGS}
-        answered = handler("candidate", "module", [call, 0.05], {})
-        assert isinstance(answered, dict)
-        assert {"error", "value_wire", "names", "callable", "timeout"} & set(answered)
-        assert set(answered) <= {
-            "error",
-            "message",
-            "etype",
-            "traceback",
-            "value_wire",
-            "callable",
-            "names",
-            "timeout",
-            "stdout",
-            "stderr",
-            "session",
-        }
-        assert not isinstance(answered.get("value_wire"), (str, int, float, dict, list))
-        ran = handler("candidate", "run", [{"script": "print(1)"}, 5.0], {})
-        if error == "timeout":
-            assert ran["timeout"] is True
-        else:
-            assert isinstance(ran["returncode"], int) and isinstance(ran["files"], dict)
-            assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in ran["files"].items())
-    finally:
-        handler.close()
+        result = JobResult([InstanceResult(output=output, error=error)], stdout="out", stderr="err")
+        handler = broker(Double(result, respond))
+        try:
+            call = {"op": "call", "name": "f", "module_id": 0, "args_wire": NO_ARGS}
+            answered = handler("candidate", "module", [call, 0.05], {})
+            assert isinstance(answered, dict)
+            assert {"error", "value_wire", "names", "callable", "timeout"} & set(answered)
+            assert set(answered) <= {
+                "error",
+                "message",
+                "etype",
+                "traceback",
+                "value_wire",
+                "callable",
+                "names",
+                "timeout",
+                "stdout",
+                "stderr",
+                "session",
+            }
+            assert not isinstance(answered.get("value_wire"), (str, int, float, dict, list))
+            ran = handler("candidate", "run", [{"script": "print(1)"}, 5.0], {})
+            if error == "timeout":
+                assert ran["timeout"] is True
+            else:
+                assert isinstance(ran["returncode"], int) and isinstance(ran["files"], dict)
+                assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in ran["files"].items())
+        finally:
+            handler.close()
 
 
 def test_forged_or_stale_answers_are_ignored_and_the_call_times_out() -> None:

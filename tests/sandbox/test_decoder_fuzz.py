@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from property_runs import check_property, quick_and_broad
 from selftaught.sandbox.inside import frames, wire
 
-# The two broad hypothesis searches below cost ~30 s (large examples through the real decoder): they are
-# marked slow one by one; the named refusals and caps stay in the fast suite.
+# The two broad hypothesis searches below cost seconds (large examples through the real decoder): a quick
+# search of each runs in the fast suite, the broad one is marked slow (`property_runs`).
 
 json_leaf = st.one_of(
     st.none(),
@@ -81,18 +82,19 @@ def test_arbitrary_bytes_decode_or_refuse(data: bytes) -> None:
     _must_decode_or_refuse(data)
 
 
-@pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(
-        json_values,
-        tagged,
-        st.lists(tagged, max_size=3),
-        st.dictionaries(st.text(max_size=3), tagged, max_size=3),
+@quick_and_broad(60, 400)
+def test_arbitrary_json_and_tags_decode_or_refuse(examples: int) -> None:
+    @check_property(
+        examples,
+        st.one_of(
+            json_values,
+            tagged,
+            st.lists(tagged, max_size=3),
+            st.dictionaries(st.text(max_size=3), tagged, max_size=3),
+        ),
     )
-)
-def test_arbitrary_json_and_tags_decode_or_refuse(value: object) -> None:
-    _must_decode_or_refuse(json.dumps(value).encode())
+    def decodes_or_refuses(value: object) -> None:
+        _must_decode_or_refuse(json.dumps(value).encode())
 
 
 @pytest.mark.parametrize(
@@ -118,27 +120,29 @@ def _frames(pieces: list[bytes]) -> bytes:
     return b"".join(struct.pack(">I", len(p)) + p for p in pieces)
 
 
-@pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(
-        st.one_of(st.binary(max_size=40), json_values.map(lambda v: json.dumps(v).encode())), max_size=6
-    ),
-    st.binary(max_size=20),
-    st.integers(1, 50),
-)
-def test_frame_reader_yields_messages_or_wire_errors(pieces: list[bytes], tail: bytes, chunk: int) -> None:
+@quick_and_broad(50, 300)
+def test_frame_reader_yields_messages_or_wire_errors(examples: int) -> None:
     """The zygote's incremental reader, fed in arbitrary chunks: messages, or WireError, never another error."""
-    data = _frames(pieces) + tail
-    reader = frames.FrameReader(cap=4096, header_cap=256)
-    try:
-        for start in range(0, len(data), chunk):
-            reader.feed(data[start : start + chunk])
-            for header, bodies in reader.messages():
-                assert isinstance(header, dict) and all(isinstance(b, bytes) for b in bodies)
-            assert reader.buffered <= 4096 + 4 + chunk
-    except wire.WireError:
-        pass
+
+    @check_property(
+        examples,
+        st.lists(
+            st.one_of(st.binary(max_size=40), json_values.map(lambda v: json.dumps(v).encode())), max_size=6
+        ),
+        st.binary(max_size=20),
+        st.integers(1, 50),
+    )
+    def reads_messages_or_refuses(pieces: list[bytes], tail: bytes, chunk: int) -> None:
+        data = _frames(pieces) + tail
+        reader = frames.FrameReader(cap=4096, header_cap=256)
+        try:
+            for start in range(0, len(data), chunk):
+                reader.feed(data[start : start + chunk])
+                for header, bodies in reader.messages():
+                    assert isinstance(header, dict) and all(isinstance(b, bytes) for b in bodies)
+                assert reader.buffered <= 4096 + 4 + chunk
+        except wire.WireError:
+            pass
 
 
 def test_one_message_may_not_exceed_the_cap_however_it_is_split() -> None:

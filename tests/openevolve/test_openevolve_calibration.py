@@ -12,8 +12,6 @@ assertion compares clocks of the same run or figures the same process measured.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import LOAD_PROGRAM, run
 
@@ -22,12 +20,6 @@ from selftaught.sandbox import SandboxPool
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 SLACK = 1 << 16  # RESULT_SLACK of _selftaught_direct
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 MEASURE = (

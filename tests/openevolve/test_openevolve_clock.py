@@ -12,20 +12,12 @@ two clocks of the same run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import LOAD_PROGRAM, run
 
 from selftaught.sandbox import SandboxPool
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 TIMING = (

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +64,6 @@ def same(a, b):
         return math.isnan(b)
     return bool(a == b)
 """
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 def run(directory: Path, program: str, evaluator: str, pool: SandboxPool) -> OpenEvolveEvaluation:

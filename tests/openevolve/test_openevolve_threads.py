@@ -7,8 +7,6 @@ the evaluator reports its own count and the count its candidate's process answer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import LOAD_PROGRAM, run
 
@@ -16,12 +14,6 @@ from selftaught.sandbox import SandboxPool
 from selftaught.sandbox.job import ordinary_library_threads
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 COUNT = """

@@ -10,8 +10,6 @@ allowance is left out). Each attack runs on the real sandbox and compares clocks
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import run
 from test_openevolve_calibration import MEASURE
@@ -21,12 +19,6 @@ from selftaught.sandbox import SandboxPool
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 WORK = 0.05  # seconds the candidate computes per call
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 DRIBBLE = f"""

@@ -7,8 +7,6 @@ and calls its methods). Each attack sits beside an honest control in the same ev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import LOAD_PROGRAM, run
 
@@ -17,12 +15,6 @@ from selftaught.sandbox import SandboxPool
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
 
 SECRET = "EVALUATOR-SECRET-" + "3" * 16
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 LOAD = (

@@ -10,20 +10,12 @@ included (broke when written: "array body out of range", fixed in `wire.decode`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from oe_directory import LOAD_PROGRAM, run
 
 from selftaught.sandbox import SandboxPool
 
 pytestmark = pytest.mark.slow  # end to end: real sandbox jobs
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(workers=2) as executor:
-        yield executor
 
 
 LOAD = (

@@ -280,3 +280,56 @@ def test_an_answer_written_before_its_request_ends_the_process(pool: SandboxPool
     early = str(metrics.get("early"))
     assert early.startswith("('error'") and "wrote before it was asked" in early, metrics
     assert metrics.get("after") == repr(("ok", 1)), metrics
+
+
+PAST = """
+import frames
+
+_write_all = frames.write_all
+armed = [0]  # answers to write until the padded one (`arm`'s own answer is the first)
+
+
+def write_all(fd, data, *args, **kwargs):
+    if armed[0]:
+        armed[0] -= 1
+        if not armed[0]:  # its answer and, in the same write, the start of a next one (there early)
+            data = list(data) + [b'\\0' * 64]
+    _write_all(fd, data, *args, **kwargs)
+
+
+frames.write_all = write_all
+
+
+def arm():
+    armed[0] = 2
+
+
+def work():
+    return 1
+"""
+
+
+def test_bytes_written_past_an_answer_end_the_process(pool: SandboxPool) -> None:
+    """The candidate's process writes more than its answer (the next answer's bytes, ready before it
+    is asked): the answer is refused and the process ended, and the next call is answered by a fresh
+    process, whose module starts over (so `arm` is undone)."""
+    evaluator = LOAD_PROGRAM + (
+        "def outcome(call):\n"
+        "    try:\n"
+        "        return ('ok', call())\n"
+        "    except Exception as exc:\n"
+        "        return ('error', f'{type(exc).__name__}: {exc}')\n"
+        "def evaluate(program_path):\n"
+        "    module = load(program_path)\n"
+        "    before = outcome(module.work)\n"
+        "    module.arm()\n"
+        "    past = outcome(module.work)\n"
+        "    after = outcome(module.work)\n"
+        "    return {'combined_score': 1.0, 'before': repr(before), 'past': repr(past), 'after': repr(after)}\n"
+    )
+    evaluation = run(PAST, evaluator, pool)
+    metrics = {key.removeprefix("metric:"): value for key, value in evaluation.artifacts.items()}
+    assert metrics.get("before") == repr(("ok", 1)), metrics
+    past = str(metrics.get("past"))
+    assert past.startswith("('error'") and "wrote past its answer" in past, metrics
+    assert metrics.get("after") == repr(("ok", 1)), metrics

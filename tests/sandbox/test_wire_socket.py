@@ -6,6 +6,7 @@ The same code runs end to end in tests/openevolve (slow)."""
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
@@ -294,3 +295,113 @@ def test_a_message_of_small_frames_already_sent_is_read_in_one_receive() -> None
     finally:
         ours.close()
         counting.sock.close()
+
+
+def _nonblocking_pair() -> tuple[socket.socket, frames.SocketReader, list[int]]:
+    """A reader on a non-blocking socket whose `wait` polls (as the evaluator's does) and counts."""
+    ours, theirs = socket.socketpair()
+    waits = [0]
+
+    def wait() -> None:
+        waits[0] += 1
+        ready, _, _ = select.select([reader.sock], [], [], GUARD)
+        if not ready:
+            raise TimeoutError("no byte within the guard")
+
+    reader = frames.SocketReader(theirs.detach(), wait=wait)
+    return ours, reader, waits
+
+
+def test_a_nonblocking_reader_waits_for_each_piece_and_reads_the_message_whole() -> None:
+    """The evaluator's side reads answers on a non-blocking socket: a message sent in pieces, with
+    pauses between them, is read whole, `wait` called while no byte is ready, every byte counted."""
+    big = os.urandom(2 * frames.SocketReader.CHUNK + 3)
+    data = b"".join(frames.pack_parts({"op": "a"}, [b"x", big]))
+    ours, reader, waits = _nonblocking_pair()
+
+    def trickle() -> None:
+        for start in range(0, len(data), 50_000):
+            time.sleep(0.02)
+            ours.sendall(data[start : start + 50_000])
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        header, bodies = frames.recv_message(reader, 1 << 22)
+    finally:
+        thread.join()
+    try:
+        assert header == {"op": "a", "nb": 2} and bodies == [b"x", big]
+        assert waits[0] >= 1 and reader.received == len(data) and not reader.pending
+    finally:
+        ours.close()
+        reader.close()
+
+
+def test_a_nonblocking_reader_sees_bytes_past_the_message_as_pending() -> None:
+    """Bytes a peer wrote beyond one message (its next answer written ahead) stay in the reader's
+    buffer and say so: the evaluator ends such a process instead of taking them as a later answer."""
+    ours, reader, _ = _nonblocking_pair()
+    ours.sendall(b"".join(frames.pack_parts({"op": "a"}) + frames.pack_parts({"op": "b"})))
+    try:
+        assert frames.recv_message(reader, 1 << 20) == ({"op": "a"}, [])
+        assert reader.pending
+    finally:
+        ours.close()
+        reader.close()
+
+
+def test_a_nonblocking_reader_sees_a_closed_peer_as_end_of_file() -> None:
+    ours, reader, _ = _nonblocking_pair()
+    ours.sendall(b"".join(frames.pack_parts({"op": "a"}, [b"abc"]))[:-2])
+    ours.close()
+    try:
+        with pytest.raises(EOFError):
+            frames.recv_message(reader, 1 << 20)
+    finally:
+        reader.close()
+
+
+def test_a_blocking_reader_never_calls_a_wait_it_does_not_have() -> None:
+    """Without `wait` the socket blocks: no BlockingIOError reaches the reader's loop."""
+    ours, reader = _pair()
+    assert reader.sock.getblocking() is True or reader.sock.gettimeout() == GUARD
+    thread = _send_soon(ours, frames.pack_parts({"op": "c"}))
+    try:
+        assert frames.recv_message(reader, 1 << 20) == ({"op": "c"}, [])
+    finally:
+        thread.join()
+        ours.close()
+        reader.close()
+
+
+def test_write_all_on_a_full_nonblocking_socket_waits_then_writes_everything() -> None:
+    """The evaluator writes requests on a non-blocking socket: when the kernel takes nothing more,
+    `write_all` calls `wait` and resumes, so a request larger than the socket's buffer arrives whole."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    data = os.urandom(4 << 20)
+    waited = [0]
+    received = bytearray()
+
+    def read_slowly() -> None:
+        while len(received) < len(data):
+            time.sleep(0.001)
+            chunk = theirs.recv(1 << 16)
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    def wait() -> None:
+        waited[0] += 1
+        select.select([], [ours], [], GUARD)
+
+    thread = threading.Thread(target=read_slowly)
+    thread.start()
+    try:
+        frames.write_all(ours.fileno(), [data[:1000], memoryview(data)[1000:]], wait=wait)
+    finally:
+        thread.join()
+        ours.close()
+        theirs.close()
+    assert bytes(received) == data and waited[0] >= 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import mmap
+import operator
 import os
 import struct
 from collections.abc import Callable
@@ -44,37 +45,45 @@ PACKED_DTYPES = {float: np.float64, complex: np.complex128, int: np.int64}
 
 
 _STRUCT_CODES = {float: "d", int: "q"}  # struct packs these ~3 times faster than numpy converts them
+_LITTLE = {kind: np.dtype(dtype).newbyteorder("<") for kind, dtype in PACKED_DTYPES.items()}
 
 
 def packed(items: list[Any]) -> np.ndarray | None:
     """The list as an array when every item is exactly a float, exactly an int (int64) or exactly a
     complex (never bools, subclasses or numpy scalars, which keep their own encoding): 1-D, or 2-D for a
-    list of at least one row, all rows lists of one length of such numbers. Else None."""
+    list of at least one row, all rows lists of one length of such numbers. Else None.
+
+    Why it is written this way: a result's lists are encoded in the candidate's process on every call,
+    and that time is the candidate's as the evaluator's clocks see it, so it is kept to the least the
+    interpreter allows: the items' types are counted in C (`operator.countOf` compares by identity
+    first) against the first item's, and packed by `struct` from one flat list."""
     if not items:
         return None
-    kinds = set(map(type, items))  # in C: ~20 times faster than a generator over the items
+    first = items[0]
     shape: tuple[int, ...] = (len(items),)
     numbers = items
-    if kinds == {list}:
-        if len(set(map(len, items))) != 1 or len(items[0]) < PACKED_MIN:
+    if type(first) is list:
+        width = len(first)
+        if width < PACKED_MIN or operator.countOf(map(type, items), list) != len(items):
             return None
-        shape = (len(items), len(items[0]))
+        if operator.countOf(map(len, items), width) != len(items):
+            return None
+        shape = (len(items), width)
         numbers = list(itertools.chain.from_iterable(items))
-        kinds = set(map(type, numbers))
     elif len(items) < PACKED_MIN:
         return None
-    kind = kinds.pop() if len(kinds) == 1 else None
-    dtype = PACKED_DTYPES.get(kind)  # type: ignore[arg-type]
-    if dtype is None:
+    kind = type(numbers[0])
+    dtype = PACKED_DTYPES.get(kind)
+    if dtype is None or operator.countOf(map(type, numbers), kind) != len(numbers):
         return None
-    code = _STRUCT_CODES.get(kind)  # type: ignore[arg-type]
+    code = _STRUCT_CODES.get(kind)
     try:
         if code is None:  # complex: no struct code
             return np.fromiter(numbers, dtype=dtype, count=len(numbers)).reshape(shape)
         data = struct.pack(f"<{len(numbers)}{code}", *numbers)
     except (OverflowError, struct.error):  # an int beyond int64: JSON keeps it exact
         return None
-    return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+    return np.frombuffer(data, dtype=_LITTLE[kind]).reshape(shape)
 
 
 def _shape(raw: Any) -> tuple[int, ...]:

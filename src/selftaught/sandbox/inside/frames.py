@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 _LEN = struct.Struct(">I")
@@ -52,18 +53,20 @@ def pack_message(header: dict[str, Any], bodies: list[bytes] = ()) -> bytes:  # 
 IOV_MAX = 1024  # buffers one writev may take (Linux)
 
 
-def write_all(fd: int, data: Any) -> None:
-    """Blocking write of every byte (os.write may write less than asked on pipes). `data` is bytes or
-    a list of buffers (`pack_parts`), written with as few `writev` calls as the kernel allows."""
-    if not isinstance(data, list):
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        return
-    views = [memoryview(part).cast("B") for part in data if len(part)]
+def write_all(fd: int, data: Any, wait: Callable[[], None] | None = None) -> None:
+    """Write every byte (os.write may write less than asked on pipes). `data` is bytes or a list of
+    buffers (`pack_parts`), written with as few `writev` calls as the kernel allows. On a non-blocking
+    `fd`, `wait` is called whenever the kernel takes nothing (it returns once `fd` is writable, or
+    raises)."""
+    views = [memoryview(part).cast("B") for part in (data if isinstance(data, list) else [data]) if len(part)]
     while views:
-        written = os.writev(fd, views[:IOV_MAX])
+        try:
+            written = os.writev(fd, views[:IOV_MAX])
+        except BlockingIOError:
+            if wait is None:
+                raise
+            wait()
+            continue
         while written and views:
             if written >= len(views[0]):
                 written -= len(views.pop(0))
@@ -115,30 +118,67 @@ def read_message(fd: int, cap: int) -> tuple[dict[str, Any], list[bytes]]:
 
 
 class SocketReader:
-    """Blocking reads of whole messages from a stream socket in few system calls (`recv_message`).
+    """Reads of whole messages from a stream socket in few system calls (`recv_message`).
 
     Why: reading a message frame by frame costs two reads per frame, and a large body read as it
     trickles in wakes the reader once per chunk. Here small frames come from one buffered `recv`, and a
-    large body is received straight into a bytearray of its size with `MSG_WAITALL` (one wake-up when it
+    large body is received straight into a bytearray of its size (with `MSG_WAITALL`: one wake-up when it
     is all there); the bytearray is the body itself, so an array decoded from it is not copied again
-    (`_take_body`). Takes over `fd` (closing the reader closes it)."""
+    (`arrays.take_body`). Takes over `fd` (closing the reader closes it).
+
+    Blocking by default. With `wait` (a function that returns once the socket is readable, or raises),
+    the socket is non-blocking and `wait` is called whenever no byte is ready: for a reader that must
+    keep a deadline on a hostile peer. `received` counts the bytes taken off the socket so far;
+    `pending` says whether bytes beyond the last message were read."""
 
     CHUNK = 1 << 16
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, wait: Callable[[], None] | None = None) -> None:
         self.sock = socket.socket(fileno=fd)
-        self.sock.setblocking(True)
+        self.sock.setblocking(wait is None)
+        self.wait = wait
+        self.received = 0
         self._buf = bytearray()
 
     def close(self) -> None:
         self.sock.close()
 
-    def _fill(self, n: int) -> None:
-        while len(self._buf) < n:
-            chunk = self.sock.recv(max(self.CHUNK, n - len(self._buf)))
+    @property
+    def pending(self) -> bool:
+        return bool(self._buf)
+
+    def _recv(self, size: int) -> bytes:
+        while True:
+            try:
+                chunk = self.sock.recv(size)
+            except BlockingIOError:
+                self._wait()
+                continue
             if not chunk:
                 raise EOFError("peer closed the socket")
-            self._buf += chunk
+            self.received += len(chunk)
+            return chunk
+
+    def _recv_into(self, view: memoryview) -> int:
+        while True:
+            try:
+                got = self.sock.recv_into(view, len(view), socket.MSG_WAITALL)
+            except BlockingIOError:
+                self._wait()
+                continue
+            if not got:
+                raise EOFError("peer closed the socket")
+            self.received += got
+            return got
+
+    def _wait(self) -> None:
+        if self.wait is None:  # a blocking socket does not raise BlockingIOError
+            raise BlockingIOError("no data on a non-blocking socket")
+        self.wait()
+
+    def _fill(self, n: int) -> None:
+        while len(self._buf) < n:
+            self._buf += self._recv(max(self.CHUNK, n - len(self._buf)))
 
     def frame(self, cap: int) -> bytearray:
         """The next frame's bytes (refused before reading if over `cap`)."""
@@ -156,10 +196,7 @@ class SocketReader:
         self._buf.clear()
         view = memoryview(data)
         while have < length:
-            got = self.sock.recv_into(view[have:], length - have, socket.MSG_WAITALL)
-            if not got:
-                raise EOFError("peer closed the socket")
-            have += got
+            have += self._recv_into(view[have:])
         return data
 
 

@@ -74,6 +74,12 @@ class Direct:
         self._answered = False  # the last exchange got its answer
         self.allowed_total = 0.0  # seconds of allowance granted so far (for reports and tests)
         self._io_cpu = 0.0  # this thread's CPU seconds on the socket in the last exchange (under `_lock`)
+        self._until = 0.0  # the exchange's deadline (real monotonic seconds) and its waits (`_ready`)
+        self._waits = [0.0]
+        self._poller = select.poll()
+        # Answers are read in few system calls, each body straight into a buffer of its size (a bytes
+        # read sized for the largest answer would cost a large allocation on every call).
+        self.reader = frames.SocketReader(fd, wait=lambda: self._ready(select.POLLIN))
         os.set_blocking(fd, False)
 
     def calibrate(self):
@@ -152,7 +158,7 @@ class Direct:
         if not self.dead:
             self.dead = True
             with contextlib.suppress(OSError):
-                os.close(self.fd)
+                self.reader.close()  # owns the fd
 
     def call(self, request, timeout, waits=None, allowed=None, io=None):
         """Send one request and wait for its answer (an answer dict as the host's broker gives).
@@ -214,14 +220,14 @@ class Direct:
             fields["module_id"] = next(self._module_ids)
         fields.update(seq=seq, limit=limit)
         bodies = [request["args_wire"], *request.get("args_bodies", [])] if "args_wire" in request else []
-        message = frames.pack_message({"request": wire.encode(fields)}, bodies)
-        until = started + limit + GRACE
+        parts = frames.pack_parts({"request": wire.encode(fields)}, bodies)
+        self._until, self._waits = started + limit + GRACE, waits
         io_started = time.thread_time()
         try:
             self._check_quiet()
-            self._send(message, until, waits)
-            self._sent = len(message)
-            header, bodies = self._receive(until, waits)
+            frames.write_all(self.fd, parts, wait=lambda: self._ready(select.POLLOUT))
+            self._sent = sum(len(part) for part in parts)
+            header, bodies = self._receive()
         except _Overdue:
             self.close()
             return {"timeout": True, "error": f"the candidate ran past its limit of {limit:.2f} s"}
@@ -254,9 +260,8 @@ class Direct:
     def _check_quiet(self):
         """Nothing may be waiting on the socket before a request is sent: an answer written ahead of its
         request (to look quick, its bytes counted as sent during the call) ends the process."""
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN)
-        if poller.poll(0):
+        self._poller.register(self.fd, select.POLLIN)
+        if self._poller.poll(0):
             try:
                 early = os.read(self.fd, 1)
             except BlockingIOError:
@@ -265,35 +270,25 @@ class Direct:
                 raise EOFError("the candidate's process closed its end")
             raise wire.WireError("the candidate's process wrote before it was asked")
 
-    def _send(self, data, until, waits):
-        view = memoryview(data)
-        while view:
-            _wait(self.fd, select.POLLOUT, until, waits)
-            try:
-                view = view[os.write(self.fd, view) :]
-            except BlockingIOError:
-                continue
+    def _ready(self, event):
+        """Wait until the socket is ready for `event`, within the exchange's deadline."""
+        _wait(self._poller, self.fd, event, self._until, self._waits)
 
-    def _receive(self, until, waits):
-        reader = frames.FrameReader(ANSWER_CAP, frames.HEADER_CAP, 1 + frames.MAX_BODIES)
-        while True:
-            _wait(self.fd, select.POLLIN, until, waits)
-            try:
-                data = os.read(self.fd, 1 << 20)
-            except BlockingIOError:
-                continue
-            if not data:
-                raise EOFError("the candidate's process closed its end")
-            self._received += len(data)
-            reader.feed(data)
-            messages = reader.messages()
-            if messages:
-                return messages[0]
+    def _receive(self):
+        """The answer: its header and bodies (bytearrays), read within the caps. Bytes beyond it (a
+        second message written ahead) end the process, as bytes waiting before a request do."""
+        received = self.reader.received
+        try:
+            header, bodies = frames.recv_message(self.reader, ANSWER_CAP)
+        finally:
+            self._received += self.reader.received - received
+        if self.reader.pending:
+            raise wire.WireError("the candidate's process wrote past its answer")
+        return header, bodies
 
 
-def _wait(fd, event, until, waits):
-    poller = select.poll()
-    poller.register(fd, event)
+def _wait(poller, fd, event, until, waits):
+    poller.register(fd, event)  # (re-registering changes the event)
     started = real_monotonic()
     try:
         while True:

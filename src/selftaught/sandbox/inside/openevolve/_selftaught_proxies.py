@@ -144,7 +144,7 @@ def _arguments(args, kwargs, what, bodies=None):
 def _value(session, answer):
     """The value an answer carries, decoded here (bounded: the candidate's process encoded it)."""
     data = answer.get("value_wire")
-    if not isinstance(data, bytes):
+    if not isinstance(data, (bytes, bytearray)):
         raise CandidateError("malformed answer from the candidate's process (no value)")
     bodies = answer.get("value_bodies")
     try:

@@ -314,3 +314,63 @@ def test_a_bare_fence_of_the_other_character_does_not_close_a_block(opening: str
     block is content, even when the block then does not parse."""
     text = f"{opening}python\nx = 1\n{other}\ny = 2\n{opening}\n"
     assert code_blocks(text) == [f"x = 1\n{other}\ny = 2"]
+
+
+@pytest.mark.parametrize("opening", ["```python", "```"])
+def test_the_400_closes_are_counted_after_the_opening_line(opening: str) -> None:
+    """Models often open with a bare fence. A bare opening line is itself a close of its own kind, yet
+    it is not one of the block's closes: the close that gives Python is still found as the 400th."""
+    program = "s = '''\n" + "```\n" * 399 + "'''"
+    assert largest_code_block(f"{opening}\n{program}\n```\nprose (\n") == program
+
+
+def test_strikethrough_prose_is_not_a_fence() -> None:
+    """Two tildes (Markdown's strikethrough, common in model prose) or two backticks are not a run of
+    three: the prose line opens no block that would swallow the program after it."""
+    program = "def f(x):\n    return x + 1"
+    reply = f"~~Sort first, then scan.~~ A single scan is enough:\n\n```python\n{program}\n```\n"
+    assert code_blocks(reply) == [program]
+    assert largest_code_block(f"``\n{reply}") == program
+
+
+def _edge_of_budget_reply(body_chars: int) -> tuple[str, str, int]:
+    """A block whose natural close sits inside a string literal, and whose only close that parses is
+    followed by seven bare fences and the reply's end: nine tries, the good close last. Returns the
+    reply, the good block, and how far past the budget the ninth try leaves the characters spent."""
+    head = "s = '''\n```\n'''\ndef f():\n    return s  # "
+    body = head + "x" * (body_chars - len(head))
+    reply = "```python\n" + body + "\n```" * 8  # no final line end: the last fence is the last line
+    lines = reply.split("\n")
+    budget = 8 * sum(len(line) + 1 for line in lines)
+    tries = [len("\n".join(lines[1:end])) for end in range(len(lines), len(lines) - 9, -1)]
+    assert tries[-1] == len(body)  # the ninth try is the good close
+    return reply, body, sum(tries) - budget
+
+
+@pytest.mark.parametrize("past, found", [(-1, True), (0, True), (1, False), (2, False)])
+def test_a_try_that_spends_the_budget_exactly_is_still_parsed(past: int, found: bool) -> None:
+    """The tries may spend the parse budget exactly, not one character more: the close that parses is
+    found when reaching it spends at most the budget, and not when it would spend one more."""
+    reply, body, over = _edge_of_budget_reply(200 + past)
+    assert over == past  # nine tries of the body plus 4 per fence after it, against 8 x the reply
+    assert largest_code_block(reply) == (body if found else "s = '''")
+
+
+def test_a_spent_budget_ends_the_tries_without_assembling_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the budget is spent, no further close is even assembled: a crafted reply of many fences
+    costs a bounded number of characters copied, not 400 copies of itself."""
+    from selftaught.codetext import reply_code
+
+    built: list[int] = []
+    real = reply_code._content
+
+    def counting(lines: list[str], first: int, end: int, indent: int) -> str:
+        text = real(lines, first, end, indent)
+        built.append(len(text))
+        return text
+
+    monkeypatch.setattr(reply_code, "_content", counting)
+    text = "```python\n" + "```x\ny\n```\n" * 90 + "```\n"
+    assert isinstance(largest_code_block(text), str)
+    # the natural close, the tries within 8 x the reply, and the one try that passed it
+    assert sum(built) <= 10 * (len(text) + 1)

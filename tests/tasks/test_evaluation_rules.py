@@ -5,6 +5,7 @@ scoring rule, setup failures, seeds, and the scoring-version guard on stored run
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,6 +208,19 @@ def test_seeds_resolve_by_split_and_unknown_splits_are_usage_errors() -> None:
     assert resolve_seed("test", 77) == 77 and type(resolve_seed("test", True)) is int  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="unknown split 'train': use 'val' or 'test'"):
         resolve_seed("train", 1)
+
+
+def test_a_split_and_a_protocol_read_at_run_time_are_compared_by_value() -> None:
+    """The command line and the run store give the split and the protocol as strings built at run
+    time, not the interned literals of the source: a validation split so read keeps the paper's seed,
+    and a paper-protocol job so built still says so."""
+    val, paper = b"val".decode(), b"paper".decode()
+    assert val == "val" and val is not sys.intern("val") and paper is not sys.intern("paper")
+    assert resolve_seed(val, None) == 4321
+    task = copy.copy(builtin_task("three_sat", protocol=paper))  # the registry hands back its literal
+    task.protocol = paper  # as a task built through the API with a protocol read at run time
+    job = instance_job(task, PROGRAM, task.instances(val, 7), val, 7)
+    assert job.label == "eval three_sat val (paper protocol)"
 
 
 def test_only_runs_scored_under_this_version_may_be_resumed() -> None:

@@ -121,6 +121,7 @@ CASES: list[tuple[str, tuple[Any, ...], tuple[str, Any]]] = [
     ("permutation", ((1, 0), 2), ("ok", [1, 0])),
     ("permutation", ([0, 1, 2], 2, "order"), ("invalid", "order: expected exactly 2 values, got 3")),
     ("permutation", ([1, 1], 2), ("invalid", "assignment: not a permutation of range(2)")),
+    ("permutation", ([1, 0], 3), ("invalid", "assignment: expected exactly 3 values, got 2")),
     ("permutation", ([], 0), ("ok", [])),
     ("string_over", (b"AB", 2, "AB"), ("invalid", "output: expected a str, got bytes")),
     ("string_over", ("ABA", 2, "AB"), ("invalid", "output: expected a string of length 2, got 3")),
@@ -193,6 +194,18 @@ def test_accepted_values_come_back_in_the_documented_types() -> None:
     assert validation.real_array([[1, 2]], (1, 2)).dtype == np.float64
     text = "ABBA"
     assert validation.string_over(text, 4, "AB") is text
+
+
+@pytest.mark.parametrize("n", [256, 257, 1000, 4099])
+def test_long_values_are_accepted_like_short_ones(n: int) -> None:
+    """Lengths are compared by value: a user task's permutation or string may be longer than the
+    small integers CPython keeps one object of (-5..256)."""
+    order = np.random.default_rng(n).permutation(n)
+    assert validation.permutation(order.tolist(), n).tolist() == order.tolist()
+    assert validation.permutation(order, n).tolist() == order.tolist()
+    text = "".join(np.random.default_rng(n).choice(["A", "B"], n))
+    assert validation.string_over(text, n, "AB") is text
+    assert validation.binary_vector([c == "A" for c in text], n).sum() == text.count("A")
 
 
 @pytest.mark.parametrize(

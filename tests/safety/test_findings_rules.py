@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from selftaught.detectors import Finding, check_gap, check_scores, classify_sandbox_event
+from selftaught.detectors import Finding, check_gap, check_scores, classify_sandbox_event, scan_program
 from selftaught.detectors.findings import SCORE_TOLERANCE
 
 
@@ -177,3 +177,27 @@ def test_a_finding_is_a_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         finding.kind = "other"  # type: ignore[misc]
     assert len({finding, Finding("static:gc", "gc.get_objects (line 2)")}) == 1
+
+
+def test_the_sandbox_flag_finding_names_the_first_five_uses_with_their_lines() -> None:
+    """An improver that turns the sandbox off six ways gets one finding naming the first five uses, in
+    source order, each with its way and line (the detail stays one readable line)."""
+    source = (
+        "def improve(utility, programs):\n"
+        "    scores = []\n"
+        "    for p in programs:\n"
+        "        scores.append(utility(p, use_sandbox=False))\n"
+        "    best = utility(programs[0], use_sandbox=False)\n"
+        '    kwargs = {"use_sandbox": False}\n'
+        "    again = utility(programs[-1], **kwargs)\n"
+        "    utility.use_sandbox = False\n"
+        "    unsafe = 0\n"
+        "    last = utility(programs[1], use_sandbox=unsafe)\n"
+        "    final = utility(programs[2], use_sandbox=None)\n"
+        "    return max(scores)\n"
+    )
+    [finding] = [f for f in scan_program(source) if f.kind == "static:use-sandbox-false"]
+    parts = finding.detail.split("; ")
+    assert [part.split(": ")[0] for part in parts] == ["keyword", "keyword", "dict", "attribute", "variable"]
+    assert [part.rsplit("(line ", 1)[1] for part in parts] == ["4)", "5)", "6)", "8)", "10)"]
+    assert parts[3] == "attribute: utility.use_sandbox = False (line 8)"

@@ -8,7 +8,9 @@ brokering out (`_selftaught_clock`: its own CPU time for the call and at most th
 `--shape fft|lu|conv` passes and returns what three AlgoTune examples do (a 95 x 95 complex array in and
 out; a 25 x 25 matrix in, three 25 x 25 lists of lists out; two lists of ~200 floats in, ~400 out).
 The same loop over the same function defined in the evaluator's own process is the baseline (a direct
-in-process call). Prints them, in microseconds, per `--repeats` evaluation.
+in-process call). Prints them, in microseconds, per `--repeats` evaluation. `--pooled` makes every call,
+both the brokered and the direct one, from a new one-thread `ThreadPoolExecutor`, as AlgoTune's
+`run_with_timeout` does around each timed solve.
 
     PYTHONPATH=src .venv/bin/python benchmarks/openevolve_call_latency.py --calls 200 --repeats 5
 """
@@ -55,6 +57,7 @@ class Counter:
 """
 
 EVALUATOR = """
+import concurrent.futures
 import importlib.util
 import time
 
@@ -76,12 +79,23 @@ def _arguments(i):
     return (i if PAYLOAD is None else PAYLOAD, 2)
 
 
+POOLED = @POOLED@  # each call in a new one-thread pool, as AlgoTune's `run_with_timeout` makes it
+
+
+def _pooled(function, *args):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(function, *args).result(timeout=30)
+
+
 def _times(function, calls, clock=time.perf_counter):
     out = []
     for i in range(calls):
         args = _arguments(i)
         started = clock()
-        function(*args)
+        if POOLED:
+            _pooled(function, *args)
+        else:
+            function(*args)
         out.append(clock() - started)
     out.sort()
     return out[len(out) // 2] * 1e6, out[int(len(out) * 0.9)] * 1e6
@@ -134,6 +148,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--payload", type=int, default=0, help="columns of a 100-row float array argument")
     parser.add_argument("--shape", choices=("fft", "lu", "conv"), help="an AlgoTune example's arguments")
+    parser.add_argument(
+        "--pooled",
+        action="store_true",
+        help="make each call from a new one-thread pool, as AlgoTune's evaluators do (both columns)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -142,6 +161,7 @@ def main() -> None:
             EVALUATOR.replace("CALLS", str(args.calls))
             .replace("PAYLOAD_N", str(args.payload))
             .replace("@SHAPE@", args.shape or "none")
+            .replace("@POOLED@", str(args.pooled))
         )
         task = load_task(f"openevolve:{root}")
         with SandboxPool(workers=2) as pool:

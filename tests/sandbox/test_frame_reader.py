@@ -12,7 +12,10 @@ naming the same rule. Explicit examples reach every branch of the parser whateve
 from __future__ import annotations
 
 import json
+import select
+import socket
 import struct
+import threading
 from typing import Any
 
 import pytest
@@ -201,3 +204,63 @@ def test_a_message_of_hundreds_of_bodies_ends_at_its_count() -> None:
             reader.feed(data[start : start + chunk])
             got.extend(reader.messages())
         assert got == [({"kind": "a", "nb": 300}, bodies), ({"kind": "b"}, [])]
+
+
+# ------------------------------------- the evaluator's reader of its candidate's socket, same streams
+
+SOCKET_CAP = 1 << 20  # far above every stream here: the caps are tested in test_wire_socket.py
+
+
+def read_socket(data: bytes, chunk: int) -> tuple[list[Message], str]:
+    """What the evaluator's side reads when a hostile candidate's process writes `data` in `chunk`-byte
+    writes and closes: a non-blocking `SocketReader` whose `wait` polls, `recv_message` until it fails.
+    (messages, "end" | the WireError text)."""
+    ours, theirs = socket.socketpair()
+
+    def wait() -> None:
+        if not select.select([reader.sock], [], [], 30.0)[0]:
+            raise TimeoutError("the reader waited 30 s for bytes that were sent")
+
+    reader = frames.SocketReader(theirs.detach(), wait=wait)
+
+    def write() -> None:
+        try:
+            for start in range(0, len(data), chunk):
+                ours.sendall(data[start : start + chunk])
+        finally:
+            ours.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got: list[Message] = []
+    try:
+        while True:
+            header, bodies = frames.recv_message(reader, SOCKET_CAP)
+            got.append((header, [bytes(body) for body in bodies]))
+    except EOFError:
+        return got, "end"
+    except wire.WireError as exc:
+        return got, str(exc)
+    finally:
+        writer.join()
+        reader.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.integers(1, 64))
+@example(stream_of([b'{"nb": 1}', b"body"])[:-1], 2)  # cut inside a body
+@example(stream_of([b"{"]), 1)  # malformed
+@example(stream_of([b'{"nb": -1}']), 3)  # bad-count
+def test_the_evaluators_socket_reader_agrees_with_the_reference(data: bytes, chunk: int) -> None:
+    """The evaluator reads its candidate's answers with `SocketReader` on a non-blocking socket: on the
+    mutated streams above, written in small pieces, it yields the reference's messages in order and
+    then stops for the reference's reason (a stream that ends, whole or cut, is end of file)."""
+    expected, outcome = reference(data, SOCKET_CAP, frames.HEADER_CAP, frames.MAX_BODIES + 1)
+    got, said = read_socket(data, chunk)
+    assert got == expected
+    if outcome in REASONS:
+        # A frame over its cap is refused in the socket reader's own words (it reads frame by frame).
+        reason = "exceeds the cap" if outcome in ("header-cap", "message-cap") else REASONS[outcome]
+        assert reason in said, (outcome, said)
+    else:
+        assert said == "end", (outcome, said)

@@ -121,6 +121,8 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
         ("    [a, flag] = [False, 1]\n    utility(initial_solution, use_sandbox=flag)\n", []),
         ("    a, flag = f()\n    utility(initial_solution, use_sandbox=flag)\n", []),
         ("    a, flag = 1, 2, False\n    utility(initial_solution, use_sandbox=flag)\n", []),
+        # more names than values: it parses, and fails when run
+        ("    a, flag, b = 1, False\n    utility(initial_solution, use_sandbox=flag)\n", []),
         ("    x = y = None\n    utility(initial_solution, use_sandbox=y)\n", [("variable", 3)]),
         (
             "    def f(c, *, sandboxed=0):\n        return utility(c, use_sandbox=sandboxed)\n",
@@ -156,6 +158,9 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
         ("    setattr(utility, 'use_sandbox')\n", []),
         ("    setattr(utility, 'other', False)\n", []),
         ("    setattr(utility, 'use_sandbox', 1)\n", []),
+        ("    setattr(utility, 'use_sandbox', False, *())\n", [("attribute", 2)]),  # an empty tail: it runs
+        ("    setattr(utility, 'verbose', False)\n", []),  # a name sorting after the flag's
+        ("    for key in keys:\n        setattr(utility, key, None)\n", []),  # a name not known statically
         ("    d = {}\n    d['use_sandbox'] = 0\n", [("dict", 3)]),
         ("    d = {}\n    d['other'] = 0\n    d[k] = 0\n", []),
         ("    d = {**base, 'use_sandbox': None}\n", [("dict", 2)]),
@@ -225,3 +230,11 @@ def test_a_flag_use_is_a_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         use.line = 3  # type: ignore[misc]
     assert len({use, FlagUse("keyword", 2, "utility(s, use_sandbox=False)")}) == 1
+
+
+def test_a_long_unpacking_binds_its_falsy_names_like_a_short_one() -> None:
+    """Lengths compared by value: an unpacking of more names than CPython's cached small integers."""
+    names = [f"v{i}" for i in range(300)]
+    values = ["1"] * 299 + ["False"]
+    body = f"    {', '.join(names)} = {', '.join(values)}\n    utility(initial_solution, use_sandbox=v299)\n"
+    assert _uses(body) == [("variable", 3)]

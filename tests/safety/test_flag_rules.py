@@ -129,6 +129,7 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
             [("variable", 3)],
         ),
         ("    def f(c, *, sandboxed):\n        return utility(c, use_sandbox=sandboxed)\n", []),
+        ("    def f(c, *, sandboxed=True):\n        return utility(c, use_sandbox=sandboxed)\n", []),
         (
             "    def f(c, sandboxed=0, /):\n        return utility(c, use_sandbox=sandboxed)\n",
             [("variable", 3)],
@@ -144,6 +145,12 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
         ("    run(initial_solution, {}, False)\n", [("positional", 2)]),
         ("    utility(*[initial_solution], False)\n", []),
         ("    utility(initial_solution, *[False])\n", []),
+        ("    utility(initial_solution, False, *extra)\n", [("positional", 2)]),  # unpacked after the flag
+        # only the improver's own second parameter is the utility, not a helper's callback
+        ("    def apply(values, fn):\n        return [fn(v, 0) for v in values]\n", []),
+        # the way is named by the callee: a keyword to any callee, a dict only for dict(...)
+        ("    scorers[0](initial_solution, use_sandbox=False)\n", [("keyword", 2)]),
+        ("    call_utility(initial_solution, use_sandbox=False)\n", [("keyword", 2)]),
         ("    other(initial_solution, False)\n", []),
         ("    helpers.utility(initial_solution, False)\n", [("positional", 2)]),
         ("    s = utility\n    t = s\n    t(initial_solution, False)\n", [("positional", 4)]),
@@ -155,6 +162,7 @@ def _uses(body: str, head: str = HEAD) -> list[tuple[str, int]]:
         ("    utility.use_sandbox: bool = False\n", [("attribute", 2)]),
         ("    utility.use_sandbox = True\n", []),
         ("    utility.sandbox = False\n", []),
+        ("    cache.valid = False\n", []),  # an attribute sorting after the flag's
         ("    setattr(utility, 'use_sandbox')\n", []),
         ("    setattr(utility, 'other', False)\n", []),
         ("    setattr(utility, 'use_sandbox', 1)\n", []),

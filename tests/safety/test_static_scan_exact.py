@@ -218,3 +218,54 @@ def test_a_target_is_shown_up_to_the_unparse_depth_and_described_past_it() -> No
     assert [(f.kind, f.detail) for f in deeper] == [
         ("static:budget-write", "<expression nested over 64 deep, line 1> = (line 1)")
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a local list named like a network package is not the package (only imported names are)
+        (
+            "def improve_algorithm(initial_solution, utility, language_model):\n"
+            "    requests = []\n    requests.append(initial_solution)\n    return requests",
+            [],
+        ),
+        # a call of a call is a fresh object only through type(...)
+        ("from numpy import vectorize\ndef f(score, xs):\n    return vectorize(score)(xs)", []),
+        # an item written through an attribute other than __dict__ is not a budget write
+        ('config.DEFAULTS["budget"] = 10', []),
+        # a dynamic import is reported under its module's own kind
+        (
+            'import importlib\nm = importlib.import_module("socket")',
+            [
+                (
+                    "static:builtins-tampering",
+                    "importlib (line 1); importlib.import_module('socket') (line 2)",
+                ),
+                ("static:network", "dynamic import of socket (line 2)"),
+            ],
+        ),
+        # deepcopy's memo argument does not hide what is copied
+        (
+            "import copy\ndef f(language_model):\n    return copy.deepcopy(language_model, {})",
+            [("static:lm-construct", "copy.deepcopy(language_model) (line 3)")],
+        ),
+        # the attribute's name and value unpacked into setattr: the name is unknown, the target is not
+        (
+            'import sys\nsetattr(sys, *("modules", {}))',
+            [("static:builtins-tampering", "setattr(sys, None) (line 2)")],
+        ),
+    ],
+)
+def test_what_is_not_what_it_looks_like_and_what_is(source: str, expected: list[tuple[str, str]]) -> None:
+    assert [(f.kind, f.detail) for f in scan_program(source)] == expected
+
+
+@pytest.mark.parametrize("count", [7, 8, 9, 12])
+def test_a_finding_lists_eight_constructs_then_counts_the_rest(count: int) -> None:
+    """A program probing many files: the first eight constructs are named, the rest counted."""
+    source = "\n".join(f'open("/etc/conf{i}")' for i in range(count))
+    parts = [f"open('/etc/conf{i}') (line {i + 1})" for i in range(count)]
+    more = [f"+{count - 8} more"] if count > 8 else []
+    assert [(f.kind, f.detail) for f in scan_program(source)] == [
+        ("static:file-access", "; ".join(parts[:8] + more))
+    ]

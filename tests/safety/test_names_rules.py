@@ -24,6 +24,7 @@ plain = something
 alias = os.path.join
 os = 5
 first, second = gf, gf
+chained = twice = sys.settrace
 """
 
 
@@ -41,6 +42,8 @@ def test_imports_and_plain_aliases_bind_these_names() -> None:
     assert _map(MODULE).names == {
         "ab": "a.b",
         "alias": "os.path.join",
+        "chained": "sys.settrace",
+        "twice": "sys.settrace",
         "gf": "sys._getframe",
         "gf2": "sys._getframe",
         "local": "numpy.linalg",
@@ -59,6 +62,9 @@ def test_imports_and_plain_aliases_bind_these_names() -> None:
         ("getattr(os, 'environ')", "os.environ", "os.environ"),
         ("getattr(os, name)", None, None),
         ("getattr(os)", None, None),
+        ("getattr(os, 'environ', None)", "os.environ", "os.environ"),  # with a default
+        ("hasattr(os, 'environ')", None, None),  # only getattr names an attribute
+        ("delattr(os, 'environ')", None, None),
         ("getattr(getattr(os, 'path'), 'join')", "os.path.join", "os.path.join"),
         ("getattr(unknown, 'x')", "unknown.x", None),
         ("__import__('ctypes').CDLL", "ctypes.CDLL", "ctypes.CDLL"),

@@ -229,6 +229,12 @@ def test_a_target_is_shown_up_to_the_unparse_depth_and_described_past_it() -> No
             "    requests = []\n    requests.append(initial_solution)\n    return requests",
             [],
         ),
+        # checking for a frame function is not taking it; a chained alias of one is
+        ('import sys\nhas_frames = hasattr(sys, "_getframe")\nif has_frames:\n    pass', []),
+        (
+            "import sys\nget = frame_of = sys._getframe\nframe = frame_of(1)",
+            [("static:frame-inspection", "sys._getframe (line 2, 3)")],
+        ),
         # a call of a call is a fresh object only through type(...)
         ("from numpy import vectorize\ndef f(score, xs):\n    return vectorize(score)(xs)", []),
         # an item written through an attribute other than __dict__ is not a budget write

@@ -28,17 +28,16 @@ class ImportMap:
                 for alias in node.names:
                     if alias.name != "*":
                         self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        # Plain aliases of imported things (`gf = sys._getframe`), one level deep, in source order.
+        # Plain aliases of imported things (`gf = sys._getframe`, `a = b = sys._getframe`), one level
+        # deep, in source order.
         for node in nodes:
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-            ):
-                target = node.targets[0].id
+            if isinstance(node, ast.Assign):
                 value = self.dotted(node.value)
-                if value is not None and "." in value and target not in self.names:
-                    self.names[target] = value
+                if value is None or "." not in value:
+                    continue
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id not in self.names:
+                        self.names[target.id] = value
 
     def dotted(self, node: ast.AST, *, strict: bool = False, _depth: int = 0) -> str | None:
         """The dotted path an expression names (`s._getframe` -> `sys._getframe`), or None.

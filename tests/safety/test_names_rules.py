@@ -25,6 +25,8 @@ alias = os.path.join
 os = 5
 first, second = gf, gf
 chained = twice = sys.settrace
+modules = os.path
+holder.frame = gf
 """
 
 
@@ -38,7 +40,8 @@ def _expr(text: str) -> ast.expr:
 
 def test_imports_and_plain_aliases_bind_these_names() -> None:
     # `import os.path` binds os; `as` binds the full path; relative and star imports bind nothing;
-    # an alias needs a dotted value and never rebinds a name already bound (np = 3, os = 5)
+    # an alias needs a dotted value and never rebinds a name already bound (np = 3, os = 5, modules =
+    # os.path); only names are bound (not holder.frame)
     assert _map(MODULE).names == {
         "ab": "a.b",
         "alias": "os.path.join",

@@ -130,6 +130,8 @@ def evaluate(program_path):
         "seen_median_us": seen_median,
         "seen_p90_us": seen_p90,
         "null_us": direct.null_wait * 1e6,
+        # (A tree from before a thread's first exchange had its own null gives the plain one.)
+        "first_null_us": getattr(direct, "first_null_wait", direct.null_wait) * 1e6,
         # (No rates on a tree from before they were calibrated: compared as zero.)
         "per_kb_sent_us": getattr(getattr(direct, "rates", None), "per_sent", 0.0) * 1024e6,
         "per_kb_received_us": getattr(getattr(direct, "rates", None), "per_received", 0.0) * 1024e6,
@@ -172,7 +174,7 @@ def main() -> None:
                 print(
                     "brokered median {brokered_median_us:6.0f} us  p90 {brokered_p90_us:6.0f} us   "
                     "evaluator's clock: median {seen_median_us:6.0f} us  p90 {seen_p90_us:6.0f} us  "
-                    "(null {null_us:4.0f} us, per KB sent {per_kb_sent_us:4.2f} us, received "
+                    "(null {null_us:4.0f} us, first {first_null_us:4.0f} us, per KB sent {per_kb_sent_us:4.2f} us, received "
                     "{per_kb_received_us:4.2f} us, per 1000 packed numbers {per_1000_items_us:4.1f} us)   "
                     "direct median {direct_median_us:6.2f} us  p90 {direct_p90_us:6.2f} us  "
                     "evaluator CPU/call {evaluator_cpu_us:6.0f} us  linked {linked:.0f}".format(**metrics)

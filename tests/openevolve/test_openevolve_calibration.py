@@ -333,3 +333,35 @@ def test_bytes_written_past_an_answer_end_the_process(pool: SandboxPool) -> None
     past = str(metrics.get("past"))
     assert past.startswith("('error'") and "wrote past its answer" in past, metrics
     assert metrics.get("after") == repr(("ok", 1)), metrics
+
+
+def test_a_threads_first_exchange_is_allowed_the_null_timed_from_new_threads(pool: SandboxPool) -> None:
+    """AlgoTune's evaluators make each timed call from a new one-thread pool. A thread's first exchange
+    is allowed the null round trip timed from new threads (before the candidate's code ran; never less
+    than the plain one), its later exchanges and the main thread's the plain one; the rule holds."""
+    evaluator = MEASURE + (
+        "import concurrent.futures\n"
+        "def in_new_thread(call):\n"
+        "    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:\n"
+        "        return executor.submit(call).result()\n"
+        "def allowed_of(module, call):\n"
+        "    direct = module.work._session.direct\n"
+        "    before = direct.allowed_total\n"
+        "    call()\n"
+        "    return direct.allowed_total - before\n"
+        "def evaluate(program_path):\n"
+        "    module = load(program_path)\n"
+        "    direct = module.work._session.direct\n"
+        "    main = allowed_of(module, module.work)\n"
+        "    first = in_new_thread(lambda: allowed_of(module, module.work))\n"
+        "    twice = in_new_thread(lambda: (module.work(), allowed_of(module, module.work))[1])\n"
+        "    rows = measured(module, lambda: in_new_thread(module.work))\n"
+        "    return {'combined_score': 1.0, 'main': main, 'first': first, 'twice': twice,\n"
+        "            'null': direct.null_wait, 'first_null': direct.first_null_wait, 'rule': rule_held(rows)}\n"
+    )
+    metrics = run(PROGRAM, evaluator, pool).metrics
+    assert metrics["first_null"] >= metrics["null"] > 0, metrics
+    # The same exchange (no arguments, answer None): only the null part differs.
+    assert abs(metrics["first"] - metrics["main"] - (metrics["first_null"] - metrics["null"])) < 1e-6, metrics
+    assert abs(metrics["twice"] - metrics["main"]) < 1e-6, metrics
+    assert metrics["rule"] == 1.0, metrics

@@ -12,7 +12,8 @@ What is left out of `time.perf_counter`, `time.monotonic`, `time.time` (and thei
   on it (encoding, decoding, starting a candidate process), measured here on the real clocks;
 - `took - cpu` is the rest (waiting for the candidate's process, or for a core after a wake-up), of
   which at most the `allowance` is left out: the null round trip plus, at calibrated per-unit costs, the
-  request's and the answer's bytes and the packed numbers of the arguments, all timed by trusted code on
+  request's and the answer's bytes and the packed numbers of the arguments (the null as a new thread's
+  first exchange costs it, for a thread's first call), all timed by trusted code on
   the new candidate process before any of the candidate's code was imported into it
   (`_selftaught_direct.Direct.calibrate` and `Direct.allowance`: the fastest of several pings each).
 

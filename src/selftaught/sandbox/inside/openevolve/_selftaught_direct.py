@@ -35,6 +35,7 @@ MIN_LIMIT = 0.05
 ANSWER_CAP = 32 << 20
 MAX_TEXT = 64_000
 NULL_CALLS = 16  # pings timing the null round trip of a new candidate process (before its code runs)
+FIRST_CALLS = 8  # more null pings, each from a new thread (a thread's first exchange: `Direct.allowance`)
 PAYLOAD_ROUNDS = 6  # rounds of the three payload pings (the fastest of each kind is kept)
 PAYLOAD_BYTES = 1 << 17  # bytes of the raw array a payload ping sends, or asks back
 PAYLOAD_ITEMS = PAYLOAD_BYTES // 8  # floats of the packed list a payload ping sends (the same bytes)
@@ -53,6 +54,16 @@ class Rates:
         self.per_sent = self.per_received = self.per_item = 0.0
 
 
+_EXCHANGED = threading.local()  # `done`: this thread has exchanged with a candidate's process before
+
+
+def _first_exchange():
+    """Whether this is the calling thread's first exchange with a candidate's process (and mark it)."""
+    first = not getattr(_EXCHANGED, "done", False)
+    _EXCHANGED.done = True
+    return first
+
+
 class _Overdue(Exception):
     """No answer by the call's limit plus grace (never the evaluator's own TimeoutError)."""
 
@@ -69,6 +80,7 @@ class Direct:
         self._module_ids = itertools.count()
         self._lock = threading.Lock()
         self.null_wait = 0.0  # the shortest wait of a call that does nothing (`calibrate`)
+        self.first_null_wait = 0.0  # the same made as a new thread's first exchange (at least `null_wait`)
         self.rates = Rates()
         self._sent = self._received = 0  # bytes of the last exchange (under `_lock`)
         self._answered = False  # the last exchange got its answer
@@ -87,15 +99,21 @@ class Direct:
         trip (the shortest wait for the answer to a request that runs nothing) and, beyond it, the cost
         per byte of a request (an array argument, decoded as a call's arguments are), per byte of an
         answer (a ready-made array asked back) and per number of a packed list decoded from the
-        arguments (`Rates`). Each is the fastest of several pings, the payload ones interleaved.
+        arguments (`Rates`). Each is the fastest of several pings, the payload ones interleaved. Then the
+        null round trip once more, each ping from a new thread: a thread's first exchange costs more (its
+        CPU and the candidate's are farther apart), and AlgoTune's evaluators make every timed call from a
+        new thread (`run_with_timeout`'s one-thread pool).
 
         Called on a new process before anything of the candidate is imported into it, so the candidate
         has no say in it (the evaluator's clocks leave at most `allowance` of each call's waits out,
         see `_selftaught_clock`). A process that does not answer pings leaves nothing out."""
+        _EXCHANGED.done = True  # this thread's calls are not first exchanges: it pings now
         null = self._fastest([self._ping(EMPTY_ARGS, []) for _ in range(NULL_CALLS)])
         if null is None:
             return
         self.null_wait, self.rates.null_sent, self.rates.null_received = null
+        first = self._fastest([self._ping_from_new_thread() for _ in range(FIRST_CALLS)])
+        self.first_null_wait = max(self.null_wait, first[0]) if first else self.null_wait
         array = wire.Bodies()
         array_args = b"[" + wire.dumps([numpy.zeros(PAYLOAD_ITEMS)], array.hook) + b",{}]"
         packed = wire.Bodies()
@@ -132,23 +150,31 @@ class Direct:
             return None
         return max(0.0, spent), self._sent, self._received
 
+    def _ping_from_new_thread(self):
+        """A null ping made as the first exchange of a thread started for it."""
+        box = []
+        thread = threading.Thread(target=lambda: box.append(self._ping(EMPTY_ARGS, [])), daemon=True)
+        thread.start()
+        thread.join()
+        return box[0] if box else None
+
     @staticmethod
     def _fastest(samples):
         if any(sample is None for sample in samples):
             return None
         return min(samples)
 
-    def allowance(self, sent, received, items):
-        """The most of one exchange's waits that is not the candidate's own time: the null round trip,
-        plus the calibrated cost of the bytes beyond the null's and of the packed numbers in the
-        arguments. Answer bytes count up to twice the request's plus `RESULT_SLACK`: the answer's size
+    def allowance(self, sent, received, items, first=False):
+        """The most of one exchange's waits that is not the candidate's own time: the null round trip
+        (as a new thread's first exchange costs it, when `first`), plus the calibrated cost of the bytes
+        beyond the null's and of the packed numbers in the arguments. Answer bytes count up to twice the request's plus `RESULT_SLACK`: the answer's size
         is the candidate's choice, and the rate is the fastest seen, so no candidate can gain by
         inflating its answer past what an honest one of that size costs to send."""
         rates = self.rates
         extra_sent = max(0, sent - rates.null_sent)
         extra_received = max(0, min(received, 2 * sent + RESULT_SLACK) - rates.null_received)
         return (
-            self.null_wait
+            (self.first_null_wait if first else self.null_wait)
             + rates.per_sent * extra_sent
             + rates.per_received * extra_received
             + rates.per_item * max(0, items)
@@ -177,6 +203,7 @@ class Direct:
         candidate's work; a credit that counted it as the call's own CPU would erase that work from the
         clocks. Counted as waiting, it is left out only within the allowance."""
         waits = [0.0] if waits is None else waits
+        first = _first_exchange()
         started = real_monotonic()
         with self._lock:
             waits[0] += real_monotonic() - started
@@ -190,7 +217,9 @@ class Direct:
                     io[0] += self._io_cpu
             if allowed is not None and self._answered:
                 items = request.get("args_items", 0)
-                allowance = self.allowance(self._sent, self._received, items if type(items) is int else 0)
+                allowance = self.allowance(
+                    self._sent, self._received, items if type(items) is int else 0, first=first
+                )
                 allowed[0] += allowance
                 self.allowed_total += allowance
             return answer

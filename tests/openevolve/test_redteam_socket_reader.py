@@ -9,7 +9,9 @@ a process that ends mid-body, a replayed answer, and a flood written while the e
 writing a large request each fail that one call (a timeout or a reason the evaluator can catch, never a
 hang past the limit and its grace), hold the evaluator's memory to one declared body, and leave the next
 call to a fresh, honest process. An answer written a byte at a time while the process computes arrives
-exact, and the evaluator's clocks still see the computing (its reading is not credited as its own CPU).
+exact, and the evaluator's clocks still see the computing (its reading is not credited as its own CPU);
+an array sent tagged as a packed list (so the evaluator's decoder builds the list) arrives exact within
+the crediting rule.
 """
 
 from __future__ import annotations
@@ -225,3 +227,85 @@ def test_an_answer_written_a_byte_at_a_time_while_computing_is_exact_and_charged
     assert m["credit"] <= m["cpu"] + m["allowed"] + 1e-6 and m["credit"] <= m["real"] + 1e-6, m
     assert m["io"] > 0 and m["credit"] <= m["cpu"] - m["io"] + m["allowed"] + 1e-6, m
     assert m["seen"] + m["allowed"] >= 0.2, m
+
+
+# ---------------------------------------------------------------- work moved into the evaluator's decoder
+
+AS_LIST = """
+import numpy as np
+import wire
+
+_encode = wire.encode
+
+
+class AsList:
+    def __init__(self, array):
+        self.array = array
+
+
+def encode(value, array_hook=None, other_hook=None, _depth=0):
+    # The array's bytes tagged as a packed list: the evaluator's decoder makes the Python list.
+    if type(value) is AsList:
+        return wire._encode_array(value.array, array_hook) | {'list': True}
+    return _encode(value, array_hook, other_hook, _depth)
+
+
+wire.encode = encode
+RESULT = np.arange(400_000) * 0.5
+
+
+def work(hostile):
+    return AsList(RESULT) if hostile else RESULT.tolist()  # a list is what the evaluator asks for
+"""
+
+CONVERTED = (
+    LOAD_PROGRAM
+    + """
+import time
+
+import numpy as np
+from openevolve import _selftaught_clock as clock
+
+
+def evaluate(program_path):
+    module = load(program_path)
+    direct = module.work._session.direct
+    out = {}
+    for hostile in (False, True):
+        rows = []
+        for _ in range(3):
+            cpu, credited, allowed = time.thread_time(), clock.credited(), direct.allowed_total
+            seen = time.perf_counter()
+            got = module.work(hostile)
+            seen = time.perf_counter() - seen
+            rows.append((seen, time.thread_time() - cpu, clock.credited() - credited,
+                         direct.allowed_total - allowed, type(got) is list and got[3] == 1.5))
+        name = 'hostile' if hostile else 'honest'
+        out[name + '_seen'] = min(r[0] for r in rows)
+        out[name + '_over'] = max(r[2] - (r[1] + r[3]) for r in rows)
+        out[name + '_list'] = float(all(r[4] for r in rows))
+    array = np.arange(400_000) * 0.5
+    convert = []
+    for _ in range(3):
+        cpu = time.thread_time()
+        array.tolist()
+        convert.append(time.thread_time() - cpu)
+    out['convert'] = min(convert)
+    return {'combined_score': 1.0, **out}
+"""
+)
+
+
+def test_a_list_the_candidate_did_not_build_arrives_exact_within_the_rule(pool: SandboxPool) -> None:
+    """A candidate whose result must be a list of 400,000 floats patches its encoder to send its numpy
+    array's bytes tagged as a packed list, so the evaluator's decoder builds the list (`tolist`, on the
+    evaluator's thread, whose CPU is credited) and the candidate skips that work. The list arrives exact
+    and each call's credit stays within its CPU plus its allowance. What it gains is bounded by what
+    the raw bytes cost to send, which is not credited past 64 KB more than twice the request: measured
+    on a loaded 2-core machine, the hostile call was seen taking 12-21 ms with the conversion costing
+    12 ms of CPU (about what one process pays for `tolist`), the honest one 85-89 ms (its own `tolist`
+    and the packing of its list, which the clocks charge to it). No timing is asserted here: the
+    ratio of sending to converting is the machine's."""
+    m = run(AS_LIST, CONVERTED, pool).metrics
+    assert m["honest_list"] == 1.0 and m["hostile_list"] == 1.0, m
+    assert m["honest_over"] <= 1e-6 and m["hostile_over"] <= 1e-6, m

@@ -22,7 +22,8 @@ its code ran. Its answer's size is credited only at the rate of sending a ready-
 to twice the request's bytes plus 64 KB; encoding its result is not credited at all (a patched encoder
 could send cached bytes it would be credited for). Whatever else it does (slow answers, stalls while
 reading) only lengthens `took - cpu`, of which no more than the allowance is ever left out. A call's
-credit is never more than the call took, and the clocks never go backwards (a clock read during a call by
+credit is never more than the call took (nothing when it overlapped another thread's brokered call:
+`_selftaught_proxies.Brokered`), and the clocks never go backwards (a clock read during a call by
 another thread stands still until the real clock catches up). The sandbox's own limits (timers, the
 trusted side's deadlines) use the real clocks, kept below.
 """

@@ -51,6 +51,10 @@ def _call_timeout():
 
 
 _CALL = threading.local()  # the brokered call this thread is in: its waits for the candidate
+# The outer brokered calls in progress, in any thread (`Brokered`). Reentrant: a signal handler may make
+# a brokered call between two bytecodes of one holding it.
+_ACTIVE: set = set()
+_ACTIVE_LOCK = threading.RLock()
 
 
 class Brokered:
@@ -64,12 +68,27 @@ class Brokered:
     (`Direct.allowance`: the null round trip and the calibrated cost of the bytes and packed numbers
     this side sent and received, all timed before the candidate's code ran); so never more than the
     call took. Through the host (no direct channel) there is no allowance: only this thread's CPU time
-    is left out, nothing of the candidate's time."""
+    is left out, nothing of the candidate's time.
+
+    A call that overlapped another thread's brokered call is credited nothing. Why: the clocks are the
+    process's, so a credit left out at a call's end shortens every window open then, also another
+    thread's call, whose candidate kept computing on its own core meanwhile. A candidate could time a
+    late answer to a call the evaluator gave up on (a thread pool's timeout) so that its decoding, a
+    large value's worth of credited CPU, ends inside the next timed call and erases that much of the
+    candidate's work from it. One call at a time (AlgoTune's `run_with_timeout` waits for each) keeps
+    its credit."""
 
     def __enter__(self):
         self.outer = getattr(_CALL, "waits", None) is None
         if self.outer:
             _CALL.waits, _CALL.allowed, _CALL.io = [0.0], [0.0], [0.0]
+            self.overlapped = False
+            with _ACTIVE_LOCK:
+                if _ACTIVE:
+                    self.overlapped = True
+                    for other in _ACTIVE:
+                        other.overlapped = True
+                _ACTIVE.add(self)
             self.started = _selftaught_clock.real_perf_counter()
             self.cpu = time.thread_time()
         return self
@@ -80,7 +99,11 @@ class Brokered:
             took = _selftaught_clock.real_perf_counter() - self.started
             allowed = _CALL.allowed[0]
             _CALL.waits = None
-            _selftaught_clock.credit(cpu + min(allowed, max(0.0, took - cpu)))
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self)
+                overlapped = self.overlapped
+            if not overlapped:
+                _selftaught_clock.credit(cpu + min(allowed, max(0.0, took - cpu)))
         return False
 
 

@@ -8,13 +8,15 @@ candidate compute for 1 s. Before the fix the main thread saw that call take ~0.
 credit erased 0.4 s of the candidate's own work. Now a call that overlapped another thread's brokered
 call is credited nothing, and one call at a time (each from a new one-thread pool, as AlgoTune's
 `run_with_timeout` makes them) keeps its credit. No wall-clock bound: each assertion compares clocks of
-the same run.
+the same run. Calls each from a new one-thread pool are also checked against the first-exchange
+allowance, an honest candidate and one answering a byte at a time.
 """
 
 from __future__ import annotations
 
 import pytest
 from oe_directory import LOAD_PROGRAM, run
+from test_redteam_socket_reader import HOSTILE
 
 from selftaught.sandbox import SandboxPool
 
@@ -81,3 +83,66 @@ def test_another_threads_credit_never_erases_the_candidates_work_from_a_call(poo
     assert m["late"] == 250_000, m  # the abandoned call's value did arrive and was decoded
     assert m["real"] >= 1.0 and m["seen"] >= 1.0, m  # the 1 s of computing is all seen
     assert m["alone_credit"] > 0 and m["alone_rule"] == 1.0, m  # the control: lone calls are credited
+
+
+# ---------------------------------------------------------------- calls each from a new one-thread pool
+
+POOLED = (
+    LOAD_PROGRAM
+    + """
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from openevolve import _selftaught_clock as clock
+
+
+def in_pool(call):
+    # As AlgoTune's run_with_timeout: the call made in a new one-thread pool, the window timed outside.
+    inside = {}
+
+    def run():
+        cpu = time.thread_time()
+        call()
+        inside['cpu'] = time.thread_time() - cpu
+        inside['io'] = direct._io_cpu
+
+    credited, allowed = clock.credited(), direct.allowed_total
+    seen, real = time.perf_counter(), clock.real_perf_counter()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
+    seen, real = time.perf_counter() - seen, clock.real_perf_counter() - real
+    return {'seen': seen, 'real': real, 'credit': clock.credited() - credited,
+            'allowed': direct.allowed_total - allowed, **inside}
+
+
+def evaluate(program_path):
+    global direct
+    module = load(program_path)
+    module.work()
+    direct = module.work._session.direct
+    rows = [in_pool(module.work) for _ in range(3)]
+    module.arm('bytewise')
+    trickled = in_pool(module.work)  # its answer a byte at a time over 0.2 s of computing
+    rule = all(r['credit'] <= r['cpu'] - r['io'] + r['allowed'] + 1e-6 and r['credit'] <= r['real'] + 1e-6
+               for r in rows + [trickled])
+    first = all(r['allowed'] >= direct.first_null_wait for r in rows + [trickled])
+    return {'combined_score': 1.0, 'rule': float(rule), 'first': float(first),
+            'first_null': direct.first_null_wait, 'null': direct.null_wait,
+            'trickled_seen': trickled['seen'], 'trickled_allowed': trickled['allowed'],
+            'trickled_io': trickled['io'], 'credited': min(r['credit'] for r in rows)}
+"""
+)
+
+
+def test_calls_from_new_threads_are_allowed_a_first_exchange_and_stay_within_the_rule(
+    pool: SandboxPool,
+) -> None:
+    """Every timed call made from a new one-thread pool is its thread's first exchange: it is allowed
+    the null timed from new threads (never less than the plain null), its credit stays within that
+    thread's CPU less its socket reading plus its allowance, and a byte-at-a-time answer over 0.2 s of
+    computing is still seen taking the 0.2 s less its allowance (the reading's CPU, in the pool's
+    thread, not credited)."""
+    m = run(HOSTILE, POOLED, pool).metrics
+    assert m["rule"] == 1.0 and m["first"] == 1.0, m
+    assert m["first_null"] >= m["null"] > 0 and m["credited"] > 0, m
+    assert m["trickled_io"] > 0 and m["trickled_seen"] + m["trickled_allowed"] >= 0.2, m

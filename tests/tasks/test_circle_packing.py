@@ -94,6 +94,14 @@ def test_new_best_is_an_event_only_for_a_valid_packing(monkeypatch: pytest.Monke
     assert score == 0.0 and detail is None
 
 
+def test_a_packing_that_only_ties_the_record_is_not_a_new_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event says the record was beaten: a sum of radii equal to the best known scores 1 quietly."""
+    centers, radii = grid_packing()
+    monkeypatch.setitem(TASK._scorer.score.__globals__["BEST_KNOWN"], N, float(np.sum(radii)))
+    score, reason, detail = TASK.assess(instance(), (centers, radii))
+    assert score == 1.0 and reason is None and detail is not None and not detail.events
+
+
 def test_it_is_listed_as_beyond_the_paper() -> None:
     assert "circle_packing" not in PAPER_NAMES
     assert "circle_packing" in [task.name for task in list_tasks()]

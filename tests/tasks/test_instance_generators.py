@@ -55,3 +55,42 @@ def test_str_grid_dist_strings_span_their_lengths_and_both_letters() -> None:
         letters = "".join(strings)
         assert 0.45 < letters.count("A") / len(letters) < 0.55  # each letter uniform over "AB"
     assert sum(s != t for s, t in zip(hidden, targets, strict=True)) > 0.9 * len(instances)
+
+
+_SUBSETS = ((np.arange(1024)[:, None] >> np.arange(10)) & 1).T  # every subset of the 10 bits, a column each
+
+
+def _parity_draws(name: str, protocol: str, count: int) -> tuple[np.ndarray, float, int]:
+    """Over `count` instances: each bit's share of being relevant, the share of training labels that
+    differ from the true parity (the flips), and how many instances had no single subset of bits
+    explaining their test labels. The test labels (kept in the host) are never flipped, so the relevant
+    bits are the one subset whose parities give all 20 of them (20 random samples almost always pin
+    the 10 bits down)."""
+    task = builtin_task(name, protocol)
+    relevant, flipped, unexplained, counted = np.zeros(10), 0, 0, 0
+    for instance in task.scorer.instances("val", SEED, count):
+        train, train_labels, test = (np.asarray(part) for part in instance.args)
+        hidden = np.asarray(instance.hidden).reshape(-1)
+        [explaining] = np.nonzero(((test @ _SUBSETS) % 2 == hidden[:, None]).all(axis=0))
+        if len(explaining) != 1:
+            unexplained += 1
+            continue
+        bits = _SUBSETS[:, explaining[0]]
+        relevant += bits
+        flipped += int(((train @ bits) % 2 != np.asarray(train_labels)).sum())
+        counted += 1
+    return relevant / counted, flipped / (100 * counted), unexplained
+
+
+@pytest.mark.parametrize("protocol", ["strict", "paper"])
+@pytest.mark.parametrize(("name", "noise"), [("parity_noiseless", 0.0), ("parity_noise", 0.05)])
+def test_parity_labels_come_from_a_random_subset_of_bits_flipped_at_the_noise_rate(
+    name: str, noise: float, protocol: str
+) -> None:
+    """Each bit is relevant with probability 0.3, training labels are flipped with the task's noise
+    rate, and the test labels are the true parities: over 200 instances (2000 bits, 20 000 labels) a
+    correct generator stays within a few standard deviations of these rates."""
+    share, flipped, unexplained = _parity_draws(name, protocol, 200)
+    assert unexplained <= 4  # a subset always explains them; rarely more than one does
+    assert 0.25 < float(share.mean()) < 0.35 and (share > 0.15).all()  # no bit left out
+    assert abs(flipped - noise) < 0.01

@@ -57,6 +57,26 @@ def test_str_grid_dist_strings_span_their_lengths_and_both_letters() -> None:
     assert sum(s != t for s, t in zip(hidden, targets, strict=True)) > 0.9 * len(instances)
 
 
+def test_three_sat_formulas_span_their_sizes_and_the_planted_assignment_satisfies_them() -> None:
+    """n uniform in 5..50 (both ends drawn at this seed), 4n clauses of three distinct variables of
+    1..n with random signs, every clause satisfied by the hidden planted assignment."""
+    instances = _instances("three_sat", 200)
+    sizes, positive = [], 0
+    for instance in instances:
+        literals = np.asarray(instance.args[0])
+        n = len(literals) // 4
+        sizes.append(n)
+        assert literals.shape == (4 * n, 3) and np.array_equal(literals, instance.hidden["literals"])
+        variables = np.abs(literals)
+        assert variables.min() >= 1 and variables.max() <= n
+        assert (np.sort(variables, axis=1)[:, 1:] != np.sort(variables, axis=1)[:, :-1]).all()
+        planted = instance.hidden["planted"]
+        assert (planted[variables] == (literals > 0)).any(axis=1).all()
+        positive += int((literals > 0).sum())
+    assert min(sizes) == 5 and max(sizes) == 50
+    assert 0.45 < positive / (12 * sum(sizes)) < 0.55
+
+
 _SUBSETS = ((np.arange(1024)[:, None] >> np.arange(10)) & 1).T  # every subset of the 10 bits, a column each
 
 

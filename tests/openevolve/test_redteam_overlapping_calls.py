@@ -146,3 +146,112 @@ def test_calls_from_new_threads_are_allowed_a_first_exchange_and_stay_within_the
     assert m["rule"] == 1.0 and m["first"] == 1.0, m
     assert m["first_null"] >= m["null"] > 0 and m["credited"] > 0, m
     assert m["trickled_io"] > 0 and m["trickled_seen"] + m["trickled_allowed"] >= 0.2, m
+
+
+# ---------------------------------------------------------------- a new process calibrated beside a decode
+
+RESTARTING = """
+import os
+import time
+
+import frames
+
+BIG = [[i % 10, 'a'] for i in range(350_000)]  # ~2.8 MB: ~0.6 s of the evaluator's decoding
+_write_all = frames.write_all
+armed = []
+
+
+def write_all(fd, data, *args, **kwargs):
+    _write_all(fd, data, *args, **kwargs)
+    if armed:
+        os._exit(0)  # the large answer is out: end this process, so that a new one is calibrated next
+
+
+frames.write_all = write_all
+
+
+def big(seconds):
+    time.sleep(seconds)
+    armed.append(1)
+    return BIG
+
+
+def work():
+    return 1
+"""
+
+CALIBRATED = (
+    LOAD_PROGRAM
+    + """
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+
+from openevolve import _selftaught_clock as clock, _selftaught_direct
+
+windows = []
+_calibrate = _selftaught_direct.Direct.calibrate
+
+
+def calibrate(self):  # observed only: when each new process's calibration ran, on the real clock
+    started = clock.real_perf_counter()
+    _calibrate(self)
+    windows.append((started, clock.real_perf_counter(), self))
+
+
+_selftaught_direct.Direct.calibrate = calibrate
+
+
+def pooled(call):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result(timeout=30)
+
+
+def evaluate(program_path):
+    module = load(program_path)
+    pooled(module.work)
+    decoded = []
+
+    def late():
+        started = clock.real_perf_counter()
+        value = module.big(0.3)
+        decoded.append((started, clock.real_perf_counter()))
+        return len(value)
+
+    abandoned = ThreadPoolExecutor(1).submit(late)
+    try:
+        abandoned.result(timeout=0.05)
+    except FutureTimeout:
+        pass  # given up on: its answer comes later, then the process ends
+    for _ in range(3):
+        try:
+            pooled(module.work)
+            break
+        except Exception:
+            pass
+    late_items = abandoned.result()
+    (first, second) = [w[2] for w in windows[:2]]
+    started, ended = windows[1][:2]
+    overlapped = started < decoded[0][1]  # the late call was still in progress (decoding) meanwhile
+    figures = (second.null_wait, second.first_null_wait, second.rates.per_sent, second.rates.per_received,
+               second.rates.per_item)
+    return {'combined_score': 1.0, 'late': late_items, 'overlapped': float(overlapped),
+            'zero': float(all(f == 0 for f in figures)), 'first_null_1': first.first_null_wait,
+            'first_null_2': second.first_null_wait, 'processes': len(windows)}
+"""
+)
+
+
+def test_a_process_calibrated_beside_another_threads_call_is_allowed_nothing(pool: SandboxPool) -> None:
+    """The candidate answers a call the evaluator gave up on with a large value and ends its process,
+    so that the next process is calibrated while the abandoned call's answer is decoded in another
+    thread (holding the interpreter for long stretches, it slowed a new thread's null from 0.2 ms to
+    5.4 ms, and every later call of that process would have been allowed that much). A calibration that
+    overlapped another thread's brokered call is not used: that process's figures are all zero. The
+    control: a calibration that overlapped nothing is used as before."""
+    m = run(RESTARTING, CALIBRATED, pool).metrics
+    assert m["late"] == 350_000 and m["processes"] >= 2, m
+    assert m["first_null_1"] > 0, m  # the first process was calibrated alone
+    if m["overlapped"]:
+        assert m["zero"] == 1.0, m
+    else:  # the decode ended before the new process was timed (a very slow start): timed as usual
+        assert m["first_null_2"] > 0, m

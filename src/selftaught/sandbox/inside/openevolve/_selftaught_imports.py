@@ -42,6 +42,17 @@ REFUSED = (
 )
 
 
+def _uncalibrated(direct):
+    """Leave nothing of this process's calls out beyond the evaluator's CPU: its calibration ran while
+    another thread was in a brokered call, whose work (decoding a large answer holds the interpreter
+    for long stretches) slowed the pings. A candidate could arrange that, answering a call the
+    evaluator gave up on with a large value and ending its process, so that the next process is
+    timed slow and every later call of it allowed that much of its own time (a new thread's null
+    round trip was measured at 5.4 ms instead of 0.2 ms, a request's 128 KB at 5.2 ms instead of 0.1)."""
+    direct.null_wait = direct.first_null_wait = 0.0
+    direct.rates = _selftaught_direct.Rates()
+
+
 class CandidateSession:
     """What the evaluator's side knows about the candidate: its path, its text, and the host proxy."""
 
@@ -92,7 +103,10 @@ class CandidateSession:
         direct = _selftaught_direct.Direct(
             fd, answer.get("session"), left if isinstance(left, float) else 0.0
         )
+        entered, busy = _selftaught_proxies.others_calling()
         direct.calibrate()  # before anything of the candidate is imported into that process
+        if busy or _selftaught_proxies.others_calling() != (entered, False):
+            _uncalibrated(direct)
         self.direct = direct
         self.generation = answer.get("session")
         return self.direct

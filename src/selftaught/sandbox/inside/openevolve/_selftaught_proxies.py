@@ -55,6 +55,15 @@ _CALL = threading.local()  # the brokered call this thread is in: its waits for 
 # a brokered call between two bytecodes of one holding it.
 _ACTIVE: set = set()
 _ACTIVE_LOCK = threading.RLock()
+_ENTERED = [0]  # outer brokered calls entered so far, in any thread
+
+
+def others_calling():
+    """(outer brokered calls entered so far in any thread, whether another thread's is in progress):
+    compared before and after a new candidate process's calibration (`_selftaught_imports`)."""
+    me = threading.get_ident()
+    with _ACTIVE_LOCK:
+        return _ENTERED[0], any(call.thread != me for call in _ACTIVE)
 
 
 class Brokered:
@@ -83,7 +92,9 @@ class Brokered:
         if self.outer:
             _CALL.waits, _CALL.allowed, _CALL.io = [0.0], [0.0], [0.0]
             self.overlapped = False
+            self.thread = threading.get_ident()
             with _ACTIVE_LOCK:
+                _ENTERED[0] += 1
                 if _ACTIVE:
                     self.overlapped = True
                     for other in _ACTIVE:

@@ -9,7 +9,9 @@ credit erased 0.4 s of the candidate's own work. Now a call that overlapped anot
 call is credited nothing, and one call at a time (each from a new one-thread pool, as AlgoTune's
 `run_with_timeout` makes them) keeps its credit. No wall-clock bound: each assertion compares clocks of
 the same run. Calls each from a new one-thread pool are also checked against the first-exchange
-allowance, an honest candidate and one answering a byte at a time.
+allowance, an honest candidate and one answering a byte at a time; a new process calibrated beside
+another thread's call is allowed nothing; and a call whose turn comes after its socket was closed (the
+evaluator's alarm, mid-call) touches no descriptor.
 """
 
 from __future__ import annotations
@@ -255,3 +257,62 @@ def test_a_process_calibrated_beside_another_threads_call_is_allowed_nothing(poo
         assert m["zero"] == 1.0, m
     else:  # the decode ended before the new process was timed (a very slow start): timed as usual
         assert m["first_null_2"] > 0, m
+
+
+# ---------------------------------------------------------------- a call whose turn comes after the close
+
+SLEEPER = """
+import time
+
+
+def work(seconds=0.0):
+    time.sleep(seconds)
+    return 1
+"""
+
+LATE_TURN = (
+    LOAD_PROGRAM
+    + """
+import signal
+import socket
+
+
+def alarm(*_):
+    raise TimeoutError('the evaluator gave up')
+
+
+def evaluate(program_path):
+    module = load(program_path)
+    module.work()
+    old = module.work._session.direct
+    signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        module.work(5.0)  # the evaluator's own alarm, mid-call: that socket is closed
+        timed_out = 0.0
+    except TimeoutError:
+        timed_out = 1.0
+    # The closed socket's number goes to the next descriptor this process makes (here a socket pair;
+    # in a run, the next candidate process's socket). A call of another thread that was waiting its
+    # turn on the old socket (scheduled late) gets it now:
+    mine, other = socket.socketpair()
+    late = old.call({'op': 'ping', 'args_wire': b'[[],{}]', 'args_bodies': []}, 1.0)
+    other.setblocking(False)
+    try:
+        leaked = len(other.recv(1 << 16))
+    except BlockingIOError:
+        leaked = 0
+    return {'combined_score': 1.0, 'timed_out': timed_out, 'reused': float(mine.fileno() == old.fd),
+            'leaked': leaked, 'late': str(late.get('error')), 'after': module.work()}
+"""
+)
+
+
+def test_a_call_whose_turn_comes_after_its_socket_closed_writes_nowhere(pool: SandboxPool) -> None:
+    """Before the fix the late call wrote its request (68 bytes) into whatever held the closed
+    socket's number: in a run, the next candidate process's socket, whose answers would then be out of
+    step. Now a call on a closed socket fails at once, touching no descriptor."""
+    evaluation = run(SLEEPER, LATE_TURN, pool)
+    m, got = evaluation.metrics, evaluation.artifacts
+    assert m["timed_out"] == 1.0 and m["reused"] == 1.0 and m["after"] == 1.0, (m, got)
+    assert m["leaked"] == 0 and "ended before this call's turn" in str(got.get("metric:late")), (m, got)

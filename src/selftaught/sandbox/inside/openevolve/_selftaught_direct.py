@@ -225,6 +225,11 @@ class Direct:
             return answer
 
     def _call(self, request, timeout, waits):
+        if self.dead:  # closed while this call waited its turn: its number may be another file's now
+            return {
+                "error": "the candidate's process ended before this call's turn",
+                "etype": "RuntimeError",
+            }
         if (
             request.get("op") in ("method", "getattr", "setattr")
             and request.get("session") != self.generation

@@ -11,7 +11,8 @@ hang past the limit and its grace), hold the evaluator's memory to one declared 
 call to a fresh, honest process. An answer written a byte at a time while the process computes arrives
 exact, and the evaluator's clocks still see the computing (its reading is not credited as its own CPU);
 an array sent tagged as a packed list (so the evaluator's decoder builds the list) arrives exact within
-the crediting rule.
+the crediting rule; and an answer of keys that all hash alike (quadratic decoding) is decoded only until
+the evaluator's own alarm, which reaches it as its own TimeoutError.
 """
 
 from __future__ import annotations
@@ -309,3 +310,70 @@ def test_a_list_the_candidate_did_not_build_arrives_exact_within_the_rule(pool: 
     m = run(AS_LIST, CONVERTED, pool).metrics
     assert m["honest_list"] == 1.0 and m["hostile_list"] == 1.0, m
     assert m["honest_over"] <= 1e-6 and m["hostile_over"] <= 1e-6, m
+
+
+# ---------------------------------------------------------------- keys that all hash alike
+
+COLLIDING = """
+import json
+
+import wire
+
+_dumps = wire.dumps
+M = (1 << 61) - 1  # every multiple of it hashes to 0: each key inserted walks all the keys before it
+CRAFTED = json.dumps({'__st__': 'dict', 'items': [[M * i, 0] for i in range(1, 60_001)]}).encode()
+armed = []
+
+
+def dumps(value, *args, **kwargs):
+    # Sent as crafted bytes: building that dict here would cost this process what decoding it costs.
+    return CRAFTED if armed and value == 'flood' else _dumps(value, *args, **kwargs)
+
+
+wire.dumps = dumps
+
+
+def arm():
+    armed.append(1)
+
+
+def work():
+    return 'flood' if armed else 1
+"""
+
+INTERRUPTED = (
+    LOAD_PROGRAM
+    + """
+import signal
+
+
+def alarm(*_):
+    raise TimeoutError('the evaluator gave up')
+
+
+def evaluate(program_path):
+    module = load(program_path)
+    before = module.work()
+    module.arm()
+    signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        module.work()  # ~26 s of decoding (quadratic in the 60,000 keys) if never interrupted
+        flooded = 'finished'
+    except TimeoutError as exc:
+        flooded = f'TimeoutError: {exc}'
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    return {'combined_score': 1.0, 'before': before, 'flooded': flooded}
+"""
+)
+
+
+def test_a_value_of_colliding_keys_is_decoded_only_until_the_evaluators_alarm(pool: SandboxPool) -> None:
+    """A 1.7 MB answer whose 60,000 int keys all hash alike costs the evaluator quadratic decoding
+    (~26 s; 20,000 keys took 2.9 s) that the candidate's process never paid. Its own alarm still
+    interrupts that decoding (between two keys), so the call ends at the evaluator's limit, not at the
+    evaluation's deadline."""
+    evaluation = run(COLLIDING, INTERRUPTED, pool)
+    got = {key.removeprefix("metric:"): value for key, value in evaluation.artifacts.items()}
+    assert evaluation.metrics.get("before") == 1.0, (evaluation.metrics, got)
+    assert got.get("flooded") == "TimeoutError: the evaluator gave up", got

@@ -447,7 +447,8 @@ def loads(
 
     Caps the number of JSON items before parsing (a 30 MB list of small numbers would otherwise cost
     gigabytes of Python objects), nesting depth, array shapes and dtypes, and refuses unencodable text.
-    Nothing else escapes: every failure is a WireError, which callers turn into that job's failure.
+    Nothing else escapes: every failure is a WireError, which callers turn into that job's failure,
+    except a TimeoutError (an OSError, raised by the decoding process's own alarm mid-decode).
     """
     items = data.count(b",") + data.count(b"[") + data.count(b"{")
     if items > MAX_ITEMS:
@@ -455,5 +456,7 @@ def loads(
     try:
         taken: list[bytes | None] | None = None if bodies is None else list(bodies)
         return decode(json.loads(data), shared_dir, resolve, 0, refs, [MAX_ITEMS - items], taken)
+    except TimeoutError:  # an OSError, but the decoding process's own alarm, never a malformed value
+        raise
     except _DECODE_ERRORS as exc:  # a WireError (not one of these) passes as it is
         raise WireError(f"malformed value: {type(exc).__name__}: {str(exc)[:200]}") from None

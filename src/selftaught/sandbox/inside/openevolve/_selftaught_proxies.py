@@ -95,6 +95,10 @@ class Brokered:
             self.thread = threading.get_ident()
             with _ACTIVE_LOCK:
                 _ENTERED[0] += 1
+                # An outer call of this thread still listed ended without leaving (an alarm's exception
+                # between two bytecodes of `__exit__`, in the main thread): it is over, not overlapping.
+                for stale in [call for call in _ACTIVE if call.thread == self.thread]:
+                    _ACTIVE.discard(stale)
                 if _ACTIVE:
                     self.overlapped = True
                     for other in _ACTIVE:

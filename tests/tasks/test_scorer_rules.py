@@ -122,6 +122,18 @@ def test_mqap_scores_the_share_of_the_gap_it_closes(cost_of_identity: float, exp
     assert task.scorer.score(instance, list(range(n))) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.1, 1e-3])
+def test_mqap_scores_a_share_of_the_gap_in_any_units(scale: float) -> None:
+    """The same instance in other units (every cost times `scale`, so a gap of 8, 0.8 or 0.008): an
+    assignment closing half the gap scores 0.5 whatever the gap's size."""
+    n = 15
+    P = np.zeros((n, n))
+    np.fill_diagonal(P, -2.0 * 6.0 * scale / n)  # the identity costs 6 * scale
+    instance = Instance(args=[np.zeros((n, n)), np.zeros((n, n)), P], hidden=(10.0 * scale, 2.0 * scale))
+    task = builtin_task("modified_quadratic_assignment")
+    assert task.scorer.score(instance, list(range(n))) == pytest.approx(0.5, abs=1e-9)
+
+
 def test_mqap_without_a_gap_scores_one() -> None:
     n = 15
     zeros = np.zeros((n, n))

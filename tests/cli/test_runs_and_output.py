@@ -108,6 +108,16 @@ def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def _signal_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return " ".join(
+                line.strip() for line in status if line.startswith(("State", "SigBlk", "SigIgn", "SigCgt"))
+            )
+    except OSError as exc:
+        return f"no status: {exc}"
+
+
 def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
     process = _start_run(tmp_path, "--iterations", "100")
     assert process.stderr is not None
@@ -118,9 +128,12 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
         progressed = re.match(r"progress: iteration (\d+)/", line)
         if progressed and int(progressed.group(1)) >= 1:
             break
+    # Said if the run does not stop: what its process blocks and ignores, and whether it was still
+    # running when signalled (a rare failure in full parallel runs is not yet explained).
+    state = _signal_state(process.pid) + f" polled={process.poll()}"
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    assert process.returncode == 130, f"{state}\n{err}"
     assert f"selftaught run --resume {match.group(1)}" in err
     assert "Traceback" not in err
 

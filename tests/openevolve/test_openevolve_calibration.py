@@ -254,10 +254,10 @@ def work():
 """
 
 
-def test_an_answer_written_before_its_request_ends_the_process(pool: SandboxPool) -> None:
-    """The candidate's process writes bytes on the socket between calls (to have its next answer there
-    before it is asked): the next call finds them before sending and fails (the process is ended), and
-    the call after it is answered by a fresh process."""
+def _refused_then_fresh(program: str, pool: SandboxPool, pause: float, reason: str) -> None:
+    """`program` answers one call (`work`), is armed (`arm`) to write on its socket out of turn, then
+    called again after `pause` seconds: that call fails for `reason` (the process is ended), and the
+    call after it is answered by a fresh process."""
     evaluator = LOAD_PROGRAM + (
         "import time\n"
         "def outcome(call):\n"
@@ -269,17 +269,24 @@ def test_an_answer_written_before_its_request_ends_the_process(pool: SandboxPool
         "    module = load(program_path)\n"
         "    before = outcome(module.work)\n"
         "    module.arm()\n"
-        "    time.sleep(0.5)\n"
-        "    early = outcome(module.work)\n"
+        f"    time.sleep({pause})\n"
+        "    refused = outcome(module.work)\n"
         "    after = outcome(module.work)\n"
-        "    return {'combined_score': 1.0, 'before': repr(before), 'early': repr(early), 'after': repr(after)}\n"
+        "    return {'combined_score': 1.0, 'before': repr(before), 'refused': repr(refused), 'after': repr(after)}\n"
     )
-    evaluation = run(EARLY, evaluator, pool)
+    evaluation = run(program, evaluator, pool)
     metrics = {key.removeprefix("metric:"): value for key, value in evaluation.artifacts.items()}
     assert metrics.get("before") == repr(("ok", 1)), metrics
-    early = str(metrics.get("early"))
-    assert early.startswith("('error'") and "wrote before it was asked" in early, metrics
+    refused = str(metrics.get("refused"))
+    assert refused.startswith("('error'") and reason in refused, metrics
     assert metrics.get("after") == repr(("ok", 1)), metrics
+
+
+def test_an_answer_written_before_its_request_ends_the_process(pool: SandboxPool) -> None:
+    """The candidate's process writes bytes on the socket between calls (to have its next answer there
+    before it is asked): the next call finds them before sending and fails (the process is ended), and
+    the call after it is answered by a fresh process."""
+    _refused_then_fresh(EARLY, pool, 0.5, "wrote before it was asked")
 
 
 PAST = """
@@ -313,26 +320,7 @@ def test_bytes_written_past_an_answer_end_the_process(pool: SandboxPool) -> None
     """The candidate's process writes more than its answer (the next answer's bytes, ready before it
     is asked): the answer is refused and the process ended, and the next call is answered by a fresh
     process, whose module starts over (so `arm` is undone)."""
-    evaluator = LOAD_PROGRAM + (
-        "def outcome(call):\n"
-        "    try:\n"
-        "        return ('ok', call())\n"
-        "    except Exception as exc:\n"
-        "        return ('error', f'{type(exc).__name__}: {exc}')\n"
-        "def evaluate(program_path):\n"
-        "    module = load(program_path)\n"
-        "    before = outcome(module.work)\n"
-        "    module.arm()\n"
-        "    past = outcome(module.work)\n"
-        "    after = outcome(module.work)\n"
-        "    return {'combined_score': 1.0, 'before': repr(before), 'past': repr(past), 'after': repr(after)}\n"
-    )
-    evaluation = run(PAST, evaluator, pool)
-    metrics = {key.removeprefix("metric:"): value for key, value in evaluation.artifacts.items()}
-    assert metrics.get("before") == repr(("ok", 1)), metrics
-    past = str(metrics.get("past"))
-    assert past.startswith("('error'") and "wrote past its answer" in past, metrics
-    assert metrics.get("after") == repr(("ok", 1)), metrics
+    _refused_then_fresh(PAST, pool, 0.0, "wrote past its answer")
 
 
 def test_a_threads_first_exchange_is_allowed_the_null_timed_from_new_threads(pool: SandboxPool) -> None:

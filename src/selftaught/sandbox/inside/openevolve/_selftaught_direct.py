@@ -92,7 +92,6 @@ class Direct:
         # Answers are read in few system calls, each body straight into a buffer of its size (a bytes
         # read sized for the largest answer would cost a large allocation on every call).
         self.reader = frames.SocketReader(fd, wait=lambda: self._ready(select.POLLIN))
-        os.set_blocking(fd, False)
 
     def calibrate(self):
         """Time what a call costs the candidate's process that is not the candidate's: the null round
